@@ -1,0 +1,46 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Guardian",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "guardian", targets: ["guardian"]),
+        .library(name: "GuardianAudit", targets: ["GuardianAudit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium",
+                       providers: [.apt(["libsodium-dev"])]),
+        .systemLibrary(name: "CGit2", pkgConfig: "libgit2",
+                       providers: [.apt(["libgit2-dev"])]),
+        .target(name: "GuardianCore", swiftSettings: strict),
+        .target(name: "GuardianCrypto", dependencies: ["CSodium"], swiftSettings: strict),
+        .target(
+            name: "GuardianAudit",
+            dependencies: [
+                "GuardianCore", "GuardianCrypto", "CGit2",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "guardian",
+            dependencies: [
+                "GuardianAudit", "GuardianCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+        .testTarget(name: "GuardianCoreTests", dependencies: ["GuardianCore"], swiftSettings: strict),
+        .testTarget(name: "GuardianAuditTests", dependencies: ["GuardianAudit", "GuardianCore", "GuardianCrypto"],
+                    swiftSettings: strict),
+        .testTarget(name: "GuardianCLITests", dependencies: ["GuardianCore"], swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)

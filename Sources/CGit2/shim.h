@@ -1,0 +1,19 @@
+#ifndef GUARDIAN_CGIT2_SHIM_H
+#define GUARDIAN_CGIT2_SHIM_H
+#include <git2.h>
+
+/* Option structs are initialised through their *_VERSION macros, which Swift
+   does not import; these helpers give Swift a function to call instead. */
+static inline int guardian_git_clone_options_init(git_clone_options *opts) {
+    return git_clone_options_init(opts, GIT_CLONE_OPTIONS_VERSION);
+}
+static inline int guardian_git_diff_options_init(git_diff_options *opts) {
+    return git_diff_options_init(opts, GIT_DIFF_OPTIONS_VERSION);
+}
+static inline int guardian_git_fetch_options_init(git_fetch_options *opts) {
+    return git_fetch_options_init(opts, GIT_FETCH_OPTIONS_VERSION);
+}
+static inline int guardian_git_diff_find_options_init(git_diff_find_options *opts) {
+    return git_diff_find_options_init(opts, GIT_DIFF_FIND_OPTIONS_VERSION);
+}
+#endif

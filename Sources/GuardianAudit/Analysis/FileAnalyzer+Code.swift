@@ -1,0 +1,683 @@
+import GuardianCore
+
+extension FileAnalyzer {
+    mutating func analyzeCode() {
+        var lexer = Lexer(buffer: buf, dialect: Dialect.of(facts.language))
+        lexer.run()
+        let tokens = lexer.tokens
+        lineStarts = lexer.lineStarts
+        if lineStarts.count > 1 && lineStarts.last! == Int32(buf.count) { lineStarts.removeLast() }
+        facts.lines = buf.isEmpty ? 0 : Int32(lineStarts.count)
+
+        lineStatistics(tokens)
+        var built: [FunctionScanner.Built]
+        var pyBodyFirst: [Int] = []
+        if facts.language == .python {
+            var s = PythonScanner(tokens: tokens, buffer: buf, lineStarts: lineStarts)
+            s.run()
+            built = s.functions
+            pyBodyFirst = s.bodyFirst
+        } else {
+            var s = FunctionScanner(tokens: tokens, buffer: buf, language: facts.language)
+            s.run()
+            built = s.functions
+        }
+        for idx in built.indices {
+            inspectFunction(&built[idx], tokens: tokens, pyBodyFirst: facts.language == .python ? pyBodyFirst[idx] : -1)
+        }
+        facts.functions = built.map(\.facts)
+        if !isTest {
+            markers(tokens)
+            dangerousCalls(tokens)
+            testDoubles(tokens)
+            documentation(tokens, built: built, pyBodyFirst: pyBodyFirst)
+            duplicateHashes(tokens)
+            entropySecrets(tokens)
+        } else {
+            skippedTests(tokens)
+            if facts.language == .javascript || facts.language == .typescript { jsTests(tokens) }
+        }
+    }
+
+    mutating func lineStatistics(_ tokens: [Token]) {
+        let count = Int(facts.lines) + 2
+        var code = [Bool](repeating: false, count: count)
+        var comment = [Bool](repeating: false, count: count)
+        for t in tokens {
+            let a = Int(t.line), b = min(Int(t.endLine), count - 1)
+            if t.kind == .comment {
+                for l in a...max(a, b) where l < count { comment[l] = true }
+            } else {
+                for l in a...max(a, b) where l < count { code[l] = true }
+            }
+        }
+        var c: Int32 = 0, m: Int32 = 0
+        for l in 1..<count {
+            if code[l] { c += 1 } else if comment[l] { m += 1 }
+        }
+        facts.codeLines = c
+        facts.commentLines = m
+    }
+
+    // MARK: functions: tests, stubs, constant returns
+
+    mutating func inspectFunction(_ f: inout FunctionScanner.Built, tokens: [Token], pyBodyFirst: Int) {
+        let lang = facts.language
+        var first = f.bodyStart + 1
+        if lang == .python { first = pyBodyFirst }
+        let end = min(f.bodyEnd, tokens.count)
+        var body: [Int] = []
+        if first < end {
+            body.reserveCapacity(8)
+            var k = first
+            while k < end && body.count < 8 {
+                if tokens[k].kind != .comment { body.append(k) }
+                k += 1
+            }
+        }
+        if lang == .python, let b = body.first, tokens[b].kind == .string { body.removeFirst() } // docstring
+        // Python functions end at dedent: keep only the body's own tokens
+        let name = f.facts.name
+        if isTest {
+            let lowerName = name.lowercased()
+            let attr = hasTestAttribute(tokens, before: f.introToken)
+            var isTestFn = attr || lowerName.hasPrefix("test") || name == "TEST" || name == "TEST_F" || name == "TEST_P"
+            if lang == .go { isTestFn = name.hasPrefix("Test") }
+            if lang == .rust || lang == .java || lang == .kotlin || lang == .csharp { isTestFn = attr || (lang == .java && lowerName.hasPrefix("test") && false) || attr }
+            if lang == .java || lang == .kotlin || lang == .csharp { isTestFn = attr }
+            if isTestFn {
+                f.facts.isTest = true
+                facts.tests += 1
+                var k = first
+                var found = false
+                while k < end {
+                    let t = tokens[k]
+                    if t.kind == .identifier && isAssertion(tokens, k) { found = true; break }
+                    k += 1
+                }
+                f.facts.hasAssertion = found
+                if !found {
+                    add("tdd/test-without-assertion", .medium, line: f.facts.startLine,
+                        "test '\(name)' has no assertion")
+                }
+            }
+            return
+        }
+        guard !body.isEmpty else {
+            if f.hasReturnType && (lang != .python) {
+                add("integrity/empty-returning-body", .high, line: f.facts.startLine,
+                    "function '\(name)' declares a return value but its body is empty")
+            }
+            return
+        }
+        let t0 = tokens[body[0]]
+        let bodyLen = body.count
+        // only-statement stubs
+        switch lang {
+        case .swift:
+            if (t0.isIdent(v.fatalError) || t0.isIdent(v.preconditionFailure)) && bodyLen <= 4 {
+                if bodyLen == 3 || (bodyLen >= 4 && saysNotImplemented(tokens[body[2]])) {
+                    add("integrity/stub-body", .high, line: t0.line, "function '\(name)' is a stub: \(lineText(t0.line).trimmed)")
+                }
+            }
+        case .python:
+            if t0.isIdent(v.raise) && bodyLen >= 2 && tokens[body[1]].isIdent(v.NotImplementedError)
+                && !decorated(tokens, before: f.introToken, with: [v.abstractmethod, v.overload]) && onlyStatement(tokens, body, end: end) {
+                add("integrity/stub-body", .high, line: t0.line, "function '\(name)' raises NotImplementedError")
+            } else if (t0.isIdent(v.pass) || t0.isPunct(B.dot)) && onlyStatement(tokens, body, end: end)
+                        && !name.hasPrefix("__") && !decorated(tokens, before: f.introToken, with: [v.abstractmethod, v.overload]) {
+                if f.hasReturnType {
+                    add("integrity/empty-returning-body", .high, line: t0.line,
+                        "function '\(name)' declares a return value but its body is only '\(text(t0))'")
+                } else {
+                    add("integrity/stub-body", .medium, line: t0.line, "function '\(name)' has a pass-only body")
+                }
+            }
+        case .go:
+            if t0.isIdent(v.panic) && bodyLen >= 3 && tokens[body[2]].kind == .string && saysNotImplemented(tokens[body[2]]) {
+                add("integrity/stub-body", .high, line: t0.line, "function '\(name)' panics as not implemented")
+            }
+        case .java, .javascript, .typescript, .csharp, .kotlin, .cpp:
+            if t0.isIdent(v.throw_) && bodyLen >= 3 && tokens[body[1]].isIdent(v.new_) {
+                let ex = tokens[body[2]]
+                if ex.isIdent(v.UnsupportedOperationException) || ex.isIdent(v.NotImplementedException)
+                    || (ex.isIdent(v.Error) && bodyLen >= 5 && tokens[body[4]].kind == .string && saysNotImplemented(tokens[body[4]])) {
+                    add("integrity/stub-body", .high, line: t0.line, "function '\(name)' only throws \(text(ex))")
+                }
+            }
+        default:
+            break
+        }
+        // constant return where the name promises work
+        if promisesWork(name) {
+            var b = body
+            if let last = b.last, tokens[last].isPunct(B.semicolon) { b.removeLast() }
+            var lit: Token?
+            if b.count >= 2 && tokens[b[0]].isIdent(v.return_) && isLiteral(tokens[b[1]]) && (b.count == 2 || closesBody(tokens, b[1], end: end)) {
+                lit = tokens[b[1]]
+            } else if lang == .swift || lang == .rust, b.count >= 1, isLiteral(tokens[b[0]]), closesBody(tokens, b[0], end: end) {
+                lit = tokens[b[0]]
+            }
+            if let lit, onlyStatement(tokens, body, end: end) || closesBody(tokens, body.last!, end: end) {
+                add("integrity/constant-return", .medium, line: lit.line,
+                    "function '\(name)' only returns the constant \(text(lit))")
+            }
+        }
+    }
+
+    func closesBody(_ tokens: [Token], _ k: Int, end: Int) -> Bool {
+        var j = k + 1
+        while j < end {
+            let t = tokens[j]
+            if t.kind == .comment || t.isPunct(B.semicolon) { j += 1; continue }
+            return false
+        }
+        return true
+    }
+
+    func onlyStatement(_ tokens: [Token], _ body: [Int], end: Int) -> Bool {
+        // the first statement is the last one: everything after it is on its line
+        guard let first = body.first else { return true }
+        let line = tokens[first].line
+        var j = first
+        while j < end {
+            let t = tokens[j]
+            if t.kind != .comment && t.line != line && t.endLine != line {
+                if facts.language == .python { return false }
+                if !(t.isPunct(B.rbrace)) { return false }
+            }
+            j += 1
+        }
+        return true
+    }
+
+    func isLiteral(_ t: Token) -> Bool {
+        switch t.kind {
+        case .number, .string: return true
+        case .identifier:
+            return t.hash == v.true_ || t.hash == v.false_ || t.hash == v.nil_ || t.hash == v.null || t.hash == v.none
+                || t.hash == v.pyTrue || t.hash == v.pyFalse
+        default: return false
+        }
+    }
+
+    static let workVerbs = ["validate", "verify", "check", "compute", "calculate", "authenticate", "authorize",
+                            "fetch", "load", "parse", "process", "send", "save", "sync", "encrypt", "decrypt", "sign",
+                            "analyze", "analyse", "scan", "audit", "download", "upload", "sanitize", "normalize"]
+
+    func promisesWork(_ name: String) -> Bool {
+        let lower = name.lowercased()
+        for verb in FileAnalyzer.workVerbs where lower.hasPrefix(verb) {
+            let rest = name.dropFirst(verb.count)
+            guard let c = rest.first else { return true }
+            if c == "_" || c.isUppercase { return true }
+        }
+        return false
+    }
+
+    func hasTestAttribute(_ tokens: [Token], before intro: Int) -> Bool {
+        var j = intro - 1
+        var steps = 0
+        while j >= 1 && steps < 24 {
+            let t = tokens[j]
+            if t.isPunct(B.rbrace) || t.isPunct(B.lbrace) || t.isPunct(B.semicolon) { return false }
+            if t.kind == .identifier && (t.hash == v.Test || t.hash == v.test) {
+                let p = tokens[j - 1]
+                if p.isPunct(B.at) || p.isPunct(B.lbracket) || p.isPunct2(B.colon, B.colon) { return true }
+            }
+            j -= 1; steps += 1
+        }
+        return false
+    }
+
+    func decorated(_ tokens: [Token], before intro: Int, with words: [UInt64]) -> Bool {
+        var j = intro - 1
+        var steps = 0
+        let introLine = tokens[intro].line
+        while j >= 0 && steps < 16 {
+            let t = tokens[j]
+            if t.line < introLine - 4 { return false }
+            if t.kind == .identifier && words.contains(t.hash) { return true }
+            j -= 1; steps += 1
+        }
+        return false
+    }
+
+    static let assertWords: [[UInt8]] = ["assert", "expect", "xct", "require", "verify", "should", "raises", "must",
+                                         "fail", "check"].map { Array($0.utf8) }
+
+    func isAssertion(_ tokens: [Token], _ k: Int) -> Bool {
+        let t = tokens[k]
+        for w in FileAnalyzer.assertWords where startsWith(t, w) { return true }
+        if contains(tokenRange(t), Array("assert".utf8)) || contains(tokenRange(t), Array("expect".utf8)) { return true }
+        // Go: t.Error, t.Errorf, t.Fatal, t.Fatalf
+        if facts.language == .go && k > 0 && tokens[k - 1].isPunct(B.dot) {
+            if startsWith(t, Array("error".utf8)) || startsWith(t, Array("fatal".utf8)) { return true }
+        }
+        // Rust: panic! in a test is an assertion; Python: `pytest.raises`, `assert` keyword matched above
+        return false
+    }
+
+    // MARK: comments: placeholder markers
+
+    static let markers: [(bytes: [UInt8], severity: Severity, ascii: Bool)] = [
+        (Array("TODO".utf8), .low, true), (Array("FIXME".utf8), .medium, true), (Array("HACK".utf8), .medium, true),
+        (Array("XXX".utf8), .medium, true), (Array("仮実装".utf8), .high, false), (Array("後で".utf8), .low, false),
+    ]
+
+    mutating func markers(_ tokens: [Token]) {
+        for t in tokens where t.kind == .comment { scanMarkers(Int(t.start)..<Int(t.end)) }
+    }
+
+    mutating func scanMarkers(_ range: Range<Int>) {
+        var k = range.lowerBound
+        let end = range.upperBound
+        var seenLines = Set<Int32>()
+        while k < end {
+            let b = buf[k]
+            if b == 84 || b == 70 || b == 72 || b == 88 || b >= 0xE0 { // T F H X or multibyte lead
+                for m in FileAnalyzer.markers where m.bytes[0] == b && k + m.bytes.count <= end {
+                    var ok = true
+                    for j in 1..<m.bytes.count where buf[k + j] != m.bytes[j] { ok = false; break }
+                    guard ok else { continue }
+                    if m.ascii {
+                        let before = k > 0 ? buf[k - 1] : 32
+                        let after = k + m.bytes.count < buf.count ? buf[k + m.bytes.count] : 32
+                        if B.isIdentChar(before) && before < 0x80 { continue }
+                        if B.isIdentChar(after) && after < 0x80 { continue }
+                    }
+                    let line = lineOf(offset: k)
+                    if seenLines.insert(line).inserted {
+                        let word = String(decoding: m.bytes, as: UTF8.self)
+                        add("integrity/placeholder-marker", m.severity, line: line,
+                            column: Int32(k) - lineStarts[Int(line) - 1] + 1,
+                            "placeholder marker \(word): \(lineText(line).trimmed.prefix(120))")
+                    }
+                    k += m.bytes.count - 1
+                    break
+                }
+            }
+            k += 1
+        }
+    }
+
+    // MARK: test files: skipped tests, JS/TS tests
+
+    static let skipWords: Set<String> = ["xctskip", "xctskipif", "xctskipunless", "skip", "skipif", "skipunless",
+                                         "skiptest", "disabled", "ignore", "xit", "xdescribe", "xtest", "xcontext"]
+
+    mutating func skippedTests(_ tokens: [Token]) {
+        var lines = Set<Int32>()
+        for (k, t) in tokens.enumerated() where t.kind == .identifier && t.end - t.start <= 13 {
+            let word = text(t).lowercased()
+            guard FileAnalyzer.skipWords.contains(word) else { continue }
+            let prev = k > 0 ? tokens[k - 1] : nil
+            let bare = word.hasPrefix("x") && !word.hasPrefix("xct")
+            let qualified = prev.map { $0.isPunct(B.dot) || $0.isPunct(B.at) || $0.isPunct(B.lbracket) } ?? false
+            let xct = word.hasPrefix("xctskip")
+            guard bare || qualified || xct else { continue }
+            if bare, let p = prev, p.isPunct(B.dot) { continue }
+            if word == "ignore" || word == "disabled", !(prev?.isPunct(B.at) ?? false || prev?.isPunct(B.lbracket) ?? false
+                                                          || prev?.isPunct(B.dot) ?? false) { continue }
+            if lines.insert(t.line).inserted {
+                add("tdd/skipped-test", .low, line: t.line, "skipped or disabled test: \(lineText(t.line).trimmed.prefix(120))")
+            }
+        }
+    }
+
+    mutating func jsTests(_ tokens: [Token]) {
+        let it = Vocabulary.h("it"), test = v.test
+        for k in 0..<tokens.count {
+            let t = tokens[k]
+            guard t.kind == .identifier, t.hash == it || t.hash == test, k + 1 < tokens.count,
+                  tokens[k + 1].isPunct(B.lparen), !(k > 0 && tokens[k - 1].isPunct(B.dot)) else { continue }
+            var depth = 0, j = k + 1, found = false
+            while j < tokens.count {
+                let u = tokens[j]
+                if u.isPunct(B.lparen) { depth += 1 } else if u.isPunct(B.rparen) { depth -= 1; if depth == 0 { break } }
+                if u.kind == .identifier && isAssertion(tokens, j) { found = true }
+                j += 1
+            }
+            facts.tests += 1
+            if !found { add("tdd/test-without-assertion", .medium, line: t.line, "test has no assertion: \(lineText(t.line).trimmed.prefix(100))") }
+        }
+    }
+
+    // MARK: production code: dangerous calls, test doubles
+
+    struct CallPattern {
+        enum Part { case ident(String), punct(UInt8), punct2(UInt8, UInt8), shellString }
+        var parts: [Part]
+        var severity: Severity
+        var message: String
+        var bareCall = true
+        var tight = false
+        var fix: (String, String)? = nil
+    }
+
+    static let patterns: [Language: [CallPattern]] = {
+        typealias P = CallPattern
+        let swift: [P] = [
+            P(parts: [.ident("try"), .punct(B.bang)], severity: .medium,
+              message: "try! crashes the process on error; use do/catch or try?", bareCall: false, tight: true),
+            P(parts: [.ident("unsafeBitCast"), .punct(B.lparen)], severity: .medium,
+              message: "unsafeBitCast bypasses type safety"),
+            P(parts: [.ident("system"), .punct(B.lparen)], severity: .high, message: "system() runs a shell command"),
+        ]
+        let python: [P] = [
+            P(parts: [.ident("eval"), .punct(B.lparen)], severity: .high, message: "eval() executes arbitrary code"),
+            P(parts: [.ident("exec"), .punct(B.lparen)], severity: .high, message: "exec() executes arbitrary code"),
+            P(parts: [.ident("os"), .punct(B.dot), .ident("system"), .punct(B.lparen)], severity: .high,
+              message: "os.system() runs a shell; use subprocess.run([...]) without a shell", bareCall: false),
+            P(parts: [.ident("os"), .punct(B.dot), .ident("popen"), .punct(B.lparen)], severity: .high,
+              message: "os.popen() runs a shell; use subprocess.run([...])", bareCall: false),
+            P(parts: [.ident("shell"), .punct(B.eq), .ident("True")], severity: .high,
+              message: "shell=True passes input to a shell; pass an argument list instead", bareCall: false),
+            P(parts: [.ident("pickle"), .punct(B.dot), .ident("loads"), .punct(B.lparen)], severity: .medium,
+              message: "pickle.loads() on untrusted data executes code", bareCall: false),
+            P(parts: [.ident("yaml"), .punct(B.dot), .ident("load"), .punct(B.lparen)], severity: .medium,
+              message: "yaml.load() can construct arbitrary objects; use yaml.safe_load()", bareCall: false,
+              fix: ("yaml.load(", "yaml.safe_load(")),
+        ]
+        let js: [P] = [
+            P(parts: [.ident("eval"), .punct(B.lparen)], severity: .high, message: "eval() executes arbitrary code"),
+            P(parts: [.ident("new"), .ident("Function"), .punct(B.lparen)], severity: .high,
+              message: "new Function() executes arbitrary code", bareCall: false),
+            P(parts: [.ident("execSync"), .punct(B.lparen)], severity: .medium,
+              message: "execSync() runs a shell command; use execFileSync with an argument list", bareCall: false),
+            P(parts: [.punct(B.dot), .ident("innerHTML"), .punct(B.eq)], severity: .medium,
+              message: "assigning innerHTML enables XSS; use textContent", bareCall: false),
+            P(parts: [.ident("document"), .punct(B.dot), .ident("write"), .punct(B.lparen)], severity: .medium,
+              message: "document.write() enables XSS", bareCall: false),
+            P(parts: [.ident("dangerouslySetInnerHTML")], severity: .medium,
+              message: "dangerouslySetInnerHTML enables XSS", bareCall: false),
+        ]
+        let go: [P] = [
+            P(parts: [.ident("exec"), .punct(B.dot), .ident("Command"), .punct(B.lparen), .shellString], severity: .high,
+              message: "exec.Command with a shell runs arbitrary commands; pass the program and arguments", bareCall: false),
+            P(parts: [.ident("template"), .punct(B.dot), .ident("HTML"), .punct(B.lparen)], severity: .medium,
+              message: "template.HTML() disables escaping", bareCall: false),
+        ]
+        let rust: [P] = [
+            P(parts: [.ident("unsafe"), .punct(B.lbrace)], severity: .low, message: "unsafe block", bareCall: false),
+        ]
+        let java: [P] = [
+            P(parts: [.ident("Runtime"), .punct(B.dot), .ident("getRuntime"), .punct(B.lparen), .punct(B.rparen),
+                      .punct(B.dot), .ident("exec"), .punct(B.lparen)], severity: .high,
+              message: "Runtime.exec() runs external commands", bareCall: false),
+        ]
+        let c: [P] = [
+            P(parts: [.ident("gets"), .punct(B.lparen)], severity: .critical, message: "gets() cannot bound its input; use fgets()",
+              fix: ("gets(", "fgets(")),
+            P(parts: [.ident("strcpy"), .punct(B.lparen)], severity: .medium, message: "strcpy() does not bound the copy; use strlcpy/strncpy"),
+            P(parts: [.ident("strcat"), .punct(B.lparen)], severity: .medium, message: "strcat() does not bound the copy; use strlcat/strncat"),
+            P(parts: [.ident("sprintf"), .punct(B.lparen)], severity: .medium, message: "sprintf() does not bound the output; use snprintf()",
+              fix: ("sprintf(", "snprintf(")),
+            P(parts: [.ident("vsprintf"), .punct(B.lparen)], severity: .medium, message: "vsprintf() does not bound the output; use vsnprintf()"),
+            P(parts: [.ident("system"), .punct(B.lparen)], severity: .high, message: "system() runs a shell command"),
+            P(parts: [.ident("popen"), .punct(B.lparen)], severity: .medium, message: "popen() runs a shell command"),
+        ]
+        let cs: [P] = [
+            P(parts: [.ident("Process"), .punct(B.dot), .ident("Start"), .punct(B.lparen)], severity: .low,
+              message: "Process.Start() runs external commands", bareCall: false),
+        ]
+        return [.swift: swift, .python: python, .javascript: js, .typescript: js, .go: go, .rust: rust,
+                .java: java, .kotlin: java, .c: c, .cpp: c, .objc: c, .csharp: cs]
+    }()
+
+    func matches(_ p: CallPattern, _ tokens: [Token], at k: Int) -> Bool {
+        guard k + p.parts.count <= tokens.count else { return false }
+        for (o, part) in p.parts.enumerated() {
+            let t = tokens[k + o]
+            switch part {
+            case .ident(let s): if !(t.kind == .identifier && t.hash == StableHash.of(s)) { return false }
+            case .punct(let c): if !t.isPunct(c) { return false }
+            case .punct2(let a, let b): if !t.isPunct2(a, b) { return false }
+            case .shellString:
+                guard t.kind == .string else { return false }
+                let s = text(t)
+                if !["\"sh\"", "\"bash\"", "\"/bin/sh\"", "\"/bin/bash\"", "\"zsh\"", "\"cmd\""].contains(s) { return false }
+            }
+            if p.tight && o > 0 && t.spaceBefore { return false }
+        }
+        if p.bareCall && k > 0 {
+            let prev = tokens[k - 1]
+            if prev.isPunct(B.dot) || prev.isIdent(v.func_) || prev.isIdent(v.def) || prev.isIdent(v.function)
+                || prev.isIdent(v.fn) { return false }
+        }
+        return true
+    }
+
+    mutating func dangerousCalls(_ tokens: [Token]) {
+        guard let list = FileAnalyzer.patterns[facts.language] else { return }
+        var firstHashes: [UInt64: [Int]] = [:]
+        var firstPuncts: [UInt64: [Int]] = [:]
+        for (i, p) in list.enumerated() {
+            switch p.parts[0] {
+            case .ident(let s): firstHashes[StableHash.of(s), default: []].append(i)
+            case .punct(let c): firstPuncts[UInt64(c), default: []].append(i)
+            default: break
+            }
+        }
+        for k in 0..<tokens.count {
+            let t = tokens[k]
+            let candidates: [Int]?
+            if t.kind == .identifier { candidates = firstHashes[t.hash] } else if t.kind == .punct { candidates = firstPuncts[t.hash] } else { continue }
+            guard let cs = candidates else { continue }
+            for i in cs where matches(list[i], tokens, at: k) {
+                let p = list[i]
+                add("strict/dangerous-call", p.severity, line: t.line, column: t.start - lineStarts[Int(t.line) - 1] + 1,
+                    p.message, fixOriginal: p.fix?.0, fixReplacement: p.fix?.1)
+                break
+            }
+        }
+    }
+
+    mutating func testDoubles(_ tokens: [Token]) {
+        var lines = Set<Int32>()
+        let prefixes: [[UInt8]] = [Array("Mock".utf8), Array("Fake".utf8), Array("Stub".utf8)]
+        for t in tokens where t.kind == .identifier && t.end - t.start > 4 {
+            let b0 = buf[Int(t.start)]
+            guard b0 == 77 || b0 == 70 || b0 == 83 else { continue } // M F S
+            for p in prefixes where startsWith(t, p, caseInsensitive: false) {
+                let next = buf[Int(t.start) + 4]
+                if next >= 65 && next <= 90, lines.insert(t.line).inserted {
+                    add("integrity/test-double-in-production", .high, line: t.line,
+                        column: t.start - lineStarts[Int(t.line) - 1] + 1,
+                        "test double '\(text(t))' used in production code")
+                }
+            }
+        }
+    }
+
+    // MARK: public API documentation
+
+    mutating func documentation(_ tokens: [Token], built: [FunctionScanner.Built], pyBodyFirst: [Int]) {
+        switch facts.language {
+        case .swift, .java, .csharp, .rust, .javascript, .typescript:
+            let markers: Set<UInt64>
+            switch facts.language {
+            case .swift: markers = [v.public_, v.open]
+            case .rust: markers = [v.pub]
+            case .javascript, .typescript: markers = [v.export]
+            default: markers = [v.public_]
+            }
+            let declWords: Set<UInt64> = [v.func_, v.var_, v.let_, v.class_, v.struct_, v.enum_, v.protocol_, v.init_,
+                                          v.subscript_, v.typealias_, v.actor, v.macro, v.fn, v.trait, v.const_, v.type,
+                                          v.mod, v.function, v.interface, Vocabulary.h("record"), v.static_]
+            let skipAfter: Set<UInt64> = [v.extension_, v.import_, v.using, v.use]
+            var depth = 0
+            for k in 0..<tokens.count {
+                let t = tokens[k]
+                if t.isPunct(B.lbrace) { depth += 1; continue }
+                if t.isPunct(B.rbrace) { depth = max(0, depth - 1); continue }
+                guard t.kind == .identifier, markers.contains(t.hash) else { continue }
+                if k > 0 && (tokens[k - 1].isPunct(B.dot) || tokens[k - 1].isPunct(B.lparen)) { continue }
+                if k + 1 < tokens.count && tokens[k + 1].isPunct(B.lparen) { continue } // pub(crate), public(set)?
+                if facts.language == .swift && t.hash == v.open && !(k + 1 < tokens.count && tokens[k + 1].kind == .identifier) { continue }
+                // find the declaration keyword within a few tokens
+                var j = k + 1
+                var declName: String?
+                var skip = false
+                while j < min(tokens.count, k + 8) {
+                    let u = tokens[j]
+                    if u.kind == .identifier && skipAfter.contains(u.hash) { skip = true; break }
+                    if u.kind == .identifier && declWords.contains(u.hash) && u.hash != v.static_ {
+                        if j + 1 < tokens.count { declName = text(tokens[j + 1]) }
+                        if u.hash == v.init_ || u.hash == v.subscript_ { declName = text(u) }
+                        break
+                    }
+                    if u.isPunct(B.lbrace) || u.isPunct(B.semicolon) || u.isPunct(B.eq) { break }
+                    j += 1
+                }
+                if facts.language == .java || facts.language == .csharp, declName == nil, !skip {
+                    // Java/C#: `public Type name(` or `public class X`
+                    var q = k + 1
+                    while q < min(tokens.count, k + 8) {
+                        if tokens[q].isPunct(B.lparen), q > 0 { declName = text(tokens[q - 1]); break }
+                        if tokens[q].isPunct(B.lbrace) || tokens[q].isPunct(B.semicolon) || tokens[q].isPunct(B.eq) { break }
+                        q += 1
+                    }
+                }
+                guard !skip, let name = declName else { continue }
+                facts.publicDecls += 1
+                if hasDocComment(tokens, before: k) {
+                    facts.documentedDecls += 1
+                } else {
+                    add("sages/undocumented-public-api", .low, line: t.line,
+                        "public declaration '\(name)' has no documentation comment")
+                }
+            }
+        case .go:
+            var depth = 0
+            for k in 0..<tokens.count {
+                let t = tokens[k]
+                if t.isPunct(B.lbrace) || t.isPunct(B.lparen) { depth += 1; continue }
+                if t.isPunct(B.rbrace) || t.isPunct(B.rparen) { depth = max(0, depth - 1); continue }
+                guard depth == 0, t.kind == .identifier, t.hash == v.func_ || t.hash == v.type else { continue }
+                guard let fnIdx = built.firstIndex(where: { $0.introToken == k }) ?? (t.hash == v.type ? -1 : nil) else { continue }
+                let nameTok = fnIdx >= 0 ? tokens[built[fnIdx].nameToken] : (k + 1 < tokens.count ? tokens[k + 1] : t)
+                guard nameTok.kind == .identifier else { continue }
+                let c = buf[Int(nameTok.start)]
+                guard c >= 65 && c <= 90 else { continue }
+                facts.publicDecls += 1
+                if k > 0, tokens[k - 1].kind == .comment, tokens[k - 1].endLine >= t.line - 1 {
+                    facts.documentedDecls += 1
+                } else {
+                    add("sages/undocumented-public-api", .low, line: t.line,
+                        "exported '\(text(nameTok))' has no doc comment")
+                }
+            }
+        case .python:
+            for (i, f) in built.enumerated() {
+                guard !f.facts.name.hasPrefix("_") else { continue }
+                let intro = tokens[f.introToken]
+                let col = intro.start - lineStarts[Int(intro.line) - 1]
+                guard col <= 4 else { continue }
+                facts.publicDecls += 1
+                let bf = pyBodyFirst[i]
+                var b = bf
+                while b < tokens.count && tokens[b].kind == .comment { b += 1 }
+                if b < tokens.count && tokens[b].kind == .string {
+                    facts.documentedDecls += 1
+                } else {
+                    add("sages/undocumented-public-api", .low, line: intro.line,
+                        "public function '\(f.facts.name)' has no docstring")
+                }
+            }
+        default:
+            break
+        }
+    }
+
+    func hasDocComment(_ tokens: [Token], before k: Int) -> Bool {
+        var j = k - 1
+        var steps = 0
+        while j >= 0 && steps < 40 {
+            let t = tokens[j]
+            if t.kind == .comment {
+                return startsWith(t, Array("///".utf8)) || startsWith(t, Array("/**".utf8))
+                    || startsWith(t, Array("//!".utf8))
+            }
+            // attributes, annotations and modifiers between the comment and the declaration
+            if t.kind == .identifier || t.isPunct(B.at) || t.isPunct(B.rparen) || t.isPunct(B.lparen)
+                || t.kind == .string || t.isPunct(B.comma) || t.isPunct(B.dot) || t.isPunct(B.hash)
+                || t.isPunct(B.lbracket) || t.isPunct(B.rbracket) || t.isPunct(B.colon) || t.kind == .number
+                || t.isPunct2(B.colon, B.colon) || t.isPunct(B.star) || t.isPunct(B.eq) {
+                if t.isPunct(B.rparen) {
+                    // skip an attribute's argument list
+                    var d = 0
+                    while j >= 0 {
+                        if tokens[j].isPunct(B.rparen) { d += 1 } else if tokens[j].isPunct(B.lparen) { d -= 1; if d == 0 { break } }
+                        j -= 1
+                    }
+                }
+                if t.kind == .identifier && j > 0 && !tokens[j - 1].isPunct(B.at) && !tokens[j - 1].isPunct(B.dot)
+                    && steps > 0 && !isModifier(t) {
+                    return false
+                }
+                j -= 1; steps += 1; continue
+            }
+            return false
+        }
+        return false
+    }
+
+    func isModifier(_ t: Token) -> Bool {
+        let mods: Set<UInt64> = [v.public_, v.open, v.static_, v.final_, v.override_, v.mutating, v.nonisolated,
+                                 v.convenience, v.required, v.inline, v.indirect, v.lazy, v.private_, v.internal_,
+                                 v.fileprivate_, v.abstract, v.virtual, Vocabulary.h("discardableResult"),
+                                 Vocabulary.h("inlinable"), Vocabulary.h("usableFromInline"), Vocabulary.h("available"),
+                                 Vocabulary.h("preconcurrency"), Vocabulary.h("unsafe"), Vocabulary.h("Sendable"),
+                                 Vocabulary.h("frozen"), Vocabulary.h("objc"), Vocabulary.h("MainActor"),
+                                 Vocabulary.h("async"), Vocabulary.h("sealed"), Vocabulary.h("readonly"),
+                                 Vocabulary.h("default"), Vocabulary.h("derive"), Vocabulary.h("must_use"),
+                                 Vocabulary.h("Override"), Vocabulary.h("Deprecated"), Vocabulary.h("deprecated")]
+        return mods.contains(t.hash)
+    }
+
+    // MARK: duplicate detection input
+
+    mutating func duplicateHashes(_ tokens: [Token]) {
+        let skipFirst: Set<UInt64> = [v.import_, v.include, v.using, v.package, v.from, v.use]
+        var k = 0
+        let n = tokens.count
+        facts.dupHashes.reserveCapacity(Int(facts.codeLines))
+        facts.dupLines.reserveCapacity(Int(facts.codeLines))
+        while k < n {
+            let line = tokens[k].line
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325
+            var count = 0
+            var substantive = false
+            let first = k
+            while k < n && tokens[k].line == line {
+                let t = tokens[k]
+                if t.kind != .comment {
+                    count += 1
+                    let th: UInt64 = t.kind == .string ? StableHashBytes.of(buf, Int(t.start), Int(t.end)) : t.hash
+                    h = (h ^ th) &* 0x0000_0100_0000_01b3
+                    if t.kind == .identifier || t.kind == .string || t.kind == .number { substantive = true }
+                }
+                k += 1
+            }
+            let ft = tokens[first]
+            if count >= 3 && substantive && !(ft.kind == .identifier && skipFirst.contains(ft.hash)) && ft.kind != .directive {
+                facts.dupHashes.append(h)
+                facts.dupLines.append(line)
+            }
+        }
+    }
+}
+
+extension Vocabulary {
+    var use: UInt64 { Vocabulary.h("use") }
+}
+
+extension String {
+    var trimmed: String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import GuardianCore
+
+/// Hard-coded secrets: a byte-level pass for well-known token formats, plus a keyword prefilter
+/// and Shannon entropy for assignments of string literals to names like `password` or `api_key`.
+extension FileAnalyzer {
+    struct SecretFormat: Sendable {
+        var prefix: [UInt8]
+        var body: @Sendable (UInt8) -> Bool
+        var minBody: Int
+        var name: String
+    }
+
+    static func alnum(_ b: UInt8) -> Bool { (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) }
+    static func upperDigit(_ b: UInt8) -> Bool { (b >= 48 && b <= 57) || (b >= 65 && b <= 90) }
+    static func token(_ b: UInt8) -> Bool { alnum(b) || b == 95 || b == 45 }
+
+    static let formats: [SecretFormat] = [
+        SecretFormat(prefix: Array("AKIA".utf8), body: upperDigit, minBody: 16, name: "AWS access key id"),
+        SecretFormat(prefix: Array("ASIA".utf8), body: upperDigit, minBody: 16, name: "AWS temporary access key id"),
+        SecretFormat(prefix: Array("ghp_".utf8), body: alnum, minBody: 36, name: "GitHub personal access token"),
+        SecretFormat(prefix: Array("gho_".utf8), body: alnum, minBody: 36, name: "GitHub OAuth token"),
+        SecretFormat(prefix: Array("ghs_".utf8), body: alnum, minBody: 36, name: "GitHub app token"),
+        SecretFormat(prefix: Array("github_pat_".utf8), body: { alnum($0) || $0 == 95 }, minBody: 60, name: "GitHub fine-grained token"),
+        SecretFormat(prefix: Array("glpat-".utf8), body: token, minBody: 20, name: "GitLab personal access token"),
+        SecretFormat(prefix: Array("xoxb-".utf8), body: token, minBody: 20, name: "Slack bot token"),
+        SecretFormat(prefix: Array("xoxp-".utf8), body: token, minBody: 20, name: "Slack user token"),
+        SecretFormat(prefix: Array("AIza".utf8), body: token, minBody: 35, name: "Google API key"),
+        SecretFormat(prefix: Array("sk_live_".utf8), body: alnum, minBody: 24, name: "Stripe live secret key"),
+        SecretFormat(prefix: Array("-----BEGIN ".utf8), body: { upperDigit($0) || $0 == 32 }, minBody: 11,
+                     name: "private key"),
+    ]
+
+    mutating func scanSecretPatterns() {
+        guard !facts.isBinary, facts.skipReason == nil || facts.language == .text else { return }
+        let n = buf.count
+        var k = 0
+        var lastLine: Int32 = -1
+        while k < n {
+            let b = buf[k]
+            if b == 65 || b == 103 || b == 120 || b == 115 || b == 45 { // A g x s -
+                if k > 0 && FileAnalyzer.alnum(buf[k - 1]) && b != 45 { k += 1; continue }
+                for f in FileAnalyzer.formats where f.prefix[0] == b && k + f.prefix.count + f.minBody <= n {
+                    var ok = true
+                    for j in 1..<f.prefix.count where buf[k + j] != f.prefix[j] { ok = false; break }
+                    guard ok else { continue }
+                    var m = k + f.prefix.count
+                    var len = 0
+                    while m < n && f.body(buf[m]) { m += 1; len += 1 }
+                    guard len >= f.minBody else { continue }
+                    if f.name == "private key" {
+                        let s = string(k..<m)
+                        guard s.hasSuffix("PRIVATE KEY") || s.contains("PRIVATE KEY") else { continue }
+                    }
+                    let line = lineOf(offset: k)
+                    let text = lineText(line)
+                    if text.contains("EXAMPLE") || text.contains("example") { continue }
+                    if line != lastLine {
+                        lastLine = line
+                        add("strict/hardcoded-secret", isTest ? .high : .critical, line: line,
+                            column: Int32(k) - lineStarts[Int(line) - 1] + 1, "possible \(f.name) in source")
+                    }
+                    k = m
+                    break
+                }
+            }
+            k += 1
+        }
+    }
+
+    static let secretWords: [[UInt8]] = ["password", "passwd", "secret", "token", "apikey", "api_key", "api-key",
+                                         "access_key", "accesskey", "private_key", "privatekey", "credential",
+                                         "auth_key", "authkey"].map { Array($0.utf8) }
+    static let placeholders = ["example", "xxxx", "changeme", "change_me", "your", "<", "${", "{{", "%s", "dummy",
+                               "fake", "sample", "placeholder", "redacted", "test", "****", "env", "\\(", "$("]
+
+    static func entropy<S: Collection>(_ s: S) -> Double where S.Element == UInt8 {
+        var counts = [Int](repeating: 0, count: 256)
+        for b in s { counts[Int(b)] += 1 }
+        let n = Double(s.count)
+        var e = 0.0
+        for c in counts where c > 0 { let p = Double(c) / n; e -= p * log2(p) }
+        return e
+    }
+
+    func looksLikeSecret(_ literal: Range<Int>) -> Bool {
+        guard literal.count >= 16, literal.count <= 200 else { return false }
+        let bytes = buf[literal]
+        if bytes.contains(B.sp) { return false }
+        let s = string(literal).lowercased()
+        for p in FileAnalyzer.placeholders where s.contains(p) { return false }
+        return FileAnalyzer.entropy(bytes) >= 3.5
+    }
+
+    /// Code: `name = "literal"` or `name: "literal"` where name contains a secret word.
+    mutating func entropySecrets(_ tokens: [Token]) {
+        var k = 0
+        while k + 2 < tokens.count {
+            let t = tokens[k]
+            if t.kind == .identifier {
+                let op = tokens[k + 1]
+                var lit = k + 2
+                if op.isPunct(B.colon) && lit + 1 < tokens.count && tokens[lit].kind == .identifier && tokens[lit + 1].isPunct(B.eq) {
+                    lit += 2 // `let password: String = "..."`
+                }
+                if (op.isPunct(B.eq) || op.isPunct(B.colon) || op.isPunct2(B.colon, B.eq)) && lit < tokens.count,
+                   tokens[lit].kind == .string, tokens[lit].end - tokens[lit].start >= 18 {
+                    let r = tokenRange(t)
+                    if FileAnalyzer.secretWords.contains(where: { contains(r, $0) }) {
+                        let s = tokens[lit]
+                        let inner = Int(s.start) + 1..<Int(s.end) - 1
+                        if looksLikeSecret(inner) {
+                            add("strict/hardcoded-secret", .critical, line: s.line,
+                                column: s.start - lineStarts[Int(s.line) - 1] + 1,
+                                "high-entropy string assigned to '\(text(t))'")
+                        }
+                    }
+                }
+            }
+            k += 1
+        }
+    }
+
+    /// Config files: `key: value`, `KEY=value`, `"key": "value"`.
+    mutating func configSecrets() {
+        guard !isTest else { return }
+        for (line, r) in lines() where r.count > 18 && r.count < 500 {
+            guard FileAnalyzer.secretWords.contains(where: { contains(r, $0) }) else { continue }
+            var sep = -1
+            for k in r where buf[k] == B.eq || buf[k] == B.colon { sep = k; break }
+            guard sep > r.lowerBound else { continue }
+            let key = sep == r.lowerBound ? r.lowerBound..<sep : r.lowerBound..<sep
+            guard FileAnalyzer.secretWords.contains(where: { contains(key, $0) }) else { continue }
+            var a = sep + 1, b = r.upperBound
+            while a < b && (B.isSpace(buf[a]) || buf[a] == B.quote || buf[a] == B.apos) { a += 1 }
+            while b > a && (B.isSpace(buf[b - 1]) || buf[b - 1] == B.quote || buf[b - 1] == B.apos || buf[b - 1] == B.comma) { b -= 1 }
+            if looksLikeSecret(a..<b) {
+                add("strict/hardcoded-secret", .critical, line: line, "high-entropy value for '\(string(key).trimmed)'")
+            }
+        }
+    }
+}

@@ -1,0 +1,175 @@
+import Foundation
+import GuardianCore
+
+extension FileAnalyzer {
+    /// Shell, Ruby, PHP: markers in comments, curl | sh, line counts.
+    mutating func analyzeScript() {
+        var lexer = Lexer(buffer: buf, dialect: Dialect.of(facts.language))
+        lexer.run()
+        lineStatistics(lexer.tokens)
+        if !isTest { markers(lexer.tokens) }
+        curlPipeShell()
+    }
+
+    /// Configuration, documentation and data files.
+    mutating func analyzeText() {
+        let lower = path.lowercased()
+        switch facts.language {
+        case .yaml:
+            if lower.hasPrefix(".github/workflows/") || lower.contains("/.github/workflows/") { workflow() }
+            curlPipeShell()
+            configSecrets()
+        case .dockerfile:
+            dockerfile()
+            curlPipeShell()
+        case .makefile:
+            curlPipeShell()
+        case .markdown:
+            markdown()
+        case .lcov:
+            lcov()
+        case .xml:
+            if lower.contains("cobertura") || lower.hasSuffix("coverage.xml") { cobertura() }
+        case .text, .toml, .json:
+            configSecrets()
+        default:
+            break
+        }
+    }
+
+    func lines() -> [(line: Int32, range: Range<Int>)] {
+        (0..<lineStarts.count).map { (Int32($0 + 1), lineRange(Int32($0 + 1))) }
+    }
+
+    func string(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: buf[r]), as: UTF8.self) }
+
+    // MARK: CI workflows
+
+    mutating func workflow() {
+        var sawPermissions = false
+        for (line, r) in lines() {
+            let s = string(r)
+            let t = s.trimmed
+            if s.hasPrefix("permissions:") { sawPermissions = true }
+            if t.hasPrefix("permissions:") && t.contains("write-all") {
+                add("servant/broad-permissions", .medium, line: line, "workflow grants write-all permissions")
+            }
+            guard let u = t.range(of: "uses:") else { continue }
+            var ref = String(t[u.upperBound...]).trimmed
+            if ref.hasPrefix("- ") { ref = String(ref.dropFirst(2)) }
+            if let hash = ref.firstIndex(of: "#") { ref = String(ref[..<hash]).trimmed }
+            ref = ref.trimmingCharacters(in: ["\"", "'"])
+            if ref.hasPrefix("./") || ref.isEmpty { continue }
+            if ref.hasPrefix("docker://") {
+                if !ref.contains("@sha256:") {
+                    add("servant/unpinned-action", .medium, line: line, "container action '\(ref)' is not pinned by digest")
+                }
+                continue
+            }
+            guard let at = ref.lastIndex(of: "@") else {
+                add("servant/unpinned-action", .medium, line: line, "action '\(ref)' has no version")
+                continue
+            }
+            let version = ref[ref.index(after: at)...]
+            let isSha = version.count == 40 && version.allSatisfy { $0.isHexDigit }
+            if !isSha {
+                add("servant/unpinned-action", .medium, line: line,
+                    "action '\(ref)' is pinned to '\(version)', not to a commit SHA")
+            }
+        }
+        if !sawPermissions {
+            add("servant/broad-permissions", .medium, line: 1, "workflow has no top-level permissions: block",
+                key: "no-permissions")
+        }
+    }
+
+    // MARK: Dockerfile
+
+    mutating func dockerfile() {
+        var stages = Set<String>()
+        for (line, r) in lines() {
+            let t = string(r).trimmed
+            guard t.count > 5, t.prefix(5).uppercased() == "FROM " else { continue }
+            let words = t.split(separator: " ").map(String.init).filter { !$0.hasPrefix("--") }
+            guard words.count >= 2 else { continue }
+            let image = words[1]
+            if words.count >= 4 && words[2].uppercased() == "AS" { stages.insert(words[3].lowercased()) }
+            if image == "scratch" || stages.contains(image.lowercased()) || image.contains("$") { continue }
+            if image.contains("@sha256:") { continue }
+            let afterSlash = image.split(separator: "/").last.map(String.init) ?? image
+            if let colon = afterSlash.firstIndex(of: ":") {
+                let tag = afterSlash[afterSlash.index(after: colon)...]
+                if tag == "latest" {
+                    add("servant/unpinned-base-image", .medium, line: line, "base image '\(image)' uses the latest tag")
+                }
+            } else {
+                add("servant/unpinned-base-image", .medium, line: line, "base image '\(image)' has no tag (means latest)")
+            }
+        }
+    }
+
+    // MARK: curl | sh
+
+    mutating func curlPipeShell() {
+        let shells: Set<String> = ["sh", "bash", "zsh", "ksh", "dash", "python", "python3", "/bin/sh", "/bin/bash", "node"]
+        for (line, r) in lines() where r.count > 8 && r.count < 2000 {
+            guard contains(r, Array("curl".utf8)) || contains(r, Array("wget".utf8)) else { continue }
+            let s = string(r)
+            let l = s.lowercased()
+            guard let dl = l.range(of: "curl ") ?? l.range(of: "wget ") else { continue }
+            let rest = l[dl.upperBound...]
+            guard let pipe = rest.firstIndex(of: "|") else { continue }
+            var words = rest[rest.index(after: pipe)...].split(separator: " ").map(String.init)
+            while let f = words.first, f == "sudo" || f.hasPrefix("-") || f == "env" { words.removeFirst() }
+            if let w = words.first, shells.contains(w.trimmingCharacters(in: ["\"", "'", ";", ")"])) {
+                add("servant/curl-pipe-shell", .high, line: line, "download piped into a shell: \(s.trimmed.prefix(120))")
+            }
+        }
+    }
+
+    // MARK: documentation and coverage files
+
+    mutating func markdown() {
+        var words: Int32 = 0, headings: Int32 = 0
+        var inWord = false
+        for k in 0..<buf.count {
+            let b = buf[k]
+            let isSpace = b == B.sp || b == B.nl || b == B.tab || b == B.cr
+            if !isSpace && !inWord { words += 1 }
+            inWord = !isSpace
+        }
+        for (_, r) in lines() where !r.isEmpty {
+            let b0 = buf[r.lowerBound]
+            if b0 == B.hash { headings += 1 }
+            if (b0 == B.eq || b0 == B.minus) && r.count >= 3 && buf[r].allSatisfy({ $0 == b0 }) { headings += 1 }
+        }
+        facts.words = words
+        facts.headings = headings
+    }
+
+    mutating func lcov() {
+        var found: Int32 = 0, hit: Int32 = 0
+        for (_, r) in lines() {
+            let s = string(r)
+            if s.hasPrefix("LF:") { found += Int32(String(s.dropFirst(3)).trimmed) ?? 0 }
+            if s.hasPrefix("LH:") { hit += Int32(String(s.dropFirst(3)).trimmed) ?? 0 }
+        }
+        facts.coverableLines = found
+        facts.coveredLines = hit
+    }
+
+    mutating func cobertura() {
+        let head = string(0..<min(buf.count, 4000))
+        guard let tag = head.range(of: "<coverage") else { return }
+        let rest = head[tag.upperBound...]
+        func attr(_ name: String) -> Int32? {
+            guard let a = rest.range(of: name + "=\"") else { return nil }
+            let v = rest[a.upperBound...].prefix { $0 != "\"" }
+            return Int32(v)
+        }
+        if let valid = attr("lines-valid"), let covered = attr("lines-covered") {
+            facts.coverableLines = valid
+            facts.coveredLines = covered
+        }
+    }
+}

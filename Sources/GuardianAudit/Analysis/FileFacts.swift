@@ -1,0 +1,62 @@
+import GuardianCore
+
+/// Per-function measurements.
+struct FunctionFacts: Sendable, Equatable {
+    var name: String
+    var startLine: Int32
+    var endLine: Int32
+    var ccn: Int32
+    var params: Int32
+    var maxNesting: Int32
+    /// Normalised hash of the function's first line, for fingerprints.
+    var signatureHash: UInt64
+    var isTest: Bool
+    var hasAssertion: Bool
+
+    var length: Int32 { endLine - startLine + 1 }
+}
+
+/// A finding that does not depend on thresholds, found while analysing one file.
+struct RawFinding: Sendable, Equatable {
+    var ruleId: String
+    var severity: Severity
+    var line: Int32
+    var column: Int32
+    /// Hash of rule id + normalised line content (or a stable key for file-level findings).
+    var contentHash: UInt64
+    var message: String
+    var fixOriginal: String?
+    var fixReplacement: String?
+}
+
+/// Everything Guardian learns from one blob. Cached by (blob id, language, role, analyzer version):
+/// thresholds are applied afterwards, so changing strictness never invalidates the cache.
+struct FileFacts: Sendable, Equatable {
+    var language: Language
+    var isTest: Bool
+    var skipReason: String?
+    var bytes: Int64 = 0
+    var lines: Int32 = 0
+    var codeLines: Int32 = 0
+    var commentLines: Int32 = 0
+    var functions: [FunctionFacts] = []
+    var findings: [RawFinding] = []
+    /// Normalised hashes of significant code lines and their line numbers (duplicate detection).
+    var dupHashes: [UInt64] = []
+    var dupLines: [Int32] = []
+    var publicDecls: Int32 = 0
+    var documentedDecls: Int32 = 0
+    var tests: Int32 = 0
+    /// Markdown: words and headings (README substance).
+    var words: Int32 = 0
+    var headings: Int32 = 0
+    /// Coverage reports: covered and coverable lines.
+    var coveredLines: Int32 = 0
+    var coverableLines: Int32 = 0
+    var isBinary: Bool = false
+
+    init(language: Language, isTest: Bool) {
+        self.language = language
+        self.isTest = isTest
+    }
+}

@@ -1,0 +1,339 @@
+import CGit2
+import Dispatch
+import Foundation
+import GuardianCore
+import GuardianCrypto
+
+/// What to audit and how.
+public struct AuditOptions: Sendable {
+    public var target: String
+    public var revision: String?
+    public var profile: TeamProfile = .standard
+    public var checks: [Check] = Check.allCases
+    public var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// nil disables the cache.
+    public var cacheDirectory: String?
+    public var baseline: String?
+    public var maxHistory: Int = 1000
+    public var pastScores: [PastScore] = []
+    public var events: [RepositoryEvent] = []
+    public var limits = AnalysisLimits()
+    /// Zero every timing field (for byte-identical reports).
+    public var reproducible = false
+
+    public init(target: String) { self.target = target }
+
+    public static var defaultCacheDirectory: String {
+        let env = ProcessInfo.processInfo.environment
+        if let x = env["XDG_CACHE_HOME"], !x.isEmpty { return x + "/guardian" }
+        return (env["HOME"] ?? NSTemporaryDirectory()) + "/.cache/guardian"
+    }
+}
+
+/// Runs audits: reads the repository, analyses blobs in parallel (reusing the cache),
+/// reads history, runs the checks and scores them.
+public enum Auditor {
+    public static let version = "0.1.0"
+
+    public static func run(_ options: AuditOptions) throws -> AuditReport {
+        let started = Date()
+        let clock = ContinuousClock()
+        let t0 = clock.now
+        let cache: AnalysisCache? = options.cacheDirectory.flatMap { try? AnalysisCache(directory: $0) }
+        let source = try RepositorySource.open(options.target, cacheDirectory: options.cacheDirectory ?? AuditOptions.defaultCacheDirectory)
+        let loaded = try load(source: source, revision: options.revision, options: options, cache: cache)
+
+        var baselineFingerprints: Set<String>?
+        if let base = options.baseline {
+            guard source.isGit else { throw GuardianError.usage("--baseline needs a git repository; \(options.target) is a plain directory") }
+            var bopts = options
+            bopts.baseline = nil
+            let baseLoaded = try load(source: source, revision: base, options: bopts, cache: cache)
+            let baseReport = evaluate(baseLoaded, options: bopts, baselineFingerprints: nil, baseline: nil, started: started, elapsedMs: 0)
+            baselineFingerprints = Set(baseReport.allViolations.map(\.fingerprint))
+        }
+        let elapsed = t0.duration(to: clock.now)
+        let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        var report = evaluate(loaded, options: options, baselineFingerprints: baselineFingerprints, baseline: options.baseline,
+                              started: started, elapsedMs: ms)
+        let total = t0.duration(to: clock.now)
+        report.timing.totalMs = (Double(total.components.seconds) * 1000 + Double(total.components.attoseconds) / 1e15).rounded()
+        if options.reproducible { report = report.withoutTiming() }
+        return report
+    }
+
+    struct Loaded {
+        var subject: AuditSubject
+        var files: [AuditedFile]
+        var skipped: [SkippedFile]
+        var commits: [CommitFacts]
+        var firstParent: Set<String>
+        var headTime: Int64
+        var cacheStats: (hits: Int, misses: Int)
+    }
+
+    static func cacheKey(_ parts: [UInt8]) -> [UInt8] { Sodium.blake2b(parts, length: 20) }
+
+    static func blobKey(oid: git_oid?, content: UnsafeBufferPointer<UInt8>?, path: String, options: AuditOptions) -> [UInt8] {
+        var b: [UInt8] = Array("\(FileAnalyzer.version)|\(options.limits.cacheTag)|\(Language.detect(path: path).rawValue)|\(PathRules.isTest(path))|\(PathRules.vendoredOrGenerated(path) ?? "")|".utf8)
+        if var o = oid {
+            withUnsafeBytes(of: &o.id) { b.append(contentsOf: $0) }
+        } else if let c = content {
+            b.append(contentsOf: Sodium.blake2b(Array(c), length: 32))
+        }
+        return cacheKey(b)
+    }
+
+    // MARK: loading
+
+    static func load(source: RepositorySource, revision: String?, options: AuditOptions, cache: AnalysisCache?) throws -> Loaded {
+        switch source {
+        case .git(let path, let display):
+            return try loadGit(path: path, display: display, revision: revision ?? "HEAD", options: options, cache: cache)
+        case .directory(let path):
+            if revision != nil { throw GuardianError.usage("--rev needs a git repository; \(path) is a plain directory") }
+            return try loadDirectory(path: path, options: options, cache: cache)
+        }
+    }
+
+    /// Fixed-size result slots written from worker threads. Each index is written by exactly one
+    /// worker and read only after all workers finished, so sharing the buffer is race-free.
+    final class Slots<T>: @unchecked Sendable {
+        var items: [T?]
+        init(count: Int) { items = Array(repeating: nil, count: count) }
+    }
+
+    static func loadGit(path: String, display: String, revision: String, options: AuditOptions, cache: AnalysisCache?) throws -> Loaded {
+        let repo = try GitRepository(path: path)
+        let head = try repo.resolve(revision)
+        let entries = try repo.tree(of: head)
+        var files: [AuditedFile?] = Array(repeating: nil, count: entries.count)
+        var skipped: [SkippedFile] = []
+        var keys: [[UInt8]] = Array(repeating: [], count: entries.count)
+        var todo: [Int] = []
+        for (i, e) in entries.enumerated() {
+            switch e.kind {
+            case .symlink:
+                skipped.append(SkippedFile(path: e.path, reason: "symlink (never followed)"))
+            case .submodule:
+                skipped.append(SkippedFile(path: e.path, reason: "submodule at \(GitRepository.hex(e.oid).prefix(10)) (not audited)"))
+            case .blob, .executable:
+                keys[i] = blobKey(oid: e.oid, content: nil, path: e.path, options: options)
+                todo.append(i)
+            }
+        }
+        let cached = cache?.blobFacts(keys: todo.map { keys[$0] }) ?? [:]
+        var missing: [Int] = []
+        for i in todo {
+            if let f = cached[Data(keys[i])] {
+                files[i] = AuditedFile(path: entries[i].path, kind: entries[i].kind, facts: f)
+            } else {
+                missing.append(i)
+            }
+        }
+        let missingList = missing
+        let slots = Slots<FileFacts>(count: missing.count)
+        let jobs = max(1, min(options.jobs, missing.count))
+        let limits = options.limits
+        let failures = Slots<String>(count: jobs)
+        DispatchQueue.concurrentPerform(iterations: jobs) { w in
+            guard let r = try? GitRepository(path: path) else { failures.items[w] = "cannot open \(path)"; return }
+            var k = w
+            while k < missingList.count {
+                let e = entries[missingList[k]]
+                let facts = try? r.withBlob(e.oid) { buf in
+                    FileAnalyzer.analyze(path: e.path, buffer: buf, isTest: PathRules.isTest(e.path), limits: limits)
+                }
+                slots.items[k] = facts
+                k += jobs
+            }
+        }
+        if let f = failures.items.compactMap({ $0 }).first { throw GuardianError.repository(f) }
+        var fresh: [(key: [UInt8], facts: FileFacts)] = []
+        for (k, i) in missing.enumerated() {
+            guard let f = slots.items[k] else {
+                skipped.append(SkippedFile(path: entries[i].path, reason: "unreadable blob"))
+                continue
+            }
+            files[i] = AuditedFile(path: entries[i].path, kind: entries[i].kind, facts: f)
+            fresh.append((keys[i], f))
+        }
+        cache?.store(blobFacts: fresh)
+        let audited = files.compactMap { $0 }
+        for f in audited where f.facts.skipReason != nil { skipped.append(SkippedFile(path: f.path, reason: f.facts.skipReason!)) }
+
+        // history
+        let all = try repo.walkHistory(from: head, limit: options.maxHistory, firstParent: false)
+        let mainline = try repo.walkHistory(from: head, limit: options.maxHistory, firstParent: true)
+        let ckeys = all.map { o -> [UInt8] in
+            var b = Array("commit|\(FileAnalyzer.version)|".utf8)
+            var oid = o
+            withUnsafeBytes(of: &oid.id) { b.append(contentsOf: $0) }
+            return cacheKey(b)
+        }
+        let cachedCommits = cache?.commitFacts(keys: ckeys) ?? [:]
+        var commits: [CommitFacts?] = Array(repeating: nil, count: all.count)
+        var missingCommits: [Int] = []
+        for i in all.indices {
+            if let c = cachedCommits[Data(ckeys[i])] { commits[i] = c } else { missingCommits.append(i) }
+        }
+        let missingCommitList = missingCommits
+        let cslots = Slots<CommitFacts>(count: missingCommits.count)
+        let cjobs = max(1, min(options.jobs, missingCommits.count))
+        DispatchQueue.concurrentPerform(iterations: cjobs) { w in
+            guard let r = try? GitRepository(path: path) else { return }
+            var k = w
+            while k < missingCommitList.count {
+                cslots.items[k] = try? r.commitFacts(all[missingCommitList[k]])
+                k += cjobs
+            }
+        }
+        var freshCommits: [(key: [UInt8], facts: CommitFacts)] = []
+        for (k, i) in missingCommits.enumerated() {
+            if let c = cslots.items[k] { commits[i] = c; freshCommits.append((ckeys[i], c)) }
+        }
+        cache?.store(commitFacts: freshCommits)
+        let history = commits.compactMap { $0 }
+        let headId = GitRepository.hex(head)
+        return Loaded(subject: AuditSubject(repository: display, commit: headId, revision: revision, isGitRepository: true),
+                      files: audited, skipped: skipped.sorted { $0.path < $1.path }, commits: history,
+                      firstParent: Set(mainline.map(GitRepository.hex)), headTime: history.first?.time ?? 0,
+                      cacheStats: (todo.count - missing.count, missing.count))
+    }
+
+    static func loadDirectory(path: String, options: AuditOptions, cache: AnalysisCache?) throws -> Loaded {
+        let walked = try DirectoryWalker.walk(root: path)
+        var files: [AuditedFile?] = Array(repeating: nil, count: walked.files.count)
+        let slots = Slots<(FileFacts, [UInt8])>(count: walked.files.count)
+        let jobs = max(1, min(options.jobs, walked.files.count))
+        let limits = options.limits
+        // Read and key every file; analyse only cache misses.
+        let contents = Slots<[UInt8]>(count: walked.files.count)
+        DispatchQueue.concurrentPerform(iterations: jobs) { w in
+            var k = w
+            while k < walked.files.count {
+                contents.items[k] = DirectoryWalker.read(root: path, relative: walked.files[k], maxBytes: 64 << 20)
+                k += jobs
+            }
+        }
+        let keys: [[UInt8]] = walked.files.enumerated().map { k, rel in
+            let bytes = contents.items[k] ?? []
+            return bytes.withUnsafeBufferPointer { blobKey(oid: nil, content: $0, path: rel, options: options) }
+        }
+        let cached = cache?.blobFacts(keys: keys) ?? [:]
+        var hits = 0
+        DispatchQueue.concurrentPerform(iterations: jobs) { w in
+            var k = w
+            while k < walked.files.count {
+                if cached[Data(keys[k])] == nil, let bytes = contents.items[k] {
+                    let rel = walked.files[k]
+                    let f = bytes.withUnsafeBufferPointer {
+                        FileAnalyzer.analyze(path: rel, buffer: $0, isTest: PathRules.isTest(rel), limits: limits)
+                    }
+                    slots.items[k] = (f, keys[k])
+                }
+                k += jobs
+            }
+        }
+        var fresh: [(key: [UInt8], facts: FileFacts)] = []
+        var skipped = walked.skipped
+        for (k, rel) in walked.files.enumerated() {
+            if let f = cached[Data(keys[k])] {
+                hits += 1
+                files[k] = AuditedFile(path: rel, kind: .blob, facts: f)
+            } else if let (f, key) = slots.items[k] {
+                files[k] = AuditedFile(path: rel, kind: .blob, facts: f)
+                fresh.append((key, f))
+            } else {
+                skipped.append(SkippedFile(path: rel, reason: "unreadable"))
+            }
+        }
+        cache?.store(blobFacts: fresh)
+        let audited = files.compactMap { $0 }
+        for f in audited where f.facts.skipReason != nil { skipped.append(SkippedFile(path: f.path, reason: f.facts.skipReason!)) }
+        return Loaded(subject: AuditSubject(repository: path, commit: nil, revision: nil, isGitRepository: false),
+                      files: audited, skipped: skipped.sorted { $0.path < $1.path }, commits: [], firstParent: [], headTime: 0,
+                      cacheStats: (hits, fresh.count))
+    }
+
+    // MARK: evaluation
+
+    static func evaluate(_ l: Loaded, options: AuditOptions, baselineFingerprints: Set<String>?, baseline: String?,
+                         started: Date, elapsedMs: Double) -> AuditReport {
+        let ctx = AuditContext(files: l.files, isGit: l.subject.isGitRepository, commits: l.commits, firstParent: l.firstParent,
+                               headTime: l.headTime, profile: options.profile, thresholds: options.profile.thresholds,
+                               events: options.events, pastScores: options.pastScores)
+        let iso = ISO8601DateFormatter()
+        var results: [String: CheckResult] = [:]
+        var scores: [Check: Int] = [:]
+        var statuses: [Check: CheckStatus] = [:]
+        var insights: [Insight] = []
+        var gateReasons: [String] = []
+        var newSevere = 0
+        let clock = ContinuousClock()
+        for check in options.checks {
+            let t = clock.now
+            let ranAt = iso.string(from: Date())
+            let output = Checks.run(check, ctx)
+            var result = Scorer.score(check: check, output: output, ctx: ctx)
+            if let base = baselineFingerprints {
+                result.violations = result.violations.filter { !base.contains($0.fingerprint) }
+                let severe = result.violations.filter { $0.severity >= options.profile.gateSeverity }
+                newSevere += severe.count
+                if !severe.isEmpty { gateReasons.append("\(check.rawValue): \(severe.count) new finding(s) at or above \(options.profile.gateSeverity.rawValue)") }
+            } else if result.status == .failed {
+                gateReasons.append("\(check.rawValue) failed with score \(result.score) (fail below \(ctx.thresholds.failScore))")
+            }
+            let d = t.duration(to: clock.now)
+            result.lastRun = ranAt
+            result.executionTime = ((Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15) * 1000).rounded() / 1000
+            scores[check] = result.score
+            statuses[check] = result.status
+            insights.append(contentsOf: output.insights)
+            results[check.rawValue] = result
+        }
+        _ = newSevere
+        let health = Scorer.health(scores: scores, statuses: statuses, profile: options.profile)
+        var stats = AuditStatistics()
+        stats.files = l.files.count + l.skipped.filter { $0.reason.hasPrefix("symlink") || $0.reason.hasPrefix("submodule") }.count
+        stats.analyzedFiles = l.files.filter { $0.facts.skipReason == nil }.count
+        stats.skippedFiles = l.skipped.count
+        stats.lines = l.files.reduce(0) { $0 + Int($1.facts.lines) }
+        stats.codeLines = ctx.codeLines
+        stats.functions = l.files.reduce(0) { $0 + $1.facts.functions.count }
+        stats.commits = l.commits.count
+        for f in l.files where f.facts.language.isCode && f.facts.skipReason == nil {
+            stats.languages[f.facts.language.rawValue, default: 0] += Int(f.facts.codeLines)
+        }
+        return AuditReport(guardianVersion: version, subject: l.subject, profile: options.profile.name,
+                           strictness: options.profile.strictness, overallHealthScore: health,
+                           gate: .init(passed: gateReasons.isEmpty, reasons: gateReasons), magicResults: results,
+                           aiInsights: insights, statistics: stats, skippedFiles: l.skipped, baseline: baseline,
+                           timing: AuditTiming(startedAt: iso.string(from: started), totalMs: elapsedMs.rounded(),
+                                               cacheHits: l.cacheStats.hits, cacheMisses: l.cacheStats.misses))
+    }
+}
+
+extension Auditor {
+    /// One measured function (for `guardian functions` and the lizard comparison).
+    public struct FunctionRow: Sendable {
+        public var file: String
+        public var line: Int
+        public var end: Int
+        public var name: String
+        public var ccn: Int
+        public var params: Int
+        public var nesting: Int
+    }
+
+    public static func functions(_ options: AuditOptions) throws -> [FunctionRow] {
+        let source = try RepositorySource.open(options.target, cacheDirectory: options.cacheDirectory ?? AuditOptions.defaultCacheDirectory)
+        var opts = options
+        opts.maxHistory = 0
+        let l = try load(source: source, revision: options.revision, options: opts, cache: nil)
+        return l.files.flatMap { f in
+            f.facts.functions.map { FunctionRow(file: f.path, line: Int($0.startLine), end: Int($0.endLine), name: $0.name,
+                                                ccn: Int($0.ccn), params: Int($0.params), nesting: Int($0.maxNesting)) }
+        }
+    }
+}

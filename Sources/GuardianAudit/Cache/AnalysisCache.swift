@@ -1,0 +1,86 @@
+import Foundation
+import GRDB
+
+/// The per-blob analysis cache and the per-commit history cache, in one SQLite file
+/// (`<cache-dir>/analysis.sqlite`, WAL). Keys are content addresses, so the same blob in another
+/// branch, fork or project is analysed once per node. A corrupt or unwritable cache is never fatal:
+/// the audit runs without it and says so.
+public final class AnalysisCache: Sendable {
+    let db: DatabaseQueue
+    public let path: String
+
+    public init(directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        path = (directory as NSString).appendingPathComponent("analysis.sqlite")
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA journal_mode=WAL")
+            try db.execute(sql: "PRAGMA synchronous=NORMAL") // a cache: losing the tail on power loss is harmless
+        }
+        db = try DatabaseQueue(path: path, configuration: config)
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE blob_facts (key BLOB PRIMARY KEY NOT NULL, data BLOB NOT NULL) WITHOUT ROWID;
+                CREATE TABLE commit_facts (key BLOB PRIMARY KEY NOT NULL, data BLOB NOT NULL) WITHOUT ROWID;
+                """)
+        }
+        try migrator.migrate(db)
+    }
+
+    func blobFacts(keys: [[UInt8]]) -> [Data: FileFacts] {
+        guard !keys.isEmpty else { return [:] }
+        var out: [Data: FileFacts] = [:]
+        out.reserveCapacity(keys.count)
+        try? db.read { db in
+            for chunk in stride(from: 0, to: keys.count, by: 500) {
+                let part = keys[chunk..<min(keys.count, chunk + 500)].map { Data($0) }
+                let marks = Array(repeating: "?", count: part.count).joined(separator: ",")
+                let rows = try Row.fetchCursor(db, sql: "SELECT key, data FROM blob_facts WHERE key IN (\(marks))",
+                                               arguments: StatementArguments(part))
+                while let row = try rows.next() {
+                    let key: Data = row[0]
+                    let data: Data = row[1]
+                    if let f = try? FileFacts.decode([UInt8](data)) { out[key] = f }
+                }
+            }
+        }
+        return out
+    }
+
+    func store(blobFacts: [(key: [UInt8], facts: FileFacts)]) {
+        guard !blobFacts.isEmpty else { return }
+        try? db.write { db in
+            let st = try db.makeStatement(sql: "INSERT OR REPLACE INTO blob_facts(key, data) VALUES (?, ?)")
+            for (k, f) in blobFacts { try st.execute(arguments: [Data(k), Data(f.encoded())]) }
+        }
+    }
+
+    func commitFacts(keys: [[UInt8]]) -> [Data: CommitFacts] {
+        guard !keys.isEmpty else { return [:] }
+        var out: [Data: CommitFacts] = [:]
+        try? db.read { db in
+            for chunk in stride(from: 0, to: keys.count, by: 500) {
+                let part = keys[chunk..<min(keys.count, chunk + 500)].map { Data($0) }
+                let marks = Array(repeating: "?", count: part.count).joined(separator: ",")
+                let rows = try Row.fetchCursor(db, sql: "SELECT key, data FROM commit_facts WHERE key IN (\(marks))",
+                                               arguments: StatementArguments(part))
+                while let row = try rows.next() {
+                    let key: Data = row[0]
+                    let data: Data = row[1]
+                    if let c = try? CommitFacts.decode([UInt8](data)) { out[key] = c }
+                }
+            }
+        }
+        return out
+    }
+
+    func store(commitFacts: [(key: [UInt8], facts: CommitFacts)]) {
+        guard !commitFacts.isEmpty else { return }
+        try? db.write { db in
+            let st = try db.makeStatement(sql: "INSERT OR REPLACE INTO commit_facts(key, data) VALUES (?, ?)")
+            for (k, f) in commitFacts { try st.execute(arguments: [Data(k), Data(f.encoded())]) }
+        }
+    }
+}

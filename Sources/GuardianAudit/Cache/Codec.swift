@@ -1,0 +1,141 @@
+import GuardianCore
+
+/// A compact binary encoding for cached facts: little-endian varints, length-prefixed strings.
+/// The analyzer version is part of every cache key, so the layout may change between versions.
+struct BinaryWriter {
+    var bytes: [UInt8] = []
+
+    mutating func u(_ v: UInt64) {
+        var x = v
+        while x >= 0x80 { bytes.append(UInt8(x & 0x7f) | 0x80); x >>= 7 }
+        bytes.append(UInt8(x))
+    }
+    mutating func i(_ v: Int64) { u(UInt64(bitPattern: (v << 1) ^ (v >> 63))) }
+    mutating func i32(_ v: Int32) { i(Int64(v)) }
+    mutating func fixed(_ v: UInt64) { var x = v; for _ in 0..<8 { bytes.append(UInt8(x & 0xff)); x >>= 8 } }
+    mutating func bool(_ b: Bool) { bytes.append(b ? 1 : 0) }
+    mutating func str(_ s: String) { let a = Array(s.utf8); u(UInt64(a.count)); bytes.append(contentsOf: a) }
+    mutating func optStr(_ s: String?) { bool(s != nil); if let s { str(s) } }
+}
+
+struct CodecError: Error {}
+
+struct BinaryReader {
+    let bytes: [UInt8]
+    var pos = 0
+    init(_ b: [UInt8]) { bytes = b }
+
+    mutating func u() throws -> UInt64 {
+        var result: UInt64 = 0, shift: UInt64 = 0
+        while true {
+            guard pos < bytes.count, shift < 64 else { throw CodecError() }
+            let b = bytes[pos]; pos += 1
+            result |= UInt64(b & 0x7f) << shift
+            if b < 0x80 { return result }
+            shift += 7
+        }
+    }
+    mutating func i() throws -> Int64 { let z = try u(); return Int64(bitPattern: (z >> 1) ^ (0 &- (z & 1))) }
+    mutating func i32() throws -> Int32 { Int32(truncatingIfNeeded: try i()) }
+    mutating func int() throws -> Int { Int(try u()) }
+    mutating func fixed() throws -> UInt64 {
+        guard pos + 8 <= bytes.count else { throw CodecError() }
+        var v: UInt64 = 0
+        for k in 0..<8 { v |= UInt64(bytes[pos + k]) << (8 * UInt64(k)) }
+        pos += 8
+        return v
+    }
+    mutating func bool() throws -> Bool { guard pos < bytes.count else { throw CodecError() }; pos += 1; return bytes[pos - 1] != 0 }
+    mutating func str() throws -> String {
+        let n = try int()
+        guard n >= 0, pos + n <= bytes.count else { throw CodecError() }
+        defer { pos += n }
+        return String(decoding: bytes[pos..<pos + n], as: UTF8.self)
+    }
+    mutating func optStr() throws -> String? { try bool() ? try str() : nil }
+}
+
+extension FileFacts {
+    func encoded() -> [UInt8] {
+        var w = BinaryWriter()
+        w.bytes.reserveCapacity(64 + functions.count * 24 + findings.count * 48 + dupHashes.count * 10)
+        w.str(language.rawValue); w.bool(isTest); w.optStr(skipReason); w.i(bytes)
+        w.i32(lines); w.i32(codeLines); w.i32(commentLines)
+        w.u(UInt64(functions.count))
+        for f in functions {
+            w.str(f.name); w.i32(f.startLine); w.i32(f.endLine); w.i32(f.ccn); w.i32(f.params); w.i32(f.maxNesting)
+            w.fixed(f.signatureHash); w.bool(f.isTest); w.bool(f.hasAssertion)
+        }
+        w.u(UInt64(findings.count))
+        for f in findings {
+            w.str(f.ruleId); w.str(f.severity.rawValue); w.i32(f.line); w.i32(f.column); w.fixed(f.contentHash)
+            w.str(f.message); w.optStr(f.fixOriginal); w.optStr(f.fixReplacement)
+        }
+        w.u(UInt64(dupHashes.count))
+        for (h, l) in zip(dupHashes, dupLines) { w.fixed(h); w.i32(l) }
+        w.i32(publicDecls); w.i32(documentedDecls); w.i32(tests); w.i32(words); w.i32(headings)
+        w.i32(coveredLines); w.i32(coverableLines); w.bool(isBinary)
+        return w.bytes
+    }
+
+    static func decode(_ bytes: [UInt8]) throws -> FileFacts {
+        var r = BinaryReader(bytes)
+        guard let lang = Language(rawValue: try r.str()) else { throw CodecError() }
+        var f = FileFacts(language: lang, isTest: try r.bool())
+        f.skipReason = try r.optStr(); f.bytes = try r.i()
+        f.lines = try r.i32(); f.codeLines = try r.i32(); f.commentLines = try r.i32()
+        let nf = try r.int()
+        guard nf < 1_000_000 else { throw CodecError() }
+        f.functions.reserveCapacity(nf)
+        for _ in 0..<nf {
+            f.functions.append(FunctionFacts(name: try r.str(), startLine: try r.i32(), endLine: try r.i32(), ccn: try r.i32(),
+                                             params: try r.i32(), maxNesting: try r.i32(), signatureHash: try r.fixed(),
+                                             isTest: try r.bool(), hasAssertion: try r.bool()))
+        }
+        let ng = try r.int()
+        guard ng < 1_000_000 else { throw CodecError() }
+        for _ in 0..<ng {
+            let rule = try r.str()
+            guard let sev = Severity(rawValue: try r.str()) else { throw CodecError() }
+            f.findings.append(RawFinding(ruleId: rule, severity: sev, line: try r.i32(), column: try r.i32(),
+                                         contentHash: try r.fixed(), message: try r.str(), fixOriginal: try r.optStr(),
+                                         fixReplacement: try r.optStr()))
+        }
+        let nd = try r.int()
+        guard nd < 10_000_000 else { throw CodecError() }
+        f.dupHashes.reserveCapacity(nd); f.dupLines.reserveCapacity(nd)
+        for _ in 0..<nd { f.dupHashes.append(try r.fixed()); f.dupLines.append(try r.i32()) }
+        f.publicDecls = try r.i32(); f.documentedDecls = try r.i32(); f.tests = try r.i32()
+        f.words = try r.i32(); f.headings = try r.i32(); f.coveredLines = try r.i32(); f.coverableLines = try r.i32()
+        f.isBinary = try r.bool()
+        return f
+    }
+}
+
+extension CommitFacts {
+    func encoded() -> [UInt8] {
+        var w = BinaryWriter()
+        w.str(id); w.u(UInt64(parents.count)); for p in parents { w.str(p) }
+        w.str(authorName); w.str(authorEmail); w.i(time); w.str(summary); w.str(message)
+        w.u(UInt64(files.count)); for p in files { w.str(p) }
+        w.i32(insertions); w.i32(deletions); w.bool(statsComputed)
+        return w.bytes
+    }
+
+    static func decode(_ bytes: [UInt8]) throws -> CommitFacts {
+        var r = BinaryReader(bytes)
+        let id = try r.str()
+        let np = try r.int()
+        guard np < 10_000 else { throw CodecError() }
+        var parents: [String] = []
+        for _ in 0..<np { parents.append(try r.str()) }
+        let an = try r.str(), ae = try r.str(), t = try r.i(), s = try r.str(), m = try r.str()
+        let nfl = try r.int()
+        guard nfl < 10_000_000 else { throw CodecError() }
+        var files: [String] = []
+        files.reserveCapacity(nfl)
+        for _ in 0..<nfl { files.append(try r.str()) }
+        return CommitFacts(id: id, parents: parents, authorName: an, authorEmail: ae, time: t, summary: s, message: m,
+                           files: files, insertions: try r.i32(), deletions: try r.i32(), statsComputed: try r.bool())
+    }
+}

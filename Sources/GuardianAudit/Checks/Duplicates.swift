@@ -1,0 +1,50 @@
+import GuardianCore
+
+/// Duplicated blocks: windows of `window` consecutive significant code lines (normalised) that
+/// occur earlier in path order are reported once per block, pointing at the first occurrence.
+enum Duplicates {
+    static func find(_ ctx: AuditContext, window: Int, _ out: inout CheckOutput) {
+        let w = max(2, window)
+        let files = ctx.files.enumerated().filter { !$0.element.facts.isTest && $0.element.facts.dupHashes.count >= w }
+        var first: [UInt64: (file: Int, pos: Int)] = [:]
+        first.reserveCapacity(files.reduce(0) { $0 + $1.element.facts.dupHashes.count })
+        var windows: [[UInt64]] = []
+        for (_, f) in files {
+            let h = f.facts.dupHashes
+            var ws = [UInt64](repeating: 0, count: h.count - w + 1)
+            for s in 0..<ws.count {
+                var x: UInt64 = 0xcbf2_9ce4_8422_2325
+                for j in s..<s + w { x = (x ^ h[j]) &* 0x0000_0100_0000_01b3; x = x &+ (x >> 29) }
+                ws[s] = x
+            }
+            windows.append(ws)
+        }
+        for (i, (_, _)) in files.enumerated() {
+            for (s, x) in windows[i].enumerated() where first[x] == nil { first[x] = (i, s) }
+        }
+        for (i, (_, f)) in files.enumerated() {
+            var s = 0
+            let ws = windows[i]
+            while s < ws.count {
+                guard let o = first[ws[s]], o.file != i || (o.pos + w <= s) else { s += 1; continue }
+                if o.file == i && o.pos == s { s += 1; continue }
+                // extend the block while the following windows continue the same original
+                var e = s
+                while e + 1 < ws.count, let n = first[ws[e + 1]], n.file == o.file, n.pos == o.pos + (e + 1 - s),
+                      n.file != i || n.pos + w <= e + 1 {
+                    e += 1
+                }
+                let origin = files[o.file].element
+                let startLine = Int(f.facts.dupLines[s])
+                let endLine = Int(f.facts.dupLines[e + w - 1])
+                let originLine = Int(origin.facts.dupLines[o.pos])
+                var key = StableHash()
+                for j in s..<e + w { key.add(word: f.facts.dupHashes[j]) }
+                out.findings.append(.init(ruleId: "strict/duplicated-block", severity: .medium, file: f.path, line: startLine, column: nil,
+                                          message: "\(e - s + w) code lines (\(startLine)–\(endLine)) duplicate \(origin.path):\(originLine)",
+                                          contentHash: Fingerprint.contentHash(ruleId: "strict/duplicated-block", normalizedLine: key.value)))
+                s = e + w
+            }
+        }
+    }
+}

@@ -1,0 +1,253 @@
+import CGit2
+import Foundation
+import GuardianCore
+
+/// One entry of a commit's tree.
+struct TreeEntry: Sendable {
+    enum Kind: Sendable { case blob, executable, symlink, submodule }
+    var path: String
+    var oid: git_oid
+    var kind: Kind
+}
+
+/// One commit of history, with what it changed (against its first parent).
+struct CommitFacts: Sendable, Equatable {
+    var id: String
+    var parents: [String]
+    var authorName: String
+    var authorEmail: String
+    var time: Int64
+    var summary: String
+    var message: String
+    var files: [String]
+    var insertions: Int32
+    var deletions: Int32
+    var statsComputed: Bool
+}
+
+/// A libgit2 repository handle. Not shared between threads: each worker opens its own
+/// (libgit2 objects are not safe for concurrent use on one handle).
+final class GitRepository {
+    private var repo: OpaquePointer?
+    let path: String
+
+    static let initialized: Bool = { git_libgit2_init() > 0 }()
+
+    static func lastError(_ what: String) -> GuardianError {
+        let msg = git_error_last().map { String(cString: $0.pointee.message) } ?? "unknown libgit2 error"
+        return .repository("\(what): \(msg)")
+    }
+
+    /// Opens exactly `path` (a working directory with .git, or a bare repository); never searches parents.
+    init(path: String) throws {
+        _ = GitRepository.initialized
+        self.path = path
+        var r: OpaquePointer?
+        let rc = git_repository_open_ext(&r, path, UInt32(GIT_REPOSITORY_OPEN_NO_SEARCH.rawValue), nil)
+        guard rc == 0, let r else { throw GitRepository.lastError("cannot open git repository at \(path)") }
+        repo = r
+    }
+
+    deinit { git_repository_free(repo) }
+
+    static func isRepository(_ path: String) -> Bool {
+        _ = GitRepository.initialized
+        var r: OpaquePointer?
+        let rc = git_repository_open_ext(&r, path, UInt32(GIT_REPOSITORY_OPEN_NO_SEARCH.rawValue), nil)
+        if rc == 0 { git_repository_free(r); return true }
+        return false
+    }
+
+    var isEmpty: Bool { git_repository_is_empty(repo) == 1 }
+
+    /// Resolves a revision (HEAD, branch, tag, sha, HEAD~3) to a commit id.
+    func resolve(_ rev: String) throws -> git_oid {
+        if isEmpty { throw GuardianError.repository("repository at \(path) is empty: it has no commits") }
+        var obj: OpaquePointer?
+        guard git_revparse_single(&obj, repo, rev) == 0 else {
+            throw GuardianError.repository("unknown revision '\(rev)' in \(path)")
+        }
+        defer { git_object_free(obj) }
+        var commit: OpaquePointer?
+        guard git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) == 0 else {
+            throw GuardianError.repository("revision '\(rev)' in \(path) is not a commit")
+        }
+        defer { git_object_free(commit) }
+        return git_object_id(commit).pointee
+    }
+
+    static func hex(_ oid: git_oid) -> String {
+        var o = oid
+        var out = [CChar](repeating: 0, count: 41)
+        git_oid_tostr(&out, 41, &o)
+        return out.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+
+    /// Every entry of the commit's tree, depth first, sorted by path.
+    func tree(of commitId: git_oid) throws -> [TreeEntry] {
+        var oid = commitId
+        var commit: OpaquePointer?
+        guard git_commit_lookup(&commit, repo, &oid) == 0 else { throw GitRepository.lastError("cannot read commit") }
+        defer { git_commit_free(commit) }
+        var tree: OpaquePointer?
+        guard git_commit_tree(&tree, commit) == 0 else { throw GitRepository.lastError("cannot read tree") }
+        defer { git_tree_free(tree) }
+        var out: [TreeEntry] = []
+        try walk(tree!, prefix: "", into: &out, depth: 0)
+        out.sort { $0.path < $1.path }
+        return out
+    }
+
+    private func walk(_ tree: OpaquePointer, prefix: String, into out: inout [TreeEntry], depth: Int) throws {
+        guard depth < 64 else { return }
+        let count = git_tree_entrycount(tree)
+        for i in 0..<count {
+            guard let e = git_tree_entry_byindex(tree, i) else { continue }
+            let name = String(cString: git_tree_entry_name(e))
+            // Hostile trees: names are never allowed to escape the tree.
+            if name.isEmpty || name == "." || name == ".." || name.contains("/") { continue }
+            let path = prefix.isEmpty ? name : prefix + "/" + name
+            let mode = git_tree_entry_filemode(e)
+            switch mode {
+            case GIT_FILEMODE_TREE:
+                var sub: OpaquePointer?
+                if git_tree_lookup(&sub, repo, git_tree_entry_id(e)) == 0, let sub {
+                    defer { git_tree_free(sub) }
+                    try walk(sub, prefix: path, into: &out, depth: depth + 1)
+                }
+            case GIT_FILEMODE_BLOB:
+                out.append(TreeEntry(path: path, oid: git_tree_entry_id(e).pointee, kind: .blob))
+            case GIT_FILEMODE_BLOB_EXECUTABLE:
+                out.append(TreeEntry(path: path, oid: git_tree_entry_id(e).pointee, kind: .executable))
+            case GIT_FILEMODE_LINK:
+                out.append(TreeEntry(path: path, oid: git_tree_entry_id(e).pointee, kind: .symlink))
+            case GIT_FILEMODE_COMMIT:
+                out.append(TreeEntry(path: path, oid: git_tree_entry_id(e).pointee, kind: .submodule))
+            default:
+                continue
+            }
+        }
+    }
+
+    /// Size of a blob without reading its content.
+    func blobSize(_ oid: git_oid) -> Int {
+        var o = oid
+        var blob: OpaquePointer?
+        guard git_blob_lookup(&blob, repo, &o) == 0 else { return 0 }
+        defer { git_blob_free(blob) }
+        return Int(git_blob_rawsize(blob))
+    }
+
+    /// Reads a blob and passes its bytes to `body`.
+    func withBlob<T>(_ oid: git_oid, _ body: (UnsafeBufferPointer<UInt8>) throws -> T) throws -> T {
+        var o = oid
+        var blob: OpaquePointer?
+        guard git_blob_lookup(&blob, repo, &o) == 0 else { throw GitRepository.lastError("cannot read blob") }
+        defer { git_blob_free(blob) }
+        let size = Int(git_blob_rawsize(blob))
+        guard size > 0, let raw = git_blob_rawcontent(blob) else {
+            return try body(UnsafeBufferPointer(start: nil, count: 0))
+        }
+        return try body(UnsafeBufferPointer(start: raw.assumingMemoryBound(to: UInt8.self), count: size))
+    }
+
+    /// Commits reachable from `head`, newest first, at most `limit`. `firstParent` restricts to the mainline.
+    func walkHistory(from head: git_oid, limit: Int, firstParent: Bool) throws -> [git_oid] {
+        var walker: OpaquePointer?
+        guard git_revwalk_new(&walker, repo) == 0 else { throw GitRepository.lastError("cannot walk history") }
+        defer { git_revwalk_free(walker) }
+        git_revwalk_sorting(walker, GIT_SORT_TOPOLOGICAL.rawValue | GIT_SORT_TIME.rawValue)
+        if firstParent { git_revwalk_simplify_first_parent(walker) }
+        var h = head
+        guard git_revwalk_push(walker, &h) == 0 else { throw GitRepository.lastError("cannot walk history") }
+        var out: [git_oid] = []
+        var oid = git_oid()
+        while out.count < limit && git_revwalk_next(&oid, walker) == 0 { out.append(oid) }
+        return out
+    }
+
+    /// Facts of one commit: metadata, changed paths, and line stats when the change is small enough.
+    func commitFacts(_ id: git_oid, maxStatFiles: Int = 300) throws -> CommitFacts {
+        var oid = id
+        var commit: OpaquePointer?
+        guard git_commit_lookup(&commit, repo, &oid) == 0 else { throw GitRepository.lastError("cannot read commit") }
+        defer { git_commit_free(commit) }
+        let parentCount = git_commit_parentcount(commit)
+        var parents: [String] = []
+        for i in 0..<parentCount { if let p = git_commit_parent_id(commit, i) { parents.append(GitRepository.hex(p.pointee)) } }
+        let author = git_commit_author(commit)
+        let name = author.flatMap { $0.pointee.name.map { String(cString: $0) } } ?? ""
+        let email = author.flatMap { $0.pointee.email.map { String(cString: $0) } } ?? ""
+        let time = Int64(git_commit_time(commit))
+        let message = git_commit_message(commit).map { String(cString: $0) } ?? ""
+        let summary = git_commit_summary(commit).map { String(cString: $0) } ?? ""
+
+        var files: [String] = []
+        var ins: Int32 = 0, del: Int32 = 0
+        var stats = false
+        var newTree: OpaquePointer?
+        git_commit_tree(&newTree, commit)
+        defer { git_tree_free(newTree) }
+        if parentCount == 0 {
+            // Root commit: the initial import. Paths only; no line stats (it would diff every file).
+            var entries: [TreeEntry] = []
+            if let t = newTree { try? walk(t, prefix: "", into: &entries, depth: 0) }
+            files = entries.map(\.path)
+        } else {
+            var parent: OpaquePointer?
+            git_commit_parent(&parent, commit, 0)
+            defer { git_commit_free(parent) }
+            var oldTree: OpaquePointer?
+            if let parent { git_commit_tree(&oldTree, parent) }
+            defer { git_tree_free(oldTree) }
+            var opts = git_diff_options()
+            guardian_git_diff_options_init(&opts)
+            var diff: OpaquePointer?
+            if git_diff_tree_to_tree(&diff, repo, oldTree, newTree, &opts) == 0, let diff {
+                defer { git_diff_free(diff) }
+                let n = git_diff_num_deltas(diff)
+                for i in 0..<n {
+                    guard let d = git_diff_get_delta(diff, i) else { continue }
+                    let p = d.pointee.new_file.path ?? d.pointee.old_file.path
+                    if let p { files.append(String(cString: p)) }
+                }
+                if n <= maxStatFiles {
+                    var st: OpaquePointer?
+                    if git_diff_get_stats(&st, diff) == 0, let st {
+                        ins = Int32(clamping: git_diff_stats_insertions(st))
+                        del = Int32(clamping: git_diff_stats_deletions(st))
+                        git_diff_stats_free(st)
+                        stats = true
+                    }
+                }
+            }
+        }
+        return CommitFacts(id: GitRepository.hex(id), parents: parents, authorName: name, authorEmail: email,
+                           time: time, summary: summary, message: message, files: files.sorted(), insertions: ins,
+                           deletions: del, statsComputed: stats)
+    }
+
+    /// Clones `url` as a bare mirror into `destination` (https, ssh, file paths; honours url.insteadOf).
+    static func cloneBare(url: String, to destination: String) throws {
+        _ = initialized
+        var opts = git_clone_options()
+        guardian_git_clone_options_init(&opts)
+        opts.bare = 1
+        var r: OpaquePointer?
+        guard git_clone(&r, url, destination, &opts) == 0 else { throw lastError("cannot clone \(url)") }
+        git_repository_free(r)
+    }
+
+    /// Fetches every branch and tag of `origin` into an existing bare mirror.
+    func fetchOrigin() throws {
+        var remote: OpaquePointer?
+        guard git_remote_lookup(&remote, repo, "origin") == 0 else { throw GitRepository.lastError("no origin remote") }
+        defer { git_remote_free(remote) }
+        var opts = git_fetch_options()
+        guardian_git_fetch_options_init(&opts)
+        guard git_remote_fetch(remote, nil, &opts, nil) == 0 else { throw GitRepository.lastError("cannot fetch origin") }
+    }
+}
+
+// git_oid is a plain 20-byte value (no pointers), so copies are safe to share across threads.
+extension git_oid: @retroactive @unchecked Sendable {}

@@ -1,0 +1,86 @@
+import Foundation
+import GuardianCore
+import GuardianCrypto
+
+/// Where an audit reads from: a git repository (working directory or bare), or a plain directory.
+enum RepositorySource {
+    case git(path: String, display: String)
+    case directory(path: String)
+
+    var isGit: Bool { if case .git = self { return true } else { return false } }
+
+    static func isURL(_ s: String) -> Bool {
+        s.contains("://") || (s.hasPrefix("git@") && s.contains(":"))
+    }
+
+    /// A URL is cloned (bare) into `<cache>/repos/<hash>.git`, or fetched when already there.
+    static func open(_ target: String, cacheDirectory: String) throws -> RepositorySource {
+        if isURL(target) {
+            let name = Sodium.hex(Sodium.blake2b(Array(target.utf8), length: 16))
+            let dir = (cacheDirectory as NSString).appendingPathComponent("repos")
+            try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let dest = (dir as NSString).appendingPathComponent(name + ".git")
+            if FileManager.default.fileExists(atPath: dest), let repo = try? GitRepository(path: dest) {
+                try? repo.fetchOrigin()
+            } else {
+                try? FileManager.default.removeItem(atPath: dest)
+                try GitRepository.cloneBare(url: target, to: dest)
+            }
+            return .git(path: dest, display: target)
+        }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: target, isDirectory: &isDir) else {
+            throw GuardianError.usage("no such file or directory: \(target)")
+        }
+        guard isDir.boolValue else { throw GuardianError.usage("\(target) is not a directory") }
+        let abs = URL(fileURLWithPath: target).standardizedFileURL.path
+        if GitRepository.isRepository(abs) { return .git(path: abs, display: abs) }
+        return .directory(path: abs)
+    }
+}
+
+/// Walks a plain directory without following symlinks and without leaving the root.
+enum DirectoryWalker {
+    struct Result { var files: [String]; var skipped: [SkippedFile] }
+
+    static func walk(root: String) throws -> Result {
+        var files: [String] = []
+        var skipped: [SkippedFile] = []
+        var stack: [String] = [""]
+        var visited = 0
+        while let rel = stack.popLast() {
+            let dir = rel.isEmpty ? root : root + "/" + rel
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else {
+                if rel.isEmpty { throw GuardianError.io("cannot read directory \(root)") }
+                skipped.append(SkippedFile(path: rel, reason: "unreadable directory"))
+                continue
+            }
+            for name in names.sorted() {
+                if name == ".git" || name == ".hg" || name == ".svn" { continue }
+                let r = rel.isEmpty ? name : rel + "/" + name
+                var st = stat()
+                guard lstat(root + "/" + r, &st) == 0 else { continue }
+                switch st.st_mode & S_IFMT {
+                case S_IFLNK: skipped.append(SkippedFile(path: r, reason: "symlink (never followed)"))
+                case S_IFDIR:
+                    if name == ".build" || name == "node_modules" && rel.isEmpty { skipped.append(SkippedFile(path: r, reason: "build output")); continue }
+                    stack.append(r)
+                case S_IFREG: files.append(r)
+                default: skipped.append(SkippedFile(path: r, reason: "not a regular file"))
+                }
+                visited += 1
+                if visited > 500_000 { throw GuardianError.io("\(root) has more than 500000 entries; audit a git repository instead") }
+            }
+        }
+        files.sort()
+        return Result(files: files, skipped: skipped)
+    }
+
+    /// Reads at most `maxBytes` (a larger file is marked by reading one byte more than the analyser's limit).
+    static func read(root: String, relative: String, maxBytes: Int) -> [UInt8]? {
+        guard let h = FileHandle(forReadingAtPath: root + "/" + relative) else { return nil }
+        defer { try? h.close() }
+        guard let d = try? h.read(upToCount: maxBytes) else { return [] }
+        return [UInt8](d)
+    }
+}

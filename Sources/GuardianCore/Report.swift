@@ -1,0 +1,142 @@
+import Foundation
+
+/// Result of one check, with the fields of the original design's `MagicResult`.
+public struct CheckResult: Codable, Sendable, Equatable {
+    public var status: CheckStatus
+    public var score: Int
+    public var violations: [Violation]
+    public var suggestions: [Suggestion]
+    /// ISO-8601 time the check ran. A timing field: see docs/json-schema.md, "Timing fields".
+    public var lastRun: String
+    /// Milliseconds the check took. A timing field.
+    public var executionTime: Double
+    /// Rules that could not run, with the reason.
+    public var skippedRules: [SkippedRule]
+    /// Counts by severity over all violations (before any baseline filter).
+    public var counts: [String: Int]
+    /// Normalised penalty that produced `score` (docs/scoring.md).
+    public var penalty: Double
+
+    public init(status: CheckStatus, score: Int, violations: [Violation], suggestions: [Suggestion],
+                lastRun: String, executionTime: Double, skippedRules: [SkippedRule],
+                counts: [String: Int], penalty: Double) {
+        self.status = status; self.score = score; self.violations = violations; self.suggestions = suggestions
+        self.lastRun = lastRun; self.executionTime = executionTime; self.skippedRules = skippedRules
+        self.counts = counts; self.penalty = penalty
+    }
+}
+
+/// A forward-looking statement from the predictive check (the design's `aiInsights`).
+public struct Insight: Codable, Sendable, Equatable {
+    public var kind: String
+    public var message: String
+    /// 0–1.
+    public var confidence: Double
+    public var file: String?
+    public var check: Check?
+    public init(kind: String, message: String, confidence: Double, file: String? = nil, check: Check? = nil) {
+        self.kind = kind; self.message = message; self.confidence = confidence; self.file = file; self.check = check
+    }
+}
+
+/// What was audited.
+public struct AuditSubject: Codable, Sendable, Equatable {
+    public var repository: String
+    /// Commit id, or nil for a plain directory.
+    public var commit: String?
+    public var revision: String?
+    public var isGitRepository: Bool
+    public init(repository: String, commit: String?, revision: String?, isGitRepository: Bool) {
+        self.repository = repository; self.commit = commit; self.revision = revision
+        self.isGitRepository = isGitRepository
+    }
+}
+
+/// Size and coverage facts about the audit.
+public struct AuditStatistics: Codable, Sendable, Equatable {
+    public var files: Int
+    public var analyzedFiles: Int
+    public var skippedFiles: Int
+    public var lines: Int
+    public var codeLines: Int
+    public var functions: Int
+    public var commits: Int
+    public var languages: [String: Int]
+    public init(files: Int = 0, analyzedFiles: Int = 0, skippedFiles: Int = 0, lines: Int = 0, codeLines: Int = 0,
+                functions: Int = 0, commits: Int = 0, languages: [String: Int] = [:]) {
+        self.files = files; self.analyzedFiles = analyzedFiles; self.skippedFiles = skippedFiles
+        self.lines = lines; self.codeLines = codeLines; self.functions = functions; self.commits = commits
+        self.languages = languages
+    }
+}
+
+/// A file that was not analysed, with the reason (binary, too large, minified, symlink, submodule).
+public struct SkippedFile: Codable, Sendable, Equatable {
+    public var path: String
+    public var reason: String
+    public init(path: String, reason: String) { self.path = path; self.reason = reason }
+}
+
+/// Wall-clock facts. The only non-deterministic part of a report besides each check's
+/// `lastRun` and `executionTime`.
+public struct AuditTiming: Codable, Sendable, Equatable {
+    public var startedAt: String
+    public var totalMs: Double
+    public var cacheHits: Int
+    public var cacheMisses: Int
+    public init(startedAt: String, totalMs: Double, cacheHits: Int, cacheMisses: Int) {
+        self.startedAt = startedAt; self.totalMs = totalMs; self.cacheHits = cacheHits; self.cacheMisses = cacheMisses
+    }
+}
+
+/// The audit report. Its JSON form is documented in docs/json-schema.md.
+public struct AuditReport: Codable, Sendable, Equatable {
+    public var schemaVersion: Int
+    public var guardianVersion: String
+    public var subject: AuditSubject
+    public var profile: String
+    public var strictness: Double
+    public var overallHealthScore: Int
+    public var gate: Gate
+    public var magicResults: [String: CheckResult]
+    public var aiInsights: [Insight]
+    public var statistics: AuditStatistics
+    public var skippedFiles: [SkippedFile]
+    public var baseline: String?
+    public var timing: AuditTiming
+
+    public struct Gate: Codable, Sendable, Equatable {
+        public var passed: Bool
+        public var reasons: [String]
+        public init(passed: Bool, reasons: [String]) { self.passed = passed; self.reasons = reasons }
+    }
+
+    public init(schemaVersion: Int = 1, guardianVersion: String, subject: AuditSubject, profile: String,
+                strictness: Double, overallHealthScore: Int, gate: Gate, magicResults: [String: CheckResult],
+                aiInsights: [Insight], statistics: AuditStatistics, skippedFiles: [SkippedFile],
+                baseline: String?, timing: AuditTiming) {
+        self.schemaVersion = schemaVersion; self.guardianVersion = guardianVersion; self.subject = subject
+        self.profile = profile; self.strictness = strictness; self.overallHealthScore = overallHealthScore
+        self.gate = gate; self.magicResults = magicResults; self.aiInsights = aiInsights
+        self.statistics = statistics; self.skippedFiles = skippedFiles; self.baseline = baseline; self.timing = timing
+    }
+
+    public func result(_ check: Check) -> CheckResult? { magicResults[check.rawValue] }
+
+    /// All violations of all checks in report order.
+    public var allViolations: [Violation] {
+        Check.allCases.flatMap { magicResults[$0.rawValue]?.violations ?? [] }
+    }
+
+    /// A copy with every timing field set to a fixed value, for byte-for-byte comparison and signing.
+    public func withoutTiming() -> AuditReport {
+        var copy = self
+        copy.timing = AuditTiming(startedAt: "1970-01-01T00:00:00Z", totalMs: 0, cacheHits: 0, cacheMisses: 0)
+        for (k, var r) in copy.magicResults {
+            r.lastRun = "1970-01-01T00:00:00Z"
+            r.executionTime = 0
+            copy.magicResults[k] = r
+        }
+        return copy
+    }
+}

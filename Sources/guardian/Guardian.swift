@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import GuardianAudit
+import GuardianCore
+
+@main
+struct Guardian: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "guardian",
+        abstract: "Guardian: a peer-to-peer code-quality audit mesh.",
+        discussion: "Exit codes: 0 passed, 1 the gate failed, 2 usage or runtime error.",
+        version: Auditor.version,
+        subcommands: [AuditCommand.self, FunctionsCommand.self])
+
+    /// Runs the command and maps errors to exit code 2 with a one-line reason.
+    static func mainEntry() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let e as GuardianError {
+            FileHandle.standardError.write(Data("guardian: \(e.description)\n".utf8))
+            Foundation.exit(2)
+        } catch let e as ExitCode {
+            Foundation.exit(e.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { Guardian.exit(withError: error) }
+            FileHandle.standardError.write(Data("guardian: \(fullMessage(for: error).split(separator: "\n").first ?? "error")\n".utf8))
+            if code == .validationFailure { FileHandle.standardError.write(Data("(see guardian help)\n".utf8)) }
+            Foundation.exit(2)
+        }
+    }
+
+    static func main() { mainEntry() }
+}
