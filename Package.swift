@@ -37,10 +37,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
+        .target(name: "GuardianTestKit", swiftSettings: strict),
         .testTarget(name: "GuardianCoreTests", dependencies: ["GuardianCore"], swiftSettings: strict),
-        .testTarget(name: "GuardianAuditTests", dependencies: ["GuardianAudit", "GuardianCore", "GuardianCrypto"],
+        .testTarget(name: "GuardianAuditTests",
+                    dependencies: ["GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianTestKit"],
                     swiftSettings: strict),
-        .testTarget(name: "GuardianCLITests", dependencies: ["GuardianCore"], swiftSettings: strict),
+        .testTarget(name: "GuardianCLITests", dependencies: ["GuardianCore", "GuardianTestKit"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -34,9 +34,11 @@ public struct AuditOptions: Sendable {
 /// reads history, runs the checks and scores them.
 public enum Auditor {
     public static let version = "0.1.0"
+    nonisolated(unsafe) static let isoFormatter = ISO8601DateFormatter() // only used from the calling thread
 
     public static func run(_ options: AuditOptions) throws -> AuditReport {
         let started = Date()
+        Trace.mark("start")
         let clock = ContinuousClock()
         let t0 = clock.now
         let cache: AnalysisCache? = options.cacheDirectory.flatMap { try? AnalysisCache(directory: $0) }
@@ -106,7 +108,9 @@ public enum Auditor {
     static func loadGit(path: String, display: String, revision: String, options: AuditOptions, cache: AnalysisCache?) throws -> Loaded {
         let repo = try GitRepository(path: path)
         let head = try repo.resolve(revision)
+        Trace.mark("open+resolve")
         let entries = try repo.tree(of: head)
+        Trace.mark("tree \(entries.count)")
         var files: [AuditedFile?] = Array(repeating: nil, count: entries.count)
         var skipped: [SkippedFile] = []
         var keys: [[UInt8]] = Array(repeating: [], count: entries.count)
@@ -122,7 +126,9 @@ public enum Auditor {
                 todo.append(i)
             }
         }
+        Trace.mark("keys")
         let cached = cache?.blobFacts(keys: todo.map { keys[$0] }) ?? [:]
+        Trace.mark("cache read \(cached.count)")
         var missing: [Int] = []
         for i in todo {
             if let f = cached[Data(keys[i])] {
@@ -163,6 +169,7 @@ public enum Auditor {
         for f in audited where f.facts.skipReason != nil { skipped.append(SkippedFile(path: f.path, reason: f.facts.skipReason!)) }
 
         // history
+        Trace.mark("analysis+store \(missing.count)")
         let all = try repo.walkHistory(from: head, limit: options.maxHistory, firstParent: false)
         let mainline = try repo.walkHistory(from: head, limit: options.maxHistory, firstParent: true)
         let ckeys = all.map { o -> [UInt8] in
@@ -194,6 +201,7 @@ public enum Auditor {
         }
         cache?.store(commitFacts: freshCommits)
         let history = commits.compactMap { $0 }
+        Trace.mark("history \(history.count)")
         let headId = GitRepository.hex(head)
         return Loaded(subject: AuditSubject(repository: display, commit: headId, revision: revision, isGitRepository: true),
                       files: audited, skipped: skipped.sorted { $0.path < $1.path }, commits: history,
@@ -263,36 +271,43 @@ public enum Auditor {
         let ctx = AuditContext(files: l.files, isGit: l.subject.isGitRepository, commits: l.commits, firstParent: l.firstParent,
                                headTime: l.headTime, profile: options.profile, thresholds: options.profile.thresholds,
                                events: options.events, pastScores: options.pastScores)
-        let iso = ISO8601DateFormatter()
+        let iso = Auditor.isoFormatter
         var results: [String: CheckResult] = [:]
         var scores: [Check: Int] = [:]
         var statuses: [Check: CheckStatus] = [:]
         var insights: [Insight] = []
         var gateReasons: [String] = []
-        var newSevere = 0
         let clock = ContinuousClock()
-        for check in options.checks {
+        // The checks are pure functions of the context: run them in parallel.
+        let checks = options.checks
+        let outputs = Slots<(CheckOutput, CheckResult, String, Double)>(count: checks.count)
+        DispatchQueue.concurrentPerform(iterations: checks.count) { i in
             let t = clock.now
-            let ranAt = iso.string(from: Date())
-            let output = Checks.run(check, ctx)
-            var result = Scorer.score(check: check, output: output, ctx: ctx)
+            let ranAt = Date()
+            let output = Checks.run(checks[i], ctx)
+            let result = Scorer.score(check: checks[i], output: output, ctx: ctx)
+            let d = t.duration(to: clock.now)
+            let ms = ((Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15) * 1000).rounded() / 1000
+            outputs.items[i] = (output, result, String(ranAt.timeIntervalSince1970), ms)
+        }
+        Trace.mark("checks")
+        for (i, check) in checks.enumerated() {
+            guard let (output, r, ranAt, ms) = outputs.items[i] else { continue }
+            var result = r
             if let base = baselineFingerprints {
                 result.violations = result.violations.filter { !base.contains($0.fingerprint) }
                 let severe = result.violations.filter { $0.severity >= options.profile.gateSeverity }
-                newSevere += severe.count
                 if !severe.isEmpty { gateReasons.append("\(check.rawValue): \(severe.count) new finding(s) at or above \(options.profile.gateSeverity.rawValue)") }
             } else if result.status == .failed {
                 gateReasons.append("\(check.rawValue) failed with score \(result.score) (fail below \(ctx.thresholds.failScore))")
             }
-            let d = t.duration(to: clock.now)
-            result.lastRun = ranAt
-            result.executionTime = ((Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15) * 1000).rounded() / 1000
+            result.lastRun = iso.string(from: Date(timeIntervalSince1970: Double(ranAt) ?? 0))
+            result.executionTime = ms
             scores[check] = result.score
             statuses[check] = result.status
             insights.append(contentsOf: output.insights)
             results[check.rawValue] = result
         }
-        _ = newSevere
         let health = Scorer.health(scores: scores, statuses: statuses, profile: options.profile)
         var stats = AuditStatistics()
         stats.files = l.files.count + l.skipped.filter { $0.reason.hasPrefix("symlink") || $0.reason.hasPrefix("submodule") }.count

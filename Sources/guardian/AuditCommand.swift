@@ -24,7 +24,7 @@ struct AuditCommand: ParsableCommand {
     @Option(help: "Output format: text, json or sarif.")
     var format: ReportFormat = .text
 
-    @Option(help: "Write the report to FILE instead of standard output.")
+    @Option(name: [.short, .long], help: "Write the report to FILE instead of standard output.")
     var output: String?
 
     @Option(help: "Report only findings whose fingerprints are new since REV; the gate then fails on new findings at or above the profile's gate severity.")

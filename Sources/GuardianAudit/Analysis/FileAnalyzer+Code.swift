@@ -112,6 +112,27 @@ extension FileAnalyzer {
         }
         let t0 = tokens[body[0]]
         let bodyLen = body.count
+        // stub macros and calls anywhere in the body: todo!(), unimplemented!(), Kotlin TODO(), NotImplementedException
+        var k = first
+        while k + 1 < end {
+            let t = tokens[k]
+            if t.kind == .identifier {
+                let next = tokens[k + 1]
+                if lang == .rust && (t.hash == v.todo || t.hash == v.unimplemented) && next.isPunct(B.bang) {
+                    add("integrity/stub-body", .high, line: t.line, "function '\(name)' contains \(text(t))!()")
+                    return
+                }
+                if lang == .kotlin && t.hash == v.TODO && next.isPunct(B.lparen) {
+                    add("integrity/stub-body", .high, line: t.line, "function '\(name)' calls TODO()")
+                    return
+                }
+                if lang == .csharp && t.hash == v.NotImplementedException {
+                    add("integrity/stub-body", .high, line: t.line, "function '\(name)' throws NotImplementedException")
+                    return
+                }
+            }
+            k += 1
+        }
         // only-statement stubs
         switch lang {
         case .swift:

@@ -14,7 +14,7 @@ enum PathRules {
         guard let name = parts.last else { return false }
         let stem = name.split(separator: ".").first.map(String.init) ?? String(name)
         if stem.hasPrefix("test_") || stem.hasSuffix("_test") || stem.hasSuffix("tests") || stem.hasSuffix("test")
-            || stem.hasSuffix("spec") || name.contains(".test.") || name.contains(".spec.") || stem == "conftest" {
+            || stem.hasSuffix("spec") || String(name).has(".test.") || String(name).has(".spec.") || stem == "conftest" {
             return true
         }
         return false
@@ -24,7 +24,7 @@ enum PathRules {
     static func vendoredOrGenerated(_ path: String) -> String? {
         let lower = path.lowercased()
         for marker in ["node_modules/", "vendor/", "third_party/", "thirdparty/", "pods/", ".build/", "dist/",
-                       "build/generated/", "carthage/"] where lower.hasPrefix(marker) || lower.contains("/" + marker) {
+                       "build/generated/", "carthage/"] where lower.hasPrefix(marker) || lower.has("/" + marker) {
             return "vendored (\(marker.dropLast()))"
         }
         for suffix in [".min.js", ".min.css", ".pb.swift", ".pb.go", "_pb2.py", ".pb.h", ".pb.cc", ".g.dart",
@@ -53,9 +53,33 @@ enum PathRules {
     /// A normalised key for matching tests to modules: lower-case, without test words and separators.
     static func matchKey(_ s: String) -> String {
         var k = s.lowercased()
-        for w in ["tests", "test", "spec", "_", "-", "."] { k = k.replacingOccurrences(of: w, with: "") }
-        return k
+        for w in ["tests", "test", "spec"] where k.has(w) { k = k.replacingOccurrences(of: w, with: "") }
+        return String(k.filter { $0 != "_" && $0 != "-" && $0 != "." })
     }
 }
 
 import Foundation
+
+extension String {
+    /// Substring test on UTF-8 bytes; avoids Foundation's slower `contains` in hot paths.
+    func has(_ needle: String) -> Bool {
+        var hay = self
+        var ndl = needle
+        return hay.withUTF8 { h in
+            ndl.withUTF8 { n in
+                guard n.count <= h.count, let first = n.first else { return n.isEmpty }
+                var i = 0
+                let last = h.count - n.count
+                while i <= last {
+                    if h[i] == first {
+                        var j = 1
+                        while j < n.count && h[i + j] == n[j] { j += 1 }
+                        if j == n.count { return true }
+                    }
+                    i += 1
+                }
+                return false
+            }
+        }
+    }
+}

@@ -31,21 +31,31 @@ public final class AnalysisCache: Sendable {
 
     func blobFacts(keys: [[UInt8]]) -> [Data: FileFacts] {
         guard !keys.isEmpty else { return [:] }
-        var out: [Data: FileFacts] = [:]
-        out.reserveCapacity(keys.count)
+        var rows: [(Data, Data)] = []
+        rows.reserveCapacity(keys.count)
         try? db.read { db in
             for chunk in stride(from: 0, to: keys.count, by: 500) {
                 let part = keys[chunk..<min(keys.count, chunk + 500)].map { Data($0) }
                 let marks = Array(repeating: "?", count: part.count).joined(separator: ",")
-                let rows = try Row.fetchCursor(db, sql: "SELECT key, data FROM blob_facts WHERE key IN (\(marks))",
-                                               arguments: StatementArguments(part))
-                while let row = try rows.next() {
-                    let key: Data = row[0]
-                    let data: Data = row[1]
-                    if let f = try? FileFacts.decode([UInt8](data)) { out[key] = f }
-                }
+                let cursor = try Row.fetchCursor(db, sql: "SELECT key, data FROM blob_facts WHERE key IN (\(marks))",
+                                                 arguments: StatementArguments(part))
+                while let row = try cursor.next() { rows.append((row[0], row[1])) }
             }
         }
+        // Decoding dominates; spread it over the cores.
+        let decoded = Auditor.Slots<FileFacts>(count: rows.count)
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, rows.count / 64 + 1))
+        let input = rows
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            var k = w
+            while k < input.count {
+                decoded.items[k] = try? FileFacts.decode([UInt8](input[k].1))
+                k += workers
+            }
+        }
+        var out: [Data: FileFacts] = [:]
+        out.reserveCapacity(rows.count)
+        for (k, row) in rows.enumerated() { if let f = decoded.items[k] { out[row.0] = f } }
         return out
     }
 

@@ -45,6 +45,19 @@ struct BinaryReader {
         pos += 8
         return v
     }
+    /// A block of `count` fixed-size values in host byte order (x86-64 and arm64 are both little-endian).
+    mutating func raw<T: FixedWidthInteger>(_: T.Type, count: Int) throws -> [T] {
+        let size = count * MemoryLayout<T>.size
+        guard count >= 0, pos + size <= bytes.count else { throw CodecError() }
+        let out = [T](unsafeUninitializedCapacity: count) { buf, n in
+            bytes.withUnsafeBytes { src in
+                UnsafeMutableRawBufferPointer(buf).copyMemory(from: UnsafeRawBufferPointer(rebasing: src[pos..<pos + size]))
+            }
+            n = count
+        }
+        pos += size
+        return out
+    }
     mutating func bool() throws -> Bool { guard pos < bytes.count else { throw CodecError() }; pos += 1; return bytes[pos - 1] != 0 }
     mutating func str() throws -> String {
         let n = try int()
@@ -72,7 +85,8 @@ extension FileFacts {
             w.str(f.message); w.optStr(f.fixOriginal); w.optStr(f.fixReplacement)
         }
         w.u(UInt64(dupHashes.count))
-        for (h, l) in zip(dupHashes, dupLines) { w.fixed(h); w.i32(l) }
+        dupHashes.withUnsafeBytes { w.bytes.append(contentsOf: $0) }
+        dupLines.withUnsafeBytes { w.bytes.append(contentsOf: $0) }
         w.i32(publicDecls); w.i32(documentedDecls); w.i32(tests); w.i32(words); w.i32(headings)
         w.i32(coveredLines); w.i32(coverableLines); w.bool(isBinary)
         return w.bytes
@@ -103,8 +117,8 @@ extension FileFacts {
         }
         let nd = try r.int()
         guard nd < 10_000_000 else { throw CodecError() }
-        f.dupHashes.reserveCapacity(nd); f.dupLines.reserveCapacity(nd)
-        for _ in 0..<nd { f.dupHashes.append(try r.fixed()); f.dupLines.append(try r.i32()) }
+        f.dupHashes = try r.raw(UInt64.self, count: nd)
+        f.dupLines = try r.raw(Int32.self, count: nd)
         f.publicDecls = try r.i32(); f.documentedDecls = try r.i32(); f.tests = try r.i32()
         f.words = try r.i32(); f.headings = try r.i32(); f.coveredLines = try r.i32(); f.coverableLines = try r.i32()
         f.isBinary = try r.bool()

@@ -62,7 +62,7 @@ enum Checks {
             for (module, lines) in modules.sorted(by: { $0.key < $1.key }) where lines >= 50 {
                 let key = PathRules.matchKey(module)
                 guard !key.isEmpty else { continue }
-                if !testKeys.contains(where: { $0.contains(key) }) {
+                if !testKeys.contains(where: { $0.has(key) }) {
                     out.add("tdd/untested-module", "module '\(module)' (\(lines) code lines) has no paired tests",
                             key: "module:" + module)
                 }
@@ -157,7 +157,7 @@ enum Checks {
 
     static func sages(_ ctx: AuditContext, _ out: inout CheckOutput) {
         fileFindings(ctx, prefix: "sages/", &out)
-        let top = ctx.files.filter { !$0.path.contains("/") || $0.path.lowercased().hasPrefix(".github/") || $0.path.lowercased().hasPrefix("docs/") }
+        let top = ctx.files.filter { !$0.path.has("/") || $0.path.lowercased().hasPrefix(".github/") || $0.path.lowercased().hasPrefix("docs/") }
         func find(_ stems: [String]) -> AuditedFile? {
             top.first { f in
                 let name = f.path.lowercased().split(separator: "/").last.map(String.init) ?? ""
@@ -179,7 +179,7 @@ enum Checks {
         if find(["changelog", "changes", "history", "news", "releases"]) == nil {
             out.add("sages/missing-changelog", "no CHANGELOG", key: "changelog")
         }
-        if !ctx.files.contains(where: { let l = $0.path.lowercased(); return l.hasPrefix("docs/") || l.hasPrefix("doc/") || l.hasPrefix("documentation/") || l.contains(".docc/") }) {
+        if !ctx.files.contains(where: { let l = $0.path.lowercased(); return l.hasPrefix("docs/") || l.hasPrefix("doc/") || l.hasPrefix("documentation/") || l.has(".docc/") }) {
             out.add("sages/missing-docs", "no docs/ folder or DocC catalog", key: "docs")
         }
         if ctx.isGit {
@@ -218,17 +218,17 @@ enum Checks {
             var why: (String, Severity)?
             if name == ".env" || (name.hasPrefix(".env.") && !name.hasSuffix(".example") && !name.hasSuffix(".sample") && !name.hasSuffix(".template")) {
                 why = ("environment file \(f.path) may hold secrets", .high)
-            } else if lower.hasPrefix("node_modules/") || lower.contains("/node_modules/") {
+            } else if lower.hasPrefix("node_modules/") || lower.has("/node_modules/") {
                 if !ctx.files.contains(where: { $0.path == f.path }) { continue }
                 why = ("dependency folder node_modules is committed", .medium)
             } else if name == ".ds_store" || name == "thumbs.db" || name == "desktop.ini" {
                 why = ("OS metadata file \(f.path)", .low)
-            } else if name.hasSuffix(".pyc") || lower.contains("__pycache__/") || lower.hasPrefix(".idea/") || lower.hasPrefix(".vscode/settings")
+            } else if name.hasSuffix(".pyc") || lower.has("__pycache__/") || lower.hasPrefix(".idea/") || lower.hasPrefix(".vscode/settings")
                         || lower.hasPrefix(".build/") || name.hasSuffix(".swp") || name.hasSuffix(".class") || name.hasSuffix(".o") {
                 why = ("build or editor artefact \(f.path)", .low)
             }
             if let (msg, sev) = why {
-                let pattern = lower.contains("node_modules/") ? "node_modules/" : (name == ".env" ? ".env" : name)
+                let pattern = lower.has("node_modules/") ? "node_modules/" : (name == ".env" ? ".env" : name)
                 var o = CheckOutput.Finding(ruleId: "git/ignorable-file", severity: sev, file: f.path, line: nil, column: nil,
                                             message: msg, contentHash: Fingerprint.contentHash(ruleId: "git/ignorable-file",
                                                                                                  normalizedLine: StableHash.of(f.path)), fix: nil)
@@ -290,7 +290,7 @@ enum Checks {
             ("gemfile", ["gemfile.lock"]), ("composer.json", ["composer.lock"]),
             ("pyproject.toml", ["poetry.lock", "uv.lock", "pdm.lock", "requirements.txt"]),
         ]
-        for p in paths.sorted() where !p.contains("node_modules/") && !p.contains("vendor/") {
+        for p in paths.sorted() where !p.has("node_modules/") && !p.has("vendor/") {
             let name = p.split(separator: "/").last.map(String.init) ?? p
             let dir = p.count > name.count ? String(p.dropLast(name.count)) : ""
             for (m, locks) in manifests where name == m {
@@ -405,7 +405,7 @@ enum Checks {
 
     static func isFixCommit(_ summary: String) -> Bool {
         let l = summary.lowercased()
-        return l.hasPrefix("fix") || l.contains(" fix ") || l.contains("bug") || l.contains("hotfix") || l.contains("crash") || l.contains("regression")
+        return l.hasPrefix("fix") || l.has(" fix ") || l.has("bug") || l.has("hotfix") || l.has("crash") || l.has("regression")
     }
 
     /// Linear regression of each check's past scores; a decline with confidence ≥ 0.5 is reported.

@@ -6,8 +6,7 @@ enum Duplicates {
     static func find(_ ctx: AuditContext, window: Int, _ out: inout CheckOutput) {
         let w = max(2, window)
         let files = ctx.files.enumerated().filter { !$0.element.facts.isTest && $0.element.facts.dupHashes.count >= w }
-        var first: [UInt64: (file: Int, pos: Int)] = [:]
-        first.reserveCapacity(files.reduce(0) { $0 + $1.element.facts.dupHashes.count })
+        var first = FirstOccurrence(capacity: files.reduce(0) { $0 + $1.element.facts.dupHashes.count })
         var windows: [[UInt64]] = []
         for (_, f) in files {
             let h = f.facts.dupHashes
@@ -20,7 +19,7 @@ enum Duplicates {
             windows.append(ws)
         }
         for (i, (_, _)) in files.enumerated() {
-            for (s, x) in windows[i].enumerated() where first[x] == nil { first[x] = (i, s) }
+            for (s, x) in windows[i].enumerated() { first.insertIfAbsent(x, file: i, pos: s) }
         }
         for (i, (_, f)) in files.enumerated() {
             var s = 0
@@ -46,5 +45,41 @@ enum Duplicates {
                 s = e + w
             }
         }
+    }
+}
+
+/// Open-addressing table from window hash to its first (file, position); much faster than a
+/// Dictionary for a few hundred thousand UInt64 keys.
+struct FirstOccurrence {
+    private var keys: [UInt64]
+    private var values: [(file: Int32, pos: Int32)]
+    private var used: [Bool]
+    private let mask: Int
+
+    init(capacity: Int) {
+        var size = 16
+        while size < capacity * 2 { size <<= 1 }
+        keys = [UInt64](repeating: 0, count: size)
+        values = Array(repeating: (0, 0), count: size)
+        used = [Bool](repeating: false, count: size)
+        mask = size - 1
+    }
+
+    mutating func insertIfAbsent(_ key: UInt64, file: Int, pos: Int) {
+        var i = Int(truncatingIfNeeded: (key ^ (key >> 32)) &* 0x9E37_79B9_7F4A_7C15) & mask
+        while used[i] {
+            if keys[i] == key { return }
+            i = (i + 1) & mask
+        }
+        used[i] = true; keys[i] = key; values[i] = (Int32(file), Int32(pos))
+    }
+
+    subscript(key: UInt64) -> (file: Int, pos: Int)? {
+        var i = Int(truncatingIfNeeded: (key ^ (key >> 32)) &* 0x9E37_79B9_7F4A_7C15) & mask
+        while used[i] {
+            if keys[i] == key { return (Int(values[i].file), Int(values[i].pos)) }
+            i = (i + 1) & mask
+        }
+        return nil
     }
 }
