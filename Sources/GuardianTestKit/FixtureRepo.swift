@@ -7,6 +7,8 @@ public final class FixtureRepo: @unchecked Sendable { // used from one test at a
     private var clock = 1_700_000_000
 
     public init(bare: Bool = false, initGit: Bool = true) throws {
+        // A child that exits before reading its input must not kill the test process.
+        signal(SIGPIPE, SIG_IGN)
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("guardian-fixture-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
         path = base.path
@@ -65,7 +67,6 @@ public final class FixtureRepo: @unchecked Sendable { // used from one test at a
             let content = "line \(i)\n"
             stream += "commit refs/heads/main\ncommitter Bulk <bulk@example.com> \(1_600_000_000 + i) +0000\n"
             stream += "data \(("bulk commit \(i)").utf8.count)\nbulk commit \(i)\n"
-            if i > 0 { stream += "from refs/heads/main^0\n" }
             stream += "M 100644 inline \(file)\ndata \(content.utf8.count)\n\(content)\n"
         }
         try git(["fast-import", "--quiet"], input: stream)
@@ -86,7 +87,7 @@ public final class FixtureRepo: @unchecked Sendable { // used from one test at a
         let inPipe = Pipe()
         p.standardInput = inPipe
         try p.run()
-        if let input { inPipe.fileHandleForWriting.write(Data(input.utf8)) }
+        if let input { try? inPipe.fileHandleForWriting.write(contentsOf: Data(input.utf8)) }
         try? inPipe.fileHandleForWriting.close()
         let data = out.fileHandleForReading.readDataToEndOfFile()
         let edata = err.fileHandleForReading.readDataToEndOfFile()

@@ -65,6 +65,9 @@ final class GitRepository {
         if isEmpty { throw GuardianError.repository("repository at \(path) is empty: it has no commits") }
         var obj: OpaquePointer?
         guard git_revparse_single(&obj, repo, rev) == 0 else {
+            if git_repository_head_unborn(repo) == 1 {
+                throw GuardianError.repository("repository at \(path) is empty: it has no commits")
+            }
             throw GuardianError.repository("unknown revision '\(rev)' in \(path)")
         }
         defer { git_object_free(obj) }
@@ -245,7 +248,16 @@ final class GitRepository {
         defer { git_remote_free(remote) }
         var opts = git_fetch_options()
         guardian_git_fetch_options_init(&opts)
-        guard git_remote_fetch(remote, nil, &opts, nil) == 0 else { throw GitRepository.lastError("cannot fetch origin") }
+        opts.prune = GIT_FETCH_PRUNE
+        // A mirror: branches and tags land under the same names, so HEAD follows the origin.
+        let specs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
+        var cstrings = specs.map { strdup($0) }
+        defer { cstrings.forEach { free($0) } }
+        let rc = cstrings.withUnsafeMutableBufferPointer { buf -> Int32 in
+            var arr = git_strarray(strings: buf.baseAddress, count: buf.count)
+            return git_remote_fetch(remote, &arr, &opts, nil)
+        }
+        guard rc == 0 else { throw GitRepository.lastError("cannot fetch origin") }
     }
 }
 
