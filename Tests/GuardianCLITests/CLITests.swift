@@ -1,0 +1,115 @@
+import Foundation
+import GuardianTestKit
+import Testing
+
+/// Runs the real `guardian` binary: exit codes, formats, stderr.
+@Suite struct CLITests {
+    static var binary: String {
+        // The test bundle sits next to the products in .build/<triple>/debug.
+        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [dir.appendingPathComponent("guardian"), dir.deletingLastPathComponent().appendingPathComponent("guardian")]
+        where FileManager.default.isExecutableFile(atPath: candidate.path) {
+            return candidate.path
+        }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/guardian").path
+    }
+
+    static func guardian(_ args: [String], cwd: String? = nil) throws -> CommandResult {
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("guardian-cli-cache").path
+        return try CommandRunner.run(binary, args, cwd: cwd, env: ["XDG_CACHE_HOME": cache])
+    }
+
+    /// A small repository that passes under a lenient profile.
+    static func healthyRepo() throws -> FixtureRepo {
+        let repo = try FixtureRepo()
+        let readme = "# Demo\n\n## Usage\n\n" + String(repeating: "This project demonstrates a healthy repository layout. ", count: 30) + "\n"
+        try repo.write("README.md", readme)
+        try repo.write("LICENSE", "MIT License\n")
+        try repo.write("CONTRIBUTING.md", "# Contributing\n")
+        try repo.write("SECURITY.md", "# Security\n")
+        try repo.write("CHANGELOG.md", "# Changelog\n")
+        try repo.write("docs/index.md", "# Docs\n")
+        try repo.write(".github/dependabot.yml", "version: 2\n")
+        try repo.write(".github/workflows/ci.yml", "name: ci\non: [push]\npermissions:\n  contents: read\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps:\n      - run: make test\n")
+        try repo.write("Sources/Demo/Demo.swift", "/// Adds.\npublic func add(_ a: Int, _ b: Int) -> Int {\n    a + b\n}\n")
+        try repo.write("Tests/DemoTests/DemoTests.swift", "import XCTest\n\nfinal class DemoTests: XCTestCase {\n    func testAdd() {\n        XCTAssertEqual(add(1, 2), 3)\n    }\n}\n")
+        try repo.commit("feat: demo")
+        return repo
+    }
+
+    @Test func healthyRepositoryPassesTheGate() throws {
+        let repo = try Self.healthyRepo()
+        let r = try Self.guardian(["audit", repo.path, "--profile", "startup"])
+        #expect(r.status == 0, "stdout: \(r.stdout)\nstderr: \(r.stderr)")
+        #expect(r.stdout.contains("overall health score"))
+        #expect(r.stdout.contains("gate: PASSED"))
+    }
+
+    @Test func failingGateExitsOne() throws {
+        let repo = try FixtureRepo()
+        try repo.write("a.py", "import os\n\ndef run(c):\n    os.system(c)\n    eval(c)\n    exec(c)\n")
+        try repo.write("config.yml", "aws_access_key_id: AKIAIOSFODNN7ABCDEFG\n")
+        try repo.commit("stuff")
+        let r = try Self.guardian(["audit", repo.path, "--profile", "enterprise"])
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("gate: FAILED"))
+    }
+
+    @Test func usageAndRuntimeErrorsExitTwo() throws {
+        let repo = try Self.healthyRepo()
+        let cases: [([String], String)] = [
+            (["audit", repo.path, "--rev", "nope"], "unknown revision 'nope'"),
+            (["audit", "/no/such/dir"], "no such file or directory"),
+            (["audit", repo.path, "--checks", "strict,bogus"], "unknown check 'bogus'"),
+            (["audit", repo.path, "--profile", "/no/profile.json"], "unknown profile"),
+            (["audit", repo.path, "--format", "xml"], "format"),
+            (["audit", repo.path, "--jobs", "0"], "--jobs"),
+            (["frobnicate"], "Unexpected argument"),
+        ]
+        for (args, message) in cases {
+            let r = try Self.guardian(args)
+            #expect(r.status == 2, "\(args): status \(r.status), stderr \(r.stderr)")
+            #expect(r.stderr.contains(message), "\(args): stderr \(r.stderr)")
+            #expect(r.stdout.isEmpty, "\(args): nothing on stdout")
+        }
+        let empty = try FixtureRepo()
+        let e = try Self.guardian(["audit", empty.path])
+        #expect(e.status == 2 && e.stderr.contains("empty"))
+    }
+
+    @Test func jsonAndSarifOutputs() throws {
+        let repo = try Self.healthyRepo()
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("guardian-\(UUID()).json").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let r = try Self.guardian(["audit", repo.path, "--format", "json", "--output", out, "--reproducible"])
+        #expect(r.status == 0)
+        #expect(r.stdout.isEmpty)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
+        let magic = try #require(json["magicResults"] as? [String: Any])
+        #expect(Set(magic.keys) == ["integrity", "tdd", "flow", "sages", "git", "servant", "strict", "predictive"])
+        for (_, v) in magic {
+            let c = try #require(v as? [String: Any])
+            for key in ["status", "score", "violations", "suggestions", "lastRun", "executionTime"] { #expect(c[key] != nil, "\(key)") }
+        }
+        #expect(json["overallHealthScore"] is Int)
+        let again = try Self.guardian(["audit", repo.path, "--format", "json", "--reproducible"])
+        #expect(again.stdout == (try String(contentsOfFile: out, encoding: .utf8)))
+        let sarif = try Self.guardian(["audit", repo.path, "--format", "sarif"])
+        let s = try #require(try JSONSerialization.jsonObject(with: Data(sarif.stdout.utf8)) as? [String: Any])
+        #expect(s["version"] as? String == "2.1.0")
+    }
+
+    @Test func auditsTheCurrentDirectoryByDefault() throws {
+        let repo = try Self.healthyRepo()
+        let r = try Self.guardian(["audit", "--checks", "strict"], cwd: repo.path)
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("strict"))
+    }
+
+    @Test func versionAndHelp() throws {
+        #expect(try Self.guardian(["--version"]).status == 0)
+        let h = try Self.guardian(["audit", "--help"])
+        #expect(h.status == 0 && h.stdout.contains("--baseline"))
+    }
+}
