@@ -122,12 +122,24 @@ public enum Auditor {
             case .submodule:
                 skipped.append(SkippedFile(path: e.path, reason: "submodule at \(GitRepository.hex(e.oid).prefix(10)) (not audited)"))
             case .blob, .executable:
-                keys[i] = blobKey(oid: e.oid, content: nil, path: e.path, options: options)
                 todo.append(i)
             }
         }
+        // Keys hash the path's classification with the blob id; spread over the cores.
+        let keySlots = Slots<[UInt8]>(count: entries.count)
+        let todoList = todo
+        let keyJobs = max(1, min(options.jobs, todo.count / 128 + 1))
+        DispatchQueue.concurrentPerform(iterations: keyJobs) { w in
+            var k = w
+            while k < todoList.count {
+                let e = entries[todoList[k]]
+                keySlots.items[todoList[k]] = blobKey(oid: e.oid, content: nil, path: e.path, options: options)
+                k += keyJobs
+            }
+        }
+        for i in todo { keys[i] = keySlots.items[i] ?? [] }
         Trace.mark("keys")
-        let cached = cache?.blobFacts(keys: todo.map { keys[$0] }) ?? [:]
+        let cached = MemoryFactsCache.shared.lookup(todo.map { keys[$0] }, fallback: cache)
         Trace.mark("cache read \(cached.count)")
         var missing: [Int] = []
         for i in todo {
@@ -165,6 +177,7 @@ public enum Auditor {
             fresh.append((keys[i], f))
         }
         cache?.store(blobFacts: fresh)
+        MemoryFactsCache.shared.insert(fresh)
         let audited = files.compactMap { $0 }
         for f in audited where f.facts.skipReason != nil { skipped.append(SkippedFile(path: f.path, reason: f.facts.skipReason!)) }
 

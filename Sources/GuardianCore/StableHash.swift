@@ -39,8 +39,12 @@ public struct StableHash: Sendable {
     }
 
     public static func hex(_ v: UInt64) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: 16 - s.count) + s
+        String(unsafeUninitializedCapacity: 16) { buf in
+            let digits: StaticString = "0123456789abcdef"
+            let d = digits.utf8Start
+            for i in 0..<16 { buf[i] = d[Int((v >> (60 - 4 * UInt64(i))) & 0xf)] }
+            return 16
+        }
     }
 }
 
@@ -62,14 +66,25 @@ public enum Fingerprint {
         return h.value
     }
 
-    /// Full fingerprint: path + content hash + occurrence, as 32 hex characters.
-    public static func make(path: String?, contentHash: UInt64, occurrence: Int) -> String {
+    /// The two path hashes a fingerprint starts from (compute once per file).
+    public static func pathKey(_ path: String?) -> (UInt64, UInt64) {
         var a = StableHash()
         a.add(path ?? "")
-        a.add(word: contentHash)
-        a.add(word: UInt64(occurrence))
         var b = StableHash(seed: 0x84222325cbf29ce4)
         b.add(path ?? "")
+        return (a.value, b.value)
+    }
+
+    /// Full fingerprint: path + content hash + occurrence, as 32 hex characters.
+    public static func make(path: String?, contentHash: UInt64, occurrence: Int) -> String {
+        make(pathKey: pathKey(path), contentHash: contentHash, occurrence: occurrence)
+    }
+
+    public static func make(pathKey: (UInt64, UInt64), contentHash: UInt64, occurrence: Int) -> String {
+        var a = StableHash(seed: pathKey.0)
+        a.add(word: contentHash)
+        a.add(word: UInt64(occurrence))
+        var b = StableHash(seed: pathKey.1)
         b.add(word: contentHash)
         b.add(word: UInt64(occurrence))
         return StableHash.hex(a.value) + StableHash.hex(b.value)
@@ -77,6 +92,6 @@ public enum Fingerprint {
 
     /// SARIF `primaryLocationLineHash`: `<16 hex>:<occurrence>` (occurrence counted from 1).
     public static func lineHash(contentHash: UInt64, occurrence: Int) -> String {
-        "\(StableHash.hex(contentHash)):\(occurrence + 1)"
+        StableHash.hex(contentHash) + ":" + String(occurrence + 1)
     }
 }

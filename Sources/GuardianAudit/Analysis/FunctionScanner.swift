@@ -101,7 +101,7 @@ struct FunctionScanner {
             case .identifier:
                 let h = t.hash
                 let inProtocol = stack.last?.isProtocol ?? false
-                if introWords.contains(h) && !prevIsDot(k) && !inProtocol {
+                if introWords.contains(h) && !prevIsDot(k) && !inProtocol && !(k > 0 && tokens[k - 1].isIdent(v.import_)) {
                     var p = Pending(introToken: k, nameToken: k, name: "(anonymous)", line: t.line,
                                     parenBase: parenDepth, braceDepth: stack.count)
                     if k + 1 < n {

@@ -1,21 +1,29 @@
 /// Path-based classification: tests, vendored and generated code.
 enum PathRules {
+    static let testDirs: Set<[UInt8]> = Set(["test", "tests", "__tests__", "spec", "specs", "testing", "testdata",
+                                               "integrationtests", "e2e"].map { Array($0.utf8) })
+
+    /// Test code by path: test folders (tests/, __tests__/, *Tests/), and names like test_x.py, x_test.go,
+    /// XTests.swift, x.test.ts, x.spec.js. Works on bytes: it runs for every file of every audit.
     static func isTest(_ path: String) -> Bool {
-        let lower = path.lowercased()
-        let parts = lower.split(separator: "/")
-        for dir in parts.dropLast() {
-            switch dir {
-            case "test", "tests", "__tests__", "spec", "specs", "testing", "testdata", "integrationtests", "e2e":
-                return true
-            default:
-                if dir.hasSuffix("tests") || dir.hasSuffix("test") { return true }
+        var bytes = Array(path.utf8)
+        for i in bytes.indices where bytes[i] >= 65 && bytes[i] <= 90 { bytes[i] |= 0x20 }
+        var start = 0
+        let n = bytes.count
+        for i in 0...n where i == n || bytes[i] == 47 {
+            let comp = bytes[start..<i]
+            if i < n {
+                if testDirs.contains(Array(comp)) || comp.hasSuffix("tests") || comp.hasSuffix("test") { return true }
+            } else {
+                let dot = comp.firstIndex(of: 46) ?? i
+                let stem = bytes[start..<dot]
+                if stem.hasPrefix("test_") || stem.hasSuffix("_test") || stem.hasSuffix("tests") || stem.hasSuffix("test")
+                    || stem.hasSuffix("spec") || Array(stem) == Array("conftest".utf8) {
+                    return true
+                }
+                if comp.containsRun(".test.") || comp.containsRun(".spec.") { return true }
             }
-        }
-        guard let name = parts.last else { return false }
-        let stem = name.split(separator: ".").first.map(String.init) ?? String(name)
-        if stem.hasPrefix("test_") || stem.hasSuffix("_test") || stem.hasSuffix("tests") || stem.hasSuffix("test")
-            || stem.hasSuffix("spec") || String(name).has(".test.") || String(name).has(".spec.") || stem == "conftest" {
-            return true
+            start = i + 1
         }
         return false
     }
@@ -52,9 +60,20 @@ enum PathRules {
 
     /// A normalised key for matching tests to modules: lower-case, without test words and separators.
     static func matchKey(_ s: String) -> String {
-        var k = s.lowercased()
-        for w in ["tests", "test", "spec"] where k.has(w) { k = k.replacingOccurrences(of: w, with: "") }
-        return String(k.filter { $0 != "_" && $0 != "-" && $0 != "." })
+        var bytes = Array(s.utf8)
+        for i in bytes.indices where bytes[i] >= 65 && bytes[i] <= 90 { bytes[i] |= 0x20 }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = 0
+        while i < bytes.count {
+            let rest = bytes[i...]
+            if rest.hasPrefix("tests") { i += 5; continue }
+            if rest.hasPrefix("test") || rest.hasPrefix("spec") { i += 4; continue }
+            let b = bytes[i]
+            if b != 95 && b != 45 && b != 46 { out.append(b) }
+            i += 1
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }
 
@@ -81,5 +100,36 @@ extension String {
                 return false
             }
         }
+    }
+}
+
+extension ArraySlice where Element == UInt8 {
+    func hasSuffix(_ s: StaticString) -> Bool {
+        let n = s.utf8CodeUnitCount
+        guard count >= n else { return false }
+        let p = s.utf8Start
+        var j = endIndex - n
+        for k in 0..<n { if self[j] != p[k] { return false }; j += 1 }
+        return true
+    }
+    func hasPrefix(_ s: StaticString) -> Bool {
+        let n = s.utf8CodeUnitCount
+        guard count >= n else { return false }
+        let p = s.utf8Start
+        for k in 0..<n where self[startIndex + k] != p[k] { return false }
+        return true
+    }
+    func containsRun(_ s: StaticString) -> Bool {
+        let n = s.utf8CodeUnitCount
+        guard count >= n else { return false }
+        let p = s.utf8Start
+        var i = startIndex
+        while i + n <= endIndex {
+            var k = 0
+            while k < n && self[i + k] == p[k] { k += 1 }
+            if k == n { return true }
+            i += 1
+        }
+        return false
     }
 }

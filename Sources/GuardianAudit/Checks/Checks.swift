@@ -27,8 +27,9 @@ enum Checks {
 
     /// Copies a file's cached raw findings of the given rule prefix.
     static func fileFindings(_ ctx: AuditContext, prefix: String, _ out: inout CheckOutput) {
+        let pre = Array(prefix.utf8)
         for f in ctx.files {
-            for r in f.facts.findings where r.ruleId.hasPrefix(prefix) {
+            for r in f.facts.findings where r.ruleId.utf8.starts(with: pre) {
                 var fix: Suggestion?
                 if let o = r.fixOriginal, let rep = r.fixReplacement {
                     fix = Suggestion(ruleId: r.ruleId, kind: .replacement, message: "replace '\(o)' with '\(rep)'",
@@ -92,11 +93,18 @@ enum Checks {
         if ctx.isGit {
             let recent = ctx.commits.filter { $0.parents.count == 1 }.prefix(100)
             var touching = 0, untested = 0
+            var memo: [String: (code: Bool, test: Bool)] = [:]
+            func kind(_ p: String) -> (code: Bool, test: Bool) {
+                if let k = memo[p] { return k }
+                let k = (Language.detect(path: p).isCode, PathRules.isTest(p))
+                memo[p] = k
+                return k
+            }
             for c in recent {
-                let src = c.files.contains { Language.detect(path: $0).isCode && !PathRules.isTest($0) }
-                guard src else { continue }
+                let kinds = c.files.map(kind)
+                guard kinds.contains(where: { $0.code && !$0.test }) else { continue }
                 touching += 1
-                if !c.files.contains(where: { PathRules.isTest($0) }) { untested += 1 }
+                if !kinds.contains(where: { $0.test }) { untested += 1 }
             }
             if touching >= 10 {
                 let share = Double(untested) / Double(touching)

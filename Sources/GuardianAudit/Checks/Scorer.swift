@@ -3,31 +3,40 @@ import GuardianCore
 /// Turns a check's findings into a scored `CheckResult` (formula in docs/scoring.md).
 enum Scorer {
     static func score(check: Check, output: CheckOutput, ctx: AuditContext) -> CheckResult {
-        // occurrence index per (file, content hash), in line order
-        let ordered = output.findings.sorted {
-            let fa = $0.file ?? "", fb = $1.file ?? ""
-            if fa != fb { return fa < fb }
-            if ($0.line ?? 0) != ($1.line ?? 0) { return ($0.line ?? 0) < ($1.line ?? 0) }
-            if ($0.column ?? 0) != ($1.column ?? 0) { return ($0.column ?? 0) < ($1.column ?? 0) }
-            if $0.ruleId != $1.ruleId { return $0.ruleId < $1.ruleId }
-            return $0.message < $1.message
-        }
-        var seen: [String: [UInt64: Int]] = [:]
+        // Occurrence index per (file, content hash), in line order. Group by file first so that each
+        // path is hashed once and sorting compares integers.
+        var byFile: [String: [Int]] = [:]
+        for (i, f) in output.findings.enumerated() { byFile[f.file ?? "", default: []].append(i) }
         var violations: [Violation] = []
-        violations.reserveCapacity(ordered.count)
+        violations.reserveCapacity(output.findings.count)
         var codeWeights = 0.0, repoWeights = 0.0
         var counts: [String: Int] = [:]
         var hasCritical = false
-        for f in ordered {
-            let occ = seen[f.file ?? "", default: [:]][f.contentHash, default: 0]
-            seen[f.file ?? "", default: [:]][f.contentHash] = occ + 1
-            let v = Violation(ruleId: f.ruleId, severity: f.severity, file: f.file, line: f.line, column: f.column,
-                              message: f.message, fingerprint: Fingerprint.make(path: f.file, contentHash: f.contentHash, occurrence: occ),
-                              lineHash: Fingerprint.lineHash(contentHash: f.contentHash, occurrence: occ), fix: f.fix)
-            violations.append(v)
-            counts[f.severity.rawValue, default: 0] += 1
-            if f.severity == .critical { hasCritical = true }
-            if RuleCatalog.rule(f.ruleId).scope == .code { codeWeights += f.severity.weight } else { repoWeights += f.severity.weight }
+        var scopes: [String: RuleScope] = [:]
+        for (file, indices) in byFile {
+            let ordered = indices.sorted { a, b in
+                let x = output.findings[a], y = output.findings[b]
+                if (x.line ?? 0) != (y.line ?? 0) { return (x.line ?? 0) < (y.line ?? 0) }
+                if (x.column ?? 0) != (y.column ?? 0) { return (x.column ?? 0) < (y.column ?? 0) }
+                if x.ruleId != y.ruleId { return x.ruleId < y.ruleId }
+                return x.message < y.message
+            }
+            let path: String? = file.isEmpty ? nil : file
+            let pathKey = Fingerprint.pathKey(path)
+            var seen: [UInt64: Int] = [:]
+            for i in ordered {
+                let f = output.findings[i]
+                let occ = seen[f.contentHash, default: 0]
+                seen[f.contentHash] = occ + 1
+                violations.append(Violation(ruleId: f.ruleId, severity: f.severity, file: f.file, line: f.line, column: f.column,
+                                            message: f.message, fingerprint: Fingerprint.make(pathKey: pathKey, contentHash: f.contentHash, occurrence: occ),
+                                            lineHash: Fingerprint.lineHash(contentHash: f.contentHash, occurrence: occ), fix: f.fix))
+                counts[f.severity.rawValue, default: 0] += 1
+                if f.severity == .critical { hasCritical = true }
+                let scope: RuleScope
+                if let s = scopes[f.ruleId] { scope = s } else { scope = RuleCatalog.rule(f.ruleId).scope; scopes[f.ruleId] = scope }
+                if scope == .code { codeWeights += f.severity.weight } else { repoWeights += f.severity.weight }
+            }
         }
         violations.sort(by: Violation.reportOrder)
         let penalty = Scoring.penalty(codeWeights: codeWeights, repositoryWeights: repoWeights, codeLines: ctx.codeLines)

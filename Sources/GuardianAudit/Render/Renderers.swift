@@ -42,11 +42,14 @@ public enum ReportRenderer {
         }
         out += "\noverall health score: \(r.overallHealthScore)/100   gate: \(r.gate.passed ? "PASSED" : "FAILED")\n"
         for reason in r.gate.reasons { out += "  - \(reason)\n" }
-        let all = r.allViolations.sorted {
-            $0.severity != $1.severity ? $0.severity > $1.severity : Violation.reportOrder($0, $1)
+        let everything = r.allViolations
+        var all: [Violation] = []
+        for sev in Severity.allCases where all.count < top { // most severe first, report order within
+            all += everything.filter { $0.severity == sev }.sorted(by: Violation.reportOrder)
         }
+        let totalCount = everything.count
         if !all.isEmpty {
-            out += "\ntop findings (\(min(top, all.count)) of \(all.count)):\n"
+            out += "\ntop findings (\(min(top, all.count)) of \(totalCount)):\n"
             for v in all.prefix(top) {
                 let loc = v.file.map { f in v.line.map { "\(f):\($0)" } ?? f } ?? "(repository)"
                 out += "  \(pad(v.severity.rawValue, 9))\(pad(v.ruleId, 34)) \(loc)  \(v.message)\n"

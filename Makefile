@@ -1,0 +1,28 @@
+# Guardian — see README.md.
+SWIFT ?= swift
+RELEASE_BIN := .build/release/guardian
+
+.PHONY: deps build release audit test bench bench-lizard clean-cache
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product guardian
+
+# The main job: audit this repository with the release binary. Exit 1 from the gate is reported, not fatal.
+audit: release
+	@$(RELEASE_BIN) audit . ; rc=$$?; if [ $$rc -gt 1 ]; then exit $$rc; fi; echo "(gate exit code $$rc; see docs/audit.md)"
+
+test: deps
+	$(SWIFT) test --disable-xctest
+
+# Benchmarks on real repositories from the local package mirror (see docs/benchmarks.md).
+bench: release
+	@scripts/bench.sh
+
+clean-cache:
+	rm -rf $${XDG_CACHE_HOME:-$$HOME/.cache}/guardian
