@@ -44,7 +44,7 @@ python3 -c "print(f'ratio lizard/guardian: {$LIZ_S/max($COLD_S,0.001):.1f}x (gua
 echo
 echo "== Incremental audit after a one-file change (warm cache)"
 "$BIN" audit "$SRC" --jobs "$JOBS" --cache-dir "$WORK/cache" >/dev/null || true   # warm the cache for HEAD
-TARGET=$(cd "$SRC" && git ls-files '*.swift' | grep '^Sources/' | head -1)
+TARGET=$(cd "$SRC" && git ls-files '*.swift' | awk '/^Sources\// && !f { print; f = 1 }')
 printf '\nfunc guardianBenchAdded(_ x: Int) -> Int {\n    if x > 1 { return x }\n    return 0\n}\n' >> "$SRC/$TARGET"
 git -C "$SRC" commit -qam "bench: change one file"
 /usr/bin/time -f "%e %M" -o "$WORK/itime.txt" "$BIN" audit "$SRC" --jobs "$JOBS" --cache-dir "$WORK/cache" --format json -o "$WORK/inc.json" || true
@@ -57,6 +57,7 @@ print(f"changed file re-analysed: {t['cacheMisses']} (cache hits {t['cacheHits']
 print(f"audit time in process:    {t['totalMs']:.0f} ms")
 print(f"wall time of the command: {float(sys.argv[2])*1000:.0f} ms (includes process start and libgit2 init)")
 PY
+"$BIN" bench-incremental "$SRC" --base HEAD~1 --head HEAD --jobs "$JOBS"
 
 echo
 echo "== Cyclomatic complexity agreement with lizard (per function, matched by file and start line)"

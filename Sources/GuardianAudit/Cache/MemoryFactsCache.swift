@@ -43,3 +43,12 @@ final class MemoryFactsCache: Sendable {
         }
     }
 }
+
+extension MemoryFactsCache {
+    func removeAll() { state.withLock { $0 = State() } }
+}
+
+extension Auditor {
+    /// Forgets facts held in memory (benchmarks and tests).
+    public static func resetMemoryCache() { MemoryFactsCache.shared.removeAll() }
+}

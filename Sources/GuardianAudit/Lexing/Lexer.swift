@@ -58,6 +58,10 @@ struct Lexer {
             } else if b == B.hash && d.cPreprocessor && atLineStart {
                 directive()
                 emit(.directive, start: start, startLine: startLine, hash: 0)
+            } else if b == B.hash && d.swiftStrings && swiftCompilerDirectiveAhead() {
+                // #if / #elseif / #else / #endif: a whole-line directive, not code (lizard does the same)
+                lineComment()
+                emit(.directive, start: start, startLine: startLine, hash: 0)
             } else if b == B.hash && d.swiftStrings && (at(i + 1) == B.quote || at(i + 1) == B.hash) && rawSwiftAhead() {
                 swiftRawString()
                 emit(.string, start: start, startLine: startLine, hash: 0)
@@ -293,6 +297,15 @@ struct Lexer {
             }
             i += 1
         }
+    }
+
+    func swiftCompilerDirectiveAhead() -> Bool {
+        guard at(i + 1) == 105 || at(i + 1) == 101 else { return false } // i, e
+        var k = i + 1
+        while k < buf.count && B.isIdentChar(buf[k]) { k += 1 }
+        let word = Array(buf[(i + 1)..<k])
+        return word == Array("if".utf8) || word == Array("elseif".utf8) || word == Array("else".utf8)
+            || word == Array("endif".utf8)
     }
 
     func rawSwiftAhead() -> Bool {
