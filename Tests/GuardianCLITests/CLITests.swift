@@ -113,3 +113,18 @@ import Testing
         #expect(h.status == 0 && h.stdout.contains("--baseline"))
     }
 }
+
+@Suite struct DocsTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test func checksPageListsEveryRule() throws {
+        let page = try String(contentsOf: Self.root.appendingPathComponent("docs/checks.md"), encoding: .utf8)
+        let rules = try CLITests.guardian(["rules", "--format", "json"])
+        let list = try #require(try JSONSerialization.jsonObject(with: Data(rules.stdout.utf8)) as? [[String: String]])
+        #expect(list.count > 40)
+        for rule in list {
+            let id = try #require(rule["id"])
+            #expect(page.contains("`\(id)`"), "docs/checks.md does not list \(id)")
+        }
+    }
+}

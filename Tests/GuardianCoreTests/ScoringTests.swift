@@ -141,3 +141,30 @@ import Testing
         for r in RuleCatalog.all { #expect(r.id.hasPrefix(r.check.rawValue + "/")) }
     }
 }
+
+@Suite struct ScoringDocsTests {
+    /// docs/scoring.md's threshold table must match the code.
+    @Test func thresholdTableMatchesCode() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/scoring.md")
+        let page = try String(contentsOf: url, encoding: .utf8)
+        let columns: [Double] = [0.7, 0.8, 0.85, 0.95]
+        let mirror = { (t: Thresholds) in Dictionary(uniqueKeysWithValues: Mirror(reflecting: t).children.map { ($0.label!, "\($0.value)") }) }
+        var rows = 0
+        for line in page.split(separator: "\n") where line.hasPrefix("| `") {
+            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            let name = cells[0].trimmingCharacters(in: CharacterSet(charactersIn: "`"))
+            for (i, s) in columns.enumerated() {
+                let value = try #require(mirror(Thresholds.forStrictness(s))[name], "unknown threshold \(name)")
+                let doc = cells[3 + i]
+                if value.contains(".") {
+                    #expect(abs(Double(value)! - Double(doc)!) < 0.006, "\(name) at \(s): code \(value), docs \(doc)")
+                } else {
+                    #expect(value == doc, "\(name) at \(s): code \(value), docs \(doc)")
+                }
+            }
+            rows += 1
+        }
+        #expect(rows == Mirror(reflecting: Thresholds.forStrictness(0)).children.count - 1) // maxSubjectLength is fixed
+    }
+}
