@@ -139,7 +139,8 @@ public enum Auditor {
         }
         for i in todo { keys[i] = keySlots.items[i] ?? [] }
         Trace.mark("keys")
-        let cached = MemoryFactsCache.shared.lookup(todo.map { keys[$0] }, fallback: cache)
+        // Memory first (long-running processes), then disk; both only when caching is on.
+        let cached = cache.map { MemoryFactsCache.shared.lookup(todo.map { keys[$0] }, disk: $0) } ?? [:]
         Trace.mark("cache read \(cached.count)")
         var missing: [Int] = []
         for i in todo {
@@ -177,7 +178,7 @@ public enum Auditor {
             fresh.append((keys[i], f))
         }
         cache?.store(blobFacts: fresh)
-        MemoryFactsCache.shared.insert(fresh)
+        if let cache { MemoryFactsCache.shared.insert(fresh, namespace: cache.path) }
         let audited = files.compactMap { $0 }
         for f in audited where f.facts.skipReason != nil { skipped.append(SkippedFile(path: f.path, reason: f.facts.skipReason!)) }
 

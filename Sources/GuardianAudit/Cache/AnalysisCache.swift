@@ -29,27 +29,40 @@ public final class AnalysisCache: Sendable {
         try migrator.migrate(db)
     }
 
-    func blobFacts(keys: [[UInt8]]) -> [Data: FileFacts] {
-        guard !keys.isEmpty else { return [:] }
+    /// Raw rows of `table` for `keys`, fetched in chunks (SQLite limits bound parameters).
+    private func rows(_ table: String, keys: [[UInt8]]) -> [(Data, Data)] {
+        guard !keys.isEmpty else { return [] }
         var rows: [(Data, Data)] = []
         rows.reserveCapacity(keys.count)
         try? db.read { db in
             for chunk in stride(from: 0, to: keys.count, by: 500) {
                 let part = keys[chunk..<min(keys.count, chunk + 500)].map { Data($0) }
                 let marks = Array(repeating: "?", count: part.count).joined(separator: ",")
-                let cursor = try Row.fetchCursor(db, sql: "SELECT key, data FROM blob_facts WHERE key IN (\(marks))",
+                let cursor = try Row.fetchCursor(db, sql: "SELECT key, data FROM \(table) WHERE key IN (\(marks))",
                                                  arguments: StatementArguments(part))
                 while let row = try cursor.next() { rows.append((row[0], row[1])) }
             }
         }
+        return rows
+    }
+
+    private func store(_ table: String, _ items: [(key: [UInt8], data: [UInt8])]) {
+        guard !items.isEmpty else { return }
+        try? db.write { db in
+            let st = try db.makeStatement(sql: "INSERT OR REPLACE INTO \(table)(key, data) VALUES (?, ?)")
+            for (k, d) in items { try st.execute(arguments: [Data(k), Data(d)]) }
+        }
+    }
+
+    func blobFacts(keys: [[UInt8]]) -> [Data: FileFacts] {
+        let rows = rows("blob_facts", keys: keys)
         // Decoding dominates; spread it over the cores.
         let decoded = Auditor.Slots<FileFacts>(count: rows.count)
         let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, rows.count / 64 + 1))
-        let input = rows
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             var k = w
-            while k < input.count {
-                decoded.items[k] = try? FileFacts.decode([UInt8](input[k].1))
+            while k < rows.count {
+                decoded.items[k] = try? FileFacts.decode([UInt8](rows[k].1))
                 k += workers
             }
         }
@@ -60,37 +73,18 @@ public final class AnalysisCache: Sendable {
     }
 
     func store(blobFacts: [(key: [UInt8], facts: FileFacts)]) {
-        guard !blobFacts.isEmpty else { return }
-        try? db.write { db in
-            let st = try db.makeStatement(sql: "INSERT OR REPLACE INTO blob_facts(key, data) VALUES (?, ?)")
-            for (k, f) in blobFacts { try st.execute(arguments: [Data(k), Data(f.encoded())]) }
-        }
+        store("blob_facts", blobFacts.map { ($0.key, $0.facts.encoded()) })
     }
 
     func commitFacts(keys: [[UInt8]]) -> [Data: CommitFacts] {
-        guard !keys.isEmpty else { return [:] }
         var out: [Data: CommitFacts] = [:]
-        try? db.read { db in
-            for chunk in stride(from: 0, to: keys.count, by: 500) {
-                let part = keys[chunk..<min(keys.count, chunk + 500)].map { Data($0) }
-                let marks = Array(repeating: "?", count: part.count).joined(separator: ",")
-                let rows = try Row.fetchCursor(db, sql: "SELECT key, data FROM commit_facts WHERE key IN (\(marks))",
-                                               arguments: StatementArguments(part))
-                while let row = try rows.next() {
-                    let key: Data = row[0]
-                    let data: Data = row[1]
-                    if let c = try? CommitFacts.decode([UInt8](data)) { out[key] = c }
-                }
-            }
+        for (key, data) in rows("commit_facts", keys: keys) {
+            if let c = try? CommitFacts.decode([UInt8](data)) { out[key] = c }
         }
         return out
     }
 
     func store(commitFacts: [(key: [UInt8], facts: CommitFacts)]) {
-        guard !commitFacts.isEmpty else { return }
-        try? db.write { db in
-            let st = try db.makeStatement(sql: "INSERT OR REPLACE INTO commit_facts(key, data) VALUES (?, ?)")
-            for (k, f) in commitFacts { try st.execute(arguments: [Data(k), Data(f.encoded())]) }
-        }
+        store("commit_facts", commitFacts.map { ($0.key, $0.facts.encoded()) })
     }
 }

@@ -15,27 +15,36 @@ final class MemoryFactsCache: Sendable {
 
     init(limit: Int) { self.limit = limit }
 
-    /// Facts for `keys`: from memory, then from the disk cache (which are then remembered).
-    func lookup(_ keys: [[UInt8]], fallback: AnalysisCache?) -> [Data: FileFacts] {
+    /// Memory entries are namespaced by the disk cache they mirror, so that two caches in one
+    /// process (tests, or an agent with several data directories) never answer for each other.
+    private static func memoryKey(_ key: [UInt8], _ namespace: String) -> Data {
+        var d = Data(namespace.utf8)
+        d.append(0)
+        d.append(contentsOf: key)
+        return d
+    }
+
+    /// Facts for `keys` (result keyed by the disk key): from memory, then from `disk` (then remembered).
+    func lookup(_ keys: [[UInt8]], disk: AnalysisCache) -> [Data: FileFacts] {
         var found: [Data: FileFacts] = [:]
         var missing: [[UInt8]] = []
         state.withLock { s in
             for k in keys {
-                let d = Data(k)
-                if let f = s.current[d] ?? s.previous[d] { found[d] = f } else { missing.append(k) }
+                let m = MemoryFactsCache.memoryKey(k, disk.path)
+                if let f = s.current[m] ?? s.previous[m] { found[Data(k)] = f } else { missing.append(k) }
             }
         }
-        if let fallback, !missing.isEmpty {
-            let disk = fallback.blobFacts(keys: missing)
-            insert(disk.map { (key: [UInt8]($0.key), facts: $0.value) })
-            found.merge(disk) { a, _ in a }
+        if !missing.isEmpty {
+            let fromDisk = disk.blobFacts(keys: missing)
+            insert(fromDisk.map { (key: [UInt8]($0.key), facts: $0.value) }, namespace: disk.path)
+            found.merge(fromDisk) { a, _ in a }
         }
         return found
     }
 
-    func insert(_ items: [(key: [UInt8], facts: FileFacts)]) {
+    func insert(_ items: [(key: [UInt8], facts: FileFacts)], namespace: String) {
         state.withLock { s in
-            for (k, f) in items { s.current[Data(k)] = f }
+            for (k, f) in items { s.current[MemoryFactsCache.memoryKey(k, namespace)] = f }
             if s.current.count > limit / 2 {
                 s.previous = s.current
                 s.current = [:]

@@ -31,6 +31,8 @@ struct Lexer {
     }
 
     mutating func emit(_ kind: Token.Kind, start: Int, startLine: Int32, hash: UInt64) {
+        // An escape or a multi-byte step at the very end of the file may overshoot: clamp.
+        if i > buf.count { i = buf.count }
         tokens.append(Token(kind: kind, spaceBefore: sawSpace, line: startLine, endLine: line,
                             start: Int32(start), end: Int32(i), hash: hash))
         sawSpace = kind == .comment
@@ -231,15 +233,7 @@ struct Lexer {
             let c = buf[i]
             if c == q { i += 1; return }
             if c == B.nl { return }
-            if c == B.backslash {
-                if d.swiftStrings && at(i + 1) == B.lparen { i += 2; skipBalanced(B.lparen, B.rparen); continue }
-                if at(i + 1) == B.nl { newline(at: i + 1) }
-                i += 2; continue
-            }
-            if d.dollarInterpolation && c == B.dollar && at(i + 1) == B.lbrace {
-                i += 2; skipBalanced(B.lbrace, B.rbrace); continue
-            }
-            i += 1
+            skipLiteralByte(c)
         }
     }
 
@@ -254,14 +248,19 @@ struct Lexer {
                 return
             }
             if c == B.nl { newline(at: i); i += 1; continue }
-            if c == B.backslash {
-                if d.swiftStrings && at(i + 1) == B.lparen { i += 2; skipBalanced(B.lparen, B.rparen); continue }
-                if at(i + 1) == B.nl { newline(at: i + 1) }
-                i += 2; continue
-            }
-            if d.dollarInterpolation && c == B.dollar && at(i + 1) == B.lbrace {
-                i += 2; skipBalanced(B.lbrace, B.rbrace); continue
-            }
+            skipLiteralByte(c)
+        }
+    }
+
+    /// Advances over one byte of a string body: an escape, an interpolation, or a plain byte.
+    @inline(__always) mutating func skipLiteralByte(_ c: UInt8) {
+        if c == B.backslash {
+            if d.swiftStrings && at(i + 1) == B.lparen { i += 2; skipBalanced(B.lparen, B.rparen); return }
+            if at(i + 1) == B.nl { newline(at: i + 1) }
+            i += 2
+        } else if d.dollarInterpolation && c == B.dollar && at(i + 1) == B.lbrace {
+            i += 2; skipBalanced(B.lbrace, B.rbrace)
+        } else {
             i += 1
         }
     }

@@ -1,0 +1,48 @@
+import Foundation
+import GuardianCore
+
+extension Checks {
+    // MARK: flow
+
+    static let prPattern = try! NSRegularExpression(pattern: "\\(#[0-9]+\\)\\s*$|^Merge (pull request|branch|remote-tracking)|See merge request|^Merged in ")
+
+    static func arrivedByReview(_ c: CommitFacts) -> Bool {
+        if c.parents.count > 1 { return true }
+        let s = c.summary
+        return prPattern.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil
+    }
+
+    static func flow(_ ctx: AuditContext, _ out: inout CheckOutput) {
+        for e in ctx.events {
+            switch e.kind {
+            case .forcePush: out.add("flow/force-push", "forced push to \(e.ref)" + (e.actor.map { " by \($0)" } ?? ""), key: "force:" + e.id)
+            case .unreviewedMerge: out.add("flow/unreviewed-merge", "pull request merged into \(e.ref) without review", key: "merge:" + e.id)
+            case .branchPushed: break
+            }
+        }
+        guard ctx.isGit else { return }
+        let mainline = ctx.commits.filter { ctx.firstParent.contains($0.id) }
+        let eligible = mainline.filter { !$0.parents.isEmpty }
+        if eligible.count >= 5 {
+            let merged = eligible.filter(arrivedByReview).count
+            let share = Double(merged) / Double(eligible.count)
+            if share < ctx.thresholds.minMergedShare {
+                out.add("flow/direct-commits", share < ctx.thresholds.minMergedShare / 2 ? .high : .medium,
+                        String(format: "%.0f%% of the last %d default-branch commits arrived by merge or pull request (threshold %.0f%%)",
+                               share * 100, eligible.count, ctx.thresholds.minMergedShare * 100), key: "direct")
+            }
+        }
+        for c in ctx.commits where !c.parents.isEmpty && c.parents.count == 1 {
+            let files = c.files.count
+            let lines = Int(c.insertions + c.deletions)
+            if files > ctx.thresholds.maxCommitFiles || (c.statsComputed && lines > ctx.thresholds.maxCommitLines) {
+                out.add("flow/oversized-commit",
+                        "commit \(c.id.prefix(10)) changes \(files) files" + (c.statsComputed ? " and \(lines) lines" : "")
+                            + ": \(c.summary.prefix(80))", key: "commit:" + c.id)
+            }
+            if c.summary.hasPrefix("Revert \"") || c.summary.lowercased().hasPrefix("revert:") || c.summary.lowercased().hasPrefix("revert ") {
+                out.add("flow/revert", "commit \(c.id.prefix(10)) is a revert: \(c.summary.prefix(80))", key: "revert:" + c.id)
+            }
+        }
+    }
+}

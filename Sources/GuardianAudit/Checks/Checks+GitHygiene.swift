@@ -1,0 +1,75 @@
+import Foundation
+import GuardianCore
+
+extension Checks {
+    // MARK: git
+
+    static let conventional = try! NSRegularExpression(
+        pattern: "^(feat|fix|docs|style|refactor|perf|test|tests|build|ci|chore|revert)(\\([^)]+\\))?!?: \\S")
+
+    static func isConventional(_ summary: String) -> Bool {
+        conventional.firstMatch(in: summary, range: NSRange(summary.startIndex..., in: summary)) != nil
+    }
+
+    static func gitHygiene(_ ctx: AuditContext, _ out: inout CheckOutput) {
+        for f in ctx.files {
+            let lower = f.path.lowercased()
+            let name = lower.split(separator: "/").last.map(String.init) ?? lower
+            var why: (String, Severity)?
+            if name == ".env" || (name.hasPrefix(".env.") && !name.hasSuffix(".example") && !name.hasSuffix(".sample") && !name.hasSuffix(".template")) {
+                why = ("environment file \(f.path) may hold secrets", .high)
+            } else if lower.hasPrefix("node_modules/") || lower.has("/node_modules/") {
+                if !ctx.files.contains(where: { $0.path == f.path }) { continue }
+                why = ("dependency folder node_modules is committed", .medium)
+            } else if name == ".ds_store" || name == "thumbs.db" || name == "desktop.ini" {
+                why = ("OS metadata file \(f.path)", .low)
+            } else if name.hasSuffix(".pyc") || lower.has("__pycache__/") || lower.hasPrefix(".idea/") || lower.hasPrefix(".vscode/settings")
+                        || lower.hasPrefix(".build/") || name.hasSuffix(".swp") || name.hasSuffix(".class") || name.hasSuffix(".o") {
+                why = ("build or editor artefact \(f.path)", .low)
+            }
+            if let (msg, sev) = why {
+                let pattern = lower.has("node_modules/") ? "node_modules/" : (name == ".env" ? ".env" : name)
+                var o = CheckOutput.Finding(ruleId: "git/ignorable-file", severity: sev, file: f.path, line: nil, column: nil,
+                                            message: msg, contentHash: Fingerprint.contentHash(ruleId: "git/ignorable-file",
+                                                                                                 normalizedLine: StableHash.of(f.path)), fix: nil)
+                o.fix = Suggestion(ruleId: "git/ignorable-file", kind: .patch,
+                                   message: "run `git rm --cached \(f.path)` and add the pattern to .gitignore",
+                                   file: ".gitignore", patch: "--- a/.gitignore\n+++ b/.gitignore\n@@ -0,0 +1 @@\n+\(pattern)\n")
+                out.findings.append(o)
+            }
+            let big = f.facts.bytes > Int64(ctx.thresholds.largeFileBytes)
+            let bigBinary = f.facts.isBinary && f.facts.bytes > 1_000_000
+            if big || bigBinary {
+                out.add("git/large-file", file: f.path,
+                        "\(f.facts.isBinary ? "binary" : "large") file \(f.path) is \(f.facts.bytes / 1024) KiB", key: "large:" + f.path)
+            }
+        }
+        for e in ctx.events where e.kind == .branchPushed {
+            let branch = e.ref.hasPrefix("refs/heads/") ? String(e.ref.dropFirst(11)) : e.ref
+            let ok = ["main", "master", "develop", "trunk"].contains(branch)
+                || ["feature/", "feat/", "fix/", "bugfix/", "hotfix/", "release/", "chore/", "docs/", "refactor/", "test/", "ci/", "dependabot/", "renovate/"].contains { branch.hasPrefix($0) }
+            if !ok { out.add("git/branch-name", "branch '\(branch)' does not follow the naming pattern", key: "branch:" + branch) }
+        }
+        guard ctx.isGit else { return }
+        let mainline = ctx.commits.filter { ctx.firstParent.contains($0.id) && $0.parents.count <= 1 }
+        if mainline.count >= 5 {
+            let conv = mainline.filter { isConventional($0.summary) }.count
+            let share = Double(conv) / Double(mainline.count)
+            if share < ctx.thresholds.minConventionalShare {
+                out.add("git/non-conventional-commits", share < ctx.thresholds.minConventionalShare / 2 ? .medium : .low,
+                        String(format: "%.0f%% of the last %d default-branch commits follow Conventional Commits (threshold %.0f%%)",
+                               share * 100, mainline.count, ctx.thresholds.minConventionalShare * 100), key: "conventional")
+            }
+        }
+        for c in mainline {
+            if c.summary.count > ctx.thresholds.maxSubjectLength {
+                out.add("git/long-subject", "commit \(c.id.prefix(10)) subject has \(c.summary.count) characters: \(c.summary.prefix(60))…",
+                        key: "subject:" + c.id)
+            }
+            let l = c.summary.lowercased()
+            if l.hasPrefix("wip") || l.hasPrefix("fixup!") || l.hasPrefix("squash!") || l.hasPrefix("[wip]") || l == "tmp" || l == "temp" {
+                out.add("git/wip-commit", "commit \(c.id.prefix(10)) on the default branch: \(c.summary.prefix(80))", key: "wip:" + c.id)
+            }
+        }
+    }
+}

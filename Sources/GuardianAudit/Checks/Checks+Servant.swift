@@ -1,0 +1,38 @@
+import Foundation
+import GuardianCore
+
+extension Checks {
+    // MARK: servant
+
+    static func servant(_ ctx: AuditContext, _ out: inout CheckOutput) {
+        fileFindings(ctx, prefix: "servant/", &out)
+        let paths = ctx.files.map { $0.path.lowercased() }
+        let pathSet = Set(paths)
+        let ci = paths.contains { $0.hasPrefix(".github/workflows/") && ($0.hasSuffix(".yml") || $0.hasSuffix(".yaml")) }
+            || pathSet.contains(".gitlab-ci.yml") || pathSet.contains("jenkinsfile") || pathSet.contains(".circleci/config.yml")
+            || pathSet.contains("azure-pipelines.yml") || pathSet.contains("bitbucket-pipelines.yml") || pathSet.contains(".travis.yml")
+            || paths.contains { $0.hasPrefix(".buildkite/") } || pathSet.contains(".drone.yml") || pathSet.contains(".ci/run")
+        if !ci { out.add("servant/no-ci", "no CI configuration (.github/workflows, .gitlab-ci.yml, Jenkinsfile …)", key: "no-ci") }
+        let manifests: [(String, [String])] = [
+            ("package.json", ["package-lock.json", "yarn.lock", "pnpm-lock.yaml", "npm-shrinkwrap.json", "bun.lockb"]),
+            ("cargo.toml", ["cargo.lock"]), ("go.mod", ["go.sum"]), ("pipfile", ["pipfile.lock"]),
+            ("gemfile", ["gemfile.lock"]), ("composer.json", ["composer.lock"]),
+            ("pyproject.toml", ["poetry.lock", "uv.lock", "pdm.lock", "requirements.txt"]),
+        ]
+        for p in paths.sorted() where !p.has("node_modules/") && !p.has("vendor/") {
+            let name = p.split(separator: "/").last.map(String.init) ?? p
+            let dir = p.count > name.count ? String(p.dropLast(name.count)) : ""
+            for (m, locks) in manifests where name == m {
+                if !locks.contains(where: { pathSet.contains(dir + $0) }) {
+                    if m == "cargo.toml" && (ctx.files.first { $0.path.lowercased() == p }.map { _ in false } ?? false) { continue }
+                    if m == "go.mod" && !paths.contains(where: { $0.hasPrefix(dir) && $0.hasSuffix(".go") }) { continue }
+                    out.add("servant/missing-lockfile", file: p, "\(p) has no lockfile (\(locks.joined(separator: ", ")))", key: "lock:" + p)
+                }
+            }
+        }
+        let depUpdates = pathSet.contains(".github/dependabot.yml") || pathSet.contains(".github/dependabot.yaml")
+            || pathSet.contains("renovate.json") || pathSet.contains(".renovaterc") || pathSet.contains(".renovaterc.json")
+            || pathSet.contains(".github/renovate.json") || pathSet.contains("renovate.json5")
+        if !depUpdates { out.add("servant/no-dependency-updates", "no Dependabot or Renovate configuration", key: "dep-updates") }
+    }
+}

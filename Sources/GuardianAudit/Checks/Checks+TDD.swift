@@ -1,0 +1,73 @@
+import Foundation
+import GuardianCore
+
+extension Checks {
+    // MARK: tdd
+
+    static func tdd(_ ctx: AuditContext, _ out: inout CheckOutput) {
+        fileFindings(ctx, prefix: "tdd/", &out)
+        let sources = ctx.sourceFiles, tests = ctx.testFiles
+        if !sources.isEmpty && tests.isEmpty {
+            out.add("tdd/no-tests", "the repository has \(sources.count) source files and no test files", key: "no-tests")
+        } else if !sources.isEmpty {
+            // module pairing
+            let testKeys = tests.map { PathRules.matchKey($0.path) }
+            var modules: [String: Int] = [:]
+            for f in sources { modules[PathRules.module(of: f.path), default: 0] += Int(f.facts.codeLines) }
+            for (module, lines) in modules.sorted(by: { $0.key < $1.key }) where lines >= 50 {
+                let key = PathRules.matchKey(module)
+                guard !key.isEmpty else { continue }
+                if !testKeys.contains(where: { $0.has(key) }) {
+                    out.add("tdd/untested-module", "module '\(module)' (\(lines) code lines) has no paired tests",
+                            key: "module:" + module)
+                }
+            }
+            let srcLines = sources.reduce(0) { $0 + Int($1.facts.codeLines) }
+            let testLines = tests.reduce(0) { $0 + Int($1.facts.codeLines) }
+            let ratio = srcLines > 0 ? Double(testLines) / Double(srcLines) : 1
+            if ratio < ctx.thresholds.minTestRatio {
+                out.add("tdd/low-test-ratio", ratio < ctx.thresholds.minTestRatio / 2 ? .high : .medium,
+                        String(format: "test-to-source ratio %.2f is below %.2f (%d test lines, %d source lines)",
+                               ratio, ctx.thresholds.minTestRatio, testLines, srcLines), key: "ratio")
+            }
+        }
+        // coverage reports
+        let reports = ctx.files.filter { $0.facts.coverableLines > 0 }
+        let coverable = reports.reduce(0) { $0 + Int($1.facts.coverableLines) }
+        if coverable > 0 {
+            let covered = reports.reduce(0) { $0 + Int($1.facts.coveredLines) }
+            let share = Double(covered) / Double(coverable)
+            if share < ctx.thresholds.minCoverage {
+                out.add("tdd/low-coverage", file: reports[0].path,
+                        String(format: "line coverage %.1f%% is below %.0f%%", share * 100, ctx.thresholds.minCoverage * 100),
+                        key: "coverage")
+            }
+        }
+        // recent commits that change source but no test
+        if ctx.isGit {
+            let recent = ctx.commits.filter { $0.parents.count == 1 }.prefix(100)
+            var touching = 0, untested = 0
+            var memo: [String: (code: Bool, test: Bool)] = [:]
+            func kind(_ p: String) -> (code: Bool, test: Bool) {
+                if let k = memo[p] { return k }
+                let k = (Language.detect(path: p).isCode, PathRules.isTest(p))
+                memo[p] = k
+                return k
+            }
+            for c in recent {
+                let kinds = c.files.map(kind)
+                guard kinds.contains(where: { $0.code && !$0.test }) else { continue }
+                touching += 1
+                if !kinds.contains(where: { $0.test }) { untested += 1 }
+            }
+            if touching >= 10 {
+                let share = Double(untested) / Double(touching)
+                if share > ctx.thresholds.maxUntestedCommitShare {
+                    out.add("tdd/untested-changes",
+                            String(format: "%d of the last %d commits that change source change no test (%.0f%%)",
+                                   untested, touching, share * 100), key: "untested-changes")
+                }
+            }
+        }
+    }
+}
