@@ -30,10 +30,12 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict),
+        .target(name: "GuardianNode", dependencies: ["GuardianAudit", "GuardianCore", "GuardianCrypto"],
+                swiftSettings: strict),
         .executableTarget(
             name: "guardian",
             dependencies: [
-                "GuardianAudit", "GuardianCore",
+                "GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianNode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -43,6 +45,10 @@ let package = Package(
                     dependencies: ["GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianTestKit"],
                     swiftSettings: strict),
         .testTarget(name: "GuardianCLITests", dependencies: ["GuardianCore", "GuardianTestKit"], swiftSettings: strict),
+        .testTarget(name: "GuardianCryptoTests", dependencies: ["GuardianCrypto"], swiftSettings: strict),
+        .testTarget(name: "GuardianNodeTests",
+                    dependencies: ["GuardianNode", "GuardianAudit", "GuardianCrypto", "GuardianCore", "GuardianTestKit"],
+                    swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

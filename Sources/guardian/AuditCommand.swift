@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import GuardianAudit
 import GuardianCore
+import GuardianCrypto
+import GuardianNode
 
 extension ReportFormat: ExpressibleByArgument {}
 
@@ -51,6 +53,12 @@ struct AuditCommand: ParsableCommand {
     @Flag(help: "Zero all timing fields so that reports are byte-identical.")
     var reproducible = false
 
+    @Option(help: "Also write a signed result to FILE: a DSSE envelope over an in-toto statement of the reproducible report, signed with this node's identity.")
+    var attest: String?
+
+    @Option(help: "Data directory holding the node identity used by --attest (default \(DataDirectory.defaultPath)).")
+    var dataDir: String?
+
     func validate() throws {
         if let j = jobs, j < 1 || j > 256 { throw ValidationError("--jobs must be between 1 and 256") }
         if maxHistory < 0 { throw ValidationError("--max-history must not be negative") }
@@ -74,6 +82,14 @@ struct AuditCommand: ParsableCommand {
             }
         } else {
             FileHandle.standardOutput.write(data)
+        }
+        if let attest {
+            let key = try NodeIdentity.loadOrCreate(try DataDirectory(path: dataDir))
+            let envelope = try Attestation.sign(report.withoutTiming(), key: key)
+            do { try Data(envelope).write(to: URL(fileURLWithPath: attest), options: .atomic) } catch {
+                throw GuardianError.io("cannot write \(attest): \(error.localizedDescription)")
+            }
+            FileHandle.standardError.write(Data("signed result \(DSSE.recordID(envelope)) written to \(attest) by \(key.verifyingKey.nodeID)\n".utf8))
         }
         if !report.gate.passed { throw ExitCode(1) }
     }

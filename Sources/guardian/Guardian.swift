@@ -10,7 +10,8 @@ struct Guardian: ParsableCommand {
         abstract: "Guardian: a peer-to-peer code-quality audit mesh.",
         discussion: "Exit codes: 0 passed, 1 the gate failed, 2 usage or runtime error.",
         version: Auditor.version,
-        subcommands: [AuditCommand.self, RulesCommand.self, FunctionsCommand.self, BenchIncrementalCommand.self])
+        subcommands: [AuditCommand.self, VerifyCommand.self, IdentityCommand.self, RulesCommand.self, FunctionsCommand.self,
+                      BenchIncrementalCommand.self])
 
     /// Runs the command and maps errors to exit code 2 with a one-line reason.
     static func mainEntry() {

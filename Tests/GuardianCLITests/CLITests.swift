@@ -128,3 +128,38 @@ import Testing
         }
     }
 }
+
+@Suite struct SignedResultCLITests {
+    @Test func attestAndVerify() throws {
+        let repo = try CLITests.healthyRepo()
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("guardian-attest-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let dataDir = base + "/node", other = base + "/other", env = base + "/result.dsse.json"
+        let a = try CLITests.guardian(["audit", repo.path, "--attest", env, "--data-dir", dataDir])
+        #expect(a.status == 0, "\(a.stderr)")
+        #expect(a.stderr.contains("signed result"))
+        let ok = try CLITests.guardian(["verify", env, "--data-dir", dataDir])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(ok.stdout.contains("verified: record"))
+        // another node does not know the signer
+        let unknown = try CLITests.guardian(["verify", env, "--data-dir", other])
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr.contains("unknown signer"))
+        // ... until it is given the signer's public key
+        let pub = try String(contentsOfFile: dataDir + "/identity.pub", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try CLITests.guardian(["verify", env, "--data-dir", other, "--key", pub]).status == 0)
+        // one flipped byte inside the payload
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: env)))
+        let payloadStart = try #require(String(decoding: bytes, as: UTF8.self).range(of: "\"payload\":\"")).upperBound
+        let offset = String(decoding: bytes, as: UTF8.self).utf8.distance(from: String(decoding: bytes, as: UTF8.self).startIndex, to: payloadStart) + 40
+        bytes[offset] = bytes[offset] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+        try Data(bytes).write(to: URL(fileURLWithPath: env))
+        let bad = try CLITests.guardian(["verify", env, "--data-dir", dataDir])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("verification failed"))
+        let missing = try CLITests.guardian(["verify", base + "/nope.json"])
+        #expect(missing.status == 2)
+        let id = try CLITests.guardian(["identity", "--data-dir", dataDir])
+        #expect(id.stdout.contains("node id:") && id.stdout.contains(pub))
+    }
+}

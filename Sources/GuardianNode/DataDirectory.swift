@@ -1,0 +1,100 @@
+import Foundation
+import GuardianCore
+import GuardianCrypto
+
+/// The node's data directory: identity, store, mirrors. Default: `$GUARDIAN_DATA_DIR`, else
+/// `$XDG_DATA_HOME/guardian`, else `~/.local/share/guardian`. Created with mode 0700.
+public struct DataDirectory: Sendable {
+    public let path: String
+
+    public static var defaultPath: String {
+        let env = ProcessInfo.processInfo.environment
+        if let d = env["GUARDIAN_DATA_DIR"], !d.isEmpty { return d }
+        if let x = env["XDG_DATA_HOME"], !x.isEmpty { return x + "/guardian" }
+        return (env["HOME"] ?? "/var/lib") + "/.local/share/guardian"
+    }
+
+    public init(path: String? = nil, create: Bool = true) throws {
+        self.path = path ?? DataDirectory.defaultPath
+        if create {
+            do {
+                try FileManager.default.createDirectory(atPath: self.path, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw GuardianError.io("cannot create data directory \(self.path): \(error.localizedDescription)")
+            }
+        }
+    }
+
+    public func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+
+    /// Writes a file atomically with the given mode: temporary file, fsync, rename.
+    public func writeAtomically(_ name: String, _ bytes: [UInt8], mode: mode_t) throws {
+        let final = file(name)
+        let tmp = final + ".tmp-\(getpid())"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode)
+        guard fd >= 0 else { throw GuardianError.io("cannot write \(tmp): \(String(cString: strerror(errno)))") }
+        var ok = true
+        bytes.withUnsafeBytes { b in
+            var off = 0
+            while off < b.count {
+                let n = write(fd, b.baseAddress! + off, b.count - off)
+                if n <= 0 { ok = false; break }
+                off += n
+            }
+        }
+        if ok && fsync(fd) != 0 { ok = false }
+        let err = errno
+        close(fd)
+        guard ok else {
+            unlink(tmp)
+            throw GuardianError.io("cannot write \(final): \(String(cString: strerror(err))) (disk full or read-only?)")
+        }
+        fchmodat(AT_FDCWD, tmp, mode, 0)
+        guard rename(tmp, final) == 0 else {
+            unlink(tmp)
+            throw GuardianError.io("cannot replace \(final): \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// The node's Ed25519 identity: `identity.key` (base64 seed, mode 0600) and `identity.pub`
+/// (base64 public key). Created on first use; an unreadable or malformed key file is an error,
+/// never silently replaced.
+public enum NodeIdentity {
+    public static func loadOrCreate(_ dir: DataDirectory) throws -> SigningKey {
+        let keyFile = dir.file("identity.key")
+        if FileManager.default.fileExists(atPath: keyFile) {
+            guard let text = try? String(contentsOfFile: keyFile, encoding: .utf8),
+                  let seed = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)),
+                  let key = try? SigningKey(seed: [UInt8](seed))
+            else {
+                throw GuardianError.io("\(keyFile) is not a Guardian identity (base64 Ed25519 seed); move it away to create a new identity")
+            }
+            return key
+        }
+        let key = SigningKey()
+        var seed = key.exportSeed()
+        defer { for i in seed.indices { seed[i] = 0 } }
+        try dir.writeAtomically("identity.key", Array(Data(seed).base64EncodedString().utf8) + [10], mode: 0o600)
+        try dir.writeAtomically("identity.pub", Array(key.verifyingKey.base64.utf8) + [10], mode: 0o644)
+        return key
+    }
+
+    /// Public keys this node trusts: its own, and every `keys/*.pub` file (base64 Ed25519 public keys).
+    public static func trustedKeys(_ dir: DataDirectory) -> [String: VerifyingKey] {
+        var out: [String: VerifyingKey] = [:]
+        if let text = try? String(contentsOfFile: dir.file("identity.pub"), encoding: .utf8),
+           let k = try? VerifyingKey(base64: text) {
+            out[k.nodeID.value] = k
+        }
+        let keysDir = dir.file("keys")
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: keysDir)) ?? [] where name.hasSuffix(".pub") {
+            if let text = try? String(contentsOfFile: keysDir + "/" + name, encoding: .utf8),
+               let k = try? VerifyingKey(base64: text) {
+                out[k.nodeID.value] = k
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,134 @@
+import Foundation
+import Testing
+@testable import GuardianCrypto
+
+func hexBytes(_ s: String) -> [UInt8] {
+    var out: [UInt8] = []
+    var i = s.startIndex
+    while i < s.endIndex {
+        let j = s.index(i, offsetBy: 2)
+        out.append(UInt8(s[i..<j], radix: 16)!)
+        i = j
+    }
+    return out
+}
+
+@Suite struct Ed25519Tests {
+    /// RFC 8032, section 7.1, test 1.
+    @Test func rfc8032Vector() throws {
+        let key = try SigningKey(seed: hexBytes("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"))
+        #expect(key.verifyingKey.bytes == hexBytes("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"))
+        let sig = key.sign([])
+        #expect(sig == hexBytes("e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"))
+        #expect(key.verifyingKey.verify(signature: sig, message: []))
+    }
+
+    @Test func tamperedMessagesAndWrongKeysFail() {
+        let a = SigningKey(), b = SigningKey()
+        let msg = Array("guardian".utf8)
+        let sig = a.sign(msg)
+        #expect(a.verifyingKey.verify(signature: sig, message: msg))
+        #expect(!a.verifyingKey.verify(signature: sig, message: Array("guardiaN".utf8)))
+        #expect(!b.verifyingKey.verify(signature: sig, message: msg))
+        var bad = sig
+        bad[10] ^= 1
+        #expect(!a.verifyingKey.verify(signature: bad, message: msg))
+        #expect(!a.verifyingKey.verify(signature: Array(sig.prefix(10)), message: msg))
+    }
+
+    @Test func seedRoundTrip() throws {
+        let a = SigningKey()
+        let b = try SigningKey(seed: a.exportSeed())
+        #expect(a.verifyingKey == b.verifyingKey)
+        #expect(throws: CryptoError.self) { try SigningKey(seed: [1, 2, 3]) }
+        #expect(throws: CryptoError.self) { try VerifyingKey(base64: "not base64!") }
+    }
+
+    @Test func blake2bVectors() {
+        #expect(Sodium.hex(Sodium.blake2b([], length: 32)) == "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8")
+        #expect(Sodium.hex(Sodium.blake2b(Array("abc".utf8), length: 64)) ==
+            "ba80a53f981c4d0d6a2797b69f12f6e94c212f14685ac4b74b12bb6fdbffa2d17d87c5392aab792dc252d5de4533cc9518d38aa8dbf1925ab92386edd4009923")
+        #expect(Sodium.hex(Sodium.sha256(Array("abc".utf8))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(Sodium.constantTimeEqual([1, 2, 3], [1, 2, 3]))
+        #expect(!Sodium.constantTimeEqual([1, 2, 3], [1, 2, 4]))
+        #expect(!Sodium.constantTimeEqual([1, 2], [1, 2, 3]))
+    }
+}
+
+@Suite struct NodeIDTests {
+    @Test func formatAndRoundTrip() throws {
+        let key = SigningKey()
+        let id = key.verifyingKey.nodeID
+        let groups = id.value.split(separator: "-")
+        #expect(groups.count == 8)
+        #expect(groups.allSatisfy { $0.count == 7 })
+        #expect(try NodeID(parsing: id.value.lowercased().replacingOccurrences(of: "-", with: " ")) == id)
+        #expect(id == key.verifyingKey.nodeID) // deterministic
+        #expect(id != SigningKey().verifyingKey.nodeID)
+    }
+
+    @Test func typosAreDetected() throws {
+        let id = SigningKey().verifyingKey.nodeID.value
+        var chars = Array(id)
+        let i = 3
+        chars[i] = chars[i] == "A" ? "B" : "A"
+        #expect(throws: CryptoError.self) { try NodeID(parsing: String(chars)) }
+        #expect(throws: CryptoError.self) { try NodeID(parsing: "TOO-SHORT") }
+    }
+}
+
+@Suite struct DSSETests {
+    /// The example from the DSSE protocol specification.
+    @Test func paeVector() {
+        let pae = DSSE.pae(type: "http://example.com/HelloWorld", body: Array("hello world".utf8))
+        #expect(String(decoding: pae, as: UTF8.self) == "DSSEv1 29 http://example.com/HelloWorld 11 hello world")
+    }
+
+    func trusted(_ keys: SigningKey...) -> [String: VerifyingKey] {
+        Dictionary(uniqueKeysWithValues: keys.map { ($0.verifyingKey.nodeID.value, $0.verifyingKey) })
+    }
+
+    @Test func genuineEnvelopeVerifies() throws {
+        let key = SigningKey()
+        let env = DSSE.sign(payload: Array("{\"a\":1}".utf8), payloadType: "application/json", key: key)
+        let v = try DSSE.verify(env, trusted: trusted(key))
+        #expect(v.payload == Array("{\"a\":1}".utf8))
+        #expect(v.signers == [key.verifyingKey.nodeID.value])
+        #expect(DSSE.recordID(env).count == 64)
+        #expect(DSSE.recordID(env) == DSSE.recordID(env))
+    }
+
+    @Test func tamperingIsDetected() throws {
+        let key = SigningKey()
+        let env = DSSE.sign(payload: Array("{\"score\":40}".utf8), payloadType: "application/json", key: key)
+        var decoded = try JSONDecoder().decode(DSSEEnvelope.self, from: Data(env))
+        decoded.payload = Data("{\"score\":99}".utf8).base64EncodedString()
+        let forged = [UInt8](try JSONEncoder().encode(decoded))
+        #expect(throws: CryptoError.self) { try DSSE.verify(forged, trusted: trusted(key)) }
+        // payload type is signed too
+        var retyped = try JSONDecoder().decode(DSSEEnvelope.self, from: Data(env))
+        retyped.payloadType = "text/plain"
+        #expect(throws: CryptoError.self) { try DSSE.verify([UInt8](try JSONEncoder().encode(retyped)), trusted: trusted(key)) }
+        // every single flipped byte of the envelope is rejected or changes nothing verifiable
+        for i in stride(from: 0, to: env.count, by: 7) {
+            var b = env
+            b[i] ^= 0x01
+            if let v = try? DSSE.verify(b, trusted: trusted(key)) {
+                #expect(v.payload == Array("{\"score\":40}".utf8), "byte \(i) flipped and a different payload verified")
+            }
+        }
+    }
+
+    @Test func unknownSignerAndMalformedInput() throws {
+        let key = SigningKey(), other = SigningKey()
+        let env = DSSE.sign(payload: [1, 2, 3], payloadType: "x", key: key)
+        #expect { try DSSE.verify(env, trusted: trusted(other)) } throws: { ($0 as? CryptoError)?.description.contains("unknown signer") == true }
+        #expect(throws: CryptoError.self) { try DSSE.verify(Array("not json".utf8), trusted: trusted(key)) }
+        #expect(throws: CryptoError.self) { try DSSE.verify(Array("{\"payloadType\":\"x\",\"payload\":\"AQID\",\"signatures\":[]}".utf8), trusted: trusted(key)) }
+        // a trusted key under a key id that is not its own
+        var env2 = try JSONDecoder().decode(DSSEEnvelope.self, from: Data(env))
+        env2.signatures[0].keyid = other.verifyingKey.nodeID.value
+        let mixed = [other.verifyingKey.nodeID.value: key.verifyingKey]
+        #expect(throws: CryptoError.self) { try DSSE.verify([UInt8](try JSONEncoder().encode(env2)), trusted: mixed) }
+    }
+}
