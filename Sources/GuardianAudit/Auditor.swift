@@ -20,6 +20,8 @@ public struct AuditOptions: Sendable {
     public var limits = AnalysisLimits()
     /// Zero every timing field (for byte-identical reports).
     public var reproducible = false
+    /// Called with a phase name and a fraction (0–1) while the audit runs; from any thread.
+    public var progress: (@Sendable (String, Double) -> Void)?
 
     public init(target: String) { self.target = target }
 
@@ -111,6 +113,7 @@ public enum Auditor {
         Trace.mark("open+resolve")
         let entries = try repo.tree(of: head)
         Trace.mark("tree \(entries.count)")
+        options.progress?("reading tree", 0.05)
         var files: [AuditedFile?] = Array(repeating: nil, count: entries.count)
         var skipped: [SkippedFile] = []
         var keys: [[UInt8]] = Array(repeating: [], count: entries.count)
@@ -159,6 +162,7 @@ public enum Auditor {
             guard let r = try? GitRepository(path: path) else { failures.items[w] = "cannot open \(path)"; return }
             var k = w
             while k < missingList.count {
+                if w == 0 && k % 256 == 0 { options.progress?("analysing files", 0.1 + 0.7 * Double(k) / Double(max(1, missingList.count))) }
                 let e = entries[missingList[k]]
                 let facts = try? r.withBlob(e.oid) { buf in
                     FileAnalyzer.analyze(path: e.path, buffer: buf, isTest: PathRules.isTest(e.path), limits: limits)
@@ -184,6 +188,7 @@ public enum Auditor {
 
         // history
         Trace.mark("analysis+store \(missing.count)")
+        options.progress?("reading history", 0.8)
         let all = try repo.walkHistory(from: head, limit: options.maxHistory, firstParent: false)
         let mainline = try repo.walkHistory(from: head, limit: options.maxHistory, firstParent: true)
         let ckeys = all.map { o -> [UInt8] in
@@ -305,6 +310,7 @@ public enum Auditor {
             outputs.items[i] = (output, result, String(ranAt.timeIntervalSince1970), ms)
         }
         Trace.mark("checks")
+        options.progress?("scoring", 0.95)
         for (i, check) in checks.enumerated() {
             guard let (output, r, ranAt, ms) = outputs.items[i] else { continue }
             var result = r

@@ -104,3 +104,52 @@ extension Sodium {
         return out
     }
 }
+
+/// Authenticated encryption with XChaCha20-Poly1305 (24-byte random nonce prepended).
+public struct SecretBox: Sendable {
+    private let key: SecureBytes
+
+    public static let keyBytes = Int(crypto_aead_xchacha20poly1305_ietf_KEYBYTES)
+
+    public init(key: [UInt8]) throws {
+        guard key.count == SecretBox.keyBytes else { throw CryptoError("a secret-box key is \(SecretBox.keyBytes) bytes, got \(key.count)") }
+        self.key = SecureBytes(copying: key)
+    }
+
+    public func seal(_ plaintext: [UInt8], associatedData: [UInt8] = []) -> [UInt8] {
+        let nonce = Sodium.randomBytes(Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES))
+        var out = [UInt8](repeating: 0, count: plaintext.count + Int(crypto_aead_xchacha20poly1305_ietf_ABYTES))
+        var len: UInt64 = 0
+        key.withUnsafeBytes { k in
+            _ = crypto_aead_xchacha20poly1305_ietf_encrypt(&out, &len, plaintext, UInt64(plaintext.count), associatedData,
+                                                            UInt64(associatedData.count), nil, nonce,
+                                                            k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
+        return nonce + out.prefix(Int(len))
+    }
+
+    public func open(_ sealed: [UInt8], associatedData: [UInt8] = []) throws -> [UInt8] {
+        let nlen = Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES), alen = Int(crypto_aead_xchacha20poly1305_ietf_ABYTES)
+        guard sealed.count >= nlen + alen else { throw CryptoError("sealed data is too short") }
+        let nonce = Array(sealed.prefix(nlen)), body = Array(sealed.dropFirst(nlen))
+        var out = [UInt8](repeating: 0, count: body.count - alen)
+        var len: UInt64 = 0
+        let rc = key.withUnsafeBytes { k in
+            crypto_aead_xchacha20poly1305_ietf_decrypt(&out, &len, nil, body, UInt64(body.count), associatedData,
+                                                       UInt64(associatedData.count), nonce,
+                                                       k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
+        guard rc == 0 else { throw CryptoError("decryption failed: wrong key or modified data") }
+        return Array(out.prefix(Int(len)))
+    }
+}
+
+extension Sodium {
+    /// HMAC-SHA256 (RFC 2104) over libsodium's SHA-256, for keys of any length.
+    public static func hmacSHA256(key: [UInt8], message: [UInt8]) -> [UInt8] {
+        var k = key.count > 64 ? sha256(key) : key
+        k += [UInt8](repeating: 0, count: 64 - k.count)
+        let inner = sha256(k.map { $0 ^ 0x36 } + message)
+        return sha256(k.map { $0 ^ 0x5c } + inner)
+    }
+}

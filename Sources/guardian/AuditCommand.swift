@@ -7,7 +7,7 @@ import GuardianNode
 
 extension ReportFormat: ExpressibleByArgument {}
 
-struct AuditCommand: ParsableCommand {
+struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
         abstract: "Audit a repository with the eight checks (no agent needed).",
@@ -56,15 +56,21 @@ struct AuditCommand: ParsableCommand {
     @Option(help: "Also write a signed result to FILE: a DSSE envelope over an in-toto statement of the reproducible report, signed with this node's identity.")
     var attest: String?
 
-    @Option(help: "Data directory holding the node identity used by --attest (default \(DataDirectory.defaultPath)).")
-    var dataDir: String?
+    @Option(help: "Trigger the audit of PROJECT on the running agent and follow it (instead of auditing locally).")
+    var remote: String?
+
+    @OptionGroup var agent: AgentOptions
 
     func validate() throws {
         if let j = jobs, j < 1 || j > 256 { throw ValidationError("--jobs must be between 1 and 256") }
         if maxHistory < 0 { throw ValidationError("--max-history must not be negative") }
     }
 
-    func run() throws {
+    func run() async throws {
+        if let remote {
+            if try await !RemoteAudit.run(project: remote, agent: agent, rev: rev) { throw ExitCode(1) }
+            return
+        }
         var options = AuditOptions(target: target)
         options.revision = rev
         options.profile = try TeamProfile.load(profile)
@@ -84,7 +90,7 @@ struct AuditCommand: ParsableCommand {
             FileHandle.standardOutput.write(data)
         }
         if let attest {
-            let key = try NodeIdentity.loadOrCreate(try DataDirectory(path: dataDir))
+            let key = try NodeIdentity.loadOrCreate(try DataDirectory(path: agent.dataDir))
             let envelope = try Attestation.sign(report.withoutTiming(), key: key)
             do { try Data(envelope).write(to: URL(fileURLWithPath: attest), options: .atomic) } catch {
                 throw GuardianError.io("cannot write \(attest): \(error.localizedDescription)")

@@ -4,20 +4,21 @@ import GuardianAudit
 import GuardianCore
 
 @main
-struct Guardian: ParsableCommand {
+struct Guardian: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "guardian",
         abstract: "Guardian: a peer-to-peer code-quality audit mesh.",
         discussion: "Exit codes: 0 passed, 1 the gate failed, 2 usage or runtime error.",
         version: Auditor.version,
-        subcommands: [AuditCommand.self, VerifyCommand.self, IdentityCommand.self, RulesCommand.self, FunctionsCommand.self,
+        subcommands: [AuditCommand.self, AgentCommand.self, ProjectsCommand.self, StatusCommand.self, ResultsCommand.self,
+                      VerifyCommand.self, IdentityCommand.self, RulesCommand.self, FunctionsCommand.self,
                       BenchIncrementalCommand.self])
 
     /// Runs the command and maps errors to exit code 2 with a one-line reason.
-    static func mainEntry() {
+    static func mainEntry() async {
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var a = command as? any AsyncParsableCommand { try await a.run() } else { try command.run() }
         } catch let e as GuardianError {
             FileHandle.standardError.write(Data("guardian: \(e.description)\n".utf8))
             Foundation.exit(2)
@@ -32,5 +33,5 @@ struct Guardian: ParsableCommand {
         }
     }
 
-    static func main() { mainEntry() }
+    static func main() async { await mainEntry() }
 }

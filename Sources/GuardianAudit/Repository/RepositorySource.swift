@@ -84,3 +84,21 @@ enum DirectoryWalker {
         return [UInt8](d)
     }
 }
+
+/// Bare mirrors for the agent: cloned once with libgit2, fetched before each audit.
+public enum Mirror {
+    /// Clones `url` into `path` if absent, else fetches every branch and tag.
+    public static func sync(url: String, to path: String) throws {
+        if FileManager.default.fileExists(atPath: path), let repo = try? GitRepository(path: path) {
+            try repo.fetchOrigin()
+        } else {
+            try? FileManager.default.removeItem(atPath: path)
+            try GitRepository.cloneBare(url: url, to: path)
+        }
+    }
+
+    /// The commit a revision resolves to in a mirror.
+    public static func resolve(_ rev: String, in path: String) throws -> String {
+        GitRepository.hex(try GitRepository(path: path).resolve(rev))
+    }
+}

@@ -1,0 +1,400 @@
+import Foundation
+import GuardianAudit
+import GuardianCore
+import GuardianCrypto
+import HTTPTypes
+import Hummingbird
+
+/// The HTTP API v1 (docs/openapi.yaml).
+public struct API: Sendable {
+    let node: Node
+
+    public init(node: Node) { self.node = node }
+
+    /// Every route, with JSON errors for everything that fails.
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: JSONErrorMiddleware())
+        router.get("/livez") { _, _ in Self.json(["status": "ok"]) }
+        router.get("/readyz") { _, _ in
+            _ = try node.store.tokenCount()
+            return Self.json(["status": "ready"])
+        }
+        router.get("/metrics") { request, _ in
+            if !node.config.publicMetrics { _ = try await authenticate(request) }
+            return try await metrics()
+        }
+        router.get("/v1/node") { request, _ in
+            _ = try await authenticate(request)
+            return try await nodeInfo()
+        }
+        router.get("/v1/members") { request, _ in
+            _ = try await authenticate(request)
+            let info = try await nodeInfo(asMember: true)
+            return Self.json(["members": [info], "digest": Sodium.hex(Sodium.blake2b(Array(node.nodeID.utf8), length: 16))] as [String: Any])
+        }
+        router.post("/v1/projects") { request, context in
+            let p = try await authenticate(request)
+            let input: ProjectInput = try await decode(request, context)
+            let team = input.team ?? "default"
+            guard p.canWrite(team: team) else { throw forbidden(team) }
+            let record = try await node.register(input)
+            return try Self.json(projectView(record), status: .created)
+        }
+        router.get("/v1/projects") { request, _ in
+            let p = try await authenticate(request)
+            let list = try node.store.projects().filter { p.canRead(team: $0.team) }
+            return try Self.json(["items": list.map(projectView)])
+        }
+        router.get("/v1/projects/:id") { request, context in
+            let (_, project) = try await readable(request, context)
+            return try Self.json(projectView(project))
+        }
+        router.patch("/v1/projects/:id") { request, context in
+            let (p, project) = try await readable(request, context)
+            guard p.canWrite(team: project.team) else { throw forbidden(project.team) }
+            let input: ProjectInput = try await decode(request, context)
+            var updated = project
+            if let n = input.name { updated.name = n }
+            if let b = input.branch { updated.branch = b }
+            if let s = input.scheduleSeconds {
+                guard s >= 0 else { throw APIError(.badRequest, "invalid_schedule", "scheduleSeconds must be ≥ 0") }
+                updated.scheduleSeconds = s
+                updated.nextAuditAt = s > 0 ? Date().timeIntervalSince1970 + Double(s) : nil
+            }
+            if let pr = input.profile {
+                guard TeamProfile.builtIn[pr] != nil else { throw APIError(.badRequest, "invalid_profile", "unknown profile '\(pr)'") }
+                updated.profile = pr
+            }
+            if let t = input.team {
+                guard p.canWrite(team: t) else { throw forbidden(t) }
+                updated.team = t
+            }
+            if input.repositoryUrl != nil { throw APIError(.badRequest, "immutable_field", "repositoryUrl cannot change; register a new project") }
+            updated.updatedAt = Date().timeIntervalSince1970
+            try node.store.update(project: updated)
+            return try Self.json(projectView(updated))
+        }
+        router.delete("/v1/projects/:id") { request, context in
+            let (p, project) = try await readable(request, context)
+            guard p.canWrite(team: project.team) else { throw forbidden(project.team) }
+            try await node.deleteProject(project.id)
+            return Response(status: .noContent)
+        }
+        router.get("/v1/projects/:id/audit-status") { request, context in
+            let (_, project) = try await readable(request, context)
+            return try await auditStatus(project)
+        }
+        router.post("/v1/projects/:id/audits") { request, context in
+            let (p, project) = try await readable(request, context)
+            guard p.canWrite(team: project.team) else { throw forbidden(project.team) }
+            let rev = request.uri.queryParameters.get("rev")
+            let task = try await node.enqueue(project: project.id, reason: .manual, revision: rev)
+            return Self.json(["taskId": task.id, "state": task.state.rawValue, "statusUrl": "/v1/audits/\(task.id)"], status: .accepted)
+        }
+        router.get("/v1/audits/:task") { request, context in
+            let p = try await authenticate(request)
+            let id = try context.parameters.require("task")
+            guard let task = await node.task(id) else { throw APIError(.notFound, "not_found", "no audit task '\(id)'") }
+            if let project = try node.store.project(id: task.projectId), !p.canRead(team: project.team) { throw forbidden(project.team) }
+            return try Self.encodable(task)
+        }
+        router.get("/v1/projects/:id/results") { request, context in
+            let (_, project) = try await readable(request, context)
+            let limit = min(max(request.uri.queryParameters.get("limit", as: Int.self) ?? 20, 1), 200)
+            let before = request.uri.queryParameters.get("before", as: Double.self)
+            let rows = try node.store.results(project: project.id, limit: limit, before: before)
+            let items = rows.compactMap { try? JSONSerialization.jsonObject(with: $0.envelope) }
+            var body: [String: Any] = ["items": items, "ids": rows.map(\.id)]
+            if rows.count == limit, let last = rows.last { body["next"] = "/v1/projects/\(project.id)/results?limit=\(limit)&before=\(last.createdAt)" }
+            return Self.json(body)
+        }
+        router.get("/v1/results/:id") { request, context in
+            let p = try await authenticate(request)
+            let id = try context.parameters.require("id")
+            guard let r = try node.store.result(id: id) else { throw APIError(.notFound, "not_found", "no result '\(id)'") }
+            if let project = try node.store.project(id: r.projectId), !p.canRead(team: project.team) { throw forbidden(project.team) }
+            // the exact stored bytes
+            return Response(status: .ok, headers: [.contentType: "application/json", HTTPField.Name("X-Guardian-Record-Id")!: r.id],
+                            body: .init(byteBuffer: ByteBuffer(bytes: r.envelope)))
+        }
+        router.get("/v1/projects/:id/findings") { request, context in
+            let (_, project) = try await readable(request, context)
+            guard let latest = try node.store.latestResult(project: project.id) else { return Self.json(["items": [String]()]) }
+            let q = request.uri.queryParameters
+            let check = q.get("check"), severity = q.get("severity")
+            if let c = check, Check(rawValue: c) == nil { throw APIError(.badRequest, "invalid_check", "unknown check '\(c)'") }
+            if let s = severity, Severity(rawValue: s) == nil { throw APIError(.badRequest, "invalid_severity", "unknown severity '\(s)'") }
+            let onlyNew = q.get("new").map { $0 == "1" || $0 == "true" } ?? false
+            let rows = try node.store.findings(result: latest.id, check: check, severity: severity, onlyNew: onlyNew,
+                                               limit: min(q.get("limit", as: Int.self) ?? 1000, 10_000))
+            return try Self.encodable(["resultId": AnyEncodable(latest.id), "items": AnyEncodable(rows)])
+        }
+        router.get("/v1/teams/:id") { request, context in
+            let p = try await authenticate(request)
+            let id = try context.parameters.require("id")
+            guard p.canRead(team: id) else { throw forbidden(id) }
+            guard let t = try node.store.team(id: id) else {
+                return try Self.encodable(["id": AnyEncodable(id), "profile": AnyEncodable(TeamProfile.standard)])
+            }
+            let profile = try TeamProfile.decode(Data(t.profile.utf8), source: "team \(id)")
+            return try Self.encodable(["id": AnyEncodable(id), "profile": AnyEncodable(profile)])
+        }
+        router.put("/v1/teams/:id") { request, context in
+            let p = try await authenticate(request)
+            let id = try context.parameters.require("id")
+            guard p.canWrite(team: id) else { throw forbidden(id) }
+            let body = try await request.body.collect(upTo: node.config.maxBodyBytes)
+            let profile: TeamProfile
+            do { profile = try TeamProfile.decode(Data(buffer: body), source: "request body") } catch let e as GuardianError {
+                throw APIError(.badRequest, "invalid_profile", e.description)
+            }
+            let e = JSONEncoder()
+            e.outputFormatting = [.sortedKeys]
+            try node.store.save(team: TeamRecord(id: id, profile: String(decoding: try e.encode(profile), as: UTF8.self),
+                                                 updatedAt: Date().timeIntervalSince1970))
+            return try Self.encodable(["id": AnyEncodable(id), "profile": AnyEncodable(profile)])
+        }
+        router.post("/v1/tokens") { request, context in
+            let p = try await authenticate(request)
+            struct Input: Decodable { var role: String; var team: String?; var name: String? }
+            let input: Input = try await decode(request, context)
+            guard let role = Principal.Role(rawValue: input.role), role != .member else {
+                throw APIError(.badRequest, "invalid_role", "role must be admin, maintainer or viewer")
+            }
+            if role != .admin && input.team == nil { throw APIError(.badRequest, "missing_field", "team is required for maintainer and viewer tokens") }
+            guard p.isAdmin || (p.role == .maintainer && role != .admin && input.team == p.team) else {
+                throw APIError(.forbidden, "forbidden", "this token cannot create \(role.rawValue) tokens")
+            }
+            let (secret, record) = Auth.newToken(role: role, team: input.team, name: input.name ?? role.rawValue)
+            try node.store.insert(token: record)
+            return Self.json(["id": record.id, "token": secret, "role": role.rawValue, "team": input.team ?? ""], status: .created)
+        }
+        router.delete("/v1/tokens/:id") { request, context in
+            let p = try await authenticate(request)
+            guard p.isAdmin else { throw APIError(.forbidden, "forbidden", "only admin tokens can revoke tokens") }
+            let id = try context.parameters.require("id")
+            guard try node.store.deleteToken(id: id) else { throw APIError(.notFound, "not_found", "no token '\(id)'") }
+            return Response(status: .noContent)
+        }
+        router.post("/v1/verify") { request, _ in
+            _ = try await authenticate(request)
+            let body = try await request.body.collect(upTo: node.config.maxBodyBytes)
+            let bytes = [UInt8](Data(buffer: body))
+            var trusted = NodeIdentity.trustedKeys(node.dataDir)
+            trusted[node.nodeID] = node.identity.verifyingKey
+            do {
+                let (st, v) = try Attestation.verify(bytes, trusted: trusted)
+                return Self.json(["valid": true, "record": DSSE.recordID(bytes), "signers": v.signers,
+                                  "repository": st.subject.first?.name ?? "", "commit": st.subject.first?.digest["gitCommit"] ?? "",
+                                  "overallHealthScore": st.predicate.overallHealthScore] as [String: Any])
+            } catch let e as CryptoError {
+                return Self.json(["valid": false, "reason": e.description], status: .unprocessableContent)
+            }
+        }
+        router.get("/v1/events") { request, _ in
+            _ = try await authenticate(request)
+            return await events(lastId: request.headers[HTTPField.Name("Last-Event-ID")!].flatMap(Int.init))
+        }
+        Webhooks(node: node).register(on: router)
+        return router
+    }
+
+    // MARK: helpers
+
+    func authenticate(_ request: Request) async throws -> Principal {
+        try Auth.authenticate(request, store: node.store)
+    }
+
+    func readable(_ request: Request, _ context: BasicRequestContext) async throws -> (Principal, ProjectRecord) {
+        let p = try await authenticate(request)
+        let id = try context.parameters.require("id")
+        guard let project = try node.store.project(id: id), p.canRead(team: project.team) else {
+            // Same answer for "absent" and "not yours": a viewer of team A learns nothing about team B.
+            throw APIError(.notFound, "not_found", "no project '\(id)'")
+        }
+        return (p, project)
+    }
+
+    func forbidden(_ team: String) -> APIError {
+        APIError(.forbidden, "forbidden", "this token may not change team '\(team)'")
+    }
+
+    func decode<T: Decodable>(_ request: Request, _ context: BasicRequestContext) async throws -> T {
+        let body = try await request.body.collect(upTo: node.config.maxBodyBytes)
+        do { return try JSONDecoder().decode(T.self, from: Data(buffer: body)) } catch let DecodingError.keyNotFound(k, _) {
+            throw APIError(.badRequest, "missing_field", "'\(k.stringValue)' is required")
+        } catch let DecodingError.typeMismatch(_, ctx) {
+            throw APIError(.badRequest, "invalid_json", "wrong type at '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))'")
+        } catch {
+            throw APIError(.badRequest, "invalid_json", "the request body is not valid JSON for this route")
+        }
+    }
+
+    func projectView(_ p: ProjectRecord) throws -> [String: Any] {
+        var v: [String: Any] = ["id": p.id, "name": p.name, "repositoryUrl": p.repositoryUrl, "team": p.team,
+                                "scheduleSeconds": p.scheduleSeconds, "profile": p.profile, "createdAt": p.createdAt,
+                                "hasWebhookSecret": p.webhookSecret != nil, "hasCredentials": p.credentials != nil,
+                                "webhookUrl": "/v1/hooks/github/\(p.id)"]
+        v["branch"] = p.branch ?? NSNull()
+        v["lastAuditAt"] = p.lastAuditAt ?? NSNull()
+        v["nextAuditAt"] = p.nextAuditAt ?? NSNull()
+        return v
+    }
+
+    func nodeInfo(asMember: Bool = false) async throws -> Response {
+        Self.json(try await nodeInfoDict(asMember: asMember))
+    }
+
+    func nodeInfoDict(asMember: Bool) async throws -> [String: Any] {
+        let c = node.config
+        var d: [String: Any] = ["name": c.name, "id": node.nodeID, "address": c.gossipAddr, "httpAddress": c.httpAddr,
+                                "status": "alive", "incarnation": 0, "tags": ["team": "", "site": "", "capacity": "1"],
+                                "publicKey": node.identity.verifyingKey.base64, "version": Auditor.version]
+        if asMember { d["rtt"] = 0 } else {
+            d["uptimeSeconds"] = Int(Date().timeIntervalSince(node.startedAt))
+            d["queueDepth"] = await node.queueDepth
+            d["runningAudits"] = await node.runningAudits
+            d["results"] = try node.store.resultCount()
+        }
+        return d
+    }
+
+    func auditStatus(_ project: ProjectRecord) async throws -> Response {
+        var body: [String: Any] = ["projectId": project.id, "projectName": project.name, "repositoryUrl": project.repositoryUrl,
+                                   "lastAuditTime": NSNull(), "overallHealthScore": NSNull(), "magicResults": [String: Any](),
+                                   "aiInsights": [Any](), "nextScheduledAudit": project.nextAuditAt.map { ISO8601.format($0) } ?? NSNull()]
+        let profile = TeamProfile.builtIn[project.profile] ?? .standard
+        body["teamConfiguration"] = ["team": project.team, "profile": profile.name, "strictness": profile.strictness,
+                                     "focusAreas": profile.focusAreas.map(\.rawValue)] as [String: Any]
+        if let latest = try node.store.latestResult(project: project.id),
+           let env = try? JSONDecoder().decode(DSSEEnvelope.self, from: latest.envelope),
+           let payload = Data(base64Encoded: env.payload),
+           let statement = try? JSONSerialization.jsonObject(with: payload) as? [String: Any],
+           let report = statement["predicate"] as? [String: Any] {
+            body["lastAuditTime"] = ISO8601.format(latest.createdAt)
+            body["overallHealthScore"] = report["overallHealthScore"]
+            body["magicResults"] = report["magicResults"]
+            body["aiInsights"] = report["aiInsights"]
+            body["commit"] = latest.commitId ?? NSNull()
+            body["resultId"] = latest.id
+            body["gate"] = report["gate"]
+        }
+        if let t = await node.currentTask(project: project.id) {
+            body["runningAudit"] = ["taskId": t.id, "state": t.state.rawValue, "phase": t.phase, "progress": t.progress] as [String: Any]
+        } else {
+            body["runningAudit"] = NSNull()
+        }
+        return Self.json(body)
+    }
+
+    func metrics() async throws -> Response {
+        var out = ""
+        func metric(_ name: String, _ type: String, _ help: String, _ lines: [String]) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n" + lines.joined(separator: "\n") + "\n"
+        }
+        let durations = await node.auditDurations
+        let buckets: [Double] = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
+        var hist: [String] = buckets.map { b in "guardian_audit_duration_seconds_bucket{le=\"\(b)\"} \(durations.filter { $0 <= b }.count)" }
+        hist.append("guardian_audit_duration_seconds_bucket{le=\"+Inf\"} \(durations.count)")
+        hist.append("guardian_audit_duration_seconds_sum \(durations.reduce(0, +))")
+        hist.append("guardian_audit_duration_seconds_count \(durations.count)")
+        metric("guardian_audit_duration_seconds", "histogram", "Duration of completed audits.", hist)
+        metric("guardian_audit_queue_depth", "gauge", "Audits waiting in the queue.", ["guardian_audit_queue_depth \(await node.queueDepth)"])
+        metric("guardian_audits_running", "gauge", "Audits running now.", ["guardian_audits_running \(await node.runningAudits)"])
+        metric("guardian_audits_total", "counter", "Audits finished, by outcome.",
+               ["guardian_audits_total{outcome=\"succeeded\"} \(await node.auditsCompleted)",
+                "guardian_audits_total{outcome=\"failed\"} \(await node.auditsFailed)"])
+        metric("guardian_results_stored", "gauge", "Signed results in the store.", ["guardian_results_stored \(try node.store.resultCount())"])
+        let counts = try node.store.findingCounts()
+        metric("guardian_findings", "gauge", "Findings of each project's latest result, by severity.",
+               counts.map { "guardian_findings{severity=\"\($0.key)\"} \($0.value)" }.sorted())
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: out)))
+    }
+
+    func events(lastId: Int?) async -> Response {
+        let (backlog, stream, id) = await node.events.subscribe(after: lastId)
+        let bus = node.events
+        let body = ResponseBody { writer in
+            func frame(_ e: NodeEvent) -> ByteBuffer {
+                let data = (try? JSONEncoder().encode(e.data)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+                return ByteBuffer(string: "id: \(e.id)\nevent: \(e.type)\ndata: \(data)\n\n")
+            }
+            try await writer.write(ByteBuffer(string: ": guardian events\nretry: 2000\n\n"))
+            for e in backlog { try await writer.write(frame(e)) }
+            for await e in stream { try await writer.write(frame(e)) }
+            await bus.unsubscribe(id)
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+    }
+
+    static func json(_ value: Any, status: HTTPResponse.Status = .ok) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func encodable<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try e.encode(value))))
+    }
+}
+
+struct AnyEncodable: Encodable, Sendable {
+    let encodeValue: @Sendable (any Encoder) throws -> Void
+    init<T: Encodable & Sendable>(_ v: T) { encodeValue = { try v.encode(to: $0) } }
+    func encode(to encoder: any Encoder) throws { try encodeValue(encoder) }
+}
+
+enum ISO8601 {
+    static func format(_ t: Double) -> String {
+        let f = ISO8601DateFormatter()
+        return f.string(from: Date(timeIntervalSince1970: t))
+    }
+}
+
+/// Maps every error to `{"error": {"code", "message"}}` with the right status.
+struct JSONErrorMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let e as APIError {
+            return APIError.json(status: e.status, code: e.code, message: e.message)
+        } catch let e as HTTPError {
+            let code: String
+            switch e.status.code {
+            case 404: code = "not_found"
+            case 405: code = "method_not_allowed"
+            case 413: code = "body_too_large"
+            case 400: code = "bad_request"
+            default: code = "http_\(e.status.code)"
+            }
+            let message = e.body ?? (e.status.code == 404 ? "no route \(request.method) \(request.uri.path)" : e.status.reasonPhrase)
+            return APIError.json(status: e.status, code: code, message: message)
+        } catch let e as GuardianError {
+            return APIError.json(status: .internalServerError, code: "internal", message: e.description)
+        } catch {
+            context.logger.error("request failed", metadata: ["error": "\(error)"])
+            return APIError.json(status: .internalServerError, code: "internal", message: "internal error: \(error)")
+        }
+    }
+}
+
+extension Store {
+    func findingCounts() throws -> [String: Int] {
+        try read { db in
+            var out: [String: Int] = [:]
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT f.severity, COUNT(*) FROM finding f
+                JOIN (SELECT projectId, MAX(createdAt) AS c FROM result GROUP BY projectId) l ON l.projectId = f.projectId
+                JOIN result r ON r.id = f.resultId AND r.createdAt = l.c GROUP BY f.severity
+                """)
+            for r in rows { out[r[0]] = r[1] }
+            return out
+        }
+    }
+}
+
+import GRDB

@@ -1,0 +1,59 @@
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// Runs a node: HTTP API and scheduler as services of one `ServiceGroup`, stopped in reverse order
+/// on SIGTERM/SIGINT; SIGHUP re-reads the config file and applies what can change at run time.
+public enum Agent {
+    public static func run(config: AgentConfig, configFile: String?, logger: Logger) async throws {
+        let node = try Node(config: config, logger: logger)
+        let tokenFile = try await node.ensureAdminToken()
+        let (host, port) = try AgentConfig.parseAddress(config.httpAddr, what: "http address")
+        let app = Application(router: API(node: node).router(),
+                              configuration: .init(address: .hostname(host, port: port), serverName: "guardian"),
+                              onServerRunning: { channel in
+                                  let addr = channel.localAddress.map { "\($0)" } ?? config.httpAddr
+                                  var lines = ["guardian agent \(node.nodeID.prefix(7)) listening on http://\(host):\(channel.localAddress?.port ?? port) (\(addr))",
+                                               "data directory: \(node.dataDir.path)"]
+                                  if let tokenFile { lines.append("admin token written to \(tokenFile) (mode 0600)") }
+                                  lines.append("try: curl -H \"Authorization: Bearer $(cat \(node.dataDir.file("admin.token")))\" http://\(host):\(channel.localAddress?.port ?? port)/v1/projects")
+                                  FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+                              },
+                              logger: logger)
+        let scheduler = SchedulerService(node: node, configFile: configFile)
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: app), .init(service: scheduler)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            cancellationSignals: [],
+            logger: logger))
+        try await group.run()
+        await node.events.finishAll()
+    }
+}
+
+/// Enqueues scheduled audits every few seconds and handles SIGHUP reloads.
+struct SchedulerService: Service {
+    let node: Node
+    let configFile: String?
+
+    func run() async throws {
+        let hup = await UnixSignalsSequence(trapping: .sighup)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await _ in hup.cancelOnGracefulShutdown() {
+                    await node.reload(configFile: configFile)
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                    try? await node.scheduleDue()
+                    try? await Task.sleep(for: .seconds(2))
+                }
+            }
+            try await gracefulShutdown()
+            group.cancelAll()
+        }
+    }
+}

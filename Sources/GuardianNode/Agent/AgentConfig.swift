@@ -1,0 +1,95 @@
+import Foundation
+import GuardianCore
+
+/// Agent settings. Precedence: flags, then environment (`GUARDIAN_*`), then the config file (JSON),
+/// then these defaults.
+public struct AgentConfig: Codable, Sendable, Equatable {
+    public var dataDir: String = DataDirectory.defaultPath
+    public var httpAddr: String = "127.0.0.1:7780"
+    public var gossipAddr: String = "127.0.0.1:7946"
+    public var name: String = ProcessInfo.processInfo.hostName
+    /// Audits running at once.
+    public var maxConcurrentAudits: Int = 2
+    /// Queued audits beyond this are refused with 503.
+    public var queueCapacity: Int = 1000
+    /// Default interval between scheduled audits of a project, seconds.
+    public var defaultScheduleSeconds: Int = 3600
+    /// Whether /metrics needs no token.
+    public var publicMetrics: Bool = true
+    /// Largest request body accepted, bytes.
+    public var maxBodyBytes: Int = 1 << 20
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case dataDir = "data_dir", httpAddr = "http_addr", gossipAddr = "gossip_addr", name
+        case maxConcurrentAudits = "max_concurrent_audits", queueCapacity = "queue_capacity"
+        case defaultScheduleSeconds = "default_schedule_seconds", publicMetrics = "public_metrics"
+        case maxBodyBytes = "max_body_bytes"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = AgentConfig()
+        dataDir = try c.decodeIfPresent(String.self, forKey: .dataDir) ?? d.dataDir
+        httpAddr = try c.decodeIfPresent(String.self, forKey: .httpAddr) ?? d.httpAddr
+        gossipAddr = try c.decodeIfPresent(String.self, forKey: .gossipAddr) ?? d.gossipAddr
+        name = try c.decodeIfPresent(String.self, forKey: .name) ?? d.name
+        maxConcurrentAudits = try c.decodeIfPresent(Int.self, forKey: .maxConcurrentAudits) ?? d.maxConcurrentAudits
+        queueCapacity = try c.decodeIfPresent(Int.self, forKey: .queueCapacity) ?? d.queueCapacity
+        defaultScheduleSeconds = try c.decodeIfPresent(Int.self, forKey: .defaultScheduleSeconds) ?? d.defaultScheduleSeconds
+        publicMetrics = try c.decodeIfPresent(Bool.self, forKey: .publicMetrics) ?? d.publicMetrics
+        maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes) ?? d.maxBodyBytes
+    }
+
+    /// Values given on the command line (nil = not given).
+    public struct Overrides: Sendable {
+        public var dataDir: String?
+        public var httpAddr: String?
+        public var gossipAddr: String?
+        public var name: String?
+        public init(dataDir: String? = nil, httpAddr: String? = nil, gossipAddr: String? = nil, name: String? = nil) {
+            self.dataDir = dataDir; self.httpAddr = httpAddr; self.gossipAddr = gossipAddr; self.name = name
+        }
+    }
+
+    /// Resolves flags > environment > file > defaults.
+    public static func resolve(flags: Overrides, environment: [String: String], file: String?) throws -> AgentConfig {
+        var c = AgentConfig()
+        let path = file ?? environment["GUARDIAN_CONFIG"]
+        if let path {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw GuardianError.usage("cannot read config file \(path)")
+            }
+            do { c = try JSONDecoder().decode(AgentConfig.self, from: data) } catch {
+                throw GuardianError.usage("config file \(path) is not valid: \(error)")
+            }
+        }
+        func env(_ k: String) -> String? { environment["GUARDIAN_" + k].flatMap { $0.isEmpty ? nil : $0 } }
+        if let v = env("DATA_DIR") { c.dataDir = v }
+        if let v = env("HTTP_ADDR") { c.httpAddr = v }
+        if let v = env("GOSSIP_ADDR") { c.gossipAddr = v }
+        if let v = env("NAME") { c.name = v }
+        if let v = env("MAX_CONCURRENT_AUDITS") {
+            guard let n = Int(v), n > 0 else { throw GuardianError.usage("GUARDIAN_MAX_CONCURRENT_AUDITS must be a positive number") }
+            c.maxConcurrentAudits = n
+        }
+        if let v = flags.dataDir { c.dataDir = v }
+        if let v = flags.httpAddr { c.httpAddr = v }
+        if let v = flags.gossipAddr { c.gossipAddr = v }
+        if let v = flags.name { c.name = v }
+        _ = try parseAddress(c.httpAddr, what: "http address")
+        _ = try parseAddress(c.gossipAddr, what: "gossip address")
+        guard c.maxConcurrentAudits > 0, c.queueCapacity > 0 else { throw GuardianError.usage("concurrency and queue capacity must be positive") }
+        return c
+    }
+
+    public static func parseAddress(_ s: String, what: String) throws -> (host: String, port: Int) {
+        guard let colon = s.lastIndex(of: ":"), let port = Int(s[s.index(after: colon)...]), (0...65535).contains(port) else {
+            throw GuardianError.usage("\(what) '\(s)' is not HOST:PORT")
+        }
+        var host = String(s[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+}

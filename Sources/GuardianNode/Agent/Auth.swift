@@ -1,0 +1,73 @@
+import Foundation
+import GuardianCrypto
+import HTTPTypes
+import Hummingbird
+
+/// An error the API returns as `{"error": {"code", "message"}}` with an HTTP status.
+public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Sendable {
+    public var status: HTTPResponse.Status
+    public var code: String
+    public var message: String
+
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
+        self.status = status; self.code = code; self.message = message
+    }
+
+    public var description: String { message }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        APIError.json(status: status, code: code, message: message)
+    }
+
+    static func json(status: HTTPResponse.Status, code: String, message: String) -> Response {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let body = try! e.encode(["error": ["code": code, "message": message]]) // strings always encode
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+/// Who made a request.
+public struct Principal: Sendable, Equatable {
+    public enum Role: String, Sendable, Codable { case admin, maintainer, viewer, member }
+    public var role: Role
+    public var team: String?
+    public var tokenId: String
+
+    func canRead(team t: String) -> Bool { role == .admin || role == .member || team == t }
+    func canWrite(team t: String) -> Bool { role == .admin || (role == .maintainer && team == t) }
+    var isAdmin: Bool { role == .admin }
+}
+
+public enum Auth {
+    /// A new token: the secret shown once to the caller, and the record stored (hash only).
+    public static func newToken(role: Principal.Role, team: String?, name: String) -> (String, TokenRecord) {
+        let raw = Sodium.randomBytes(32)
+        let secret = "gdn_" + Data(raw).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let record = TokenRecord(id: "tok-" + Sodium.hex(Sodium.randomBytes(6)), hash: Data(hash(secret)), role: role.rawValue,
+                                 team: team, name: name, createdAt: Date().timeIntervalSince1970)
+        return (secret, record)
+    }
+
+    /// Tokens are stored as keyed BLAKE2b hashes; comparing hashes by database lookup leaks nothing
+    /// about the secret.
+    public static func hash(_ secret: String) -> [UInt8] {
+        Sodium.blake2b(Array(secret.utf8), length: 32, key: Array("guardian-token-v1".utf8))
+    }
+
+    static func authenticate(_ request: Request, store: Store) throws -> Principal {
+        guard let header = request.headers[.authorization] else {
+            throw APIError(.unauthorized, "unauthorized", "missing bearer token (Authorization: Bearer <token>)")
+        }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw APIError(.unauthorized, "unauthorized", "the Authorization header must be 'Bearer <token>'")
+        }
+        guard let rec = try store.token(hash: Data(hash(String(parts[1]).trimmingCharacters(in: .whitespaces)))),
+              let role = Principal.Role(rawValue: rec.role) else {
+            throw APIError(.unauthorized, "unauthorized", "unknown or revoked token")
+        }
+        return Principal(role: role, team: rec.team, tokenId: rec.id)
+    }
+}

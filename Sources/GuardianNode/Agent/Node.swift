@@ -1,0 +1,362 @@
+import Dispatch
+import Foundation
+import GuardianAudit
+import GuardianCore
+import GuardianCrypto
+import Logging
+
+/// An audit task: queued, running with progress, then succeeded or failed.
+public struct AuditTask: Codable, Sendable, Equatable {
+    public enum State: String, Codable, Sendable { case queued, running, succeeded, failed }
+    public enum Reason: String, Codable, Sendable { case registration, schedule, webhook, manual }
+    public var id: String
+    public var projectId: String
+    public var reason: Reason
+    public var revision: String?
+    public var state: State
+    public var phase: String
+    public var progress: Double
+    public var queuedAt: Double
+    public var startedAt: Double?
+    public var finishedAt: Double?
+    public var resultId: String?
+    public var error: String?
+
+    var priority: Int {
+        switch reason {
+        case .webhook: 3
+        case .manual: 2
+        case .registration: 1
+        case .schedule: 0
+        }
+    }
+}
+
+/// What an API client sends to register a project.
+public struct ProjectInput: Codable, Sendable {
+    public var name: String?
+    public var repositoryUrl: String?
+    public var team: String?
+    public var branch: String?
+    /// Seconds between scheduled audits (0 disables the schedule).
+    public var scheduleSeconds: Int?
+    public var profile: String?
+    public var webhookSecret: String?
+    public var credentials: String?
+}
+
+/// The node: identity, store, projects, the audit queue and scheduler. One per agent process.
+public actor Node {
+    public nonisolated let config: AgentConfig
+    public let dataDir: DataDirectory
+    public let store: Store
+    public let identity: SigningKey
+    public let events = EventBus()
+    let secrets: SecretBox
+    let logger: Logger
+    let startedAt = Date()
+
+    /// Settings that SIGHUP can change at run time.
+    private var maxConcurrentAudits: Int
+    private var queueCapacity: Int
+
+    private var queue: [AuditTask] = []
+    private var tasks: [String: AuditTask] = [:]
+    private var taskOrder: [String] = []
+    private var running = 0
+    public private(set) var auditsCompleted = 0
+    public private(set) var auditsFailed = 0
+    public private(set) var auditDurations: [Double] = []
+
+    public init(config: AgentConfig, logger: Logger) throws {
+        self.config = config
+        self.logger = logger
+        maxConcurrentAudits = config.maxConcurrentAudits
+        queueCapacity = config.queueCapacity
+        dataDir = try DataDirectory(path: config.dataDir)
+        identity = try NodeIdentity.loadOrCreate(dataDir)
+        secrets = try SecretBox(key: try Node.loadSecretKey(dataDir))
+        store = try Store(path: dataDir.file("guardian.sqlite"))
+        try FileManager.default.createDirectory(atPath: dataDir.file("mirrors"), withIntermediateDirectories: true)
+    }
+
+    /// The key that encrypts project secrets at rest (`secret.key`, mode 0600).
+    static func loadSecretKey(_ dir: DataDirectory) throws -> [UInt8] {
+        let path = dir.file("secret.key")
+        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            guard let d = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)), d.count == SecretBox.keyBytes else {
+                throw GuardianError.io("\(path) is not a Guardian secret key")
+            }
+            return [UInt8](d)
+        }
+        let key = Sodium.randomBytes(SecretBox.keyBytes)
+        try dir.writeAtomically("secret.key", Array(Data(key).base64EncodedString().utf8) + [10], mode: 0o600)
+        return key
+    }
+
+    public nonisolated var nodeID: String { identity.verifyingKey.nodeID.value }
+
+    // MARK: admin token
+
+    /// Writes `admin.token` (mode 0600) and stores its hash, on first start.
+    public func ensureAdminToken() throws -> String? {
+        let path = dataDir.file("admin.token")
+        if FileManager.default.fileExists(atPath: path) { return nil }
+        let (secret, record) = Auth.newToken(role: .admin, team: nil, name: "admin (created on first start)")
+        try store.insert(token: record)
+        try dataDir.writeAtomically("admin.token", Array((secret + "\n").utf8), mode: 0o600)
+        return path
+    }
+
+    // MARK: projects
+
+    public func register(_ input: ProjectInput) async throws -> ProjectRecord {
+        guard let url = input.repositoryUrl?.trimmingCharacters(in: .whitespaces), !url.isEmpty else {
+            throw APIError(.badRequest, "missing_field", "repositoryUrl is required (a URL or a local path)")
+        }
+        if !url.contains("://") && !url.hasPrefix("git@") && !FileManager.default.fileExists(atPath: url) {
+            throw APIError(.badRequest, "invalid_repository", "repositoryUrl '\(url)' is neither a URL nor an existing path")
+        }
+        let profile = input.profile ?? "default"
+        if TeamProfile.builtIn[profile] == nil { throw APIError(.badRequest, "invalid_profile", "unknown profile '\(profile)'") }
+        if let s = input.scheduleSeconds, s < 0 { throw APIError(.badRequest, "invalid_schedule", "scheduleSeconds must be ≥ 0") }
+        let name = input.name ?? Node.defaultName(url)
+        let now = Date().timeIntervalSince1970
+        let schedule = input.scheduleSeconds ?? config.defaultScheduleSeconds
+        let record = ProjectRecord(
+            id: Node.slug(name) + "-" + Sodium.hex(Sodium.randomBytes(3)), name: name, repositoryUrl: url,
+            team: input.team ?? "default", branch: input.branch, scheduleSeconds: schedule, profile: profile,
+            webhookSecret: input.webhookSecret.map { Data(secrets.seal(Array($0.utf8))) },
+            credentials: input.credentials.map { Data(secrets.seal(Array($0.utf8))) },
+            createdAt: now, updatedAt: now, lastAuditAt: nil, nextAuditAt: schedule > 0 ? now + Double(schedule) : nil)
+        do { try store.insert(project: record) } catch let c as StoreConflict {
+            throw APIError(.conflict, "project_exists", "a project with this repository and branch is already registered (\(c.message))")
+        }
+        await events.publish("project.registered", ["project": record.id, "name": record.name])
+        _ = try enqueue(project: record.id, reason: .registration, revision: nil)
+        return record
+    }
+
+    static func defaultName(_ url: String) -> String {
+        var last = url.split(separator: "/").last.map(String.init) ?? url
+        if last.hasSuffix(".git") { last = String(last.dropLast(4)) }
+        return last.isEmpty ? "project" : last
+    }
+
+    static func slug(_ s: String) -> String {
+        let allowed = s.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" }
+        let slug = String(allowed).split(separator: "-").joined(separator: "-")
+        return slug.isEmpty ? "project" : String(slug.prefix(40))
+    }
+
+    public func webhookSecret(of project: ProjectRecord) -> String? {
+        guard let sealed = project.webhookSecret, let plain = try? secrets.open([UInt8](sealed)) else { return nil }
+        return String(decoding: plain, as: UTF8.self)
+    }
+
+    public func deleteProject(_ id: String) async throws {
+        guard try store.deleteProject(id: id) else { throw APIError(.notFound, "not_found", "no project '\(id)'") }
+        try? FileManager.default.removeItem(atPath: mirrorPath(id))
+        await events.publish("project.removed", ["project": id])
+    }
+
+    func mirrorPath(_ project: String) -> String { dataDir.file("mirrors/\(project).git") }
+
+    // MARK: queue
+
+    public func enqueue(project: String, reason: AuditTask.Reason, revision: String?) throws -> AuditTask {
+        guard queue.count < queueCapacity else {
+            throw APIError(.serviceUnavailable, "queue_full", "the audit queue is full (\(queueCapacity)); try again later")
+        }
+        // A queued audit of the same project and revision absorbs the new request.
+        if let existing = queue.first(where: { $0.projectId == project && $0.revision == revision }) { return existing }
+        let task = AuditTask(id: "t-" + Sodium.hex(Sodium.randomBytes(8)), projectId: project, reason: reason, revision: revision,
+                             state: .queued, phase: "queued", progress: 0, queuedAt: Date().timeIntervalSince1970)
+        queue.append(task)
+        remember(task)
+        Task { await self.events.publish("audit.queued", ["task": task.id, "project": project, "reason": reason.rawValue]) }
+        pump()
+        return task
+    }
+
+    public func task(_ id: String) -> AuditTask? { tasks[id] }
+    public var queueDepth: Int { queue.count }
+    public var runningAudits: Int { running }
+
+    /// The running or most recent task of a project.
+    public func currentTask(project: String) -> AuditTask? {
+        taskOrder.reversed().compactMap { tasks[$0] }.first { $0.projectId == project && ($0.state == .running || $0.state == .queued) }
+    }
+
+    private func remember(_ t: AuditTask) {
+        if tasks[t.id] == nil { taskOrder.append(t.id) }
+        tasks[t.id] = t
+        if taskOrder.count > 10_000 {
+            let drop = taskOrder.prefix(taskOrder.count - 10_000)
+            for id in drop where tasks[id]?.state != .running && tasks[id]?.state != .queued { tasks.removeValue(forKey: id) }
+            taskOrder.removeFirst(drop.count)
+        }
+    }
+
+    private func pump() {
+        while running < maxConcurrentAudits, !queue.isEmpty {
+            var best = 0
+            for (i, t) in queue.enumerated() where t.priority > queue[best].priority { best = i }
+            var task = queue.remove(at: best)
+            task.state = .running
+            task.startedAt = Date().timeIntervalSince1970
+            task.phase = "starting"
+            remember(task)
+            running += 1
+            let t = task
+            Task { await self.execute(t) }
+        }
+    }
+
+    func setProgress(_ id: String, _ phase: String, _ fraction: Double) async {
+        guard var t = tasks[id], t.state == .running else { return }
+        t.phase = phase
+        t.progress = max(t.progress, min(1, fraction))
+        remember(t)
+        await events.publish("audit.progress", ["task": id, "project": t.projectId, "phase": phase,
+                                                "progress": String(format: "%.2f", t.progress)])
+    }
+
+    private func execute(_ task: AuditTask) async {
+        await events.publish("audit.started", ["task": task.id, "project": task.projectId])
+        let outcome: Result<ResultRecord, any Error>
+        do {
+            guard let project = try store.project(id: task.projectId) else {
+                throw APIError(.notFound, "not_found", "project \(task.projectId) was removed")
+            }
+            let job = AuditJob(project: project, revision: task.revision, mirror: mirrorPath(project.id),
+                               cacheDir: dataDir.file("cache"), key: identity, store: store, taskId: task.id, node: self)
+            outcome = .success(try await job.run())
+        } catch {
+            outcome = .failure(error)
+        }
+        var t = tasks[task.id] ?? task
+        t.finishedAt = Date().timeIntervalSince1970
+        switch outcome {
+        case .success(let r):
+            t.state = .succeeded; t.phase = "done"; t.progress = 1; t.resultId = r.id
+            auditsCompleted += 1
+            auditDurations.append((t.finishedAt! - (t.startedAt ?? t.finishedAt!)))
+            if auditDurations.count > 10_000 { auditDurations.removeFirst(5_000) }
+            await events.publish("audit.finished", ["task": t.id, "project": t.projectId, "result": r.id,
+                                                    "health": String(r.health), "gate": r.gatePassed ? "passed" : "failed"])
+        case .failure(let e):
+            t.state = .failed; t.phase = "failed"; t.error = "\(e)"
+            auditsFailed += 1
+            logger.warning("audit failed", metadata: ["project": "\(t.projectId)", "error": "\(e)"])
+            await events.publish("audit.failed", ["task": t.id, "project": t.projectId, "error": "\(e)"])
+        }
+        remember(t)
+        running -= 1
+        pump()
+    }
+
+    /// SIGHUP: re-read the config file; concurrency and queue capacity apply at once, the rest at restart.
+    public func reload(configFile: String?) {
+        do {
+            let fresh = try AgentConfig.resolve(flags: .init(), environment: ProcessInfo.processInfo.environment, file: configFile)
+            maxConcurrentAudits = fresh.maxConcurrentAudits
+            queueCapacity = fresh.queueCapacity
+            logger.info("reloaded configuration", metadata: ["max_concurrent_audits": "\(maxConcurrentAudits)", "queue_capacity": "\(queueCapacity)"])
+            pump()
+        } catch {
+            logger.error("reload failed; keeping the running configuration", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: scheduler
+
+    /// Enqueues audits of projects whose next scheduled time has come.
+    public func scheduleDue(now: Double = Date().timeIntervalSince1970) throws {
+        for p in try store.projects() where p.scheduleSeconds > 0 {
+            guard let next = p.nextAuditAt, next <= now else { continue }
+            var updated = p
+            updated.nextAuditAt = now + Double(p.scheduleSeconds)
+            try store.update(project: updated)
+            _ = try? enqueue(project: p.id, reason: .schedule, revision: nil)
+        }
+    }
+}
+
+/// One audit of one project: mirror, audit, sign, store durably. Runs off the cooperative pool.
+struct AuditJob: Sendable {
+    let project: ProjectRecord
+    let revision: String?
+    let mirror: String
+    let cacheDir: String
+    let key: SigningKey
+    let store: Store
+    let taskId: String
+    let node: Node
+
+    func run() async throws -> ResultRecord {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<ResultRecord, any Error>) in
+            DispatchQueue.global().async {
+                c.resume(with: Result { try self.blockingRun() })
+            }
+        }
+    }
+
+    private func blockingRun() throws -> ResultRecord {
+        let progress: @Sendable (String, Double) -> Void = { [node, taskId] phase, f in
+            Task { await node.setProgress(taskId, phase, f) }
+        }
+        progress("fetching", 0.01)
+        do { try Mirror.sync(url: project.repositoryUrl, to: mirror) } catch {
+            throw GuardianError.repository("cannot mirror \(project.repositoryUrl): \(error)")
+        }
+        var options = AuditOptions(target: mirror)
+        options.revision = revision ?? project.branch.map { "refs/heads/\($0)" } ?? "HEAD"
+        options.profile = TeamProfile.builtIn[project.profile] ?? .standard
+        if let team = try? store.team(id: project.team), let p = try? TeamProfile.decode(Data(team.profile.utf8), source: "team \(project.team)") {
+            options.profile = p
+        }
+        options.cacheDirectory = cacheDir
+        options.progress = progress
+        options.jobs = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        options.pastScores = try pastScores()
+        options.events = ((try? store.events(project: project.id)) ?? []).compactMap { e in
+            RepositoryEvent.Kind(rawValue: e.kind).map { RepositoryEvent(kind: $0, ref: e.ref, actor: e.actor, id: e.id) }
+        }
+        var report = try Auditor.run(options)
+        report.subject.repository = project.repositoryUrl
+        let signed = report.withoutTiming()
+        let envelope = try Attestation.sign(signed, key: key)
+        let id = DSSE.recordID(envelope)
+        let previous = try store.latestResult(project: project.id)
+        let known: Set<String> = previous.map { Set((try? store.findings(result: $0.id, check: nil, severity: nil, onlyNew: false, limit: 1_000_000))?.map(\.fingerprint) ?? []) } ?? []
+        var findings: [FindingRecord] = []
+        for check in Check.allCases {
+            for v in report.magicResults[check.rawValue]?.violations ?? [] {
+                findings.append(FindingRecord(resultId: id, projectId: project.id, checkName: check.rawValue, ruleId: v.ruleId,
+                                              severity: v.severity.rawValue, file: v.file, line: v.line, message: v.message,
+                                              fingerprint: v.fingerprint, isNew: previous != nil && !known.contains(v.fingerprint)))
+            }
+        }
+        let record = ResultRecord(id: id, projectId: project.id, commitId: report.subject.commit,
+                                  createdAt: Date().timeIntervalSince1970, signer: key.verifyingKey.nodeID.value,
+                                  health: report.overallHealthScore, gatePassed: report.gate.passed, envelope: Data(envelope))
+        progress("storing", 0.98)
+        try store.insert(result: record, findings: findings)
+        return record
+    }
+
+    private func pastScores() throws -> [PastScore] {
+        let recent = try store.results(project: project.id, limit: 20, before: nil)
+        var out: [PastScore] = []
+        for r in recent {
+            guard let env = try? JSONDecoder().decode(DSSEEnvelope.self, from: r.envelope),
+                  let payload = Data(base64Encoded: env.payload),
+                  let st = try? JSONDecoder().decode(AuditStatement.self, from: payload) else { continue }
+            for (k, v) in st.predicate.magicResults {
+                if let c = Check(rawValue: k) { out.append(PastScore(check: c, time: Int64(r.createdAt), score: v.score)) }
+            }
+        }
+        return out
+    }
+}

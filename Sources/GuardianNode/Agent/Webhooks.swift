@@ -1,0 +1,178 @@
+import Foundation
+import GuardianAudit
+import GuardianCore
+import GuardianCrypto
+import HTTPTypes
+import Hummingbird
+
+/// Webhooks from GitHub (`X-Hub-Signature-256`), GitLab (`X-Gitlab-Token`), Bitbucket
+/// (`X-Hub-Signature`) and Azure DevOps (basic auth). Each is verified in constant time against the
+/// project's secret, deduplicated by delivery id, acknowledged at once, and queues an incremental
+/// audit of the pushed commit. Forced pushes, merges and branch names are recorded for the checks.
+struct Webhooks: Sendable {
+    let node: Node
+
+    enum Provider: String, CaseIterable, Sendable { case github, gitlab, bitbucket, azure }
+
+    struct Parsed {
+        var deliveryId: String?
+        var repositoryUrls: [String]
+        var commit: String?
+        var ref: String?
+        var forced = false
+        var unreviewedMerge = false
+        var actor: String?
+        var isPing = false
+    }
+
+    func register(on router: Router<BasicRequestContext>) {
+        for provider in Provider.allCases {
+            router.post("/v1/hooks/\(provider.rawValue)/:project") { request, context in
+                try await handle(provider, request, projectId: try context.parameters.require("project"))
+            }
+            router.post("/v1/hooks/\(provider.rawValue)") { request, _ in
+                try await handle(provider, request, projectId: nil)
+            }
+        }
+    }
+
+    func handle(_ provider: Provider, _ request: Request, projectId: String?) async throws -> Response {
+        let body = [UInt8](Data(buffer: try await request.body.collect(upTo: node.config.maxBodyBytes)))
+        let json = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
+        var parsed = parse(provider, request, json ?? [:])
+        // find the project: by id, else by the repository URL in the payload
+        let project: ProjectRecord
+        if let projectId {
+            guard let p = try node.store.project(id: projectId) else { throw APIError(.notFound, "not_found", "no project '\(projectId)'") }
+            project = p
+        } else {
+            let all = try node.store.projects()
+            let wanted = Set(parsed.repositoryUrls.map(normalize))
+            guard let p = all.first(where: { wanted.contains(normalize($0.repositoryUrl)) }) else {
+                throw APIError(.notFound, "unknown_repository", "no project is registered for \(parsed.repositoryUrls.first ?? "this repository")")
+            }
+            project = p
+        }
+        guard let secret = await node.webhookSecret(of: project) else {
+            throw APIError(.unauthorized, "no_webhook_secret", "project \(project.id) has no webhookSecret; set one to accept webhooks")
+        }
+        guard verify(provider, request, body: body, secret: secret) else {
+            throw APIError(.unauthorized, "bad_signature", "the webhook signature or token does not match")
+        }
+        guard json != nil else { throw APIError(.badRequest, "invalid_json", "the webhook body is not JSON") }
+        let delivery = parsed.deliveryId ?? Sodium.hex(Sodium.blake2b(body, length: 16))
+        parsed.deliveryId = delivery
+        guard try node.store.recordDelivery(id: "\(provider.rawValue):\(delivery)", project: project.id, at: Date().timeIntervalSince1970) else {
+            return API.json(["status": "duplicate", "delivery": delivery])
+        }
+        if parsed.isPing { return API.json(["status": "pong"]) }
+        let now = Date().timeIntervalSince1970
+        if let ref = parsed.ref {
+            if parsed.forced {
+                try node.store.record(event: RepositoryEventRecord(id: delivery + ":force", projectId: project.id, kind: RepositoryEvent.Kind.forcePush.rawValue,
+                                                                   ref: ref, actor: parsed.actor, createdAt: now))
+            }
+            if parsed.unreviewedMerge {
+                try node.store.record(event: RepositoryEventRecord(id: delivery + ":merge", projectId: project.id,
+                                                                   kind: RepositoryEvent.Kind.unreviewedMerge.rawValue, ref: ref, actor: parsed.actor, createdAt: now))
+            }
+            try node.store.record(event: RepositoryEventRecord(id: delivery + ":branch", projectId: project.id, kind: RepositoryEvent.Kind.branchPushed.rawValue,
+                                                               ref: ref, actor: parsed.actor, createdAt: now))
+        }
+        var taskId: String?
+        if let commit = parsed.commit, commit.count == 40, commit.allSatisfy(\.isHexDigit), commit != String(repeating: "0", count: 40) {
+            taskId = try await node.enqueue(project: project.id, reason: .webhook, revision: commit).id
+        }
+        await node.events.publish("webhook.received", ["project": project.id, "provider": provider.rawValue, "delivery": delivery])
+        var out: [String: Any] = ["status": "accepted", "delivery": delivery, "project": project.id]
+        if let taskId { out["taskId"] = taskId }
+        return API.json(out, status: .accepted)
+    }
+
+    func normalize(_ url: String) -> String {
+        var u = url.lowercased()
+        if u.hasSuffix("/") { u.removeLast() }
+        if u.hasSuffix(".git") { u.removeLast(4) }
+        if let r = u.range(of: "://") { u = String(u[r.upperBound...]) }
+        if u.hasPrefix("git@") { u = String(u.dropFirst(4)).replacingOccurrences(of: ":", with: "/") }
+        if let at = u.firstIndex(of: "@") { u = String(u[u.index(after: at)...]) }
+        return u
+    }
+
+    func header(_ request: Request, _ name: String) -> String? { request.headers[HTTPField.Name(name)!] }
+
+    func verify(_ provider: Provider, _ request: Request, body: [UInt8], secret: String) -> Bool {
+        switch provider {
+        case .github, .bitbucket:
+            let name = provider == .github ? "X-Hub-Signature-256" : "X-Hub-Signature"
+            guard let sig = header(request, name), sig.hasPrefix("sha256=") else { return false }
+            let expected = "sha256=" + Sodium.hex(Sodium.hmacSHA256(key: Array(secret.utf8), message: body))
+            return Sodium.constantTimeEqual(Array(sig.lowercased().utf8), Array(expected.utf8))
+        case .gitlab:
+            guard let token = header(request, "X-Gitlab-Token") else { return false }
+            return Sodium.constantTimeEqual(Sodium.sha256(Array(token.utf8)), Sodium.sha256(Array(secret.utf8)))
+        case .azure:
+            guard let auth = request.headers[.authorization], auth.lowercased().hasPrefix("basic "),
+                  let decoded = Data(base64Encoded: String(auth.dropFirst(6))).map({ String(decoding: $0, as: UTF8.self) }),
+                  let colon = decoded.firstIndex(of: ":") else { return false }
+            let password = String(decoded[decoded.index(after: colon)...])
+            return Sodium.constantTimeEqual(Sodium.sha256(Array(password.utf8)), Sodium.sha256(Array(secret.utf8)))
+        }
+    }
+
+    func parse(_ provider: Provider, _ request: Request, _ j: [String: Any]) -> Parsed {
+        func s(_ v: Any?) -> String? { v as? String }
+        func d(_ v: Any?) -> [String: Any] { v as? [String: Any] ?? [:] }
+        var p = Parsed(repositoryUrls: [])
+        switch provider {
+        case .github:
+            p.deliveryId = header(request, "X-GitHub-Delivery")
+            let event = header(request, "X-GitHub-Event") ?? ""
+            let repo = d(j["repository"])
+            p.repositoryUrls = [s(repo["clone_url"]), s(repo["html_url"]), s(repo["ssh_url"]), s(repo["git_url"])].compactMap { $0 }
+            p.isPing = event == "ping"
+            p.actor = s(d(j["sender"])["login"])
+            if event == "push" {
+                p.commit = s(j["after"]); p.ref = s(j["ref"]); p.forced = (j["forced"] as? Bool) ?? false
+            } else if event == "pull_request", s(j["action"]) == "closed" {
+                let pr = d(j["pull_request"])
+                if (pr["merged"] as? Bool) == true {
+                    p.ref = s(d(pr["base"])["ref"])
+                    p.commit = s(pr["merge_commit_sha"])
+                    // GitHub's pull_request payload carries no approvals; a PR merged by its own author with no
+                    // review comments is taken as unreviewed.
+                    let author = s(d(pr["user"])["login"]), merger = s(d(pr["merged_by"])["login"])
+                    p.unreviewedMerge = author != nil && author == merger && ((pr["review_comments"] as? Int) ?? 0) == 0
+                }
+            }
+        case .gitlab:
+            p.deliveryId = header(request, "X-Gitlab-Event-UUID") ?? header(request, "X-Gitlab-Webhook-UUID")
+            let repo = d(j["repository"]), project = d(j["project"])
+            p.repositoryUrls = [s(repo["git_http_url"]), s(repo["git_ssh_url"]), s(repo["homepage"]), s(project["git_http_url"]), s(project["web_url"])].compactMap { $0 }
+            p.commit = s(j["checkout_sha"]) ?? s(j["after"])
+            p.ref = s(j["ref"])
+            p.actor = s(j["user_username"])
+        case .bitbucket:
+            p.deliveryId = header(request, "X-Request-UUID") ?? header(request, "X-Hook-UUID")
+            let repo = d(j["repository"])
+            let links = d(repo["links"])
+            p.repositoryUrls = [s(d(links["html"])["href"]), s(repo["full_name"]).map { "https://bitbucket.org/\($0)" }].compactMap { $0 }
+            if let change = (d(j["push"])["changes"] as? [[String: Any]])?.first {
+                let new = d(change["new"])
+                p.commit = s(d(new["target"])["hash"])
+                p.ref = s(new["name"]).map { "refs/heads/\($0)" }
+                p.forced = (change["forced"] as? Bool) ?? false
+            }
+            p.actor = s(d(j["actor"])["nickname"])
+        case .azure:
+            p.deliveryId = s(j["id"])
+            let resource = d(j["resource"])
+            p.repositoryUrls = [s(d(resource["repository"])["remoteUrl"])].compactMap { $0 }
+            if let update = (resource["refUpdates"] as? [[String: Any]])?.first {
+                p.commit = s(update["newObjectId"]); p.ref = s(update["name"])
+            }
+            p.actor = s(d(resource["pushedBy"])["uniqueName"])
+        }
+        return p
+    }
+}

@@ -1,0 +1,172 @@
+import Foundation
+import GRDB
+import GuardianCore
+
+/// A registered project.
+public struct ProjectRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "project"
+    public var id: String
+    public var name: String
+    public var repositoryUrl: String
+    public var team: String
+    public var branch: String?
+    public var scheduleSeconds: Int
+    public var profile: String
+    /// Encrypted at rest (XChaCha20-Poly1305 with the node's secret key).
+    public var webhookSecret: Data?
+    public var credentials: Data?
+    public var createdAt: Double
+    public var updatedAt: Double
+    public var lastAuditAt: Double?
+    public var nextAuditAt: Double?
+}
+
+/// A stored signed result: the exact envelope bytes, plus columns for queries.
+public struct ResultRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "result"
+    public var id: String
+    public var projectId: String
+    public var commitId: String?
+    public var createdAt: Double
+    public var signer: String
+    public var health: Int
+    public var gatePassed: Bool
+    public var envelope: Data
+}
+
+/// One finding of a stored result, for `GET /v1/projects/{id}/findings`.
+public struct FindingRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "finding"
+    public var resultId: String
+    public var projectId: String
+    public var checkName: String
+    public var ruleId: String
+    public var severity: String
+    public var file: String?
+    public var line: Int?
+    public var message: String
+    public var fingerprint: String
+    public var isNew: Bool
+}
+
+/// An API token, stored as a BLAKE2b hash of its secret.
+public struct TokenRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "token"
+    public var id: String
+    public var hash: Data
+    public var role: String
+    public var team: String?
+    public var name: String
+    public var createdAt: Double
+}
+
+public struct TeamRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "team"
+    public var id: String
+    /// The team profile as JSON (snake_case, like configs/teams/*.json).
+    public var profile: String
+    public var updatedAt: Double
+}
+
+struct DeliveryRecord: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "delivery"
+    var id: String
+    var projectId: String?
+    var receivedAt: Double
+}
+
+struct RepositoryEventRecord: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "repositoryEvent"
+    var id: String
+    var projectId: String
+    var kind: String
+    var ref: String
+    var actor: String?
+    var createdAt: Double
+}
+
+extension Store {
+    // MARK: projects
+
+    public func insert(project: ProjectRecord) throws { try write { try project.insert($0) } }
+    public func update(project: ProjectRecord) throws { try write { try project.update($0) } }
+    public func project(id: String) throws -> ProjectRecord? { try read { try ProjectRecord.fetchOne($0, key: id) } }
+    public func projects() throws -> [ProjectRecord] { try read { try ProjectRecord.order(Column("id")).fetchAll($0) } }
+    public func project(url: String) throws -> [ProjectRecord] {
+        try read { try ProjectRecord.filter(Column("repositoryUrl") == url).fetchAll($0) }
+    }
+    @discardableResult
+    public func deleteProject(id: String) throws -> Bool {
+        try write { db in
+            try FindingRecord.filter(Column("projectId") == id).deleteAll(db)
+            try ResultRecord.filter(Column("projectId") == id).deleteAll(db)
+            return try ProjectRecord.deleteOne(db, key: id)
+        }
+    }
+
+    // MARK: results
+
+    /// Stores a result and its findings in one durable transaction. Idempotent by record id.
+    public func insert(result: ResultRecord, findings: [FindingRecord]) throws {
+        try write { db in
+            if try ResultRecord.exists(db, key: result.id) { return }
+            try result.insert(db)
+            for f in findings { try f.insert(db) }
+            try db.execute(sql: "UPDATE project SET lastAuditAt = ? WHERE id = ?", arguments: [result.createdAt, result.projectId])
+        }
+    }
+
+    public func results(project: String, limit: Int, before: Double?) throws -> [ResultRecord] {
+        try read { db in
+            var q = ResultRecord.filter(Column("projectId") == project)
+            if let before { q = q.filter(Column("createdAt") < before) }
+            return try q.order(Column("createdAt").desc, Column("id")).limit(limit).fetchAll(db)
+        }
+    }
+
+    public func result(id: String) throws -> ResultRecord? { try read { try ResultRecord.fetchOne($0, key: id) } }
+
+    public func latestResult(project: String) throws -> ResultRecord? {
+        try read { try ResultRecord.filter(Column("projectId") == project).order(Column("createdAt").desc).fetchOne($0) }
+    }
+
+    public func resultCount() throws -> Int { try read { try ResultRecord.fetchCount($0) } }
+
+    public func findings(result: String, check: String?, severity: String?, onlyNew: Bool, limit: Int) throws -> [FindingRecord] {
+        try read { db in
+            var q = FindingRecord.filter(Column("resultId") == result)
+            if let check { q = q.filter(Column("checkName") == check) }
+            if let severity { q = q.filter(Column("severity") == severity) }
+            if onlyNew { q = q.filter(Column("isNew") == true) }
+            return try q.order(Column("file"), Column("line")).limit(limit).fetchAll(db)
+        }
+    }
+
+    // MARK: tokens and teams
+
+    public func insert(token: TokenRecord) throws { try write { try token.insert($0) } }
+    public func token(hash: Data) throws -> TokenRecord? { try read { try TokenRecord.filter(Column("hash") == hash).fetchOne($0) } }
+    @discardableResult
+    public func deleteToken(id: String) throws -> Bool { try write { try TokenRecord.deleteOne($0, key: id) } }
+    public func tokenCount() throws -> Int { try read { try TokenRecord.fetchCount($0) } }
+
+    public func team(id: String) throws -> TeamRecord? { try read { try TeamRecord.fetchOne($0, key: id) } }
+    public func save(team: TeamRecord) throws { try write { try team.save($0) } }
+
+    // MARK: webhooks
+
+    /// Records a delivery id; false when it was seen before (a duplicate delivery).
+    func recordDelivery(id: String, project: String?, at time: Double) throws -> Bool {
+        try write { db in
+            if try DeliveryRecord.exists(db, key: id) { return false }
+            try DeliveryRecord(id: id, projectId: project, receivedAt: time).insert(db)
+            return true
+        }
+    }
+
+    func record(event: RepositoryEventRecord) throws { try write { try event.save($0) } }
+
+    func events(project: String) throws -> [RepositoryEventRecord] {
+        try read { try RepositoryEventRecord.filter(Column("projectId") == project).order(Column("createdAt")).fetchAll($0) }
+    }
+}

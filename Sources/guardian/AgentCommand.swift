@@ -1,0 +1,37 @@
+import ArgumentParser
+import Foundation
+import GuardianNode
+import Logging
+
+/// `guardian agent`: one node with embedded defaults.
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent",
+        abstract: "Run a Guardian node: store, scheduler, signed results and the HTTP API.",
+        discussion: """
+            Settings come from flags, then GUARDIAN_* environment variables, then --config (JSON, see configs/), then defaults.
+            On first start the node creates its Ed25519 identity and writes an admin token to DATA_DIR/admin.token (mode 0600).
+            SIGINT/SIGTERM stop it gracefully; SIGHUP re-reads the config file.
+            """)
+
+    @Option(help: "Data directory (default \(DataDirectory.defaultPath)).")
+    var dataDir: String?
+    @Option(help: "HTTP API address HOST:PORT (default 127.0.0.1:7780).")
+    var httpAddr: String?
+    @Option(help: "Gossip address HOST:PORT (used by the mesh; accepted now).")
+    var gossipAddr: String?
+    @Option(help: "Node name (default: host name).")
+    var name: String?
+    @Option(help: "Config file (JSON).")
+    var config: String?
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        let cfg = try AgentConfig.resolve(flags: .init(dataDir: dataDir, httpAddr: httpAddr, gossipAddr: gossipAddr, name: name),
+                                          environment: ProcessInfo.processInfo.environment, file: config)
+        var logger = Logger(label: "guardian")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        try await Agent.run(config: cfg, configFile: config ?? ProcessInfo.processInfo.environment["GUARDIAN_CONFIG"], logger: logger)
+    }
+}

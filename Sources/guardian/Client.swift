@@ -1,0 +1,229 @@
+import ArgumentParser
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import GuardianCore
+import GuardianNode
+
+/// Where the local agent is and how to authenticate to it.
+struct AgentOptions: ParsableArguments {
+    @Option(help: "Agent HTTP address HOST:PORT (default $GUARDIAN_HTTP_ADDR or 127.0.0.1:7780).")
+    var httpAddr: String?
+    @Option(help: "API token (default $GUARDIAN_TOKEN, else DATA_DIR/admin.token).")
+    var token: String?
+    @Option(help: "Data directory holding admin.token (default \(DataDirectory.defaultPath)).")
+    var dataDir: String?
+
+    func client() throws -> APIClient {
+        let env = ProcessInfo.processInfo.environment
+        let addr = httpAddr ?? env["GUARDIAN_HTTP_ADDR"] ?? "127.0.0.1:7780"
+        var tok = token ?? env["GUARDIAN_TOKEN"]
+        if tok == nil {
+            let path = ((dataDir ?? DataDirectory.defaultPath) as NSString).appendingPathComponent("admin.token")
+            tok = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard let tok, !tok.isEmpty else {
+            throw GuardianError.usage("no API token: pass --token, set GUARDIAN_TOKEN, or run next to the agent's data directory")
+        }
+        return APIClient(base: addr.contains("://") ? addr : "http://" + addr, token: tok)
+    }
+}
+
+/// A minimal JSON client for the agent's API.
+struct APIClient: Sendable {
+    let base: String
+    let token: String
+
+    struct Reply: Sendable { var status: Int; var body: Data }
+
+    func call(_ method: String, _ path: String, json: [String: Any]? = nil) async throws -> Reply {
+        guard let url = URL(string: base + path) else { throw GuardianError.usage("bad agent address \(base)") }
+        var req = URLRequest(url: url)
+        req.httpMethod = method
+        req.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        if let json {
+            req.httpBody = try JSONSerialization.data(withJSONObject: json)
+            req.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        do {
+            let (data, resp) = try await URLSession.shared.data(for: req)
+            return Reply(status: (resp as? HTTPURLResponse)?.statusCode ?? 0, body: data)
+        } catch {
+            throw GuardianError.io("cannot reach the agent at \(base): \(error.localizedDescription) (is `guardian agent` running?)")
+        }
+    }
+
+    /// Calls and returns the JSON object, or throws the API's error message.
+    func object(_ method: String, _ path: String, json: [String: Any]? = nil, expect: Set<Int> = [200]) async throws -> [String: Any] {
+        let r = try await call(method, path, json: json)
+        let obj = (try? JSONSerialization.jsonObject(with: r.body)) as? [String: Any] ?? [:]
+        guard expect.contains(r.status) else {
+            let e = obj["error"] as? [String: Any]
+            throw GuardianError.io("agent answered \(r.status): \(e?["message"] as? String ?? String(decoding: r.body, as: UTF8.self))")
+        }
+        return obj
+    }
+}
+
+func printJSON(_ obj: Any) {
+    let data = (try? JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
+    FileHandle.standardOutput.write(data + Data("\n".utf8))
+}
+
+enum ListFormat: String, ExpressibleByArgument { case text, json }
+
+struct ProjectsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "projects", abstract: "Manage the agent's projects.",
+                                                    subcommands: [Add.self, List.self, Show.self, Remove.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register a repository (URL or local path); it is audited at once.")
+        @OptionGroup var agent: AgentOptions
+        @Argument var repository: String
+        @Option var name: String?
+        @Option var team: String?
+        @Option var branch: String?
+        @Option(help: "Seconds between scheduled audits (0: none).") var schedule: Int?
+        @Option var profile: String?
+        @Option var webhookSecret: String?
+        @Option var format: ListFormat = .text
+
+        func run() async throws {
+            var body: [String: Any] = ["repositoryUrl": repository]
+            let local = !repository.contains("://") && !repository.hasPrefix("git@")
+            if local { body["repositoryUrl"] = URL(fileURLWithPath: repository).standardizedFileURL.path }
+            if let name { body["name"] = name }
+            if let team { body["team"] = team }
+            if let branch { body["branch"] = branch }
+            if let schedule { body["scheduleSeconds"] = schedule }
+            if let profile { body["profile"] = profile }
+            if let webhookSecret { body["webhookSecret"] = webhookSecret }
+            let p = try await agent.client().object("POST", "/v1/projects", json: body, expect: [201])
+            if format == .json { printJSON(p) } else { print("registered \(p["id"] ?? "?") (\(p["repositoryUrl"] ?? "")); first audit queued") }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List projects.")
+        @OptionGroup var agent: AgentOptions
+        @Option var format: ListFormat = .text
+        func run() async throws {
+            let r = try await agent.client().object("GET", "/v1/projects")
+            let items = r["items"] as? [[String: Any]] ?? []
+            if format == .json { printJSON(items); return }
+            print("ID".padding(toLength: 34, withPad: " ", startingAt: 0) + "TEAM".padding(toLength: 12, withPad: " ", startingAt: 0) + "REPOSITORY")
+            for p in items {
+                print("\(p["id"] ?? "")".padding(toLength: 34, withPad: " ", startingAt: 0)
+                      + "\(p["team"] ?? "")".padding(toLength: 12, withPad: " ", startingAt: 0) + "\(p["repositoryUrl"] ?? "")")
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a project and its audit status.")
+        @OptionGroup var agent: AgentOptions
+        @Argument var id: String
+        @Option var format: ListFormat = .text
+        func run() async throws {
+            let s = try await agent.client().object("GET", "/v1/projects/\(id)/audit-status")
+            if format == .json { printJSON(s); return }
+            printStatus(s)
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a project and its results from this node.")
+        @OptionGroup var agent: AgentOptions
+        @Argument var id: String
+        func run() async throws {
+            _ = try await agent.client().object("DELETE", "/v1/projects/\(id)", expect: [204])
+            print("removed \(id)")
+        }
+    }
+}
+
+func printStatus(_ s: [String: Any]) {
+    print("project:  \(s["projectName"] ?? "") (\(s["projectId"] ?? ""))")
+    print("repo:     \(s["repositoryUrl"] ?? "")")
+    let last = s["lastAuditTime"] as? String ?? "never"
+    print("audited:  \(last)" + ((s["commit"] as? String).map { " at \($0.prefix(12))" } ?? ""))
+    if let h = s["overallHealthScore"] as? Int { print("health:   \(h)/100") }
+    if let run = s["runningAudit"] as? [String: Any] {
+        print("running:  \(run["phase"] ?? "") \(Int(((run["progress"] as? Double) ?? 0) * 100))%")
+    }
+    if let m = s["magicResults"] as? [String: Any] {
+        for check in Check.allCases {
+            guard let c = m[check.rawValue] as? [String: Any] else { continue }
+            let n = (c["violations"] as? [Any])?.count ?? 0
+            print("  \(check.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \("\(c["status"] ?? "")".padding(toLength: 8, withPad: " ", startingAt: 0)) \(c["score"] ?? "")  \(n) findings")
+        }
+    }
+}
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show a project's audit status, or the node's.")
+    @OptionGroup var agent: AgentOptions
+    @Argument var project: String?
+    @Option var format: ListFormat = .text
+    func run() async throws {
+        let c = try agent.client()
+        if let project {
+            let s = try await c.object("GET", "/v1/projects/\(project)/audit-status")
+            if format == .json { printJSON(s) } else { printStatus(s) }
+        } else {
+            let n = try await c.object("GET", "/v1/node")
+            if format == .json { printJSON(n) } else {
+                print("node \(n["name"] ?? "") \(n["id"] ?? "")")
+                print("http \(n["httpAddress"] ?? "")  queue \(n["queueDepth"] ?? 0)  running \(n["runningAudits"] ?? 0)  results \(n["results"] ?? 0)")
+            }
+        }
+    }
+}
+
+struct ResultsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "results", abstract: "List a project's signed results, newest first.")
+    @OptionGroup var agent: AgentOptions
+    @Argument var project: String
+    @Option var limit: Int = 10
+    @Option var format: ListFormat = .text
+    func run() async throws {
+        let r = try await agent.client().object("GET", "/v1/projects/\(project)/results?limit=\(limit)")
+        if format == .json { printJSON(r); return }
+        let ids = r["ids"] as? [String] ?? []
+        for (id, env) in zip(ids, r["items"] as? [[String: Any]] ?? []) {
+            let signer = ((env["signatures"] as? [[String: Any]])?.first?["keyid"] as? String).map { String($0.prefix(7)) } ?? "?"
+            print("\(id)  signed by \(signer)")
+        }
+    }
+}
+
+/// `guardian audit --remote PROJECT`: trigger on the agent and follow with a progress bar.
+enum RemoteAudit {
+    static func run(project: String, agent: AgentOptions, rev: String?) async throws -> Bool {
+        let c = try agent.client()
+        let q = rev.map { "?rev=\($0.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? $0)" } ?? ""
+        let t = try await c.object("POST", "/v1/projects/\(project)/audits\(q)", expect: [202])
+        guard let task = t["taskId"] as? String else { throw GuardianError.io("agent did not return a task id") }
+        var last = ""
+        while true {
+            let s = try await c.object("GET", "/v1/audits/\(task)")
+            let state = s["state"] as? String ?? ""
+            let p = (s["progress"] as? Double) ?? 0
+            let bar = String(repeating: "#", count: Int(p * 30)) + String(repeating: ".", count: 30 - Int(p * 30))
+            let line = "\r[\(bar)] \(Int(p * 100))% \(s["phase"] ?? "")"
+            if line != last { FileHandle.standardError.write(Data(line.padding(toLength: 60, withPad: " ", startingAt: 0).utf8)); last = line }
+            if state == "succeeded" {
+                FileHandle.standardError.write(Data("\n".utf8))
+                let st = try await c.object("GET", "/v1/projects/\(project)/audit-status")
+                printStatus(st)
+                return ((st["gate"] as? [String: Any])?["passed"] as? Bool) ?? true
+            }
+            if state == "failed" {
+                FileHandle.standardError.write(Data("\n".utf8))
+                throw GuardianError.io("audit failed: \(s["error"] ?? "unknown error")")
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+}
