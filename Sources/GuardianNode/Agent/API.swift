@@ -4,6 +4,7 @@ import GuardianCore
 import GuardianCrypto
 import HTTPTypes
 import Hummingbird
+import NIOCore
 
 /// The HTTP API v1 (docs/openapi.yaml).
 public struct API: Sendable {
@@ -375,6 +376,9 @@ struct JSONErrorMiddleware: RouterMiddleware {
             return APIError.json(status: e.status, code: code, message: message)
         } catch let e as GuardianError {
             return APIError.json(status: .internalServerError, code: "internal", message: e.description)
+        } catch is NIOTooManyBytesError {
+            return APIError.json(status: .contentTooLarge, code: "body_too_large",
+                                 message: "the request body is larger than the limit (max_body_bytes)")
         } catch {
             context.logger.error("request failed", metadata: ["error": "\(error)"])
             return APIError.json(status: .internalServerError, code: "internal", message: "internal error: \(error)")

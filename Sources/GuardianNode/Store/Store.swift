@@ -43,7 +43,7 @@ public final class Store: Sendable {
                     lastAuditAt DOUBLE,
                     nextAuditAt DOUBLE
                 );
-                CREATE UNIQUE INDEX project_url ON project(repositoryUrl, branch);
+                CREATE UNIQUE INDEX project_url ON project(repositoryUrl, IFNULL(branch, ''));
                 CREATE TABLE result (
                     id TEXT PRIMARY KEY NOT NULL,
                     projectId TEXT NOT NULL,

@@ -1,0 +1,123 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A real `guardian agent` process on loopback with its own data directory, for integration tests.
+/// Its output is kept and printed only when a test asks (e.g. on failure).
+public final class AgentProcess: @unchecked Sendable { // mutated only from the owning test
+    public let binary: String
+    public let dataDir: String
+    public private(set) var port: Int = 0
+    private var process: Process?
+    private let logFile: String
+
+    public init(binary: String, dataDir: String? = nil) throws {
+        self.binary = binary
+        self.dataDir = dataDir ?? FileManager.default.temporaryDirectory.appendingPathComponent("guardian-agent-\(UUID())").path
+        logFile = self.dataDir + ".log"
+    }
+
+    deinit {
+        stop(signal: SIGKILL)
+        try? FileManager.default.removeItem(atPath: dataDir)
+        try? FileManager.default.removeItem(atPath: logFile)
+    }
+
+    /// Starts the agent on an ephemeral port and waits until it answers /livez.
+    public func start(extraArgs: [String] = [], env: [String: String] = [:]) async throws {
+        _ = FileManager.default.createFile(atPath: logFile, contents: nil)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = ["agent", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--log-level", "warning"] + extraArgs
+        var e = ProcessInfo.processInfo.environment
+        e["XDG_CACHE_HOME"] = dataDir + "-cache"
+        for (k, v) in env { e[k] = v }
+        p.environment = e
+        let log = FileHandle(forWritingAtPath: logFile)!
+        p.standardOutput = log
+        p.standardError = log
+        try p.run()
+        process = p
+        for _ in 0..<200 {
+            try await Task.sleep(for: .milliseconds(50))
+            let text = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
+            if let r = text.range(of: "listening on http://127.0.0.1:") {
+                let digits = text[r.upperBound...].prefix { $0.isNumber }
+                if let port = Int(digits), port > 0 {
+                    self.port = port
+                    if (try? await request("GET", "/livez").status) == 200 { return }
+                }
+            }
+            if !p.isRunning { throw FixtureError(message: "agent exited: \(output)") }
+        }
+        throw FixtureError(message: "agent did not start: \(output)")
+    }
+
+    public var output: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
+    public var pid: Int32 { process?.processIdentifier ?? 0 }
+    public var isRunning: Bool { process?.isRunning ?? false }
+
+    public func stop(signal: Int32 = SIGTERM) {
+        guard let p = process, p.isRunning else { return }
+        kill(p.processIdentifier, signal)
+        p.waitUntilExit()
+        process = nil
+    }
+
+    public var adminToken: String {
+        (try? String(contentsOfFile: dataDir + "/admin.token", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+    }
+
+    public struct Reply: Sendable {
+        public var status: Int
+        public var body: Data
+        public var headers: [String: String]
+        public var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
+        public var text: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    /// An HTTP request to the agent; `token: nil` sends the admin token, `token: ""` sends none.
+    public func request(_ method: String, _ path: String, body: Data? = nil, token: String? = nil,
+                        headers: [String: String] = [:]) async throws -> Reply {
+        var req = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        req.httpMethod = method
+        req.timeoutInterval = 30
+        let tok = token ?? adminToken
+        if !tok.isEmpty { req.setValue("Bearer \(tok)", forHTTPHeaderField: "Authorization") }
+        for (k, v) in headers { req.setValue(v, forHTTPHeaderField: k) }
+        if let body { req.httpBody = body; req.setValue("application/json", forHTTPHeaderField: "Content-Type") }
+        let (data, resp) = try await URLSession.shared.data(for: req)
+        let http = resp as! HTTPURLResponse
+        var h: [String: String] = [:]
+        for (k, v) in http.allHeaderFields { h["\(k)".lowercased()] = "\(v)" }
+        return Reply(status: http.statusCode, body: data, headers: h)
+    }
+
+    public func json(_ method: String, _ path: String, _ object: [String: Any], token: String? = nil) async throws -> Reply {
+        try await request(method, path, body: try JSONSerialization.data(withJSONObject: object), token: token)
+    }
+
+    /// Polls an audit task until it finishes.
+    public func waitForTask(_ id: String, timeout: Double = 60) async throws -> [String: Any] {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let r = try await request("GET", "/v1/audits/\(id)")
+            let state = r.json["state"] as? String
+            if state == "succeeded" || state == "failed" { return r.json }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw FixtureError(message: "task \(id) did not finish: \(output)")
+    }
+
+    /// Polls until the project has a result.
+    public func waitForResult(project: String, timeout: Double = 60) async throws -> [String: Any] {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let r = try await request("GET", "/v1/projects/\(project)/audit-status")
+            if r.json["resultId"] is String { return r.json }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw FixtureError(message: "project \(project) got no result: \(output)")
+    }
+}

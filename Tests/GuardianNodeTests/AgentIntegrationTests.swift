@@ -1,0 +1,240 @@
+import Foundation
+import GuardianCrypto
+import GuardianTestKit
+import Testing
+
+/// Integration tests: real `guardian agent` processes on loopback, driven over HTTP and the CLI.
+@Suite(.serialized) struct AgentIntegrationTests {
+    static var binary: String {
+        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for c in [dir.appendingPathComponent("guardian"), dir.deletingLastPathComponent().appendingPathComponent("guardian")]
+        where FileManager.default.isExecutableFile(atPath: c.path) { return c.path }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(".build/debug/guardian").path
+    }
+
+    static func fixture() throws -> FixtureRepo {
+        let repo = try FixtureRepo()
+        try repo.write("app/main.py", "import os\n\n\ndef run(c):\n    \"\"\"Run.\"\"\"\n    os.system(c)\n")
+        try repo.write("README.md", "# Demo\n")
+        try repo.commit("feat: demo")
+        return repo
+    }
+
+    func register(_ agent: AgentProcess, _ repo: FixtureRepo, extra: [String: Any] = [:]) async throws -> String {
+        var body: [String: Any] = ["repositoryUrl": repo.path, "name": "demo"]
+        for (k, v) in extra { body[k] = v }
+        let r = try await agent.json("POST", "/v1/projects", body)
+        #expect(r.status == 201, "\(r.text)")
+        return try #require(r.json["id"] as? String)
+    }
+
+    @Test func registerAuditVerifyAndTamper() async throws {
+        let repo = try Self.fixture()
+        let agent = try AgentProcess(binary: Self.binary)
+        try await agent.start()
+        let attrs = try FileManager.default.attributesOfItem(atPath: agent.dataDir + "/admin.token")
+        #expect((attrs[.posixPermissions] as? Int) == 0o600)
+        let id = try await register(agent, repo)
+        let status = try await agent.waitForResult(project: id)
+        #expect(status["projectId"] as? String == id)
+        #expect(status["overallHealthScore"] is Int)
+        let magic = try #require(status["magicResults"] as? [String: Any])
+        #expect(magic.count == 8)
+        let strict = try #require(magic["strict"] as? [String: Any])
+        for key in ["status", "score", "violations", "suggestions", "lastRun", "executionTime"] { #expect(strict[key] != nil) }
+        #expect(status["teamConfiguration"] is [String: Any])
+        #expect(status["commit"] as? String == (try repo.git("rev-parse", "HEAD").trimmingCharacters(in: .whitespacesAndNewlines)))
+
+        // the stored envelope verifies, over HTTP and with the CLI
+        let resultId = try #require(status["resultId"] as? String)
+        let stored = try await agent.request("GET", "/v1/results/\(resultId)")
+        #expect(stored.status == 200)
+        #expect(DSSE.recordID([UInt8](stored.body)) == resultId) // the exact bytes are stored
+        let ok = try await agent.request("POST", "/v1/verify", body: stored.body)
+        #expect(ok.status == 200 && ok.json["valid"] as? Bool == true, "\(ok.text)")
+        let file = agent.dataDir + "-result.json"
+        try stored.body.write(to: URL(fileURLWithPath: file))
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let cli = try CommandRunner.run(Self.binary, ["verify", file, "--data-dir", agent.dataDir])
+        #expect(cli.status == 0, "\(cli.stderr)")
+        // tamper: change the payload
+        var env = try JSONDecoder().decode(DSSEEnvelope.self, from: stored.body)
+        let payload = String(decoding: Data(base64Encoded: env.payload)!, as: UTF8.self).replacingOccurrences(of: "os.system", with: "os.sistem")
+        env.payload = Data(payload.utf8).base64EncodedString()
+        let tampered = try JSONEncoder().encode(env)
+        let bad = try await agent.request("POST", "/v1/verify", body: tampered)
+        #expect(bad.status == 422 && bad.json["valid"] as? Bool == false)
+        try tampered.write(to: URL(fileURLWithPath: file))
+        #expect(try CommandRunner.run(Self.binary, ["verify", file, "--data-dir", agent.dataDir]).status == 1)
+
+        // findings are queryable
+        let f = try await agent.request("GET", "/v1/projects/\(id)/findings?check=strict&severity=high")
+        let items = try #require(f.json["items"] as? [[String: Any]])
+        #expect(items.contains { $0["ruleId"] as? String == "strict/dangerous-call" && $0["file"] as? String == "app/main.py" })
+        #expect((try await agent.request("GET", "/v1/projects/\(id)/findings?severity=urgent")).status == 400)
+
+        // a manual audit of a new commit is incremental and produces a second result, newest first
+        try repo.write("app/more.py", "def f(x):\n    \"\"\"F.\"\"\"\n    return eval(x)\n")
+        try repo.commit("feat: more")
+        let t = try await agent.request("POST", "/v1/projects/\(id)/audits")
+        #expect(t.status == 202)
+        let done = try await agent.waitForTask(try #require(t.json["taskId"] as? String))
+        #expect(done["state"] as? String == "succeeded", "\(done)")
+        #expect(done["progress"] as? Double == 1)
+        let results = try await agent.request("GET", "/v1/projects/\(id)/results")
+        let ids = try #require(results.json["ids"] as? [String])
+        #expect(ids.count == 2 && ids.first == done["resultId"] as? String)
+        let newOnly = try await agent.request("GET", "/v1/projects/\(id)/findings?new=1")
+        let newItems = try #require(newOnly.json["items"] as? [[String: Any]])
+        #expect(newItems.contains { $0["file"] as? String == "app/more.py" })
+        #expect(!newItems.contains { $0["file"] as? String == "app/main.py" })
+        agent.stop()
+    }
+
+    @Test func restartKeepsEverythingAndKillLosesNoAcknowledgedResult() async throws {
+        let repo = try Self.fixture()
+        let agent = try AgentProcess(binary: Self.binary)
+        try await agent.start()
+        let id = try await register(agent, repo)
+        _ = try await agent.waitForResult(project: id)
+        // a burst of audits on new commits; remember every acknowledged (succeeded) result
+        var acknowledged: [String] = []
+        var tasks: [String] = []
+        for i in 0..<6 {
+            try repo.write("app/f\(i).py", "def f\(i)(x):\n    \"\"\"F.\"\"\"\n    return x + \(i)\n")
+            try repo.commit("feat: f\(i)")
+            let r = try await agent.request("POST", "/v1/projects/\(id)/audits?rev=" + (try repo.git("rev-parse", "HEAD")).trimmingCharacters(in: .whitespacesAndNewlines))
+            tasks.append(try #require(r.json["taskId"] as? String))
+        }
+        for t in tasks.prefix(3) {
+            let done = try await agent.waitForTask(t)
+            if let rid = done["resultId"] as? String { acknowledged.append(rid) }
+        }
+        #expect(acknowledged.count == 3)
+        agent.stop(signal: SIGKILL) // mid-burst
+        try await agent.start()
+        for rid in acknowledged {
+            let r = try await agent.request("GET", "/v1/results/\(rid)")
+            #expect(r.status == 200, "acknowledged result \(rid) lost after kill -9")
+        }
+        let projects = try await agent.request("GET", "/v1/projects")
+        #expect((projects.json["items"] as? [Any])?.count == 1)
+        // graceful stop and restart keep identity and token
+        let before = try await agent.request("GET", "/v1/node")
+        agent.stop(signal: SIGTERM)
+        try await agent.start()
+        let after = try await agent.request("GET", "/v1/node")
+        #expect(before.json["id"] as? String == after.json["id"] as? String)
+        agent.stop()
+    }
+
+    @Test func webhooksVerifySignaturesAndDeduplicate() async throws {
+        let repo = try Self.fixture()
+        let agent = try AgentProcess(binary: Self.binary)
+        try await agent.start()
+        let secret = "It's a Secret to Everybody"
+        let id = try await register(agent, repo, extra: ["webhookSecret": secret])
+        _ = try await agent.waitForResult(project: id)
+        try repo.write("app/hook.py", "def h(x):\n    \"\"\"H.\"\"\"\n    return eval(x)\n")
+        let sha = try repo.commit("feat: hook")
+        let payload = try JSONSerialization.data(withJSONObject: [
+            "ref": "refs/heads/main", "after": sha, "forced": true, "sender": ["login": "dev"],
+            "repository": ["clone_url": repo.path],
+        ])
+        let good = "sha256=" + Sodium.hex(Sodium.hmacSHA256(key: Array(secret.utf8), message: [UInt8](payload)))
+        func post(_ sig: String?, delivery: String, path: String = "/v1/hooks/github/\(id)") async throws -> AgentProcess.Reply {
+            var h = ["X-GitHub-Event": "push", "X-GitHub-Delivery": delivery]
+            if let sig { h["X-Hub-Signature-256"] = sig }
+            return try await agent.request("POST", path, body: payload, token: "", headers: h)
+        }
+        let missing = try await post(nil, delivery: "d1")
+        #expect(missing.status == 401)
+        let wrong = try await post("sha256=" + String(repeating: "0", count: 64), delivery: "d1")
+        #expect(wrong.status == 401 && wrong.json["error"] != nil)
+        let accepted = try await post(good, delivery: "d1")
+        #expect(accepted.status == 202, "\(accepted.text)")
+        let task = try #require(accepted.json["taskId"] as? String)
+        let duplicate = try await post(good, delivery: "d1")
+        #expect(duplicate.status == 200 && duplicate.json["status"] as? String == "duplicate")
+        let done = try await agent.waitForTask(task)
+        #expect(done["state"] as? String == "succeeded", "\(done)")
+        let status = try await agent.request("GET", "/v1/projects/\(id)/audit-status")
+        #expect(status.json["commit"] as? String == sha)
+        let flow = try #require((status.json["magicResults"] as? [String: Any])?["flow"] as? [String: Any])
+        let violations = try #require(flow["violations"] as? [[String: Any]])
+        #expect(violations.contains { $0["ruleId"] as? String == "flow/force-push" })
+        // matched by repository URL without a project in the path
+        let byURL = try await post(good, delivery: "d2", path: "/v1/hooks/github")
+        #expect(byURL.status == 202, "\(byURL.text)")
+        agent.stop()
+    }
+
+    @Test func tokensTeamsAndBadInput() async throws {
+        let repoA = try Self.fixture(), repoB = try Self.fixture()
+        let agent = try AgentProcess(binary: Self.binary)
+        try await agent.start()
+        let a = try await register(agent, repoA, extra: ["team": "alpha", "name": "a"])
+        let b = try await register(agent, repoB, extra: ["team": "beta", "name": "b"])
+        let viewer = try await agent.json("POST", "/v1/tokens", ["role": "viewer", "team": "alpha"])
+        #expect(viewer.status == 201)
+        let vt = try #require(viewer.json["token"] as? String)
+        let list = try await agent.request("GET", "/v1/projects", token: vt)
+        let ids = (list.json["items"] as? [[String: Any]])?.compactMap { $0["id"] as? String }
+        #expect(ids == [a])
+        #expect(try await agent.request("GET", "/v1/projects/\(b)/audit-status", token: vt).status == 404)
+        #expect(try await agent.request("GET", "/v1/projects/\(b)/results", token: vt).status == 404)
+        #expect(try await agent.request("POST", "/v1/projects/\(a)/audits", token: vt).status == 403)
+        #expect(try await agent.json("POST", "/v1/projects", ["repositoryUrl": repoA.path, "team": "alpha"], token: vt).status == 403)
+        #expect(try await agent.request("GET", "/v1/projects", token: "gdn_nope").status == 401)
+        #expect(try await agent.request("GET", "/v1/projects", token: "").status == 401)
+        // revoke
+        let vid = try #require(viewer.json["id"] as? String)
+        #expect(try await agent.request("DELETE", "/v1/tokens/\(vid)").status == 204)
+        #expect(try await agent.request("GET", "/v1/projects", token: vt).status == 401)
+        // bad JSON, missing fields, unknown routes, oversized bodies: JSON errors
+        let badJSON = try await agent.request("POST", "/v1/projects", body: Data("{not json".utf8))
+        #expect(badJSON.status == 400 && (badJSON.json["error"] as? [String: Any])?["code"] as? String == "invalid_json")
+        let noURL = try await agent.json("POST", "/v1/projects", ["name": "x"])
+        #expect(noURL.status == 400)
+        let unknown = try await agent.request("GET", "/v1/nothing-here")
+        #expect(unknown.status == 404 && unknown.json["error"] != nil)
+        let big = try await agent.request("POST", "/v1/projects", body: Data(repeating: 0x20, count: 3 << 20))
+        #expect(big.status == 413 && big.json["error"] != nil, "status \(big.status): \(big.text.prefix(300))")
+        let dup = try await agent.json("POST", "/v1/projects", ["repositoryUrl": repoA.path, "team": "alpha"])
+        #expect(dup.status == 409)
+        #expect(try await agent.request("GET", "/livez", token: "").status == 200)
+        #expect(try await agent.request("GET", "/readyz", token: "").status == 200)
+        let metrics = try await agent.request("GET", "/metrics", token: "")
+        #expect(metrics.text.contains("guardian_audit_queue_depth"))
+        agent.stop()
+    }
+
+    @Test func vanishedRepositoryFailsCleanly() async throws {
+        let repo = try Self.fixture()
+        let agent = try AgentProcess(binary: Self.binary)
+        try await agent.start()
+        let id = try await register(agent, repo)
+        _ = try await agent.waitForResult(project: id)
+        // corrupt the mirror and remove the origin
+        let mirror = agent.dataDir + "/mirrors/\(id).git"
+        try Data("garbage".utf8).write(to: URL(fileURLWithPath: mirror + "/HEAD"))
+        try FileManager.default.removeItem(atPath: repo.path)
+        let t = try await agent.request("POST", "/v1/projects/\(id)/audits")
+        let done = try await agent.waitForTask(try #require(t.json["taskId"] as? String))
+        #expect(done["state"] as? String == "failed")
+        #expect((done["error"] as? String)?.contains("cannot mirror") == true, "\(done)")
+        // the node keeps serving, and the earlier result is intact
+        let status = try await agent.request("GET", "/v1/projects/\(id)/audit-status")
+        #expect(status.status == 200 && status.json["resultId"] is String)
+        agent.stop()
+    }
+}
+
+@Suite struct WebhookSignatureTests {
+    /// GitHub's documented example for X-Hub-Signature-256.
+    @Test func githubTestVector() {
+        let sig = Sodium.hex(Sodium.hmacSHA256(key: Array("It's a Secret to Everybody".utf8), message: Array("Hello, World!".utf8)))
+        #expect(sig == "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17")
+    }
+}
