@@ -2,7 +2,7 @@
 SWIFT ?= swift
 RELEASE_BIN := .build/release/guardian
 
-.PHONY: deps build release audit test bench bench-lizard clean-cache
+.PHONY: deps build release run audit test bench clean-cache
 
 deps:
 	@scripts/install-deps.sh
@@ -13,7 +13,11 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --product guardian
 
-# The main job: audit this repository with the release binary. Exit 1 from the gate is reported, not fatal.
+# The main job: a single-node Guardian on embedded defaults that registers and audits this repository.
+run: release
+	@scripts/run-agent.sh
+
+# Audit this repository with the release binary. Exit 1 from the gate is reported, not fatal.
 audit: release
 	@$(RELEASE_BIN) audit . ; rc=$$?; if [ $$rc -gt 1 ]; then exit $$rc; fi; echo "(gate exit code $$rc; see docs/audit.md)"
 
