@@ -28,3 +28,73 @@ public enum Sodium {
         return String(decoding: out, as: UTF8.self)
     }
 }
+
+extension Sodium {
+    static let b64Alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+    static let b64Table: [UInt8] = {
+        var t = [UInt8](repeating: 0xFF, count: 256)
+        for (i, c) in b64Alphabet.enumerated() { t[Int(c)] = UInt8(i) }
+        return t
+    }()
+
+    /// Standard base64 with padding. Table-driven (not constant time): for public data such as
+    /// envelopes; libsodium's constant-time codec is several times slower on large payloads.
+    public static func base64Encode(_ bytes: [UInt8]) -> String {
+        let a = b64Alphabet
+        var out = [UInt8]()
+        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var i = 0
+        while i + 3 <= bytes.count {
+            let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+            out.append(a[Int(v >> 18 & 63)]); out.append(a[Int(v >> 12 & 63)]); out.append(a[Int(v >> 6 & 63)]); out.append(a[Int(v & 63)])
+            i += 3
+        }
+        let rest = bytes.count - i
+        if rest > 0 {
+            let v = UInt32(bytes[i]) << 16 | (rest == 2 ? UInt32(bytes[i + 1]) << 8 : 0)
+            out.append(a[Int(v >> 18 & 63)]); out.append(a[Int(v >> 12 & 63)])
+            out.append(rest == 2 ? a[Int(v >> 6 & 63)] : 61)
+            out.append(61)
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Decodes standard base64 (padding required when the length needs it); nil when malformed.
+    public static func base64Decode(_ text: String) -> [UInt8]? {
+        var t = text
+        return t.withUTF8 { src -> [UInt8]? in
+            let n = src.count
+            guard n % 4 == 0 else { return nil }
+            if n == 0 { return [] }
+            var pad = 0
+            if src[n - 1] == 61 { pad += 1 }
+            if src[n - 2] == 61 { pad += 1 }
+            let outCount = n / 4 * 3 - pad
+            var ok = true
+            let out = [UInt8](unsafeUninitializedCapacity: outCount) { dst, count in
+                b64Table.withUnsafeBufferPointer { table in
+                    var i = 0, o = 0
+                    let full = pad > 0 ? n - 4 : n
+                    while i < full {
+                        let c0 = table[Int(src[i])], c1 = table[Int(src[i + 1])], c2 = table[Int(src[i + 2])], c3 = table[Int(src[i + 3])]
+                        if (c0 | c1 | c2 | c3) & 0xC0 != 0 { ok = false; break }
+                        let v = UInt32(c0) << 18 | UInt32(c1) << 12 | UInt32(c2) << 6 | UInt32(c3)
+                        dst[o] = UInt8(truncatingIfNeeded: v >> 16); dst[o + 1] = UInt8(truncatingIfNeeded: v >> 8); dst[o + 2] = UInt8(truncatingIfNeeded: v)
+                        i += 4; o += 3
+                    }
+                    if ok && pad > 0 {
+                        let c0 = table[Int(src[i])], c1 = table[Int(src[i + 1])]
+                        let c2 = pad == 2 ? 0 : table[Int(src[i + 2])]
+                        if (c0 | c1 | c2) & 0xC0 != 0 { ok = false } else {
+                            let v = UInt32(c0) << 18 | UInt32(c1) << 12 | UInt32(c2) << 6
+                            dst[o] = UInt8(truncatingIfNeeded: v >> 16)
+                            if pad == 1 { dst[o + 1] = UInt8(truncatingIfNeeded: v >> 8) }
+                        }
+                    }
+                }
+                count = ok ? outCount : 0
+            }
+            return ok ? out : nil
+        }
+    }
+}

@@ -132,3 +132,17 @@ func hexBytes(_ s: String) -> [UInt8] {
         #expect(throws: CryptoError.self) { try DSSE.verify([UInt8](try JSONEncoder().encode(env2)), trusted: mixed) }
     }
 }
+
+@Suite struct Base64Tests {
+    @Test func matchesFoundation() {
+        for n in 0..<70 {
+            let bytes = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+            let mine = Sodium.base64Encode(bytes)
+            #expect(mine == Data(bytes).base64EncodedString())
+            #expect(Sodium.base64Decode(mine) == bytes)
+        }
+        #expect(Sodium.base64Decode("abc") == nil)
+        #expect(Sodium.base64Decode("ab!d") == nil)
+        #expect(Sodium.base64Decode("Zm9vYmFy") == Array("foobar".utf8))
+    }
+}

@@ -19,6 +19,22 @@ public struct ProjectRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
     public var updatedAt: Double
     public var lastAuditAt: Double?
     public var nextAuditAt: Double?
+
+    public init(id: String, name: String, repositoryUrl: String, team: String, branch: String?, scheduleSeconds: Int, profile: String, webhookSecret: Data?, credentials: Data?, createdAt: Double, updatedAt: Double, lastAuditAt: Double?, nextAuditAt: Double?) {
+        self.id = id
+        self.name = name
+        self.repositoryUrl = repositoryUrl
+        self.team = team
+        self.branch = branch
+        self.scheduleSeconds = scheduleSeconds
+        self.profile = profile
+        self.webhookSecret = webhookSecret
+        self.credentials = credentials
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.lastAuditAt = lastAuditAt
+        self.nextAuditAt = nextAuditAt
+    }
 }
 
 /// A stored signed result: the exact envelope bytes, plus columns for queries.
@@ -32,6 +48,17 @@ public struct ResultRecord: Codable, Sendable, Equatable, FetchableRecord, Persi
     public var health: Int
     public var gatePassed: Bool
     public var envelope: Data
+
+    public init(id: String, projectId: String, commitId: String?, createdAt: Double, signer: String, health: Int, gatePassed: Bool, envelope: Data) {
+        self.id = id
+        self.projectId = projectId
+        self.commitId = commitId
+        self.createdAt = createdAt
+        self.signer = signer
+        self.health = health
+        self.gatePassed = gatePassed
+        self.envelope = envelope
+    }
 }
 
 /// One finding of a stored result, for `GET /v1/projects/{id}/findings`.
@@ -47,6 +74,19 @@ public struct FindingRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
     public var message: String
     public var fingerprint: String
     public var isNew: Bool
+
+    public init(resultId: String, projectId: String, checkName: String, ruleId: String, severity: String, file: String?, line: Int?, message: String, fingerprint: String, isNew: Bool) {
+        self.resultId = resultId
+        self.projectId = projectId
+        self.checkName = checkName
+        self.ruleId = ruleId
+        self.severity = severity
+        self.file = file
+        self.line = line
+        self.message = message
+        self.fingerprint = fingerprint
+        self.isNew = isNew
+    }
 }
 
 /// An API token, stored as a BLAKE2b hash of its secret.
@@ -108,11 +148,18 @@ extension Store {
 
     /// Stores a result and its findings in one durable transaction. Idempotent by record id.
     public func insert(result: ResultRecord, findings: [FindingRecord]) throws {
+        try insert(results: [(result, findings)])
+    }
+
+    /// Group commit: several results in one durable transaction (one fsync), acknowledged together.
+    public func insert(results: [(ResultRecord, [FindingRecord])]) throws {
         try write { db in
-            if try ResultRecord.exists(db, key: result.id) { return }
-            try result.insert(db)
-            for f in findings { try f.insert(db) }
-            try db.execute(sql: "UPDATE project SET lastAuditAt = ? WHERE id = ?", arguments: [result.createdAt, result.projectId])
+            for (result, findings) in results {
+                if try ResultRecord.exists(db, key: result.id) { continue }
+                try result.insert(db)
+                for f in findings { try f.insert(db) }
+                try db.execute(sql: "UPDATE project SET lastAuditAt = ? WHERE id = ?", arguments: [result.createdAt, result.projectId])
+            }
         }
     }
 
