@@ -2,7 +2,7 @@
 SWIFT ?= swift
 RELEASE_BIN := .build/release/guardian
 
-.PHONY: deps build release run audit test bench clean-cache
+.PHONY: deps build release run audit test bench bench-agent clean-cache
 
 deps:
 	@scripts/install-deps.sh
@@ -27,6 +27,9 @@ test: deps
 # Benchmarks on real repositories from the local package mirror (see docs/benchmarks.md).
 bench: release
 	@scripts/bench.sh
+
+bench-agent: release
+	@scripts/bench-agent.sh
 
 clean-cache:
 	rm -rf $${XDG_CACHE_HOME:-$$HOME/.cache}/guardian

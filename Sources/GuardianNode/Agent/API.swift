@@ -9,6 +9,8 @@ import NIOCore
 /// The HTTP API v1 (docs/openapi.yaml).
 public struct API: Sendable {
     let node: Node
+    let statusCache = RenderCache()
+    let tokenCache = TokenCache()
 
     public init(node: Node) { self.node = node }
 
@@ -176,6 +178,7 @@ public struct API: Sendable {
             guard p.isAdmin else { throw APIError(.forbidden, "forbidden", "only admin tokens can revoke tokens") }
             let id = try context.parameters.require("id")
             guard try node.store.deleteToken(id: id) else { throw APIError(.notFound, "not_found", "no token '\(id)'") }
+            tokenCache.clear()
             return Response(status: .noContent)
         }
         router.post("/v1/verify") { request, _ in
@@ -204,7 +207,7 @@ public struct API: Sendable {
     // MARK: helpers
 
     func authenticate(_ request: Request) async throws -> Principal {
-        try Auth.authenticate(request, store: node.store)
+        try Auth.authenticate(request, store: node.store, cache: tokenCache)
     }
 
     func readable(_ request: Request, _ context: BasicRequestContext) async throws -> (Principal, ProjectRecord) {
@@ -261,32 +264,51 @@ public struct API: Sendable {
         return d
     }
 
+    /// `ProjectAuditStatus`. The part that comes from the latest signed result is rendered once per
+    /// (project, result, project update) and kept in memory; each request adds only the live fields.
     func auditStatus(_ project: ProjectRecord) async throws -> Response {
-        var body: [String: Any] = ["projectId": project.id, "projectName": project.name, "repositoryUrl": project.repositoryUrl,
-                                   "lastAuditTime": NSNull(), "overallHealthScore": NSNull(), "magicResults": [String: Any](),
-                                   "aiInsights": [Any](), "nextScheduledAudit": project.nextAuditAt.map { ISO8601.format($0) } ?? NSNull()]
-        let profile = TeamProfile.builtIn[project.profile] ?? .standard
-        body["teamConfiguration"] = ["team": project.team, "profile": profile.name, "strictness": profile.strictness,
-                                     "focusAreas": profile.focusAreas.map(\.rawValue)] as [String: Any]
-        if let latest = try node.store.latestResult(project: project.id),
-           let env = try? JSONDecoder().decode(DSSEEnvelope.self, from: latest.envelope),
-           let payload = Data(base64Encoded: env.payload),
-           let statement = try? JSONSerialization.jsonObject(with: payload) as? [String: Any],
-           let report = statement["predicate"] as? [String: Any] {
-            body["lastAuditTime"] = ISO8601.format(latest.createdAt)
-            body["overallHealthScore"] = report["overallHealthScore"]
-            body["magicResults"] = report["magicResults"]
-            body["aiInsights"] = report["aiInsights"]
-            body["commit"] = latest.commitId ?? NSNull()
-            body["resultId"] = latest.id
-            body["gate"] = report["gate"]
-        }
-        if let t = await node.currentTask(project: project.id) {
-            body["runningAudit"] = ["taskId": t.id, "state": t.state.rawValue, "phase": t.phase, "progress": t.progress] as [String: Any]
+        let latest = try node.store.latestResultSummary(project: project.id)
+        let cacheKey = "\(project.id)|\(latest?.id ?? "-")|\(project.updatedAt)|\(project.nextAuditAt ?? 0)"
+        var bytes: [UInt8]
+        if let hit = statusCache.get(cacheKey) {
+            bytes = hit
         } else {
-            body["runningAudit"] = NSNull()
+            var body: [String: Any] = ["projectId": project.id, "projectName": project.name, "repositoryUrl": project.repositoryUrl,
+                                       "lastAuditTime": NSNull(), "overallHealthScore": NSNull(), "magicResults": [String: Any](),
+                                       "aiInsights": [Any](), "nextScheduledAudit": project.nextAuditAt.map { ISO8601.format($0) } ?? NSNull()]
+            let profile = TeamProfile.builtIn[project.profile] ?? .standard
+            body["teamConfiguration"] = ["team": project.team, "profile": profile.name, "strictness": profile.strictness,
+                                         "focusAreas": profile.focusAreas.map(\.rawValue)] as [String: Any]
+            if let latest, let full = try node.store.result(id: latest.id),
+               let env = try? DSSE.parse([UInt8](full.envelope)),
+               let payload = Sodium.base64Decode(env.payload),
+               let statement = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any],
+               let report = statement["predicate"] as? [String: Any] {
+                body["lastAuditTime"] = ISO8601.format(full.createdAt)
+                body["overallHealthScore"] = report["overallHealthScore"]
+                body["magicResults"] = report["magicResults"]
+                body["aiInsights"] = report["aiInsights"]
+                body["commit"] = full.commitId ?? NSNull()
+                body["resultId"] = full.id
+                body["gate"] = report["gate"]
+            }
+            bytes = [UInt8]((try? JSONSerialization.data(withJSONObject: body, options: [.withoutEscapingSlashes])) ?? Data("{}".utf8))
+            statusCache.put(cacheKey, bytes, project: project.id)
         }
-        return Self.json(body)
+        // splice the live field into the cached object: `{...}` -> `{...,"runningAudit":…}`
+        let running: Any
+        if let t = await node.currentTask(project: project.id) {
+            running = ["taskId": t.id, "state": t.state.rawValue, "phase": t.phase, "progress": t.progress] as [String: Any]
+        } else {
+            running = NSNull()
+        }
+        let live = (try? JSONSerialization.data(withJSONObject: ["runningAudit": running], options: [.withoutEscapingSlashes])) ?? Data("{}".utf8)
+        if bytes.last == UInt8(ascii: "}") {
+            bytes.removeLast()
+            bytes.append(UInt8(ascii: ","))
+            bytes.append(contentsOf: live.dropFirst())
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     func metrics() async throws -> Response {
@@ -402,3 +424,26 @@ extension Store {
 }
 
 import GRDB
+
+import Synchronization
+
+/// Rendered JSON kept per project (a few hundred entries at most per project count).
+final class RenderCache: Sendable {
+    private let entries = Mutex<[String: (key: String, bytes: [UInt8])]>([:])
+    func get(_ key: String) -> [UInt8]? {
+        entries.withLock { e in
+            let project = String(key.prefix { $0 != "|" })
+            guard let hit = e[project], hit.key == key else { return nil }
+            return hit.bytes
+        }
+    }
+    func put(_ key: String, _ bytes: [UInt8], project: String) { entries.withLock { $0[project] = (key, bytes) } }
+}
+
+/// Token lookups by hash, remembered until any token is revoked.
+final class TokenCache: Sendable {
+    private let entries = Mutex<[Data: Principal]>([:])
+    func get(_ hash: Data) -> Principal? { entries.withLock { $0[hash] } }
+    func put(_ hash: Data, _ p: Principal) { entries.withLock { if $0.count > 10_000 { $0.removeAll() }; $0[hash] = p } }
+    func clear() { entries.withLock { $0.removeAll() } }
+}

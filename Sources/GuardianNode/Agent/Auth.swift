@@ -56,7 +56,7 @@ public enum Auth {
         Sodium.blake2b(Array(secret.utf8), length: 32, key: Array("guardian-token-v1".utf8))
     }
 
-    static func authenticate(_ request: Request, store: Store) throws -> Principal {
+    static func authenticate(_ request: Request, store: Store, cache: TokenCache? = nil) throws -> Principal {
         guard let header = request.headers[.authorization] else {
             throw APIError(.unauthorized, "unauthorized", "missing bearer token (Authorization: Bearer <token>)")
         }
@@ -64,10 +64,13 @@ public enum Auth {
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw APIError(.unauthorized, "unauthorized", "the Authorization header must be 'Bearer <token>'")
         }
-        guard let rec = try store.token(hash: Data(hash(String(parts[1]).trimmingCharacters(in: .whitespaces)))),
-              let role = Principal.Role(rawValue: rec.role) else {
+        let h = Data(hash(String(parts[1]).trimmingCharacters(in: .whitespaces)))
+        if let p = cache?.get(h) { return p }
+        guard let rec = try store.token(hash: h), let role = Principal.Role(rawValue: rec.role) else {
             throw APIError(.unauthorized, "unauthorized", "unknown or revoked token")
         }
-        return Principal(role: role, team: rec.team, tokenId: rec.id)
+        let p = Principal(role: role, team: rec.team, tokenId: rec.id)
+        cache?.put(h, p)
+        return p
     }
 }

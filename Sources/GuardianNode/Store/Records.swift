@@ -177,6 +177,14 @@ extension Store {
         try read { try ResultRecord.filter(Column("projectId") == project).order(Column("createdAt").desc).fetchOne($0) }
     }
 
+    /// The latest result's id, time and commit, without loading its envelope.
+    public func latestResultSummary(project: String) throws -> (id: String, createdAt: Double, commitId: String?)? {
+        try read { db in
+            try Row.fetchOne(db, sql: "SELECT id, createdAt, commitId FROM result WHERE projectId = ? ORDER BY createdAt DESC LIMIT 1",
+                             arguments: [project]).map { ($0[0], $0[1], $0[2]) }
+        }
+    }
+
     public func resultCount() throws -> Int { try read { try ResultRecord.fetchCount($0) } }
 
     public func findings(result: String, check: String?, severity: String?, onlyNew: Bool, limit: Int) throws -> [FindingRecord] {

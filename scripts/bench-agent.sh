@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Benchmarks the agent: store throughput and verification (guardian bench-store), the audit-status
+# read under load with wrk, idle memory with 1,000 projects, and a webhook-to-signed-result round trip
+# on a real repository (apple/swift-nio from the local package mirror). Needs the release binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BIN=$ROOT/.build/release/guardian
+WORK=$ROOT/bench-work/agent
+rm -rf "$WORK"; mkdir -p "$WORK"
+command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
+DATA=$WORK/data
+
+echo "== Store: seed 1,000 projects and 100,000 findings; durable signed results; verification"
+"$BIN" bench-store --data-dir "$DATA" --projects 1000 --findings-per-project 100 --throughput-results 2000
+
+echo
+echo "== audit-status under load (wrk, loopback, 2 threads; 4 and 16 connections, 10 s each)"
+PORT=17791
+"$BIN" agent --data-dir "$DATA" --http-addr 127.0.0.1:$PORT --log-level error > "$WORK/agent.log" 2>&1 &
+AGENT=$!
+trap 'kill $AGENT 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/livez" >/dev/null && break; sleep 0.1; done
+TOKEN=$(cat "$DATA/admin.token")
+sleep 2
+echo "idle RSS with 1,000 projects: $(awk '/VmRSS/ {print int($2/1024) " MB"}' /proc/$AGENT/status) (bar: <= 200 MB)"
+for C in 4 16; do
+    wrk -t2 -c$C -d10s --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/v1/projects/bench-0500/audit-status" > "$WORK/wrk-$C.txt"
+    echo "  $C connections: $(grep 'Requests/sec' "$WORK/wrk-$C.txt" | awk '{print $2}') req/s, p50 $(grep ' 50%' "$WORK/wrk-$C.txt" | awk '{print $2}'), p99 $(grep ' 99%' "$WORK/wrk-$C.txt" | awk '{print $2}')"
+done
+echo "  (bar: p99 <= 5 ms at 2,000 req/s)"
+echo "RSS after load: $(awk '/VmRSS/ {print int($2/1024) " MB"}' /proc/$AGENT/status)"
+
+echo
+echo "== Webhook for a one-file push to a signed, stored result (apple/swift-nio, end to end)"
+SRC=$WORK/swift-nio
+git clone -q https://github.com/apple/swift-nio.git "$SRC"
+git -C "$SRC" config user.email bench@example.com; git -C "$SRC" config user.name bench
+SECRET=bench-secret
+PID=$(curl -sf -H "Authorization: Bearer $TOKEN" -X POST "http://127.0.0.1:$PORT/v1/projects" \
+      -d "{\"repositoryUrl\": \"$SRC\", \"name\": \"swift-nio\", \"webhookSecret\": \"$SECRET\", \"scheduleSeconds\": 0}" | python3 -c "import json,sys; print(json.load(sys.stdin)['id'])")
+until curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/v1/projects/$PID/audit-status" | grep -q resultId; do sleep 0.2; done
+FILE=$(cd "$SRC" && git ls-files 'Sources/*.swift' | awk 'NR == 1')
+printf '\nfunc benchWebhookAdded() -> Int { 1 }\n' >> "$SRC/$FILE"
+git -C "$SRC" commit -qam "bench: one-file push"
+SHA=$(git -C "$SRC" rev-parse HEAD)
+BODY="{\"ref\": \"refs/heads/main\", \"after\": \"$SHA\", \"repository\": {\"clone_url\": \"$SRC\"}}"
+SIG="sha256=$(printf '%s' "$BODY" | openssl dgst -sha256 -hmac "$SECRET" -r | cut -d' ' -f1)"
+python3 - "$PORT" "$TOKEN" "$PID" "$SHA" "$BODY" "$SIG" <<'PY'
+import json, sys, time, urllib.request
+port, token, pid, sha, body, sig = sys.argv[1:]
+start = time.time()
+req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/hooks/github/{pid}", data=body.encode(), method="POST",
+                             headers={"X-GitHub-Event": "push", "X-GitHub-Delivery": "bench-1", "X-Hub-Signature-256": sig,
+                                      "Content-Type": "application/json"})
+resp = urllib.request.urlopen(req)
+ack = time.time() - start
+while True:
+    r = urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/v1/projects/{pid}/audit-status",
+                                                      headers={"Authorization": f"Bearer {token}"}))
+    s = json.load(r)
+    if s.get("commit") == sha:
+        break
+    time.sleep(0.01)
+print(f"webhook acknowledged in {ack*1000:.0f} ms (status {resp.status}); signed result stored after {(time.time()-start)*1000:.0f} ms (bar: <= 1000 ms)")
+PY
