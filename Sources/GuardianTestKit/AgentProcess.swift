@@ -65,6 +65,17 @@ public final class AgentProcess: @unchecked Sendable { // mutated only from the 
         process = nil
     }
 
+    /// SIGTERM, then waits up to `timeout` seconds; false (and SIGKILL) when the agent did not exit.
+    public func stopGracefully(timeout: Double = 10) async -> Bool {
+        guard let p = process, p.isRunning else { return true }
+        kill(p.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(timeout)
+        while p.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit(); process = nil; return false }
+        process = nil
+        return true
+    }
+
     public var adminToken: String {
         (try? String(contentsOfFile: dataDir + "/admin.token", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
     }

@@ -238,3 +238,43 @@ import Testing
         #expect(sig == "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17")
     }
 }
+
+@Suite struct EventStreamTests {
+    @Test func serverSentEventsWithResume() async throws {
+        let repo = try AgentIntegrationTests.fixture()
+        let agent = try AgentProcess(binary: AgentIntegrationTests.binary)
+        try await agent.start()
+        let url = "http://127.0.0.1:\(agent.port)/v1/events"
+        let out = agent.dataDir + "-events.txt"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        curl.arguments = ["-sN", "--max-time", "6", "-o", out, "-H", "Authorization: Bearer \(agent.adminToken)", url]
+        try curl.run()
+        try await Task.sleep(for: .milliseconds(300))
+        let r = try await agent.json("POST", "/v1/projects", ["repositoryUrl": repo.path, "name": "events"])
+        let id = try #require(r.json["id"] as? String)
+        _ = try await agent.waitForResult(project: id)
+        curl.waitUntilExit()
+        let text = try String(contentsOfFile: out, encoding: .utf8)
+        for type in ["project.registered", "audit.queued", "audit.started", "audit.progress", "audit.finished"] {
+            #expect(text.contains("event: \(type)"), "no \(type) in: \(text.prefix(500))")
+        }
+        #expect(text.contains("id: 1\n"))
+        // resume: only events after id 2 come back
+        let resumed = try CommandRunner.run("/usr/bin/curl", ["-sN", "--max-time", "1", "-H", "Authorization: Bearer \(agent.adminToken)",
+                                                               "-H", "Last-Event-ID: 2", url])
+        #expect(!resumed.stdout.contains("id: 1\n") && !resumed.stdout.contains("id: 2\n"))
+        #expect(resumed.stdout.contains("id: 3\n"))
+        let unauthorized = try CommandRunner.run("/usr/bin/curl", ["-s", "--max-time", "2", url])
+        #expect(unauthorized.stdout.contains("unauthorized"))
+        // an open stream does not block a graceful shutdown
+        let open = Process()
+        open.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        open.arguments = ["-sN", "--max-time", "30", "-o", "/dev/null", "-H", "Authorization: Bearer \(agent.adminToken)", url]
+        try open.run()
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(await agent.stopGracefully(timeout: 10), "SIGTERM did not stop the agent with an event stream open")
+        open.terminate()
+    }
+}

@@ -345,7 +345,14 @@ public struct API: Sendable {
             }
             try await writer.write(ByteBuffer(string: ": guardian events\nretry: 2000\n\n"))
             for e in backlog { try await writer.write(frame(e)) }
-            for await e in stream { try await writer.write(frame(e)) }
+            do {
+                for await e in stream {
+                    try await writer.write(e.id == 0 ? ByteBuffer(string: ": keepalive\n\n") : frame(e))
+                }
+            } catch {
+                await bus.unsubscribe(id) // the client went away
+                throw error
+            }
             await bus.unsubscribe(id)
             try await writer.finish(nil)
         }

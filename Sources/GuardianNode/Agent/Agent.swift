@@ -47,12 +47,17 @@ struct SchedulerService: Service {
                 }
             }
             group.addTask {
+                var ticks = 0
                 while !Task.isCancelled && !Task.isShuttingDownGracefully {
                     try? await node.scheduleDue()
+                    ticks += 1
+                    if ticks % 8 == 0 { await node.events.heartbeat() } // lets event streams notice gone clients
                     try? await Task.sleep(for: .seconds(2))
                 }
             }
             try await gracefulShutdown()
+            // End event streams first, so that the HTTP server (stopped after this service) can drain.
+            await node.events.finishAll()
             group.cancelAll()
         }
     }

@@ -29,7 +29,7 @@ public actor EventBus {
     public func subscribe(after lastId: Int?) -> (backlog: [NodeEvent], stream: AsyncStream<NodeEvent>, id: UUID) {
         let id = UUID()
         let (stream, continuation) = AsyncStream<NodeEvent>.makeStream(bufferingPolicy: .bufferingNewest(1000))
-        subscribers[id] = continuation
+        if finished { continuation.finish() } else { subscribers[id] = continuation }
         let backlog = lastId.map { l in recent.filter { $0.id > l } } ?? []
         return (backlog, stream, id)
     }
@@ -38,7 +38,15 @@ public actor EventBus {
         subscribers.removeValue(forKey: id)?.finish()
     }
 
+    /// A keep-alive for every subscriber (id 0): writing it fails for clients that went away.
+    public func heartbeat() {
+        for c in subscribers.values { c.yield(NodeEvent(id: 0, type: "heartbeat", data: [:])) }
+    }
+
+    private var finished = false
+
     public func finishAll() {
+        finished = true
         for c in subscribers.values { c.finish() }
         subscribers.removeAll()
     }
