@@ -9,7 +9,7 @@ struct AgentCommand: AsyncParsableCommand {
         commandName: "agent",
         abstract: "Run a Guardian node: store, scheduler, signed results and the HTTP API.",
         discussion: """
-            Settings come from flags, then GUARDIAN_* environment variables, then --config (JSON, see configs/), then defaults.
+            Settings come from flags, then GUARDIAN_* environment variables, then --config (YAML or JSON, see configs/), then defaults.
             On first start the node creates its Ed25519 identity and writes an admin token to DATA_DIR/admin.token (mode 0600).
             SIGINT/SIGTERM stop it gracefully; SIGHUP re-reads the config file.
             """)
@@ -22,7 +22,7 @@ struct AgentCommand: AsyncParsableCommand {
     var gossipAddr: String?
     @Option(help: "Node name (default: host name).")
     var name: String?
-    @Option(help: "Config file (JSON).")
+    @Option(help: "Config file (YAML or JSON).")
     var config: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"

@@ -1,7 +1,8 @@
 import Foundation
 import GuardianCore
+import Yams
 
-/// Agent settings. Precedence: flags, then environment (`GUARDIAN_*`), then the config file (JSON),
+/// Agent settings. Precedence: flags, then environment (`GUARDIAN_*`), then the config file (YAML or JSON),
 /// then these defaults.
 public struct AgentConfig: Codable, Sendable, Equatable {
     public var dataDir: String = DataDirectory.defaultPath
@@ -61,7 +62,13 @@ public struct AgentConfig: Codable, Sendable, Equatable {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw GuardianError.usage("cannot read config file \(path)")
             }
-            do { c = try JSONDecoder().decode(AgentConfig.self, from: data) } catch {
+            do {
+                if path.hasSuffix(".yaml") || path.hasSuffix(".yml") {
+                    c = try YAMLDecoder().decode(AgentConfig.self, from: String(decoding: data, as: UTF8.self))
+                } else {
+                    c = try JSONDecoder().decode(AgentConfig.self, from: data)
+                }
+            } catch {
                 throw GuardianError.usage("config file \(path) is not valid: \(error)")
             }
         }
