@@ -33,11 +33,14 @@ public struct AuditStatement: Codable, Sendable, Equatable {
 }
 
 public enum Attestation {
-    /// Canonical statement bytes: compact JSON with sorted keys.
+    /// Canonical statement bytes: compact JSON with sorted keys (`CanonicalJSON`).
     public static func statementBytes(_ report: AuditReport) throws -> [UInt8] {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return [UInt8](try e.encode(AuditStatement(report: report)))
+        let st = AuditStatement(report: report)
+        let subject: [CanonicalJSON] = st.subject.map { s in
+            .object([("name", .string(s.name)), ("digest", .object(s.digest.map { ($0.key, .string($0.value)) }))])
+        }
+        return CanonicalJSON.object([("_type", .string(st.type)), ("subject", .array(subject)),
+                                     ("predicateType", .string(st.predicateType)), ("predicate", report.canonical)]).encoded()
     }
 
     /// A signed DSSE envelope over the report's statement.

@@ -252,3 +252,21 @@ import Testing
         #expect(r.allViolations.contains { $0.ruleId == "strict/hardcoded-secret" })
     }
 }
+
+@Suite struct CanonicalJSONTests {
+    /// The canonical writer produces what JSONEncoder (sorted keys) produces, byte for byte.
+    @Test func matchesJSONEncoderAndRoundTrips() throws {
+        let repo = try Planted.make()
+        for reproducible in [true, false] {
+            let report = try PlantedAuditTests.audit(repo) { $0.reproducible = reproducible }
+            let mine = report.canonical.encoded()
+            let e = JSONEncoder()
+            e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            let theirs = [UInt8](try e.encode(report))
+            let decoded = try JSONDecoder().decode(AuditReport.self, from: Data(mine))
+            #expect(decoded == report)
+            #expect(mine == theirs, "first difference at byte \(zip(mine, theirs).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(mine.count, theirs.count))")
+        }
+        #expect(String(decoding: CanonicalJSON.string("a\"b\\c\n\u{1}/").encoded(), as: UTF8.self) == #""a\"b\\c\n\u0001/""#)
+    }
+}
