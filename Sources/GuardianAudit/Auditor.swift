@@ -53,15 +53,12 @@ public enum Auditor {
             var bopts = options
             bopts.baseline = nil
             let baseLoaded = try load(source: source, revision: base, options: bopts, cache: cache)
-            let baseReport = evaluate(baseLoaded, options: bopts, baselineFingerprints: nil, baseline: nil, started: started, elapsedMs: 0)
+            let baseReport = evaluate(baseLoaded, options: bopts, baselineFingerprints: nil, baseline: nil, started: started)
             baselineFingerprints = Set(baseReport.allViolations.map(\.fingerprint))
         }
-        let elapsed = t0.duration(to: clock.now)
-        let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         var report = evaluate(loaded, options: options, baselineFingerprints: baselineFingerprints, baseline: options.baseline,
-                              started: started, elapsedMs: ms)
-        let total = t0.duration(to: clock.now)
-        report.timing.totalMs = (Double(total.components.seconds) * 1000 + Double(total.components.attoseconds) / 1e15).rounded()
+                              started: started)
+        report.timing.totalMs = t0.duration(to: clock.now).milliseconds.rounded()
         if options.reproducible { report = report.withoutTiming() }
         return report
     }
@@ -286,7 +283,7 @@ public enum Auditor {
     // MARK: evaluation
 
     static func evaluate(_ l: Loaded, options: AuditOptions, baselineFingerprints: Set<String>?, baseline: String?,
-                         started: Date, elapsedMs: Double) -> AuditReport {
+                         started: Date) -> AuditReport {
         let ctx = AuditContext(files: l.files, isGit: l.subject.isGitRepository, commits: l.commits, firstParent: l.firstParent,
                                headTime: l.headTime, profile: options.profile, thresholds: options.profile.thresholds,
                                events: options.events, pastScores: options.pastScores)
@@ -299,15 +296,14 @@ public enum Auditor {
         let clock = ContinuousClock()
         // The checks are pure functions of the context: run them in parallel.
         let checks = options.checks
-        let outputs = Slots<(CheckOutput, CheckResult, String, Double)>(count: checks.count)
+        let outputs = Slots<(CheckOutput, CheckResult, Date, Double)>(count: checks.count)
         DispatchQueue.concurrentPerform(iterations: checks.count) { i in
             let t = clock.now
             let ranAt = Date()
             let output = Checks.run(checks[i], ctx)
             let result = Scorer.score(check: checks[i], output: output, ctx: ctx)
             let d = t.duration(to: clock.now)
-            let ms = ((Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15) * 1000).rounded() / 1000
-            outputs.items[i] = (output, result, String(ranAt.timeIntervalSince1970), ms)
+            outputs.items[i] = (output, result, ranAt, (d.milliseconds * 1000).rounded() / 1000)
         }
         Trace.mark("checks")
         options.progress?("scoring", 0.95)
@@ -321,14 +317,14 @@ public enum Auditor {
             } else if result.status == .failed {
                 gateReasons.append("\(check.rawValue) failed with score \(result.score) (fail below \(ctx.thresholds.failScore))")
             }
-            result.lastRun = iso.string(from: Date(timeIntervalSince1970: Double(ranAt) ?? 0))
+            result.lastRun = iso.string(from: ranAt)
             result.executionTime = ms
             scores[check] = result.score
             statuses[check] = result.status
             insights.append(contentsOf: output.insights)
             results[check.rawValue] = result
         }
-        let health = Scorer.health(scores: scores, statuses: statuses, profile: options.profile)
+        let health = Scoring.health(scores: scores, statuses: statuses, profile: options.profile)
         var stats = AuditStatistics()
         stats.files = l.files.count + l.skipped.filter { $0.reason.hasPrefix("symlink") || $0.reason.hasPrefix("submodule") }.count
         stats.analyzedFiles = l.files.filter { $0.facts.skipReason == nil }.count
@@ -344,7 +340,7 @@ public enum Auditor {
                            strictness: options.profile.strictness, overallHealthScore: health,
                            gate: .init(passed: gateReasons.isEmpty, reasons: gateReasons), magicResults: results,
                            aiInsights: insights, statistics: stats, skippedFiles: l.skipped, baseline: baseline,
-                           timing: AuditTiming(startedAt: iso.string(from: started), totalMs: elapsedMs.rounded(),
+                           timing: AuditTiming(startedAt: iso.string(from: started), totalMs: 0, // set by `run`
                                                cacheHits: l.cacheStats.hits, cacheMisses: l.cacheStats.misses))
     }
 }
@@ -371,4 +367,9 @@ extension Auditor {
                                                 ccn: Int($0.ccn), params: Int($0.params), nesting: Int($0.maxNesting)) }
         }
     }
+}
+
+extension Duration {
+    /// The duration in milliseconds.
+    public var milliseconds: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
 }

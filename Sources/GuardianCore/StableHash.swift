@@ -30,7 +30,8 @@ public struct StableHash: Sendable {
         var h = StableHash(); h.add(bytes: string.utf8); return h.value
     }
 
-    @inline(__always)
+    /// Inlinable: the lexer hashes every identifier with it.
+    @inlinable
     public static func of(_ buffer: UnsafeBufferPointer<UInt8>, from: Int, to: Int) -> UInt64 {
         var v = offset
         var i = from

@@ -132,3 +132,17 @@ public final class AgentProcess: @unchecked Sendable { // mutated only from the 
         throw FixtureError(message: "project \(project) got no result: \(output)")
     }
 }
+
+/// The `guardian` executable built next to the test bundle (.build/<triple>/debug), or the package's
+/// .build/debug/guardian.
+public enum GuardianBinary {
+    public static var path: String {
+        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [dir.appendingPathComponent("guardian"), dir.deletingLastPathComponent().appendingPathComponent("guardian")]
+        where FileManager.default.isExecutableFile(atPath: candidate.path) {
+            return candidate.path
+        }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/guardian").path
+    }
+}

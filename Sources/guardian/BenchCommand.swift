@@ -33,7 +33,7 @@ struct BenchIncrementalCommand: ParsableCommand {
             let start = clock.now
             let r = try Auditor.run(o)
             let d = start.duration(to: clock.now)
-            times.append(Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
+            times.append(d.milliseconds)
             misses = r.timing.cacheMisses
         }
         times.sort()

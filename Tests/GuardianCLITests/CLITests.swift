@@ -4,16 +4,7 @@ import Testing
 
 /// Runs the real `guardian` binary: exit codes, formats, stderr.
 @Suite struct CLITests {
-    static var binary: String {
-        // The test bundle sits next to the products in .build/<triple>/debug.
-        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [dir.appendingPathComponent("guardian"), dir.deletingLastPathComponent().appendingPathComponent("guardian")]
-        where FileManager.default.isExecutableFile(atPath: candidate.path) {
-            return candidate.path
-        }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return root.appendingPathComponent(".build/debug/guardian").path
-    }
+    static var binary: String { GuardianBinary.path }
 
     static func guardian(_ args: [String], cwd: String? = nil) throws -> CommandResult {
         let cache = FileManager.default.temporaryDirectory.appendingPathComponent("guardian-cli-cache").path

@@ -5,13 +5,7 @@ import Testing
 
 /// Integration tests: real `guardian agent` processes on loopback, driven over HTTP and the CLI.
 @Suite(.serialized) struct AgentIntegrationTests {
-    static var binary: String {
-        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for c in [dir.appendingPathComponent("guardian"), dir.deletingLastPathComponent().appendingPathComponent("guardian")]
-        where FileManager.default.isExecutableFile(atPath: c.path) { return c.path }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent(".build/debug/guardian").path
-    }
+    static var binary: String { GuardianBinary.path }
 
     static func fixture() throws -> FixtureRepo {
         let repo = try FixtureRepo()

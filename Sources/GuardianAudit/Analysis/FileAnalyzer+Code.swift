@@ -81,10 +81,12 @@ extension FileAnalyzer {
         if isTest {
             let lowerName = name.lowercased()
             let attr = hasTestAttribute(tokens, before: f.introToken)
-            var isTestFn = attr || lowerName.hasPrefix("test") || name == "TEST" || name == "TEST_F" || name == "TEST_P"
-            if lang == .go { isTestFn = name.hasPrefix("Test") }
-            if lang == .rust || lang == .java || lang == .kotlin || lang == .csharp { isTestFn = attr || (lang == .java && lowerName.hasPrefix("test") && false) || attr }
-            if lang == .java || lang == .kotlin || lang == .csharp { isTestFn = attr }
+            let isTestFn: Bool
+            switch lang {
+            case .go: isTestFn = name.hasPrefix("Test")
+            case .rust, .java, .kotlin, .csharp: isTestFn = attr
+            default: isTestFn = attr || lowerName.hasPrefix("test") || name == "TEST" || name == "TEST_F" || name == "TEST_P"
+            }
             if isTestFn {
                 f.facts.isTest = true
                 facts.tests += 1
@@ -367,7 +369,18 @@ extension FileAnalyzer {
     // MARK: production code: dangerous calls, test doubles
 
     struct CallPattern {
-        enum Part { case ident(String), punct(UInt8), punct2(UInt8, UInt8), shellString }
+        enum Part {
+            case identHash(UInt64), punct(UInt8), punct2(UInt8, UInt8), shellString
+            static func ident(_ word: String) -> Part { .identHash(StableHash.of(word)) }
+            /// The token hash the part matches first (identifier hash or punctuation byte).
+            var firstHash: UInt64? {
+                switch self {
+                case .identHash(let h): h
+                case .punct(let c): UInt64(c)
+                default: nil
+                }
+            }
+        }
         var parts: [Part]
         var severity: Severity
         var message: String
@@ -451,7 +464,7 @@ extension FileAnalyzer {
         for (o, part) in p.parts.enumerated() {
             let t = tokens[k + o]
             switch part {
-            case .ident(let s): if !(t.kind == .identifier && t.hash == StableHash.of(s)) { return false }
+            case .identHash(let h): if !(t.kind == .identifier && t.hash == h) { return false }
             case .punct(let c): if !t.isPunct(c) { return false }
             case .punct2(let a, let b): if !t.isPunct2(a, b) { return false }
             case .shellString:
@@ -469,22 +482,18 @@ extension FileAnalyzer {
         return true
     }
 
+    /// Patterns of each language indexed by the hash of their first token, built once.
+    static let patternIndex: [Language: [UInt64: [Int]]] = patterns.mapValues { list in
+        var index: [UInt64: [Int]] = [:]
+        for (i, p) in list.enumerated() { if let h = p.parts[0].firstHash { index[h, default: []].append(i) } }
+        return index
+    }
+
     mutating func dangerousCalls(_ tokens: [Token]) {
-        guard let list = FileAnalyzer.patterns[facts.language] else { return }
-        var firstHashes: [UInt64: [Int]] = [:]
-        var firstPuncts: [UInt64: [Int]] = [:]
-        for (i, p) in list.enumerated() {
-            switch p.parts[0] {
-            case .ident(let s): firstHashes[StableHash.of(s), default: []].append(i)
-            case .punct(let c): firstPuncts[UInt64(c), default: []].append(i)
-            default: break
-            }
-        }
+        guard let list = FileAnalyzer.patterns[facts.language], let index = FileAnalyzer.patternIndex[facts.language] else { return }
         for k in 0..<tokens.count {
             let t = tokens[k]
-            let candidates: [Int]?
-            if t.kind == .identifier { candidates = firstHashes[t.hash] } else if t.kind == .punct { candidates = firstPuncts[t.hash] } else { continue }
-            guard let cs = candidates else { continue }
+            guard t.kind == .identifier || t.kind == .punct, let cs = index[t.hash] else { continue }
             for i in cs where matches(list[i], tokens, at: k) {
                 let p = list[i]
                 add("strict/dangerous-call", p.severity, line: t.line, column: t.start - lineStarts[Int(t.line) - 1] + 1,
@@ -644,18 +653,7 @@ extension FileAnalyzer {
         return false
     }
 
-    func isModifier(_ t: Token) -> Bool {
-        let mods: Set<UInt64> = [v.public_, v.open, v.static_, v.final_, v.override_, v.mutating, v.nonisolated,
-                                 v.convenience, v.required, v.inline, v.indirect, v.lazy, v.private_, v.internal_,
-                                 v.fileprivate_, v.abstract, v.virtual, Vocabulary.h("discardableResult"),
-                                 Vocabulary.h("inlinable"), Vocabulary.h("usableFromInline"), Vocabulary.h("available"),
-                                 Vocabulary.h("preconcurrency"), Vocabulary.h("unsafe"), Vocabulary.h("Sendable"),
-                                 Vocabulary.h("frozen"), Vocabulary.h("objc"), Vocabulary.h("MainActor"),
-                                 Vocabulary.h("async"), Vocabulary.h("sealed"), Vocabulary.h("readonly"),
-                                 Vocabulary.h("default"), Vocabulary.h("derive"), Vocabulary.h("must_use"),
-                                 Vocabulary.h("Override"), Vocabulary.h("Deprecated"), Vocabulary.h("deprecated")]
-        return mods.contains(t.hash)
-    }
+    func isModifier(_ t: Token) -> Bool { v.declarationModifiers.contains(t.hash) }
 
     // MARK: duplicate detection input
 
@@ -675,7 +673,7 @@ extension FileAnalyzer {
                 let t = tokens[k]
                 if t.kind != .comment {
                     count += 1
-                    let th: UInt64 = t.kind == .string ? StableHashBytes.of(buf, Int(t.start), Int(t.end)) : t.hash
+                    let th: UInt64 = t.kind == .string ? StableHash.of(buf, from: Int(t.start), to: Int(t.end)) : t.hash
                     h = (h ^ th) &* 0x0000_0100_0000_01b3
                     if t.kind == .identifier || t.kind == .string || t.kind == .number { substantive = true }
                 }

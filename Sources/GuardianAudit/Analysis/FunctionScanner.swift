@@ -183,16 +183,10 @@ struct FunctionScanner {
                     var opened = false
                     if let p = pending, parenDepth == p.parenBase, p.braceDepth == stack.count,
                        p.state == .afterParams || (p.state == .beforeParams && (isSwift || isGo) && p.name != "(anonymous)") {
-                        if isGo && p.state == .afterParams && !tokens[k - 1].isPunct(B.rparen) {
-                            // Go result types sit between ')' and '{'
-                        }
-                        var ret = p.returnType
-                        if isGo, p.state == .afterParams, k > 0, !tokens[k - 1].isPunct(B.rparen) || tokens[k - 1].spaceBefore == false {
-                            ret = ret || !tokens[k - 1].isPunct(B.rparen) || hasGoResult(after: p, upTo: k)
-                        }
-                        if isSwift && p.state == .beforeParams {
-                            // `init` or `subscript` always take parameters; a `{` before them is not a body.
-                        } else {
+                        // Go: a result type sits between the parameters' ')' and '{'
+                        let ret = p.returnType || (isGo && p.state == .afterParams && !tokens[k - 1].isPunct(B.rparen))
+                        // Swift `init`/`subscript` always take parameters: a `{` before them is not a body.
+                        if !(isSwift && p.state == .beforeParams) {
                             openFunction(name: p.name, line: p.line, intro: p.introToken, nameToken: p.nameToken,
                                          params: p.paramTokens == 0 ? 0 : p.commas + 1, returnType: ret,
                                          brace: k, stack: &stack, current: &current)
@@ -272,16 +266,6 @@ struct FunctionScanner {
             functions[idx].facts.endLine = lastLine
             functions[idx].bodyEnd = n
         }
-    }
-
-    private func hasGoResult(after p: Pending, upTo k: Int) -> Bool {
-        // any token between the params' ')' and '{' is a result type
-        var j = k - 1
-        while j > p.nameToken {
-            if tokens[j].isPunct(B.rparen) { return j != k - 1 }
-            j -= 1
-        }
-        return false
     }
 
     private mutating func openFunction(name: String, line: Int32, intro: Int, nameToken: Int, params: Int32,
@@ -432,10 +416,7 @@ struct FunctionScanner {
         var returns = false
         if nameIdx > 0 {
             let before = tokens[nameIdx - 1]
-            let modifiers: Set<UInt64> = [v.public_, v.private_, v.protected_, v.internal_, v.static_, v.final_,
-                                          v.abstract, v.virtual, v.inline, v.override_, v.void_, v.async_,
-                                          v.synchronized, v.constexpr, v.export]
-            if before.kind == .identifier && !modifiers.contains(before.hash) { returns = true }
+            if before.kind == .identifier && !v.nonReturningModifiers.contains(before.hash) { returns = true }
             if before.isPunct(B.star) || before.isPunct(B.amp) || before.isPunct(B.gt) { returns = true }
         }
         if language == .javascript || language == .typescript {

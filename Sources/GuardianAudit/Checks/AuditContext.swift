@@ -48,17 +48,6 @@ struct AuditContext: Sendable {
     /// Code lines of analysed, non-vendored code files (the size that normalises scores).
     var codeLines: Int { files.reduce(0) { $0 + ($1.facts.language.isCode && $1.facts.skipReason == nil ? Int($1.facts.codeLines) : 0) } }
 
-    func file(named names: [String], under dirs: [String] = [""]) -> AuditedFile? {
-        for f in files {
-            let lower = f.path.lowercased()
-            for d in dirs {
-                for n in names where lower == d + n || (lower.hasPrefix(d) && lower == d + n) { return f }
-            }
-        }
-        return nil
-    }
-
-    func hasFile(prefix: String) -> Bool { files.contains { $0.path.lowercased().hasPrefix(prefix) } }
 }
 
 /// What one check produces before scoring.

@@ -19,7 +19,6 @@ extension Checks {
             if name == ".env" || (name.hasPrefix(".env.") && !name.hasSuffix(".example") && !name.hasSuffix(".sample") && !name.hasSuffix(".template")) {
                 why = ("environment file \(f.path) may hold secrets", .high)
             } else if lower.hasPrefix("node_modules/") || lower.has("/node_modules/") {
-                if !ctx.files.contains(where: { $0.path == f.path }) { continue }
                 why = ("dependency folder node_modules is committed", .medium)
             } else if name == ".ds_store" || name == "thumbs.db" || name == "desktop.ini" {
                 why = ("OS metadata file \(f.path)", .low)

@@ -24,7 +24,6 @@ extension Checks {
             let dir = p.count > name.count ? String(p.dropLast(name.count)) : ""
             for (m, locks) in manifests where name == m {
                 if !locks.contains(where: { pathSet.contains(dir + $0) }) {
-                    if m == "cargo.toml" && (ctx.files.first { $0.path.lowercased() == p }.map { _ in false } ?? false) { continue }
                     if m == "go.mod" && !paths.contains(where: { $0.hasPrefix(dir) && $0.hasSuffix(".go") }) { continue }
                     out.add("servant/missing-lockfile", file: p, "\(p) has no lockfile (\(locks.joined(separator: ", ")))", key: "lock:" + p)
                 }

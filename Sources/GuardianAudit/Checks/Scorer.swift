@@ -57,8 +57,4 @@ enum Scorer {
                            lastRun: "", executionTime: 0, skippedRules: output.skipped.sorted { $0.ruleId < $1.ruleId },
                            counts: counts, penalty: (penalty * 1000).rounded() / 1000)
     }
-
-    static func health(scores: [Check: Int], statuses: [Check: CheckStatus], profile: TeamProfile) -> Int {
-        Scoring.health(scores: scores, statuses: statuses, profile: profile)
-    }
 }

@@ -1,3 +1,5 @@
+import GuardianCore
+
 /// One-pass byte lexer for all language families. It knows comments, strings (with escapes,
 /// interpolation, raw and multi-line forms), numbers, identifiers and punctuation, so that a
 /// `TODO` inside a string or an `if` inside a comment is never mistaken for code.
@@ -88,19 +90,19 @@ struct Lexer {
                 i += 1
                 let s = i
                 while i < n && buf[i] != B.backtick && buf[i] != B.nl { i += 1 }
-                let h = StableHashBytes.of(buf, s, i)
+                let h = StableHash.of(buf, from: s, to: i)
                 if i < n && buf[i] == B.backtick { i += 1 }
                 emit(.identifier, start: start, startLine: startLine, hash: h)
             } else if B.isDigit(b) {
                 number()
-                emit(.number, start: start, startLine: startLine, hash: StableHashBytes.of(buf, start, i))
+                emit(.number, start: start, startLine: startLine, hash: StableHash.of(buf, from: start, to: i))
             } else if B.isIdentStart(b) {
                 i += 1
                 while i < n && B.isIdentChar(buf[i]) { i += 1 }
                 if stringPrefix(start: start) {
                     emit(.string, start: start, startLine: startLine, hash: 0)
                 } else {
-                    emit(.identifier, start: start, startLine: startLine, hash: StableHashBytes.of(buf, start, i))
+                    emit(.identifier, start: start, startLine: startLine, hash: StableHash.of(buf, from: start, to: i))
                 }
             } else if b == B.at && d.csharpStrings && at(i + 1) == B.quote {
                 i += 1; verbatimString()
@@ -396,16 +398,5 @@ struct Lexer {
         var k = i + 2
         while k < buf.count && B.isIdentChar(buf[k]) { k += 1 }
         return at(k) != B.apos
-    }
-}
-
-/// FNV-1a over a byte range (same function as `StableHash`).
-enum StableHashBytes {
-    @inline(__always)
-    static func of(_ buf: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int) -> UInt64 {
-        var v: UInt64 = 0xcbf2_9ce4_8422_2325
-        var k = from
-        while k < to { v = (v ^ UInt64(buf[k])) &* 0x0000_0100_0000_01b3; k += 1 }
-        return v
     }
 }
