@@ -16,7 +16,7 @@ public indirect enum CanonicalJSON: Sendable {
     public func write(into out: inout [UInt8]) {
         switch self {
         case .string(let s): CanonicalJSON.writeString(s, into: &out)
-        case .int(let v): out += Array(String(v).utf8)
+        case .int(let v): CanonicalJSON.writeInt(v, into: &out)
         case .double(let v):
             if v.isFinite, v == v.rounded(), abs(v) < 1e15 { out += Array(String(Int(v)).utf8) } else { out += Array("\(v)".utf8) }
         case .bool(let v): out += Array((v ? "true" : "false").utf8)
@@ -42,8 +42,28 @@ public indirect enum CanonicalJSON: Sendable {
         }
     }
 
+    static func writeInt(_ v: Int, into out: inout [UInt8]) {
+        if v >= 0 && v < 10 { out.append(48 + UInt8(v)); return }
+        if v < 0 { out += Array(String(v).utf8); return }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = 0, x = v
+        withUnsafeMutableBytes(of: &digits) { d in
+            while x > 0 { d[n] = 48 + UInt8(x % 10); x /= 10; n += 1 }
+            for i in stride(from: n - 1, through: 0, by: -1) { out.append(d[i]) }
+        }
+    }
+
     static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(34)
+        // Fast path: nothing to escape, copy the UTF-8 in one go.
+        var plain = s
+        let copied = plain.withUTF8 { u -> Bool in
+            for b in u where b < 32 || b == 34 || b == 92 { return false }
+            out.append(contentsOf: u)
+            return true
+        }
+        if copied { out.append(34); return }
         for b in s.utf8 {
             switch b {
             case 34: out += [92, 34]

@@ -29,7 +29,9 @@ public enum DSSE {
     /// and verification sits on the import path.
     public static func parse(_ envelope: [UInt8]) throws -> DSSEEnvelope {
         var scanner = EnvelopeScanner(envelope)
-        if let fast = scanner.parse() { return fast }
+        if let fast = scanner.parse() {
+            return DSSEEnvelope(payloadType: fast.type, payload: String(decoding: envelope[fast.payload], as: UTF8.self), signatures: fast.signatures)
+        }
         let bad = CryptoError("not a DSSE envelope: the JSON does not have payloadType, payload and signatures")
         guard let obj = (try? JSONSerialization.jsonObject(with: Data(envelope))) as? [String: Any],
               let type = obj["payloadType"] as? String, let payload = obj["payload"] as? String,
@@ -57,11 +59,40 @@ public enum DSSE {
     /// Signs `payload` and returns the envelope's bytes (compact JSON, sorted keys).
     public static func sign(payload: [UInt8], payloadType: String, key: SigningKey) -> [UInt8] {
         let sig = key.sign(pae(type: payloadType, body: payload))
-        let env = DSSEEnvelope(payloadType: payloadType, payload: Sodium.base64Encode(payload),
-                               signatures: [.init(keyid: key.verifyingKey.nodeID.value, sig: Sodium.base64Encode(sig))])
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return [UInt8](try! e.encode(env)) // encoding plain strings cannot fail
+        // Written directly, in the shape JSONEncoder (sorted keys, unescaped slashes) gives.
+        var out: [UInt8] = []
+        out.reserveCapacity((payload.count + 2) / 3 * 4 + payloadType.utf8.count + 200)
+        out += Array(#"{"payload":""#.utf8)
+        Sodium.base64Encode(payload, into: &out)
+        out += Array(#"","payloadType":"#.utf8)
+        writeJSONString(payloadType, into: &out)
+        out += Array(#","signatures":[{"keyid":"#.utf8)
+        writeJSONString(key.verifyingKey.nodeID.value, into: &out)
+        out += Array(#","sig":""#.utf8)
+        Sodium.base64Encode(sig, into: &out)
+        out += Array(#""}]}"#.utf8)
+        return out
+    }
+
+    /// A JSON string as JSONEncoder writes it (slashes unescaped).
+    static func writeJSONString(_ s: String, into out: inout [UInt8]) {
+        out.append(34)
+        for b in s.utf8 {
+            switch b {
+            case 34: out += [92, 34]
+            case 92: out += [92, 92]
+            case 10: out += [92, 110]
+            case 13: out += [92, 114]
+            case 9: out += [92, 116]
+            case 8: out += [92, 98]
+            case 12: out += [92, 102]
+            case 0..<32:
+                let hex = Array("0123456789abcdef".utf8)
+                out += [92, 117, 48, 48, hex[Int(b >> 4)], hex[Int(b & 15)]]
+            default: out.append(b)
+            }
+        }
+        out.append(34)
     }
 
     /// Record id: BLAKE2b-256 of the envelope bytes, hex.
@@ -71,8 +102,18 @@ public enum DSSE {
     /// trusted key whose node id matches the key id, and at least one signature must verify; any
     /// signature that fails is an error (a tampered envelope is never half-accepted).
     public static func verify(_ envelope: [UInt8], trusted: [String: VerifyingKey]) throws -> VerifiedEnvelope {
-        let env = try parse(envelope)
-        guard let payload = Sodium.base64Decode(env.payload) else { throw CryptoError("payload is not valid base64") }
+        // Fast path: decode the payload straight from the envelope's bytes.
+        var scanner = EnvelopeScanner(envelope)
+        let env: DSSEEnvelope
+        let decoded: [UInt8]?
+        if let fast = scanner.parse() {
+            env = DSSEEnvelope(payloadType: fast.type, payload: "", signatures: fast.signatures)
+            decoded = envelope.withUnsafeBufferPointer { Sodium.base64Decode(UnsafeBufferPointer(rebasing: $0[fast.payload])) }
+        } else {
+            env = try parse(envelope)
+            decoded = Sodium.base64Decode(env.payload)
+        }
+        guard let payload = decoded else { throw CryptoError("payload is not valid base64") }
         guard !env.signatures.isEmpty else { throw CryptoError("envelope has no signatures") }
         let message = pae(type: env.payloadType, body: payload)
         var signers: [String] = []
@@ -101,26 +142,30 @@ struct EnvelopeScanner {
 
     mutating func ws() { while i < b.count, b[i] == 32 || b[i] == 10 || b[i] == 13 || b[i] == 9 { i += 1 } }
     mutating func eat(_ c: UInt8) -> Bool { ws(); guard i < b.count, b[i] == c else { return false }; i += 1; return true }
-    mutating func string() -> String? {
+    /// A string without escapes (escapes: leave to the general parser).
+    mutating func string() -> String? { rawString().map { String(decoding: b[$0], as: UTF8.self) } }
+
+    /// The raw string's byte range (no escapes), for the payload.
+    mutating func rawString() -> Range<Int>? {
         guard eat(34) else { return nil }
         let start = i
         while i < b.count, b[i] != 34 {
-            if b[i] == 92 || b[i] < 32 { return nil } // escapes: leave to the general parser
+            if b[i] == 92 || b[i] < 32 { return nil }
             i += 1
         }
         guard i < b.count else { return nil }
         defer { i += 1 }
-        return String(decoding: b[start..<i], as: UTF8.self)
+        return start..<i
     }
 
-    mutating func parse() -> DSSEEnvelope? {
-        var type: String?, payload: String?, sigs: [DSSEEnvelope.Signature]?
+    mutating func parse() -> (type: String, payload: Range<Int>, signatures: [DSSEEnvelope.Signature])? {
+        var type: String?, payload: Range<Int>?, sigs: [DSSEEnvelope.Signature]?
         guard eat(123) else { return nil }
         repeat {
             guard let key = string(), eat(58) else { return nil }
             switch key {
             case "payloadType": type = string()
-            case "payload": payload = string()
+            case "payload": payload = rawString()
             case "signatures":
                 guard eat(91) else { return nil }
                 var list: [DSSEEnvelope.Signature] = []
@@ -145,6 +190,6 @@ struct EnvelopeScanner {
         guard eat(125), let type, let payload, let sigs else { return nil }
         ws()
         guard i == b.count else { return nil }
-        return DSSEEnvelope(payloadType: type, payload: payload, signatures: sigs)
+        return (type, payload, sigs)
     }
 }

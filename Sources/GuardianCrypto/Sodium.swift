@@ -40,9 +40,15 @@ extension Sodium {
     /// Standard base64 with padding. Table-driven (not constant time): for public data such as
     /// envelopes; libsodium's constant-time codec is several times slower on large payloads.
     public static func base64Encode(_ bytes: [UInt8]) -> String {
-        let a = b64Alphabet
         var out = [UInt8]()
         out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        base64Encode(bytes, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the standard base64 of `bytes` to `out`.
+    public static func base64Encode(_ bytes: [UInt8], into out: inout [UInt8]) {
+        let a = b64Alphabet
         var i = 0
         while i + 3 <= bytes.count {
             let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
@@ -56,13 +62,17 @@ extension Sodium {
             out.append(rest == 2 ? a[Int(v >> 6 & 63)] : 61)
             out.append(61)
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Decodes standard base64 (padding required when the length needs it); nil when malformed.
     public static func base64Decode(_ text: String) -> [UInt8]? {
         var t = text
-        return t.withUTF8 { src -> [UInt8]? in
+        return t.withUTF8 { base64Decode($0) }
+    }
+
+    /// Decodes standard base64 from raw bytes (an envelope's payload, without copying it into a String).
+    public static func base64Decode(_ src: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        do {
             let n = src.count
             guard n % 4 == 0 else { return nil }
             if n == 0 { return [] }

@@ -88,6 +88,21 @@ func hexBytes(_ s: String) -> [UInt8] {
         Dictionary(uniqueKeysWithValues: keys.map { ($0.verifyingKey.nodeID.value, $0.verifyingKey) })
     }
 
+    /// The envelope is written by hand for speed; it must be exactly what JSONEncoder (sorted keys,
+    /// unescaped slashes) writes, including for a payload type that needs escaping.
+    @Test(arguments: ["application/vnd.in-toto+json", "odd \"type\"\\ with\ttabs/and/slashes"])
+    func handWrittenEnvelopeMatchesJSONEncoder(type: String) throws {
+        let key = SigningKey()
+        let env = DSSE.sign(payload: Array("{\"b\":[1,2]}".utf8), payloadType: type, key: key)
+        let decoded = try JSONDecoder().decode(DSSEEnvelope.self, from: Data(env))
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        #expect(String(decoding: env, as: UTF8.self) == String(decoding: try e.encode(decoded), as: UTF8.self))
+        let v = try DSSE.verify(env, trusted: trusted(key))
+        #expect(v.payloadType == type)
+        #expect(v.payload == Array("{\"b\":[1,2]}".utf8))
+    }
+
     @Test func genuineEnvelopeVerifies() throws {
         let key = SigningKey()
         let env = DSSE.sign(payload: Array("{\"a\":1}".utf8), payloadType: "application/json", key: key)

@@ -225,6 +225,52 @@ import Testing
     }
 }
 
+/// Private repositories: credentials registered with a project reach libgit2's login challenge,
+/// are stored encrypted, can be rotated with PATCH, and a wrong password is one clear failure.
+@Suite struct PrivateRepositoryTests {
+    @Test func credentialsAreUsedStoredEncryptedAndRotated() async throws {
+        let repo = try AgentIntegrationTests.fixture()
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("guardian-git-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let server = try PrivateGitServer(root: root, user: "alice", password: "s3cret-pass")
+        let url = try server.publish(repo, as: "private")
+        let agent = try AgentProcess(binary: AgentIntegrationTests.binary)
+        try await agent.start()
+
+        // wrong password: the audit fails, naming the user and the refusal, and does not loop
+        let r = try await agent.json("POST", "/v1/projects", ["repositoryUrl": url, "name": "private", "credentials": "alice:wrong"])
+        #expect(r.status == 201, "\(r.text)")
+        let id = try #require(r.json["id"] as? String)
+        #expect(r.json["hasCredentials"] as? Bool == true)
+        let first = try await agent.request("POST", "/v1/projects/\(id)/audits")
+        let failed = try await agent.waitForTask(try #require(first.json["taskId"] as? String))
+        #expect(failed["state"] as? String == "failed")
+        let message = (failed["error"] as? String) ?? ""
+        #expect(message.contains("as user alice") && !message.contains("wrong"), "\(failed)")
+
+        // rotate to the right password: the mirror is fetched and the audit succeeds
+        let patched = try await agent.json("PATCH", "/v1/projects/\(id)", ["credentials": "alice:s3cret-pass"])
+        #expect(patched.status == 200, "\(patched.text)")
+        let second = try await agent.request("POST", "/v1/projects/\(id)/audits")
+        let done = try await agent.waitForTask(try #require(second.json["taskId"] as? String))
+        #expect(done["state"] as? String == "succeeded", "\(done)")
+        let status = try await agent.request("GET", "/v1/projects/\(id)/audit-status")
+        #expect(status.json["commit"] as? String == (try repo.git("rev-parse", "HEAD").trimmingCharacters(in: .whitespacesAndNewlines)))
+
+        // the secret is nowhere in the store's files in clear
+        for suffix in ["", "-wal"] {
+            let bytes = (try? Data(contentsOf: URL(fileURLWithPath: agent.dataDir + "/guardian.sqlite" + suffix))) ?? Data()
+            #expect(bytes.range(of: Data("s3cret-pass".utf8)) == nil, "credentials in clear in guardian.sqlite\(suffix)")
+        }
+        // and nothing anonymous gets in: removing the credentials makes the fetch fail again
+        #expect(try await agent.json("PATCH", "/v1/projects/\(id)", ["credentials": ""]).json["hasCredentials"] as? Bool == false)
+        let third = try await agent.request("POST", "/v1/projects/\(id)/audits")
+        #expect(try await agent.waitForTask(try #require(third.json["taskId"] as? String))["state"] as? String == "failed")
+        agent.stop()
+    }
+}
+
 @Suite struct WebhookSignatureTests {
     /// GitHub's documented example for X-Hub-Signature-256.
     @Test func githubTestVector() {

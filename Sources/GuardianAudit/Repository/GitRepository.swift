@@ -231,18 +231,26 @@ final class GitRepository {
     }
 
     /// Clones `url` as a bare mirror into `destination` (https, ssh, file paths; honours url.insteadOf).
-    static func cloneBare(url: String, to destination: String) throws {
+    static func cloneBare(url: String, to destination: String, credentials: GitCredentials? = nil) throws {
         _ = initialized
         var opts = git_clone_options()
         guardian_git_clone_options_init(&opts)
         opts.bare = 1
         var r: OpaquePointer?
-        guard git_clone(&r, url, destination, &opts) == 0 else { throw lastError("cannot clone \(url)") }
+        let login = CredentialBox.install(credentials, into: &opts.fetch_opts.callbacks)
+        let rc = withExtendedLifetime(login) { git_clone(&r, url, destination, &opts) }
+        guard rc == 0 else { throw lastError("cannot clone \(url)", credentials: credentials) }
         git_repository_free(r)
     }
 
+    /// Errors name the credentials' user (never the secret), so a rejected login is recognisable.
+    static func lastError(_ what: String, credentials: GitCredentials?) -> GuardianError {
+        guard let credentials else { return lastError(what) }
+        return lastError("\(what) (as user \(credentials.username))")
+    }
+
     /// Fetches every branch and tag of `origin` into an existing bare mirror.
-    func fetchOrigin() throws {
+    func fetchOrigin(credentials: GitCredentials? = nil) throws {
         var remote: OpaquePointer?
         guard git_remote_lookup(&remote, repo, "origin") == 0 else { throw GitRepository.lastError("no origin remote") }
         defer { git_remote_free(remote) }
@@ -255,9 +263,53 @@ final class GitRepository {
         defer { cstrings.forEach { free($0) } }
         let rc = cstrings.withUnsafeMutableBufferPointer { buf -> Int32 in
             var arr = git_strarray(strings: buf.baseAddress, count: buf.count)
-            return git_remote_fetch(remote, &arr, &opts, nil)
+            let login = CredentialBox.install(credentials, into: &opts.callbacks)
+            return withExtendedLifetime(login) { git_remote_fetch(remote, &arr, &opts, nil) }
         }
-        guard rc == 0 else { throw GitRepository.lastError("cannot fetch origin") }
+        guard rc == 0 else { throw GitRepository.lastError("cannot fetch origin", credentials: credentials) }
+    }
+}
+
+/// HTTPS credentials for a private repository: a user name and a password or access token.
+public struct GitCredentials: Sendable, Equatable {
+    public var username: String
+    public var secret: String
+    public init(username: String, secret: String) { self.username = username; self.secret = secret }
+
+    /// Parses what a project is registered with: `USER:SECRET`, or a bare token (GitHub, GitLab and
+    /// Bitbucket accept a token as the password of any user; `x-access-token` is used).
+    public init?(parsing text: String) {
+        let t = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !t.isEmpty else { return nil }
+        if let colon = t.firstIndex(of: ":"), colon != t.startIndex {
+            username = String(t[..<colon]); secret = String(t[t.index(after: colon)...])
+        } else {
+            username = "x-access-token"; secret = t
+        }
+    }
+}
+
+/// What libgit2's credential callback reads through its payload pointer. libgit2 asks again after a
+/// rejected login; the callback answers once and then gives up, so a wrong password is one clear
+/// error, not a loop. The caller keeps the box alive for the duration of the network call.
+private final class CredentialBox {
+    let credentials: GitCredentials
+    var attempts = 0
+    init(_ c: GitCredentials) { credentials = c }
+
+    static func install(_ credentials: GitCredentials?, into callbacks: inout git_remote_callbacks) -> CredentialBox? {
+        guard let credentials else { return nil }
+        let box = CredentialBox(credentials)
+        callbacks.payload = Unmanaged.passUnretained(box).toOpaque()
+        callbacks.credentials = { out, _, _, allowed, payload in
+            guard let out, let payload else { return -1 }
+            let box = Unmanaged<CredentialBox>.fromOpaque(payload).takeUnretainedValue()
+            guard box.attempts == 0 else { return GIT_EAUTH.rawValue }
+            box.attempts += 1
+            guard allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT.rawValue != 0 else { return GIT_PASSTHROUGH.rawValue }
+            return git_credential_userpass_plaintext_new(out, box.credentials.username, box.credentials.secret)
+        }
+        return box
     }
 }
 

@@ -88,12 +88,13 @@ enum DirectoryWalker {
 /// Bare mirrors for the agent: cloned once with libgit2, fetched before each audit.
 public enum Mirror {
     /// Clones `url` into `path` if absent, else fetches every branch and tag.
-    public static func sync(url: String, to path: String) throws {
+    /// `credentials` answer an HTTPS server's login challenge (private repositories).
+    public static func sync(url: String, to path: String, credentials: GitCredentials? = nil) throws {
         if FileManager.default.fileExists(atPath: path), let repo = try? GitRepository(path: path) {
-            try repo.fetchOrigin()
+            try repo.fetchOrigin(credentials: credentials)
         } else {
             try? FileManager.default.removeItem(atPath: path)
-            try GitRepository.cloneBare(url: url, to: path)
+            try GitRepository.cloneBare(url: url, to: path, credentials: credentials)
         }
     }
 

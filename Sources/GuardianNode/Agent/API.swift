@@ -73,6 +73,9 @@ public struct API: Sendable {
                 guard p.canWrite(team: t) else { throw forbidden(t) }
                 updated.team = t
             }
+            // Secrets rotate: a new value replaces the old one, an empty string removes it.
+            if let w = input.webhookSecret { updated.webhookSecret = w.isEmpty ? nil : node.seal(w) }
+            if let c = input.credentials { updated.credentials = c.isEmpty ? nil : node.seal(c) }
             if input.repositoryUrl != nil { throw APIError(.badRequest, "immutable_field", "repositoryUrl cannot change; register a new project") }
             updated.updatedAt = Date().timeIntervalSince1970
             try node.store.update(project: updated)

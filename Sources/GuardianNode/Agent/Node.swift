@@ -126,8 +126,7 @@ public actor Node {
         let record = ProjectRecord(
             id: Node.slug(name) + "-" + Sodium.hex(Sodium.randomBytes(3)), name: name, repositoryUrl: url,
             team: input.team ?? "default", branch: input.branch, scheduleSeconds: schedule, profile: profile,
-            webhookSecret: input.webhookSecret.map { Data(secrets.seal(Array($0.utf8))) },
-            credentials: input.credentials.map { Data(secrets.seal(Array($0.utf8))) },
+            webhookSecret: input.webhookSecret.map(seal), credentials: input.credentials.map(seal),
             createdAt: now, updatedAt: now, lastAuditAt: nil, nextAuditAt: schedule > 0 ? now + Double(schedule) : nil)
         do { try store.insert(project: record) } catch let c as StoreConflict {
             throw APIError(.conflict, "project_exists", "a project with this repository and branch is already registered (\(c.message))")
@@ -147,6 +146,19 @@ public actor Node {
         let allowed = s.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" }
         let slug = String(allowed).split(separator: "-").joined(separator: "-")
         return slug.isEmpty ? "project" : String(slug.prefix(40))
+    }
+
+    /// Seals a project secret (webhook secret, repository credentials) for storage.
+    nonisolated func seal(_ secret: String) -> Data { Data(secrets.seal(Array(secret.utf8))) }
+
+    /// The project's repository credentials, decrypted for one fetch. A sealed value that no longer
+    /// opens (secret.key replaced) is an error that says so rather than an anonymous fetch.
+    func credentials(of project: ProjectRecord) throws -> GitCredentials? {
+        guard let sealed = project.credentials else { return nil }
+        guard let plain = try? secrets.open([UInt8](sealed)) else {
+            throw GuardianError.io("the credentials of \(project.id) cannot be decrypted with this node's secret.key; set them again with PATCH")
+        }
+        return GitCredentials(parsing: String(decoding: plain, as: UTF8.self))
     }
 
     public func webhookSecret(of project: ProjectRecord) -> String? {
@@ -230,7 +242,8 @@ public actor Node {
                 throw APIError(.notFound, "not_found", "project \(task.projectId) was removed")
             }
             let job = AuditJob(project: project, revision: task.revision, mirror: mirrorPath(project.id),
-                               cacheDir: dataDir.file("cache"), key: identity, store: store, taskId: task.id, node: self)
+                               cacheDir: dataDir.file("cache"), key: identity, store: store, taskId: task.id, node: self,
+                               credentials: try credentials(of: project))
             outcome = .success(try await job.run())
         } catch {
             outcome = .failure(error)
@@ -293,6 +306,7 @@ struct AuditJob: Sendable {
     let store: Store
     let taskId: String
     let node: Node
+    let credentials: GitCredentials?
 
     func run() async throws -> ResultRecord {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<ResultRecord, any Error>) in
@@ -307,7 +321,7 @@ struct AuditJob: Sendable {
             Task { await node.setProgress(taskId, phase, f) }
         }
         progress("fetching", 0.01)
-        do { try Mirror.sync(url: project.repositoryUrl, to: mirror) } catch {
+        do { try Mirror.sync(url: project.repositoryUrl, to: mirror, credentials: credentials) } catch {
             throw GuardianError.repository("cannot mirror \(project.repositoryUrl): \(error)")
         }
         var options = AuditOptions(target: mirror)

@@ -151,15 +151,31 @@ extension Store {
         try insert(results: [(result, findings)])
     }
 
-    /// Group commit: several results in one durable transaction (one fsync), acknowledged together.
+    /// Stores results durably and returns once they are committed (`synchronous=FULL`). Concurrent
+    /// callers share transactions through the group committer: one fsync acknowledges them all.
     public func insert(results: [(ResultRecord, [FindingRecord])]) throws {
-        try write { db in
-            for (result, findings) in results {
-                if try ResultRecord.exists(db, key: result.id) { continue }
-                try result.insert(db)
-                for f in findings { try f.insert(db) }
-                try db.execute(sql: "UPDATE project SET lastAuditAt = ? WHERE id = ?", arguments: [result.createdAt, result.projectId])
+        try committer.commit(results, store: self)
+    }
+
+    /// The raw insert, with cached prepared statements (GRDB's record layer costs more than SQLite
+    /// itself on this path). A result already stored is skipped: ids are content hashes.
+    static func insert(results: [(ResultRecord, [FindingRecord])], in db: Database) throws {
+        let result = try db.cachedStatement(sql: """
+            INSERT OR IGNORE INTO result (id, projectId, commitId, createdAt, signer, health, gatePassed, envelope)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        let finding = try db.cachedStatement(sql: """
+            INSERT INTO finding (resultId, projectId, checkName, ruleId, severity, file, line, message, fingerprint, isNew)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        let project = try db.cachedStatement(sql: "UPDATE project SET lastAuditAt = MAX(IFNULL(lastAuditAt, 0), ?) WHERE id = ?")
+        for (r, findings) in results {
+            try result.execute(arguments: [r.id, r.projectId, r.commitId, r.createdAt, r.signer, r.health, r.gatePassed, r.envelope])
+            guard db.changesCount > 0 else { continue }
+            for f in findings {
+                try finding.execute(arguments: [f.resultId, f.projectId, f.checkName, f.ruleId, f.severity, f.file, f.line, f.message, f.fingerprint, f.isNew])
             }
+            try project.execute(arguments: [r.createdAt, r.projectId])
         }
     }
 

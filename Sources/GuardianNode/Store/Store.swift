@@ -7,6 +7,10 @@ import GuardianCore
 public final class Store: Sendable {
     let db: DatabasePool
     public let path: String
+    let committer = GroupCommitter()
+    private let checkpointer: Checkpointer
+    /// Transactions the group committer wrote and the results they held.
+    public var commitStats: (commits: Int, results: Int) { committer.stats }
 
     public init(path: String) throws {
         self.path = path
@@ -15,11 +19,24 @@ public final class Store: Sendable {
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous=FULL")
             try db.execute(sql: "PRAGMA foreign_keys=ON")
+            // Checkpoints run on their own connection (below), not inside a commit that a caller waits for.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint=0")
         }
         do {
             db = try DatabasePool(path: path, configuration: config)
             try Store.migrator.migrate(db)
+            var c = Configuration()
+            c.busyMode = .timeout(10)
+            c.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous=FULL") }
+            checkpointer = try Checkpointer(DatabaseQueue(path: path, configuration: c))
         } catch {
+            // Say why when it is the common case: a data directory that cannot be written (a
+            // read-only mount, or permissions). SQLite itself only says "unable to open database file".
+            let directory = (path as NSString).deletingLastPathComponent
+            for p in [path, directory] where FileManager.default.fileExists(atPath: p) && access(p, W_OK) != 0 {
+                throw GuardianError.io("cannot open the store at \(path): \(p) is read-only (\(String(cString: strerror(errno))));"
+                                       + " the store, its -wal and -shm files must be writable")
+            }
             throw GuardianError.io("cannot open the store at \(path): \(error)")
         }
     }
@@ -120,3 +137,68 @@ public final class Store: Sendable {
 
 /// A write that conflicts with existing data (duplicate id or URL).
 public struct StoreConflict: Error, Sendable { public var message: String }
+
+/// Leader/follower group commit. A caller queues its results; if no transaction is being written it
+/// becomes the leader, takes everything queued and writes it in one transaction (one WAL fsync),
+/// then wakes the followers whose results were in it. Nobody is acknowledged before the commit that
+/// holds their results, and a failed commit fails exactly the callers whose results were in it.
+final class GroupCommitter: @unchecked Sendable {
+    private final class Ticket {
+        let results: [(ResultRecord, [FindingRecord])]
+        var outcome: Result<Void, any Error>?
+        init(_ r: [(ResultRecord, [FindingRecord])]) { results = r }
+    }
+    private let cond = NSCondition()
+    private var queue: [Ticket] = []
+    private var writing = false
+    /// Transactions written and results they held, for the store metrics and the benchmark.
+    private(set) var commits = 0, committed = 0
+
+    func commit(_ results: [(ResultRecord, [FindingRecord])], store: Store) throws {
+        let ticket = Ticket(results)
+        cond.lock()
+        queue.append(ticket)
+        while ticket.outcome == nil {
+            if writing { cond.wait(); continue }
+            writing = true
+            let group = queue
+            queue.removeAll()
+            cond.unlock()
+            let outcome = Result { try store.write { db in for t in group { try Store.insert(results: t.results, in: db) } } }
+            cond.lock()
+            for t in group { t.outcome = outcome }
+            commits += 1
+            committed += group.reduce(0) { $0 + $1.results.count }
+            writing = false
+            cond.broadcast()
+        }
+        cond.unlock()
+        try ticket.outcome!.get()
+    }
+
+    var stats: (commits: Int, results: Int) { cond.lock(); defer { cond.unlock() }; return (commits, committed) }
+}
+
+/// Moves committed WAL frames into the database file on a connection of its own, every 100 ms, so
+/// that no writer waits for a checkpoint (SQLite's automatic checkpoint runs inside the commit that
+/// crosses 1,000 pages, and on a slow disk that is tens of milliseconds added to someone's ack).
+/// Passive checkpoints never block writers or readers; a failed one (disk full) is retried later.
+final class Checkpointer: @unchecked Sendable {
+    private let queue: DatabaseQueue
+    private let timer: any DispatchSourceTimer
+    private(set) var failures = 0
+
+    init(_ queue: DatabaseQueue) {
+        self.queue = queue
+        timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "guardian.store.checkpoint"))
+        timer.schedule(deadline: .now() + .milliseconds(100), repeating: .milliseconds(100), leeway: .milliseconds(20))
+        timer.setEventHandler { [weak self] in self?.run() }
+        timer.resume()
+    }
+
+    private func run() {
+        do { _ = try queue.writeWithoutTransaction { try $0.checkpoint(.passive) } } catch { failures += 1 }
+    }
+
+    deinit { timer.cancel() }
+}

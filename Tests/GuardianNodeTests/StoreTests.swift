@@ -1,0 +1,103 @@
+import Foundation
+import GuardianCore
+import Testing
+@testable import GuardianNode
+
+/// The store's write path: group commit under concurrency, idempotent inserts, read-only disks.
+@Suite struct StoreTests {
+    static func project(_ id: String) -> ProjectRecord {
+        let now = Date().timeIntervalSince1970
+        return ProjectRecord(id: id, name: id, repositoryUrl: "/x/\(id)", team: "default", branch: nil, scheduleSeconds: 0, profile: "default",
+                             webhookSecret: nil, credentials: nil, createdAt: now, updatedAt: now, lastAuditAt: nil, nextAuditAt: nil)
+    }
+
+    static func result(_ i: Int, project: String = "p") -> (ResultRecord, [FindingRecord]) {
+        let r = ResultRecord(id: "r\(i)", projectId: project, commitId: nil, createdAt: Double(1_000 + i), signer: "s", health: 50,
+                             gatePassed: true, envelope: Data("envelope \(i)".utf8))
+        let f = (0..<3).map { (k: Int) in
+            FindingRecord(resultId: r.id, projectId: project, checkName: "strict", ruleId: "strict/x", severity: "low", file: "f\(k)",
+                          line: k, message: "m", fingerprint: "f\(i)-\(k)", isNew: false)
+        }
+        return (r, f)
+    }
+
+    static func tempStore() throws -> (Store, String) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("guardian-store-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let store = try Store(path: dir + "/guardian.sqlite")
+        try store.insert(project: project("p"))
+        return (store, dir)
+    }
+
+    /// Many threads insert at once: every result is stored exactly once with its findings, commits
+    /// are shared (fewer transactions than results), and the project's last audit time is the newest.
+    @Test func concurrentInsertsShareCommitsAndLoseNothing() throws {
+        let (store, dir) = try Self.tempStore()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let threads = 8, each = 40
+        let group = DispatchGroup()
+        let errors = ErrorBox()
+        for t in 0..<threads {
+            group.enter()
+            Thread.detachNewThread {
+                for k in 0..<each {
+                    do { try store.insert(results: [Self.result(t * each + k)]) } catch { errors.add(error) }
+                }
+                group.leave()
+            }
+        }
+        group.wait()
+        #expect(errors.all.isEmpty)
+        #expect(try store.resultCount() == threads * each)
+        for i in [0, 77, threads * each - 1] {
+            #expect(try store.findings(result: "r\(i)", check: nil, severity: nil, onlyNew: false, limit: 10).count == 3)
+        }
+        let stats = store.commitStats
+        #expect(stats.results == threads * each)
+        #expect(stats.commits <= stats.results)
+        #expect(try store.project(id: "p")?.lastAuditAt == Double(1_000 + threads * each - 1))
+    }
+
+    /// Ids are content hashes: storing the same result twice keeps one copy and one set of findings.
+    @Test func duplicateInsertIsIgnored() throws {
+        let (store, dir) = try Self.tempStore()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try store.insert(results: [Self.result(1), Self.result(2)])
+        try store.insert(results: [Self.result(1)])
+        #expect(try store.resultCount() == 2)
+        #expect(try store.findings(result: "r1", check: nil, severity: nil, onlyNew: false, limit: 10).count == 3)
+    }
+
+    /// A store on a file system that is read-only (remounted after the data was written) gives a
+    /// clear error when it is opened or written, and what was stored is intact and readable.
+    @Test(.enabled(if: StoreFullDiskTests.canMount, "needs root to mount a tmpfs"))
+    func readOnlyStoreIsAClearError() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("guardian-ro-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        #expect(try StoreFullDiskTests.run("/bin/mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", dir]) == 0)
+        defer { _ = try? StoreFullDiskTests.run("/bin/umount", ["-l", dir]); try? FileManager.default.removeItem(atPath: dir) }
+        do {
+            let store = try Store(path: dir + "/guardian.sqlite")
+            try store.insert(project: Self.project("p"))
+            try store.insert(results: [Self.result(1)])
+        }
+        #expect(try StoreFullDiskTests.run("/bin/mount", ["-o", "remount,ro", dir]) == 0)
+        do {
+            let store = try Store(path: dir + "/guardian.sqlite")
+            let error = #expect(throws: GuardianError.self) { try store.insert(results: [Self.result(2)]) }
+            #expect(error?.description.contains("read-only") == true, "\(String(describing: error))")
+            #expect(try store.result(id: "r1") != nil)
+            #expect(try store.result(id: "r2") == nil)
+        } catch let error as GuardianError {
+            // SQLite may refuse to open a WAL database it cannot write at all: that too must say why.
+            #expect(error.description.contains("cannot open the store") && error.description.lowercased().contains("read"), "\(error)")
+        }
+    }
+}
+
+final class ErrorBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var errors: [any Error] = []
+    func add(_ e: any Error) { lock.lock(); errors.append(e); lock.unlock() }
+    var all: [any Error] { lock.lock(); defer { lock.unlock() }; return errors }
+}
