@@ -2,7 +2,7 @@
 SWIFT ?= swift
 RELEASE_BIN := .build/release/guardian
 
-.PHONY: deps build release run audit test bench bench-agent clean-cache
+.PHONY: deps build release run audit test bench bench-agent bench-mesh clean-cache
 
 deps:
 	@scripts/install-deps.sh
@@ -30,6 +30,10 @@ bench: release
 
 bench-agent: release
 	@scripts/bench-agent.sh
+
+# The mesh simulator (1,000 nodes) and ring figures; no network, no mirror.
+bench-mesh: release
+	@scripts/bench-mesh.sh
 
 clean-cache:
 	rm -rf $${XDG_CACHE_HOME:-$$HOME/.cache}/guardian

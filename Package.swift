@@ -29,6 +29,8 @@ let package = Package(
                        providers: [.apt(["libgit2-dev"])]),
         .target(name: "GuardianCore", swiftSettings: strict),
         .target(name: "GuardianCrypto", dependencies: ["CSodium"], swiftSettings: strict),
+        // The mesh's pure core: membership, ring, simulator. No I/O; time and randomness are parameters.
+        .target(name: "GuardianMesh", swiftSettings: strict),
         .target(
             name: "GuardianAudit",
             dependencies: [
@@ -53,7 +55,7 @@ let package = Package(
         .executableTarget(
             name: "guardian",
             dependencies: [
-                "GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianNode",
+                "GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianNode", "GuardianMesh",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -64,6 +66,7 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(name: "GuardianCLITests", dependencies: ["GuardianCore", "GuardianTestKit"], swiftSettings: strict),
         .testTarget(name: "GuardianCryptoTests", dependencies: ["GuardianCrypto"], swiftSettings: strict),
+        .testTarget(name: "GuardianMeshTests", dependencies: ["GuardianMesh"], swiftSettings: strict),
         .testTarget(name: "GuardianNodeTests",
                     dependencies: ["GuardianNode", "GuardianAudit", "GuardianCrypto", "GuardianCore", "GuardianTestKit"],
                     swiftSettings: strict),

@@ -12,7 +12,7 @@ struct Guardian: AsyncParsableCommand {
         version: Auditor.version,
         subcommands: [AuditCommand.self, AgentCommand.self, ProjectsCommand.self, StatusCommand.self, ResultsCommand.self,
                       VerifyCommand.self, IdentityCommand.self, RulesCommand.self, FunctionsCommand.self,
-                      BenchIncrementalCommand.self, BenchStoreCommand.self])
+                      BenchIncrementalCommand.self, BenchStoreCommand.self, BenchMeshCommand.self])
 
     /// Runs the command and maps errors to exit code 2 with a one-line reason.
     static func mainEntry() async {
