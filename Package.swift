@@ -66,7 +66,7 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(name: "GuardianCLITests", dependencies: ["GuardianCore", "GuardianTestKit"], swiftSettings: strict),
         .testTarget(name: "GuardianCryptoTests", dependencies: ["GuardianCrypto"], swiftSettings: strict),
-        .testTarget(name: "GuardianMeshTests", dependencies: ["GuardianMesh"], swiftSettings: strict),
+        .testTarget(name: "GuardianMeshTests", dependencies: ["GuardianMesh", "GuardianCrypto"], swiftSettings: strict),
         .testTarget(name: "GuardianNodeTests",
                     dependencies: ["GuardianNode", "GuardianAudit", "GuardianCrypto", "GuardianCore", "GuardianTestKit"],
                     swiftSettings: strict),

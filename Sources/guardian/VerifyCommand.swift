@@ -84,3 +84,12 @@ struct IdentityCommand: ParsableCommand {
         print("data dir:   \(dir.path)")
     }
 }
+
+struct KeygenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keygen",
+        abstract: "Print a new cluster key (standard base64 of 32 random bytes).",
+        discussion: "Every node of a mesh is started with the same key (--cluster-key, GUARDIAN_CLUSTER_KEY or the config file); it seals every gossip datagram and push-pull stream (XChaCha20-Poly1305). See docs/mesh.md.")
+
+    func run() throws { print(ClusterKeyring.generate()) }
+}

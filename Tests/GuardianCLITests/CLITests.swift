@@ -153,4 +153,12 @@ import Testing
         let id = try CLITests.guardian(["identity", "--data-dir", dataDir])
         #expect(id.stdout.contains("node id:") && id.stdout.contains(pub))
     }
+
+    @Test func keygenPrintsAFreshClusterKey() throws {
+        let a = try CLITests.guardian(["keygen"]), b = try CLITests.guardian(["keygen"])
+        #expect(a.status == 0 && b.status == 0)
+        let key = a.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(key.count == 44 && Data(base64Encoded: key)?.count == 32, "\(key)")
+        #expect(key != b.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
 }

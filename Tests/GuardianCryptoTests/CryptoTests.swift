@@ -161,3 +161,58 @@ func hexBytes(_ s: String) -> [UInt8] {
         #expect(Sodium.base64Decode("Zm9vYmFy") == Array("foobar".utf8))
     }
 }
+
+@Suite struct ClusterSealTests {
+    static let keyA = ClusterKeyring.generate(), keyB = ClusterKeyring.generate()
+
+    @Test func sealsOpensAndRefusesWhatItShould() throws {
+        let ring = try ClusterKeyring(primary: Self.keyA)
+        var window = ReplayWindow()
+        let packet = ClusterSeal.seal(Array("ping".utf8), keyring: ring, context: .datagram, now: 1_000)
+        #expect(packet.count == 4 + ClusterSeal.overhead)
+        #expect(try ClusterSeal.open(packet, keyring: ring, context: .datagram, replay: &window, now: 1_010) == Array("ping".utf8))
+        // the same packet again is a replay
+        #expect(throws: SealRejection.replayed) { try ClusterSeal.open(packet, keyring: ring, context: .datagram, replay: &window, now: 1_020) }
+        // every flipped byte is refused, and nothing is accepted
+        for i in 0..<packet.count {
+            var bad = packet
+            bad[i] ^= 0x40
+            var w = ReplayWindow()
+            #expect(throws: SealRejection.self) { try ClusterSeal.open(bad, keyring: ring, context: .datagram, replay: &w, now: 1_010) }
+        }
+        // another cluster's key, another context, truncation, size limit, an old packet
+        var w = ReplayWindow()
+        let other = try ClusterKeyring(primary: Self.keyB)
+        #expect(throws: SealRejection.unknownKey) { try ClusterSeal.open(packet, keyring: other, context: .datagram, replay: &w, now: 1_010) }
+        #expect(throws: SealRejection.forged) { try ClusterSeal.open(packet, keyring: ring, context: .stream, replay: &w, now: 1_010) }
+        #expect(throws: SealRejection.malformed) { try ClusterSeal.open(Array(packet.prefix(20)), keyring: ring, context: .datagram, replay: &w, now: 1_010) }
+        #expect(throws: SealRejection.oversized) { try ClusterSeal.open(packet, keyring: ring, context: .datagram, replay: &w, now: 1_010, maxSize: 40) }
+        #expect(throws: SealRejection.stale) { try ClusterSeal.open(packet, keyring: ring, context: .datagram, replay: &w, now: 1_000 + 120_000) }
+    }
+
+    /// Rotation with no downtime: while both keys are installed, packets sealed with either open.
+    @Test func rotation() throws {
+        var old = try ClusterKeyring(primary: Self.keyA)
+        var new = try ClusterKeyring(primary: Self.keyA)
+        try new.install(Self.keyB)
+        try new.use(Self.keyB)
+        var w = ReplayWindow()
+        let fromNew = ClusterSeal.seal([1], keyring: new, context: .datagram, now: 0)
+        #expect(throws: SealRejection.unknownKey) { try ClusterSeal.open(fromNew, keyring: old, context: .datagram, replay: &w, now: 0) }
+        try old.install(Self.keyB)
+        #expect(try ClusterSeal.open(fromNew, keyring: old, context: .datagram, replay: &w, now: 0) == [1])
+        #expect(try ClusterSeal.open(ClusterSeal.seal([2], keyring: old, context: .datagram, now: 0), keyring: new, context: .datagram, replay: &w, now: 0) == [2])
+        #expect(throws: CryptoError.self) { try new.remove(Self.keyB) } // the primary stays
+        try new.remove(Self.keyA)
+        #expect(new.keys.count == 1)
+        #expect(throws: CryptoError.self) { try ClusterKeyring(primary: "not a key") }
+    }
+
+    @Test func replayWindowForgetsOnlyWhatCanNoLongerBeReplayed() {
+        var w = ReplayWindow(window: 1_000)
+        #expect(w.accept(nonce: [1], sentAt: 0, now: 0) == nil)
+        #expect(w.accept(nonce: [1], sentAt: 0, now: 900) == .replayed)
+        #expect(w.accept(nonce: [1], sentAt: 0, now: 1_500) == .stale) // forgotten, but too old to accept
+        #expect(w.remembered == 0)
+    }
+}

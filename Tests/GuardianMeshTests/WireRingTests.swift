@@ -100,3 +100,12 @@ import Testing
         for k in 0..<200 { #expect(!ring.owners(of: "p\(k)", count: 3).contains("n2")) }
     }
 }
+
+import GuardianCrypto
+
+@Suite struct SealBudgetTests {
+    @Test func wireBudgetMatchesTheSeal() {
+        #expect(Wire.sealOverhead == ClusterSeal.overhead)
+        #expect(Wire.maxMessage + ClusterSeal.overhead == 1_200)
+    }
+}

@@ -4,8 +4,9 @@
 public enum Wire {
     /// Largest datagram on the network, sealed (the brief's bar).
     public static let maxDatagram = 1200
-    /// What sealing adds: version (1), key id (4), nonce (24), tag (16).
-    public static let sealOverhead = 45
+    /// What sealing adds (`ClusterSeal.overhead`): version (1), key id (4), nonce (24), sender
+    /// time (8), tag (16). A test keeps the two in step.
+    public static let sealOverhead = 53
     /// Largest plaintext message.
     public static let maxMessage = maxDatagram - sealOverhead
 

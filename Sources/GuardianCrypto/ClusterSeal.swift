@@ -1,0 +1,154 @@
+import CSodium
+import Foundation
+
+/// The cluster's shared keys. Every datagram and push-pull frame is sealed with the primary key;
+/// any installed key opens, so a key can be rotated with no downtime: install the new key on every
+/// node, make it primary everywhere, then remove the old one.
+public struct ClusterKeyring: Sendable {
+    public struct Key: Sendable {
+        /// First 4 bytes of BLAKE2b(key): names the key in every packet header.
+        public let id: [UInt8]
+        public let box: SecretBox
+        public let text: String
+    }
+
+    public private(set) var keys: [Key] = []
+    public private(set) var primaryID: [UInt8]
+
+    /// A new random key, as `guardian keygen` prints it (standard base64 of 32 bytes).
+    public static func generate() -> String { Sodium.base64Encode(Sodium.randomBytes(SecretBox.keyBytes)) }
+
+    public static func parse(_ text: String) throws -> Key {
+        let t = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let raw = Sodium.base64Decode(t), raw.count == SecretBox.keyBytes else {
+            throw CryptoError("a cluster key is 32 bytes in standard base64 (44 characters, as `guardian keygen` prints)")
+        }
+        return Key(id: Array(Sodium.blake2b(raw, length: 32).prefix(4)), box: try SecretBox(key: raw), text: t)
+    }
+
+    public init(primary: String, others: [String] = []) throws {
+        let p = try Self.parse(primary)
+        keys = [p]
+        primaryID = p.id
+        for o in others { try install(o) }
+    }
+
+    public var primary: Key { keys.first { $0.id == primaryID }! }
+
+    public mutating func install(_ text: String) throws {
+        let k = try Self.parse(text)
+        if !keys.contains(where: { $0.id == k.id }) { keys.append(k) }
+    }
+
+    public mutating func use(_ text: String) throws {
+        let k = try Self.parse(text)
+        guard keys.contains(where: { $0.id == k.id }) else { throw CryptoError("install the key before making it primary") }
+        primaryID = k.id
+    }
+
+    public mutating func remove(_ text: String) throws {
+        let k = try Self.parse(text)
+        guard k.id != primaryID else { throw CryptoError("the primary key cannot be removed; make another key primary first") }
+        keys.removeAll { $0.id == k.id }
+    }
+
+    func key(id: ArraySlice<UInt8>) -> Key? { keys.first { $0.id[...] == id } }
+}
+
+/// Why a packet was refused. The shell counts each kind (`guardian_gossip_rejected_total{reason}`).
+public enum SealRejection: String, Error, Sendable, CaseIterable {
+    case malformed, oversized, unknownKey = "unknown_key", forged, replayed, stale
+}
+
+/// Remembers recently accepted packet nonces so a captured packet cannot be played back. A packet
+/// carries its sender's time; one older than the window (or further ahead) is refused as stale, so
+/// the window only needs to remember the nonces of the last `window` milliseconds.
+public struct ReplayWindow: Sendable {
+    public let window: Int64
+    private var seen: Set<[UInt8]> = []
+    private var expiring: [(at: Int64, nonce: [UInt8])] = []
+    private var head = 0
+
+    public init(window: Int64 = 60_000) { self.window = window }
+
+    mutating func accept(nonce: [UInt8], sentAt: Int64, now: Int64) -> SealRejection? {
+        while head < expiring.count && expiring[head].at <= now {
+            seen.remove(expiring[head].nonce)
+            head += 1
+        }
+        if head > 4096 && head * 2 > expiring.count { expiring.removeFirst(head); head = 0 }
+        guard abs(now - sentAt) <= window else { return .stale }
+        guard !seen.contains(nonce) else { return .replayed }
+        seen.insert(nonce)
+        // kept until its sender time leaves the window (plus the window again for clock skew)
+        expiring.append((max(now, sentAt) + window, nonce))
+        return nil
+    }
+
+    public var remembered: Int { seen.count }
+}
+
+/// Sealing for gossip datagrams and push-pull frames: XChaCha20-Poly1305 under the keyring's
+/// primary key. Layout: version (1) | key id (4) | nonce (24) | ciphertext of [sender time (8) |
+/// message] | tag (16). The header and a context label are authenticated, so a datagram cannot be
+/// replayed as a stream frame or under another key id.
+public enum ClusterSeal {
+    public static let version: UInt8 = 1
+    /// Bytes sealing adds to a message: header 29, sender time 8, tag 16.
+    public static let overhead = 1 + 4 + 24 + 8 + 16
+
+    public enum Context: String, Sendable { case datagram = "guardian-gossip-v1", stream = "guardian-pushpull-v1" }
+
+    public static func seal(_ message: [UInt8], keyring: ClusterKeyring, context: Context, now: Int64) -> [UInt8] {
+        let key = keyring.primary
+        let nonce = Sodium.randomBytes(Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES))
+        var plain = [UInt8](repeating: 0, count: 8)
+        for i in 0..<8 { plain[i] = UInt8(truncatingIfNeeded: UInt64(bitPattern: now) >> (56 - 8 * UInt64(i))) }
+        plain += message
+        let header = [version] + key.id
+        let body = key.box.sealDetachedNonce(plain, nonce: nonce, associatedData: header + Array(context.rawValue.utf8))
+        return header + nonce + body
+    }
+
+    /// Opens a packet; on success returns the message. Every failure is a `SealRejection`.
+    public static func open(_ packet: [UInt8], keyring: ClusterKeyring, context: Context, replay: inout ReplayWindow,
+                            now: Int64, maxSize: Int = Int.max) throws(SealRejection) -> [UInt8] {
+        guard packet.count <= maxSize else { throw .oversized }
+        guard packet.count >= overhead, packet[0] == version else { throw .malformed }
+        guard let key = keyring.key(id: packet[1..<5]) else { throw .unknownKey }
+        let header = Array(packet[0..<5])
+        let nonce = Array(packet[5..<29])
+        guard let plain = try? key.box.openDetachedNonce(Array(packet[29...]), nonce: nonce,
+                                                         associatedData: header + Array(context.rawValue.utf8)) else { throw .forged }
+        var sentAt: UInt64 = 0
+        for i in 0..<8 { sentAt = sentAt << 8 | UInt64(plain[i]) }
+        if let why = replay.accept(nonce: nonce, sentAt: Int64(bitPattern: sentAt), now: now) { throw why }
+        return Array(plain[8...])
+    }
+}
+
+extension SecretBox {
+    /// Seals with a caller-chosen nonce (the packet header carries it); returns ciphertext + tag.
+    func sealDetachedNonce(_ plaintext: [UInt8], nonce: [UInt8], associatedData: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: plaintext.count + Int(crypto_aead_xchacha20poly1305_ietf_ABYTES))
+        var len: UInt64 = 0
+        withKey { k in
+            _ = crypto_aead_xchacha20poly1305_ietf_encrypt(&out, &len, plaintext, UInt64(plaintext.count), associatedData,
+                                                            UInt64(associatedData.count), nil, nonce, k)
+        }
+        return Array(out.prefix(Int(len)))
+    }
+
+    func openDetachedNonce(_ body: [UInt8], nonce: [UInt8], associatedData: [UInt8]) throws -> [UInt8] {
+        let alen = Int(crypto_aead_xchacha20poly1305_ietf_ABYTES)
+        guard body.count >= alen, nonce.count == Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES) else { throw CryptoError("sealed data is too short") }
+        var out = [UInt8](repeating: 0, count: body.count - alen)
+        var len: UInt64 = 0
+        let rc = withKey { k in
+            crypto_aead_xchacha20poly1305_ietf_decrypt(&out, &len, nil, body, UInt64(body.count), associatedData,
+                                                       UInt64(associatedData.count), nonce, k)
+        }
+        guard rc == 0 else { throw CryptoError("authentication failed") }
+        return Array(out.prefix(Int(len)))
+    }
+}
