@@ -199,8 +199,15 @@ import Testing
         #expect(dup.status == 409)
         #expect(try await agent.request("GET", "/livez", token: "").status == 200)
         #expect(try await agent.request("GET", "/readyz", token: "").status == 200)
+        // metrics (swift-metrics through swift-prometheus): after the two registrations' audits
+        _ = try await agent.waitForResult(project: a)
+        _ = try await agent.waitForResult(project: b)
         let metrics = try await agent.request("GET", "/metrics", token: "")
-        #expect(metrics.text.contains("guardian_audit_queue_depth"))
+        for line in ["# TYPE guardian_audit_queue_depth gauge", "# TYPE guardian_audit_duration_seconds histogram",
+                     "guardian_audit_duration_seconds_count 2", "guardian_audits_total{outcome=\"succeeded\"} 2", "guardian_results_stored 2",
+                     "guardian_audit_duration_seconds_bucket{le=\"+Inf\"} 2"] {
+            #expect(metrics.text.contains(line), "missing \(line) in:\n\(metrics.text)")
+        }
         agent.stop()
     }
 

@@ -315,27 +315,9 @@ public struct API: Sendable {
     }
 
     func metrics() async throws -> Response {
-        var out = ""
-        func metric(_ name: String, _ type: String, _ help: String, _ lines: [String]) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n" + lines.joined(separator: "\n") + "\n"
-        }
-        let durations = await node.auditDurations
-        let buckets: [Double] = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
-        var hist: [String] = buckets.map { b in "guardian_audit_duration_seconds_bucket{le=\"\(b)\"} \(durations.filter { $0 <= b }.count)" }
-        hist.append("guardian_audit_duration_seconds_bucket{le=\"+Inf\"} \(durations.count)")
-        hist.append("guardian_audit_duration_seconds_sum \(durations.reduce(0, +))")
-        hist.append("guardian_audit_duration_seconds_count \(durations.count)")
-        metric("guardian_audit_duration_seconds", "histogram", "Duration of completed audits.", hist)
-        metric("guardian_audit_queue_depth", "gauge", "Audits waiting in the queue.", ["guardian_audit_queue_depth \(await node.queueDepth)"])
-        metric("guardian_audits_running", "gauge", "Audits running now.", ["guardian_audits_running \(await node.runningAudits)"])
-        metric("guardian_audits_total", "counter", "Audits finished, by outcome.",
-               ["guardian_audits_total{outcome=\"succeeded\"} \(await node.auditsCompleted)",
-                "guardian_audits_total{outcome=\"failed\"} \(await node.auditsFailed)"])
-        metric("guardian_results_stored", "gauge", "Signed results in the store.", ["guardian_results_stored \(try node.store.resultCount())"])
-        let counts = try node.store.findingCounts()
-        metric("guardian_findings", "gauge", "Findings of each project's latest result, by severity.",
-               counts.map { "guardian_findings{severity=\"\($0.key)\"} \($0.value)" }.sorted())
-        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: out)))
+        let text = AgentMetrics.render(queueDepth: await node.queueDepth, running: await node.runningAudits,
+                                       resultsStored: try node.store.resultCount(), findings: try node.store.findingCounts())
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: text)))
     }
 
     func events(lastId: Int?) async -> Response {

@@ -8,6 +8,7 @@ import UnixSignals
 /// on SIGTERM/SIGINT; SIGHUP re-reads the config file and applies what can change at run time.
 public enum Agent {
     public static func run(config: AgentConfig, configFile: String?, logger: Logger) async throws {
+        _ = AgentMetrics.registry // bootstrap swift-metrics before anything records
         let node = try Node(config: config, logger: logger)
         let tokenFile = try await node.ensureAdminToken()
         let (host, port) = try AgentConfig.parseAddress(config.httpAddr, what: "http address")

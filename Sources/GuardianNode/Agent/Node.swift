@@ -66,7 +66,6 @@ public actor Node {
     private var running = 0
     public private(set) var auditsCompleted = 0
     public private(set) var auditsFailed = 0
-    public private(set) var auditDurations: [Double] = []
 
     public init(config: AgentConfig, logger: Logger) throws {
         self.config = config
@@ -254,13 +253,13 @@ public actor Node {
         case .success(let r):
             t.state = .succeeded; t.phase = "done"; t.progress = 1; t.resultId = r.id
             auditsCompleted += 1
-            auditDurations.append((t.finishedAt! - (t.startedAt ?? t.finishedAt!)))
-            if auditDurations.count > 10_000 { auditDurations.removeFirst(5_000) }
+            AgentMetrics.audit(succeeded: true, seconds: t.finishedAt! - (t.startedAt ?? t.finishedAt!))
             await events.publish("audit.finished", ["task": t.id, "project": t.projectId, "result": r.id,
                                                     "health": String(r.health), "gate": r.gatePassed ? "passed" : "failed"])
         case .failure(let e):
             t.state = .failed; t.phase = "failed"; t.error = "\(e)"
             auditsFailed += 1
+            AgentMetrics.audit(succeeded: false, seconds: 0)
             logger.warning("audit failed", metadata: ["project": "\(t.projectId)", "error": "\(e)"])
             await events.publish("audit.failed", ["task": t.id, "project": t.projectId, "error": "\(e)"])
         }
