@@ -43,7 +43,8 @@ let package = Package(
         .target(
             name: "GuardianNode",
             dependencies: [
-                "GuardianAudit", "GuardianCore", "GuardianCrypto",
+                "GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianMesh",
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

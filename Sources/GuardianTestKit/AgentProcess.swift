@@ -55,6 +55,12 @@ public final class AgentProcess: @unchecked Sendable { // mutated only from the 
     }
 
     public var output: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
+
+    /// The gossip address the agent bound (printed as "mesh gossip on HOST:PORT" when it has a cluster key).
+    public var gossipAddress: String? {
+        guard let r = output.range(of: "mesh gossip on ") else { return nil }
+        return String(output[r.upperBound...].prefix { !$0.isWhitespace })
+    }
     public var pid: Int32 { process?.processIdentifier ?? 0 }
     public var isRunning: Bool { process?.isRunning ?? false }
 

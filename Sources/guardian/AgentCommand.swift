@@ -18,8 +18,14 @@ struct AgentCommand: AsyncParsableCommand {
     var dataDir: String?
     @Option(help: "HTTP API address HOST:PORT (default 127.0.0.1:7780).")
     var httpAddr: String?
-    @Option(help: "Gossip address HOST:PORT (used by the mesh; accepted now).")
+    @Option(help: "Gossip address HOST:PORT, UDP and TCP (default 127.0.0.1:7946; used when a cluster key is set).")
     var gossipAddr: String?
+    @Option(help: "Cluster key (guardian keygen); also GUARDIAN_CLUSTER_KEY or cluster_key in the config file. Without it the node runs alone.")
+    var clusterKey: String?
+    @Option(help: "Gossip address of a member to join, HOST:PORT (repeatable; retried with backoff).")
+    var join: [String] = []
+    @Option(help: "A tag gossiped with membership, KEY=VALUE (repeatable): team, site, capacity.")
+    var tag: [String] = []
     @Option(help: "Node name (default: host name).")
     var name: String?
     @Option(help: "Config file (YAML or JSON).")
@@ -28,7 +34,13 @@ struct AgentCommand: AsyncParsableCommand {
     var logLevel: String = "info"
 
     func run() async throws {
-        let cfg = try AgentConfig.resolve(flags: .init(dataDir: dataDir, httpAddr: httpAddr, gossipAddr: gossipAddr, name: name),
+        var tags: [String: String] = [:]
+        for t in tag {
+            guard let eq = t.firstIndex(of: "="), eq != t.startIndex else { throw ValidationError("--tag takes KEY=VALUE, got '\(t)'") }
+            tags[String(t[..<eq])] = String(t[t.index(after: eq)...])
+        }
+        let cfg = try AgentConfig.resolve(flags: .init(dataDir: dataDir, httpAddr: httpAddr, gossipAddr: gossipAddr, name: name,
+                                                       clusterKey: clusterKey, join: join, tags: tags),
                                           environment: ProcessInfo.processInfo.environment, file: config)
         var logger = Logger(label: "guardian")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info

@@ -227,3 +227,52 @@ enum RemoteAudit {
         }
     }
 }
+
+/// `guardian members`: the mesh as this node sees it, in Serf's columns.
+struct MembersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "members", abstract: "List the mesh's members as the local agent sees them.")
+    @OptionGroup var agent: AgentOptions
+    @Option(help: "Only members whose status matches this regular expression (alive|suspect|dead|left).") var status: String?
+    @Option var format: ListFormat = .text
+    func run() async throws {
+        let r = try await agent.client().object("GET", "/v1/members")
+        var members = r["members"] as? [[String: Any]] ?? []
+        if let status {
+            guard let re = try? Regex(status) else { throw ValidationError("--status '\(status)' is not a regular expression") }
+            members = members.filter { (($0["status"] as? String) ?? "").wholeMatch(of: re) != nil }
+        }
+        if format == .json { printJSON(["members": members, "digest": r["digest"] ?? ""]); return }
+        let rows = members.map { m -> [String] in
+            let tags = (m["tags"] as? [String: String] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+            return [m["name"] as? String ?? "", m["address"] as? String ?? "", m["status"] as? String ?? "", "\(m["incarnation"] ?? "")",
+                    (m["rtt"] as? Int).map { "\($0)ms" } ?? "-", tags]
+        }
+        let header = ["NAME", "ADDRESS", "STATUS", "INCARNATION", "RTT", "TAGS"]
+        var widths = header.map(\.count)
+        for row in rows { for (i, c) in row.enumerated() { widths[i] = max(widths[i], c.count) } }
+        for row in [header] + rows {
+            print(row.enumerated().map { i, c in i == row.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+        }
+    }
+}
+
+/// `guardian join HOST:PORT`: the local agent joins a mesh through that member's gossip address.
+struct JoinCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "join", abstract: "Make the local agent join a mesh through a member's gossip address.")
+    @OptionGroup var agent: AgentOptions
+    @Argument(help: "Gossip address HOST:PORT of any member.") var address: String
+    func run() async throws {
+        let r = try await agent.client().object("POST", "/v1/members/join", json: ["address": address])
+        print("joined through \(address): \(r["members"] ?? 0) live members")
+    }
+}
+
+/// `guardian leave`: the local agent leaves the mesh gracefully (and keeps serving its own store).
+struct LeaveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "leave", abstract: "Make the local agent leave the mesh gracefully.")
+    @OptionGroup var agent: AgentOptions
+    func run() async throws {
+        _ = try await agent.client().object("POST", "/v1/leave")
+        print("left the mesh")
+    }
+}

@@ -19,6 +19,9 @@ import Testing
         #expect(c.dataDir == "/var/lib/guardian")
         #expect(c.name == "team-server-1")
         #expect(c.gossipAddr == "0.0.0.0:7946")
+        #expect(c.join == ["10.0.0.12:7946"] && c.advertiseAddr == "10.0.0.11:7946")
+        #expect(c.tags == ["team": "platform", "site": "hq", "capacity": "2"])
+        #expect(c.clusterKey == nil && c.probeIntervalMs == 1000 && c.pushPullSeconds == 30)
     }
 
     @Test func precedenceFlagsThenEnvironmentThenFile() throws {

@@ -35,6 +35,17 @@ public enum Message: Sendable, Hashable {
         }
     }
 
+    /// The same message with other piggybacked updates (the shell drops updates it refuses).
+    public func replacingUpdates(_ u: [Update]) -> Message {
+        switch self {
+        case .ping(let s, let t, let src, _): .ping(seq: s, target: t, source: src, updates: u)
+        case .pingReq(let s, let t, let a, let src, _): .pingReq(seq: s, target: t, targetAddress: a, source: src, updates: u)
+        case .ack(let s, let src, _): .ack(seq: s, source: src, updates: u)
+        case .nack: self
+        case .gossip(let src, _): .gossip(source: src, updates: u)
+        }
+    }
+
     public var updates: [Update] {
         switch self {
         case .ping(_, _, _, let u), .pingReq(_, _, _, _, let u), .ack(_, _, let u), .gossip(_, let u): u

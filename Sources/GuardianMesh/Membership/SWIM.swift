@@ -99,6 +99,8 @@ public struct SWIMInstance: Sendable {
     /// Lifeguard's local health multiplier (0 = healthy).
     public private(set) var awareness = 0
     public private(set) var leaving = false
+    /// Round-trip time of the last direct probe answered by each member.
+    public private(set) var rtt: [String: Millis] = [:]
 
     private var rng: SplitMix64
     private var seq: UInt32 = 0
@@ -241,6 +243,7 @@ public struct SWIMInstance: Sendable {
             } else if var p = probe, p.seq == seq, source == p.target, !p.acked {
                 p.acked = true
                 probe = p
+                if !p.indirectSent { rtt[source] = now - p.sentAt }
                 // A direct, timely ack is a sign of health; an indirect one is neutral (Lifeguard).
                 if !p.indirectSent { adjustAwareness(-1) }
             }

@@ -2,6 +2,7 @@ import Foundation
 import GuardianAudit
 import GuardianCore
 import GuardianCrypto
+import GuardianMesh
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -9,10 +10,13 @@ import NIOCore
 /// The HTTP API v1 (docs/openapi.yaml).
 public struct API: Sendable {
     let node: Node
+    let mesh: MeshNode?
     let statusCache = RenderCache()
     let tokenCache = TokenCache()
+    /// Owners per project and shard (the brief's default replication factor).
+    static let replicationFactor = 3
 
-    public init(node: Node) { self.node = node }
+    public init(node: Node, mesh: MeshNode? = nil) { self.node = node; self.mesh = mesh }
 
     /// Every route, with JSON errors for everything that fails.
     public func router() -> Router<BasicRequestContext> {
@@ -33,8 +37,44 @@ public struct API: Sendable {
         }
         router.get("/v1/members") { request, _ in
             _ = try await authenticate(request)
-            let info = try await nodeInfo(asMember: true)
-            return Self.json(["members": [info], "digest": Sodium.hex(Sodium.blake2b(Array(node.nodeID.utf8), length: 16))] as [String: Any])
+            guard let view = await mesh?.view() else {
+                let info = try await nodeInfo(asMember: true)
+                return Self.json(["members": [info], "digest": Sodium.hex(Sodium.blake2b(Array(node.nodeID.utf8), length: 16))] as [String: Any])
+            }
+            let list = ([view.me] + view.members).map { m -> [String: Any] in
+                ["name": m.name, "id": m.meta.id, "address": m.meta.address, "httpAddress": m.meta.httpAddress, "status": m.status.rawValue,
+                 "incarnation": m.incarnation, "tags": m.meta.tags, "version": m.meta.version, "rtt": view.rtt[m.name].map { $0 as Any } ?? NSNull()]
+            }
+            return Self.json(["members": list, "digest": String(format: "%016llx", view.digest)] as [String: Any])
+        }
+        router.post("/v1/members/join") { request, context in
+            guard try await authenticate(request).isAdmin else { throw APIError(.forbidden, "forbidden", "only admin tokens can join") }
+            struct Input: Decodable { var address: String }
+            let input: Input = try await decode(request, context)
+            guard let mesh else { throw APIError(.conflict, "no_mesh", "this node runs alone: start it with a cluster key (guardian keygen)") }
+            guard let n = await mesh.join(input.address) else {
+                throw APIError(.badGateway, "join_failed", "no push-pull answer from \(input.address) (wrong address, or a different cluster key)")
+            }
+            return Self.json(["joined": input.address, "members": n])
+        }
+        router.post("/v1/leave") { request, _ in
+            guard try await authenticate(request).isAdmin else { throw APIError(.forbidden, "forbidden", "only admin tokens can leave") }
+            guard let mesh else { throw APIError(.conflict, "no_mesh", "this node runs alone") }
+            await mesh.leave()
+            return Self.json(["left": true])
+        }
+        router.get("/v1/ring") { request, _ in
+            _ = try await authenticate(request)
+            let ring = await currentRing()
+            let shares = ring.shares()
+            return Self.json(["replicationFactor": Self.replicationFactor, "vnodesPerCapacity": Ring.defaultVnodes,
+                              "nodes": ring.nodes.map { ["name": $0.name, "capacity": $0.capacity, "share": shares[$0.name] ?? 0] as [String: Any] }]
+                             as [String: Any])
+        }
+        router.get("/v1/projects/:id/owners") { request, context in
+            let (_, project) = try await readable(request, context)
+            let owners = await currentRing().owners(of: project.id, count: Self.replicationFactor)
+            return Self.json(["owners": owners, "primary": owners.first.map { $0 as Any } ?? NSNull()] as [String: Any])
         }
         router.post("/v1/projects") { request, context in
             let p = try await authenticate(request)
@@ -247,6 +287,14 @@ public struct API: Sendable {
         v["lastAuditAt"] = p.lastAuditAt ?? NSNull()
         v["nextAuditAt"] = p.nextAuditAt ?? NSNull()
         return v
+    }
+
+    /// The ring of the live members this node sees (itself alone without a mesh).
+    func currentRing() async -> Ring {
+        guard let view = await mesh?.view() else {
+            return Ring(nodes: [Ring.Node(name: node.config.name, capacity: Int(node.config.tags["capacity"] ?? "") ?? 1)])
+        }
+        return Ring(members: view.members, including: view.me.meta)
     }
 
     func nodeInfo(asMember: Bool = false) async throws -> Response {

@@ -12,7 +12,11 @@ public enum Agent {
         let node = try Node(config: config, logger: logger)
         let tokenFile = try await node.ensureAdminToken()
         let (host, port) = try AgentConfig.parseAddress(config.httpAddr, what: "http address")
-        let app = Application(router: API(node: node).router(),
+        let mesh = try config.clusterKey.map { _ in
+            try MeshNode(config: config, identity: node.identity.verifyingKey, dataDir: node.dataDir, events: node.events, logger: logger)
+        }
+        if mesh == nil { logger.notice("no cluster key: running as a single node (guardian keygen makes one; see docs/mesh.md)") }
+        let app = Application(router: API(node: node, mesh: mesh).router(),
                               configuration: .init(address: .hostname(host, port: port), serverName: "guardian"),
                               onServerRunning: { channel in
                                   let addr = channel.localAddress.map { "\($0)" } ?? config.httpAddr
@@ -25,7 +29,7 @@ public enum Agent {
                               logger: logger)
         let scheduler = SchedulerService(node: node, configFile: configFile)
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: app), .init(service: scheduler)],
+            services: [.init(service: app), .init(service: scheduler)] + (mesh.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0)] } ?? []),
             gracefulShutdownSignals: [.sigterm, .sigint],
             cancellationSignals: [],
             logger: logger))

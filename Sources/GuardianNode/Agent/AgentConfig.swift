@@ -19,6 +19,19 @@ public struct AgentConfig: Codable, Sendable, Equatable {
     public var publicMetrics: Bool = true
     /// Largest request body accepted, bytes.
     public var maxBodyBytes: Int = 1 << 20
+    /// The mesh's shared key (`guardian keygen`). Without one the node runs alone: gossip is never
+    /// unauthenticated, so there is no mesh without a key.
+    public var clusterKey: String?
+    /// Gossip addresses of members to join at start (retried with backoff until one answers).
+    public var join: [String] = []
+    /// The gossip address other members use, when it differs from the bound one (a 0.0.0.0 bind, NAT).
+    public var advertiseAddr: String?
+    /// SWIM probe interval, milliseconds.
+    public var probeIntervalMs: Int = 1000
+    /// Push-pull full-state sync interval, seconds.
+    public var pushPullSeconds: Int = 30
+    /// Tags gossiped with membership: team, site, capacity, …
+    public var tags: [String: String] = [:]
 
     public init() {}
 
@@ -27,6 +40,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         case maxConcurrentAudits = "max_concurrent_audits", queueCapacity = "queue_capacity"
         case defaultScheduleSeconds = "default_schedule_seconds", publicMetrics = "public_metrics"
         case maxBodyBytes = "max_body_bytes"
+        case clusterKey = "cluster_key", join, advertiseAddr = "advertise_addr", probeIntervalMs = "probe_interval_ms", pushPullSeconds = "push_pull_seconds", tags
     }
 
     public init(from decoder: any Decoder) throws {
@@ -41,6 +55,12 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         defaultScheduleSeconds = try c.decodeIfPresent(Int.self, forKey: .defaultScheduleSeconds) ?? d.defaultScheduleSeconds
         publicMetrics = try c.decodeIfPresent(Bool.self, forKey: .publicMetrics) ?? d.publicMetrics
         maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes) ?? d.maxBodyBytes
+        clusterKey = try c.decodeIfPresent(String.self, forKey: .clusterKey)
+        join = try c.decodeIfPresent([String].self, forKey: .join) ?? d.join
+        advertiseAddr = try c.decodeIfPresent(String.self, forKey: .advertiseAddr)
+        probeIntervalMs = try c.decodeIfPresent(Int.self, forKey: .probeIntervalMs) ?? d.probeIntervalMs
+        pushPullSeconds = try c.decodeIfPresent(Int.self, forKey: .pushPullSeconds) ?? d.pushPullSeconds
+        tags = try c.decodeIfPresent([String: String].self, forKey: .tags) ?? d.tags
     }
 
     /// Values given on the command line (nil = not given).
@@ -49,8 +69,13 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         public var httpAddr: String?
         public var gossipAddr: String?
         public var name: String?
-        public init(dataDir: String? = nil, httpAddr: String? = nil, gossipAddr: String? = nil, name: String? = nil) {
+        public var clusterKey: String?
+        public var join: [String]
+        public var tags: [String: String]
+        public init(dataDir: String? = nil, httpAddr: String? = nil, gossipAddr: String? = nil, name: String? = nil,
+                    clusterKey: String? = nil, join: [String] = [], tags: [String: String] = [:]) {
             self.dataDir = dataDir; self.httpAddr = httpAddr; self.gossipAddr = gossipAddr; self.name = name
+            self.clusterKey = clusterKey; self.join = join; self.tags = tags
         }
     }
 
@@ -81,6 +106,20 @@ public struct AgentConfig: Codable, Sendable, Equatable {
             guard let n = Int(v), n > 0 else { throw GuardianError.usage("GUARDIAN_MAX_CONCURRENT_AUDITS must be a positive number") }
             c.maxConcurrentAudits = n
         }
+        if let v = env("CLUSTER_KEY") { c.clusterKey = v }
+        if let v = env("ADVERTISE_ADDR") { c.advertiseAddr = v }
+        if let v = env("JOIN") { c.join = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        if let v = env("PROBE_INTERVAL_MS") {
+            guard let n = Int(v), n >= 50 else { throw GuardianError.usage("GUARDIAN_PROBE_INTERVAL_MS must be a number of milliseconds >= 50") }
+            c.probeIntervalMs = n
+        }
+        if let v = env("PUSH_PULL_SECONDS") {
+            guard let n = Int(v), n >= 1 else { throw GuardianError.usage("GUARDIAN_PUSH_PULL_SECONDS must be a positive number") }
+            c.pushPullSeconds = n
+        }
+        if let v = flags.clusterKey { c.clusterKey = v }
+        if !flags.join.isEmpty { c.join = flags.join }
+        for (k, v) in flags.tags { c.tags[k] = v }
         if let v = flags.dataDir { c.dataDir = v }
         if let v = flags.httpAddr { c.httpAddr = v }
         if let v = flags.gossipAddr { c.gossipAddr = v }
@@ -88,6 +127,9 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         _ = try parseAddress(c.httpAddr, what: "http address")
         _ = try parseAddress(c.gossipAddr, what: "gossip address")
         guard c.maxConcurrentAudits > 0, c.queueCapacity > 0 else { throw GuardianError.usage("concurrency and queue capacity must be positive") }
+        for j in c.join { _ = try parseAddress(j, what: "join address") }
+        if let a = c.advertiseAddr { _ = try parseAddress(a, what: "advertise address") }
+        guard c.probeIntervalMs >= 50, c.pushPullSeconds >= 1 else { throw GuardianError.usage("probe_interval_ms must be >= 50 and push_pull_seconds >= 1") }
         return c
     }
 

@@ -1,0 +1,378 @@
+import Foundation
+import GuardianAudit
+import GuardianCore
+import GuardianCrypto
+import GuardianMesh
+import Logging
+import Metrics
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// The mesh shell: carries out a `SWIMInstance`'s directives on real sockets. UDP datagrams on the
+/// gossip address for probes and gossip; TCP on the same port for push-pull full-state syncs; every
+/// datagram and frame sealed with the cluster key (`ClusterSeal`). The instance stays pure: this
+/// actor feeds it datagrams and the clock, and sends what it asks.
+public actor MeshNode: Service {
+    let config: AgentConfig
+    let keyring: ClusterKeyring
+    let identity: VerifyingKey
+    let logger: Logger
+    let events: EventBus
+    let peersFile: String
+    private let started = ContinuousClock.now
+    private var instance: SWIMInstance?
+    private var replay = ReplayWindow()
+    private var udp: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>?
+    private var udpChannel: (any Channel)?
+    private var tcpChannel: (any Channel)?
+    private var peersDirty = false
+    /// The address other members reach this node at (the bound port when the configured one is 0).
+    public private(set) var advertised: String
+    /// Refused datagrams and frames, by reason (also exported as a metric).
+    public private(set) var rejected: [String: Int] = [:]
+
+    public init(config: AgentConfig, identity: VerifyingKey, dataDir: DataDirectory, events: EventBus, logger: Logger) throws {
+        guard let key = config.clusterKey else { throw GuardianError.usage("the mesh needs a cluster key") }
+        do { keyring = try ClusterKeyring(primary: key) } catch { throw GuardianError.usage("cluster key: \(error)") }
+        self.config = config
+        self.identity = identity
+        self.events = events
+        self.logger = logger
+        peersFile = dataDir.file("peers.json")
+        advertised = config.gossipAddr
+    }
+
+    func mono() -> Millis {
+        let d = (ContinuousClock.now - started).components
+        return Millis(d.seconds * 1000 + d.attoseconds / 1_000_000_000_000_000)
+    }
+    nonisolated func wall() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    // MARK: lifecycle
+
+    public func run() async throws {
+        let (host, port) = try AgentConfig.parseAddress(config.gossipAddr, what: "gossip address")
+        let group = MultiThreadedEventLoopGroup.singleton
+        let datagrams = try await DatagramBootstrap(group: group)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: host, port: port) { ch in
+                ch.eventLoop.makeCompletedFuture { try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(wrappingChannelSynchronously: ch) }
+            }
+        let boundPort = datagrams.channel.localAddress?.port ?? port
+        let server = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: host, port: boundPort) { ch in Self.framed(ch) }
+        udpChannel = datagrams.channel
+        tcpChannel = server.channel
+        if let a = config.advertiseAddr {
+            advertised = a
+        } else {
+            advertised = "\(host == "0.0.0.0" ? "127.0.0.1" : host):\(boundPort)"
+            if host == "0.0.0.0" {
+                logger.warning("mesh: bound to 0.0.0.0 without advertise_addr; other hosts are told 127.0.0.1, which only works on one machine")
+            }
+        }
+        var meta = NodeMeta(name: config.name, id: identity.nodeID.value, publicKey: identity.base64, address: advertised,
+                            httpAddress: config.httpAddr, version: Auditor.version, tags: config.tags)
+        if meta.tags["capacity"] == nil { meta.tags["capacity"] = "1" }
+        var swim = SWIMInstance.Config()
+        swim.probeInterval = Millis(config.probeIntervalMs)
+        swim.probeTimeout = swim.probeInterval * 3 / 10
+        swim.probeWindow = swim.probeInterval * 8 / 10
+        swim.gossipInterval = max(20, swim.probeInterval / 5)
+        // Start above any incarnation this identity used before: a restarted node must not be taken
+        // for its own dead former self.
+        instance = SWIMInstance(me: meta, incarnation: UInt64(wall() / 1000), config: swim, seed: UInt64.random(in: 0...UInt64.max), now: mono())
+        logger.notice("mesh: gossip on \(advertised) (UDP and TCP)", metadata: ["name": "\(config.name)"])
+        FileHandle.standardError.write(Data("mesh gossip on \(advertised)\n".utf8))
+
+        let (shutdown, shutdownRequested) = AsyncStream<Void>.makeStream()
+        try await withGracefulShutdownHandler {
+            try await self.serve(datagrams: datagrams, server: server, until: shutdown)
+        } onGracefulShutdown: {
+            shutdownRequested.yield()
+            shutdownRequested.finish()
+        }
+    }
+
+    private func serve(datagrams: NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>,
+                       server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, until shutdown: AsyncStream<Void>) async throws {
+        try await datagrams.executeThenClose { inbound, outbound in
+            self.setWriter(outbound)
+            try await server.executeThenClose { connections in
+                try await withThrowingDiscardingTaskGroup { tasks in
+                    tasks.addTask {
+                        for try await envelope in inbound {
+                            await self.datagram(Array(buffer: envelope.data), from: envelope.remoteAddress)
+                        }
+                    }
+                    tasks.addTask {
+                        try await withThrowingDiscardingTaskGroup { conns in
+                            for try await conn in connections { conns.addTask { await self.serve(conn) } }
+                        }
+                    }
+                    tasks.addTask { await self.tickLoop() }
+                    tasks.addTask { await self.pushPullLoop() }
+                    tasks.addTask { await self.joinAll(self.config.join + self.savedPeers()) }
+                    for await _ in shutdown { break } // SIGTERM/SIGINT (or the service cancelled)
+                    await self.leave()
+                    await self.close()
+                    tasks.cancelAll()
+                }
+            }
+        }
+    }
+
+    private func setWriter(_ w: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>) { udp = w }
+
+    private func close() async {
+        try? await udpChannel?.close()
+        try? await tcpChannel?.close()
+    }
+
+    /// Graceful leave: tell a few members, give the datagrams a moment to go out.
+    public func leave() async {
+        guard let leaving = instance?.leaving, !leaving else { return }
+        let now = mono()
+        let ds = instance!.leave(now: now)
+        await carryOut(ds)
+        try? await Task.sleep(for: .milliseconds(200))
+        logger.notice("mesh: left")
+    }
+
+    // MARK: views
+
+    public struct View: Sendable {
+        public var me: Member
+        public var members: [Member]
+        public var rtt: [String: Millis]
+        public var digest: UInt64
+    }
+
+    public func view() -> View? {
+        guard let s = instance else { return nil }
+        var me = s.myself
+        me.since = 0
+        return View(me: me, members: s.others.sorted { $0.name < $1.name }, rtt: s.rtt, digest: s.digest)
+    }
+
+    // MARK: datagrams
+
+    private func datagram(_ bytes: [UInt8], from address: SocketAddress) async {
+        guard instance != nil else { return }
+        let plain: [UInt8]
+        do {
+            plain = try ClusterSeal.open(bytes, keyring: keyring, context: .datagram, replay: &replay, now: wall(), maxSize: Wire.maxDatagram)
+        } catch { return refuse(error.rawValue) }
+        guard let message = try? Wire.decode(plain) else { return refuse("malformed") }
+        let kept = message.updates.filter(Self.bound)
+        if kept.count != message.updates.count { refuse("bad_identity") }
+        let from = "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
+        let now = mono()
+        let ds = instance!.receive(kept.count == message.updates.count ? message : message.replacingUpdates(kept), from: from, now: now)
+        await carryOut(ds)
+    }
+
+    /// An alive update must carry a public key whose node id is the one it claims.
+    static func bound(_ u: Update) -> Bool {
+        guard case .alive(_, let meta) = u else { return true }
+        guard let key = try? VerifyingKey(base64: meta.publicKey) else { return false }
+        return key.nodeID.value == meta.id
+    }
+
+    private func refuse(_ reason: String) {
+        rejected[reason, default: 0] += 1
+        Metrics.Counter(label: "guardian_gossip_rejected_total", dimensions: [("reason", reason)]).increment()
+        logger.debug("mesh: refused a packet", metadata: ["reason": "\(reason)"])
+    }
+
+    private func carryOut(_ ds: [SWIMInstance.Directive]) async {
+        for d in ds {
+            switch d {
+            case .send(let m, let to):
+                let sealed = ClusterSeal.seal(Wire.encode(m), keyring: keyring, context: .datagram, now: wall())
+                guard let udp, let addr = Self.socketAddress(to) else { continue }
+                Metrics.Counter(label: "guardian_gossip_bytes_total", dimensions: [("direction", "out")]).increment(by: sealed.count)
+                try? await udp.write(AddressedEnvelope(remoteAddress: addr, data: ByteBuffer(bytes: sealed)))
+            case .event(let e):
+                peersDirty = true
+                logger.info("mesh: \(e.member.name) \(e.kind.rawValue)", metadata: ["address": "\(e.member.meta.address)", "incarnation": "\(e.member.incarnation)"])
+                await events.publish("member.\(e.kind.rawValue)", ["name": e.member.name, "address": e.member.meta.address,
+                                                                   "status": e.member.status.rawValue, "incarnation": "\(e.member.incarnation)"])
+            }
+        }
+    }
+
+    static func socketAddress(_ s: String) -> SocketAddress? {
+        guard let (host, port) = try? AgentConfig.parseAddress(s, what: "address") else { return nil }
+        return (try? SocketAddress(ipAddress: host, port: port)) ?? (try? SocketAddress.makeAddressResolvingHost(host, port: port))
+    }
+
+    private func tickLoop() async {
+        while !Task.isCancelled {
+            guard let deadline = instance?.nextDeadline else { return }
+            let wait = max(2, min(deadline - mono(), Millis(max(10, config.probeIntervalMs / 10))))
+            try? await Task.sleep(for: .milliseconds(wait))
+            // read the instance again: datagrams and syncs changed it while this task slept
+            guard instance != nil else { return }
+            let now = mono()
+            let ds = instance!.tick(now: now)
+            await carryOut(ds)
+            if peersDirty { savePeers() }
+        }
+    }
+
+    // MARK: push-pull
+
+    static func framed(_ ch: any Channel) -> EventLoopFuture<NIOAsyncChannel<ByteBuffer, ByteBuffer>> {
+        ch.eventLoop.makeCompletedFuture {
+            try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
+            try ch.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
+            return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: ch)
+        }
+    }
+
+    private func sealedState() -> ByteBuffer? {
+        guard let s = instance else { return nil }
+        return ByteBuffer(bytes: ClusterSeal.seal(Wire.encode(states: s.state), keyring: keyring, context: .stream, now: wall()))
+    }
+
+    private func mergeFrame(_ frame: ByteBuffer, from peer: String) async -> Bool {
+        let plain: [UInt8]
+        do {
+            plain = try ClusterSeal.open(Array(buffer: frame), keyring: keyring, context: .stream, replay: &replay, now: wall())
+        } catch { refuse(error.rawValue); return false }
+        guard let states = try? Wire.decodeStates(plain) else { refuse("malformed"); return false }
+        let kept = states.filter { Self.bound(.alive(incarnation: $0.incarnation, meta: $0.meta)) }
+        if kept.count != states.count { refuse("bad_identity") }
+        guard instance != nil else { return false }
+        let now = mono()
+        let ds = instance!.merge(kept, from: peer, now: now)
+        await carryOut(ds)
+        return true
+    }
+
+    /// Answers a peer's push-pull: read its state and merge it; only a peer that proved it holds the
+    /// cluster key gets ours back.
+    private func serve(_ conn: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+        try? await conn.executeThenClose { inbound, outbound in
+            try await Self.withTimeout(seconds: 5) {
+                var it = inbound.makeAsyncIterator()
+                guard let frame = try await it.next(), await self.mergeFrame(frame, from: "push-pull"),
+                      let mine = await self.sealedState() else { return }
+                try await outbound.write(mine)
+            }
+        }
+    }
+
+    /// One push-pull exchange with the member at `address`; true when states were exchanged.
+    @discardableResult
+    public func pushPull(with address: String) async -> Bool {
+        guard let (host, port) = try? AgentConfig.parseAddress(address, what: "address"), let mine = sealedState() else { return false }
+        do {
+            let conn = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.seconds(2))
+                .connect(host: host, port: port) { ch in Self.framed(ch) }
+            return try await conn.executeThenClose { inbound, outbound in
+                try await Self.withTimeout(seconds: 5) {
+                    try await outbound.write(mine)
+                    var it = inbound.makeAsyncIterator()
+                    guard let frame = try await it.next() else { return false }
+                    return await self.mergeFrame(frame, from: address)
+                }
+            }
+        } catch {
+            logger.debug("mesh: push-pull with \(address) failed", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+
+    private func pushPullLoop() async {
+        let interval = Double(config.pushPullSeconds)
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(Int(interval * 1000 * Double.random(in: 0.75...1.25))))
+            guard let leaving = instance?.leaving, !leaving else { continue }
+            let peer = instance!.pushPullPeer()
+            if let peer { await pushPull(with: peer.meta.address) } else {
+                // alone (or everyone forgotten): try the configured and remembered peers again
+                for a in config.join + savedPeers() where await pushPull(with: a) { break }
+            }
+        }
+    }
+
+    /// Joins through each address, retrying with backoff (1 s doubling to 30 s) until it answers.
+    private func joinAll(_ addresses: [String]) async {
+        await withDiscardingTaskGroup { group in
+            for a in Set(addresses) where a != advertised {
+                group.addTask {
+                    var delay = 1.0
+                    while !Task.isCancelled {
+                        if await self.pushPull(with: a) { await self.logJoined(a); return }
+                        try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+                        delay = min(30, delay * 2)
+                    }
+                }
+            }
+        }
+    }
+
+    private func logJoined(_ a: String) { logger.notice("mesh: joined through \(a)") }
+
+    /// `guardian join` at run time: one attempt, answered with the number of members now known.
+    public func join(_ address: String) async -> Int? {
+        guard await pushPull(with: address) else { return nil }
+        return instance.map { $0.liveCount }
+    }
+
+    // MARK: durable peer list
+
+    private func savedPeers() -> [String] {
+        guard let d = FileManager.default.contents(atPath: peersFile), let list = try? JSONDecoder().decode([String].self, from: d) else { return [] }
+        return list
+    }
+
+    private func savePeers() {
+        peersDirty = false
+        guard let s = instance else { return }
+        let list = s.others.filter { $0.status != .left }.map(\.meta.address).sorted()
+        guard let data = try? JSONEncoder().encode(list) else { return }
+        let tmp = peersFile + ".tmp"
+        if FileManager.default.createFile(atPath: tmp, contents: data) { _ = rename(tmp, peersFile) }
+    }
+
+    static func withTimeout<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T.self) { g in
+            g.addTask { try await body() }
+            g.addTask {
+                try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+                throw GuardianError.io("timed out after \(seconds) s")
+            }
+            defer { g.cancelAll() }
+            return try await g.next()!
+        }
+    }
+}
+
+/// Push-pull frames: a 4-byte big-endian length, then the sealed state (at most 16 MB).
+struct FrameDecoder: ByteToMessageDecoder {
+    typealias InboundOut = ByteBuffer
+    static let maxFrame = 16 << 20
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return .needMoreData }
+        guard Int(length) <= Self.maxFrame else { throw GuardianError.io("push-pull frame of \(length) bytes is over the limit") }
+        guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: 4)
+        context.fireChannelRead(wrapInboundOut(buffer.readSlice(length: Int(length))!))
+        return .continue
+    }
+}
+
+struct FrameEncoder: MessageToByteEncoder {
+    typealias OutboundIn = ByteBuffer
+    func encode(data: ByteBuffer, out: inout ByteBuffer) throws {
+        out.writeInteger(UInt32(data.readableBytes))
+        out.writeImmutableBuffer(data)
+    }
+}

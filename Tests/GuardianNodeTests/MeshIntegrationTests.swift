@@ -1,0 +1,163 @@
+import Foundation
+import GuardianCrypto
+import GuardianMesh
+import GuardianTestKit
+import Testing
+
+/// Real agents on loopback forming a mesh over UDP and TCP with a cluster key.
+@Suite(.serialized) struct MeshIntegrationTests {
+    static let fast = ["GUARDIAN_PROBE_INTERVAL_MS": "200", "GUARDIAN_PUSH_PULL_SECONDS": "2"]
+
+    static func start(_ name: String, key: String, join: String? = nil) async throws -> AgentProcess {
+        let a = try AgentProcess(binary: GuardianBinary.path)
+        var args = ["--name", name, "--gossip-addr", "127.0.0.1:0", "--cluster-key", key]
+        if let join { args += ["--join", join] }
+        try await a.start(extraArgs: args, env: fast)
+        return a
+    }
+
+    static func members(_ a: AgentProcess) async throws -> (digest: String, status: [String: String]) {
+        let r = try await a.request("GET", "/v1/members")
+        let list = r.json["members"] as? [[String: Any]] ?? []
+        var status: [String: String] = [:]
+        for m in list { status[m["name"] as? String ?? "?"] = m["status"] as? String }
+        return (r.json["digest"] as? String ?? "", status)
+    }
+
+    /// Polls until `condition` holds for every agent, or fails after `timeout` seconds.
+    static func eventually(_ what: String, timeout: Double = 30, _ agents: [AgentProcess],
+                           _ condition: ([String: String]) -> Bool) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            var ok = true
+            for a in agents where !condition(try await members(a).status) { ok = false }
+            if ok { return }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        var views: [String] = []
+        for a in agents { views.append("\(try await members(a).status)") }
+        Issue.record("not \(what) within \(timeout) s: \(views.joined(separator: " | "))")
+    }
+
+    static func counter(_ a: AgentProcess, _ reason: String) async throws -> Int {
+        let text = try await a.request("GET", "/metrics", token: "").text
+        for line in text.split(separator: "\n") where line.hasPrefix("guardian_gossip_rejected_total{reason=\"\(reason)\"}") {
+            return Int(line.split(separator: " ").last ?? "0") ?? 0
+        }
+        return 0
+    }
+
+    @Test func joinConvergeCrashLeaveAndTheRing() async throws {
+        let key = ClusterKeyring.generate()
+        let a = try await Self.start("alpha", key: key)
+        let seed = try #require(a.gossipAddress)
+        let b = try await Self.start("bravo", key: key, join: seed)
+        let c = try await Self.start("charlie", key: key) // joins at run time, with the CLI
+        let cli = { (agent: AgentProcess, args: [String]) throws -> CommandResult in
+            try CommandRunner.run(GuardianBinary.path, args + ["--http-addr", "127.0.0.1:\(agent.port)", "--data-dir", agent.dataDir])
+        }
+        let joined = try cli(c, ["join", seed])
+        #expect(joined.status == 0 && joined.stdout.contains("joined"), "\(joined.stderr)")
+        #expect(try cli(c, ["join", "127.0.0.1:1"]).status == 2, "a join nobody answers is an error")
+        try await Self.eventually("three alive everywhere", [a, b, c]) { s in s.count == 3 && s.values.allSatisfy { $0 == "alive" } }
+        let table = try cli(a, ["members"])
+        #expect(table.status == 0 && table.stdout.hasPrefix("NAME") && table.stdout.split(separator: "\n").count == 4, "\(table.stdout)")
+        #expect(table.stdout.contains("capacity=1"))
+        let digests = Set([try await Self.members(a).digest, try await Self.members(b).digest, try await Self.members(c).digest])
+        #expect(digests.count == 1, "views differ: \(digests)")
+
+        // every node computes the same ring and the same owners
+        var rings: Set<String> = []
+        for n in [a, b, c] {
+            let r = try await n.request("GET", "/v1/ring")
+            let names = (r.json["nodes"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+            rings.insert(names.joined(separator: ","))
+        }
+        #expect(rings == ["alpha,bravo,charlie"])
+
+        // kill -9: seen dead by the others
+        c.stop(signal: SIGKILL)
+        try await Self.eventually("charlie dead", [a, b]) { $0["charlie"] == "dead" }
+        let dead = try cli(a, ["members", "--status", "dead|left", "--format", "json"])
+        let list = (try JSONSerialization.jsonObject(with: Data(dead.stdout.utf8)) as? [String: Any])?["members"] as? [[String: Any]]
+        #expect(list?.compactMap { $0["name"] as? String } == ["charlie"], "\(dead.stdout)")
+        // graceful leave on SIGTERM: seen as left
+        #expect(await b.stopGracefully())
+        try await Self.eventually("bravo left", [a]) { $0["bravo"] == "left" }
+        a.stop()
+    }
+
+    @Test func restartWithTheSameIdentityAndANewPortRejoins() async throws {
+        let key = ClusterKeyring.generate()
+        let a = try await Self.start("alpha", key: key)
+        let seed = try #require(a.gossipAddress)
+        let b = try await Self.start("bravo", key: key, join: seed)
+        try await Self.eventually("joined", [a, b]) { s in s.count == 2 && s.values.allSatisfy { $0 == "alive" } }
+        let oldAddress = try #require(b.gossipAddress)
+        b.stop(signal: SIGKILL)
+        try await Self.eventually("bravo dead", [a]) { $0["bravo"] == "dead" }
+        // same data directory (identity), new ephemeral port, no --join: the durable peer list finds the mesh
+        let again = try AgentProcess(binary: GuardianBinary.path, dataDir: b.dataDir)
+        try await again.start(extraArgs: ["--name", "bravo", "--gossip-addr", "127.0.0.1:0", "--cluster-key", key], env: Self.fast)
+        #expect(again.gossipAddress != nil && again.gossipAddress != oldAddress)
+        try await Self.eventually("bravo back", [a, again]) { s in s.count == 2 && s.values.allSatisfy { $0 == "alive" } }
+        again.stop()
+        a.stop()
+    }
+
+    @Test func isolatedNodeComesBackAfterSIGCONT() async throws {
+        let key = ClusterKeyring.generate()
+        let a = try await Self.start("alpha", key: key)
+        let seed = try #require(a.gossipAddress)
+        let b = try await Self.start("bravo", key: key, join: seed)
+        let c = try await Self.start("charlie", key: key, join: seed)
+        try await Self.eventually("three alive", [a, b, c]) { s in s.count == 3 && s.values.allSatisfy { $0 == "alive" } }
+        kill(c.pid, SIGSTOP)
+        try await Self.eventually("charlie dead", [a, b]) { $0["charlie"] == "dead" }
+        kill(c.pid, SIGCONT)
+        // it refutes, and push-pull (which also tries peers believed dead) brings everyone together
+        try await Self.eventually("healed", [a, b, c]) { s in s.count == 3 && s.values.allSatisfy { $0 == "alive" } }
+        for n in [a, b, c] { n.stop() }
+    }
+
+    @Test func wrongKeyAndHostileDatagramsChangeNothingAndAreCounted() async throws {
+        let key = ClusterKeyring.generate()
+        let a = try await Self.start("alpha", key: key)
+        let target = try #require(a.gossipAddress)
+        let before = try await Self.members(a)
+
+        // a node with another key cannot join
+        let intruder = try await Self.start("intruder", key: ClusterKeyring.generate(), join: target)
+        try await Task.sleep(for: .seconds(2))
+        #expect(try await Self.members(a).status == ["alpha": "alive"])
+        #expect(try await Self.members(intruder).status == ["intruder": "alive"])
+        #expect(try await Self.counter(a, "unknown_key") > 0)
+        intruder.stop()
+
+        // hand-made datagrams: garbled, forged, replayed, oversized, sealed nonsense, a forged identity
+        let ring = try ClusterKeyring(primary: key)
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let fakeMeta = NodeMeta(name: "mallory", id: "NOT-THE-KEYS-ID", publicKey: SigningKey().verifyingKey.base64,
+                                address: "127.0.0.1:9", httpAddress: "127.0.0.1:9")
+        let genuine = ClusterSeal.seal(Wire.encode(.gossip(source: "mallory", updates: [.alive(incarnation: 1, meta: fakeMeta)])),
+                                       keyring: ring, context: .datagram, now: now)
+        try UDP.send(genuine, to: target)
+        try UDP.send(genuine, to: target) // replayed
+        var flipped = genuine
+        flipped[40] ^= 1
+        try UDP.send(flipped, to: target)
+        try UDP.send(Array(repeating: 7, count: 1_300), to: target)
+        try UDP.send([1, 2, 3], to: target)
+        try UDP.send(ClusterSeal.seal([0xFF, 0x00, 0x13], keyring: ring, context: .datagram, now: now), to: target)
+        try UDP.send(ClusterSeal.seal(Wire.encode(.nack(seq: 1, source: "x")), keyring: ring, context: .datagram, now: now - 3_600_000), to: target)
+        try await Task.sleep(for: .milliseconds(500))
+        for reason in ["replayed", "forged", "oversized", "malformed", "bad_identity", "stale"] {
+            #expect(try await Self.counter(a, reason) >= 1, "\(reason) not counted")
+        }
+        let after = try await Self.members(a)
+        #expect(after.status == ["alpha": "alive"], "a hostile datagram changed membership: \(after.status)")
+        #expect(after.digest == before.digest)
+        #expect(try await a.request("GET", "/livez").status == 200)
+        a.stop()
+    }
+}
