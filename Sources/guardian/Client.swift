@@ -276,3 +276,45 @@ struct LeaveCommand: AsyncParsableCommand {
         print("left the mesh")
     }
 }
+
+/// `guardian keys`: the local agent's cluster keyring. Rotation with no downtime: install the new key
+/// on every node, `use` it on every node, then remove the old one everywhere.
+struct KeysCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "keys", abstract: "Manage the local agent's cluster keyring.",
+                                                    subcommands: [List.self, Install.self, Use.self, Remove.self])
+
+    static func change(_ agent: AgentOptions, _ action: String, _ key: String) async throws {
+        let r = try await agent.client().object("POST", "/v1/keys", json: ["action": action, "key": key])
+        print("primary \(r["primary"] ?? "")  keys \((r["keys"] as? [String] ?? []).joined(separator: " "))")
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Key ids, the primary (sealing) one first.")
+        @OptionGroup var agent: AgentOptions
+        @Option var format: ListFormat = .text
+        func run() async throws {
+            let r = try await agent.client().object("GET", "/v1/keys")
+            if format == .json { printJSON(r); return }
+            let primary = r["primary"] as? String ?? ""
+            for k in r["keys"] as? [String] ?? [] { print(k == primary ? "\(k)  primary" : k) }
+        }
+    }
+    struct Install: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Install a key: it opens packets; the primary still seals.")
+        @OptionGroup var agent: AgentOptions
+        @Argument var key: String
+        func run() async throws { try await KeysCommand.change(agent, "install", key) }
+    }
+    struct Use: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Make an installed key the primary one (it seals from now on).")
+        @OptionGroup var agent: AgentOptions
+        @Argument var key: String
+        func run() async throws { try await KeysCommand.change(agent, "use", key) }
+    }
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a key (not the primary).")
+        @OptionGroup var agent: AgentOptions
+        @Argument var key: String
+        func run() async throws { try await KeysCommand.change(agent, "remove", key) }
+    }
+}

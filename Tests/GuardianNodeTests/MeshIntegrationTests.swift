@@ -120,6 +120,39 @@ import Testing
         for n in [a, b, c] { n.stop() }
     }
 
+    /// Rotation with no downtime through `guardian keys`: install everywhere, use everywhere, remove
+    /// the old key everywhere; the two nodes never stop seeing each other, and the keyring survives a
+    /// restart.
+    @Test func keyRotationWithNoDowntime() async throws {
+        let old = ClusterKeyring.generate(), new = ClusterKeyring.generate()
+        let a = try await Self.start("alpha", key: old)
+        let b = try await Self.start("bravo", key: old, join: try #require(a.gossipAddress))
+        try await Self.eventually("joined", [a, b]) { s in s.count == 2 && s.values.allSatisfy { $0 == "alive" } }
+        let keys = { (agent: AgentProcess, args: [String]) throws -> CommandResult in
+            try CommandRunner.run(GuardianBinary.path, ["keys"] + args + ["--http-addr", "127.0.0.1:\(agent.port)", "--data-dir", agent.dataDir])
+        }
+        for n in [a, b] { #expect(try keys(n, ["install", new]).status == 0) }
+        #expect(try keys(a, ["use", new]).status == 0) // a seals with the new key, b still with the old: both open both
+        try await Task.sleep(for: .seconds(2))
+        try await Self.eventually("still together", [a, b]) { s in s.values.allSatisfy { $0 == "alive" } }
+        #expect(try keys(b, ["use", new]).status == 0)
+        #expect(try keys(a, ["remove", new]).status == 2, "the primary cannot be removed")
+        for n in [a, b] { #expect(try keys(n, ["remove", old]).status == 0) }
+        try await Task.sleep(for: .seconds(2))
+        try await Self.eventually("together on the new key", [a, b]) { s in s.count == 2 && s.values.allSatisfy { $0 == "alive" } }
+        let list = try keys(a, ["list"])
+        #expect(list.stdout.split(separator: "\n").count == 1 && list.stdout.contains("primary"), "\(list.stdout)")
+        // a restart started with the old key on the command line keeps the rotated keyring (the old
+        // key is installed again for opening, but the new one stays primary)
+        #expect(await a.stopGracefully())
+        let again = try AgentProcess(binary: GuardianBinary.path, dataDir: a.dataDir)
+        try await again.start(extraArgs: ["--name", "alpha", "--gossip-addr", "127.0.0.1:0", "--cluster-key", old,
+                                          "--join", try #require(b.gossipAddress)], env: Self.fast)
+        try await Self.eventually("rejoined on the new key", [again, b]) { s in s.count == 2 && s.values.allSatisfy { $0 == "alive" } }
+        again.stop()
+        b.stop()
+    }
+
     @Test func wrongKeyAndHostileDatagramsChangeNothingAndAreCounted() async throws {
         let key = ClusterKeyring.generate()
         let a = try await Self.start("alpha", key: key)

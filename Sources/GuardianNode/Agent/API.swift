@@ -63,6 +63,26 @@ public struct API: Sendable {
             await mesh.leave()
             return Self.json(["left": true])
         }
+        router.get("/v1/keys") { request, _ in
+            guard try await authenticate(request).isAdmin else { throw APIError(.forbidden, "forbidden", "only admin tokens can see the keyring") }
+            guard let mesh else { throw APIError(.conflict, "no_mesh", "this node runs alone: start it with a cluster key") }
+            let ids = await mesh.keyIDs()
+            return Self.json(["primary": ids.primary, "keys": ids.all] as [String: Any])
+        }
+        router.post("/v1/keys") { request, context in
+            guard try await authenticate(request).isAdmin else { throw APIError(.forbidden, "forbidden", "only admin tokens can change the keyring") }
+            guard let mesh else { throw APIError(.conflict, "no_mesh", "this node runs alone: start it with a cluster key") }
+            struct Input: Decodable { var action: String; var key: String }
+            let input: Input = try await decode(request, context)
+            guard let action = MeshNode.KeyAction(rawValue: input.action) else {
+                throw APIError(.badRequest, "invalid_action", "action must be install, use or remove")
+            }
+            do { try await mesh.changeKey(action, input.key) } catch let e as CryptoError {
+                throw APIError(.badRequest, "invalid_key", e.description)
+            }
+            let ids = await mesh.keyIDs()
+            return Self.json(["primary": ids.primary, "keys": ids.all] as [String: Any])
+        }
         router.get("/v1/ring") { request, _ in
             _ = try await authenticate(request)
             let ring = await currentRing()

@@ -15,7 +15,8 @@ import ServiceLifecycle
 /// actor feeds it datagrams and the clock, and sends what it asks.
 public actor MeshNode: Service {
     let config: AgentConfig
-    let keyring: ClusterKeyring
+    private var keyring: ClusterKeyring
+    let keyringFile: String
     let identity: VerifyingKey
     let logger: Logger
     let events: EventBus
@@ -34,7 +35,8 @@ public actor MeshNode: Service {
 
     public init(config: AgentConfig, identity: VerifyingKey, dataDir: DataDirectory, events: EventBus, logger: Logger) throws {
         guard let key = config.clusterKey else { throw GuardianError.usage("the mesh needs a cluster key") }
-        do { keyring = try ClusterKeyring(primary: key) } catch { throw GuardianError.usage("cluster key: \(error)") }
+        keyringFile = dataDir.file("keyring.json")
+        keyring = try Self.loadKeyring(keyringFile, configured: key)
         self.config = config
         self.identity = identity
         self.events = events
@@ -139,6 +141,57 @@ public actor MeshNode: Service {
         await carryOut(ds)
         try? await Task.sleep(for: .milliseconds(200))
         logger.notice("mesh: left")
+    }
+
+    // MARK: keyring
+
+    struct KeyringFile: Codable { var primary: String; var keys: [String] }
+
+    /// The keyring is kept in `DATA_DIR/keyring.json` (mode 0600) once it exists, so rotations made
+    /// with `guardian keys` survive restarts; the configured key is installed if it is not there.
+    static func loadKeyring(_ path: String, configured: String) throws -> ClusterKeyring {
+        do {
+            if let data = FileManager.default.contents(atPath: path) {
+                guard let f = try? JSONDecoder().decode(KeyringFile.self, from: data) else {
+                    throw GuardianError.io("\(path) is not a keyring file; fix or remove it")
+                }
+                var ring = try ClusterKeyring(primary: f.primary, others: f.keys)
+                try ring.install(configured)
+                return ring
+            }
+            let ring = try ClusterKeyring(primary: configured)
+            try saveKeyring(ring, path)
+            return ring
+        } catch let e as GuardianError { throw e } catch {
+            throw GuardianError.usage("cluster key: \(error)")
+        }
+    }
+
+    static func saveKeyring(_ ring: ClusterKeyring, _ path: String) throws {
+        let f = KeyringFile(primary: ring.primary.text, keys: ring.keys.map(\.text))
+        let tmp = path + ".tmp"
+        guard FileManager.default.createFile(atPath: tmp, contents: try JSONEncoder().encode(f), attributes: [.posixPermissions: 0o600]),
+              rename(tmp, path) == 0 else { throw GuardianError.io("cannot write \(path)") }
+    }
+
+    public enum KeyAction: String, Sendable { case install, use, remove }
+
+    /// Installs, makes primary or removes a key, and keeps the change on disk.
+    public func changeKey(_ action: KeyAction, _ key: String) throws {
+        var ring = keyring
+        switch action {
+        case .install: try ring.install(key)
+        case .use: try ring.use(key)
+        case .remove: try ring.remove(key)
+        }
+        try Self.saveKeyring(ring, keyringFile)
+        keyring = ring
+        logger.notice("mesh: key \(action.rawValue)", metadata: ["keys": "\(ring.keys.count)"])
+    }
+
+    /// Key ids (hex of the first 4 bytes of BLAKE2b(key)) and which one seals.
+    public func keyIDs() -> (primary: String, all: [String]) {
+        (Sodium.hex(keyring.primaryID), keyring.keys.map { Sodium.hex($0.id) })
     }
 
     // MARK: views
