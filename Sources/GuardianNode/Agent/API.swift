@@ -91,6 +91,14 @@ public struct API: Sendable {
                               "nodes": ring.nodes.map { ["name": $0.name, "capacity": $0.capacity, "share": shares[$0.name] ?? 0] as [String: Any] }]
                              as [String: Any])
         }
+        router.get("/v1/ring/owners") { request, _ in
+            _ = try await authenticate(request)
+            guard let key = request.uri.queryParameters.get("key"), !key.isEmpty else {
+                throw APIError(.badRequest, "missing_key", "give ?key=PROJECT or PROJECT/SHARD")
+            }
+            let owners = await currentRing().owners(of: key, count: Self.replicationFactor)
+            return Self.json(["key": key, "owners": owners, "primary": owners.first.map { $0 as Any } ?? NSNull()] as [String: Any])
+        }
         router.get("/v1/projects/:id/owners") { request, context in
             let (_, project) = try await readable(request, context)
             let owners = await currentRing().owners(of: project.id, count: Self.replicationFactor)
