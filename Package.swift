@@ -30,7 +30,7 @@ let package = Package(
         .systemLibrary(name: "CGit2", pkgConfig: "libgit2",
                        providers: [.apt(["libgit2-dev"])]),
         .target(name: "GuardianCore", swiftSettings: strict),
-        .target(name: "GuardianCrypto", dependencies: ["CSodium"], swiftSettings: strict),
+        .target(name: "GuardianCrypto", dependencies: ["CSodium", "GuardianCore"], swiftSettings: strict),
         // The mesh's pure core: membership, ring, simulator. No I/O; time and randomness are parameters.
         .target(name: "GuardianMesh", swiftSettings: strict),
         .target(

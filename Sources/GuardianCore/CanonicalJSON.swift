@@ -54,7 +54,9 @@ public indirect enum CanonicalJSON: Sendable {
         }
     }
 
-    static func writeString(_ s: String, into out: inout [UInt8]) {
+    /// A JSON string exactly as `JSONEncoder` writes it (slashes unescaped; `\b \f \n \r \t` short
+    /// forms, other control characters as `\u00XX`). Shared by the statement and the DSSE envelope.
+    public static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(34)
         // Fast path: nothing to escape, copy the UTF-8 in one go.
         var plain = s
@@ -71,6 +73,8 @@ public indirect enum CanonicalJSON: Sendable {
             case 10: out += [92, 110]
             case 13: out += [92, 114]
             case 9: out += [92, 116]
+            case 8: out += [92, 98]
+            case 12: out += [92, 102]
             case 0..<32:
                 let hex: [UInt8] = Array("0123456789abcdef".utf8)
                 out += [92, 117, 48, 48, hex[Int(b >> 4)], hex[Int(b & 15)]]

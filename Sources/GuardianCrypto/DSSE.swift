@@ -1,4 +1,5 @@
 import Foundation
+import GuardianCore
 
 /// Dead Simple Signing Envelope (DSSE v1): signatures over the pre-authentication encoding
 /// `"DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`, so that the payload type is signed too.
@@ -65,34 +66,13 @@ public enum DSSE {
         out += Array(#"{"payload":""#.utf8)
         Sodium.base64Encode(payload, into: &out)
         out += Array(#"","payloadType":"#.utf8)
-        writeJSONString(payloadType, into: &out)
+        CanonicalJSON.writeString(payloadType, into: &out)
         out += Array(#","signatures":[{"keyid":"#.utf8)
-        writeJSONString(key.verifyingKey.nodeID.value, into: &out)
+        CanonicalJSON.writeString(key.verifyingKey.nodeID.value, into: &out)
         out += Array(#","sig":""#.utf8)
         Sodium.base64Encode(sig, into: &out)
         out += Array(#""}]}"#.utf8)
         return out
-    }
-
-    /// A JSON string as JSONEncoder writes it (slashes unescaped).
-    static func writeJSONString(_ s: String, into out: inout [UInt8]) {
-        out.append(34)
-        for b in s.utf8 {
-            switch b {
-            case 34: out += [92, 34]
-            case 92: out += [92, 92]
-            case 10: out += [92, 110]
-            case 13: out += [92, 114]
-            case 9: out += [92, 116]
-            case 8: out += [92, 98]
-            case 12: out += [92, 102]
-            case 0..<32:
-                let hex = Array("0123456789abcdef".utf8)
-                out += [92, 117, 48, 48, hex[Int(b >> 4)], hex[Int(b & 15)]]
-            default: out.append(b)
-            }
-        }
-        out.append(34)
     }
 
     /// Record id: BLAKE2b-256 of the envelope bytes, hex.

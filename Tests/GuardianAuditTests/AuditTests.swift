@@ -272,5 +272,10 @@ import Testing
             #expect(mine == theirs, "first difference at byte \(zip(mine, theirs).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(mine.count, theirs.count))")
         }
         #expect(String(decoding: CanonicalJSON.string("a\"b\\c\n\u{1}/").encoded(), as: UTF8.self) == #""a\"b\\c\n\u0001/""#)
+        // every control character, as JSONEncoder writes it
+        let controls = String(decoding: (0..<32).map { UInt8($0) } + Array("é/\"\\".utf8), as: UTF8.self)
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        #expect(CanonicalJSON.string(controls).encoded() == Array(try e.encode(controls)))
     }
 }
