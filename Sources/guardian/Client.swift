@@ -318,3 +318,14 @@ struct KeysCommand: AsyncParsableCommand {
         func run() async throws { try await KeysCommand.change(agent, "remove", key) }
     }
 }
+
+/// `guardian force-leave NODE`: record a failed member as having left (it is no longer retried).
+struct ForceLeaveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "force-leave", abstract: "Record a failed member as having left the mesh.")
+    @OptionGroup var agent: AgentOptions
+    @Argument(help: "The member's name.") var node: String
+    func run() async throws {
+        _ = try await agent.client().object("POST", "/v1/members/\(node)/force-leave")
+        print("\(node) is recorded as left")
+    }
+}

@@ -227,6 +227,25 @@ import Testing
         #expect(seen.contains("e"), "a member believed dead is still tried by push-pull")
     }
 
+    @Test func forceLeaveTurnsAFailedMemberIntoALeftOneEverywhere() throws {
+        var a = Self.instance("a")
+        var b = Self.instance("b", peers: ["a", "c", "d", "e"])
+        #expect(throws: MeshError.self) { try a.forceLeave("c", now: 1) } // alive
+        #expect(throws: MeshError.self) { try a.forceLeave("zz", now: 1) } // unknown
+        for s in [0, 1] {
+            let dead = Update.dead(name: "c", incarnation: 1, from: "x")
+            if s == 0 { _ = a.receive(dead.asGossip, from: "x", now: 2) } else { _ = b.receive(dead.asGossip, from: "x", now: 2) }
+        }
+        let evs = Self.events(try a.forceLeave("c", now: 3))
+        #expect(evs.map(\.kind) == [.left] && a.members["c"]?.status == .left)
+        // the news reaches b, which also had c as dead
+        var sent: [Message] = []
+        var t: Millis = 3
+        while sent.isEmpty && t < 2_000 { sent = Self.sends(a.tick(now: t)).map(\.0).filter { !$0.updates.isEmpty }; t += 10 }
+        for m in sent { _ = b.receive(m, from: "a:7946", now: t) }
+        #expect(b.members["c"]?.status == .left)
+    }
+
     @Test func digestsAgreeExactlyWhenViewsAgree() {
         let a = Self.instance("a", peers: ["b", "c"])
         let b = Self.instance("b", peers: ["a", "c"])

@@ -81,6 +81,11 @@ import Testing
         let dead = try cli(a, ["members", "--status", "dead|left", "--format", "json"])
         let list = (try JSONSerialization.jsonObject(with: Data(dead.stdout.utf8)) as? [String: Any])?["members"] as? [[String: Any]]
         #expect(list?.compactMap { $0["name"] as? String } == ["charlie"], "\(dead.stdout)")
+        // force-leave: refused for a live member, accepted for the failed one, and spread
+        #expect(try cli(a, ["force-leave", "bravo"]).status == 2)
+        #expect(try cli(a, ["force-leave", "nobody"]).status == 2)
+        #expect(try cli(a, ["force-leave", "charlie"]).status == 0)
+        try await Self.eventually("charlie left", [a, b]) { $0["charlie"] == "left" }
         // graceful leave on SIGTERM: seen as left
         #expect(await b.stopGracefully())
         try await Self.eventually("bravo left", [a]) { $0["bravo"] == "left" }

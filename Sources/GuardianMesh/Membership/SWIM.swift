@@ -266,6 +266,21 @@ public struct SWIMInstance: Sendable {
         return randomMembers(count: config.gossipFanout, excluding: []).map { .send(.gossip(source: me.name, updates: [u]), to: $0.meta.address) }
     }
 
+    /// Serf's force-leave: a member that failed (dead or suspect) is recorded as having left, so it
+    /// is no longer tried by push-pull, and the news is spread. An alive member cannot be forced out.
+    public mutating func forceLeave(_ name: String, now: Millis) throws(MeshError) -> [Directive] {
+        defer { refreshDeadline() }
+        guard let m = members[name] else { throw MeshError("no member named \(name)") }
+        guard m.status != .alive else { throw MeshError("\(name) is alive; only a failed member can be forced to leave") }
+        guard m.status != .left else { return [] }
+        var out: [Directive] = []
+        var dead = m
+        dead.status = .dead // a suspect is declared dead first, then leaves
+        store(dead)
+        apply(.dead(name: name, incarnation: m.incarnation, from: name), now: now, into: &out)
+        return out
+    }
+
     /// Changes this node's metadata (tags, addresses) and announces it with a new incarnation.
     public mutating func update(meta: NodeMeta) {
         defer { refreshDeadline() }
@@ -480,7 +495,8 @@ public struct SWIMInstance: Sendable {
                 if from != me.name && !leaving && inc >= incarnation { refute(inc) }
                 return
             }
-            guard var m = members[name], inc >= m.incarnation, m.status.isLive else { return }
+            // A leave (from == name) also turns a dead member into a left one (force-leave).
+            guard var m = members[name], inc >= m.incarnation, m.status.isLive || (from == name && m.status == .dead) else { return }
             m.status = from == name ? .left : .dead
             m.incarnation = inc
             m.since = now

@@ -57,6 +57,15 @@ public struct API: Sendable {
             }
             return Self.json(["joined": input.address, "members": n])
         }
+        router.post("/v1/members/:name/force-leave") { request, context in
+            guard try await authenticate(request).isAdmin else { throw APIError(.forbidden, "forbidden", "only admin tokens can force a member out") }
+            guard let mesh else { throw APIError(.conflict, "no_mesh", "this node runs alone") }
+            let name = context.parameters.get("name") ?? ""
+            do { try await mesh.forceLeave(name) } catch let e as GuardianError {
+                throw APIError(e.description.contains("no member") ? .notFound : .conflict, "force_leave_refused", e.description)
+            }
+            return Self.json(["left": name])
+        }
         router.post("/v1/leave") { request, _ in
             guard try await authenticate(request).isAdmin else { throw APIError(.forbidden, "forbidden", "only admin tokens can leave") }
             guard let mesh else { throw APIError(.conflict, "no_mesh", "this node runs alone") }

@@ -372,6 +372,15 @@ public actor MeshNode: Service {
 
     private func logJoined(_ a: String) { logger.notice("mesh: joined through \(a)") }
 
+    /// `guardian force-leave NAME`.
+    public func forceLeave(_ name: String) async throws {
+        guard instance != nil else { throw GuardianError.io("the mesh is not running") }
+        let now = mono()
+        let ds: [SWIMInstance.Directive]
+        do { ds = try instance!.forceLeave(name, now: now) } catch { throw GuardianError.usage(error.message) }
+        await carryOut(ds)
+    }
+
     /// `guardian join` at run time: one attempt, answered with the number of members now known.
     public func join(_ address: String) async -> Int? {
         guard await pushPull(with: address) else { return nil }
