@@ -162,3 +162,16 @@ import Testing
         #expect(key != b.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 }
+
+/// A simulator run replays exactly from its seed, across processes too (dictionary order differs
+/// between processes, so nothing in the core may depend on it).
+@Suite struct SimulatorReplayTests {
+    @Test func sameSeedSameFiguresInTwoProcesses() throws {
+        let args = ["bench-mesh", "--nodes", "30", "--parts", "detection,dissemination", "--trials", "3", "--seed", "7"]
+        let first = try CLITests.guardian(args), second = try CLITests.guardian(args)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout == second.stdout && first.stdout.contains("median"), "\(first.stdout)\n---\n\(second.stdout)")
+        let other = try CLITests.guardian(["bench-mesh", "--nodes", "30", "--parts", "detection,dissemination", "--trials", "3", "--seed", "8"])
+        #expect(other.stdout != first.stdout)
+    }
+}

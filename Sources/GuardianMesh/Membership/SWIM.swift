@@ -110,7 +110,10 @@ public struct SWIMInstance: Sendable {
     private var probeList: [String] = []
     private var probeIndex = 0
     private var relays: [UInt32: Relay] = [:]
+    /// Written only through `setSuspicion`, which keeps `earliestSuspicion` (the soonest timeout)
+    /// current, so scheduling does not scan every open suspicion on every message.
     private var suspicions: [String: Suspicion] = [:]
+    private var earliestSuspicion: Millis = .max
     private var broadcasts = Broadcasts()
 
     /// - Parameters:
@@ -131,7 +134,7 @@ public struct SWIMInstance: Sendable {
     // MARK: views
 
     /// Members other than this node, including dead and left ones not yet reaped.
-    public var others: [Member] { Array(members.values) }
+    public var others: [Member] { names.compactMap { members[$0] } }
 
     /// Everyone this node counts (itself included) that is alive or suspect.
     public var liveCount: Int { 1 + liveOthers }
@@ -147,7 +150,7 @@ public struct SWIMInstance: Sendable {
         if !broadcasts.isEmpty && !leaving { d = min(d, nextGossipAt) }
         if let p = probe { d = min(d, p.indirectSent ? p.endsAt : p.indirectAt) }
         for r in relays.values { d = min(d, r.nackAt) }
-        for s in suspicions.values { d = min(d, s.deadline(lifeguard: config.lifeguard)) }
+        d = min(d, earliestSuspicion)
         nextDeadline = d
     }
 
@@ -207,18 +210,15 @@ public struct SWIMInstance: Sendable {
                 }
             }
         }
-        for (s, r) in relays where now >= r.nackAt {
+        // (sorted: dictionary order differs between processes, and a simulator run must replay)
+        for (s, r) in relays.sorted(by: { $0.key < $1.key }) where now >= r.nackAt {
             relays[s] = nil
             if config.lifeguard { out.append(.send(.nack(seq: r.seq, source: me.name), to: r.requester)) }
         }
-        for (name, s) in suspicions where now >= s.deadline(lifeguard: config.lifeguard) {
-            suspicions[name] = nil
-            guard let m = members[name], m.status == .suspect, m.incarnation == s.incarnation else { continue }
-            apply(.dead(name: name, incarnation: m.incarnation, from: me.name), now: now, into: &out)
-        }
+        if now >= earliestSuspicion { expireSuspicions(now: now, into: &out) }
         if now >= nextReapAt {
             nextReapAt = now + 60_000
-            for (name, m) in members where !m.status.isLive && now - m.since >= config.reapAfter { forget(name) }
+            for name in names.sorted() where members[name].map({ !$0.status.isLive && now - $0.since >= config.reapAfter }) == true { forget(name) }
         }
         return out
     }
@@ -353,6 +353,31 @@ public struct SWIMInstance: Sendable {
         if i < names.count { names[i] = last; position[last] = i }
     }
 
+    private mutating func expireSuspicions(now: Millis, into out: inout [Directive]) {
+        let due = suspicions.filter { now >= $0.value.deadline(lifeguard: config.lifeguard) }
+        for name in due.keys { suspicions[name] = nil }
+        let lifeguard = config.lifeguard
+        earliestSuspicion = suspicions.values.reduce(Millis.max) { min($0, $1.deadline(lifeguard: lifeguard)) }
+        for (name, s) in due.sorted(by: { $0.key < $1.key }) {
+            guard let m = members[name], m.status == .suspect, m.incarnation == s.incarnation else { continue }
+            apply(.dead(name: name, incarnation: m.incarnation, from: me.name), now: now, into: &out)
+        }
+    }
+
+    private mutating func setSuspicion(_ name: String, _ value: Suspicion?) {
+        let old = suspicions[name]
+        suspicions[name] = value
+        let lifeguard = config.lifeguard
+        if let v = value {
+            let d = v.deadline(lifeguard: lifeguard)
+            if d < earliestSuspicion { earliestSuspicion = d; return }
+        }
+        // the removed or lengthened one may have been the earliest: recompute
+        if old == nil || old!.deadline(lifeguard: lifeguard) <= earliestSuspicion {
+            earliestSuspicion = suspicions.values.reduce(Millis.max) { min($0, $1.deadline(lifeguard: lifeguard)) }
+        }
+    }
+
     /// Forgets queued updates (a simulated cluster that starts fully joined has nothing to spread).
     mutating func clearBroadcasts() { broadcasts = Broadcasts(); refreshDeadline() }
 
@@ -452,7 +477,7 @@ public struct SWIMInstance: Sendable {
                 let kind: MemberEvent.Kind = m.status == .suspect ? .recovered : (m.status.isLive ? .updated : .joined)
                 let changed = m.status != .alive || m.meta != meta
                 store(Member(meta: meta, status: .alive, incarnation: inc, since: m.status == .alive ? m.since : now))
-                suspicions[meta.name] = nil
+                setSuspicion(meta.name, nil)
                 broadcasts.add(u)
                 if changed, let nm = members[meta.name] { out.append(.event(MemberEvent(kind: kind, member: nm, at: now))) }
             } else {
@@ -473,7 +498,7 @@ public struct SWIMInstance: Sendable {
                 // An independent confirmation shortens the timeout; pass it on.
                 if var s = suspicions[name], from != me.name, !s.confirmations.contains(from), s.confirmations.count < s.k {
                     s.confirmations.insert(from)
-                    suspicions[name] = s
+                    setSuspicion(name, s)
                     broadcasts.add(u)
                 }
                 return
@@ -486,8 +511,8 @@ public struct SWIMInstance: Sendable {
             let minTimeout = Millis(Double(config.suspicionMult) * max(1, log10(n)) * Double(config.probeInterval))
             var k = config.suspicionMult - 2
             if liveCount - 2 < k { k = 0 }
-            suspicions[name] = Suspicion(start: now, incarnation: inc, confirmations: [], k: k, min: minTimeout,
-                                         max: minTimeout * Millis(config.suspicionMaxMult))
+            setSuspicion(name, Suspicion(start: now, incarnation: inc, confirmations: [], k: k, min: minTimeout,
+                                         max: minTimeout * Millis(config.suspicionMaxMult)))
             broadcasts.add(u)
             out.append(.event(MemberEvent(kind: .suspected, member: m, at: now)))
         case .dead(let name, let inc, let from):
@@ -501,7 +526,7 @@ public struct SWIMInstance: Sendable {
             m.incarnation = inc
             m.since = now
             store(m)
-            suspicions[name] = nil
+            setSuspicion(name, nil)
             broadcasts.add(u)
             if probe?.target == name { probe = nil }
             out.append(.event(MemberEvent(kind: m.status == .left ? .left : .died, member: m, at: now)))
