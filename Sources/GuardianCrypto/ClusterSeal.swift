@@ -1,4 +1,3 @@
-import CSodium
 import Foundation
 
 /// The cluster's shared keys. Every datagram and push-pull frame is sealed with the primary key;
@@ -56,7 +55,7 @@ public struct ClusterKeyring: Sendable {
 }
 
 /// Why a packet was refused. The shell counts each kind (`guardian_gossip_rejected_total{reason}`).
-public enum SealRejection: String, Error, Sendable, CaseIterable {
+public enum SealRejection: String, Error, Sendable {
     case malformed, oversized, unknownKey = "unknown_key", forged, replayed, stale
 }
 
@@ -101,13 +100,12 @@ public enum ClusterSeal {
 
     public static func seal(_ message: [UInt8], keyring: ClusterKeyring, context: Context, now: Int64) -> [UInt8] {
         let key = keyring.primary
-        let nonce = Sodium.randomBytes(Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES))
         var plain = [UInt8](repeating: 0, count: 8)
         for i in 0..<8 { plain[i] = UInt8(truncatingIfNeeded: UInt64(bitPattern: now) >> (56 - 8 * UInt64(i))) }
         plain += message
         let header = [version] + key.id
-        let body = key.box.sealDetachedNonce(plain, nonce: nonce, associatedData: header + Array(context.rawValue.utf8))
-        return header + nonce + body
+        // SecretBox.seal writes nonce | ciphertext | tag: exactly the rest of the packet.
+        return header + key.box.seal(plain, associatedData: header + Array(context.rawValue.utf8))
     }
 
     /// Opens a packet; on success returns the message. Every failure is a `SealRejection`.
@@ -117,38 +115,11 @@ public enum ClusterSeal {
         guard packet.count >= overhead, packet[0] == version else { throw .malformed }
         guard let key = keyring.key(id: packet[1..<5]) else { throw .unknownKey }
         let header = Array(packet[0..<5])
+        guard let plain = try? key.box.open(Array(packet[5...]), associatedData: header + Array(context.rawValue.utf8)) else { throw .forged }
         let nonce = Array(packet[5..<29])
-        guard let plain = try? key.box.openDetachedNonce(Array(packet[29...]), nonce: nonce,
-                                                         associatedData: header + Array(context.rawValue.utf8)) else { throw .forged }
         var sentAt: UInt64 = 0
         for i in 0..<8 { sentAt = sentAt << 8 | UInt64(plain[i]) }
         if let why = replay.accept(nonce: nonce, sentAt: Int64(bitPattern: sentAt), now: now) { throw why }
         return Array(plain[8...])
-    }
-}
-
-extension SecretBox {
-    /// Seals with a caller-chosen nonce (the packet header carries it); returns ciphertext + tag.
-    func sealDetachedNonce(_ plaintext: [UInt8], nonce: [UInt8], associatedData: [UInt8]) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: plaintext.count + Int(crypto_aead_xchacha20poly1305_ietf_ABYTES))
-        var len: UInt64 = 0
-        withKey { k in
-            _ = crypto_aead_xchacha20poly1305_ietf_encrypt(&out, &len, plaintext, UInt64(plaintext.count), associatedData,
-                                                            UInt64(associatedData.count), nil, nonce, k)
-        }
-        return Array(out.prefix(Int(len)))
-    }
-
-    func openDetachedNonce(_ body: [UInt8], nonce: [UInt8], associatedData: [UInt8]) throws -> [UInt8] {
-        let alen = Int(crypto_aead_xchacha20poly1305_ietf_ABYTES)
-        guard body.count >= alen, nonce.count == Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES) else { throw CryptoError("sealed data is too short") }
-        var out = [UInt8](repeating: 0, count: body.count - alen)
-        var len: UInt64 = 0
-        let rc = withKey { k in
-            crypto_aead_xchacha20poly1305_ietf_decrypt(&out, &len, nil, body, UInt64(body.count), associatedData,
-                                                       UInt64(associatedData.count), nonce, k)
-        }
-        guard rc == 0 else { throw CryptoError("authentication failed") }
-        return Array(out.prefix(Int(len)))
     }
 }

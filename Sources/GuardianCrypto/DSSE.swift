@@ -33,6 +33,11 @@ public enum DSSE {
         if let fast = scanner.parse() {
             return DSSEEnvelope(payloadType: fast.type, payload: String(decoding: envelope[fast.payload], as: UTF8.self), signatures: fast.signatures)
         }
+        return try parseGeneral(envelope)
+    }
+
+    /// Any JSON shape (escapes, extra white space the scanner declines).
+    static func parseGeneral(_ envelope: [UInt8]) throws -> DSSEEnvelope {
         let bad = CryptoError("not a DSSE envelope: the JSON does not have payloadType, payload and signatures")
         guard let obj = (try? JSONSerialization.jsonObject(with: Data(envelope))) as? [String: Any],
               let type = obj["payloadType"] as? String, let payload = obj["payload"] as? String,
@@ -90,7 +95,7 @@ public enum DSSE {
             env = DSSEEnvelope(payloadType: fast.type, payload: "", signatures: fast.signatures)
             decoded = envelope.withUnsafeBufferPointer { Sodium.base64Decode(UnsafeBufferPointer(rebasing: $0[fast.payload])) }
         } else {
-            env = try parse(envelope)
+            env = try parseGeneral(envelope)
             decoded = Sodium.base64Decode(env.payload)
         }
         guard let payload = decoded else { throw CryptoError("payload is not valid base64") }

@@ -116,10 +116,6 @@ public struct SecretBox: Sendable {
         self.key = SecureBytes(copying: key)
     }
 
-    func withKey<T>(_ body: (UnsafePointer<UInt8>) -> T) -> T {
-        key.withUnsafeBytes { body($0.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
-    }
-
     public func seal(_ plaintext: [UInt8], associatedData: [UInt8] = []) -> [UInt8] {
         let nonce = Sodium.randomBytes(Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES))
         var out = [UInt8](repeating: 0, count: plaintext.count + Int(crypto_aead_xchacha20poly1305_ietf_ABYTES))

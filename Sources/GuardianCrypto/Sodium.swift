@@ -72,39 +72,37 @@ extension Sodium {
 
     /// Decodes standard base64 from raw bytes (an envelope's payload, without copying it into a String).
     public static func base64Decode(_ src: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
-        do {
-            let n = src.count
-            guard n % 4 == 0 else { return nil }
-            if n == 0 { return [] }
-            var pad = 0
-            if src[n - 1] == 61 { pad += 1 }
-            if src[n - 2] == 61 { pad += 1 }
-            let outCount = n / 4 * 3 - pad
-            var ok = true
-            let out = [UInt8](unsafeUninitializedCapacity: outCount) { dst, count in
-                b64Table.withUnsafeBufferPointer { table in
-                    var i = 0, o = 0
-                    let full = pad > 0 ? n - 4 : n
-                    while i < full {
-                        let c0 = table[Int(src[i])], c1 = table[Int(src[i + 1])], c2 = table[Int(src[i + 2])], c3 = table[Int(src[i + 3])]
-                        if (c0 | c1 | c2 | c3) & 0xC0 != 0 { ok = false; break }
-                        let v = UInt32(c0) << 18 | UInt32(c1) << 12 | UInt32(c2) << 6 | UInt32(c3)
-                        dst[o] = UInt8(truncatingIfNeeded: v >> 16); dst[o + 1] = UInt8(truncatingIfNeeded: v >> 8); dst[o + 2] = UInt8(truncatingIfNeeded: v)
-                        i += 4; o += 3
-                    }
-                    if ok && pad > 0 {
-                        let c0 = table[Int(src[i])], c1 = table[Int(src[i + 1])]
-                        let c2 = pad == 2 ? 0 : table[Int(src[i + 2])]
-                        if (c0 | c1 | c2) & 0xC0 != 0 { ok = false } else {
-                            let v = UInt32(c0) << 18 | UInt32(c1) << 12 | UInt32(c2) << 6
-                            dst[o] = UInt8(truncatingIfNeeded: v >> 16)
-                            if pad == 1 { dst[o + 1] = UInt8(truncatingIfNeeded: v >> 8) }
-                        }
+        let n = src.count
+        guard n % 4 == 0 else { return nil }
+        if n == 0 { return [] }
+        var pad = 0
+        if src[n - 1] == 61 { pad += 1 }
+        if src[n - 2] == 61 { pad += 1 }
+        let outCount = n / 4 * 3 - pad
+        var ok = true
+        let out = [UInt8](unsafeUninitializedCapacity: outCount) { dst, count in
+            b64Table.withUnsafeBufferPointer { table in
+                var i = 0, o = 0
+                let full = pad > 0 ? n - 4 : n
+                while i < full {
+                    let c0 = table[Int(src[i])], c1 = table[Int(src[i + 1])], c2 = table[Int(src[i + 2])], c3 = table[Int(src[i + 3])]
+                    if (c0 | c1 | c2 | c3) & 0xC0 != 0 { ok = false; break }
+                    let v = UInt32(c0) << 18 | UInt32(c1) << 12 | UInt32(c2) << 6 | UInt32(c3)
+                    dst[o] = UInt8(truncatingIfNeeded: v >> 16); dst[o + 1] = UInt8(truncatingIfNeeded: v >> 8); dst[o + 2] = UInt8(truncatingIfNeeded: v)
+                    i += 4; o += 3
+                }
+                if ok && pad > 0 {
+                    let c0 = table[Int(src[i])], c1 = table[Int(src[i + 1])]
+                    let c2 = pad == 2 ? 0 : table[Int(src[i + 2])]
+                    if (c0 | c1 | c2) & 0xC0 != 0 { ok = false } else {
+                        let v = UInt32(c0) << 18 | UInt32(c1) << 12 | UInt32(c2) << 6
+                        dst[o] = UInt8(truncatingIfNeeded: v >> 16)
+                        if pad == 1 { dst[o + 1] = UInt8(truncatingIfNeeded: v >> 8) }
                     }
                 }
-                count = ok ? outCount : 0
             }
-            return ok ? out : nil
+            count = ok ? outCount : 0
         }
+        return ok ? out : nil
     }
 }

@@ -8,12 +8,18 @@ import Testing
 @Suite(.serialized) struct MeshIntegrationTests {
     static let fast = ["GUARDIAN_PROBE_INTERVAL_MS": "200", "GUARDIAN_PUSH_PULL_SECONDS": "2"]
 
-    static func start(_ name: String, key: String, join: String? = nil) async throws -> AgentProcess {
-        let a = try AgentProcess(binary: GuardianBinary.path)
+    /// An agent with a cluster key on an ephemeral gossip port (`dataDir` reuses an identity).
+    static func start(_ name: String, key: String, join: String? = nil, dataDir: String? = nil) async throws -> AgentProcess {
+        let a = try AgentProcess(binary: GuardianBinary.path, dataDir: dataDir)
         var args = ["--name", name, "--gossip-addr", "127.0.0.1:0", "--cluster-key", key]
         if let join { args += ["--join", join] }
         try await a.start(extraArgs: args, env: fast)
         return a
+    }
+
+    /// A `guardian` client command against this agent.
+    static func cli(_ agent: AgentProcess, _ args: [String]) throws -> CommandResult {
+        try CommandRunner.run(GuardianBinary.path, args + ["--http-addr", "127.0.0.1:\(agent.port)", "--data-dir", agent.dataDir])
     }
 
     static func members(_ a: AgentProcess) async throws -> (digest: String, status: [String: String]) {
@@ -53,14 +59,11 @@ import Testing
         let seed = try #require(a.gossipAddress)
         let b = try await Self.start("bravo", key: key, join: seed)
         let c = try await Self.start("charlie", key: key) // joins at run time, with the CLI
-        let cli = { (agent: AgentProcess, args: [String]) throws -> CommandResult in
-            try CommandRunner.run(GuardianBinary.path, args + ["--http-addr", "127.0.0.1:\(agent.port)", "--data-dir", agent.dataDir])
-        }
-        let joined = try cli(c, ["join", seed])
+        let joined = try Self.cli(c, ["join", seed])
         #expect(joined.status == 0 && joined.stdout.contains("joined"), "\(joined.stderr)")
-        #expect(try cli(c, ["join", "127.0.0.1:1"]).status == 2, "a join nobody answers is an error")
+        #expect(try Self.cli(c, ["join", "127.0.0.1:1"]).status == 2, "a join nobody answers is an error")
         try await Self.eventually("three alive everywhere", [a, b, c]) { s in s.count == 3 && s.values.allSatisfy { $0 == "alive" } }
-        let table = try cli(a, ["members"])
+        let table = try Self.cli(a, ["members"])
         #expect(table.status == 0 && table.stdout.hasPrefix("NAME") && table.stdout.split(separator: "\n").count == 4, "\(table.stdout)")
         #expect(table.stdout.contains("capacity=1"))
         let digests = Set([try await Self.members(a).digest, try await Self.members(b).digest, try await Self.members(c).digest])
@@ -78,13 +81,13 @@ import Testing
         // kill -9: seen dead by the others
         c.stop(signal: SIGKILL)
         try await Self.eventually("charlie dead", [a, b]) { $0["charlie"] == "dead" }
-        let dead = try cli(a, ["members", "--status", "dead|left", "--format", "json"])
+        let dead = try Self.cli(a, ["members", "--status", "dead|left", "--format", "json"])
         let list = (try JSONSerialization.jsonObject(with: Data(dead.stdout.utf8)) as? [String: Any])?["members"] as? [[String: Any]]
         #expect(list?.compactMap { $0["name"] as? String } == ["charlie"], "\(dead.stdout)")
         // force-leave: refused for a live member, accepted for the failed one, and spread
-        #expect(try cli(a, ["force-leave", "bravo"]).status == 2)
-        #expect(try cli(a, ["force-leave", "nobody"]).status == 2)
-        #expect(try cli(a, ["force-leave", "charlie"]).status == 0)
+        #expect(try Self.cli(a, ["force-leave", "bravo"]).status == 2)
+        #expect(try Self.cli(a, ["force-leave", "nobody"]).status == 2)
+        #expect(try Self.cli(a, ["force-leave", "charlie"]).status == 0)
         try await Self.eventually("charlie left", [a, b]) { $0["charlie"] == "left" }
         // graceful leave on SIGTERM: seen as left
         #expect(await b.stopGracefully())
@@ -102,8 +105,7 @@ import Testing
         b.stop(signal: SIGKILL)
         try await Self.eventually("bravo dead", [a]) { $0["bravo"] == "dead" }
         // same data directory (identity), new ephemeral port, no --join: the durable peer list finds the mesh
-        let again = try AgentProcess(binary: GuardianBinary.path, dataDir: b.dataDir)
-        try await again.start(extraArgs: ["--name", "bravo", "--gossip-addr", "127.0.0.1:0", "--cluster-key", key], env: Self.fast)
+        let again = try await Self.start("bravo", key: key, dataDir: b.dataDir)
         #expect(again.gossipAddress != nil && again.gossipAddress != oldAddress)
         try await Self.eventually("bravo back", [a, again]) { s in s.count == 2 && s.values.allSatisfy { $0 == "alive" } }
         again.stop()
@@ -133,26 +135,21 @@ import Testing
         let a = try await Self.start("alpha", key: old)
         let b = try await Self.start("bravo", key: old, join: try #require(a.gossipAddress))
         try await Self.eventually("joined", [a, b]) { s in s.count == 2 && s.values.allSatisfy { $0 == "alive" } }
-        let keys = { (agent: AgentProcess, args: [String]) throws -> CommandResult in
-            try CommandRunner.run(GuardianBinary.path, ["keys"] + args + ["--http-addr", "127.0.0.1:\(agent.port)", "--data-dir", agent.dataDir])
-        }
-        for n in [a, b] { #expect(try keys(n, ["install", new]).status == 0) }
-        #expect(try keys(a, ["use", new]).status == 0) // a seals with the new key, b still with the old: both open both
+        for n in [a, b] { #expect(try Self.cli(n, ["keys", "install", new]).status == 0) }
+        #expect(try Self.cli(a, ["keys", "use", new]).status == 0) // a seals with the new key, b still with the old: both open both
         try await Task.sleep(for: .seconds(2))
         try await Self.eventually("still together", [a, b]) { s in s.values.allSatisfy { $0 == "alive" } }
-        #expect(try keys(b, ["use", new]).status == 0)
-        #expect(try keys(a, ["remove", new]).status == 2, "the primary cannot be removed")
-        for n in [a, b] { #expect(try keys(n, ["remove", old]).status == 0) }
+        #expect(try Self.cli(b, ["keys", "use", new]).status == 0)
+        #expect(try Self.cli(a, ["keys", "remove", new]).status == 2, "the primary cannot be removed")
+        for n in [a, b] { #expect(try Self.cli(n, ["keys", "remove", old]).status == 0) }
         try await Task.sleep(for: .seconds(2))
         try await Self.eventually("together on the new key", [a, b]) { s in s.count == 2 && s.values.allSatisfy { $0 == "alive" } }
-        let list = try keys(a, ["list"])
+        let list = try Self.cli(a, ["keys", "list"])
         #expect(list.stdout.split(separator: "\n").count == 1 && list.stdout.contains("primary"), "\(list.stdout)")
         // a restart started with the old key on the command line keeps the rotated keyring (the old
         // key is installed again for opening, but the new one stays primary)
         #expect(await a.stopGracefully())
-        let again = try AgentProcess(binary: GuardianBinary.path, dataDir: a.dataDir)
-        try await again.start(extraArgs: ["--name", "alpha", "--gossip-addr", "127.0.0.1:0", "--cluster-key", old,
-                                          "--join", try #require(b.gossipAddress)], env: Self.fast)
+        let again = try await Self.start("alpha", key: old, join: try #require(b.gossipAddress), dataDir: a.dataDir)
         try await Self.eventually("rejoined on the new key", [again, b]) { s in s.count == 2 && s.values.allSatisfy { $0 == "alive" } }
         again.stop()
         b.stop()

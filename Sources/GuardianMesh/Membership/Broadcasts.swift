@@ -26,8 +26,6 @@ struct Broadcasts: Sendable {
         buckets[0].append((u.subject, counter))
     }
 
-    func pending(about name: String) -> Update? { entries[name]?.update }
-
     /// Takes updates that fit in `budget` bytes and counts a transmission for each; updates sent
     /// `limit` times are dropped.
     mutating func take(budget: Int, limit: Int) -> [Update] {

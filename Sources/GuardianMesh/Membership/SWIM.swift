@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// SWIM membership with the Lifeguard extensions, as a pure state machine.
 ///
 /// The instance does no I/O and reads no clock: the shell (or the simulator) calls `tick(now:)` at
@@ -72,12 +78,24 @@ public struct SWIMInstance: Sendable {
     private struct Suspicion: Sendable {
         var start: Millis
         var incarnation: UInt64
-        var confirmations: Set<String>
+        var confirmations: Set<String> = []
         var k: Int
         var min: Millis
         var max: Millis
+        /// When it turns into a death; recomputed only when a confirmation arrives.
+        private(set) var deadline: Millis = 0
 
-        func deadline(lifeguard: Bool) -> Millis {
+        init(start: Millis, incarnation: UInt64, k: Int, min: Millis, max: Millis, lifeguard: Bool) {
+            self.start = start; self.incarnation = incarnation; self.k = k; self.min = min; self.max = max
+            deadline = timeout(lifeguard: lifeguard)
+        }
+
+        mutating func confirm(by node: String, lifeguard: Bool) {
+            confirmations.insert(node)
+            deadline = timeout(lifeguard: lifeguard)
+        }
+
+        private func timeout(lifeguard: Bool) -> Millis {
             guard lifeguard, k > 0 else { return start + (lifeguard ? max : min) }
             let c = Double(confirmations.count)
             let frac = log(c + 1) / log(Double(k) + 1)
@@ -243,9 +261,12 @@ public struct SWIMInstance: Sendable {
             } else if var p = probe, p.seq == seq, source == p.target, !p.acked {
                 p.acked = true
                 probe = p
-                if !p.indirectSent { rtt[source] = now - p.sentAt }
-                // A direct, timely ack is a sign of health; an indirect one is neutral (Lifeguard).
-                if !p.indirectSent { adjustAwareness(-1) }
+                // A direct, timely ack is a sign of health (and a round-trip time); an indirect one is
+                // neutral (Lifeguard).
+                if !p.indirectSent {
+                    rtt[source] = now - p.sentAt
+                    adjustAwareness(-1)
+                }
             }
         case .nack(let seq, _):
             if var p = probe, p.seq == seq { p.nacks += 1; probe = p }
@@ -354,10 +375,9 @@ public struct SWIMInstance: Sendable {
     }
 
     private mutating func expireSuspicions(now: Millis, into out: inout [Directive]) {
-        let due = suspicions.filter { now >= $0.value.deadline(lifeguard: config.lifeguard) }
+        let due = suspicions.filter { now >= $0.value.deadline }
         for name in due.keys { suspicions[name] = nil }
-        let lifeguard = config.lifeguard
-        earliestSuspicion = suspicions.values.reduce(Millis.max) { min($0, $1.deadline(lifeguard: lifeguard)) }
+        earliestSuspicion = suspicions.values.reduce(Millis.max) { min($0, $1.deadline) }
         for (name, s) in due.sorted(by: { $0.key < $1.key }) {
             guard let m = members[name], m.status == .suspect, m.incarnation == s.incarnation else { continue }
             apply(.dead(name: name, incarnation: m.incarnation, from: me.name), now: now, into: &out)
@@ -367,22 +387,15 @@ public struct SWIMInstance: Sendable {
     private mutating func setSuspicion(_ name: String, _ value: Suspicion?) {
         let old = suspicions[name]
         suspicions[name] = value
-        let lifeguard = config.lifeguard
-        if let v = value {
-            let d = v.deadline(lifeguard: lifeguard)
-            if d < earliestSuspicion { earliestSuspicion = d; return }
-        }
+        if let v = value, v.deadline < earliestSuspicion { earliestSuspicion = v.deadline; return }
         // the removed or lengthened one may have been the earliest: recompute
-        if old == nil || old!.deadline(lifeguard: lifeguard) <= earliestSuspicion {
-            earliestSuspicion = suspicions.values.reduce(Millis.max) { min($0, $1.deadline(lifeguard: lifeguard)) }
+        if let old, old.deadline <= earliestSuspicion {
+            earliestSuspicion = suspicions.values.reduce(Millis.max) { min($0, $1.deadline) }
         }
     }
 
     /// Forgets queued updates (a simulated cluster that starts fully joined has nothing to spread).
     mutating func clearBroadcasts() { broadcasts = Broadcasts(); refreshDeadline() }
-
-    /// Updates waiting to be piggybacked.
-    public var pendingBroadcasts: Int { broadcasts.count }
 
     // MARK: internals
 
@@ -497,7 +510,7 @@ public struct SWIMInstance: Sendable {
             if m.status == .suspect, inc == m.incarnation {
                 // An independent confirmation shortens the timeout; pass it on.
                 if var s = suspicions[name], from != me.name, !s.confirmations.contains(from), s.confirmations.count < s.k {
-                    s.confirmations.insert(from)
+                    s.confirm(by: from, lifeguard: config.lifeguard)
                     setSuspicion(name, s)
                     broadcasts.add(u)
                 }
@@ -511,8 +524,8 @@ public struct SWIMInstance: Sendable {
             let minTimeout = Millis(Double(config.suspicionMult) * max(1, log10(n)) * Double(config.probeInterval))
             var k = config.suspicionMult - 2
             if liveCount - 2 < k { k = 0 }
-            setSuspicion(name, Suspicion(start: now, incarnation: inc, confirmations: [], k: k, min: minTimeout,
-                                         max: minTimeout * Millis(config.suspicionMaxMult)))
+            setSuspicion(name, Suspicion(start: now, incarnation: inc, k: k, min: minTimeout,
+                                         max: minTimeout * Millis(config.suspicionMaxMult), lifeguard: config.lifeguard))
             broadcasts.add(u)
             out.append(.event(MemberEvent(kind: .suspected, member: m, at: now)))
         case .dead(let name, let inc, let from):
@@ -533,9 +546,3 @@ public struct SWIMInstance: Sendable {
         }
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

@@ -117,8 +117,8 @@ public struct Simulator {
         now = time
     }
 
-    /// Runs until `condition` holds (checked after each event) or `limit` passes; returns the time it
-    /// held, or nil.
+    /// Runs until `condition` holds (checked every `step` of simulated time) or `limit` passes;
+    /// returns the time it held, or nil.
     public mutating func run(until limit: Millis, checkEvery step: Millis = 10, _ condition: (Simulator) -> Bool) -> Millis? {
         var t = now
         while t < limit {
@@ -133,7 +133,7 @@ public struct Simulator {
     public func converged(_ ok: (MemberStatus) -> Bool = { $0 == .alive }) -> Bool {
         for i in 0..<config.nodes where !crashed[i] {
             for j in 0..<config.nodes where j != i && !crashed[j] {
-                guard let m = instances[i].members[Self.name(j)], ok(m.status) else { return false }
+                guard let m = instances[i].members[names[j]], ok(m.status) else { return false }
             }
         }
         return true
@@ -173,8 +173,7 @@ public struct Simulator {
         case .tick:
             guard e.time == scheduledTick[i] else { return }
             scheduledTick[i] = .max
-            guard !crashed[i] else { return }
-            guard available(i) else { return } // resume() ticks it
+            guard available(i) else { return } // crashed, or stalled (resume() ticks it)
             let ds = instances[i].tick(now: now)
             carryOut(ds, from: i)
             reschedule(i)
@@ -211,8 +210,8 @@ public struct Simulator {
     private mutating func syncPair(_ i: Int, _ j: Int) {
         pushPulls += 1
         let a = instances[i].state, b = instances[j].state
-        carryOut(instances[j].merge(a, from: Self.name(i), now: now), from: j)
-        carryOut(instances[i].merge(b, from: Self.name(j), now: now), from: i)
+        carryOut(instances[j].merge(a, from: names[i], now: now), from: j)
+        carryOut(instances[i].merge(b, from: names[j], now: now), from: i)
         reschedule(i)
         reschedule(j)
     }
@@ -239,7 +238,6 @@ public struct Simulator {
 struct Heap {
     private var items: [Simulator.Event] = []
     var peek: Simulator.Event? { items.first }
-    var count: Int { items.count }
 
     private static func less(_ a: Simulator.Event, _ b: Simulator.Event) -> Bool {
         a.time != b.time ? a.time < b.time : a.order < b.order

@@ -15,8 +15,14 @@ public struct API: Sendable {
     let tokenCache = TokenCache()
     /// Owners per project and shard (the brief's default replication factor).
     static let replicationFactor = 3
+    /// The ring of a node without a mesh: itself alone.
+    let soloRing: Ring
 
-    public init(node: Node, mesh: MeshNode? = nil) { self.node = node; self.mesh = mesh }
+    public init(node: Node, mesh: MeshNode? = nil) {
+        self.node = node
+        self.mesh = mesh
+        soloRing = Ring(nodes: [Ring.Node(name: node.config.name, capacity: Int(node.config.tags["capacity"] ?? "") ?? 1)])
+    }
 
     /// Every route, with JSON errors for everything that fails.
     public func router() -> Router<BasicRequestContext> {
@@ -48,18 +54,16 @@ public struct API: Sendable {
             return Self.json(["members": list, "digest": String(format: "%016llx", view.digest)] as [String: Any])
         }
         router.post("/v1/members/join") { request, context in
-            guard try await authenticate(request).isAdmin else { throw APIError(.forbidden, "forbidden", "only admin tokens can join") }
+            let mesh = try await meshForAdmin(request, "join")
             struct Input: Decodable { var address: String }
             let input: Input = try await decode(request, context)
-            guard let mesh else { throw APIError(.conflict, "no_mesh", "this node runs alone: start it with a cluster key (guardian keygen)") }
             guard let n = await mesh.join(input.address) else {
                 throw APIError(.badGateway, "join_failed", "no push-pull answer from \(input.address) (wrong address, or a different cluster key)")
             }
             return Self.json(["joined": input.address, "members": n])
         }
         router.post("/v1/members/:name/force-leave") { request, context in
-            guard try await authenticate(request).isAdmin else { throw APIError(.forbidden, "forbidden", "only admin tokens can force a member out") }
-            guard let mesh else { throw APIError(.conflict, "no_mesh", "this node runs alone") }
+            let mesh = try await meshForAdmin(request, "force a member out")
             let name = context.parameters.get("name") ?? ""
             do { try await mesh.forceLeave(name) } catch let e as GuardianError {
                 throw APIError(e.description.contains("no member") ? .notFound : .conflict, "force_leave_refused", e.description)
@@ -67,20 +71,17 @@ public struct API: Sendable {
             return Self.json(["left": name])
         }
         router.post("/v1/leave") { request, _ in
-            guard try await authenticate(request).isAdmin else { throw APIError(.forbidden, "forbidden", "only admin tokens can leave") }
-            guard let mesh else { throw APIError(.conflict, "no_mesh", "this node runs alone") }
+            let mesh = try await meshForAdmin(request, "leave")
             await mesh.leave()
             return Self.json(["left": true])
         }
         router.get("/v1/keys") { request, _ in
-            guard try await authenticate(request).isAdmin else { throw APIError(.forbidden, "forbidden", "only admin tokens can see the keyring") }
-            guard let mesh else { throw APIError(.conflict, "no_mesh", "this node runs alone: start it with a cluster key") }
+            let mesh = try await meshForAdmin(request, "see the keyring")
             let ids = await mesh.keyIDs()
             return Self.json(["primary": ids.primary, "keys": ids.all] as [String: Any])
         }
         router.post("/v1/keys") { request, context in
-            guard try await authenticate(request).isAdmin else { throw APIError(.forbidden, "forbidden", "only admin tokens can change the keyring") }
-            guard let mesh else { throw APIError(.conflict, "no_mesh", "this node runs alone: start it with a cluster key") }
+            let mesh = try await meshForAdmin(request, "change the keyring")
             struct Input: Decodable { var action: String; var key: String }
             let input: Input = try await decode(request, context)
             guard let action = MeshNode.KeyAction(rawValue: input.action) else {
@@ -105,13 +106,11 @@ public struct API: Sendable {
             guard let key = request.uri.queryParameters.get("key"), !key.isEmpty else {
                 throw APIError(.badRequest, "missing_key", "give ?key=PROJECT or PROJECT/SHARD")
             }
-            let owners = await currentRing().owners(of: key, count: Self.replicationFactor)
-            return Self.json(["key": key, "owners": owners, "primary": owners.first.map { $0 as Any } ?? NSNull()] as [String: Any])
+            return Self.json(await owners(of: key).merging(["key": key]) { a, _ in a })
         }
         router.get("/v1/projects/:id/owners") { request, context in
             let (_, project) = try await readable(request, context)
-            let owners = await currentRing().owners(of: project.id, count: Self.replicationFactor)
-            return Self.json(["owners": owners, "primary": owners.first.map { $0 as Any } ?? NSNull()] as [String: Any])
+            return Self.json(await owners(of: project.id))
         }
         router.post("/v1/projects") { request, context in
             let p = try await authenticate(request)
@@ -327,11 +326,19 @@ public struct API: Sendable {
     }
 
     /// The ring of the live members this node sees (itself alone without a mesh).
-    func currentRing() async -> Ring {
-        guard let view = await mesh?.view() else {
-            return Ring(nodes: [Ring.Node(name: node.config.name, capacity: Int(node.config.tags["capacity"] ?? "") ?? 1)])
-        }
-        return Ring(members: view.members, including: view.me.meta)
+    func currentRing() async -> Ring { await mesh?.ring() ?? soloRing }
+
+    /// `{owners, primary}` of a key on the current ring.
+    func owners(of key: String) async -> [String: Any] {
+        let owners = await currentRing().owners(of: key, count: Self.replicationFactor)
+        return ["owners": owners, "primary": owners.first.map { $0 as Any } ?? NSNull()]
+    }
+
+    /// The mesh, for a route that changes it: admin tokens only, and only when there is a mesh.
+    func meshForAdmin(_ request: Request, _ what: String) async throws -> MeshNode {
+        guard try await authenticate(request).isAdmin else { throw APIError(.forbidden, "forbidden", "only admin tokens can \(what)") }
+        guard let mesh else { throw APIError(.conflict, "no_mesh", "this node runs alone: start it with a cluster key (guardian keygen)") }
+        return mesh
     }
 
     func nodeInfo(asMember: Bool = false) async throws -> Response {

@@ -64,8 +64,6 @@ public actor Node {
     private var tasks: [String: AuditTask] = [:]
     private var taskOrder: [String] = []
     private var running = 0
-    public private(set) var auditsCompleted = 0
-    public private(set) var auditsFailed = 0
 
     public init(config: AgentConfig, logger: Logger) throws {
         self.config = config
@@ -154,15 +152,17 @@ public actor Node {
     /// opens (secret.key replaced) is an error that says so rather than an anonymous fetch.
     func credentials(of project: ProjectRecord) throws -> GitCredentials? {
         guard let sealed = project.credentials else { return nil }
-        guard let plain = try? secrets.open([UInt8](sealed)) else {
+        guard let plain = unseal(sealed) else {
             throw GuardianError.io("the credentials of \(project.id) cannot be decrypted with this node's secret.key; set them again with PATCH")
         }
-        return GitCredentials(parsing: String(decoding: plain, as: UTF8.self))
+        return GitCredentials(parsing: plain)
     }
 
-    public func webhookSecret(of project: ProjectRecord) -> String? {
-        guard let sealed = project.webhookSecret, let plain = try? secrets.open([UInt8](sealed)) else { return nil }
-        return String(decoding: plain, as: UTF8.self)
+    public func webhookSecret(of project: ProjectRecord) -> String? { project.webhookSecret.flatMap(unseal) }
+
+    /// The inverse of `seal`; nil when the value does not open with this node's secret.key.
+    private nonisolated func unseal(_ sealed: Data) -> String? {
+        (try? secrets.open([UInt8](sealed))).map { String(decoding: $0, as: UTF8.self) }
     }
 
     public func deleteProject(_ id: String) async throws {
@@ -252,13 +252,11 @@ public actor Node {
         switch outcome {
         case .success(let r):
             t.state = .succeeded; t.phase = "done"; t.progress = 1; t.resultId = r.id
-            auditsCompleted += 1
             AgentMetrics.audit(succeeded: true, seconds: t.finishedAt! - (t.startedAt ?? t.finishedAt!))
             await events.publish("audit.finished", ["task": t.id, "project": t.projectId, "result": r.id,
                                                     "health": String(r.health), "gate": r.gatePassed ? "passed" : "failed"])
         case .failure(let e):
             t.state = .failed; t.phase = "failed"; t.error = "\(e)"
-            auditsFailed += 1
             AgentMetrics.audit(succeeded: false, seconds: 0)
             logger.warning("audit failed", metadata: ["project": "\(t.projectId)", "error": "\(e)"])
             await events.publish("audit.failed", ["task": t.id, "project": t.projectId, "error": "\(e)"])
@@ -340,20 +338,10 @@ struct AuditJob: Sendable {
         report.subject.repository = project.repositoryUrl
         let signed = report.withoutTiming()
         let envelope = try Attestation.sign(signed, key: key)
-        let id = DSSE.recordID(envelope)
-        let previous = try store.latestResult(project: project.id)
+        let previous = try store.latestResultSummary(project: project.id)
         let known: Set<String> = previous.map { Set((try? store.findings(result: $0.id, check: nil, severity: nil, onlyNew: false, limit: 1_000_000))?.map(\.fingerprint) ?? []) } ?? []
-        var findings: [FindingRecord] = []
-        for check in Check.allCases {
-            for v in report.magicResults[check.rawValue]?.violations ?? [] {
-                findings.append(FindingRecord(resultId: id, projectId: project.id, checkName: check.rawValue, ruleId: v.ruleId,
-                                              severity: v.severity.rawValue, file: v.file, line: v.line, message: v.message,
-                                              fingerprint: v.fingerprint, isNew: previous != nil && !known.contains(v.fingerprint)))
-            }
-        }
-        let record = ResultRecord(id: id, projectId: project.id, commitId: report.subject.commit,
-                                  createdAt: Date().timeIntervalSince1970, signer: key.verifyingKey.nodeID.value,
-                                  health: report.overallHealthScore, gatePassed: report.gate.passed, envelope: Data(envelope))
+        let (record, findings) = ResultRecord.signed(report, envelope: envelope, project: project.id, signer: key.verifyingKey.nodeID.value,
+                                                     at: Date().timeIntervalSince1970) { previous != nil && !known.contains($0.fingerprint) }
         progress("storing", 0.98)
         try store.insert(result: record, findings: findings)
         return record

@@ -28,10 +28,15 @@ public actor MeshNode: Service {
     private var udpChannel: (any Channel)?
     private var tcpChannel: (any Channel)?
     private var peersDirty = false
+    private var nextPeersSave: Millis = 0
+    /// Gossip addresses resolved once (a host name would otherwise be looked up for every datagram).
+    private var resolved: [String: SocketAddress] = [:]
+    /// (node id, public key) pairs already checked, so a key is hashed once and not per datagram.
+    private var boundIdentities: Set<String> = []
+    /// The ring of the current live members, rebuilt after a membership change.
+    private var cachedRing: Ring?
     /// The address other members reach this node at (the bound port when the configured one is 0).
     public private(set) var advertised: String
-    /// Refused datagrams and frames, by reason (also exported as a metric).
-    public private(set) var rejected: [String: Int] = [:]
 
     public init(config: AgentConfig, identity: VerifyingKey, dataDir: DataDirectory, events: EventBus, logger: Logger) throws {
         guard let key = config.clusterKey else { throw GuardianError.usage("the mesh needs a cluster key") }
@@ -205,21 +210,24 @@ public actor MeshNode: Service {
 
     public func view() -> View? {
         guard let s = instance else { return nil }
-        var me = s.myself
-        me.since = 0
-        return View(me: me, members: s.others.sorted { $0.name < $1.name }, rtt: s.rtt, digest: s.digest)
+        return View(me: s.myself, members: s.others.sorted { $0.name < $1.name }, rtt: s.rtt, digest: s.digest)
+    }
+
+    /// The consistent-hash ring of the live members this node sees, itself included.
+    public func ring() -> Ring? {
+        guard let s = instance else { return nil }
+        if let cachedRing { return cachedRing }
+        let r = Ring(members: s.others, including: s.me)
+        cachedRing = r
+        return r
     }
 
     // MARK: datagrams
 
     private func datagram(_ bytes: [UInt8], from address: SocketAddress) async {
-        guard instance != nil else { return }
-        let plain: [UInt8]
-        do {
-            plain = try ClusterSeal.open(bytes, keyring: keyring, context: .datagram, replay: &replay, now: wall(), maxSize: Wire.maxDatagram)
-        } catch { return refuse(error.rawValue) }
+        guard instance != nil, let plain = open(bytes, .datagram, maxSize: Wire.maxDatagram) else { return }
         guard let message = try? Wire.decode(plain) else { return refuse("malformed") }
-        let kept = message.updates.filter(Self.bound)
+        let kept = message.updates.filter(bound)
         if kept.count != message.updates.count { refuse("bad_identity") }
         let from = "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
         let now = mono()
@@ -227,15 +235,28 @@ public actor MeshNode: Service {
         await carryOut(ds)
     }
 
+    /// Opens a sealed datagram or frame; a refusal is counted and answered with nil.
+    private func open(_ packet: [UInt8], _ context: ClusterSeal.Context, maxSize: Int = Int.max) -> [UInt8]? {
+        do {
+            return try ClusterSeal.open(packet, keyring: keyring, context: context, replay: &replay, now: wall(), maxSize: maxSize)
+        } catch {
+            refuse(error.rawValue)
+            return nil
+        }
+    }
+
     /// An alive update must carry a public key whose node id is the one it claims.
-    static func bound(_ u: Update) -> Bool {
+    private func bound(_ u: Update) -> Bool {
         guard case .alive(_, let meta) = u else { return true }
-        guard let key = try? VerifyingKey(base64: meta.publicKey) else { return false }
-        return key.nodeID.value == meta.id
+        let pair = meta.id + "|" + meta.publicKey
+        if boundIdentities.contains(pair) { return true }
+        guard let key = try? VerifyingKey(base64: meta.publicKey), key.nodeID.value == meta.id else { return false }
+        if boundIdentities.count > 100_000 { boundIdentities.removeAll() }
+        boundIdentities.insert(pair)
+        return true
     }
 
     private func refuse(_ reason: String) {
-        rejected[reason, default: 0] += 1
         Metrics.Counter(label: "guardian_gossip_rejected_total", dimensions: [("reason", reason)]).increment()
         logger.debug("mesh: refused a packet", metadata: ["reason": "\(reason)"])
     }
@@ -244,12 +265,13 @@ public actor MeshNode: Service {
         for d in ds {
             switch d {
             case .send(let m, let to):
+                guard let udp, let addr = socketAddress(to) else { continue }
                 let sealed = ClusterSeal.seal(Wire.encode(m), keyring: keyring, context: .datagram, now: wall())
-                guard let udp, let addr = Self.socketAddress(to) else { continue }
                 Metrics.Counter(label: "guardian_gossip_bytes_total", dimensions: [("direction", "out")]).increment(by: sealed.count)
                 try? await udp.write(AddressedEnvelope(remoteAddress: addr, data: ByteBuffer(bytes: sealed)))
             case .event(let e):
                 peersDirty = true
+                cachedRing = nil
                 logger.info("mesh: \(e.member.name) \(e.kind.rawValue)", metadata: ["address": "\(e.member.meta.address)", "incarnation": "\(e.member.incarnation)"])
                 await events.publish("member.\(e.kind.rawValue)", ["name": e.member.name, "address": e.member.meta.address,
                                                                    "status": e.member.status.rawValue, "incarnation": "\(e.member.incarnation)"])
@@ -257,9 +279,14 @@ public actor MeshNode: Service {
         }
     }
 
-    static func socketAddress(_ s: String) -> SocketAddress? {
-        guard let (host, port) = try? AgentConfig.parseAddress(s, what: "address") else { return nil }
-        return (try? SocketAddress(ipAddress: host, port: port)) ?? (try? SocketAddress.makeAddressResolvingHost(host, port: port))
+    private func socketAddress(_ s: String) -> SocketAddress? {
+        if let a = resolved[s] { return a }
+        guard let (host, port) = try? AgentConfig.parseAddress(s, what: "address"),
+              let a = (try? SocketAddress(ipAddress: host, port: port)) ?? (try? SocketAddress.makeAddressResolvingHost(host, port: port))
+        else { return nil }
+        if resolved.count > 10_000 { resolved.removeAll() }
+        resolved[s] = a
+        return a
     }
 
     private func tickLoop() async {
@@ -272,7 +299,11 @@ public actor MeshNode: Service {
             let now = mono()
             let ds = instance!.tick(now: now)
             await carryOut(ds)
-            if peersDirty { savePeers() }
+            // at most every 5 s, so churn does not rewrite the file on every event
+            if peersDirty && now >= nextPeersSave {
+                nextPeersSave = now + 5_000
+                savePeers()
+            }
         }
     }
 
@@ -292,12 +323,9 @@ public actor MeshNode: Service {
     }
 
     private func mergeFrame(_ frame: ByteBuffer, from peer: String) async -> Bool {
-        let plain: [UInt8]
-        do {
-            plain = try ClusterSeal.open(Array(buffer: frame), keyring: keyring, context: .stream, replay: &replay, now: wall())
-        } catch { refuse(error.rawValue); return false }
+        guard let plain = open(Array(buffer: frame), .stream) else { return false }
         guard let states = try? Wire.decodeStates(plain) else { refuse("malformed"); return false }
-        let kept = states.filter { Self.bound(.alive(incarnation: $0.incarnation, meta: $0.meta)) }
+        let kept = states.filter { bound(.alive(incarnation: $0.incarnation, meta: $0.meta)) }
         if kept.count != states.count { refuse("bad_identity") }
         guard instance != nil else { return false }
         let now = mono()

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import GuardianCore
+import GuardianCrypto
 
 /// A registered project.
 public struct ProjectRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
@@ -58,6 +59,26 @@ public struct ResultRecord: Codable, Sendable, Equatable, FetchableRecord, Persi
         self.health = health
         self.gatePassed = gatePassed
         self.envelope = envelope
+    }
+}
+
+extension ResultRecord {
+    /// A signed report as store records: the result with its exact envelope bytes (id = BLAKE2b of
+    /// them) and one finding per violation, in check order. `isNew` marks the findings the previous
+    /// result did not have.
+    public static func signed(_ report: AuditReport, envelope: [UInt8], project: String, signer: String, at time: Double,
+                              isNew: (Violation) -> Bool = { _ in false }) -> (ResultRecord, [FindingRecord]) {
+        let id = DSSE.recordID(envelope)
+        var findings: [FindingRecord] = []
+        for check in Check.allCases {
+            for v in report.magicResults[check.rawValue]?.violations ?? [] {
+                findings.append(FindingRecord(resultId: id, projectId: project, checkName: check.rawValue, ruleId: v.ruleId,
+                                              severity: v.severity.rawValue, file: v.file, line: v.line, message: v.message,
+                                              fingerprint: v.fingerprint, isNew: isNew(v)))
+            }
+        }
+        return (ResultRecord(id: id, projectId: project, commitId: report.subject.commit, createdAt: time, signer: signer,
+                             health: report.overallHealthScore, gatePassed: report.gate.passed, envelope: Data(envelope)), findings)
     }
 }
 

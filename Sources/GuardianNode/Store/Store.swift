@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import GuardianCore
 
 /// The node's SQLite store (GRDB, WAL). A write is acknowledged only after a durable commit:
@@ -118,7 +119,11 @@ public final class Store: Sendable {
     }
 
     func write<T>(_ body: (Database) throws -> T) throws -> T {
-        do { return try db.write(body) } catch let e as GuardianError { throw e } catch let e as DatabaseError {
+        do {
+            let value = try db.write(body)
+            checkpointer.noteWrite()
+            return value
+        } catch let e as GuardianError { throw e } catch let e as DatabaseError {
             switch e.resultCode {
             case .SQLITE_FULL: throw GuardianError.io("the store is full (disk full): nothing was written")
             case .SQLITE_READONLY: throw GuardianError.io("the store is read-only: nothing was written")
@@ -142,6 +147,7 @@ public struct StoreConflict: Error, Sendable { public var message: String }
 /// becomes the leader, takes everything queued and writes it in one transaction (one WAL fsync),
 /// then wakes the followers whose results were in it. Nobody is acknowledged before the commit that
 /// holds their results, and a failed commit fails exactly the callers whose results were in it.
+// @unchecked: every stored property is read and written only with `cond` locked.
 final class GroupCommitter: @unchecked Sendable {
     private final class Ticket {
         let results: [(ResultRecord, [FindingRecord])]
@@ -179,14 +185,16 @@ final class GroupCommitter: @unchecked Sendable {
     var stats: (commits: Int, results: Int) { cond.lock(); defer { cond.unlock() }; return (commits, committed) }
 }
 
-/// Moves committed WAL frames into the database file on a connection of its own, every 100 ms, so
-/// that no writer waits for a checkpoint (SQLite's automatic checkpoint runs inside the commit that
-/// crosses 1,000 pages, and on a slow disk that is tens of milliseconds added to someone's ack).
-/// Passive checkpoints never block writers or readers; a failed one (disk full) is retried later.
+/// Moves committed WAL frames into the database file on a connection of its own, at most every
+/// 100 ms and only after something was written, so that no writer waits for a checkpoint (SQLite's
+/// automatic checkpoint runs inside the commit that crosses 1,000 pages, and on a slow disk that is
+/// tens of milliseconds added to someone's ack). Passive checkpoints never block writers or readers;
+/// one that fails (disk full) is tried again after the next write.
+// @unchecked: the timer is only touched in init and deinit; `pending` is a Mutex.
 final class Checkpointer: @unchecked Sendable {
     private let queue: DatabaseQueue
     private let timer: any DispatchSourceTimer
-    private(set) var failures = 0
+    private let pending = Mutex(false)
 
     init(_ queue: DatabaseQueue) {
         self.queue = queue
@@ -196,8 +204,11 @@ final class Checkpointer: @unchecked Sendable {
         timer.resume()
     }
 
+    func noteWrite() { pending.withLock { $0 = true } }
+
     private func run() {
-        do { _ = try queue.writeWithoutTransaction { try $0.checkpoint(.passive) } } catch { failures += 1 }
+        guard pending.withLock({ p in defer { p = false }; return p }) else { return }
+        do { _ = try queue.writeWithoutTransaction { try $0.checkpoint(.passive) } } catch { noteWrite() }
     }
 
     deinit { timer.cancel() }
