@@ -96,7 +96,11 @@ public enum ClusterSeal {
     /// Bytes sealing adds to a message: header 29, sender time 8, tag 16.
     public static let overhead = 1 + 4 + 24 + 8 + 16
 
-    public enum Context: String, Sendable { case datagram = "guardian-gossip-v1", stream = "guardian-pushpull-v1" }
+    public enum Context: String, Sendable {
+        case datagram = "guardian-gossip-v1", stream = "guardian-pushpull-v1"
+        /// Registry replication streams, result pushes, and the member header of forwarded HTTP requests.
+        case registry = "guardian-registry-v1", results = "guardian-results-v1", member = "guardian-member-v1"
+    }
 
     public static func seal(_ message: [UInt8], keyring: ClusterKeyring, context: Context, now: Int64) -> [UInt8] {
         let key = keyring.primary

@@ -28,7 +28,7 @@ struct BenchStoreCommand: ParsableCommand {
         var batch: [(ResultRecord, [FindingRecord])] = []
         for i in 0..<projects {
             let pid = String(format: "bench-%04d", i)
-            try? store.insert(project: ProjectRecord(id: pid, name: pid, repositoryUrl: "https://example.invalid/\(pid).git", team: "default",
+            try? ReplicatedRegistry.local(store).insert(project: ProjectRecord(id: pid, name: pid, repositoryUrl: "https://example.invalid/\(pid).git", team: "default",
                                                      branch: nil, scheduleSeconds: 0, profile: "default", webhookSecret: nil,
                                                      credentials: nil, createdAt: now, updatedAt: now, lastAuditAt: nil, nextAuditAt: nil))
             var report = base

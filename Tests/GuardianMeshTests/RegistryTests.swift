@@ -68,4 +68,53 @@ import Testing
         }
         #expect(digests.count == 1, "seed \(seed): replicas differ")
     }
+
+    /// Anti-entropy by stamps: after one diff-and-exchange in each direction, two replicas that
+    /// diverged (each with writes the other never saw) hold exactly the same records.
+    @Test(arguments: [UInt64(7), 8, 9])
+    func diffExchangeConverges(seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        var a = Registry(node: "a"), b = Registry(node: "b")
+        for i in 0..<200 {
+            let id = "p\(Int.random(in: 0..<50, using: &rng))"
+            let value: [UInt8]? = i % 7 == 0 ? nil : Array("v\(i)".utf8)
+            if Bool.random(using: &rng) { _ = a.write(kind: .project, id: id, value: value, wall: Int64(1_000 + i)) } else {
+                _ = b.write(kind: .token, id: id, value: value, wall: Int64(1_000 + i))
+            }
+            if i % 50 == 0, let shared = a.records.values.first { b.merge(shared, wall: 5_000) }
+        }
+        #expect(a.digest != b.digest)
+        let (send, want) = RegistrySync.diff(mine: a.stamps, theirs: b.stamps)
+        for k in send { b.merge(a.records[k]!, wall: 5_000) }
+        for k in want { a.merge(b.records[k]!, wall: 5_000) }
+        #expect(a.digest == b.digest)
+        #expect(a.records == b.records)
+        let again = RegistrySync.diff(mine: a.stamps, theirs: b.stamps)
+        #expect(again.send.isEmpty && again.want.isEmpty, "nothing moves between equal replicas")
+    }
+
+    @Test func syncMessagesRoundTrip() throws {
+        let r1 = RegistryRecord(kind: .project, id: "p1", stamp: HLC(wall: 1_700_000_000_000, logical: 3, node: "n"), value: Array("{\"x\":1}".utf8))
+        let r2 = RegistryRecord(kind: .token, id: "t", stamp: HLC(wall: 5, logical: 0, node: "m"), value: nil)
+        let messages: [RegistrySync] = [.records([r1, r2]), .ack(applied: 2, refused: 1), .digest(UInt64.max), .inSync,
+                                        .stamps(["project/p1": r1.stamp, "token/t": r2.stamp]), .exchange(records: [r2], want: ["team/x"])]
+        for m in messages { #expect(try RegistrySync.decode(m.encode()) == m) }
+    }
+
+    /// Truncated, padded, oversized and garbage messages are errors, never crashes.
+    @Test func malformedSyncMessagesAreRejected() {
+        let good = RegistrySync.records([RegistryRecord(kind: .team, id: "t", stamp: HLC(wall: 1, logical: 0, node: "n"), value: [1, 2, 3])]).encode()
+        for cut in 0..<good.count { #expect(throws: MeshError.self) { try RegistrySync.decode(Array(good.prefix(cut))) } }
+        #expect(throws: MeshError.self) { try RegistrySync.decode(good + [0]) }
+        #expect(throws: MeshError.self) { try RegistrySync.decode([9]) }
+        // a count far larger than the message, and a record with an empty id
+        #expect(throws: MeshError.self) { try RegistrySync.decode([1, 0xFF, 0xFF, 0xFF, 0x7F]) }
+        #expect(throws: MeshError.self) { try RegistrySync.decode([1, 1, 1, 0, 1, 0, 1, 0x6E, 0]) }
+        var rng = SplitMix64(seed: 42)
+        for _ in 0..<5_000 {
+            var bytes = good
+            bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+            _ = try? RegistrySync.decode(bytes)
+        }
+    }
 }

@@ -35,7 +35,7 @@ import Testing
         defer { _ = try? Self.run("/bin/umount", [dir]); try? FileManager.default.removeItem(atPath: dir) }
         let store = try Store(path: dir + "/guardian.sqlite")
         let now = Date().timeIntervalSince1970
-        try store.insert(project: ProjectRecord(id: "p", name: "p", repositoryUrl: "/x", team: "default", branch: nil, scheduleSeconds: 0,
+        try ReplicatedRegistry.local(store).insert(project: ProjectRecord(id: "p", name: "p", repositoryUrl: "/x", team: "default", branch: nil, scheduleSeconds: 0,
                                                 profile: "default", webhookSecret: nil, credentials: nil, createdAt: now, updatedAt: now,
                                                 lastAuditAt: nil, nextAuditAt: nil))
         var acknowledged: [String] = []

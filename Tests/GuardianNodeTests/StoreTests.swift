@@ -25,7 +25,7 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("guardian-store-\(UUID())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let store = try Store(path: dir + "/guardian.sqlite")
-        try store.insert(project: project("p"))
+        try ReplicatedRegistry.local(store).insert(project: project("p"))
         return (store, dir)
     }
 
@@ -78,7 +78,7 @@ import Testing
         defer { _ = try? StoreFullDiskTests.run("/bin/umount", ["-l", dir]); try? FileManager.default.removeItem(atPath: dir) }
         do {
             let store = try Store(path: dir + "/guardian.sqlite")
-            try store.insert(project: Self.project("p"))
+            try ReplicatedRegistry.local(store).insert(project: Self.project("p"))
             try store.insert(results: [Self.result(1)])
         }
         #expect(try StoreFullDiskTests.run("/bin/mount", ["-o", "remount,ro", dir]) == 0)

@@ -100,6 +100,7 @@ public enum Wire {
             bytes.append(UInt8(x))
         }
         mutating func string(_ s: String) { uint(UInt64(s.utf8.count)); bytes.append(contentsOf: s.utf8) }
+        mutating func blob(_ b: [UInt8]) { uint(UInt64(b.count)); bytes.append(contentsOf: b) }
         mutating func meta(_ m: NodeMeta) {
             string(m.name); string(m.id); string(m.publicKey); string(m.address); string(m.httpAddress); string(m.version)
             uint(UInt64(m.tags.count))
@@ -140,10 +141,17 @@ public enum Wire {
             guard v <= UInt64(UInt32.max) else { throw MeshError("sequence number out of range") }
             return UInt32(v)
         }
-        mutating func count() throws -> Int {
+        mutating func count(max: Int = maxItems) throws -> Int {
             let n = try uint()
-            guard n <= UInt64(maxItems), Int(n) <= b.count - i else { throw MeshError("count \(n) exceeds the message") }
+            guard n <= UInt64(max), Int(n) <= b.count - i else { throw MeshError("count \(n) exceeds the message") }
             return Int(n)
+        }
+        /// A length-prefixed byte string of at most `max` bytes.
+        mutating func blob(max: Int) throws -> [UInt8] {
+            let n = try uint()
+            guard n <= UInt64(max), Int(n) <= b.count - i else { throw MeshError("value of \(n) bytes exceeds the message") }
+            defer { i += Int(n) }
+            return Array(b[i..<i + Int(n)])
         }
         mutating func string() throws -> String {
             let n = try uint()

@@ -36,6 +36,11 @@ public struct HLCClock: Sendable {
         return last
     }
 
+    /// Starts from a timestamp this node stored before (at restart), whatever the wall clock says.
+    public mutating func restore(_ stored: HLC) {
+        if last < HLC(wall: stored.wall, logical: stored.logical, node: node) { last = HLC(wall: stored.wall, logical: stored.logical, node: node) }
+    }
+
     /// Folds in a timestamp received from another node; false (and no change) when it is too far in
     /// the future to believe.
     public mutating func observe(_ remote: HLC, wall: Int64) -> Bool {
@@ -87,7 +92,7 @@ public struct Registry: Sendable {
     @discardableResult
     public mutating func merge(_ r: RegistryRecord, wall: Int64) -> Outcome {
         guard clock.observe(r.stamp, wall: wall) else { refusedFuture += 1; return .refused }
-        if let current = records[r.key], !(current.stamp < r.stamp) { return .stale }
+        guard r.supersedes(records[r.key]?.stamp) else { return .stale }
         records[r.key] = r
         return .applied
     }
@@ -96,12 +101,13 @@ public struct Registry: Sendable {
     public func value(_ kind: RegistryRecord.Kind, _ id: String) -> [UInt8]? { records["\(kind.rawValue)/\(id)"]?.value }
 
     /// A digest of the whole registry: equal on two nodes exactly when they hold the same records.
-    public var digest: UInt64 {
-        var h: UInt64 = 0
-        for k in records.keys.sorted() {
-            let r = records[k]!
-            h = MeshHash.mix(h ^ MeshHash.of("\(k)|\(r.stamp)|\(r.value.map { MeshHash.of(String(decoding: $0, as: UTF8.self)) } ?? 0)"))
-        }
-        return h
-    }
+    public var digest: UInt64 { RegistrySync.digest(records.map { (key: $0.key, stamp: $0.value.stamp) }) }
+
+    /// Every record's stamp, for anti-entropy (`RegistrySync.diff`).
+    public var stamps: [String: HLC] { records.mapValues(\.stamp) }
+}
+
+extension RegistryRecord {
+    /// Whether this write wins over the one stamped `current` (nil: nothing stored yet).
+    public func supersedes(_ current: HLC?) -> Bool { current.map { $0 < stamp } ?? true }
 }

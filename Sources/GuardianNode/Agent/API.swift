@@ -12,9 +12,7 @@ public struct API: Sendable {
     let node: Node
     let mesh: MeshNode?
     let statusCache = RenderCache()
-    let tokenCache = TokenCache()
-    /// Owners per project and shard (the brief's default replication factor).
-    static let replicationFactor = 3
+    var tokenCache: TokenCache { node.tokenCache }
     /// The ring of a node without a mesh: itself alone.
     let soloRing: Ring
 
@@ -97,7 +95,7 @@ public struct API: Sendable {
             _ = try await authenticate(request)
             let ring = await currentRing()
             let shares = ring.shares()
-            return Self.json(["replicationFactor": Self.replicationFactor, "vnodesPerCapacity": Ring.defaultVnodes,
+            return Self.json(["replicationFactor": node.config.replicationFactor, "vnodesPerCapacity": Ring.defaultVnodes,
                               "nodes": ring.nodes.map { ["name": $0.name, "capacity": $0.capacity, "share": shares[$0.name] ?? 0] as [String: Any] }]
                              as [String: Any])
         }
@@ -154,7 +152,7 @@ public struct API: Sendable {
             if let c = input.credentials { updated.credentials = c.isEmpty ? nil : node.seal(c) }
             if input.repositoryUrl != nil { throw APIError(.badRequest, "immutable_field", "repositoryUrl cannot change; register a new project") }
             updated.updatedAt = Date().timeIntervalSince1970
-            try node.store.update(project: updated)
+            try node.registry.update(project: updated)
             return try Self.json(projectView(updated))
         }
         router.delete("/v1/projects/:id") { request, context in
@@ -165,11 +163,13 @@ public struct API: Sendable {
         }
         router.get("/v1/projects/:id/audit-status") { request, context in
             let (_, project) = try await readable(request, context)
+            if let forwarded = try await forwardIfNotOwner(request, project: project.id) { return forwarded }
             return try await auditStatus(project)
         }
         router.post("/v1/projects/:id/audits") { request, context in
             let (p, project) = try await readable(request, context)
             guard p.canWrite(team: project.team) else { throw forbidden(project.team) }
+            if let forwarded = try await forwardIfNotOwner(request, project: project.id) { return forwarded }
             let rev = request.uri.queryParameters.get("rev")
             let task = try await node.enqueue(project: project.id, reason: .manual, revision: rev)
             return Self.json(["taskId": task.id, "state": task.state.rawValue, "statusUrl": "/v1/audits/\(task.id)"], status: .accepted)
@@ -177,12 +177,16 @@ public struct API: Sendable {
         router.get("/v1/audits/:task") { request, context in
             let p = try await authenticate(request)
             let id = try context.parameters.require("task")
-            guard let task = await node.task(id) else { throw APIError(.notFound, "not_found", "no audit task '\(id)'") }
+            guard let task = await node.task(id) else {
+                if let elsewhere = await askMembers(request) { return elsewhere }
+                throw APIError(.notFound, "not_found", "no audit task '\(id)'")
+            }
             if let project = try node.store.project(id: task.projectId), !p.canRead(team: project.team) { throw forbidden(project.team) }
             return try Self.encodable(task)
         }
         router.get("/v1/projects/:id/results") { request, context in
             let (_, project) = try await readable(request, context)
+            if let forwarded = try await forwardIfNotOwner(request, project: project.id) { return forwarded }
             let limit = min(max(request.uri.queryParameters.get("limit", as: Int.self) ?? 20, 1), 200)
             let before = request.uri.queryParameters.get("before", as: Double.self)
             let rows = try node.store.results(project: project.id, limit: limit, before: before)
@@ -194,7 +198,10 @@ public struct API: Sendable {
         router.get("/v1/results/:id") { request, context in
             let p = try await authenticate(request)
             let id = try context.parameters.require("id")
-            guard let r = try node.store.result(id: id) else { throw APIError(.notFound, "not_found", "no result '\(id)'") }
+            guard let r = try node.store.result(id: id) else {
+                if let elsewhere = await askMembers(request) { return elsewhere }
+                throw APIError(.notFound, "not_found", "no result '\(id)'")
+            }
             if let project = try node.store.project(id: r.projectId), !p.canRead(team: project.team) { throw forbidden(project.team) }
             // the exact stored bytes
             return Response(status: .ok, headers: [.contentType: "application/json", HTTPField.Name("X-Guardian-Record-Id")!: r.id],
@@ -202,6 +209,7 @@ public struct API: Sendable {
         }
         router.get("/v1/projects/:id/findings") { request, context in
             let (_, project) = try await readable(request, context)
+            if let forwarded = try await forwardIfNotOwner(request, project: project.id) { return forwarded }
             guard let latest = try node.store.latestResult(project: project.id) else { return Self.json(["items": [String]()]) }
             let q = request.uri.queryParameters
             let check = q.get("check"), severity = q.get("severity")
@@ -233,7 +241,7 @@ public struct API: Sendable {
             }
             let e = JSONEncoder()
             e.outputFormatting = [.sortedKeys]
-            try node.store.save(team: TeamRecord(id: id, profile: String(decoding: try e.encode(profile), as: UTF8.self),
+            try node.registry.save(team: TeamRecord(id: id, profile: String(decoding: try e.encode(profile), as: UTF8.self),
                                                  updatedAt: Date().timeIntervalSince1970))
             return try Self.encodable(["id": AnyEncodable(id), "profile": AnyEncodable(profile)])
         }
@@ -249,14 +257,14 @@ public struct API: Sendable {
                 throw APIError(.forbidden, "forbidden", "this token cannot create \(role.rawValue) tokens")
             }
             let (secret, record) = Auth.newToken(role: role, team: input.team, name: input.name ?? role.rawValue)
-            try node.store.insert(token: record)
+            try node.registry.insert(token: record)
             return Self.json(["id": record.id, "token": secret, "role": role.rawValue, "team": input.team ?? ""], status: .created)
         }
         router.delete("/v1/tokens/:id") { request, context in
             let p = try await authenticate(request)
             guard p.isAdmin else { throw APIError(.forbidden, "forbidden", "only admin tokens can revoke tokens") }
             let id = try context.parameters.require("id")
-            guard try node.store.deleteToken(id: id) else { throw APIError(.notFound, "not_found", "no token '\(id)'") }
+            guard try node.registry.deleteToken(id: id) else { throw APIError(.notFound, "not_found", "no token '\(id)'") }
             tokenCache.clear()
             return Response(status: .noContent)
         }
@@ -285,8 +293,16 @@ public struct API: Sendable {
 
     // MARK: helpers
 
+    /// The caller's token; a forwarded request must also carry a member header that opens with the
+    /// cluster key (without a token it acts as the member itself: read-only).
     func authenticate(_ request: Request) async throws -> Principal {
-        try Auth.authenticate(request, store: node.store, cache: tokenCache)
+        if let header = request.headers[Self.memberHeader] {
+            guard let mesh, await mesh.member(from: header, method: request.method.rawValue, path: request.uri.description) != nil else {
+                throw APIError(.unauthorized, "unauthorized", "the X-Guardian-Member header does not prove a member of this mesh")
+            }
+            if request.headers[.authorization] == nil { return Principal(role: .member, team: nil, tokenId: "member") }
+        }
+        return try Auth.authenticate(request, store: node.store, cache: tokenCache)
     }
 
     func readable(_ request: Request, _ context: BasicRequestContext) async throws -> (Principal, ProjectRecord) {
@@ -330,7 +346,7 @@ public struct API: Sendable {
 
     /// `{owners, primary}` of a key on the current ring.
     func owners(of key: String) async -> [String: Any] {
-        let owners = await currentRing().owners(of: key, count: Self.replicationFactor)
+        let owners = await currentRing().owners(of: key, count: node.config.replicationFactor)
         return ["owners": owners, "primary": owners.first.map { $0 as Any } ?? NSNull()]
     }
 

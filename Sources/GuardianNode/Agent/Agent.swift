@@ -13,13 +13,21 @@ public enum Agent {
         let tokenFile = try await node.ensureAdminToken()
         let (host, port) = try AgentConfig.parseAddress(config.httpAddr, what: "http address")
         let mesh = try config.clusterKey.map { _ in
-            try MeshNode(config: config, identity: node.identity.verifyingKey, dataDir: node.dataDir, events: node.events, logger: logger)
+            try MeshNode(config: config, identity: node.identity.verifyingKey, dataDir: node.dataDir, events: node.events, logger: logger,
+                         registry: node.registry)
+        }
+        if let mesh {
+            await mesh.onResult { envelope, project, createdAt, keys in
+                try await node.storeReplica(envelope: envelope, project: project, createdAt: createdAt, signers: keys)
+            }
+            await node.attach(owners: { await mesh.owners(of: $0) }, results: { await mesh.pushResult($0) })
         }
         if mesh == nil { logger.notice("no cluster key: running as a single node (guardian keygen makes one; see docs/mesh.md)") }
         let app = Application(router: API(node: node, mesh: mesh).router(),
                               configuration: .init(address: .hostname(host, port: port), serverName: "guardian"),
                               onServerRunning: { channel in
                                   let addr = channel.localAddress.map { "\($0)" } ?? config.httpAddr
+                                  if let mesh, let bound = channel.localAddress?.port { Task { await mesh.setHTTPAddress(host: host, port: bound) } }
                                   var lines = ["guardian agent \(node.nodeID.prefix(7)) listening on http://\(host):\(channel.localAddress?.port ?? port) (\(addr))",
                                                "data directory: \(node.dataDir.path)"]
                                   if let tokenFile { lines.append("admin token written to \(tokenFile) (mode 0600)") }

@@ -32,6 +32,8 @@ public struct AgentConfig: Codable, Sendable, Equatable {
     public var pushPullSeconds: Int = 30
     /// Tags gossiped with membership: team, site, capacity, …
     public var tags: [String: String] = [:]
+    /// Owners per project (the first N distinct live nodes on the ring).
+    public var replicationFactor: Int = 3
 
     public init() {}
 
@@ -41,6 +43,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         case defaultScheduleSeconds = "default_schedule_seconds", publicMetrics = "public_metrics"
         case maxBodyBytes = "max_body_bytes"
         case clusterKey = "cluster_key", join, advertiseAddr = "advertise_addr", probeIntervalMs = "probe_interval_ms", pushPullSeconds = "push_pull_seconds", tags
+        case replicationFactor = "replication_factor"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -61,6 +64,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         probeIntervalMs = try c.decodeIfPresent(Int.self, forKey: .probeIntervalMs) ?? d.probeIntervalMs
         pushPullSeconds = try c.decodeIfPresent(Int.self, forKey: .pushPullSeconds) ?? d.pushPullSeconds
         tags = try c.decodeIfPresent([String: String].self, forKey: .tags) ?? d.tags
+        replicationFactor = try c.decodeIfPresent(Int.self, forKey: .replicationFactor) ?? d.replicationFactor
     }
 
     /// Values given on the command line (nil = not given).
@@ -117,6 +121,10 @@ public struct AgentConfig: Codable, Sendable, Equatable {
             guard let n = Int(v), n >= 1 else { throw GuardianError.usage("GUARDIAN_PUSH_PULL_SECONDS must be a positive number") }
             c.pushPullSeconds = n
         }
+        if let v = env("REPLICATION_FACTOR") {
+            guard let n = Int(v), n >= 1 else { throw GuardianError.usage("GUARDIAN_REPLICATION_FACTOR must be a positive number") }
+            c.replicationFactor = n
+        }
         if let v = flags.clusterKey { c.clusterKey = v }
         if !flags.join.isEmpty { c.join = flags.join }
         for (k, v) in flags.tags { c.tags[k] = v }
@@ -129,6 +137,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         guard c.maxConcurrentAudits > 0, c.queueCapacity > 0 else { throw GuardianError.usage("concurrency and queue capacity must be positive") }
         for j in c.join { _ = try parseAddress(j, what: "join address") }
         if let a = c.advertiseAddr { _ = try parseAddress(a, what: "advertise address") }
+        guard c.replicationFactor >= 1 else { throw GuardianError.usage("replication_factor must be at least 1") }
         guard c.probeIntervalMs >= 50, c.pushPullSeconds >= 1 else { throw GuardianError.usage("probe_interval_ms must be >= 50 and push_pull_seconds >= 1") }
         return c
     }

@@ -52,6 +52,10 @@ public actor Node {
     public let store: Store
     public let identity: SigningKey
     public let events = EventBus()
+    /// Projects, teams and tokens, stamped for replication across the mesh.
+    public let registry: ReplicatedRegistry
+    /// Token lookups by hash; cleared whenever a token record changes (here or by replication).
+    let tokenCache = TokenCache()
     let secrets: SecretBox
     let logger: Logger
     let startedAt = Date()
@@ -65,6 +69,12 @@ public actor Node {
     private var taskOrder: [String] = []
     private var running = 0
 
+    /// The mesh's answer to "who owns this project" (primary first); nil on a node without a mesh,
+    /// which owns everything.
+    private var ownersOf: (@Sendable (String) async -> [String])?
+    /// Where a new signed result goes after it is stored here (the mesh pushes it to the other owners).
+    private var resultSink: (@Sendable (ResultRecord) async -> Void)?
+
     public init(config: AgentConfig, logger: Logger) throws {
         self.config = config
         self.logger = logger
@@ -74,7 +84,43 @@ public actor Node {
         identity = try NodeIdentity.loadOrCreate(dataDir)
         secrets = try SecretBox(key: try Node.loadSecretKey(dataDir))
         store = try Store(path: dataDir.file("guardian.sqlite"))
+        registry = try ReplicatedRegistry(store: store, node: identity.verifyingKey.nodeID.value, secrets: secrets)
         try FileManager.default.createDirectory(atPath: dataDir.file("mirrors"), withIntermediateDirectories: true)
+        registry.onApplied { [weak self] changed in await self?.applied(changed) }
+    }
+
+    /// Connects the node to the mesh: ownership decides who schedules, and new results are pushed.
+    public func attach(owners: @escaping @Sendable (String) async -> [String], results: @escaping @Sendable (ResultRecord) async -> Void) {
+        ownersOf = owners
+        resultSink = results
+    }
+
+    /// The owners of a project (primary first); this node alone without a mesh.
+    public func owners(of project: String) async -> [String] {
+        guard let ownersOf else { return [config.name] }
+        return await ownersOf(project)
+    }
+
+    /// The primary schedules a project's audits (and audits it on registration and webhooks).
+    public func isPrimary(_ project: String) async -> Bool { await owners(of: project).first == config.name }
+
+    /// Reacts to registry records that replication changed here.
+    func applied(_ changed: [ReplicatedRegistry.Applied]) async {
+        for a in changed {
+            let r = a.record
+            switch r.kind {
+            case .token: tokenCache.clear()
+            case .team: break
+            case .project:
+                if r.isTombstone {
+                    try? FileManager.default.removeItem(atPath: mirrorPath(r.id))
+                    await events.publish("project.removed", ["project": r.id, "by": r.stamp.node])
+                } else if a.created {
+                    await events.publish("project.registered", ["project": r.id, "by": r.stamp.node])
+                    if await isPrimary(r.id) { _ = try? enqueue(project: r.id, reason: .registration, revision: nil) }
+                }
+            }
+        }
     }
 
     /// The key that encrypts project secrets at rest (`secret.key`, mode 0600).
@@ -100,7 +146,7 @@ public actor Node {
         let path = dataDir.file("admin.token")
         if FileManager.default.fileExists(atPath: path) { return nil }
         let (secret, record) = Auth.newToken(role: .admin, team: nil, name: "admin (created on first start)")
-        try store.insert(token: record)
+        try registry.insert(token: record)
         try dataDir.writeAtomically("admin.token", Array((secret + "\n").utf8), mode: 0o600)
         return path
     }
@@ -125,11 +171,12 @@ public actor Node {
             team: input.team ?? "default", branch: input.branch, scheduleSeconds: schedule, profile: profile,
             webhookSecret: input.webhookSecret.map(seal), credentials: input.credentials.map(seal),
             createdAt: now, updatedAt: now, lastAuditAt: nil, nextAuditAt: schedule > 0 ? now + Double(schedule) : nil)
-        do { try store.insert(project: record) } catch let c as StoreConflict {
+        do { try registry.insert(project: record) } catch let c as StoreConflict {
             throw APIError(.conflict, "project_exists", "a project with this repository and branch is already registered (\(c.message))")
         }
         await events.publish("project.registered", ["project": record.id, "name": record.name])
-        _ = try enqueue(project: record.id, reason: .registration, revision: nil)
+        // In a mesh the primary audits it, here or when the registration reaches it.
+        if await isPrimary(record.id) { _ = try enqueue(project: record.id, reason: .registration, revision: nil) }
         return record
     }
 
@@ -166,7 +213,7 @@ public actor Node {
     }
 
     public func deleteProject(_ id: String) async throws {
-        guard try store.deleteProject(id: id) else { throw APIError(.notFound, "not_found", "no project '\(id)'") }
+        guard try registry.deleteProject(id: id) else { throw APIError(.notFound, "not_found", "no project '\(id)'") }
         try? FileManager.default.removeItem(atPath: mirrorPath(id))
         await events.publish("project.removed", ["project": id])
     }
@@ -253,6 +300,7 @@ public actor Node {
         case .success(let r):
             t.state = .succeeded; t.phase = "done"; t.progress = 1; t.resultId = r.id
             AgentMetrics.audit(succeeded: true, seconds: t.finishedAt! - (t.startedAt ?? t.finishedAt!))
+            if let resultSink { await resultSink(r) }
             await events.publish("audit.finished", ["task": t.id, "project": t.projectId, "result": r.id,
                                                     "health": String(r.health), "gate": r.gatePassed ? "passed" : "failed"])
         case .failure(let e):
@@ -281,15 +329,29 @@ public actor Node {
 
     // MARK: scheduler
 
-    /// Enqueues audits of projects whose next scheduled time has come.
-    public func scheduleDue(now: Double = Date().timeIntervalSince1970) throws {
+    /// Enqueues audits of projects whose next scheduled time has come. Every node moves its own
+    /// schedule on; only the primary audits, so a project is audited once per period in a mesh.
+    public func scheduleDue(now: Double = Date().timeIntervalSince1970) async throws {
         for p in try store.projects() where p.scheduleSeconds > 0 {
             guard let next = p.nextAuditAt, next <= now else { continue }
-            var updated = p
-            updated.nextAuditAt = now + Double(p.scheduleSeconds)
-            try store.update(project: updated)
-            _ = try? enqueue(project: p.id, reason: .schedule, revision: nil)
+            try store.setNextAudit(project: p.id, at: now + Double(p.scheduleSeconds))
+            if await isPrimary(p.id) { _ = try? enqueue(project: p.id, reason: .schedule, revision: nil) }
         }
+    }
+
+    /// Stores a signed result another owner pushed: verified against the signer's public key (a
+    /// known member) before anything is written; the project must be registered here.
+    public func storeReplica(envelope: [UInt8], project: String, createdAt: Double, signers: [String: VerifyingKey]) async throws -> Bool {
+        let (statement, verified) = try Attestation.verify(envelope, trusted: signers)
+        guard try store.project(id: project) != nil else { throw GuardianError.usage("project \(project) is not registered here") }
+        let id = DSSE.recordID(envelope)
+        if try store.result(id: id) != nil { return false }
+        let known = try store.latestFingerprints(project: project)
+        let (record, findings) = ResultRecord.signed(statement.predicate, envelope: envelope, project: project,
+                                                     signer: verified.signers.first ?? "", at: createdAt) { v in known.map { !$0.contains(v.fingerprint) } ?? false }
+        try store.insert(result: record, findings: findings)
+        await events.publish("result.replicated", ["project": project, "result": id, "signer": record.signer])
+        return true
     }
 }
 
@@ -338,10 +400,9 @@ struct AuditJob: Sendable {
         report.subject.repository = project.repositoryUrl
         let signed = report.withoutTiming()
         let envelope = try Attestation.sign(signed, key: key)
-        let previous = try store.latestResultSummary(project: project.id)
-        let known: Set<String> = previous.map { Set((try? store.findings(result: $0.id, check: nil, severity: nil, onlyNew: false, limit: 1_000_000))?.map(\.fingerprint) ?? []) } ?? []
+        let known = try store.latestFingerprints(project: project.id)
         let (record, findings) = ResultRecord.signed(report, envelope: envelope, project: project.id, signer: key.verifyingKey.nodeID.value,
-                                                     at: Date().timeIntervalSince1970) { previous != nil && !known.contains($0.fingerprint) }
+                                                     at: Date().timeIntervalSince1970) { v in known.map { !$0.contains(v.fingerprint) } ?? false }
         progress("storing", 0.98)
         try store.insert(result: record, findings: findings)
         return record

@@ -24,6 +24,12 @@ public actor MeshNode: Service {
     private let started = ContinuousClock.now
     private var instance: SWIMInstance?
     private var replay = ReplayWindow()
+    /// Member headers of forwarded HTTP requests have their own window (a header opens once).
+    private var memberReplay = ReplayWindow()
+    /// The replicated registry this node serves and merges into (nil in tests of membership alone).
+    let registry: ReplicatedRegistry?
+    /// Stores a result another owner pushed (the node verifies it against these member keys).
+    private var resultHandler: (@Sendable ([UInt8], String, Double, [String: VerifyingKey]) async throws -> Bool)?
     private var udp: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>?
     private var udpChannel: (any Channel)?
     private var tcpChannel: (any Channel)?
@@ -37,8 +43,11 @@ public actor MeshNode: Service {
     private var cachedRing: Ring?
     /// The address other members reach this node at (the bound port when the configured one is 0).
     public private(set) var advertised: String
+    /// The HTTP address gossiped to members (the bound one, once the server runs).
+    private var httpAddress: String
 
-    public init(config: AgentConfig, identity: VerifyingKey, dataDir: DataDirectory, events: EventBus, logger: Logger) throws {
+    public init(config: AgentConfig, identity: VerifyingKey, dataDir: DataDirectory, events: EventBus, logger: Logger,
+                registry: ReplicatedRegistry? = nil) throws {
         guard let key = config.clusterKey else { throw GuardianError.usage("the mesh needs a cluster key") }
         keyringFile = dataDir.file("keyring.json")
         keyring = try Self.loadKeyring(keyringFile, configured: key)
@@ -48,7 +57,23 @@ public actor MeshNode: Service {
         self.logger = logger
         peersFile = dataDir.file("peers.json")
         advertised = config.gossipAddr
+        httpAddress = config.httpAddr
+        self.registry = registry
     }
+
+    /// The HTTP server is bound: gossip its real address (the configured port may be 0, the host
+    /// 0.0.0.0, which other hosts cannot use: then the advertised gossip host is given).
+    public func setHTTPAddress(host: String, port: Int) {
+        var h = host
+        if h == "0.0.0.0", let (gossipHost, _) = try? AgentConfig.parseAddress(advertised, what: "address") { h = gossipHost }
+        httpAddress = "\(h):\(port)"
+        guard var meta = instance?.myself.meta, meta.httpAddress != httpAddress else { return }
+        meta.httpAddress = httpAddress
+        instance!.update(meta: meta)
+    }
+
+    /// Where results pushed by other owners go.
+    public func onResult(_ f: @escaping @Sendable ([UInt8], String, Double, [String: VerifyingKey]) async throws -> Bool) { resultHandler = f }
 
     func mono() -> Millis {
         let d = (ContinuousClock.now - started).components
@@ -81,7 +106,7 @@ public actor MeshNode: Service {
             }
         }
         var meta = NodeMeta(name: config.name, id: identity.nodeID.value, publicKey: identity.base64, address: advertised,
-                            httpAddress: config.httpAddr, version: Auditor.version, tags: config.tags)
+                            httpAddress: httpAddress, version: Auditor.version, tags: config.tags)
         if meta.tags["capacity"] == nil { meta.tags["capacity"] = "1" }
         var swim = SWIMInstance.Config()
         swim.probeInterval = Millis(config.probeIntervalMs)
@@ -122,6 +147,7 @@ public actor MeshNode: Service {
                     tasks.addTask { await self.tickLoop() }
                     tasks.addTask { await self.pushPullLoop() }
                     tasks.addTask { await self.joinAll(self.config.join + self.savedPeers()) }
+                    tasks.addTask { await self.replicateLoop() }
                     for await _ in shutdown { break } // SIGTERM/SIGINT (or the service cancelled)
                     await self.leave()
                     await self.close()
@@ -317,13 +343,31 @@ public actor MeshNode: Service {
         }
     }
 
+    /// What a TCP stream carries, in the byte before its first sealed frame.
+    enum Stream: UInt8 {
+        case pushPull = 1, registry = 2, results = 3
+        var context: ClusterSeal.Context {
+            switch self { case .pushPull: .stream; case .registry: .registry; case .results: .results }
+        }
+    }
+
+    private func sealed(_ kind: Stream, _ message: [UInt8]) -> ByteBuffer {
+        ByteBuffer(bytes: [kind.rawValue] + ClusterSeal.seal(message, keyring: keyring, context: kind.context, now: wall()))
+    }
+
+    private func opened(_ frame: ByteBuffer, _ kind: Stream) -> [UInt8]? {
+        let bytes = Array(buffer: frame)
+        guard bytes.first == kind.rawValue else { refuse("malformed"); return nil }
+        return open(Array(bytes.dropFirst()), kind.context)
+    }
+
     private func sealedState() -> ByteBuffer? {
         guard let s = instance else { return nil }
-        return ByteBuffer(bytes: ClusterSeal.seal(Wire.encode(states: s.state), keyring: keyring, context: .stream, now: wall()))
+        return sealed(.pushPull, Wire.encode(states: s.state))
     }
 
     private func mergeFrame(_ frame: ByteBuffer, from peer: String) async -> Bool {
-        guard let plain = open(Array(buffer: frame), .stream) else { return false }
+        guard let plain = opened(frame, .pushPull) else { return false }
         guard let states = try? Wire.decodeStates(plain) else { refuse("malformed"); return false }
         let kept = states.filter { bound(.alive(incarnation: $0.incarnation, meta: $0.meta)) }
         if kept.count != states.count { refuse("bad_identity") }
@@ -334,15 +378,43 @@ public actor MeshNode: Service {
         return true
     }
 
-    /// Answers a peer's push-pull: read its state and merge it; only a peer that proved it holds the
-    /// cluster key gets ours back.
+    /// Answers a stream from a peer: a push-pull (read its state and merge it; only a peer that proved
+    /// it holds the cluster key gets ours back), a registry session, or a pushed result.
     private func serve(_ conn: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
         try? await conn.executeThenClose { inbound, outbound in
-            try await Self.withTimeout(seconds: 5) {
+            try await Self.withTimeout(seconds: 10) {
                 var it = inbound.makeAsyncIterator()
-                guard let frame = try await it.next(), await self.mergeFrame(frame, from: "push-pull"),
-                      let mine = await self.sealedState() else { return }
-                try await outbound.write(mine)
+                guard let frame = try await it.next() else { return }
+                switch frame.getInteger(at: frame.readerIndex, as: UInt8.self).flatMap(Stream.init) {
+                case .pushPull:
+                    guard await self.mergeFrame(frame, from: "push-pull"), let mine = await self.sealedState() else { return }
+                    try await outbound.write(mine)
+                case .registry:
+                    var next: ByteBuffer? = frame
+                    while let f = next, let reply = try await self.registrySession(f) {
+                        try await outbound.write(reply)
+                        next = try await it.next()
+                    }
+                case .results:
+                    if let reply = await self.receiveResult(frame) { try await outbound.write(reply) }
+                case nil:
+                    await self.refuse("malformed")
+                }
+            }
+        }
+    }
+
+    /// Opens a connection to a member's gossip address and runs `body` over framed messages.
+    private func withStream<T: Sendable>(to address: String, _ body: @escaping @Sendable (inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
+                                                                                          NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> T) async throws -> T {
+        let (host, port) = try AgentConfig.parseAddress(address, what: "address")
+        let conn = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.seconds(2))
+            .connect(host: host, port: port) { ch in Self.framed(ch) }
+        return try await conn.executeThenClose { inbound, outbound in
+            try await Self.withTimeout(seconds: 10) {
+                var it = inbound.makeAsyncIterator()
+                return try await body(&it, outbound)
             }
         }
     }
@@ -350,23 +422,171 @@ public actor MeshNode: Service {
     /// One push-pull exchange with the member at `address`; true when states were exchanged.
     @discardableResult
     public func pushPull(with address: String) async -> Bool {
-        guard let (host, port) = try? AgentConfig.parseAddress(address, what: "address"), let mine = sealedState() else { return false }
+        guard let mine = sealedState() else { return false }
         do {
-            let conn = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connectTimeout(.seconds(2))
-                .connect(host: host, port: port) { ch in Self.framed(ch) }
-            return try await conn.executeThenClose { inbound, outbound in
-                try await Self.withTimeout(seconds: 5) {
-                    try await outbound.write(mine)
-                    var it = inbound.makeAsyncIterator()
-                    guard let frame = try await it.next() else { return false }
-                    return await self.mergeFrame(frame, from: address)
-                }
+            return try await withStream(to: address) { it, out in
+                try await out.write(mine)
+                guard let frame = try await it.next() else { return false }
+                return await self.mergeFrame(frame, from: address)
             }
         } catch {
             logger.debug("mesh: push-pull with \(address) failed", metadata: ["error": "\(error)"])
             return false
         }
+    }
+
+    // MARK: registry replication
+
+    /// Serves one frame of a registry session; the reply, or nil to end the session.
+    private func registrySession(_ frame: ByteBuffer) async throws -> ByteBuffer? {
+        guard let registry, let plain = opened(frame, .registry) else { return nil }
+        guard let message = try? RegistrySync.decode(plain) else { refuse("malformed"); return nil }
+        switch message {
+        case .records(let rs):
+            let o = try await registry.merge(rs)
+            return sealed(.registry, RegistrySync.ack(applied: o.applied, refused: o.refused + o.malformed).encode())
+        case .digest(let d):
+            if d == (try registry.digest()) { return sealed(.registry, RegistrySync.inSync.encode()) }
+            return sealed(.registry, RegistrySync.stamps(try registry.stamps()).encode())
+        case .exchange(let rs, let want):
+            try await registry.merge(rs)
+            return sealed(.registry, RegistrySync.records(try registry.records(want)).encode())
+        case .ack, .inSync, .stamps:
+            refuse("malformed")
+            return nil
+        }
+    }
+
+    private func registryMessage(_ frame: ByteBuffer?) -> RegistrySync? {
+        guard let frame, let plain = opened(frame, .registry) else { return nil }
+        guard let m = try? RegistrySync.decode(plain) else { refuse("malformed"); return nil }
+        return m
+    }
+
+    /// Anti-entropy with one member: digests first (an idle round is two small frames), then exactly
+    /// the records that differ, both ways. True when the two registries now agree.
+    @discardableResult
+    public func syncRegistry(with address: String) async -> Bool {
+        guard let registry, let digest = try? registry.digest() else { return false }
+        do {
+            return try await withStream(to: address) { it, out in
+                try await out.write(await self.sealed(.registry, RegistrySync.digest(digest).encode()))
+                switch await self.registryMessage(try await it.next()) {
+                case .inSync?: return true
+                case .stamps(let theirs)?:
+                    let (send, want) = RegistrySync.diff(mine: try registry.stamps(), theirs: theirs)
+                    let message = RegistrySync.exchange(records: try registry.records(send), want: want)
+                    try await out.write(await self.sealed(.registry, message.encode()))
+                    guard case .records(let rs)? = await self.registryMessage(try await it.next()) else { return false }
+                    try await registry.merge(rs)
+                    return true
+                default: return false
+                }
+            }
+        } catch {
+            logger.debug("mesh: registry sync with \(address) failed", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+
+    /// Pushes each local registry write to every live member at once; anti-entropy repairs whatever
+    /// a push misses (a member down, a lost connection).
+    private func replicateLoop() async {
+        guard let registry else { return }
+        for await record in registry.outbox {
+            let targets = instance?.others.filter { $0.status == .alive || $0.status == .suspect }.map(\.meta.address) ?? []
+            let frame = sealed(.registry, RegistrySync.records([record]).encode())
+            await withDiscardingTaskGroup { g in
+                for a in targets {
+                    g.addTask {
+                        do {
+                            _ = try await self.withStream(to: a) { it, out in
+                                try await out.write(frame)
+                                return await self.registryMessage(try await it.next())
+                            }
+                        } catch {
+                            self.logger.debug("mesh: registry push to \(a) failed", metadata: ["error": "\(error)"])
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: results to owners
+
+    struct ResultPush: Codable { var project: String; var createdAt: Double; var envelope: Data }
+
+    /// The owners of a key on the current ring (primary first).
+    public func owners(of key: String) -> [String] {
+        ring()?.owners(of: key, count: config.replicationFactor) ?? [config.name]
+    }
+
+    /// Sends a new signed result to every other owner of its project; true for each that stored it.
+    public func pushResult(_ r: ResultRecord) async {
+        let owners = Set(owners(of: r.projectId)).subtracting([config.name])
+        let targets = instance?.others.filter { owners.contains($0.name) && $0.status != .dead && $0.status != .left }.map(\.meta.address) ?? []
+        guard !targets.isEmpty, let body = try? JSONEncoder().encode(ResultPush(project: r.projectId, createdAt: r.createdAt, envelope: r.envelope)) else { return }
+        let frame = sealed(.results, [UInt8](body))
+        await withDiscardingTaskGroup { g in
+            for a in targets {
+                g.addTask {
+                    do {
+                        _ = try await self.withStream(to: a) { it, out in
+                            try await out.write(frame)
+                            return try await it.next()
+                        }
+                        Metrics.Counter(label: "guardian_results_pushed_total").increment()
+                    } catch {
+                        self.logger.warning("mesh: result push to \(a) failed (anti-entropy is part 2)", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
+        }
+    }
+
+    /// Verifies and stores a pushed result. The signer must be a known member (or this node).
+    private func receiveResult(_ frame: ByteBuffer) async -> ByteBuffer? {
+        guard let plain = opened(frame, .results) else { return nil }
+        guard let push = try? JSONDecoder().decode(ResultPush.self, from: Data(plain)) else { refuse("malformed"); return nil }
+        var keys: [String: VerifyingKey] = [identity.nodeID.value: identity]
+        for m in instance?.others ?? [] { if let k = try? VerifyingKey(base64: m.meta.publicKey) { keys[m.meta.id] = k } }
+        do {
+            _ = try await resultHandler?([UInt8](push.envelope), push.project, push.createdAt, keys)
+            return sealed(.results, Array("ok".utf8))
+        } catch {
+            Metrics.Counter(label: "guardian_results_refused_total").increment()
+            logger.warning("mesh: refused a pushed result", metadata: ["project": "\(push.project)", "error": "\(error)"])
+            return sealed(.results, Array("refused".utf8))
+        }
+    }
+
+    // MARK: member authentication for forwarded HTTP requests
+
+    /// A header that proves a request comes from this member: the cluster key seals this node's name,
+    /// the method and the path (with query); it opens once, within the replay window.
+    public func memberHeader(method: String, path: String) -> String {
+        Sodium.base64Encode(ClusterSeal.seal(Array("\(config.name)\n\(method)\n\(path)".utf8), keyring: keyring, context: .member, now: wall()))
+    }
+
+    /// The member that sent a forwarded request, or nil when the header does not prove one.
+    public func member(from header: String, method: String, path: String) -> String? {
+        guard let sealed = Sodium.base64Decode(header) else { refuse("malformed"); return nil }
+        let plain: [UInt8]
+        do { plain = try ClusterSeal.open(sealed, keyring: keyring, context: .member, replay: &memberReplay, now: wall()) } catch {
+            refuse(error.rawValue)
+            return nil
+        }
+        let parts = String(decoding: plain, as: UTF8.self).split(separator: "\n", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[1] == method, parts[2] == path else { refuse("forged"); return nil }
+        return String(parts[0])
+    }
+
+    /// HTTP addresses of live members by name (this node included).
+    public func httpAddresses() -> [String: String] {
+        var out = [config.name: httpAddress]
+        for m in instance?.others ?? [] where m.status == .alive || m.status == .suspect { out[m.name] = m.meta.httpAddress }
+        return out
     }
 
     private func pushPullLoop() async {
@@ -375,9 +595,11 @@ public actor MeshNode: Service {
             try? await Task.sleep(for: .milliseconds(Int(interval * 1000 * Double.random(in: 0.75...1.25))))
             guard let leaving = instance?.leaving, !leaving else { continue }
             let peer = instance!.pushPullPeer()
-            if let peer { await pushPull(with: peer.meta.address) } else {
+            if let peer {
+                if await pushPull(with: peer.meta.address) { await syncRegistry(with: peer.meta.address) }
+            } else {
                 // alone (or everyone forgotten): try the configured and remembered peers again
-                for a in config.join + savedPeers() where await pushPull(with: a) { break }
+                for a in config.join + savedPeers() where await pushPull(with: a) { await syncRegistry(with: a); break }
             }
         }
     }
@@ -389,7 +611,11 @@ public actor MeshNode: Service {
                 group.addTask {
                     var delay = 1.0
                     while !Task.isCancelled {
-                        if await self.pushPull(with: a) { await self.logJoined(a); return }
+                        if await self.pushPull(with: a) {
+                            await self.syncRegistry(with: a)
+                            await self.logJoined(a)
+                            return
+                        }
                         try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
                         delay = min(30, delay * 2)
                     }
@@ -412,6 +638,7 @@ public actor MeshNode: Service {
     /// `guardian join` at run time: one attempt, answered with the number of members now known.
     public func join(_ address: String) async -> Int? {
         guard await pushPull(with: address) else { return nil }
+        await syncRegistry(with: address)
         return instance.map { $0.liveCount }
     }
 

@@ -149,20 +149,16 @@ struct RepositoryEventRecord: Codable, FetchableRecord, PersistableRecord {
 extension Store {
     // MARK: projects
 
-    public func insert(project: ProjectRecord) throws { try write { try project.insert($0) } }
-    public func update(project: ProjectRecord) throws { try write { try project.update($0) } }
+    // Registry rows change through `ReplicatedRegistry`, which stamps every write for replication.
+
+    /// The next scheduled audit: a local field, not replicated.
+    public func setNextAudit(project id: String, at time: Double?) throws {
+        try write { try $0.execute(sql: "UPDATE project SET nextAuditAt = ? WHERE id = ?", arguments: [time, id]) }
+    }
     public func project(id: String) throws -> ProjectRecord? { try read { try ProjectRecord.fetchOne($0, key: id) } }
     public func projects() throws -> [ProjectRecord] { try read { try ProjectRecord.order(Column("id")).fetchAll($0) } }
     public func project(url: String) throws -> [ProjectRecord] {
         try read { try ProjectRecord.filter(Column("repositoryUrl") == url).fetchAll($0) }
-    }
-    @discardableResult
-    public func deleteProject(id: String) throws -> Bool {
-        try write { db in
-            try FindingRecord.filter(Column("projectId") == id).deleteAll(db)
-            try ResultRecord.filter(Column("projectId") == id).deleteAll(db)
-            return try ProjectRecord.deleteOne(db, key: id)
-        }
     }
 
     // MARK: results
@@ -222,6 +218,14 @@ extension Store {
         }
     }
 
+    /// The finding fingerprints of the project's latest result (nil before its first result): what
+    /// a new result's findings are compared with to mark them new.
+    public func latestFingerprints(project: String) throws -> Set<String>? {
+        try latestResultSummary(project: project).map { latest in
+            try read { db in Set(try String.fetchAll(db, sql: "SELECT fingerprint FROM finding WHERE resultId = ?", arguments: [latest.id])) }
+        }
+    }
+
     public func resultCount() throws -> Int { try read { try ResultRecord.fetchCount($0) } }
 
     public func findings(result: String, check: String?, severity: String?, onlyNew: Bool, limit: Int) throws -> [FindingRecord] {
@@ -236,14 +240,10 @@ extension Store {
 
     // MARK: tokens and teams
 
-    public func insert(token: TokenRecord) throws { try write { try token.insert($0) } }
     public func token(hash: Data) throws -> TokenRecord? { try read { try TokenRecord.filter(Column("hash") == hash).fetchOne($0) } }
-    @discardableResult
-    public func deleteToken(id: String) throws -> Bool { try write { try TokenRecord.deleteOne($0, key: id) } }
     public func tokenCount() throws -> Int { try read { try TokenRecord.fetchCount($0) } }
 
     public func team(id: String) throws -> TeamRecord? { try read { try TeamRecord.fetchOne($0, key: id) } }
-    public func save(team: TeamRecord) throws { try write { try team.save($0) } }
 
     // MARK: webhooks
 

@@ -115,6 +115,28 @@ public final class Store: Sendable {
                 );
                 """)
         }
+        m.registerMigration("v2-registry") { db in
+            // Replication (docs/mesh.md): every registry row gets a hybrid-logical-clock stamp, and a
+            // deleted row keeps its stamp as a tombstone. Rows from before get stamps from their own
+            // times, with an empty node id (below every real node in the tie-break).
+            try db.execute(sql: """
+                CREATE TABLE registryStamp (
+                    kind TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    wall INTEGER NOT NULL,
+                    logical INTEGER NOT NULL,
+                    node TEXT NOT NULL,
+                    deleted BOOLEAN NOT NULL,
+                    PRIMARY KEY (kind, id)
+                ) WITHOUT ROWID;
+                INSERT INTO registryStamp SELECT 'project', id, CAST(updatedAt * 1000 AS INTEGER), 0, '', 0 FROM project;
+                INSERT INTO registryStamp SELECT 'token', id, CAST(createdAt * 1000 AS INTEGER), 0, '', 0 FROM token;
+                INSERT INTO registryStamp SELECT 'team', id, CAST(updatedAt * 1000 AS INTEGER), 0, '', 0 FROM team;
+                -- two partitions may each register the same repository: the merge keeps both
+                DROP INDEX project_url;
+                CREATE INDEX project_url ON project(repositoryUrl, IFNULL(branch, ''));
+                """)
+        }
         return m
     }
 

@@ -1,0 +1,74 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Any node answers: a request about a project this node does not own is sent on to an owner
+/// (primary first) and the owner's answer returned, marked `X-Guardian-Served-By`. The forwarded
+/// request carries the caller's token (the registry, tokens included, is on every node, so the owner
+/// authorizes it the same way) and an `X-Guardian-Member` header sealed with the cluster key, which
+/// proves a member sent it and opens once. A request that carries a member header is always
+/// answered where it arrives: that is what prevents loops. `?local=1` answers from this node alone.
+extension API {
+    static let memberHeader = HTTPField.Name("X-Guardian-Member")!
+    static let servedByHeader = HTTPField.Name("X-Guardian-Served-By")!
+
+    /// Outbound node-to-node HTTP (URLSession, which the CLI already links: no client package to build).
+    static let peerSession: URLSession = {
+        let c = URLSessionConfiguration.ephemeral
+        c.timeoutIntervalForRequest = 15
+        c.httpMaximumConnectionsPerHost = 8
+        return URLSession(configuration: c)
+    }()
+
+    /// True when the request must be answered here: no mesh, `?local=1`, or it was forwarded already.
+    func answersLocally(_ request: Request) -> Bool {
+        mesh == nil || request.uri.queryParameters.get("local") == "1" || request.headers[Self.memberHeader] != nil
+    }
+
+    /// The owner's answer when this node does not own `project`; nil to answer here.
+    func forwardIfNotOwner(_ request: Request, project: String) async throws -> Response? {
+        guard !answersLocally(request), let mesh else { return nil }
+        let owners = await mesh.owners(of: project)
+        if owners.contains(node.config.name) { return nil }
+        let addresses = await mesh.httpAddresses()
+        let body = try await request.body.collect(upTo: node.config.maxBodyBytes)
+        var failures: [String] = []
+        for owner in owners {
+            guard let address = addresses[owner] else { failures.append("\(owner): not alive here"); continue }
+            do { return try await send(request, body: body, to: owner, at: address, via: mesh) } catch {
+                failures.append("\(owner) at \(address): \(error.localizedDescription)")
+            }
+        }
+        throw APIError(.serviceUnavailable, "owners_unreachable",
+                       "no owner of \(project) answered (\(failures.joined(separator: "; "))); ?local=1 answers from this node's own store")
+    }
+
+    /// For ids that name no project (audit tasks, result records): the first other member that knows it.
+    func askMembers(_ request: Request) async -> Response? {
+        guard !answersLocally(request), let mesh else { return nil }
+        for (name, address) in await mesh.httpAddresses().sorted(by: { $0.key < $1.key }) where name != node.config.name {
+            if let r = try? await send(request, body: ByteBuffer(), to: name, at: address, via: mesh), r.status != .notFound { return r }
+        }
+        return nil
+    }
+
+    private func send(_ request: Request, body: ByteBuffer, to owner: String, at address: String, via mesh: MeshNode) async throws -> Response {
+        let path = request.uri.description
+        guard let url = URL(string: "http://\(address)\(path)") else { throw APIError(.badGateway, "bad_address", address) }
+        var out = URLRequest(url: url)
+        out.httpMethod = request.method.rawValue
+        if let auth = request.headers[.authorization] { out.setValue(auth, forHTTPHeaderField: "Authorization") }
+        if let type = request.headers[.contentType] { out.setValue(type, forHTTPHeaderField: "Content-Type") }
+        out.setValue(await mesh.memberHeader(method: request.method.rawValue, path: path), forHTTPHeaderField: "X-Guardian-Member")
+        if body.readableBytes > 0 { out.httpBody = Data(buffer: body) }
+        let (data, response) = try await Self.peerSession.data(for: out)
+        guard let http = response as? HTTPURLResponse else { throw APIError(.badGateway, "bad_gateway", "no HTTP answer from \(owner)") }
+        var headers: HTTPFields = [Self.servedByHeader: owner]
+        headers[.contentType] = http.value(forHTTPHeaderField: "Content-Type") ?? "application/json"
+        return Response(status: .init(code: http.statusCode), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
