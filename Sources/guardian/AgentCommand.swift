@@ -26,6 +26,8 @@ struct AgentCommand: AsyncParsableCommand {
     var join: [String] = []
     @Option(help: "A tag gossiped with membership, KEY=VALUE (repeatable): team, site, capacity.")
     var tag: [String] = []
+    @Flag(help: "Turn off LAN discovery (signed UDP broadcast announcements on loopback and private networks, port 7947).")
+    var noDiscovery = false
     @Option(help: "Node name (default: host name).")
     var name: String?
     @Option(help: "Config file (YAML or JSON).")
@@ -40,7 +42,7 @@ struct AgentCommand: AsyncParsableCommand {
             tags[String(t[..<eq])] = String(t[t.index(after: eq)...])
         }
         let cfg = try AgentConfig.resolve(flags: .init(dataDir: dataDir, httpAddr: httpAddr, gossipAddr: gossipAddr, name: name,
-                                                       clusterKey: clusterKey, join: join, tags: tags),
+                                                       clusterKey: clusterKey, join: join, tags: tags, noDiscovery: noDiscovery),
                                           environment: ProcessInfo.processInfo.environment, file: config)
         var logger = Logger(label: "guardian")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info

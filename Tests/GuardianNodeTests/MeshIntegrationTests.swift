@@ -195,4 +195,31 @@ import Testing
         #expect(try await a.request("GET", "/livez").status == 200)
         a.stop()
     }
+
+    static func discoveryCounter(_ a: AgentProcess, _ reason: String) async throws -> Int {
+        let text = try await a.request("GET", "/metrics", token: "").text
+        for line in text.split(separator: "\n") where line.hasPrefix("guardian_discovery_rejected_total{reason=\"\(reason)\"}") {
+            return Int(line.split(separator: " ").last ?? "0") ?? 0
+        }
+        return 0
+    }
+
+    /// Nodes started with no --join and no remembered peers find each other by LAN discovery on
+    /// loopback; a node with another cluster key on the same port is not joined, and its
+    /// announcements are counted as refused.
+    @Test func lanDiscoveryOnLoopback() async throws {
+        let key = ClusterKeyring.generate()
+        let env = Self.fast.merging(["GUARDIAN_DISCOVERY_PORT": "\(Int.random(in: 30_000...32_000))"]) { a, _ in a }
+        var agents: [AgentProcess] = []
+        for (name, k) in [("alpha", key), ("bravo", key), ("stranger", ClusterKeyring.generate())] {
+            let a = try AgentProcess(binary: GuardianBinary.path)
+            try await a.start(extraArgs: ["--name", name, "--gossip-addr", "127.0.0.1:0", "--cluster-key", k], env: env)
+            agents.append(a)
+        }
+        let (a, b, stranger) = (agents[0], agents[1], agents[2])
+        try await Self.eventually("found by discovery", [a, b]) { s in s.keys.sorted() == ["alpha", "bravo"] && s.values.allSatisfy { $0 == "alive" } }
+        #expect(try await Self.members(stranger).status.keys.sorted() == ["stranger"])
+        #expect(try await Self.discoveryCounter(a, "unknown_key") > 0, "the stranger's announcements were refused")
+        for n in agents { n.stop() }
+    }
 }

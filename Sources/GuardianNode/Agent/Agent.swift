@@ -13,7 +13,7 @@ public enum Agent {
         let tokenFile = try await node.ensureAdminToken()
         let (host, port) = try AgentConfig.parseAddress(config.httpAddr, what: "http address")
         let mesh = try config.clusterKey.map { _ in
-            try MeshNode(config: config, identity: node.identity.verifyingKey, dataDir: node.dataDir, events: node.events, logger: logger,
+            try MeshNode(config: config, signer: node.identity, dataDir: node.dataDir, events: node.events, logger: logger,
                          registry: node.registry)
         }
         if let mesh {

@@ -34,6 +34,10 @@ public struct AgentConfig: Codable, Sendable, Equatable {
     public var tags: [String: String] = [:]
     /// Owners per project (the first N distinct live nodes on the ring).
     public var replicationFactor: Int = 3
+    /// LAN discovery: signed announcements by UDP broadcast on loopback and private networks.
+    public var discovery: Bool = true
+    /// The UDP port announcements go to (every node on a LAN listens on the same one).
+    public var discoveryPort: Int = 7947
 
     public init() {}
 
@@ -43,7 +47,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         case defaultScheduleSeconds = "default_schedule_seconds", publicMetrics = "public_metrics"
         case maxBodyBytes = "max_body_bytes"
         case clusterKey = "cluster_key", join, advertiseAddr = "advertise_addr", probeIntervalMs = "probe_interval_ms", pushPullSeconds = "push_pull_seconds", tags
-        case replicationFactor = "replication_factor"
+        case replicationFactor = "replication_factor", discovery, discoveryPort = "discovery_port"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -65,6 +69,8 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         pushPullSeconds = try c.decodeIfPresent(Int.self, forKey: .pushPullSeconds) ?? d.pushPullSeconds
         tags = try c.decodeIfPresent([String: String].self, forKey: .tags) ?? d.tags
         replicationFactor = try c.decodeIfPresent(Int.self, forKey: .replicationFactor) ?? d.replicationFactor
+        discovery = try c.decodeIfPresent(Bool.self, forKey: .discovery) ?? d.discovery
+        discoveryPort = try c.decodeIfPresent(Int.self, forKey: .discoveryPort) ?? d.discoveryPort
     }
 
     /// Values given on the command line (nil = not given).
@@ -76,10 +82,11 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         public var clusterKey: String?
         public var join: [String]
         public var tags: [String: String]
+        public var noDiscovery: Bool
         public init(dataDir: String? = nil, httpAddr: String? = nil, gossipAddr: String? = nil, name: String? = nil,
-                    clusterKey: String? = nil, join: [String] = [], tags: [String: String] = [:]) {
+                    clusterKey: String? = nil, join: [String] = [], tags: [String: String] = [:], noDiscovery: Bool = false) {
             self.dataDir = dataDir; self.httpAddr = httpAddr; self.gossipAddr = gossipAddr; self.name = name
-            self.clusterKey = clusterKey; self.join = join; self.tags = tags
+            self.clusterKey = clusterKey; self.join = join; self.tags = tags; self.noDiscovery = noDiscovery
         }
     }
 
@@ -125,6 +132,17 @@ public struct AgentConfig: Codable, Sendable, Equatable {
             guard let n = Int(v), n >= 1 else { throw GuardianError.usage("GUARDIAN_REPLICATION_FACTOR must be a positive number") }
             c.replicationFactor = n
         }
+        if let v = env("DISCOVERY") {
+            guard let b = ["1": true, "true": true, "on": true, "0": false, "false": false, "off": false][v.lowercased()] else {
+                throw GuardianError.usage("GUARDIAN_DISCOVERY must be on or off")
+            }
+            c.discovery = b
+        }
+        if let v = env("DISCOVERY_PORT") {
+            guard let n = Int(v), (1...65535).contains(n) else { throw GuardianError.usage("GUARDIAN_DISCOVERY_PORT must be a port number") }
+            c.discoveryPort = n
+        }
+        if flags.noDiscovery { c.discovery = false }
         if let v = flags.clusterKey { c.clusterKey = v }
         if !flags.join.isEmpty { c.join = flags.join }
         for (k, v) in flags.tags { c.tags[k] = v }
@@ -137,6 +155,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         guard c.maxConcurrentAudits > 0, c.queueCapacity > 0 else { throw GuardianError.usage("concurrency and queue capacity must be positive") }
         for j in c.join { _ = try parseAddress(j, what: "join address") }
         if let a = c.advertiseAddr { _ = try parseAddress(a, what: "advertise address") }
+        guard (1...65535).contains(c.discoveryPort) else { throw GuardianError.usage("discovery_port must be a port number") }
         guard c.replicationFactor >= 1 else { throw GuardianError.usage("replication_factor must be at least 1") }
         guard c.probeIntervalMs >= 50, c.pushPullSeconds >= 1 else { throw GuardianError.usage("probe_interval_ms must be >= 50 and push_pull_seconds >= 1") }
         return c

@@ -18,6 +18,7 @@ public actor MeshNode: Service {
     private var keyring: ClusterKeyring
     let keyringFile: String
     let identity: VerifyingKey
+    let signer: SigningKey
     let logger: Logger
     let events: EventBus
     let peersFile: String
@@ -26,6 +27,10 @@ public actor MeshNode: Service {
     private var replay = ReplayWindow()
     /// Member headers of forwarded HTTP requests have their own window (a header opens once).
     private var memberReplay = ReplayWindow()
+    /// LAN discovery: its socket, its replay window, and when each announced address was last tried.
+    private var discoveryChannel: (any Channel)?
+    private var discoveryReplay = ReplayWindow()
+    private var discoveryAttempts: [String: Millis] = [:]
     /// The replicated registry this node serves and merges into (nil in tests of membership alone).
     let registry: ReplicatedRegistry?
     /// Stores a result another owner pushed (the node verifies it against these member keys).
@@ -46,13 +51,14 @@ public actor MeshNode: Service {
     /// The HTTP address gossiped to members (the bound one, once the server runs).
     private var httpAddress: String
 
-    public init(config: AgentConfig, identity: VerifyingKey, dataDir: DataDirectory, events: EventBus, logger: Logger,
+    public init(config: AgentConfig, signer: SigningKey, dataDir: DataDirectory, events: EventBus, logger: Logger,
                 registry: ReplicatedRegistry? = nil) throws {
         guard let key = config.clusterKey else { throw GuardianError.usage("the mesh needs a cluster key") }
         keyringFile = dataDir.file("keyring.json")
         keyring = try Self.loadKeyring(keyringFile, configured: key)
         self.config = config
-        self.identity = identity
+        self.signer = signer
+        identity = signer.verifyingKey
         self.events = events
         self.logger = logger
         peersFile = dataDir.file("peers.json")
@@ -148,6 +154,7 @@ public actor MeshNode: Service {
                     tasks.addTask { await self.pushPullLoop() }
                     tasks.addTask { await self.joinAll(self.config.join + self.savedPeers()) }
                     tasks.addTask { await self.replicateLoop() }
+                    tasks.addTask { await self.discoveryLoop() }
                     for await _ in shutdown { break } // SIGTERM/SIGINT (or the service cancelled)
                     await self.leave()
                     await self.close()
@@ -162,6 +169,7 @@ public actor MeshNode: Service {
     private func close() async {
         try? await udpChannel?.close()
         try? await tcpChannel?.close()
+        try? await discoveryChannel?.close()
     }
 
     /// Graceful leave: tell a few members, give the datagrams a moment to go out.
@@ -558,6 +566,76 @@ public actor MeshNode: Service {
             Metrics.Counter(label: "guardian_results_refused_total").increment()
             logger.warning("mesh: refused a pushed result", metadata: ["project": "\(push.project)", "error": "\(error)"])
             return sealed(.results, Array("refused".utf8))
+        }
+    }
+
+    // MARK: LAN discovery (Discovery.swift)
+
+    private func discoveryLoop() async {
+        guard config.discovery else { return }
+        let port = config.discoveryPort
+        let socket: NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>
+        do {
+            socket = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelOption(.socketOption(.so_broadcast), value: 1)
+                .bind(host: "0.0.0.0", port: port) { ch in
+                    ch.eventLoop.makeCompletedFuture { try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(wrappingChannelSynchronously: ch) }
+                }
+        } catch {
+            logger.warning("mesh: LAN discovery is off: cannot bind UDP port \(port)", metadata: ["error": "\(error)"])
+            return
+        }
+        discoveryChannel = socket.channel
+        let (host, _) = (try? AgentConfig.parseAddress(config.gossipAddr, what: "gossip address")) ?? ("127.0.0.1", 0)
+        let targets = Discovery.targets(gossipHost: host, port: port)
+        logger.info("mesh: LAN discovery on UDP \(port)", metadata: ["targets": "\(targets.compactMap(\.ipAddress))"])
+        try? await socket.executeThenClose { inbound, outbound in
+            try await withThrowingDiscardingTaskGroup { g in
+                g.addTask {
+                    for try await datagram in inbound { await self.announcement(Array(buffer: datagram.data)) }
+                }
+                g.addTask {
+                    var sent = 0
+                    while !Task.isCancelled {
+                        if let packet = await self.sealedAnnouncement() {
+                            for t in targets { try? await outbound.write(AddressedEnvelope(remoteAddress: t, data: ByteBuffer(bytes: packet))) }
+                        }
+                        sent += 1
+                        // three quick announcements at start, then one per push-pull interval
+                        try? await Task.sleep(for: .seconds(sent < 3 ? 1 : max(2, min(self.config.pushPullSeconds, 60))))
+                    }
+                }
+            }
+        }
+    }
+
+    private func sealedAnnouncement() -> [UInt8]? {
+        guard let me = instance?.myself, !(instance?.leaving ?? true) else { return nil }
+        let a = Discovery.Announcement(name: me.name, id: me.meta.id, publicKey: me.meta.publicKey, address: advertised)
+        return ClusterSeal.seal(Discovery.encode(a, signer: signer), keyring: keyring, context: .discovery, now: wall())
+    }
+
+    /// An announcement from the LAN: a member this node does not know as alive is joined through a
+    /// push-pull (at most once per 10 s per address). Refusals are counted apart from gossip's.
+    private func announcement(_ packet: [UInt8]) async {
+        func refused(_ reason: String) {
+            Metrics.Counter(label: "guardian_discovery_rejected_total", dimensions: [("reason", reason)]).increment()
+        }
+        let plain: [UInt8]
+        do { plain = try ClusterSeal.open(packet, keyring: keyring, context: .discovery, replay: &discoveryReplay, now: wall(), maxSize: 2048) } catch {
+            return refused(error.rawValue)
+        }
+        guard let a = Discovery.decode(plain) else { return refused("bad_signature") }
+        guard let s = instance, a.id != s.me.id, a.address != advertised else { return }
+        if s.others.contains(where: { $0.meta.id == a.id && $0.meta.address == a.address && ($0.status == .alive || $0.status == .suspect) }) { return }
+        let now = mono()
+        if let last = discoveryAttempts[a.address], now - last < 10_000 { return }
+        if discoveryAttempts.count > 10_000 { discoveryAttempts.removeAll() }
+        discoveryAttempts[a.address] = now
+        if await pushPull(with: a.address) {
+            await syncRegistry(with: a.address)
+            logger.notice("mesh: discovered \(a.name) at \(a.address) on the LAN")
         }
     }
 
