@@ -98,6 +98,31 @@ import Testing
                                                 headers: ["X-Guardian-Member": Sodium.base64Encode(Sodium.randomBytes(80))])
         #expect(forged.status == 401, "\(forged.text)")
 
+        // a webhook that reaches the outsider is verified there, then handed to the primary, which
+        // records the forced push and audits the commit; the result reaches the other owner
+        try repo.write("Sources/more.swift", "func more() -> Int { 42 }\n")
+        let sha = try repo.commit("feat: more")
+        let payload = try JSONSerialization.data(withJSONObject: ["ref": "refs/heads/main", "after": sha, "forced": true,
+                                                                  "sender": ["login": "dev"], "repository": ["clone_url": repo.path]])
+        let signature = "sha256=" + Sodium.hex(Sodium.hmacSHA256(key: Array("s3cret".utf8), message: [UInt8](payload)))
+        let hook = try await outsider.request("POST", "/v1/hooks/github/\(id)", body: payload, token: "",
+                                              headers: ["X-GitHub-Event": "push", "X-GitHub-Delivery": "mesh-1", "X-Hub-Signature-256": signature])
+        #expect(hook.status == 202 && hook.headers["x-guardian-served-by"] == owners[0], "\(hook.status) \(hook.text) \(hook.headers)")
+        let badHook = try await outsider.request("POST", "/v1/hooks/github/\(id)", body: payload, token: "",
+                                                 headers: ["X-GitHub-Event": "push", "X-GitHub-Delivery": "mesh-2", "X-Hub-Signature-256": "sha256=00"])
+        #expect(badHook.status == 401 && badHook.headers["x-guardian-served-by"] == nil, "a bad signature is refused where it arrives")
+        let hookTask = try #require(hook.json["taskId"] as? String)
+        try await Self.eventually("webhook audit done on the primary", timeout: 60) {
+            try await outsider.request("GET", "/v1/audits/\(hookTask)").json["state"] as? String == "succeeded"
+        }
+        for owner in [primary, second] {
+            try await Self.eventually("webhook result on both owners") {
+                try await owner.request("GET", "/v1/projects/\(id)/audit-status?local=1").json["commit"] as? String == sha
+            }
+        }
+        let flow = try await outsider.request("GET", "/v1/projects/\(id)/findings?check=flow")
+        #expect((flow.json["items"] as? [[String: Any]] ?? []).contains { $0["ruleId"] as? String == "flow/force-push" }, "\(flow.text)")
+
         // revoking a token on one node revokes it everywhere
         let viewerId = try #require(viewer.json["id"] as? String)
         #expect(try await a.request("DELETE", "/v1/tokens/\(viewerId)").status == 204)

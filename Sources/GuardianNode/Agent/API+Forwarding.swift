@@ -15,6 +15,8 @@ import NIOCore
 extension API {
     static let memberHeader = HTTPField.Name("X-Guardian-Member")!
     static let servedByHeader = HTTPField.Name("X-Guardian-Served-By")!
+    static let hopHeaders: Set<String> = ["host", "content-length", "connection", "keep-alive", "transfer-encoding", "te", "upgrade",
+                                          "x-guardian-member", "x-guardian-served-by"]
 
     /// Outbound node-to-node HTTP (URLSession, which the CLI already links: no client package to build).
     static let peerSession: URLSession = {
@@ -34,8 +36,22 @@ extension API {
         guard !answersLocally(request), let mesh else { return nil }
         let owners = await mesh.owners(of: project)
         if owners.contains(node.config.name) { return nil }
-        let addresses = await mesh.httpAddresses()
         let body = try await request.body.collect(upTo: node.config.maxBodyBytes)
+        if let r = try await forward(request, body: body, to: owners, via: mesh) { return r }
+        throw APIError(.serviceUnavailable, "owners_unreachable", "no owner of \(project) is alive here")
+    }
+
+    /// A verified webhook for a project whose primary is another node goes to the primary, which
+    /// records the repository events and audits; nil (handle it here) when this node is the primary
+    /// or the primary does not answer.
+    func forwardWebhookToPrimary(_ request: Request, body: ByteBuffer, project: String) async -> Response? {
+        guard !answersLocally(request), let mesh, let primary = await mesh.owners(of: project).first, primary != node.config.name else { return nil }
+        return try? await forward(request, body: body, to: [primary], via: mesh)
+    }
+
+    /// The first answer of `owners`, in order; throws `owners_unreachable` with each failure.
+    private func forward(_ request: Request, body: ByteBuffer, to owners: [String], via mesh: MeshNode) async throws -> Response? {
+        let addresses = await mesh.httpAddresses()
         var failures: [String] = []
         for owner in owners {
             guard let address = addresses[owner] else { failures.append("\(owner): not alive here"); continue }
@@ -44,7 +60,7 @@ extension API {
             }
         }
         throw APIError(.serviceUnavailable, "owners_unreachable",
-                       "no owner of \(project) answered (\(failures.joined(separator: "; "))); ?local=1 answers from this node's own store")
+                       "no owner answered (\(failures.joined(separator: "; "))); ?local=1 answers from this node's own store")
     }
 
     /// For ids that name no project (audit tasks, result records): the first other member that knows it.
@@ -61,8 +77,10 @@ extension API {
         guard let url = URL(string: "http://\(address)\(path)") else { throw APIError(.badGateway, "bad_address", address) }
         var out = URLRequest(url: url)
         out.httpMethod = request.method.rawValue
-        if let auth = request.headers[.authorization] { out.setValue(auth, forHTTPHeaderField: "Authorization") }
-        if let type = request.headers[.contentType] { out.setValue(type, forHTTPHeaderField: "Content-Type") }
+        // the caller's headers (token, content type, a webhook's signature and delivery id), not the hop's
+        for field in request.headers where !Self.hopHeaders.contains(field.name.canonicalName) {
+            out.addValue(field.value, forHTTPHeaderField: field.name.rawName)
+        }
         out.setValue(await mesh.memberHeader(method: request.method.rawValue, path: path), forHTTPHeaderField: "X-Guardian-Member")
         if body.readableBytes > 0 { out.httpBody = Data(buffer: body) }
         let (data, response) = try await Self.peerSession.data(for: out)

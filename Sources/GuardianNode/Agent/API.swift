@@ -287,7 +287,14 @@ public struct API: Sendable {
             _ = try await authenticate(request)
             return await events(lastId: request.headers[HTTPField.Name("Last-Event-ID")!].flatMap(Int.init))
         }
-        Webhooks(node: node).register(on: router)
+        var hooks = Webhooks(node: node)
+        if mesh != nil {
+            let api = self
+            hooks.toPrimary = { @Sendable (request: Request, body: ByteBuffer, project: String) async -> Response? in
+                await api.forwardWebhookToPrimary(request, body: body, project: project)
+            }
+        }
+        hooks.register(on: router)
         return router
     }
 

@@ -11,6 +11,8 @@ import Hummingbird
 /// audit of the pushed commit. Forced pushes, merges and branch names are recorded for the checks.
 struct Webhooks: Sendable {
     let node: Node
+    /// In a mesh: hands a verified webhook to the project's primary (nil: handle it here).
+    var toPrimary: (@Sendable (Request, ByteBuffer, String) async -> Response?)?
 
     enum Provider: String, CaseIterable, Sendable { case github, gitlab, bitbucket, azure }
 
@@ -37,7 +39,8 @@ struct Webhooks: Sendable {
     }
 
     func handle(_ provider: Provider, _ request: Request, projectId: String?) async throws -> Response {
-        let body = [UInt8](Data(buffer: try await request.body.collect(upTo: node.config.maxBodyBytes)))
+        let raw = try await request.body.collect(upTo: node.config.maxBodyBytes)
+        let body = [UInt8](Data(buffer: raw))
         let json = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
         var parsed = parse(provider, request, json ?? [:])
         // find the project: by id, else by the repository URL in the payload
@@ -60,6 +63,7 @@ struct Webhooks: Sendable {
             throw APIError(.unauthorized, "bad_signature", "the webhook signature or token does not match")
         }
         guard json != nil else { throw APIError(.badRequest, "invalid_json", "the webhook body is not JSON") }
+        if let toPrimary, let answer = await toPrimary(request, raw, project.id) { return answer }
         let delivery = parsed.deliveryId ?? Sodium.hex(Sodium.blake2b(body, length: 16))
         parsed.deliveryId = delivery
         guard try node.store.recordDelivery(id: "\(provider.rawValue):\(delivery)", project: project.id, at: Date().timeIntervalSince1970) else {
