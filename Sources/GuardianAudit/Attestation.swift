@@ -40,7 +40,7 @@ public enum Attestation {
             .object([("name", .string(s.name)), ("digest", .object(s.digest.map { ($0.key, .string($0.value)) }))])
         }
         return CanonicalJSON.object([("_type", .string(st.type)), ("subject", .array(subject)),
-                                     ("predicateType", .string(st.predicateType)), ("predicate", report.canonical)]).encoded()
+                                     ("predicateType", .string(st.predicateType)), ("predicate", .raw(report.canonicalBytes))]).encoded()
     }
 
     /// A signed DSSE envelope over the report's statement.

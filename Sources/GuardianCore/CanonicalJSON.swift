@@ -5,6 +5,11 @@ public indirect enum CanonicalJSON: Sendable {
     case string(String), int(Int), double(Double), bool(Bool), null
     case object([(String, CanonicalJSON)])
     case array([CanonicalJSON])
+    /// Canonical JSON written beforehand (the report, by `CanonicalWriter`).
+    case raw([UInt8])
+
+    /// Key order: by UTF-8 bytes, as `JSONEncoder` sorts.
+    public static func precedes(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
 
     public func encoded() -> [UInt8] {
         var out: [UInt8] = []
@@ -17,8 +22,8 @@ public indirect enum CanonicalJSON: Sendable {
         switch self {
         case .string(let s): CanonicalJSON.writeString(s, into: &out)
         case .int(let v): CanonicalJSON.writeInt(v, into: &out)
-        case .double(let v):
-            if v.isFinite, v == v.rounded(), abs(v) < 1e15 { out += Array(String(Int(v)).utf8) } else { out += Array("\(v)".utf8) }
+        case .double(let v): CanonicalJSON.writeDouble(v, into: &out)
+        case .raw(let bytes): out += bytes
         case .bool(let v): out += Array((v ? "true" : "false").utf8)
         case .null: out += Array("null".utf8)
         case .array(let items):
@@ -31,7 +36,7 @@ public indirect enum CanonicalJSON: Sendable {
         case .object(let fields):
             out.append(123)
             var first = true
-            for (k, v) in fields.sorted(by: { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }) {
+            for (k, v) in fields.sorted(by: { CanonicalJSON.precedes($0.0, $1.0) }) {
                 if !first { out.append(44) }
                 first = false
                 CanonicalJSON.writeString(k, into: &out)
@@ -40,6 +45,11 @@ public indirect enum CanonicalJSON: Sendable {
             }
             out.append(125)
         }
+    }
+
+    /// Whole numbers as integers (as JSONEncoder writes them), others in Swift's shortest form.
+    static func writeDouble(_ v: Double, into out: inout [UInt8]) {
+        if v.isFinite, v == v.rounded(), abs(v) < 1e15 { writeInt(Int(v), into: &out) } else { out += Array("\(v)".utf8) }
     }
 
     static func writeInt(_ v: Int, into out: inout [UInt8]) {
@@ -85,84 +95,134 @@ public indirect enum CanonicalJSON: Sendable {
     }
 }
 
-/// Builds an object, leaving out nil values as `JSONEncoder` does.
-public struct CanonicalObject {
-    public var fields: [(String, CanonicalJSON)] = []
-    public init() {}
-    public mutating func set(_ k: String, _ v: CanonicalJSON) { fields.append((k, v)) }
-    public mutating func set(_ k: String, _ v: String?) { if let v { fields.append((k, .string(v))) } }
-    public mutating func set(_ k: String, _ v: Int?) { if let v { fields.append((k, .int(v))) } }
-    public mutating func set(_ k: String, _ v: Double?) { if let v { fields.append((k, .double(v))) } }
-    public mutating func set(_ k: String, _ v: Bool) { fields.append((k, .bool(v))) }
-    public var json: CanonicalJSON { .object(fields) }
+/// Writes canonical JSON as a stream, with no tree in between: callers give each object's keys in
+/// sorted (UTF-8 byte) order and leave out nil values, as `JSONEncoder` with `.sortedKeys` does. The
+/// report is written this way because building and sorting a tree per result cost more than signing
+/// it (a test checks the bytes against `JSONEncoder`).
+public struct CanonicalWriter {
+    public var out: [UInt8] = []
+    private var comma = false
+
+    public init(capacity: Int = 4096) { out.reserveCapacity(capacity) }
+
+    private mutating func separate() { if comma { out.append(44) }; comma = false }
+    public mutating func key(_ k: String) { separate(); CanonicalJSON.writeString(k, into: &out); out.append(58) }
+    public mutating func string(_ s: String) { separate(); CanonicalJSON.writeString(s, into: &out); comma = true }
+    public mutating func int(_ v: Int) { separate(); CanonicalJSON.writeInt(v, into: &out); comma = true }
+    public mutating func double(_ v: Double) { separate(); CanonicalJSON.writeDouble(v, into: &out); comma = true }
+    public mutating func bool(_ v: Bool) { separate(); out += v ? [116, 114, 117, 101] : [102, 97, 108, 115, 101]; comma = true }
+    public mutating func raw(_ bytes: [UInt8]) { separate(); out += bytes; comma = true }
+    public mutating func beginObject() { separate(); out.append(123) }
+    public mutating func endObject() { out.append(125); comma = true }
+    public mutating func beginArray() { separate(); out.append(91) }
+    public mutating func endArray() { out.append(93); comma = true }
+
+    /// Fields whose value may be nil (left out, as JSONEncoder does).
+    public mutating func field(_ k: String, _ v: String?) { if let v { key(k); string(v) } }
+    public mutating func field(_ k: String, _ v: Int?) { if let v { key(k); int(v) } }
+    public mutating func field(_ k: String, _ v: Double) { key(k); double(v) }
+    public mutating func field(_ k: String, _ v: Bool) { key(k); bool(v) }
+    public mutating func field(_ k: String, _ v: String) { key(k); string(v) }
+    public mutating func field(_ k: String, _ v: Int) { key(k); int(v) }
+
+    /// A `[String: Int]` with its keys sorted.
+    public mutating func field(_ k: String, _ v: [String: Int]) {
+        key(k)
+        beginObject()
+        for name in v.keys.sorted(by: CanonicalJSON.precedes) { key(name); int(v[name]!) }
+        endObject()
+    }
 }
 
 extension AuditReport {
-    /// The report as canonical JSON (see `CanonicalJSON`).
-    public var canonical: CanonicalJSON {
-        var o = CanonicalObject()
-        o.set("schemaVersion", schemaVersion)
-        o.set("guardianVersion", guardianVersion)
-        var s = CanonicalObject()
-        s.set("repository", subject.repository); s.set("commit", subject.commit); s.set("revision", subject.revision)
-        s.set("isGitRepository", subject.isGitRepository)
-        o.set("subject", s.json)
-        o.set("profile", profile)
-        o.set("strictness", strictness)
-        o.set("overallHealthScore", overallHealthScore)
-        var g = CanonicalObject()
-        g.set("passed", gate.passed); g.set("reasons", .array(gate.reasons.map { .string($0) }))
-        o.set("gate", g.json)
-        o.set("magicResults", .object(magicResults.map { ($0.key, $0.value.canonical) }))
-        o.set("aiInsights", .array(aiInsights.map { i in
-            var x = CanonicalObject()
-            x.set("kind", i.kind); x.set("message", i.message); x.set("confidence", i.confidence); x.set("file", i.file)
-            x.set("check", i.check?.rawValue)
-            return x.json
-        }))
-        var st = CanonicalObject()
-        st.set("files", statistics.files); st.set("analyzedFiles", statistics.analyzedFiles); st.set("skippedFiles", statistics.skippedFiles)
-        st.set("lines", statistics.lines); st.set("codeLines", statistics.codeLines); st.set("functions", statistics.functions)
-        st.set("commits", statistics.commits); st.set("languages", .object(statistics.languages.map { ($0.key, .int($0.value)) }))
-        o.set("statistics", st.json)
-        o.set("skippedFiles", .array(skippedFiles.map { f in .object([("path", .string(f.path)), ("reason", .string(f.reason))]) }))
-        o.set("baseline", baseline)
-        var t = CanonicalObject()
-        t.set("startedAt", timing.startedAt); t.set("totalMs", timing.totalMs); t.set("cacheHits", timing.cacheHits); t.set("cacheMisses", timing.cacheMisses)
-        o.set("timing", t.json)
-        return o.json
+    /// The report as canonical JSON bytes (see `CanonicalWriter`; keys below are in sorted order).
+    public var canonicalBytes: [UInt8] {
+        var w = CanonicalWriter(capacity: 4096)
+        w.beginObject()
+        w.key("aiInsights")
+        w.beginArray()
+        for i in aiInsights {
+            w.beginObject()
+            w.field("check", i.check?.rawValue); w.field("confidence", i.confidence); w.field("file", i.file)
+            w.field("kind", i.kind); w.field("message", i.message)
+            w.endObject()
+        }
+        w.endArray()
+        w.field("baseline", baseline)
+        w.key("gate")
+        w.beginObject()
+        w.field("passed", gate.passed)
+        w.key("reasons"); w.beginArray(); for r in gate.reasons { w.string(r) }; w.endArray()
+        w.endObject()
+        w.field("guardianVersion", guardianVersion)
+        w.key("magicResults")
+        w.beginObject()
+        for name in magicResults.keys.sorted(by: CanonicalJSON.precedes) { w.key(name); magicResults[name]!.write(into: &w) }
+        w.endObject()
+        w.field("overallHealthScore", overallHealthScore)
+        w.field("profile", profile)
+        w.field("schemaVersion", schemaVersion)
+        w.key("skippedFiles")
+        w.beginArray()
+        for f in skippedFiles { w.beginObject(); w.field("path", f.path); w.field("reason", f.reason); w.endObject() }
+        w.endArray()
+        w.key("statistics")
+        w.beginObject()
+        w.field("analyzedFiles", statistics.analyzedFiles); w.field("codeLines", statistics.codeLines); w.field("commits", statistics.commits)
+        w.field("files", statistics.files); w.field("functions", statistics.functions); w.field("languages", statistics.languages)
+        w.field("lines", statistics.lines); w.field("skippedFiles", statistics.skippedFiles)
+        w.endObject()
+        w.field("strictness", strictness)
+        w.key("subject")
+        w.beginObject()
+        w.field("commit", subject.commit); w.field("isGitRepository", subject.isGitRepository)
+        w.field("repository", subject.repository); w.field("revision", subject.revision)
+        w.endObject()
+        w.key("timing")
+        w.beginObject()
+        w.field("cacheHits", timing.cacheHits); w.field("cacheMisses", timing.cacheMisses)
+        w.field("startedAt", timing.startedAt); w.field("totalMs", timing.totalMs)
+        w.endObject()
+        w.endObject()
+        return w.out
     }
 }
 
 extension CheckResult {
-    var canonical: CanonicalJSON {
-        var o = CanonicalObject()
-        o.set("status", status.rawValue); o.set("score", score)
-        o.set("violations", .array(violations.map(\.canonical)))
-        o.set("suggestions", .array(suggestions.map(\.canonical)))
-        o.set("lastRun", lastRun); o.set("executionTime", executionTime)
-        o.set("skippedRules", .array(skippedRules.map { .object([("ruleId", .string($0.ruleId)), ("reason", .string($0.reason))]) }))
-        o.set("counts", .object(counts.map { ($0.key, .int($0.value)) }))
-        o.set("penalty", penalty)
-        return o.json
+    func write(into w: inout CanonicalWriter) {
+        w.beginObject()
+        w.field("counts", counts)
+        w.field("executionTime", executionTime)
+        w.field("lastRun", lastRun)
+        w.field("penalty", penalty)
+        w.field("score", score)
+        w.key("skippedRules")
+        w.beginArray()
+        for r in skippedRules { w.beginObject(); w.field("reason", r.reason); w.field("ruleId", r.ruleId); w.endObject() }
+        w.endArray()
+        w.field("status", status.rawValue)
+        w.key("suggestions"); w.beginArray(); for s in suggestions { s.write(into: &w) }; w.endArray()
+        w.key("violations"); w.beginArray(); for v in violations { v.write(into: &w) }; w.endArray()
+        w.endObject()
     }
 }
 
 extension Violation {
-    var canonical: CanonicalJSON {
-        var o = CanonicalObject()
-        o.set("ruleId", ruleId); o.set("severity", severity.rawValue); o.set("file", file); o.set("line", line); o.set("column", column)
-        o.set("message", message); o.set("fingerprint", fingerprint); o.set("lineHash", lineHash)
-        if let fix { o.set("fix", fix.canonical) }
-        return o.json
+    func write(into w: inout CanonicalWriter) {
+        w.beginObject()
+        w.field("column", column); w.field("file", file); w.field("fingerprint", fingerprint)
+        if let fix { w.key("fix"); fix.write(into: &w) }
+        w.field("line", line); w.field("lineHash", lineHash); w.field("message", message)
+        w.field("ruleId", ruleId); w.field("severity", severity.rawValue)
+        w.endObject()
     }
 }
 
 extension Suggestion {
-    var canonical: CanonicalJSON {
-        var o = CanonicalObject()
-        o.set("ruleId", ruleId); o.set("kind", kind.rawValue); o.set("message", message); o.set("file", file); o.set("line", line)
-        o.set("original", original); o.set("replacement", replacement); o.set("patch", patch)
-        return o.json
+    func write(into w: inout CanonicalWriter) {
+        w.beginObject()
+        w.field("file", file); w.field("kind", kind.rawValue); w.field("line", line); w.field("message", message)
+        w.field("original", original); w.field("patch", patch); w.field("replacement", replacement); w.field("ruleId", ruleId)
+        w.endObject()
     }
 }

@@ -10,12 +10,15 @@ public struct CryptoError: Error, CustomStringConvertible, Sendable, Equatable {
 /// An Ed25519 public key (32 bytes).
 public struct VerifyingKey: Sendable, Hashable {
     public let bytes: [UInt8]
+    /// The node id derived from this key, computed once (verification checks it on every envelope).
+    public let nodeID: NodeID
 
     public init(bytes: [UInt8]) throws {
         guard bytes.count == Int(crypto_sign_PUBLICKEYBYTES) else {
             throw CryptoError("an Ed25519 public key is 32 bytes, got \(bytes.count)")
         }
         self.bytes = bytes
+        nodeID = NodeID(publicKeyBytes: bytes)
     }
 
     /// Parses standard base64.
@@ -33,9 +36,6 @@ public struct VerifyingKey: Sendable, Hashable {
         guard signature.count == Int(crypto_sign_BYTES), Sodium.ready else { return false }
         return crypto_sign_verify_detached(signature, message, UInt64(message.count), bytes) == 0
     }
-
-    /// The node id derived from this key.
-    public var nodeID: NodeID { NodeID(publicKey: self) }
 }
 
 /// An Ed25519 key pair; the secret half lives in wiped, guarded memory.

@@ -7,8 +7,11 @@ public struct NodeID: Sendable, Hashable, CustomStringConvertible, Comparable {
 
     static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".utf8)
 
-    public init(publicKey: VerifyingKey) {
-        let digest = Sodium.sha256(publicKey.bytes)
+    public init(publicKey: VerifyingKey) { self = publicKey.nodeID }
+
+    /// Derives the id from the key's bytes (`VerifyingKey` does this once, when it is made).
+    init(publicKeyBytes: [UInt8]) {
+        let digest = Sodium.sha256(publicKeyBytes)
         let b32 = NodeID.base32(digest) // 52 characters
         var out: [UInt8] = []
         for g in 0..<4 {

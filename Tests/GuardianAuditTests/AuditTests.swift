@@ -261,9 +261,24 @@ import Testing
     /// The canonical writer produces what JSONEncoder (sorted keys) produces, byte for byte.
     @Test func matchesJSONEncoderAndRoundTrips() throws {
         let repo = try Planted.make()
-        for reproducible in [true, false] {
-            let report = try PlantedAuditTests.audit(repo) { $0.reproducible = reproducible }
-            let mine = report.canonical.encoded()
+        var reports = try [true, false].map { r in try PlantedAuditTests.audit(repo) { $0.reproducible = r } }
+        // every optional field present somewhere
+        var full = reports[0]
+        full.baseline = "abc"
+        full.aiInsights.append(Insight(kind: "trend", message: "m \"q\"", confidence: 0.25, file: "a/b.swift", check: .strict))
+        full.skippedFiles.append(SkippedFile(path: "big.bin", reason: "binary"))
+        full.statistics.languages = ["Swift": 3, "C": 1, "c": 2]
+        let fix = Suggestion(ruleId: "r", kind: .replacement, message: "fix it", file: "f", line: 3, original: "a", replacement: "b", patch: "@@")
+        full.magicResults["strict"]?.violations.append(Violation(ruleId: "r", severity: .high, file: "f", line: 3, column: 7, message: "v",
+                                                                   fingerprint: "fp", lineHash: "lh", fix: fix))
+        full.magicResults["strict"]?.suggestions.append(fix)
+        full.magicResults["strict"]?.skippedRules.append(SkippedRule(ruleId: "x", reason: "off"))
+        full.magicResults["strict"]?.counts["high"] = 1
+        full.magicResults["strict"]?.executionTime = 0.125
+        #expect(full.magicResults["strict"]?.violations.contains { $0.fix != nil } == true)
+        reports.append(full)
+        for report in reports {
+            let mine = report.canonicalBytes
             let e = JSONEncoder()
             e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             let theirs = [UInt8](try e.encode(report))

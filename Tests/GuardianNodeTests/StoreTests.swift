@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import GuardianCore
 import Testing
 @testable import GuardianNode
@@ -92,6 +93,42 @@ import Testing
             // SQLite may refuse to open a WAL database it cannot write at all: that too must say why.
             #expect(error.description.contains("cannot open the store") && error.description.lowercased().contains("read"), "\(error)")
         }
+    }
+
+    /// A store written by the v2 schema (findings keyed by result id) opens under v3 with every
+    /// result and finding kept, findings attached to their result's new sequence number.
+    @Test func migrationToAppendOnlyResultsKeepsEverything() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("guardian-mig-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/guardian.sqlite"
+        do {
+            let old = try DatabaseQueue(path: path)
+            try Store.migrator.migrate(old, upTo: "v2-registry")
+            try old.write { db in
+                for i in 0..<3 {
+                    try db.execute(sql: "INSERT INTO result (id, projectId, commitId, createdAt, signer, health, gatePassed, envelope) VALUES (?, 'p', NULL, ?, 's', 50, 1, ?)",
+                                   arguments: ["r\(i)", Double(i), Data("e\(i)".utf8)])
+                    for k in 0..<(i + 1) {
+                        try db.execute(sql: """
+                            INSERT INTO finding (resultId, projectId, checkName, ruleId, severity, file, line, message, fingerprint, isNew)
+                            VALUES (?, 'p', 'strict', 'strict/x', 'low', 'f', ?, 'm', ?, 0)
+                            """, arguments: ["r\(i)", k, "fp\(i)-\(k)"])
+                    }
+                }
+            }
+        }
+        let store = try Store(path: path)
+        #expect(try store.resultCount() == 3)
+        for i in 0..<3 {
+            #expect(try store.result(id: "r\(i)")?.envelope == Data("e\(i)".utf8))
+            let fs = try store.findings(result: "r\(i)", check: nil, severity: nil, onlyNew: false, limit: 100)
+            #expect(fs.map(\.fingerprint).sorted() == (0..<(i + 1)).map { "fp\(i)-\($0)" })
+        }
+        // new results append after the migrated ones and keep their own findings
+        try store.insert(results: [Self.result(9)])
+        #expect(try store.findings(result: "r9", check: nil, severity: nil, onlyNew: false, limit: 100).count == 3)
+        #expect(try store.latestFingerprints(project: "p") == Set((0..<3).map { "f9-\($0)" }))
     }
 }
 

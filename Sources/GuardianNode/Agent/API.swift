@@ -520,9 +520,9 @@ extension Store {
         try read { db in
             var out: [String: Int] = [:]
             let rows = try Row.fetchAll(db, sql: """
-                SELECT f.severity, COUNT(*) FROM finding f
-                JOIN (SELECT projectId, MAX(createdAt) AS c FROM result GROUP BY projectId) l ON l.projectId = f.projectId
-                JOIN result r ON r.id = f.resultId AND r.createdAt = l.c GROUP BY f.severity
+                SELECT f.severity, COUNT(*) FROM (SELECT projectId, MAX(createdAt) AS c FROM result GROUP BY projectId) l
+                JOIN result r ON r.projectId = l.projectId AND r.createdAt = l.c
+                JOIN finding f ON f.resultSeq = r.seq GROUP BY f.severity
                 """)
             for r in rows { out[r[0]] = r[1] }
             return out

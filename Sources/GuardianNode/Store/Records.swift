@@ -182,15 +182,16 @@ extension Store {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """)
         let finding = try db.cachedStatement(sql: """
-            INSERT INTO finding (resultId, projectId, checkName, ruleId, severity, file, line, message, fingerprint, isNew)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO finding (resultSeq, resultId, projectId, checkName, ruleId, severity, file, line, message, fingerprint, isNew)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         let project = try db.cachedStatement(sql: "UPDATE project SET lastAuditAt = MAX(IFNULL(lastAuditAt, 0), ?) WHERE id = ?")
         for (r, findings) in results {
             try result.execute(arguments: [r.id, r.projectId, r.commitId, r.createdAt, r.signer, r.health, r.gatePassed, r.envelope])
             guard db.changesCount > 0 else { continue }
+            let seq = db.lastInsertedRowID
             for f in findings {
-                try finding.execute(arguments: [f.resultId, f.projectId, f.checkName, f.ruleId, f.severity, f.file, f.line, f.message, f.fingerprint, f.isNew])
+                try finding.execute(arguments: [seq, f.resultId, f.projectId, f.checkName, f.ruleId, f.severity, f.file, f.line, f.message, f.fingerprint, f.isNew])
             }
             try project.execute(arguments: [r.createdAt, r.projectId])
         }
@@ -204,7 +205,7 @@ extension Store {
         }
     }
 
-    public func result(id: String) throws -> ResultRecord? { try read { try ResultRecord.fetchOne($0, key: id) } }
+    public func result(id: String) throws -> ResultRecord? { try read { try ResultRecord.filter(Column("id") == id).fetchOne($0) } }
 
     public func latestResult(project: String) throws -> ResultRecord? {
         try read { try ResultRecord.filter(Column("projectId") == project).order(Column("createdAt").desc).fetchOne($0) }
@@ -222,7 +223,10 @@ extension Store {
     /// a new result's findings are compared with to mark them new.
     public func latestFingerprints(project: String) throws -> Set<String>? {
         try latestResultSummary(project: project).map { latest in
-            try read { db in Set(try String.fetchAll(db, sql: "SELECT fingerprint FROM finding WHERE resultId = ?", arguments: [latest.id])) }
+            try read { db in
+                Set(try String.fetchAll(db, sql: "SELECT fingerprint FROM finding WHERE resultSeq = (SELECT seq FROM result WHERE id = ?)",
+                                        arguments: [latest.id]))
+            }
         }
     }
 
@@ -230,7 +234,8 @@ extension Store {
 
     public func findings(result: String, check: String?, severity: String?, onlyNew: Bool, limit: Int) throws -> [FindingRecord] {
         try read { db in
-            var q = FindingRecord.filter(Column("resultId") == result)
+            guard let seq = try Int64.fetchOne(db, sql: "SELECT seq FROM result WHERE id = ?", arguments: [result]) else { return [] }
+            var q = FindingRecord.filter(Column("resultSeq") == seq)
             if let check { q = q.filter(Column("checkName") == check) }
             if let severity { q = q.filter(Column("severity") == severity) }
             if onlyNew { q = q.filter(Column("isNew") == true) }

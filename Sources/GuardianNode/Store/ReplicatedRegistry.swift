@@ -264,7 +264,7 @@ public final class ReplicatedRegistry: Sendable {
     }
 
     static func delete(project id: String, _ db: Database) throws -> Bool {
-        try FindingRecord.filter(Column("projectId") == id).deleteAll(db)
+        try db.execute(sql: "DELETE FROM finding WHERE resultSeq IN (SELECT seq FROM result WHERE projectId = ?)", arguments: [id])
         try ResultRecord.filter(Column("projectId") == id).deleteAll(db)
         return try ProjectRecord.deleteOne(db, key: id)
     }

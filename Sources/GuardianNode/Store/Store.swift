@@ -137,6 +137,50 @@ public final class Store: Sendable {
                 CREATE INDEX project_url ON project(repositoryUrl, IFNULL(branch, ''));
                 """)
         }
+        m.registerMigration("v3-append-only-results") { db in
+            // Results and findings are appended in insertion order. A result gets an explicit
+            // integer key (`seq`); its findings point at that key and are indexed by it, so storing a
+            // result touches the end of each b-tree instead of random pages (the result id is a
+            // BLAKE2b hash: an index keyed by it puts every insert on a random page, and the old
+            // finding indexes by result id and by project did that several times per result). Only
+            // the unique index on the result id stays random.
+            try db.execute(sql: """
+                CREATE TABLE result_v3 (
+                    seq INTEGER PRIMARY KEY,
+                    id TEXT NOT NULL UNIQUE,
+                    projectId TEXT NOT NULL,
+                    commitId TEXT,
+                    createdAt DOUBLE NOT NULL,
+                    signer TEXT NOT NULL,
+                    health INTEGER NOT NULL,
+                    gatePassed BOOLEAN NOT NULL,
+                    envelope BLOB NOT NULL
+                );
+                INSERT INTO result_v3 (seq, id, projectId, commitId, createdAt, signer, health, gatePassed, envelope)
+                    SELECT rowid, id, projectId, commitId, createdAt, signer, health, gatePassed, envelope FROM result ORDER BY rowid;
+                CREATE TABLE finding_v3 (
+                    resultSeq INTEGER NOT NULL,
+                    resultId TEXT NOT NULL,
+                    projectId TEXT NOT NULL,
+                    checkName TEXT NOT NULL,
+                    ruleId TEXT NOT NULL,
+                    severity TEXT NOT NULL,
+                    file TEXT,
+                    line INTEGER,
+                    message TEXT NOT NULL,
+                    fingerprint TEXT NOT NULL,
+                    isNew BOOLEAN NOT NULL
+                );
+                INSERT INTO finding_v3 SELECT r.seq, f.resultId, f.projectId, f.checkName, f.ruleId, f.severity, f.file, f.line,
+                    f.message, f.fingerprint, f.isNew FROM finding f JOIN result_v3 r ON r.id = f.resultId ORDER BY f.rowid;
+                DROP TABLE finding;
+                DROP TABLE result;
+                ALTER TABLE result_v3 RENAME TO result;
+                ALTER TABLE finding_v3 RENAME TO finding;
+                CREATE INDEX result_project ON result(projectId, createdAt DESC);
+                CREATE INDEX finding_result ON finding(resultSeq);
+                """)
+        }
         return m
     }
 
@@ -167,16 +211,20 @@ public struct StoreConflict: Error, Sendable { public var message: String }
 
 /// Leader/follower group commit. A caller queues its results; if no transaction is being written it
 /// becomes the leader, takes everything queued and writes it in one transaction (one WAL fsync),
-/// then wakes the followers whose results were in it. Nobody is acknowledged before the commit that
-/// holds their results, and a failed commit fails exactly the callers whose results were in it.
-// @unchecked: every stored property is read and written only with `cond` locked.
+/// then wakes exactly the followers whose results were in it, and hands the lead to the first caller
+/// still waiting. Nobody is acknowledged before the commit that holds their results, and a failed
+/// commit fails exactly the callers whose results were in it. (Each ticket has its own semaphore: a
+/// shared condition would wake every waiting producer on every commit.)
+// @unchecked: `queue`, `writing` and the counters are only touched with `lock` held; a ticket's
+// fields are written before its semaphore is signalled and read after it is waited on.
 final class GroupCommitter: @unchecked Sendable {
     private final class Ticket {
         let results: [(ResultRecord, [FindingRecord])]
         var outcome: Result<Void, any Error>?
+        let wake = DispatchSemaphore(value: 0)
         init(_ r: [(ResultRecord, [FindingRecord])]) { results = r }
     }
-    private let cond = NSCondition()
+    private let lock = NSLock()
     private var queue: [Ticket] = []
     private var writing = false
     /// Transactions written and results they held, for the store metrics and the benchmark.
@@ -184,27 +232,34 @@ final class GroupCommitter: @unchecked Sendable {
 
     func commit(_ results: [(ResultRecord, [FindingRecord])], store: Store) throws {
         let ticket = Ticket(results)
-        cond.lock()
+        lock.lock()
         queue.append(ticket)
-        while ticket.outcome == nil {
-            if writing { cond.wait(); continue }
+        if writing {
+            lock.unlock()
+            ticket.wake.wait() // woken with an outcome, or to lead
+            if let outcome = ticket.outcome { return try outcome.get() }
+        } else {
             writing = true
-            let group = queue
-            queue.removeAll()
-            cond.unlock()
-            let outcome = Result { try store.write { db in for t in group { try Store.insert(results: t.results, in: db) } } }
-            cond.lock()
-            for t in group { t.outcome = outcome }
-            commits += 1
-            committed += group.reduce(0) { $0 + $1.results.count }
-            writing = false
-            cond.broadcast()
+            lock.unlock()
         }
-        cond.unlock()
-        try ticket.outcome!.get()
+        // the leader: write everything queued (its own ticket included), wake those callers, then
+        // pass the lead on or stop writing
+        lock.lock()
+        let group = queue
+        queue.removeAll()
+        lock.unlock()
+        let outcome = Result { try store.write { db in for t in group { try Store.insert(results: t.results, in: db) } } }
+        lock.lock()
+        commits += 1
+        committed += group.reduce(0) { $0 + $1.results.count }
+        for t in group { t.outcome = outcome }
+        if let next = queue.first { next.wake.signal() } else { writing = false } // woken with no outcome: it leads
+        lock.unlock()
+        for t in group where t !== ticket { t.wake.signal() }
+        try outcome.get()
     }
 
-    var stats: (commits: Int, results: Int) { cond.lock(); defer { cond.unlock() }; return (commits, committed) }
+    var stats: (commits: Int, results: Int) { lock.lock(); defer { lock.unlock() }; return (commits, committed) }
 }
 
 /// Moves committed WAL frames into the database file on a connection of its own, at most every
