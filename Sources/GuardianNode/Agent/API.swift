@@ -415,7 +415,7 @@ public struct API: Sendable {
         }
         // splice the live field into the cached object: `{...}` -> `{...,"runningAudit":…}`
         let running: Any
-        if let t = await node.currentTask(project: project.id) {
+        if let t = node.currentTask(project: project.id) {
             running = ["taskId": t.id, "state": t.state.rawValue, "phase": t.phase, "progress": t.progress] as [String: Any]
         } else {
             running = NSNull()

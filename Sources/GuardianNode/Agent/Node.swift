@@ -4,6 +4,7 @@ import GuardianAudit
 import GuardianCore
 import GuardianCrypto
 import Logging
+import Synchronization
 
 /// An audit task: queued, running with progress, then succeeded or failed.
 public struct AuditTask: Codable, Sendable, Equatable {
@@ -68,6 +69,8 @@ public actor Node {
     private var tasks: [String: AuditTask] = [:]
     private var taskOrder: [String] = []
     private var running = 0
+    /// Queued and running tasks per project, most recently changed last.
+    private let active = Mutex<[String: [AuditTask]]>([:])
 
     /// The mesh's answer to "who owns this project" (primary first); nil on a node without a mesh,
     /// which owns everything.
@@ -242,11 +245,17 @@ public actor Node {
     public var runningAudits: Int { running }
 
     /// The running or most recent task of a project.
-    public func currentTask(project: String) -> AuditTask? {
-        taskOrder.reversed().compactMap { tasks[$0] }.first { $0.projectId == project && ($0.state == .running || $0.state == .queued) }
-    }
+    /// Read on every audit-status request, so it is answered without a hop onto this actor and
+    /// without scanning the task history.
+    public nonisolated func currentTask(project: String) -> AuditTask? { active.withLock { $0[project]?.last } }
 
     private func remember(_ t: AuditTask) {
+        active.withLock { a in
+            var list = a[t.projectId] ?? []
+            list.removeAll { $0.id == t.id }
+            if t.state == .running || t.state == .queued { list.append(t) }
+            a[t.projectId] = list.isEmpty ? nil : list
+        }
         if tasks[t.id] == nil { taskOrder.append(t.id) }
         tasks[t.id] = t
         if taskOrder.count > 10_000 {
@@ -332,8 +341,7 @@ public actor Node {
     /// Enqueues audits of projects whose next scheduled time has come. Every node moves its own
     /// schedule on; only the primary audits, so a project is audited once per period in a mesh.
     public func scheduleDue(now: Double = Date().timeIntervalSince1970) async throws {
-        for p in try store.projects() where p.scheduleSeconds > 0 {
-            guard let next = p.nextAuditAt, next <= now else { continue }
+        for p in try store.dueProjects(now: now) {
             try store.setNextAudit(project: p.id, at: now + Double(p.scheduleSeconds))
             if await isPrimary(p.id) { _ = try? enqueue(project: p.id, reason: .schedule, revision: nil) }
         }

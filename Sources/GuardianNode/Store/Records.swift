@@ -151,11 +151,20 @@ extension Store {
 
     // Registry rows change through `ReplicatedRegistry`, which stamps every write for replication.
 
+    /// Projects whose scheduled audit is due (the scheduler asks every 2 s: no need to load them all).
+    public func dueProjects(now: Double) throws -> [ProjectRecord] {
+        try read { try ProjectRecord.filter(sql: "scheduleSeconds > 0 AND nextAuditAt <= ?", arguments: [now]).fetchAll($0) }
+    }
+
     /// The next scheduled audit: a local field, not replicated.
     public func setNextAudit(project id: String, at time: Double?) throws {
         try write { try $0.execute(sql: "UPDATE project SET nextAuditAt = ? WHERE id = ?", arguments: [time, id]) }
     }
-    public func project(id: String) throws -> ProjectRecord? { try read { try ProjectRecord.fetchOne($0, key: id) } }
+    /// Read on every project request: a cached statement (GRDB's query builder writes, parses and
+    /// authorizes the SQL again on every call, which cost more than the query).
+    public func project(id: String) throws -> ProjectRecord? {
+        try read { db in try ProjectRecord.fetchOne(try db.cachedStatement(sql: "SELECT * FROM project WHERE id = ?"), arguments: [id]) }
+    }
     public func projects() throws -> [ProjectRecord] { try read { try ProjectRecord.order(Column("id")).fetchAll($0) } }
     public func project(url: String) throws -> [ProjectRecord] {
         try read { try ProjectRecord.filter(Column("repositoryUrl") == url).fetchAll($0) }
@@ -214,7 +223,7 @@ extension Store {
     /// The latest result's id, time and commit, without loading its envelope.
     public func latestResultSummary(project: String) throws -> (id: String, createdAt: Double, commitId: String?)? {
         try read { db in
-            try Row.fetchOne(db, sql: "SELECT id, createdAt, commitId FROM result WHERE projectId = ? ORDER BY createdAt DESC LIMIT 1",
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT id, createdAt, commitId FROM result WHERE projectId = ? ORDER BY createdAt DESC LIMIT 1"),
                              arguments: [project]).map { ($0[0], $0[1], $0[2]) }
         }
     }
