@@ -69,6 +69,8 @@ public actor Node {
     private var tasks: [String: AuditTask] = [:]
     private var taskOrder: [String] = []
     private var running = 0
+    /// Projects with an audit running.
+    private var auditing: Set<String> = []
     /// Queued and running tasks per project, most recently changed last.
     private let active = Mutex<[String: [AuditTask]]>([:])
 
@@ -265,11 +267,15 @@ public actor Node {
         }
     }
 
+    /// Starts the highest-priority queued audits while there is capacity. Two audits of one project
+    /// never run at once: they would fetch into the same mirror (a second one waits its turn).
     private func pump() {
-        while running < maxConcurrentAudits, !queue.isEmpty {
-            var best = 0
-            for (i, t) in queue.enumerated() where t.priority > queue[best].priority { best = i }
+        while running < maxConcurrentAudits {
+            var best: Int?
+            for (i, t) in queue.enumerated() where !auditing.contains(t.projectId) && (best.map { t.priority > queue[$0].priority } ?? true) { best = i }
+            guard let best else { return }
             var task = queue.remove(at: best)
+            auditing.insert(task.projectId)
             task.state = .running
             task.startedAt = Date().timeIntervalSince1970
             task.phase = "starting"
@@ -320,6 +326,7 @@ public actor Node {
         }
         remember(t)
         running -= 1
+        auditing.remove(t.projectId)
         pump()
     }
 

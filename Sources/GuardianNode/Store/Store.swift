@@ -26,6 +26,8 @@ public final class Store: Sendable {
         do {
             db = try DatabasePool(path: path, configuration: config)
             try Store.migrator.migrate(db)
+            // A migration that copies tables leaves a WAL as large as the copy: hand it back.
+            _ = try db.writeWithoutTransaction { try $0.checkpoint(.truncate) }
             var c = Configuration()
             c.busyMode = .timeout(10)
             c.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous=FULL") }
