@@ -87,10 +87,13 @@ struct ProjectsCommand: AsyncParsableCommand {
         @Option(help: "Seconds between scheduled audits (0: none).") var schedule: Int?
         @Option var profile: String?
         @Option var webhookSecret: String?
+        @Option(help: "Credentials for a private repository: USER:SECRET or a token (GUARDIAN_CREDENTIALS keeps it off the command line).")
+        var credentials: String?
         @Option var format: ListFormat = .text
 
         func run() async throws {
             var body: [String: Any] = ["repositoryUrl": repository]
+            if let c = credentials ?? ProcessInfo.processInfo.environment["GUARDIAN_CREDENTIALS"], !c.isEmpty { body["credentials"] = c }
             let local = !repository.contains("://") && !repository.hasPrefix("git@")
             if local { body["repositoryUrl"] = URL(fileURLWithPath: repository).standardizedFileURL.path }
             if let name { body["name"] = name }

@@ -265,6 +265,15 @@ import Testing
         let status = try await agent.request("GET", "/v1/projects/\(id)/audit-status")
         #expect(status.json["commit"] as? String == (try repo.git("rev-parse", "HEAD").trimmingCharacters(in: .whitespacesAndNewlines)))
 
+        // the CLI registers with credentials too, from GUARDIAN_CREDENTIALS (off the command line)
+        let cli = try CommandRunner.run(GuardianBinary.path, ["projects", "add", url, "--name", "private-cli", "--branch", "main", "--format", "json",
+                                                              "--http-addr", "127.0.0.1:\(agent.port)", "--data-dir", agent.dataDir],
+                                        env: ["GUARDIAN_CREDENTIALS": "alice:s3cret-pass"])
+        #expect(cli.status == 0, "\(cli.stderr)")
+        let viaCLI = try #require((try? JSONSerialization.jsonObject(with: Data(cli.stdout.utf8))) as? [String: Any])
+        #expect(viaCLI["hasCredentials"] as? Bool == true)
+        _ = try await agent.waitForResult(project: try #require(viaCLI["id"] as? String))
+
         // the secret is nowhere in the store's files in clear
         for suffix in ["", "-wal"] {
             let bytes = (try? Data(contentsOf: URL(fileURLWithPath: agent.dataDir + "/guardian.sqlite" + suffix))) ?? Data()
