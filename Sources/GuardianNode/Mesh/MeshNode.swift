@@ -91,16 +91,7 @@ public actor MeshNode: Service {
 
     public func run() async throws {
         let (host, port) = try AgentConfig.parseAddress(config.gossipAddr, what: "gossip address")
-        let group = MultiThreadedEventLoopGroup.singleton
-        let datagrams = try await DatagramBootstrap(group: group)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: host, port: port) { ch in
-                ch.eventLoop.makeCompletedFuture { try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(wrappingChannelSynchronously: ch) }
-            }
-        let boundPort = datagrams.channel.localAddress?.port ?? port
-        let server = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: host, port: boundPort) { ch in Self.framed(ch) }
+        let (datagrams, server, boundPort) = try await Self.bind(host: host, port: port)
         udpChannel = datagrams.channel
         tcpChannel = server.channel
         if let a = config.advertiseAddr {
@@ -132,6 +123,35 @@ public actor MeshNode: Service {
             shutdownRequested.yield()
             shutdownRequested.finish()
         }
+    }
+
+    typealias Datagrams = NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>
+
+    /// UDP and TCP on the same port. With port 0 the kernel picks the UDP port, and that port may
+    /// already be taken for TCP (another socket's ephemeral port): then both are released and another
+    /// port is tried. A channel that was bound is always closed through `executeThenClose`.
+    static func bind(host: String, port: Int) async throws -> (Datagrams, NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, Int) {
+        let group = MultiThreadedEventLoopGroup.singleton
+        for attempt in 1...20 {
+            let datagrams = try await DatagramBootstrap(group: group)
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .bind(host: host, port: port) { ch in
+                    ch.eventLoop.makeCompletedFuture { try Datagrams(wrappingChannelSynchronously: ch) }
+                }
+            let boundPort = datagrams.channel.localAddress?.port ?? port
+            do {
+                let server = try await ServerBootstrap(group: group)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .bind(host: host, port: boundPort) { ch in Self.framed(ch) }
+                return (datagrams, server, boundPort)
+            } catch {
+                try? await datagrams.executeThenClose { _, _ in }
+                if port != 0 || attempt == 20 {
+                    throw GuardianError.io("cannot listen for push-pull on TCP \(host):\(boundPort) (the UDP port is bound): \(error)")
+                }
+            }
+        }
+        throw GuardianError.io("no port free for both UDP and TCP on \(host)")
     }
 
     private func serve(datagrams: NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>,
