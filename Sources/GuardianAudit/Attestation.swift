@@ -33,14 +33,25 @@ public struct AuditStatement: Codable, Sendable, Equatable {
 }
 
 public enum Attestation {
-    /// Canonical statement bytes: compact JSON with sorted keys (`CanonicalJSON`).
+    /// Canonical statement bytes: compact JSON with sorted keys (`CanonicalWriter`).
     public static func statementBytes(_ report: AuditReport) throws -> [UInt8] {
         let st = AuditStatement(report: report)
-        let subject: [CanonicalJSON] = st.subject.map { s in
-            .object([("name", .string(s.name)), ("digest", .object(s.digest.map { ($0.key, .string($0.value)) }))])
+        var w = CanonicalWriter(capacity: 4096)
+        w.beginObject()
+        w.field("_type", st.type)
+        w.key("predicate"); w.raw(report.canonicalBytes)
+        w.field("predicateType", st.predicateType)
+        w.key("subject")
+        w.beginArray()
+        for s in st.subject {
+            w.beginObject()
+            w.key("digest"); w.beginObject(); for k in s.digest.keys.sorted(by: CanonicalJSON.precedes) { w.field(k, s.digest[k]) }; w.endObject()
+            w.field("name", s.name)
+            w.endObject()
         }
-        return CanonicalJSON.object([("_type", .string(st.type)), ("subject", .array(subject)),
-                                     ("predicateType", .string(st.predicateType)), ("predicate", .raw(report.canonicalBytes))]).encoded()
+        w.endArray()
+        w.endObject()
+        return w.out
     }
 
     /// A signed DSSE envelope over the report's statement.

@@ -1,51 +1,10 @@
-/// A small JSON value for the signed statement, written with sorted keys, no white space, no escaped
-/// slashes and nil fields omitted — the shape `JSONEncoder` with `.sortedKeys` produces, at a
-/// fraction of its cost on Linux (signing sits on the result path). Output decodes with `JSONDecoder`.
-public indirect enum CanonicalJSON: Sendable {
-    case string(String), int(Int), double(Double), bool(Bool), null
-    case object([(String, CanonicalJSON)])
-    case array([CanonicalJSON])
-    /// Canonical JSON written beforehand (the report, by `CanonicalWriter`).
-    case raw([UInt8])
-
+/// Canonical JSON for the signed statement: sorted keys, no white space, no escaped slashes and
+/// nil fields omitted — the shape `JSONEncoder` with `.sortedKeys` produces, at a fraction of its cost
+/// on Linux (signing sits on the result path). Output decodes with `JSONDecoder`. The writers here
+/// are shared by `CanonicalWriter` (the statement) and the DSSE envelope.
+public enum CanonicalJSON {
     /// Key order: by UTF-8 bytes, as `JSONEncoder` sorts.
     public static func precedes(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
-
-    public func encoded() -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(4096)
-        write(into: &out)
-        return out
-    }
-
-    public func write(into out: inout [UInt8]) {
-        switch self {
-        case .string(let s): CanonicalJSON.writeString(s, into: &out)
-        case .int(let v): CanonicalJSON.writeInt(v, into: &out)
-        case .double(let v): CanonicalJSON.writeDouble(v, into: &out)
-        case .raw(let bytes): out += bytes
-        case .bool(let v): out += Array((v ? "true" : "false").utf8)
-        case .null: out += Array("null".utf8)
-        case .array(let items):
-            out.append(91)
-            for (i, item) in items.enumerated() {
-                if i > 0 { out.append(44) }
-                item.write(into: &out)
-            }
-            out.append(93)
-        case .object(let fields):
-            out.append(123)
-            var first = true
-            for (k, v) in fields.sorted(by: { CanonicalJSON.precedes($0.0, $1.0) }) {
-                if !first { out.append(44) }
-                first = false
-                CanonicalJSON.writeString(k, into: &out)
-                out.append(58)
-                v.write(into: &out)
-            }
-            out.append(125)
-        }
-    }
 
     /// Whole numbers as integers (as JSONEncoder writes them), others in Swift's shortest form.
     static func writeDouble(_ v: Double, into out: inout [UInt8]) {
@@ -111,19 +70,18 @@ public struct CanonicalWriter {
     public mutating func int(_ v: Int) { separate(); CanonicalJSON.writeInt(v, into: &out); comma = true }
     public mutating func double(_ v: Double) { separate(); CanonicalJSON.writeDouble(v, into: &out); comma = true }
     public mutating func bool(_ v: Bool) { separate(); out += v ? [116, 114, 117, 101] : [102, 97, 108, 115, 101]; comma = true }
+    /// Canonical JSON written beforehand (the report inside the statement).
     public mutating func raw(_ bytes: [UInt8]) { separate(); out += bytes; comma = true }
     public mutating func beginObject() { separate(); out.append(123) }
     public mutating func endObject() { out.append(125); comma = true }
     public mutating func beginArray() { separate(); out.append(91) }
     public mutating func endArray() { out.append(93); comma = true }
 
-    /// Fields whose value may be nil (left out, as JSONEncoder does).
+    /// Fields; a nil value is left out, as JSONEncoder does.
     public mutating func field(_ k: String, _ v: String?) { if let v { key(k); string(v) } }
     public mutating func field(_ k: String, _ v: Int?) { if let v { key(k); int(v) } }
     public mutating func field(_ k: String, _ v: Double) { key(k); double(v) }
     public mutating func field(_ k: String, _ v: Bool) { key(k); bool(v) }
-    public mutating func field(_ k: String, _ v: String) { key(k); string(v) }
-    public mutating func field(_ k: String, _ v: Int) { key(k); int(v) }
 
     /// A `[String: Int]` with its keys sorted.
     public mutating func field(_ k: String, _ v: [String: Int]) {

@@ -13,7 +13,8 @@ struct BenchMeshCommand: ParsableCommand {
     @Option var trials = 20
     @Option(help: "A flaky node stalls on average once in this many periods.") var stallEvery = 100
     @Option(help: "Which parts: ring, dissemination, detection, stalls, partition (comma-separated).") var parts = "ring,dissemination,detection,stalls,partition"
-    @Option(help: "False-positive runs with the Lifeguard extensions on, off, or both (two processes can run one each).") var lifeguard = "both"
+    enum Lifeguard: String, ExpressibleByArgument, CaseIterable { case on, off, both }
+    @Option(help: "False-positive runs with the Lifeguard extensions on, off, or both (two processes can run one each).") var lifeguard = Lifeguard.both
 
     func run() throws {
         let want = Set(parts.split(separator: ",").map(String.init))
@@ -21,8 +22,8 @@ struct BenchMeshCommand: ParsableCommand {
         if want.contains("dissemination") { dissemination() }
         if want.contains("detection") { detection() }
         if want.contains("stalls") {
-            if lifeguard != "off" { stalls(lifeguard: true) }
-            if lifeguard != "on" { stalls(lifeguard: false) }
+            if lifeguard != .off { stalls(lifeguard: true) }
+            if lifeguard != .on { stalls(lifeguard: false) }
         }
         if want.contains("partition") { partition() }
     }

@@ -59,64 +59,29 @@ struct BenchStoreCommand: ParsableCommand {
             return try Self.record(r, project: "bench-0000", key: key, at: now + Double(i))
         }
         // one writer, one transaction (one fsync) per result
-        var start = Date()
+        let start = Date()
         let sequentialCount = min(throughputResults, 1000)
         for i in 0..<sequentialCount { try store.insert(results: [try made(i, 1)]) }
         let single = Double(sequentialCount) / Date().timeIntervalSince(start)
         print(String(format: "signed results acknowledged durably, one writer, one transaction (one fsync) each: %.0f/s", single))
         // many concurrent producers (audits finishing, replicas arriving) share commits: group commit
         for (series, producers) in [16, 64].enumerated() {
-            let before = store.commitStats
-            start = Date()
-            let failures = Counter()
             let timing = Timing()
-            let done = DispatchGroup()
-            for p in 0..<producers {
-                done.enter()
-                Thread.detachNewThread {
-                    var i = p
-                    while i < throughputResults {
-                        do {
-                            let a = DispatchTime.now().uptimeNanoseconds
-                            let m = try made(i, 2 + series)
-                            let b = DispatchTime.now().uptimeNanoseconds
-                            try store.insert(results: [m])
-                            timing.add(Int(b - a), Int(DispatchTime.now().uptimeNanoseconds - b))
-                        } catch { failures.add() }
-                        i += producers
-                    }
-                    done.leave()
-                }
+            let (rate, perCommit) = try Self.concurrently(producers, results: throughputResults, store: store) { i in
+                let a = DispatchTime.now().uptimeNanoseconds
+                let m = try made(i, 2 + series)
+                let b = DispatchTime.now().uptimeNanoseconds
+                try store.insert(results: [m])
+                timing.add(Int(b - a), Int(DispatchTime.now().uptimeNanoseconds - b))
             }
-            done.wait()
-            let grouped = Double(throughputResults) / Date().timeIntervalSince(start)
-            let after = store.commitStats
-            guard failures.value == 0 else { throw ValidationError("\(failures.value) results failed to store") }
             print(String(format: "signed results acknowledged durably, %d concurrent producers, group commit: %.0f/s (%.1f results per fsync; per result %.0f us signing, %.0f us waiting for the commit) (bar: >= 5000/s)",
-                         producers, grouped, Double(after.results - before.results) / Double(max(1, after.commits - before.commits)),
-                         timing.signing / Double(throughputResults) / 1000, timing.waiting / Double(throughputResults) / 1000))
+                         producers, rate, perCommit, timing.signing / Double(throughputResults) / 1000, timing.waiting / Double(throughputResults) / 1000))
         }
-
         // the store alone: results signed beforehand (as replicas and imports arrive), stored durably
         // by 16 concurrent writers sharing commits
-        do {
-            let signed = try (0..<throughputResults).map { try made($0, 9) }
-            let before = store.commitStats
-            start = Date()
-            let failures = Counter()
-            DispatchQueue.concurrentPerform(iterations: 16) { w in
-                var i = w
-                while i < signed.count {
-                    do { try store.insert(results: [signed[i]]) } catch { failures.add() }
-                    i += 16
-                }
-            }
-            let rate = Double(signed.count) / Date().timeIntervalSince(start)
-            let after = store.commitStats
-            guard failures.value == 0 else { throw ValidationError("\(failures.value) results failed to store") }
-            print(String(format: "signed results stored durably (signed beforehand), 16 writers, group commit: %.0f/s (%.1f results per fsync)",
-                         rate, Double(after.results - before.results) / Double(max(1, after.commits - before.commits))))
-        }
+        let signed = try (0..<throughputResults).map { try made($0, 9) }
+        let (rate, perCommit) = try Self.concurrently(16, results: throughputResults, store: store) { try store.insert(results: [signed[$0]]) }
+        print(String(format: "signed results stored durably (signed beforehand), 16 writers, group commit: %.0f/s (%.1f results per fsync)", rate, perCommit))
 
         // 3. verifications per second, one core, on a realistic envelope
         var report = base
@@ -132,6 +97,29 @@ struct BenchStoreCommand: ParsableCommand {
         let raw = key.sign(Array(repeating: 7, count: 64))
         print(String(format: "raw Ed25519 verifications: %.0f/s on one core (libsodium)",
                      Self.rate(seconds: 1) { _ = key.verifyingKey.verify(signature: raw, message: Array(repeating: 7, count: 64)) }))
+    }
+
+    /// Runs `body(i)` for every result index on `threads` threads of their own (thread k takes
+    /// k, k + threads, …); returns results per second and results per commit.
+    static func concurrently(_ threads: Int, results: Int, store: Store, _ body: @escaping @Sendable (Int) throws -> Void) throws -> (Double, Double) {
+        let before = store.commitStats
+        let start = Date()
+        let failures = Counter()
+        let done = DispatchGroup()
+        for t in 0..<threads {
+            done.enter()
+            Thread.detachNewThread {
+                for i in stride(from: t, to: results, by: threads) {
+                    do { try body(i) } catch { failures.add() }
+                }
+                done.leave()
+            }
+        }
+        done.wait()
+        let rate = Double(results) / Date().timeIntervalSince(start)
+        let after = store.commitStats
+        guard failures.value == 0 else { throw ValidationError("\(failures.value) results failed to store") }
+        return (rate, Double(after.results - before.results) / Double(max(1, after.commits - before.commits)))
     }
 
     /// Calls per second of `body` on this thread, over `seconds`, in batches of 100.

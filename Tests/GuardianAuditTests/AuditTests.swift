@@ -285,12 +285,15 @@ import Testing
             let decoded = try JSONDecoder().decode(AuditReport.self, from: Data(mine))
             #expect(decoded == report)
             #expect(mine == theirs, "first difference at byte \(zip(mine, theirs).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(mine.count, theirs.count))")
+            // and the whole in-toto statement around it
+            #expect(try Attestation.statementBytes(report) == [UInt8](try e.encode(AuditStatement(report: report))))
         }
-        #expect(String(decoding: CanonicalJSON.string("a\"b\\c\n\u{1}/").encoded(), as: UTF8.self) == #""a\"b\\c\n\u0001/""#)
+        func written(_ s: String) -> [UInt8] { var w = CanonicalWriter(); w.string(s); return w.out }
+        #expect(String(decoding: written("a\"b\\c\n\u{1}/"), as: UTF8.self) == #""a\"b\\c\n\u0001/""#)
         // every control character, as JSONEncoder writes it
         let controls = String(decoding: (0..<32).map { UInt8($0) } + Array("é/\"\\".utf8), as: UTF8.self)
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        #expect(CanonicalJSON.string(controls).encoded() == Array(try e.encode(controls)))
+        #expect(written(controls) == Array(try e.encode(controls)))
     }
 }

@@ -8,12 +8,13 @@ import Testing
 @Suite(.serialized) struct MeshIntegrationTests {
     static let fast = ["GUARDIAN_PROBE_INTERVAL_MS": "200", "GUARDIAN_PUSH_PULL_SECONDS": "2"]
 
-    /// An agent with a cluster key on an ephemeral gossip port (`dataDir` reuses an identity).
-    static func start(_ name: String, key: String, join: String? = nil, dataDir: String? = nil) async throws -> AgentProcess {
+    /// An agent with a cluster key on an ephemeral gossip port (`dataDir` reuses an identity), with
+    /// fast protocol timers and any other `GUARDIAN_*` settings in `env`.
+    static func start(_ name: String, key: String, join: String? = nil, dataDir: String? = nil, env: [String: String] = [:]) async throws -> AgentProcess {
         let a = try AgentProcess(binary: GuardianBinary.path, dataDir: dataDir)
         var args = ["--name", name, "--gossip-addr", "127.0.0.1:0", "--cluster-key", key]
         if let join { args += ["--join", join] }
-        try await a.start(extraArgs: args, env: fast)
+        try await a.start(extraArgs: args, env: fast.merging(env) { _, new in new })
         return a
     }
 
@@ -45,9 +46,10 @@ import Testing
         Issue.record("not \(what) within \(timeout) s: \(views.joined(separator: " | "))")
     }
 
-    static func counter(_ a: AgentProcess, _ reason: String) async throws -> Int {
+    /// A refusal counter from `/metrics` (gossip's by default, or `guardian_discovery_rejected_total`).
+    static func counter(_ a: AgentProcess, _ reason: String, metric: String = "guardian_gossip_rejected_total") async throws -> Int {
         let text = try await a.request("GET", "/metrics", token: "").text
-        for line in text.split(separator: "\n") where line.hasPrefix("guardian_gossip_rejected_total{reason=\"\(reason)\"}") {
+        for line in text.split(separator: "\n") where line.hasPrefix("\(metric){reason=\"\(reason)\"}") {
             return Int(line.split(separator: " ").last ?? "0") ?? 0
         }
         return 0
@@ -196,30 +198,20 @@ import Testing
         a.stop()
     }
 
-    static func discoveryCounter(_ a: AgentProcess, _ reason: String) async throws -> Int {
-        let text = try await a.request("GET", "/metrics", token: "").text
-        for line in text.split(separator: "\n") where line.hasPrefix("guardian_discovery_rejected_total{reason=\"\(reason)\"}") {
-            return Int(line.split(separator: " ").last ?? "0") ?? 0
-        }
-        return 0
-    }
-
     /// Nodes started with no --join and no remembered peers find each other by LAN discovery on
     /// loopback; a node with another cluster key on the same port is not joined, and its
     /// announcements are counted as refused.
     @Test func lanDiscoveryOnLoopback() async throws {
         let key = ClusterKeyring.generate()
-        let env = Self.fast.merging(["GUARDIAN_DISCOVERY_PORT": "\(Int.random(in: 30_000...32_000))"]) { a, _ in a }
+        let port = ["GUARDIAN_DISCOVERY_PORT": "\(Int.random(in: 30_000...32_000))"]
         var agents: [AgentProcess] = []
         for (name, k) in [("alpha", key), ("bravo", key), ("stranger", ClusterKeyring.generate())] {
-            let a = try AgentProcess(binary: GuardianBinary.path)
-            try await a.start(extraArgs: ["--name", name, "--gossip-addr", "127.0.0.1:0", "--cluster-key", k], env: env)
-            agents.append(a)
+            agents.append(try await Self.start(name, key: k, env: port))
         }
         let (a, b, stranger) = (agents[0], agents[1], agents[2])
         try await Self.eventually("found by discovery", [a, b]) { s in s.keys.sorted() == ["alpha", "bravo"] && s.values.allSatisfy { $0 == "alive" } }
         #expect(try await Self.members(stranger).status.keys.sorted() == ["stranger"])
-        #expect(try await Self.discoveryCounter(a, "unknown_key") > 0, "the stranger's announcements were refused")
+        #expect(try await Self.counter(a, "unknown_key", metric: "guardian_discovery_rejected_total") > 0, "the stranger's announcements were refused")
         for n in agents { n.stop() }
     }
 }

@@ -6,12 +6,9 @@ import Testing
 /// Real agents on loopback: the registry replicated to every node, tokens valid mesh-wide, requests
 /// forwarded to owners, audits run by the primary and their results pushed to the other owners.
 @Suite(.serialized) struct MeshRegistryTests {
+    /// Two owners per project, so that with three agents one of them is an outsider.
     static func start(_ name: String, key: String, join: String? = nil, dataDir: String? = nil) async throws -> AgentProcess {
-        let a = try AgentProcess(binary: GuardianBinary.path, dataDir: dataDir)
-        var args = ["--name", name, "--gossip-addr", "127.0.0.1:0", "--cluster-key", key]
-        if let join { args += ["--join", join] }
-        try await a.start(extraArgs: args, env: MeshIntegrationTests.fast.merging(["GUARDIAN_REPLICATION_FACTOR": "2"]) { a, _ in a })
-        return a
+        try await MeshIntegrationTests.start(name, key: key, join: join, dataDir: dataDir, env: ["GUARDIAN_REPLICATION_FACTOR": "2"])
     }
 
     /// Polls `check` until it is true, or records an issue after `timeout` seconds.

@@ -4,7 +4,7 @@ public struct NodeMeta: Sendable, Hashable, Codable {
     public var name: String
     /// Node id (derived from the Ed25519 public key, see `NodeID`).
     public var id: String
-    /// Ed25519 public key, hex.
+    /// Ed25519 public key, standard base64.
     public var publicKey: String
     /// Gossip address, `host:port` (UDP and TCP).
     public var address: String

@@ -34,23 +34,21 @@ extension API {
     /// The owner's answer when this node does not own `project`; nil to answer here.
     func forwardIfNotOwner(_ request: Request, project: String) async throws -> Response? {
         guard !answersLocally(request), let mesh else { return nil }
-        let owners = await mesh.owners(of: project)
+        let owners = await node.owners(of: project)
         if owners.contains(node.config.name) { return nil }
-        let body = try await request.body.collect(upTo: node.config.maxBodyBytes)
-        if let r = try await forward(request, body: body, to: owners, via: mesh) { return r }
-        throw APIError(.serviceUnavailable, "owners_unreachable", "no owner of \(project) is alive here")
+        return try await forward(request, body: try await request.body.collect(upTo: node.config.maxBodyBytes), to: owners, via: mesh)
     }
 
     /// A verified webhook for a project whose primary is another node goes to the primary, which
     /// records the repository events and audits; nil (handle it here) when this node is the primary
     /// or the primary does not answer.
     func forwardWebhookToPrimary(_ request: Request, body: ByteBuffer, project: String) async -> Response? {
-        guard !answersLocally(request), let mesh, let primary = await mesh.owners(of: project).first, primary != node.config.name else { return nil }
+        guard !answersLocally(request), let mesh, let primary = await node.owners(of: project).first, primary != node.config.name else { return nil }
         return try? await forward(request, body: body, to: [primary], via: mesh)
     }
 
     /// The first answer of `owners`, in order; throws `owners_unreachable` with each failure.
-    private func forward(_ request: Request, body: ByteBuffer, to owners: [String], via mesh: MeshNode) async throws -> Response? {
+    private func forward(_ request: Request, body: ByteBuffer, to owners: [String], via mesh: MeshNode) async throws -> Response {
         let addresses = await mesh.httpAddresses()
         var failures: [String] = []
         for owner in owners {

@@ -210,7 +210,7 @@ public struct API: Sendable {
         router.get("/v1/projects/:id/findings") { request, context in
             let (_, project) = try await readable(request, context)
             if let forwarded = try await forwardIfNotOwner(request, project: project.id) { return forwarded }
-            guard let latest = try node.store.latestResult(project: project.id) else { return Self.json(["items": [String]()]) }
+            guard let latest = try node.store.latestResultSummary(project: project.id) else { return Self.json(["items": [String]()]) }
             let q = request.uri.queryParameters
             let check = q.get("check"), severity = q.get("severity")
             if let c = check, Check(rawValue: c) == nil { throw APIError(.badRequest, "invalid_check", "unknown check '\(c)'") }
@@ -353,7 +353,7 @@ public struct API: Sendable {
 
     /// `{owners, primary}` of a key on the current ring.
     func owners(of key: String) async -> [String: Any] {
-        let owners = await currentRing().owners(of: key, count: node.config.replicationFactor)
+        let owners = await node.owners(of: key)
         return ["owners": owners, "primary": owners.first.map { $0 as Any } ?? NSNull()]
     }
 

@@ -68,8 +68,7 @@ public actor Node {
     private var queue: [AuditTask] = []
     private var tasks: [String: AuditTask] = [:]
     private var taskOrder: [String] = []
-    private var running = 0
-    /// Projects with an audit running.
+    /// Projects with an audit running (one at a time per project, so this also counts the audits).
     private var auditing: Set<String> = []
     /// Queued and running tasks per project, most recently changed last.
     private let active = Mutex<[String: [AuditTask]]>([:])
@@ -244,10 +243,9 @@ public actor Node {
 
     public func task(_ id: String) -> AuditTask? { tasks[id] }
     public var queueDepth: Int { queue.count }
-    public var runningAudits: Int { running }
+    public var runningAudits: Int { auditing.count }
 
-    /// The running or most recent task of a project.
-    /// Read on every audit-status request, so it is answered without a hop onto this actor and
+    /// The project's queued or running task (the most recently changed one), if any. Read on every audit-status request, so it is answered without a hop onto this actor and
     /// without scanning the task history.
     public nonisolated func currentTask(project: String) -> AuditTask? { active.withLock { $0[project]?.last } }
 
@@ -270,7 +268,7 @@ public actor Node {
     /// Starts the highest-priority queued audits while there is capacity. Two audits of one project
     /// never run at once: they would fetch into the same mirror (a second one waits its turn).
     private func pump() {
-        while running < maxConcurrentAudits {
+        while auditing.count < maxConcurrentAudits {
             var best: Int?
             for (i, t) in queue.enumerated() where !auditing.contains(t.projectId) && (best.map { t.priority > queue[$0].priority } ?? true) { best = i }
             guard let best else { return }
@@ -280,7 +278,6 @@ public actor Node {
             task.startedAt = Date().timeIntervalSince1970
             task.phase = "starting"
             remember(task)
-            running += 1
             let t = task
             Task { await self.execute(t) }
         }
@@ -325,7 +322,6 @@ public actor Node {
             await events.publish("audit.failed", ["task": t.id, "project": t.projectId, "error": "\(e)"])
         }
         remember(t)
-        running -= 1
         auditing.remove(t.projectId)
         pump()
     }
@@ -356,17 +352,16 @@ public actor Node {
 
     /// Stores a signed result another owner pushed: verified against the signer's public key (a
     /// known member) before anything is written; the project must be registered here.
-    public func storeReplica(envelope: [UInt8], project: String, createdAt: Double, signers: [String: VerifyingKey]) async throws -> Bool {
+    public func storeReplica(envelope: [UInt8], project: String, createdAt: Double, signers: [String: VerifyingKey]) async throws {
         let (statement, verified) = try Attestation.verify(envelope, trusted: signers)
         guard try store.project(id: project) != nil else { throw GuardianError.usage("project \(project) is not registered here") }
         let id = DSSE.recordID(envelope)
-        if try store.result(id: id) != nil { return false }
+        if try store.hasResult(id: id) { return }
         let known = try store.latestFingerprints(project: project)
         let (record, findings) = ResultRecord.signed(statement.predicate, envelope: envelope, project: project,
                                                      signer: verified.signers.first ?? "", at: createdAt) { v in known.map { !$0.contains(v.fingerprint) } ?? false }
         try store.insert(result: record, findings: findings)
         await events.publish("result.replicated", ["project": project, "result": id, "signer": record.signer])
-        return true
     }
 }
 

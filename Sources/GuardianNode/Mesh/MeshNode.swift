@@ -34,7 +34,7 @@ public actor MeshNode: Service {
     /// The replicated registry this node serves and merges into (nil in tests of membership alone).
     let registry: ReplicatedRegistry?
     /// Stores a result another owner pushed (the node verifies it against these member keys).
-    private var resultHandler: (@Sendable ([UInt8], String, Double, [String: VerifyingKey]) async throws -> Bool)?
+    private var resultHandler: (@Sendable ([UInt8], String, Double, [String: VerifyingKey]) async throws -> Void)?
     private var udp: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>?
     private var udpChannel: (any Channel)?
     private var tcpChannel: (any Channel)?
@@ -42,8 +42,9 @@ public actor MeshNode: Service {
     private var nextPeersSave: Millis = 0
     /// Gossip addresses resolved once (a host name would otherwise be looked up for every datagram).
     private var resolved: [String: SocketAddress] = [:]
-    /// (node id, public key) pairs already checked, so a key is hashed once and not per datagram.
-    private var boundIdentities: Set<String> = []
+    /// Members' public keys by node id, each checked once against its id (not per datagram); pushed
+    /// results are verified against them.
+    private var memberKeys: [String: (text: String, key: VerifyingKey)] = [:]
     /// The ring of the current live members, rebuilt after a membership change.
     private var cachedRing: Ring?
     /// The address other members reach this node at (the bound port when the configured one is 0).
@@ -79,7 +80,7 @@ public actor MeshNode: Service {
     }
 
     /// Where results pushed by other owners go.
-    public func onResult(_ f: @escaping @Sendable ([UInt8], String, Double, [String: VerifyingKey]) async throws -> Bool) { resultHandler = f }
+    public func onResult(_ f: @escaping @Sendable ([UInt8], String, Double, [String: VerifyingKey]) async throws -> Void) { resultHandler = f }
 
     func mono() -> Millis {
         let d = (ContinuousClock.now - started).components
@@ -127,17 +128,23 @@ public actor MeshNode: Service {
 
     typealias Datagrams = NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>
 
+    /// A UDP socket (with `SO_BROADCAST` for discovery announcements).
+    static func bindUDP(host: String, port: Int, broadcast: Bool = false) async throws -> Datagrams {
+        try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelOption(.socketOption(.so_broadcast), value: broadcast ? 1 : 0)
+            .bind(host: host, port: port) { ch in
+                ch.eventLoop.makeCompletedFuture { try Datagrams(wrappingChannelSynchronously: ch) }
+            }
+    }
+
     /// UDP and TCP on the same port. With port 0 the kernel picks the UDP port, and that port may
     /// already be taken for TCP (another socket's ephemeral port): then both are released and another
     /// port is tried. A channel that was bound is always closed through `executeThenClose`.
     static func bind(host: String, port: Int) async throws -> (Datagrams, NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, Int) {
         let group = MultiThreadedEventLoopGroup.singleton
         for attempt in 1...20 {
-            let datagrams = try await DatagramBootstrap(group: group)
-                .channelOption(.socketOption(.so_reuseaddr), value: 1)
-                .bind(host: host, port: port) { ch in
-                    ch.eventLoop.makeCompletedFuture { try Datagrams(wrappingChannelSynchronously: ch) }
-                }
+            let datagrams = try await bindUDP(host: host, port: port)
             let boundPort = datagrams.channel.localAddress?.port ?? port
             do {
                 let server = try await ServerBootstrap(group: group)
@@ -154,7 +161,7 @@ public actor MeshNode: Service {
         throw GuardianError.io("no port free for both UDP and TCP on \(host)")
     }
 
-    private func serve(datagrams: NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>,
+    private func serve(datagrams: Datagrams,
                        server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, until shutdown: AsyncStream<Void>) async throws {
         try await datagrams.executeThenClose { inbound, outbound in
             self.setWriter(outbound)
@@ -302,11 +309,10 @@ public actor MeshNode: Service {
     /// An alive update must carry a public key whose node id is the one it claims.
     private func bound(_ u: Update) -> Bool {
         guard case .alive(_, let meta) = u else { return true }
-        let pair = meta.id + "|" + meta.publicKey
-        if boundIdentities.contains(pair) { return true }
+        if memberKeys[meta.id]?.text == meta.publicKey { return true }
         guard let key = try? VerifyingKey(base64: meta.publicKey), key.nodeID.value == meta.id else { return false }
-        if boundIdentities.count > 100_000 { boundIdentities.removeAll() }
-        boundIdentities.insert(pair)
+        if memberKeys.count > 100_000 { memberKeys.removeAll() }
+        memberKeys[meta.id] = (meta.publicKey, key)
         return true
     }
 
@@ -463,6 +469,15 @@ public actor MeshNode: Service {
         }
     }
 
+    /// Push-pull with a member, then registry anti-entropy with it: what joining, the periodic sync
+    /// and discovery all do. True when the push-pull answered.
+    @discardableResult
+    func exchange(with address: String) async -> Bool {
+        guard await pushPull(with: address) else { return false }
+        await syncRegistry(with: address)
+        return true
+    }
+
     // MARK: registry replication
 
     /// Serves one frame of a registry session; the reply, or nil to end the session.
@@ -522,22 +537,33 @@ public actor MeshNode: Service {
     private func replicateLoop() async {
         guard let registry else { return }
         for await record in registry.outbox {
-            let targets = instance?.others.filter { $0.status == .alive || $0.status == .suspect }.map(\.meta.address) ?? []
-            let frame = sealed(.registry, RegistrySync.records([record]).encode())
-            await withDiscardingTaskGroup { g in
-                for a in targets {
-                    g.addTask {
-                        do {
-                            _ = try await self.withStream(to: a) { it, out in
-                                try await out.write(frame)
-                                return await self.registryMessage(try await it.next())
-                            }
-                        } catch {
-                            self.logger.debug("mesh: registry push to \(a) failed", metadata: ["error": "\(error)"])
+            await send(sealed(.registry, RegistrySync.records([record]).encode()), as: .registry, to: liveOthers.map(\.meta.address))
+        }
+    }
+
+    /// Sends one sealed frame to each address at once and reads the answers; returns how many
+    /// answered "ok" for result pushes, or just answered for registry pushes. Failures are logged.
+    @discardableResult
+    private func send(_ frame: ByteBuffer, as kind: Stream, to addresses: [String]) async -> Int {
+        await withTaskGroup(of: Bool.self) { g in
+            for a in addresses {
+                g.addTask {
+                    do {
+                        let answer = try await self.withStream(to: a) { it, out in
+                            try await out.write(frame)
+                            return try await it.next()
                         }
+                        guard let answer, let plain = await self.opened(answer, kind) else { return false }
+                        return kind != .results || plain == Array("ok".utf8)
+                    } catch {
+                        self.logger.debug("mesh: \(kind) push to \(a) failed", metadata: ["error": "\(error)"])
+                        return false
                     }
                 }
             }
+            var answered = 0
+            for await ok in g where ok { answered += 1 }
+            return answered
         }
     }
 
@@ -550,37 +576,25 @@ public actor MeshNode: Service {
         ring()?.owners(of: key, count: config.replicationFactor) ?? [config.name]
     }
 
-    /// Sends a new signed result to every other owner of its project; true for each that stored it.
+    /// Sends a new signed result to every other live owner of its project (hinted handoff and
+    /// anti-entropy for owners that are down are part 2).
     public func pushResult(_ r: ResultRecord) async {
         let owners = Set(owners(of: r.projectId)).subtracting([config.name])
-        let targets = instance?.others.filter { owners.contains($0.name) && $0.status != .dead && $0.status != .left }.map(\.meta.address) ?? []
+        let targets = liveOthers.filter { owners.contains($0.name) }.map(\.meta.address)
         guard !targets.isEmpty, let body = try? JSONEncoder().encode(ResultPush(project: r.projectId, createdAt: r.createdAt, envelope: r.envelope)) else { return }
-        let frame = sealed(.results, [UInt8](body))
-        await withDiscardingTaskGroup { g in
-            for a in targets {
-                g.addTask {
-                    do {
-                        _ = try await self.withStream(to: a) { it, out in
-                            try await out.write(frame)
-                            return try await it.next()
-                        }
-                        Metrics.Counter(label: "guardian_results_pushed_total").increment()
-                    } catch {
-                        self.logger.warning("mesh: result push to \(a) failed (anti-entropy is part 2)", metadata: ["error": "\(error)"])
-                    }
-                }
-            }
-        }
+        let stored = await send(sealed(.results, [UInt8](body)), as: .results, to: targets)
+        Metrics.Counter(label: "guardian_results_pushed_total").increment(by: stored)
+        if stored < targets.count { logger.warning("mesh: result \(r.id) reached \(stored) of \(targets.count) owners") }
     }
 
     /// Verifies and stores a pushed result. The signer must be a known member (or this node).
     private func receiveResult(_ frame: ByteBuffer) async -> ByteBuffer? {
         guard let plain = opened(frame, .results) else { return nil }
         guard let push = try? JSONDecoder().decode(ResultPush.self, from: Data(plain)) else { refuse("malformed"); return nil }
-        var keys: [String: VerifyingKey] = [identity.nodeID.value: identity]
-        for m in instance?.others ?? [] { if let k = try? VerifyingKey(base64: m.meta.publicKey) { keys[m.meta.id] = k } }
+        var keys = memberKeys.mapValues(\.key)
+        keys[identity.nodeID.value] = identity
         do {
-            _ = try await resultHandler?([UInt8](push.envelope), push.project, push.createdAt, keys)
+            try await resultHandler?([UInt8](push.envelope), push.project, push.createdAt, keys)
             return sealed(.results, Array("ok".utf8))
         } catch {
             Metrics.Counter(label: "guardian_results_refused_total").increment()
@@ -594,15 +608,8 @@ public actor MeshNode: Service {
     private func discoveryLoop() async {
         guard config.discovery else { return }
         let port = config.discoveryPort
-        let socket: NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>
-        do {
-            socket = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .channelOption(.socketOption(.so_reuseaddr), value: 1)
-                .channelOption(.socketOption(.so_broadcast), value: 1)
-                .bind(host: "0.0.0.0", port: port) { ch in
-                    ch.eventLoop.makeCompletedFuture { try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(wrappingChannelSynchronously: ch) }
-                }
-        } catch {
+        let socket: Datagrams
+        do { socket = try await Self.bindUDP(host: "0.0.0.0", port: port, broadcast: true) } catch {
             logger.warning("mesh: LAN discovery is off: cannot bind UDP port \(port)", metadata: ["error": "\(error)"])
             return
         }
@@ -648,13 +655,12 @@ public actor MeshNode: Service {
         }
         guard let a = Discovery.decode(plain) else { return refused("bad_signature") }
         guard let s = instance, a.id != s.me.id, a.address != advertised else { return }
-        if s.others.contains(where: { $0.meta.id == a.id && $0.meta.address == a.address && ($0.status == .alive || $0.status == .suspect) }) { return }
+        if liveOthers.contains(where: { $0.meta.id == a.id && $0.meta.address == a.address }) { return }
         let now = mono()
         if let last = discoveryAttempts[a.address], now - last < 10_000 { return }
         if discoveryAttempts.count > 10_000 { discoveryAttempts.removeAll() }
         discoveryAttempts[a.address] = now
-        if await pushPull(with: a.address) {
-            await syncRegistry(with: a.address)
+        if await exchange(with: a.address) {
             logger.notice("mesh: discovered \(a.name) at \(a.address) on the LAN")
         }
     }
@@ -683,9 +689,12 @@ public actor MeshNode: Service {
     /// HTTP addresses of live members by name (this node included).
     public func httpAddresses() -> [String: String] {
         var out = [config.name: httpAddress]
-        for m in instance?.others ?? [] where m.status == .alive || m.status == .suspect { out[m.name] = m.meta.httpAddress }
+        for m in liveOthers { out[m.name] = m.meta.httpAddress }
         return out
     }
+
+    /// Other members that are alive or suspect.
+    private var liveOthers: [Member] { instance?.others.filter(\.status.isLive) ?? [] }
 
     private func pushPullLoop() async {
         let interval = Double(config.pushPullSeconds)
@@ -694,10 +703,10 @@ public actor MeshNode: Service {
             guard let leaving = instance?.leaving, !leaving else { continue }
             let peer = instance!.pushPullPeer()
             if let peer {
-                if await pushPull(with: peer.meta.address) { await syncRegistry(with: peer.meta.address) }
+                await exchange(with: peer.meta.address)
             } else {
                 // alone (or everyone forgotten): try the configured and remembered peers again
-                for a in config.join + savedPeers() where await pushPull(with: a) { await syncRegistry(with: a); break }
+                for a in config.join + savedPeers() where await exchange(with: a) { break }
             }
         }
     }
@@ -709,8 +718,7 @@ public actor MeshNode: Service {
                 group.addTask {
                     var delay = 1.0
                     while !Task.isCancelled {
-                        if await self.pushPull(with: a) {
-                            await self.syncRegistry(with: a)
+                        if await self.exchange(with: a) {
                             await self.logJoined(a)
                             return
                         }
@@ -735,8 +743,7 @@ public actor MeshNode: Service {
 
     /// `guardian join` at run time: one attempt, answered with the number of members now known.
     public func join(_ address: String) async -> Int? {
-        guard await pushPull(with: address) else { return nil }
-        await syncRegistry(with: address)
+        guard await exchange(with: address) else { return nil }
         return instance.map { $0.liveCount }
     }
 

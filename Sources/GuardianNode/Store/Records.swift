@@ -160,6 +160,7 @@ extension Store {
     public func setNextAudit(project id: String, at time: Double?) throws {
         try write { try $0.execute(sql: "UPDATE project SET nextAuditAt = ? WHERE id = ?", arguments: [time, id]) }
     }
+
     /// Read on every project request: a cached statement (GRDB's query builder writes, parses and
     /// authorizes the SQL again on every call, which cost more than the query).
     public func project(id: String) throws -> ProjectRecord? {
@@ -216,8 +217,8 @@ extension Store {
 
     public func result(id: String) throws -> ResultRecord? { try read { try ResultRecord.filter(Column("id") == id).fetchOne($0) } }
 
-    public func latestResult(project: String) throws -> ResultRecord? {
-        try read { try ResultRecord.filter(Column("projectId") == project).order(Column("createdAt").desc).fetchOne($0) }
+    public func hasResult(id: String) throws -> Bool {
+        try read { try Bool.fetchOne($0, sql: "SELECT EXISTS (SELECT 1 FROM result WHERE id = ?)", arguments: [id]) ?? false }
     }
 
     /// The latest result's id, time and commit, without loading its envelope.

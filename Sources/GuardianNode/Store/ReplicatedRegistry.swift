@@ -122,16 +122,14 @@ public final class ReplicatedRegistry: Sendable {
                 guard clock.withLock({ $0.observe(r.stamp, wall: wall) }) else { outcome.refused += 1; continue }
                 let current = try Self.stamp(r.kind, r.id, db)
                 guard r.supersedes(current?.stamp) else { outcome.stale += 1; continue }
-                let created: Bool
-                do {
-                    created = try apply(r, db)
-                } catch is DecodingError {
+                do { try apply(r, db) } catch is DecodingError {
                     outcome.malformed += 1
                     continue
                 }
                 try Self.saveStamp(r, db)
                 outcome.applied += 1
-                changed.append(Applied(record: r, created: created && (current == nil || current!.deleted)))
+                // every registry row has a stamp: no stamp (or a tombstone) means the row is new here
+                changed.append(Applied(record: r, created: !r.isTombstone && (current?.deleted ?? true)))
             }
         }
         if outcome.applied > 0 { invalidateDigest() }
@@ -145,22 +143,19 @@ public final class ReplicatedRegistry: Sendable {
         return outcome
     }
 
-    /// Applies one record's value to its table; true when it created a row.
-    private func apply(_ r: RegistryRecord, _ db: Database) throws -> Bool {
+    /// Applies one record's value to its table (a tombstone deletes the row).
+    private func apply(_ r: RegistryRecord, _ db: Database) throws {
         guard let v = r.value else {
             switch r.kind {
             case .project: _ = try Self.delete(project: r.id, db)
             case .token: _ = try TokenRecord.deleteOne(db, key: r.id)
             case .team: _ = try TeamRecord.deleteOne(db, key: r.id)
             }
-            return false
+            return
         }
-        let d = JSONDecoder()
         switch r.kind {
         case .project:
-            let p = try d.decode(ProjectValue.self, from: Data(v))
-            guard p.id == r.id else { throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "id mismatch")) }
-            let existed = try ProjectRecord.exists(db, key: p.id)
+            let p = try Self.decode(ProjectValue.self, v, id: r.id, \.id)
             let next: Double? = p.scheduleSeconds > 0 ? Date().timeIntervalSince1970 + Double(p.scheduleSeconds) : nil
             // Local fields (last and next audit) stay; the next audit moves only if the schedule changed.
             try db.execute(sql: """
@@ -175,20 +170,16 @@ public final class ReplicatedRegistry: Sendable {
                 """, arguments: [p.id, p.name, p.repositoryUrl, p.team, p.branch, p.scheduleSeconds, p.profile,
                                  p.webhookSecret.map { Data(secrets.seal(Array($0.utf8))) }, p.credentials.map { Data(secrets.seal(Array($0.utf8))) },
                                  p.createdAt, p.updatedAt, next])
-            return !existed
-        case .token:
-            let t = try d.decode(TokenRecord.self, from: Data(v))
-            guard t.id == r.id else { throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "id mismatch")) }
-            let existed = try TokenRecord.exists(db, key: t.id)
-            try t.save(db)
-            return !existed
-        case .team:
-            let t = try d.decode(TeamRecord.self, from: Data(v))
-            guard t.id == r.id else { throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "id mismatch")) }
-            let existed = try TeamRecord.exists(db, key: t.id)
-            try t.save(db)
-            return !existed
+        case .token: try Self.decode(TokenRecord.self, v, id: r.id, \.id).save(db)
+        case .team: try Self.decode(TeamRecord.self, v, id: r.id, \.id).save(db)
         }
+    }
+
+    /// A replicated value, which must name the record it is stored under.
+    static func decode<T: Decodable>(_ type: T.Type, _ value: [UInt8], id: String, _ idOf: (T) -> String) throws -> T {
+        let v = try JSONDecoder().decode(type, from: Data(value))
+        guard idOf(v) == id else { throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "the value names \(idOf(v)), not \(id)")) }
+        return v
     }
 
     // MARK: anti-entropy reads
