@@ -2,8 +2,11 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import GuardianCrypto
+import GuardianMesh
 import HTTPTypes
 import Hummingbird
+import Metrics
 import NIOCore
 
 /// Any node answers: a request about a project this node does not own is sent on to an owner
@@ -15,6 +18,10 @@ import NIOCore
 extension API {
     static let memberHeader = HTTPField.Name("X-Guardian-Member")!
     static let servedByHeader = HTTPField.Name("X-Guardian-Served-By")!
+    /// A result's id, project and time, sent with its exact bytes (read repair stores it from them).
+    static let recordIDHeader = HTTPField.Name("X-Guardian-Record-Id")!
+    static let projectHeader = HTTPField.Name("X-Guardian-Project")!
+    static let createdAtHeader = HTTPField.Name("X-Guardian-Created-At")!
     static let hopHeaders: Set<String> = ["host", "content-length", "connection", "keep-alive", "transfer-encoding", "te", "upgrade",
                                           "x-guardian-member", "x-guardian-served-by"]
 
@@ -53,7 +60,7 @@ extension API {
         var failures: [String] = []
         for owner in owners {
             guard let address = addresses[owner] else { failures.append("\(owner): not alive here"); continue }
-            do { return try await send(request, body: body, to: owner, at: address, via: mesh) } catch {
+            do { return try await send(request, body: body, to: owner, at: address, via: mesh).response } catch {
                 failures.append("\(owner) at \(address): \(error.localizedDescription)")
             }
         }
@@ -62,15 +69,43 @@ extension API {
     }
 
     /// For ids that name no project (audit tasks, result records): the first other member that knows it.
-    func askMembers(_ request: Request) async -> Response? {
+    func askMembers(_ request: Request) async -> PeerAnswer? {
         guard !answersLocally(request), let mesh else { return nil }
         for (name, address) in await mesh.httpAddresses().sorted(by: { $0.key < $1.key }) where name != node.config.name {
-            if let r = try? await send(request, body: ByteBuffer(), to: name, at: address, via: mesh), r.status != .notFound { return r }
+            if let r = try? await send(request, body: ByteBuffer(), to: name, at: address, via: mesh), r.response.status != .notFound { return r }
         }
         return nil
     }
 
-    private func send(_ request: Request, body: ByteBuffer, to owner: String, at address: String, via mesh: MeshNode) async throws -> Response {
+    /// A member's answer: the response to pass on, and its body and headers as received.
+    struct PeerAnswer {
+        var response: Response
+        var body: Data
+        var http: HTTPURLResponse
+    }
+
+    /// Stored results whose bytes no longer hash to their ids are removed (a good copy comes back by
+    /// read repair or anti-entropy) and counted.
+    func removeCorrupt(_ ids: [String]) async throws {
+        for id in ids { try node.store.deleteResult(id: id) }
+        await mesh?.noteCorrupt(ids)
+    }
+
+    /// Read repair: a result this node lacked, fetched from a member, is verified and stored here
+    /// when this node owns its project.
+    func readRepair(_ answer: PeerAnswer, id: String) async {
+        guard let mesh, answer.response.status == .ok,
+              let project = answer.http.value(forHTTPHeaderField: Self.projectHeader.rawName),
+              let createdAt = answer.http.value(forHTTPHeaderField: Self.createdAtHeader.rawName).flatMap(Double.init),
+              await node.owners(of: project).contains(node.config.name) else { return }
+        let envelope = [UInt8](answer.body)
+        guard DSSE.recordID(envelope) == id else { return }
+        let (stored, _) = await node.storeReplicas([ResultSync.Record(project: project, createdAt: createdAt, envelope: envelope)],
+                                                   signers: await mesh.signerKeys())
+        if !stored.isEmpty { Metrics.Counter(label: "guardian_read_repairs_total").increment() }
+    }
+
+    private func send(_ request: Request, body: ByteBuffer, to owner: String, at address: String, via mesh: MeshNode) async throws -> PeerAnswer {
         let path = request.uri.description
         guard let url = URL(string: "http://\(address)\(path)") else { throw APIError(.badGateway, "bad_address", address) }
         var out = URLRequest(url: url)
@@ -85,6 +120,10 @@ extension API {
         guard let http = response as? HTTPURLResponse else { throw APIError(.badGateway, "bad_gateway", "no HTTP answer from \(owner)") }
         var headers: HTTPFields = [Self.servedByHeader: owner]
         headers[.contentType] = http.value(forHTTPHeaderField: "Content-Type") ?? "application/json"
-        return Response(status: .init(code: http.statusCode), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        for name in [Self.recordIDHeader, Self.projectHeader, Self.createdAtHeader] {
+            if let v = http.value(forHTTPHeaderField: name.rawName) { headers[name] = v }
+        }
+        return PeerAnswer(response: Response(status: .init(code: http.statusCode), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data))),
+                          body: data, http: http)
     }
 }

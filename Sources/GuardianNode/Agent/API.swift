@@ -178,7 +178,7 @@ public struct API: Sendable {
             let p = try await authenticate(request)
             let id = try context.parameters.require("task")
             guard let task = await node.task(id) else {
-                if let elsewhere = await askMembers(request) { return elsewhere }
+                if let elsewhere = await askMembers(request) { return elsewhere.response }
                 throw APIError(.notFound, "not_found", "no audit task '\(id)'")
             }
             if let project = try node.store.project(id: task.projectId), !p.canRead(team: project.team) { throw forbidden(project.team) }
@@ -187,24 +187,38 @@ public struct API: Sendable {
         router.get("/v1/projects/:id/results") { request, context in
             let (_, project) = try await readable(request, context)
             if let forwarded = try await forwardIfNotOwner(request, project: project.id) { return forwarded }
+            // read repair: an owner that serves a project's results compares it with the other owners
+            if let mesh { Task { await mesh.repair(project: project.id) } }
             let limit = min(max(request.uri.queryParameters.get("limit", as: Int.self) ?? 20, 1), 200)
             let before = request.uri.queryParameters.get("before", as: Double.self)
             let rows = try node.store.results(project: project.id, limit: limit, before: before)
-            let items = rows.compactMap { try? JSONSerialization.jsonObject(with: $0.envelope) }
-            var body: [String: Any] = ["items": items, "ids": rows.map(\.id)]
+            let corrupt = rows.filter { DSSE.recordID([UInt8]($0.envelope)) != $0.id }
+            if !corrupt.isEmpty { try await removeCorrupt(corrupt.map(\.id)) }
+            let good = rows.filter { r in !corrupt.contains { $0.id == r.id } }
+            let items = good.compactMap { try? JSONSerialization.jsonObject(with: $0.envelope) }
+            var body: [String: Any] = ["items": items, "ids": good.map(\.id)]
             if rows.count == limit, let last = rows.last { body["next"] = "/v1/projects/\(project.id)/results?limit=\(limit)&before=\(last.createdAt)" }
             return Self.json(body)
         }
         router.get("/v1/results/:id") { request, context in
             let p = try await authenticate(request)
             let id = try context.parameters.require("id")
-            guard let r = try node.store.result(id: id) else {
-                if let elsewhere = await askMembers(request) { return elsewhere }
+            var found = try node.store.result(id: id)
+            if let r = found, DSSE.recordID([UInt8](r.envelope)) != r.id {
+                try await removeCorrupt([r.id])
+                found = nil
+            }
+            guard let r = found else {
+                if let elsewhere = await askMembers(request) {
+                    await readRepair(elsewhere, id: id)
+                    return elsewhere.response
+                }
                 throw APIError(.notFound, "not_found", "no result '\(id)'")
             }
             if let project = try node.store.project(id: r.projectId), !p.canRead(team: project.team) { throw forbidden(project.team) }
             // the exact stored bytes
-            return Response(status: .ok, headers: [.contentType: "application/json", HTTPField.Name("X-Guardian-Record-Id")!: r.id],
+            return Response(status: .ok, headers: [.contentType: "application/json", Self.recordIDHeader: r.id,
+                                                   Self.projectHeader: r.projectId, Self.createdAtHeader: String(r.createdAt)],
                             body: .init(byteBuffer: ByteBuffer(bytes: r.envelope)))
         }
         router.get("/v1/projects/:id/findings") { request, context in
@@ -431,7 +445,8 @@ public struct API: Sendable {
 
     func metrics() async throws -> Response {
         let text = AgentMetrics.render(queueDepth: await node.queueDepth, running: await node.runningAudits,
-                                       resultsStored: try node.store.resultCount(), findings: try node.store.findingCounts())
+                                       resultsStored: try node.store.resultCount(), findings: try node.store.findingCounts(),
+                                       hintsPending: try node.store.hintCounts().values.reduce(0, +))
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: text)))
     }
 

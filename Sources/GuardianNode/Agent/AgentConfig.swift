@@ -38,6 +38,10 @@ public struct AgentConfig: Codable, Sendable, Equatable {
     public var discovery: Bool = true
     /// The UDP port announcements go to (every node on a LAN listens on the same one).
     public var discoveryPort: Int = 7947
+    /// Result anti-entropy with each member sharing projects, seconds between rounds.
+    public var antiEntropySeconds: Int = 30
+    /// How long hints for an owner that is down are kept; after that anti-entropy repairs it.
+    public var hintWindowSeconds: Int = 10_800
 
     public init() {}
 
@@ -48,6 +52,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         case maxBodyBytes = "max_body_bytes"
         case clusterKey = "cluster_key", join, advertiseAddr = "advertise_addr", probeIntervalMs = "probe_interval_ms", pushPullSeconds = "push_pull_seconds", tags
         case replicationFactor = "replication_factor", discovery, discoveryPort = "discovery_port"
+        case antiEntropySeconds = "anti_entropy_seconds", hintWindowSeconds = "hint_window_seconds"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -71,6 +76,8 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         replicationFactor = try c.decodeIfPresent(Int.self, forKey: .replicationFactor) ?? d.replicationFactor
         discovery = try c.decodeIfPresent(Bool.self, forKey: .discovery) ?? d.discovery
         discoveryPort = try c.decodeIfPresent(Int.self, forKey: .discoveryPort) ?? d.discoveryPort
+        antiEntropySeconds = try c.decodeIfPresent(Int.self, forKey: .antiEntropySeconds) ?? d.antiEntropySeconds
+        hintWindowSeconds = try c.decodeIfPresent(Int.self, forKey: .hintWindowSeconds) ?? d.hintWindowSeconds
     }
 
     /// Values given on the command line (nil = not given).
@@ -142,6 +149,14 @@ public struct AgentConfig: Codable, Sendable, Equatable {
             guard let n = Int(v), (1...65535).contains(n) else { throw GuardianError.usage("GUARDIAN_DISCOVERY_PORT must be a port number") }
             c.discoveryPort = n
         }
+        if let v = env("ANTI_ENTROPY_SECONDS") {
+            guard let n = Int(v), n >= 1 else { throw GuardianError.usage("GUARDIAN_ANTI_ENTROPY_SECONDS must be a positive number") }
+            c.antiEntropySeconds = n
+        }
+        if let v = env("HINT_WINDOW_SECONDS") {
+            guard let n = Int(v), n >= 0 else { throw GuardianError.usage("GUARDIAN_HINT_WINDOW_SECONDS must be a number of seconds") }
+            c.hintWindowSeconds = n
+        }
         if flags.noDiscovery { c.discovery = false }
         if let v = flags.clusterKey { c.clusterKey = v }
         if !flags.join.isEmpty { c.join = flags.join }
@@ -156,6 +171,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         for j in c.join { _ = try parseAddress(j, what: "join address") }
         if let a = c.advertiseAddr { _ = try parseAddress(a, what: "advertise address") }
         guard (1...65535).contains(c.discoveryPort) else { throw GuardianError.usage("discovery_port must be a port number") }
+        guard c.antiEntropySeconds >= 1, c.hintWindowSeconds >= 0 else { throw GuardianError.usage("anti_entropy_seconds must be >= 1 and hint_window_seconds >= 0") }
         guard c.replicationFactor >= 1 else { throw GuardianError.usage("replication_factor must be at least 1") }
         guard c.probeIntervalMs >= 50, c.pushPullSeconds >= 1 else { throw GuardianError.usage("probe_interval_ms must be >= 50 and push_pull_seconds >= 1") }
         return c

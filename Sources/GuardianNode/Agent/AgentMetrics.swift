@@ -24,12 +24,17 @@ public enum AgentMetrics {
         if succeeded { Metrics.Timer(label: "guardian_audit_duration_seconds").recordNanoseconds(Int64(seconds * 1e9)) }
     }
 
+    /// A replicated result that failed verification (bad signature, unknown signer, unregistered
+    /// project): counted, logged, never stored.
+    static func resultRefused() { Metrics.Counter(label: "guardian_results_refused_total").increment() }
+
     /// Gauges read at scrape time, then the whole registry as Prometheus text.
-    static func render(queueDepth: Int, running: Int, resultsStored: Int, findings: [String: Int]) -> [UInt8] {
+    static func render(queueDepth: Int, running: Int, resultsStored: Int, findings: [String: Int], hintsPending: Int) -> [UInt8] {
         _ = registry
         Gauge(label: "guardian_audit_queue_depth").record(queueDepth)
         Gauge(label: "guardian_audits_running").record(running)
         Gauge(label: "guardian_results_stored").record(resultsStored)
+        Gauge(label: "guardian_hints_pending").record(hintsPending)
         for severity in ["critical", "high", "medium", "low", "info"] {
             Gauge(label: "guardian_findings", dimensions: [("severity", severity)]).record(findings[severity] ?? 0)
         }

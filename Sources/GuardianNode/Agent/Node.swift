@@ -3,6 +3,7 @@ import Foundation
 import GuardianAudit
 import GuardianCore
 import GuardianCrypto
+import GuardianMesh
 import Logging
 import Synchronization
 
@@ -350,18 +351,44 @@ public actor Node {
         }
     }
 
-    /// Stores a signed result another owner pushed: verified against the signer's public key (a
-    /// known member) before anything is written; the project must be registered here.
-    public func storeReplica(envelope: [UInt8], project: String, createdAt: Double, signers: [String: VerifyingKey]) async throws {
-        let (statement, verified) = try Attestation.verify(envelope, trusted: signers)
-        guard try store.project(id: project) != nil else { throw GuardianError.usage("project \(project) is not registered here") }
-        let id = DSSE.recordID(envelope)
-        if try store.hasResult(id: id) { return }
-        let known = try store.latestFingerprints(project: project)
-        let (record, findings) = ResultRecord.signed(statement.predicate, envelope: envelope, project: project,
-                                                     signer: verified.signers.first ?? "", at: createdAt) { v in known.map { !$0.contains(v.fingerprint) } ?? false }
-        try store.insert(result: record, findings: findings)
-        await events.publish("result.replicated", ["project": project, "result": id, "signer": record.signer])
+    /// Stores signed results other nodes sent (pushes, handed-off hints, anti-entropy, read repair):
+    /// each is verified against its signer's public key, which must be a known member, and its
+    /// project must be registered here, before anything is written; the good ones are stored in one
+    /// durable transaction. Returns the ids now held and the records refused (counted and logged).
+    public nonisolated func storeReplicas(_ records: [ResultSync.Record], signers: [String: VerifyingKey]) async -> (stored: [String], refused: Int) {
+        var batch: [(ResultRecord, [FindingRecord])] = []
+        var held: [String] = [], refused = 0
+        var registered: [String: Bool] = [:]
+        var known: [String: Set<String>?] = [:]
+        for r in records {
+            do {
+                let (statement, verified) = try Attestation.verify(r.envelope, trusted: signers)
+                if registered[r.project] == nil { registered[r.project] = try store.project(id: r.project) != nil }
+                guard registered[r.project] == true else { throw GuardianError.usage("project \(r.project) is not registered here") }
+                let id = DSSE.recordID(r.envelope)
+                if try store.hasResult(id: id) { held.append(id); continue }
+                if known[r.project] == nil { known[r.project] = .some(try store.latestFingerprints(project: r.project)) }
+                let previous = known[r.project]!
+                batch.append(ResultRecord.signed(statement.predicate, envelope: r.envelope, project: r.project, signer: verified.signers.first ?? "",
+                                                 at: r.createdAt) { v in previous.map { !$0.contains(v.fingerprint) } ?? false })
+            } catch {
+                refused += 1
+                AgentMetrics.resultRefused()
+                logger.warning("refused a replicated result", metadata: ["project": "\(r.project)", "error": "\(error)"])
+            }
+        }
+        guard !batch.isEmpty else { return (held, refused) }
+        do {
+            try store.insert(results: batch)
+        } catch {
+            logger.error("could not store replicated results", metadata: ["count": "\(batch.count)", "error": "\(error)"])
+            return (held, refused)
+        }
+        for (r, _) in batch {
+            held.append(r.id)
+            await events.publish("result.replicated", ["project": r.projectId, "result": r.id, "signer": r.signer])
+        }
+        return (held, refused)
     }
 }
 

@@ -33,8 +33,16 @@ public actor MeshNode: Service {
     private var discoveryAttempts: [String: Millis] = [:]
     /// The replicated registry this node serves and merges into (nil in tests of membership alone).
     let registry: ReplicatedRegistry?
-    /// Stores a result another owner pushed (the node verifies it against these member keys).
-    private var resultHandler: (@Sendable ([UInt8], String, Double, [String: VerifyingKey]) async throws -> Void)?
+    /// Result replication (MeshNode+Results.swift): the store, and how verified records are stored.
+    var replicas: Replicas?
+    /// Projects this node no longer owns, and which owners confirmed holding their results.
+    var handoffs: [String: Handoff] = [:]
+    /// When each project was last read-repaired.
+    var lastRepair: [String: Millis] = [:]
+    /// Where the scrub continues (a result seq).
+    var scrubCursor: Int64 = 0
+    /// Bumped on every membership change (and when corrupt records were removed): anti-entropy runs soon after.
+    var membershipVersion = 0
     private var udp: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>?
     private var udpChannel: (any Channel)?
     private var tcpChannel: (any Channel)?
@@ -44,9 +52,12 @@ public actor MeshNode: Service {
     private var resolved: [String: SocketAddress] = [:]
     /// Members' public keys by node id, each checked once against its id (not per datagram); pushed
     /// results are verified against them.
-    private var memberKeys: [String: (text: String, key: VerifyingKey)] = [:]
+    var memberKeys: [String: (text: String, key: VerifyingKey)] = [:]
     /// The ring of the current live members, rebuilt after a membership change.
     private var cachedRing: Ring?
+    /// The ring of every member not known to have left, dead ones included: the owners a result is
+    /// meant for, and so who gets a hint while down.
+    private var cachedIntendedRing: Ring?
     /// The address other members reach this node at (the bound port when the configured one is 0).
     public private(set) var advertised: String
     /// The HTTP address gossiped to members (the bound one, once the server runs).
@@ -78,9 +89,6 @@ public actor MeshNode: Service {
         meta.httpAddress = httpAddress
         instance!.update(meta: meta)
     }
-
-    /// Where results pushed by other owners go.
-    public func onResult(_ f: @escaping @Sendable ([UInt8], String, Double, [String: VerifyingKey]) async throws -> Void) { resultHandler = f }
 
     func mono() -> Millis {
         let d = (ContinuousClock.now - started).components
@@ -182,6 +190,8 @@ public actor MeshNode: Service {
                     tasks.addTask { await self.joinAll(self.config.join + self.savedPeers()) }
                     tasks.addTask { await self.replicateLoop() }
                     tasks.addTask { await self.discoveryLoop() }
+                    tasks.addTask { await self.antiEntropyLoop() }
+                    tasks.addTask { await self.handoffLoop() }
                     for await _ in shutdown { break } // SIGTERM/SIGINT (or the service cancelled)
                     await self.leave()
                     await self.close()
@@ -283,6 +293,17 @@ public actor MeshNode: Service {
         return r
     }
 
+    /// The owners a key would have if every member not known to have left were alive.
+    public func intendedOwners(of key: String) -> [String] {
+        guard let s = instance else { return [config.name] }
+        if cachedIntendedRing == nil {
+            let nodes = s.others.filter { $0.status != .left }.map { Ring.Node(name: $0.name, capacity: $0.meta.capacity) }
+                + [Ring.Node(name: s.me.name, capacity: s.me.capacity)]
+            cachedIntendedRing = Ring(nodes: nodes)
+        }
+        return cachedIntendedRing!.owners(of: key, count: config.replicationFactor)
+    }
+
     // MARK: datagrams
 
     private func datagram(_ bytes: [UInt8], from address: SocketAddress) async {
@@ -316,7 +337,7 @@ public actor MeshNode: Service {
         return true
     }
 
-    private func refuse(_ reason: String) {
+    func refuse(_ reason: String) {
         Metrics.Counter(label: "guardian_gossip_rejected_total", dimensions: [("reason", reason)]).increment()
         logger.debug("mesh: refused a packet", metadata: ["reason": "\(reason)"])
     }
@@ -332,6 +353,8 @@ public actor MeshNode: Service {
             case .event(let e):
                 peersDirty = true
                 cachedRing = nil
+                cachedIntendedRing = nil
+                membershipVersion &+= 1
                 logger.info("mesh: \(e.member.name) \(e.kind.rawValue)", metadata: ["address": "\(e.member.meta.address)", "incarnation": "\(e.member.incarnation)"])
                 await events.publish("member.\(e.kind.rawValue)", ["name": e.member.name, "address": e.member.meta.address,
                                                                    "status": e.member.status.rawValue, "incarnation": "\(e.member.incarnation)"])
@@ -385,11 +408,11 @@ public actor MeshNode: Service {
         }
     }
 
-    private func sealed(_ kind: Stream, _ message: [UInt8]) -> ByteBuffer {
+    func sealed(_ kind: Stream, _ message: [UInt8]) -> ByteBuffer {
         ByteBuffer(bytes: [kind.rawValue] + ClusterSeal.seal(message, keyring: keyring, context: kind.context, now: wall()))
     }
 
-    private func opened(_ frame: ByteBuffer, _ kind: Stream) -> [UInt8]? {
+    func opened(_ frame: ByteBuffer, _ kind: Stream) -> [UInt8]? {
         let bytes = Array(buffer: frame)
         guard bytes.first == kind.rawValue else { refuse("malformed"); return nil }
         return open(Array(bytes.dropFirst()), kind.context)
@@ -416,7 +439,8 @@ public actor MeshNode: Service {
     /// it holds the cluster key gets ours back), a registry session, or a pushed result.
     private func serve(_ conn: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
         try? await conn.executeThenClose { inbound, outbound in
-            try await Self.withTimeout(seconds: 10) {
+            // a result sync may carry a large backlog; everything else is a few frames
+            try await Self.withTimeout(seconds: 300) {
                 var it = inbound.makeAsyncIterator()
                 guard let frame = try await it.next() else { return }
                 switch frame.getInteger(at: frame.readerIndex, as: UInt8.self).flatMap(Stream.init) {
@@ -430,7 +454,7 @@ public actor MeshNode: Service {
                         next = try await it.next()
                     }
                 case .results:
-                    if let reply = await self.receiveResult(frame) { try await outbound.write(reply) }
+                    try await self.serveResults(first: frame, &it, outbound)
                 case nil:
                     await self.refuse("malformed")
                 }
@@ -439,14 +463,14 @@ public actor MeshNode: Service {
     }
 
     /// Opens a connection to a member's gossip address and runs `body` over framed messages.
-    private func withStream<T: Sendable>(to address: String, _ body: @escaping @Sendable (inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
+    nonisolated func withStream<T: Sendable>(to address: String, seconds: Double = 10, _ body: @escaping @Sendable (inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
                                                                                           NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> T) async throws -> T {
         let (host, port) = try AgentConfig.parseAddress(address, what: "address")
         let conn = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(2))
             .connect(host: host, port: port) { ch in Self.framed(ch) }
         return try await conn.executeThenClose { inbound, outbound in
-            try await Self.withTimeout(seconds: 10) {
+            try await Self.withTimeout(seconds: seconds) {
                 var it = inbound.makeAsyncIterator()
                 return try await body(&it, outbound)
             }
@@ -541,11 +565,11 @@ public actor MeshNode: Service {
         }
     }
 
-    /// Sends one sealed frame to each address at once and reads the answers; returns how many
-    /// answered "ok" for result pushes, or just answered for registry pushes. Failures are logged.
+    /// Sends one sealed frame to each address at once and reads the answers; returns the addresses
+    /// that stored everything (result pushes) or answered (registry pushes). Failures are logged.
     @discardableResult
-    private func send(_ frame: ByteBuffer, as kind: Stream, to addresses: [String]) async -> Int {
-        await withTaskGroup(of: Bool.self) { g in
+    func send(_ frame: ByteBuffer, as kind: Stream, to addresses: [String]) async -> Set<String> {
+        await withTaskGroup(of: String?.self) { g in
             for a in addresses {
                 g.addTask {
                     do {
@@ -553,54 +577,27 @@ public actor MeshNode: Service {
                             try await out.write(frame)
                             return try await it.next()
                         }
-                        guard let answer, let plain = await self.opened(answer, kind) else { return false }
-                        return kind != .results || plain == Array("ok".utf8)
+                        guard let answer, let plain = await self.opened(answer, kind) else { return nil }
+                        guard kind == .results else { return a }
+                        guard case .pushed(_, let refused)? = try? ResultSync.decode(plain), refused == 0 else { return nil }
+                        return a
                     } catch {
                         self.logger.debug("mesh: \(kind) push to \(a) failed", metadata: ["error": "\(error)"])
-                        return false
+                        return nil
                     }
                 }
             }
-            var answered = 0
-            for await ok in g where ok { answered += 1 }
+            var answered: Set<String> = []
+            for await a in g { if let a { answered.insert(a) } }
             return answered
         }
     }
 
     // MARK: results to owners
 
-    struct ResultPush: Codable { var project: String; var createdAt: Double; var envelope: Data }
-
     /// The owners of a key on the current ring (primary first).
     public func owners(of key: String) -> [String] {
         ring()?.owners(of: key, count: config.replicationFactor) ?? [config.name]
-    }
-
-    /// Sends a new signed result to every other live owner of its project (hinted handoff and
-    /// anti-entropy for owners that are down are part 2).
-    public func pushResult(_ r: ResultRecord) async {
-        let owners = Set(owners(of: r.projectId)).subtracting([config.name])
-        let targets = liveOthers.filter { owners.contains($0.name) }.map(\.meta.address)
-        guard !targets.isEmpty, let body = try? JSONEncoder().encode(ResultPush(project: r.projectId, createdAt: r.createdAt, envelope: r.envelope)) else { return }
-        let stored = await send(sealed(.results, [UInt8](body)), as: .results, to: targets)
-        Metrics.Counter(label: "guardian_results_pushed_total").increment(by: stored)
-        if stored < targets.count { logger.warning("mesh: result \(r.id) reached \(stored) of \(targets.count) owners") }
-    }
-
-    /// Verifies and stores a pushed result. The signer must be a known member (or this node).
-    private func receiveResult(_ frame: ByteBuffer) async -> ByteBuffer? {
-        guard let plain = opened(frame, .results) else { return nil }
-        guard let push = try? JSONDecoder().decode(ResultPush.self, from: Data(plain)) else { refuse("malformed"); return nil }
-        var keys = memberKeys.mapValues(\.key)
-        keys[identity.nodeID.value] = identity
-        do {
-            try await resultHandler?([UInt8](push.envelope), push.project, push.createdAt, keys)
-            return sealed(.results, Array("ok".utf8))
-        } catch {
-            Metrics.Counter(label: "guardian_results_refused_total").increment()
-            logger.warning("mesh: refused a pushed result", metadata: ["project": "\(push.project)", "error": "\(error)"])
-            return sealed(.results, Array("refused".utf8))
-        }
     }
 
     // MARK: LAN discovery (Discovery.swift)
@@ -694,7 +691,7 @@ public actor MeshNode: Service {
     }
 
     /// Other members that are alive or suspect.
-    private var liveOthers: [Member] { instance?.others.filter(\.status.isLive) ?? [] }
+    var liveOthers: [Member] { instance?.others.filter(\.status.isLive) ?? [] }
 
     private func pushPullLoop() async {
         let interval = Double(config.pushPullSeconds)

@@ -182,6 +182,7 @@ extension Store {
     /// callers share transactions through the group committer: one fsync acknowledges them all.
     public func insert(results: [(ResultRecord, [FindingRecord])]) throws {
         try committer.commit(results, store: self)
+        resultsChanged(results.map(\.0.projectId))
     }
 
     /// The raw insert, with cached prepared statements (GRDB's record layer costs more than SQLite

@@ -9,6 +9,8 @@ public final class Store: Sendable {
     let db: DatabasePool
     public let path: String
     let committer = GroupCommitter()
+    /// Per-project digests of the stored result ids, for anti-entropy (Store+Replication.swift).
+    let digests = DigestCache()
     private let checkpointer: Checkpointer
     /// Transactions the group committer wrote and the results they held.
     public var commitStats: (commits: Int, results: Int) { committer.stats }
@@ -181,6 +183,18 @@ public final class Store: Sendable {
                 ALTER TABLE finding_v3 RENAME TO finding;
                 CREATE INDEX result_project ON result(projectId, createdAt DESC);
                 CREATE INDEX finding_result ON finding(resultSeq);
+                """)
+        }
+        m.registerMigration("v4-hints") { db in
+            // Hinted handoff (docs/mesh.md): a result an owner missed while it was down, kept until
+            // the owner takes it or the hint window passes.
+            try db.execute(sql: """
+                CREATE TABLE hint (
+                    owner TEXT NOT NULL,
+                    resultId TEXT NOT NULL,
+                    createdAt DOUBLE NOT NULL,
+                    PRIMARY KEY (owner, resultId)
+                ) WITHOUT ROWID;
                 """)
         }
         return m

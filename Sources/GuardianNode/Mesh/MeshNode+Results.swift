@@ -1,0 +1,347 @@
+import Foundation
+import GuardianCore
+import GuardianCrypto
+import GuardianMesh
+import Logging
+import Metrics
+import NIOCore
+
+/// Result replication between the owners of each project (docs/mesh.md, "Results"):
+///
+/// - **push**: a new signed result goes to every other owner at once; an owner that is down or does
+///   not store it gets a **hint**, kept in SQLite and handed off when the owner is back (within
+///   `hint_window_seconds`).
+/// - **anti-entropy**: every `anti_entropy_seconds` (and soon after a membership change) this node
+///   compares the result sets of the projects it shares with each member (`ResultSync`) and both
+///   sides receive what they lack. A node that no longer owns a project hands its results to the
+///   owners and drops them only once every owner has confirmed holding them.
+/// - **read repair**: reading a project's results on an owner starts a sync of that project with the
+///   other owners; a stored record whose bytes no longer hash to its id is removed and fetched again.
+/// - a **scrub** checks stored records against their ids a few hundred at a time.
+///
+/// Every record received is verified against its signer's member key before it is stored.
+extension MeshNode {
+    /// What replication needs from the node.
+    public struct Replicas: Sendable {
+        public let store: Store
+        public let storeVerified: @Sendable ([ResultSync.Record], [String: VerifyingKey]) async -> (stored: [String], refused: Int)
+        public init(store: Store, storeVerified: @escaping @Sendable ([ResultSync.Record], [String: VerifyingKey]) async -> (stored: [String], refused: Int)) {
+            self.store = store
+            self.storeVerified = storeVerified
+        }
+    }
+
+    public func attach(replicas: Replicas) { self.replicas = replicas }
+
+    /// Public keys of the known members (and this node): who may sign a result stored here.
+    public func signerKeys() -> [String: VerifyingKey] {
+        var keys = memberKeys.mapValues(\.key)
+        keys[identity.nodeID.value] = identity
+        return keys
+    }
+
+    /// Bytes of envelopes carried in one message.
+    static let recordBudget = 8 << 20
+
+    // MARK: push and hints
+
+    /// Sends a new signed result to every other owner, those of the live ring and those it would have
+    /// with the dead members back; owners that are down or do not answer "stored" get a hint.
+    public func pushResult(_ r: ResultRecord) async {
+        var others = owners(of: r.projectId).filter { $0 != config.name }
+        for o in intendedOwners(of: r.projectId) where o != config.name && !others.contains(o) { others.append(o) }
+        guard !others.isEmpty else { return }
+        let live = liveAddresses()
+        let frame = sealed(.results, ResultSync.push([ResultSync.Record(project: r.projectId, createdAt: r.createdAt, envelope: [UInt8](r.envelope))]).encode())
+        let reachable = others.compactMap { live[$0] }
+        let stored = await send(frame, as: .results, to: reachable)
+        Metrics.Counter(label: "guardian_results_pushed_total").increment(by: stored.count)
+        let missed = others.filter { live[$0].map { !stored.contains($0) } ?? true }
+        guard !missed.isEmpty, let replicas else { return }
+        for owner in missed {
+            do { try replicas.store.addHints(owner: owner, results: [r.id], at: Date().timeIntervalSince1970) } catch {
+                logger.warning("mesh: cannot keep a hint for \(owner); anti-entropy will repair it", metadata: ["error": "\(error)"])
+            }
+        }
+        Metrics.Counter(label: "guardian_hints_stored_total").increment(by: missed.count)
+        logger.info("mesh: result \(r.id.prefix(12)) kept as a hint for \(missed.joined(separator: ", "))")
+    }
+
+    func liveAddresses() -> [String: String] {
+        Dictionary(liveOthers.map { ($0.name, $0.meta.address) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// Hands hinted results to owners that are alive again, 256 at a time; drops hints older than
+    /// the hint window. Runs every 2 s.
+    func handoffLoop() async {
+        guard let replicas else { return }
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(2))
+            let window = Double(config.hintWindowSeconds)
+            if let expired = try? replicas.store.expireHints(before: Date().timeIntervalSince1970 - window), expired > 0 {
+                Metrics.Counter(label: "guardian_hints_expired_total").increment(by: expired)
+                logger.notice("mesh: \(expired) hints passed the hint window; anti-entropy repairs those owners")
+            }
+            guard let counts = try? replicas.store.hintCounts(), !counts.isEmpty else { continue }
+            let live = liveAddresses()
+            for (owner, _) in counts.sorted(by: { $0.key < $1.key }) {
+                guard let address = live[owner] else { continue }
+                await handOff(to: owner, at: address, replicas)
+            }
+        }
+    }
+
+    private func handOff(to owner: String, at address: String, _ replicas: Replicas) async {
+        while !Task.isCancelled {
+            guard let ids = try? replicas.store.hints(owner: owner, limit: 256), !ids.isEmpty,
+                  let batch = try? replicas.store.replicaRecords(ids: ids, maxBytes: Self.recordBudget) else { return }
+            let (records, consumed) = batch
+            if !records.isEmpty {
+                let frame = sealed(.results, ResultSync.push(records).encode())
+                guard !(await send(frame, as: .results, to: [address])).isEmpty else { return } // still unreachable: later
+                Metrics.Counter(label: "guardian_hints_delivered_total").increment(by: records.count)
+            }
+            // delivered, or no longer stored here (nothing to hand off)
+            try? replicas.store.deleteHints(owner: owner, results: Array(ids.prefix(consumed)))
+            logger.info("mesh: handed \(records.count) hinted results to \(owner)")
+        }
+    }
+
+    // MARK: anti-entropy
+
+    /// Runs a round every `anti_entropy_seconds`, and 2 s after a membership change (new owners
+    /// receive their data without waiting a whole interval). Each round also scrubs 500 records.
+    func antiEntropyLoop() async {
+        guard replicas != nil else { return }
+        var last: Millis = 0, seen = -1
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            let now = mono()
+            let interval = Millis(config.antiEntropySeconds) * 1000
+            guard now - last >= interval || (membershipVersion != seen && now - last >= 2000) else { continue }
+            last = now
+            seen = membershipVersion
+            await antiEntropyRound()
+            scrubSome()
+        }
+    }
+
+    /// One round: every member this node shares projects with.
+    public func antiEntropyRound() async {
+        guard let replicas, let ring = ring() else { return }
+        let me = config.name
+        guard let registered = try? replicas.store.projectIDs(), let held = try? replicas.store.projectsWithResults() else { return }
+        var scopes: [String: [String]] = [:]
+        var unowned: [String: [String]] = [:]
+        for p in registered {
+            let owners = ring.owners(of: p, count: config.replicationFactor)
+            let mine = owners.contains(me)
+            guard mine || held.contains(p) else { continue }
+            for o in owners where o != me { scopes[o, default: []].append(p) }
+            if !mine { unowned[p] = owners }
+        }
+        let live = liveAddresses()
+        for (peer, scope) in scopes.sorted(by: { $0.key < $1.key }) {
+            guard let address = live[peer] else { continue }
+            let complete = await syncResults(with: address, scope: scope.sorted(), replicas)
+            guard complete else { continue }
+            for p in scope {
+                guard let owners = unowned[p] else { continue }
+                var h = handoffs[p] ?? Handoff(owners: owners)
+                if h.owners != owners { h = Handoff(owners: owners) }
+                h.confirmed.insert(peer)
+                handoffs[p] = h
+            }
+        }
+        // a former owner drops a project's results once every current owner holds them
+        for (p, h) in handoffs {
+            guard unowned[p] == h.owners else { handoffs[p] = nil; continue }
+            guard Set(h.owners).isSubset(of: h.confirmed) else { continue }
+            if let n = try? replicas.store.deleteResults(project: p) {
+                logger.notice("mesh: \(p) is owned by \(h.owners.joined(separator: ", ")), which hold its results; dropped \(n) here")
+                Metrics.Counter(label: "guardian_results_handed_off_total").increment(by: n)
+            }
+            handoffs[p] = nil
+        }
+    }
+
+    /// Read repair: a sync of one project with its other live owners, at most once per 10 s.
+    public func repair(project: String) async {
+        guard let replicas else { return }
+        let now = mono()
+        if let last = lastRepair[project], now - last < 10_000 { return }
+        if lastRepair.count > 10_000 { lastRepair.removeAll() }
+        lastRepair[project] = now
+        let live = liveAddresses()
+        for owner in owners(of: project) where owner != config.name {
+            if let address = live[owner] { await syncResults(with: address, scope: [project], replicas) }
+        }
+    }
+
+    private func scrubSome() {
+        guard let replicas, let (corrupt, next) = try? replicas.store.scrub(after: scrubCursor, limit: 500) else { return }
+        scrubCursor = next
+        noteCorrupt(corrupt)
+    }
+
+    /// Corrupt records were removed from the store: counted, logged, and the next round (soon)
+    /// fetches good copies.
+    public func noteCorrupt(_ ids: [String]) {
+        guard !ids.isEmpty else { return }
+        Metrics.Counter(label: "guardian_results_corrupt_total").increment(by: ids.count)
+        logger.error("store: \(ids.count) stored results no longer match their ids; removed, to be repaired from a peer",
+                     metadata: ["ids": "\(ids.map { String($0.prefix(12)) })"])
+        membershipVersion &+= 1 // run anti-entropy within 2 s
+    }
+
+    // MARK: the session
+
+    /// Anti-entropy with one member over `scope` (this node's initiative). True when the session
+    /// ran to its end (both sides now hold everything either held in scope, unless a record was
+    /// refused).
+    @discardableResult
+    nonisolated func syncResults(with address: String, scope: [String], _ replicas: Replicas) async -> Bool {
+        let store = replicas.store
+        do {
+            let digest = try store.resultDigest(projects: scope)
+            let open = ResultSync.open(from: config.name, scope: ResultSync.scopeHash(scope), digest: digest)
+            let keys = await signerKeys()
+            return try await withStream(to: address, seconds: 300) { it, out in
+                var counter = SyncBytes()
+                defer { counter.record() }
+                func ask(_ m: ResultSync) async throws -> ResultSync {
+                    let frame = await self.sealed(.results, m.encode())
+                    counter.frames += frame.readableBytes
+                    try await out.write(frame)
+                    guard let answer = try await it.next() else { throw GuardianError.io("the peer closed the session") }
+                    counter.frames += answer.readableBytes
+                    guard let plain = await self.opened(answer, .results) else { throw GuardianError.io("a refused frame") }
+                    return try ResultSync.decode(plain)
+                }
+                var reply = try await ask(open)
+                if reply == .needScope { reply = try await ask(.scope(scope)) }
+                guard case .reply(let first, _, _) = reply else { return reply == .inSync }
+                var walk = SyncWalk(mine: try store.resultIDSet(projects: scope))
+                walk.receive(first)
+                var wanted: [String] = [], wantedSet: Set<String> = []
+                for _ in 0..<100_000 {
+                    let (expand, leaves) = walk.next()
+                    let (records, consumed) = try store.replicaRecords(ids: wanted, maxBytes: Self.recordBudget)
+                    wanted.removeFirst(consumed)
+                    counter.records += records.reduce(0) { $0 + $1.envelope.count }
+                    let last = expand.isEmpty && leaves.isEmpty && wanted.isEmpty
+                    guard case .reply(let nodes, let theirs, let want) = try await ask(.descend(expand: expand, leaves: leaves, records: records)) else {
+                        throw GuardianError.io("an answer out of order")
+                    }
+                    if !theirs.isEmpty {
+                        counter.records += theirs.reduce(0) { $0 + $1.envelope.count }
+                        walk.received(await replicas.storeVerified(theirs, keys).stored)
+                    }
+                    for id in want where wantedSet.insert(id).inserted { wanted.append(id) }
+                    walk.receive(nodes)
+                    if last { return walk.abandoned == 0 } // the empty descend ended the session
+                }
+                return false
+            }
+        } catch {
+            logger.debug("mesh: result sync with \(address) failed", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+
+    /// Serves a results stream: one push, or an anti-entropy session, frame by frame.
+    nonisolated func serveResults(first: ByteBuffer, _ it: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
+                                  _ out: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws {
+        guard let replicas = await replicas else { return }
+        let store = replicas.store
+        var frame: ByteBuffer? = first
+        var scope: [String]?
+        var ids: IDSet?
+        var from = ""
+        var counter = SyncBytes()
+        var ended = false
+        defer { counter.record() }
+        while let f = frame {
+            counter.frames += f.readableBytes
+            guard let plain = await opened(f, .results) else { return }
+            let message: ResultSync
+            do { message = try ResultSync.decode(plain) } catch {
+                await refuse("malformed")
+                logger.warning("mesh: malformed result sync message", metadata: ["error": "\(error)"])
+                return
+            }
+            let reply: ResultSync
+            switch message {
+            case .push(let records):
+                let (stored, refused) = await replicas.storeVerified(records, await signerKeys())
+                reply = .pushed(stored: stored.count, refused: refused)
+            case .open(let peer, let hash, let digest):
+                from = peer
+                let mine = await sharedScope(with: peer, registered: try store.projectIDs())
+                if ResultSync.scopeHash(mine) != hash { reply = .needScope; break }
+                scope = mine
+                if try store.resultDigest(projects: mine) == digest { reply = .inSync; break }
+                ids = try store.resultIDSet(projects: mine)
+                reply = .reply(nodes: ids!.children(of: ""), records: [], want: [])
+            case .scope(let theirs):
+                guard !from.isEmpty else { await refuse("malformed"); return }
+                let registered = Set(try store.projectIDs())
+                let mine = theirs.filter { registered.contains($0) }.sorted()
+                scope = mine
+                ids = try store.resultIDSet(projects: mine)
+                reply = .reply(nodes: ids!.children(of: ""), records: [], want: [])
+            case .descend(let expand, let leaves, let records):
+                guard let s = scope else { await refuse("malformed"); return }
+                ended = expand.isEmpty && leaves.isEmpty && records.isEmpty
+                if ids == nil { ids = try store.resultIDSet(projects: s) }
+                let inScope = Set(s)
+                let acceptable = records.filter { inScope.contains($0.project) }
+                if !acceptable.isEmpty {
+                    counter.records += acceptable.reduce(0) { $0 + $1.envelope.count }
+                    for id in await replicas.storeVerified(acceptable, await signerKeys()).stored { ids!.insert(id) }
+                }
+                var (nodes, send, want) = SyncWalk.respond(expand: expand, leaves: leaves, mine: ids!)
+                let (out, consumed) = try store.replicaRecords(ids: send, maxBytes: Self.recordBudget)
+                counter.records += out.reduce(0) { $0 + $1.envelope.count }
+                nodes += SyncWalk.unfinished(leaves: leaves, unsent: send[consumed...], mine: ids!)
+                reply = .reply(nodes: nodes, records: out, want: want)
+            case .needScope, .inSync, .reply, .pushed:
+                await refuse("malformed")
+                return
+            }
+            let answer = await sealed(.results, reply.encode())
+            counter.frames += answer.readableBytes
+            try await out.write(answer)
+            if case .pushed = reply { return }
+            if reply == .inSync || ended { return }
+            frame = try await it.next()
+        }
+    }
+
+    /// The projects this node and `peer` both own, from this node's ring.
+    func sharedScope(with peer: String, registered: [String]) -> [String] {
+        guard let ring = ring() else { return [] }
+        return registered.filter { p in
+            let owners = ring.owners(of: p, count: config.replicationFactor)
+            return owners.contains(config.name) && owners.contains(peer)
+        }.sorted()
+    }
+}
+
+/// A handoff of a project this node no longer owns: its owners, and which of them confirmed (by a
+/// complete anti-entropy session) that they hold everything this node holds.
+struct Handoff: Sendable {
+    var owners: [String]
+    var confirmed: Set<String> = []
+}
+
+/// Bytes one anti-entropy session moved: all frames, and the envelopes among them.
+struct SyncBytes {
+    var frames = 0
+    var records = 0
+    func record() {
+        Metrics.Counter(label: "guardian_antientropy_bytes_total", dimensions: [("part", "frames")]).increment(by: frames)
+        Metrics.Counter(label: "guardian_antientropy_bytes_total", dimensions: [("part", "records")]).increment(by: records)
+        Metrics.Counter(label: "guardian_antientropy_sessions_total").increment()
+    }
+}
