@@ -73,7 +73,8 @@ let package = Package(
         .testTarget(name: "GuardianCryptoTests", dependencies: ["GuardianCrypto"], swiftSettings: strict),
         .testTarget(name: "GuardianMeshTests", dependencies: ["GuardianMesh", "GuardianCrypto"], swiftSettings: strict),
         .testTarget(name: "GuardianNodeTests",
-                    dependencies: ["GuardianNode", "GuardianAudit", "GuardianCrypto", "GuardianCore", "GuardianTestKit"],
+                    dependencies: ["GuardianNode", "GuardianAudit", "GuardianCrypto", "GuardianCore", "GuardianTestKit",
+                                   .product(name: "GRDB", package: "GRDB.swift")],
                     swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -76,3 +76,75 @@ public enum Attestation {
         }
     }
 }
+
+/// What a store keeps of a verified statement besides its bytes: the commit, the scores and the
+/// findings, read with `JSONValue` (decoding the whole report with `JSONDecoder` was most of the
+/// cost of storing a replicated or imported result).
+public struct StatementSummary: Sendable {
+    public struct Finding: Sendable, Equatable {
+        public var check: Check
+        public var ruleId: String
+        public var severity: Severity
+        public var file: String?
+        public var line: Int?
+        public var message: String
+        public var fingerprint: String
+    }
+    public var commit: String?
+    public var overallHealthScore: Int
+    public var gatePassed: Bool
+    /// In check order, then as listed: the order the store keeps them in.
+    public var findings: [Finding]
+
+    /// The summary of a report (what `verifySummary` reads back from its statement).
+    public init(_ report: AuditReport) {
+        commit = report.subject.commit
+        overallHealthScore = report.overallHealthScore
+        gatePassed = report.gate.passed
+        findings = Check.allCases.flatMap { c in
+            (report.magicResults[c.rawValue]?.violations ?? []).map {
+                Finding(check: c, ruleId: $0.ruleId, severity: $0.severity, file: $0.file, line: $0.line, message: $0.message, fingerprint: $0.fingerprint)
+            }
+        }
+    }
+
+    init(statement bytes: [UInt8]) throws {
+        func bad(_ what: String) -> CryptoError { CryptoError("signed payload is not a Guardian audit statement: \(what)") }
+        let doc: JSONValue
+        do { doc = try JSONValue.parse(bytes) } catch { throw bad("\(error)") }
+        guard doc["_type"]?.string == AuditStatement.statementType else { throw CryptoError("statement type is not in-toto v1") }
+        guard let predicate = doc["predicate"], predicate.members != nil else { throw bad("no predicate") }
+        guard let score = predicate["overallHealthScore"]?.number, let passed = predicate["gate"]?["passed"]?.bool,
+              let results = predicate["magicResults"], results.members != nil else { throw bad("no scores") }
+        switch predicate["subject"]?["commit"] {
+        case .string(let c)?: commit = c
+        case .null?, nil: commit = nil
+        default: throw bad("a commit that is not a string")
+        }
+        overallHealthScore = Int(score)
+        gatePassed = passed
+        findings = []
+        for c in Check.allCases {
+            guard let violations = results[c.rawValue]?["violations"] else { continue }
+            guard let list = violations.array else { throw bad("violations of \(c.rawValue) are not a list") }
+            for v in list {
+                guard let rule = v["ruleId"]?.string, let sev = v["severity"]?.string.flatMap(Severity.init(rawValue:)),
+                      let message = v["message"]?.string, let fp = v["fingerprint"]?.string else { throw bad("a violation without its fields") }
+                findings.append(Finding(check: c, ruleId: rule, severity: sev, file: v["file"]?.string,
+                                        line: v["line"]?.number.map { Int($0) }, message: message, fingerprint: fp))
+            }
+        }
+    }
+}
+
+extension Attestation {
+    /// Verifies an envelope and reads what a store keeps of its statement, without decoding the
+    /// whole report.
+    public static func verifySummary(_ envelope: [UInt8], trusted: [String: VerifyingKey]) throws -> (StatementSummary, VerifiedEnvelope) {
+        let v = try DSSE.verify(envelope, trusted: trusted)
+        guard v.payloadType == DSSE.inTotoPayloadType else {
+            throw CryptoError("payload type is \(v.payloadType), expected \(DSSE.inTotoPayloadType)")
+        }
+        return (try StatementSummary(statement: v.payload), v)
+    }
+}

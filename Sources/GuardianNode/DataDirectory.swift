@@ -81,6 +81,16 @@ public enum NodeIdentity {
         return key
     }
 
+    /// Public keys of the mesh members this node has seen (`member-keys.json`, written by the mesh
+    /// with the peer list): what an export offline names its signers with.
+    public static func memberKeys(_ dir: DataDirectory) -> [String: VerifyingKey] {
+        guard let data = FileManager.default.contents(atPath: dir.file("member-keys.json")),
+              let map = try? JSONDecoder().decode([String: String].self, from: data) else { return [:] }
+        var out: [String: VerifyingKey] = [:]
+        for (id, text) in map { if let k = try? VerifyingKey(base64: text), k.nodeID.value == id { out[id] = k } }
+        return out
+    }
+
     /// Public keys this node trusts: its own, and every `keys/*.pub` file (base64 Ed25519 public keys).
     public static func trustedKeys(_ dir: DataDirectory) -> [String: VerifyingKey] {
         var out: [String: VerifyingKey] = [:]

@@ -25,7 +25,10 @@ public enum ResultSync: Sendable, Equatable {
     case scope([String])
     case inSync
     case descend(expand: [String], leaves: [Leaf], records: [Record])
-    case reply(nodes: [TreeNode], records: [Record], want: [String])
+    /// `refused`: records of the `descend` this answers that the responder would not store (a bad
+    /// signature, an unknown signer, a project it does not know): the initiator then knows the
+    /// responder does not hold everything it sent.
+    case reply(nodes: [TreeNode], records: [Record], want: [String], refused: Int = 0)
     /// A batch of records pushed to an owner (a new result, or hints handed off).
     case push([Record])
     case pushed(stored: Int, refused: Int)
@@ -90,10 +93,10 @@ public enum ResultSync: Sendable, Equatable {
             w.byte(5); Self.write(expand, &w)
             w.uint(UInt64(leaves.count)); for l in leaves { w.string(l.prefix); Self.write(l.ids, &w) }
             Self.write(records, &w)
-        case .reply(let nodes, let records, let want):
+        case .reply(let nodes, let records, let want, let refused):
             w.byte(6)
             w.uint(UInt64(nodes.count)); for n in nodes { w.string(n.prefix); Self.write(n.digest, &w) }
-            Self.write(records, &w); Self.write(want, &w)
+            Self.write(records, &w); Self.write(want, &w); w.uint(UInt64(refused))
         case .push(let records): w.byte(7); Self.write(records, &w)
         case .pushed(let s, let r): w.byte(8); w.uint(UInt64(s)); w.uint(UInt64(r))
         }
@@ -125,7 +128,7 @@ public enum ResultSync: Sendable, Equatable {
             m = .descend(expand: expand, leaves: leaves, records: try readRecords(&r))
         case 6:
             let nodes = try (0..<(try r.count(max: maxCount))).map { _ in TreeNode(prefix: try readPrefix(&r, child: true), digest: try readDigest(&r)) }
-            m = .reply(nodes: nodes, records: try readRecords(&r), want: try readIDs(&r))
+            m = .reply(nodes: nodes, records: try readRecords(&r), want: try readIDs(&r), refused: Int(clamping: try r.uint()))
         case 7: m = .push(try readRecords(&r))
         case 8: m = .pushed(stored: Int(clamping: try r.uint()), refused: Int(clamping: try r.uint()))
         case let t: throw MeshError("unknown result sync message \(t)")

@@ -229,7 +229,7 @@ public struct ReplicationSimulator {
         }
         guard case .open(_, _, let d)? = wire(.open(from: Self.name(i), scope: ResultSync.scopeHash(scope), digest: mineI.digest)) else { return bytes }
         if d == responderIDs.digest { _ = wire(.inSync); return bytes }
-        guard case .reply(let first, _, _)? = wire(.reply(nodes: responderIDs.children(of: ""), records: [], want: [])) else { return bytes }
+        guard case .reply(let first, _, _, _)? = wire(.reply(nodes: responderIDs.children(of: ""), records: [], want: [])) else { return bytes }
         var walk = SyncWalk(mine: mineI)
         walk.receive(first)
         var wanted: [String] = [], wantedSet: Set<String> = []
@@ -249,7 +249,7 @@ public struct ReplicationSimulator {
                 nodesOut += SyncWalk.unfinished(leaves: l, unsent: send[used...], mine: responderIDs)
                 reply = .reply(nodes: nodesOut, records: out, want: want)
             }
-            guard case .reply(let nodesIn, let theirs, let want)? = wire(reply) else { return bytes }
+            guard case .reply(let nodesIn, let theirs, let want, _)? = wire(reply) else { return bytes }
             for rec in theirs { nodes[i].ids.insert(Self.id(of: rec)) }
             bytes.records += theirs.reduce(0) { $0 + $1.envelope.count }
             bytes.moved += theirs.count

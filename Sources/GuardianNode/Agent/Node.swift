@@ -50,12 +50,12 @@ public struct ProjectInput: Codable, Sendable {
 /// The node: identity, store, projects, the audit queue and scheduler. One per agent process.
 public actor Node {
     public nonisolated let config: AgentConfig
-    public let dataDir: DataDirectory
-    public let store: Store
-    public let identity: SigningKey
+    public nonisolated let dataDir: DataDirectory
+    public nonisolated let store: Store
+    public nonisolated let identity: SigningKey
     public let events = EventBus()
     /// Projects, teams and tokens, stamped for replication across the mesh.
-    public let registry: ReplicatedRegistry
+    public nonisolated let registry: ReplicatedRegistry
     /// Token lookups by hash; cleared whenever a token record changes (here or by replication).
     let tokenCache = TokenCache()
     let secrets: SecretBox
@@ -313,7 +313,8 @@ public actor Node {
         case .success(let r):
             t.state = .succeeded; t.phase = "done"; t.progress = 1; t.resultId = r.id
             AgentMetrics.audit(succeeded: true, seconds: t.finishedAt! - (t.startedAt ?? t.finishedAt!))
-            if let resultSink { await resultSink(r) }
+            // stored durably here: that is the acknowledgement; the other owners get it (or a hint) meanwhile
+            if let resultSink { Task { await resultSink(r) } }
             await events.publish("audit.finished", ["task": t.id, "project": t.projectId, "result": r.id,
                                                     "health": String(r.health), "gate": r.gatePassed ? "passed" : "failed"])
         case .failure(let e):
@@ -362,15 +363,15 @@ public actor Node {
         var known: [String: Set<String>?] = [:]
         for r in records {
             do {
-                let (statement, verified) = try Attestation.verify(r.envelope, trusted: signers)
+                let (statement, verified) = try Attestation.verifySummary(r.envelope, trusted: signers)
                 if registered[r.project] == nil { registered[r.project] = try store.project(id: r.project) != nil }
                 guard registered[r.project] == true else { throw GuardianError.usage("project \(r.project) is not registered here") }
                 let id = DSSE.recordID(r.envelope)
                 if try store.hasResult(id: id) { held.append(id); continue }
                 if known[r.project] == nil { known[r.project] = .some(try store.latestFingerprints(project: r.project)) }
                 let previous = known[r.project]!
-                batch.append(ResultRecord.signed(statement.predicate, envelope: r.envelope, project: r.project, signer: verified.signers.first ?? "",
-                                                 at: r.createdAt) { v in previous.map { !$0.contains(v.fingerprint) } ?? false })
+                batch.append(ResultRecord.signed(statement, envelope: r.envelope, project: r.project, signer: verified.signers.first ?? "",
+                                                 at: r.createdAt) { fp in previous.map { !$0.contains(fp) } ?? false })
             } catch {
                 refused += 1
                 AgentMetrics.resultRefused()
@@ -439,7 +440,7 @@ struct AuditJob: Sendable {
         let envelope = try Attestation.sign(signed, key: key)
         let known = try store.latestFingerprints(project: project.id)
         let (record, findings) = ResultRecord.signed(report, envelope: envelope, project: project.id, signer: key.verifyingKey.nodeID.value,
-                                                     at: Date().timeIntervalSince1970) { v in known.map { !$0.contains(v.fingerprint) } ?? false }
+                                                     at: Date().timeIntervalSince1970) { fp in known.map { !$0.contains(fp) } ?? false }
         progress("storing", 0.98)
         try store.insert(result: record, findings: findings)
         return record

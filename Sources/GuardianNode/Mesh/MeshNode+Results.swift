@@ -143,8 +143,8 @@ extension MeshNode {
         let live = liveAddresses()
         for (peer, scope) in scopes.sorted(by: { $0.key < $1.key }) {
             guard let address = live[peer] else { continue }
-            let complete = await syncResults(with: address, scope: scope.sorted(), replicas)
-            guard complete else { continue }
+            let outcome = await syncResults(with: address, scope: scope.sorted(), replicas)
+            guard outcome == .inSync || outcome == .complete else { continue }
             for p in scope {
                 guard let owners = unowned[p] else { continue }
                 var h = handoffs[p] ?? Handoff(owners: owners)
@@ -196,11 +196,20 @@ extension MeshNode {
 
     // MARK: the session
 
-    /// Anti-entropy with one member over `scope` (this node's initiative). True when the session
-    /// ran to its end (both sides now hold everything either held in scope, unless a record was
-    /// refused).
+    /// How a session ended.
+    enum SyncOutcome: Equatable {
+        /// The digests were equal: nothing differed.
+        case inSync
+        /// Ran to its end and the peer stored everything it lacked: it now holds all this node holds in scope.
+        case complete
+        /// Ran to its end, but records were refused on one side or subtrees given up on.
+        case partial
+        case failed
+    }
+
+    /// Anti-entropy with one member over `scope` (this node's initiative).
     @discardableResult
-    nonisolated func syncResults(with address: String, scope: [String], _ replicas: Replicas) async -> Bool {
+    nonisolated func syncResults(with address: String, scope: [String], _ replicas: Replicas) async -> SyncOutcome {
         let store = replicas.store
         do {
             let digest = try store.resultDigest(projects: scope)
@@ -220,32 +229,35 @@ extension MeshNode {
                 }
                 var reply = try await ask(open)
                 if reply == .needScope { reply = try await ask(.scope(scope)) }
-                guard case .reply(let first, _, _) = reply else { return reply == .inSync }
+                if reply == .inSync { return .inSync }
+                guard case .reply(let first, _, _, _) = reply else { return .failed }
                 var walk = SyncWalk(mine: try store.resultIDSet(projects: scope))
                 walk.receive(first)
                 var wanted: [String] = [], wantedSet: Set<String> = []
+                var refusedThere = 0
                 for _ in 0..<100_000 {
                     let (expand, leaves) = walk.next()
                     let (records, consumed) = try store.replicaRecords(ids: wanted, maxBytes: Self.recordBudget)
                     wanted.removeFirst(consumed)
                     counter.records += records.reduce(0) { $0 + $1.envelope.count }
-                    let last = expand.isEmpty && leaves.isEmpty && wanted.isEmpty
-                    guard case .reply(let nodes, let theirs, let want) = try await ask(.descend(expand: expand, leaves: leaves, records: records)) else {
+                    let last = expand.isEmpty && leaves.isEmpty && wanted.isEmpty && records.isEmpty
+                    guard case .reply(let nodes, let theirs, let want, let refused) = try await ask(.descend(expand: expand, leaves: leaves, records: records)) else {
                         throw GuardianError.io("an answer out of order")
                     }
+                    refusedThere += refused
                     if !theirs.isEmpty {
                         counter.records += theirs.reduce(0) { $0 + $1.envelope.count }
                         walk.received(await replicas.storeVerified(theirs, keys).stored)
                     }
                     for id in want where wantedSet.insert(id).inserted { wanted.append(id) }
                     walk.receive(nodes)
-                    if last { return walk.abandoned == 0 } // the empty descend ended the session
+                    if last { return walk.abandoned == 0 && refusedThere == 0 ? .complete : .partial } // the empty descend ended it
                 }
-                return false
+                return .partial
             }
         } catch {
             logger.debug("mesh: result sync with \(address) failed", metadata: ["error": "\(error)"])
-            return false
+            return .failed
         }
     }
 
@@ -258,6 +270,7 @@ extension MeshNode {
         var scope: [String]?
         var ids: IDSet?
         var from = ""
+        var theirDigest = SetDigest()
         var counter = SyncBytes()
         var ended = false
         defer { counter.record() }
@@ -277,6 +290,7 @@ extension MeshNode {
                 reply = .pushed(stored: stored.count, refused: refused)
             case .open(let peer, let hash, let digest):
                 from = peer
+                theirDigest = digest
                 let mine = await sharedScope(with: peer, registered: try store.projectIDs())
                 if ResultSync.scopeHash(mine) != hash { reply = .needScope; break }
                 scope = mine
@@ -288,6 +302,8 @@ extension MeshNode {
                 let registered = Set(try store.projectIDs())
                 let mine = theirs.filter { registered.contains($0) }.sorted()
                 scope = mine
+                // equal digests over the initiator's scope: nothing to do (also when it hands off)
+                if mine.count == theirs.count, try store.resultDigest(projects: mine) == theirDigest { reply = .inSync; break }
                 ids = try store.resultIDSet(projects: mine)
                 reply = .reply(nodes: ids!.children(of: ""), records: [], want: [])
             case .descend(let expand, let leaves, let records):
@@ -296,15 +312,18 @@ extension MeshNode {
                 if ids == nil { ids = try store.resultIDSet(projects: s) }
                 let inScope = Set(s)
                 let acceptable = records.filter { inScope.contains($0.project) }
+                var refused = records.count - acceptable.count
                 if !acceptable.isEmpty {
                     counter.records += acceptable.reduce(0) { $0 + $1.envelope.count }
-                    for id in await replicas.storeVerified(acceptable, await signerKeys()).stored { ids!.insert(id) }
+                    let (stored, bad) = await replicas.storeVerified(acceptable, await signerKeys())
+                    for id in stored { ids!.insert(id) }
+                    refused += bad
                 }
                 var (nodes, send, want) = SyncWalk.respond(expand: expand, leaves: leaves, mine: ids!)
                 let (out, consumed) = try store.replicaRecords(ids: send, maxBytes: Self.recordBudget)
                 counter.records += out.reduce(0) { $0 + $1.envelope.count }
                 nodes += SyncWalk.unfinished(leaves: leaves, unsent: send[consumed...], mine: ids!)
-                reply = .reply(nodes: nodes, records: out, want: want)
+                reply = .reply(nodes: nodes, records: out, want: want, refused: refused)
             case .needScope, .inSync, .reply, .pushed:
                 await refuse("malformed")
                 return

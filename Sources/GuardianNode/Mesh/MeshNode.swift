@@ -758,6 +758,15 @@ public actor MeshNode: Service {
         guard let data = try? JSONEncoder().encode(list) else { return }
         let tmp = peersFile + ".tmp"
         if FileManager.default.createFile(atPath: tmp, contents: data) { _ = rename(tmp, peersFile) }
+        // members' public keys, merged into what was kept before: an offline export names its signers with them
+        let keysFile = (peersFile as NSString).deletingLastPathComponent + "/member-keys.json"
+        var keys = (FileManager.default.contents(atPath: keysFile).flatMap { try? JSONDecoder().decode([String: String].self, from: $0) }) ?? [:]
+        let before = keys.count
+        for (id, k) in memberKeys { keys[id] = k.text }
+        if keys.count != before, let data = try? JSONEncoder().encode(keys) {
+            let tmpKeys = keysFile + ".tmp"
+            if FileManager.default.createFile(atPath: tmpKeys, contents: data) { _ = rename(tmpKeys, keysFile) }
+        }
     }
 
     static func withTimeout<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () async throws -> T) async throws -> T {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GuardianAudit
 import GuardianCore
 import GuardianCrypto
 
@@ -64,21 +65,23 @@ public struct ResultRecord: Codable, Sendable, Equatable, FetchableRecord, Persi
 
 extension ResultRecord {
     /// A signed report as store records: the result with its exact envelope bytes (id = BLAKE2b of
-    /// them) and one finding per violation, in check order. `isNew` marks the findings the previous
-    /// result did not have.
+    /// them) and one finding per violation, in check order. `isNew` tells, by fingerprint, the
+    /// findings the previous result did not have.
     public static func signed(_ report: AuditReport, envelope: [UInt8], project: String, signer: String, at time: Double,
-                              isNew: (Violation) -> Bool = { _ in false }) -> (ResultRecord, [FindingRecord]) {
+                              isNew: (String) -> Bool = { _ in false }) -> (ResultRecord, [FindingRecord]) {
+        signed(StatementSummary(report), envelope: envelope, project: project, signer: signer, at: time, isNew: isNew)
+    }
+
+    /// The same from a verified statement's summary (replicated and imported results).
+    public static func signed(_ summary: StatementSummary, envelope: [UInt8], project: String, signer: String, at time: Double,
+                              isNew: (String) -> Bool = { _ in false }) -> (ResultRecord, [FindingRecord]) {
         let id = DSSE.recordID(envelope)
-        var findings: [FindingRecord] = []
-        for check in Check.allCases {
-            for v in report.magicResults[check.rawValue]?.violations ?? [] {
-                findings.append(FindingRecord(resultId: id, projectId: project, checkName: check.rawValue, ruleId: v.ruleId,
-                                              severity: v.severity.rawValue, file: v.file, line: v.line, message: v.message,
-                                              fingerprint: v.fingerprint, isNew: isNew(v)))
-            }
+        let findings = summary.findings.map { v in
+            FindingRecord(resultId: id, projectId: project, checkName: v.check.rawValue, ruleId: v.ruleId, severity: v.severity.rawValue,
+                          file: v.file, line: v.line, message: v.message, fingerprint: v.fingerprint, isNew: isNew(v.fingerprint))
         }
-        return (ResultRecord(id: id, projectId: project, commitId: report.subject.commit, createdAt: time, signer: signer,
-                             health: report.overallHealthScore, gatePassed: report.gate.passed, envelope: Data(envelope)), findings)
+        return (ResultRecord(id: id, projectId: project, commitId: summary.commit, createdAt: time, signer: signer,
+                             health: summary.overallHealthScore, gatePassed: summary.gatePassed, envelope: Data(envelope)), findings)
     }
 }
 

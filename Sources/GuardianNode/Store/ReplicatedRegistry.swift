@@ -112,8 +112,10 @@ public final class ReplicatedRegistry: Sendable {
     /// Merges records from a peer in one transaction. Newer writes replace older ones, older and
     /// equal ones are ignored, future-stamped ones are refused and counted, and a record whose value
     /// does not decode is counted as malformed and skipped (never half-applied).
+    /// `keepSecrets`: a project value without secrets (from an air-gap bundle, which never carries
+    /// them) keeps the secrets this node already holds for the project.
     @discardableResult
-    public func merge(_ records: [RegistryRecord]) async throws -> MergeOutcome {
+    public func merge(_ records: [RegistryRecord], keepSecrets: Bool = false) async throws -> MergeOutcome {
         var outcome = MergeOutcome()
         var changed: [Applied] = []
         let wall = Self.wallNow()
@@ -122,7 +124,7 @@ public final class ReplicatedRegistry: Sendable {
                 guard clock.withLock({ $0.observe(r.stamp, wall: wall) }) else { outcome.refused += 1; continue }
                 let current = try Self.stamp(r.kind, r.id, db)
                 guard r.supersedes(current?.stamp) else { outcome.stale += 1; continue }
-                do { try apply(r, db) } catch is DecodingError {
+                do { try apply(r, db, keepSecrets: keepSecrets) } catch is DecodingError {
                     outcome.malformed += 1
                     continue
                 }
@@ -144,7 +146,7 @@ public final class ReplicatedRegistry: Sendable {
     }
 
     /// Applies one record's value to its table (a tombstone deletes the row).
-    private func apply(_ r: RegistryRecord, _ db: Database) throws {
+    private func apply(_ r: RegistryRecord, _ db: Database, keepSecrets: Bool) throws {
         guard let v = r.value else {
             switch r.kind {
             case .project: _ = try Self.delete(project: r.id, db)
@@ -163,8 +165,9 @@ public final class ReplicatedRegistry: Sendable {
                                      createdAt, updatedAt, lastAuditAt, nextAuditAt)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)
                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, repositoryUrl = excluded.repositoryUrl, team = excluded.team,
-                    branch = excluded.branch, profile = excluded.profile, webhookSecret = excluded.webhookSecret,
-                    credentials = excluded.credentials, createdAt = excluded.createdAt, updatedAt = excluded.updatedAt,
+                    branch = excluded.branch, profile = excluded.profile,
+                    webhookSecret = \(keepSecrets ? "IFNULL(excluded.webhookSecret, project.webhookSecret)" : "excluded.webhookSecret"),
+                    credentials = \(keepSecrets ? "IFNULL(excluded.credentials, project.credentials)" : "excluded.credentials"), createdAt = excluded.createdAt, updatedAt = excluded.updatedAt,
                     nextAuditAt = CASE WHEN project.scheduleSeconds = excluded.scheduleSeconds THEN project.nextAuditAt ELSE excluded.nextAuditAt END,
                     scheduleSeconds = excluded.scheduleSeconds
                 """, arguments: [p.id, p.name, p.repositoryUrl, p.team, p.branch, p.scheduleSeconds, p.profile,
@@ -220,6 +223,32 @@ public final class ReplicatedRegistry: Sendable {
                 }
                 return value.map { RegistryRecord(kind: kind, id: id, stamp: s.stamp, value: [UInt8]($0)) }
             }
+        }
+    }
+
+    /// Registry records as an air-gap bundle carries them: projects and teams (never tokens), with
+    /// project secrets removed; optionally only one project (and its team) or writes since a time.
+    /// The projects in `including` (those of the exported results) and their teams are always
+    /// carried, so that a bundle imports on a node that never saw them.
+    public func exportable(project: String?, since: Double?, including: [String] = []) throws -> [RegistryRecord] {
+        var keys: Set<String> = []
+        for p in Set(including + (project.map { [$0] } ?? [])) {
+            keys.insert("project/\(p)")
+            if let team = try store.project(id: p)?.team { keys.insert("team/\(team)") }
+        }
+        if project == nil {
+            for (key, stamp) in try stamps() where !key.hasPrefix("token/") {
+                if let since, stamp.wall < Int64((since * 1000).rounded(.down)) { continue } // stamps are in ms
+                keys.insert(key)
+            }
+        }
+        return try records(keys.sorted()).map { r in
+            guard r.kind == .project, let v = r.value, var p = try? JSONDecoder().decode(ProjectValue.self, from: Data(v)) else { return r }
+            p.webhookSecret = nil
+            p.credentials = nil
+            let e = JSONEncoder()
+            e.outputFormatting = .sortedKeys
+            return RegistryRecord(kind: r.kind, id: r.id, stamp: r.stamp, value: [UInt8](try e.encode(p)))
         }
     }
 

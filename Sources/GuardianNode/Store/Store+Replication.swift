@@ -107,6 +107,35 @@ extension Store {
         return (corrupt, rows.count < limit ? 0 : rows.last![0])
     }
 
+    // MARK: air-gap export
+
+    static func exportFilter(project: String?, since: Double?) -> (sql: String, arguments: StatementArguments) {
+        var clauses: [String] = [], args: StatementArguments = []
+        if let project { clauses.append("projectId = ?"); args += [project] }
+        if let since { clauses.append("createdAt >= ?"); args += [since] }
+        return (clauses.isEmpty ? "" : " AND " + clauses.joined(separator: " AND "), args)
+    }
+
+    /// How many results an export selects, their signers and their projects.
+    public func exportSelection(project: String?, since: Double?) throws -> (count: Int, signers: [String], projects: [String]) {
+        let f = Self.exportFilter(project: project, since: since)
+        return try read { db in
+            (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM result WHERE 1" + f.sql, arguments: f.arguments) ?? 0,
+             try String.fetchAll(db, sql: "SELECT DISTINCT signer FROM result WHERE 1" + f.sql + " ORDER BY signer", arguments: f.arguments),
+             try String.fetchAll(db, sql: "SELECT DISTINCT projectId FROM result WHERE 1" + f.sql + " ORDER BY projectId", arguments: f.arguments))
+        }
+    }
+
+    /// The next page of exported results after `seq`, in insertion order.
+    public func exportPage(project: String?, since: Double?, after seq: Int64, limit: Int) throws -> (records: [ResultSync.Record], last: Int64) {
+        let f = Self.exportFilter(project: project, since: since)
+        return try read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT seq, projectId, createdAt, envelope FROM result WHERE seq > ?" + f.sql + " ORDER BY seq LIMIT ?",
+                                        arguments: [seq] + f.arguments + [limit])
+            return (rows.map { ResultSync.Record(project: $0[1], createdAt: $0[2], envelope: [UInt8]($0[3] as Data)) }, rows.last?[0] ?? seq)
+        }
+    }
+
     // MARK: hints
 
     /// Remembers that `owner` missed these results (it was down, or the push failed).

@@ -1,0 +1,207 @@
+/// A small, strict JSON reader (RFC 8259) for hot paths where `JSONDecoder` costs more than the
+/// work around it: verifying and storing replicated or imported results reads a few fields of a
+/// signed statement, and the generic decoder spent most of an import's time building the whole
+/// report. Objects keep their members in order; numbers are `Double`.
+public indirect enum JSONValue: Sendable, Equatable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([(String, JSONValue)])
+
+    public static func == (a: JSONValue, b: JSONValue) -> Bool {
+        switch (a, b) {
+        case (.null, .null): true
+        case (.bool(let x), .bool(let y)): x == y
+        case (.number(let x), .number(let y)): x == y
+        case (.string(let x), .string(let y)): x == y
+        case (.array(let x), .array(let y)): x == y
+        case (.object(let x), .object(let y)): x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        default: false
+        }
+    }
+
+    public struct ParseError: Error, CustomStringConvertible {
+        public let offset: Int
+        public let reason: String
+        public var description: String { "invalid JSON at byte \(offset): \(reason)" }
+    }
+
+    /// Parses a whole document (nesting at most 64 deep); anything malformed is an error.
+    public static func parse(_ bytes: [UInt8]) throws -> JSONValue {
+        try bytes.withUnsafeBufferPointer { buf in
+            var p = Parser(b: buf)
+            p.skipSpace()
+            let v = try p.value(depth: 0)
+            p.skipSpace()
+            guard p.i == buf.count else { throw ParseError(offset: p.i, reason: "trailing characters") }
+            return v
+        }
+    }
+
+    public subscript(key: String) -> JSONValue? {
+        guard case .object(let members) = self else { return nil }
+        return members.first { $0.0 == key }?.1
+    }
+
+    public var string: String? { if case .string(let s) = self { s } else { nil } }
+    public var number: Double? { if case .number(let n) = self { n } else { nil } }
+    public var bool: Bool? { if case .bool(let b) = self { b } else { nil } }
+    public var array: [JSONValue]? { if case .array(let a) = self { a } else { nil } }
+    public var members: [(String, JSONValue)]? { if case .object(let m) = self { m } else { nil } }
+    public var isNull: Bool { self == .null }
+
+    struct Parser {
+        let b: UnsafeBufferPointer<UInt8>
+        var i = 0
+
+        func fail(_ reason: String) -> ParseError { ParseError(offset: i, reason: reason) }
+
+        mutating func skipSpace() {
+            while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 }
+        }
+
+        mutating func value(depth: Int) throws -> JSONValue {
+            guard depth < 64 else { throw fail("nested too deeply") }
+            guard i < b.count else { throw fail("unexpected end") }
+            switch b[i] {
+            case UInt8(ascii: "{"):
+                i += 1
+                var members: [(String, JSONValue)] = []
+                skipSpace()
+                if i < b.count, b[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
+                while true {
+                    skipSpace()
+                    guard i < b.count, b[i] == UInt8(ascii: "\"") else { throw fail("expected a member name") }
+                    let k = try string()
+                    skipSpace()
+                    guard i < b.count, b[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+                    i += 1
+                    skipSpace()
+                    members.append((k, try value(depth: depth + 1)))
+                    skipSpace()
+                    guard i < b.count else { throw fail("unexpected end in an object") }
+                    if b[i] == UInt8(ascii: ",") { i += 1; continue }
+                    if b[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
+                    throw fail("expected ',' or '}'")
+                }
+            case UInt8(ascii: "["):
+                i += 1
+                var items: [JSONValue] = []
+                skipSpace()
+                if i < b.count, b[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+                while true {
+                    skipSpace()
+                    items.append(try value(depth: depth + 1))
+                    skipSpace()
+                    guard i < b.count else { throw fail("unexpected end in an array") }
+                    if b[i] == UInt8(ascii: ",") { i += 1; continue }
+                    if b[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+                    throw fail("expected ',' or ']'")
+                }
+            case UInt8(ascii: "\""): return .string(try string())
+            case UInt8(ascii: "t"): try literal(Self.trueWord); return .bool(true)
+            case UInt8(ascii: "f"): try literal(Self.falseWord); return .bool(false)
+            case UInt8(ascii: "n"): try literal(Self.nullWord); return .null
+            default: return .number(try number())
+            }
+        }
+
+        static let trueWord = Array("true".utf8), falseWord = Array("false".utf8), nullWord = Array("null".utf8)
+
+        mutating func literal(_ word: [UInt8]) throws {
+            guard i + word.count <= b.count else { throw fail("unexpected end") }
+            for k in word.indices where b[i + k] != word[k] { throw fail("unknown literal") }
+            i += word.count
+        }
+
+        mutating func number() throws -> Double {
+            let start = i
+            if i < b.count, b[i] == UInt8(ascii: "-") { i += 1 }
+            guard i < b.count, (48...57).contains(b[i]) else { throw fail("expected a value") }
+            if b[i] == 48 { i += 1 } else { while i < b.count, (48...57).contains(b[i]) { i += 1 } }
+            if i < b.count, b[i] == UInt8(ascii: ".") {
+                i += 1
+                guard i < b.count, (48...57).contains(b[i]) else { throw fail("expected a digit") }
+                while i < b.count, (48...57).contains(b[i]) { i += 1 }
+            }
+            if i < b.count, b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
+                i += 1
+                if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { i += 1 }
+                guard i < b.count, (48...57).contains(b[i]) else { throw fail("expected an exponent") }
+                while i < b.count, (48...57).contains(b[i]) { i += 1 }
+            }
+            guard let d = Double(String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)) else { throw fail("bad number") }
+            return d
+        }
+
+        mutating func hex4() throws -> UInt32 {
+            guard i + 4 <= b.count else { throw fail("short \\u escape") }
+            var v: UInt32 = 0
+            for _ in 0..<4 {
+                let c = b[i]
+                let d: UInt32
+                switch c {
+                case 48...57: d = UInt32(c - 48)
+                case 65...70: d = UInt32(c - 55)
+                case 97...102: d = UInt32(c - 87)
+                default: throw fail("bad \\u escape")
+                }
+                v = v << 4 | d
+                i += 1
+            }
+            return v
+        }
+
+        mutating func string() throws -> String {
+            i += 1 // the opening quote
+            let start = i
+            // the common case: no escapes, one copy
+            while i < b.count, b[i] != UInt8(ascii: "\""), b[i] != UInt8(ascii: "\\") {
+                guard b[i] >= 0x20 else { throw fail("a control character in a string") }
+                i += 1
+            }
+            guard i < b.count else { throw fail("unterminated string") }
+            if b[i] == UInt8(ascii: "\"") {
+                let s = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
+                i += 1
+                return s
+            }
+            var out = Array(b[start..<i])
+            while i < b.count {
+                let c = b[i]
+                if c == UInt8(ascii: "\"") { i += 1; return String(decoding: out, as: UTF8.self) }
+                guard c >= 0x20 else { throw fail("a control character in a string") }
+                if c != UInt8(ascii: "\\") { out.append(c); i += 1; continue }
+                i += 1
+                guard i < b.count else { throw fail("unterminated escape") }
+                let e = b[i]
+                i += 1
+                switch e {
+                case UInt8(ascii: "\""): out.append(0x22)
+                case UInt8(ascii: "\\"): out.append(0x5C)
+                case UInt8(ascii: "/"): out.append(0x2F)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0C)
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "u"):
+                    var scalar = try hex4()
+                    if (0xD800...0xDBFF).contains(scalar) {
+                        guard i + 6 <= b.count, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u") else { throw fail("a lone surrogate") }
+                        i += 2
+                        let low = try hex4()
+                        guard (0xDC00...0xDFFF).contains(low) else { throw fail("a bad surrogate pair") }
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    }
+                    guard let u = Unicode.Scalar(scalar) else { throw fail("not a Unicode scalar") }
+                    out.append(contentsOf: Array(String(Character(u)).utf8))
+                default: throw fail("unknown escape")
+                }
+            }
+            throw fail("unterminated string")
+        }
+    }
+}

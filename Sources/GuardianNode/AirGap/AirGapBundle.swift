@@ -1,0 +1,133 @@
+import Foundation
+import GuardianCrypto
+import GuardianMesh
+
+/// The air-gap bundle (`guardian export` / `guardian import`, docs/airgap.md): signed results and
+/// registry records in one file that is read as a stream.
+///
+///     "GUARDIAN-BUNDLE/1\n"
+///     frame*   where frame = kind (1 byte) · length (4 bytes, big-endian) · body · BLAKE2b-128(kind · length · body)
+///
+/// Frames: one **header** (JSON: the exporter, what was selected, how many records follow, and the
+/// public key of every signer of the results), then **registry** records (projects and teams, never
+/// tokens, never secrets), then **results** (project, time, the exact DSSE envelope), then a
+/// **trailer** with the counts. Header, registry records and trailer are signed by the exporting
+/// node (an Ed25519 signature of 64 bytes at the end of the body); results carry their own signatures.
+/// The checksum finds a flipped byte in any frame; the counts in the header say what a truncated
+/// file is missing.
+public enum AirGapBundle {
+    public static let magic = Array("GUARDIAN-BUNDLE/1\n".utf8)
+    public enum Kind: UInt8, Sendable { case header = 1, registry = 2, result = 3, trailer = 4 }
+    /// Largest frame body (an envelope is at most `ResultSync.maxEnvelope`).
+    public static let maxBody = ResultSync.maxEnvelope + 4096
+    static let checksumBytes = 16
+
+    public struct Signer: Codable, Sendable, Equatable {
+        public var id: String
+        public var publicKey: String
+    }
+
+    public struct Header: Codable, Sendable {
+        public var version = 1
+        public var exporter: Signer
+        public var exporterName: String
+        public var createdAt: Double
+        public var project: String?
+        public var since: Double?
+        public var registry: Int
+        public var results: Int
+        public var signers: [Signer]
+        /// Signers of exported results whose public keys the exporter did not know.
+        public var unknownSigners: [String]
+    }
+
+    public struct Trailer: Codable, Sendable { public var registry: Int; public var results: Int }
+
+    public static func frame(_ kind: Kind, _ body: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = [kind.rawValue]
+        let n = UInt32(body.count)
+        out += [UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)]
+        out += body
+        out += Sodium.blake2b(out, length: checksumBytes)
+        return out
+    }
+
+    /// A body signed by the exporter: the content, then 64 bytes of signature over it.
+    public static func signed(_ content: [UInt8], by key: SigningKey) -> [UInt8] { content + key.sign(content) }
+
+    /// The content of a signed body, or nil when the signature is not `key`'s.
+    public static func opened(_ body: [UInt8], key: VerifyingKey) -> [UInt8]? {
+        guard body.count >= 64 else { return nil }
+        let content = Array(body.dropLast(64))
+        return key.verify(signature: Array(body.suffix(64)), message: content) ? content : nil
+    }
+
+    static func json<T: Encodable>(_ v: T) -> [UInt8] {
+        let e = JSONEncoder()
+        e.outputFormatting = .sortedKeys
+        return [UInt8]((try? e.encode(v)) ?? Data())
+    }
+}
+
+/// Reads a bundle from chunks as they arrive (a file, an HTTP body), frame by frame. A frame whose
+/// checksum fails is reported and skipped; a length that cannot be right ends the reading there.
+public struct BundleReader: Sendable {
+    public enum Item: Sendable {
+        case frame(AirGapBundle.Kind, [UInt8], offset: Int)
+        /// A frame that does not check: where it starts and why.
+        case damaged(offset: Int, reason: String)
+    }
+
+    private var buffer: [UInt8] = []
+    private var start = 0
+    /// Bytes consumed before `buffer[start]`.
+    public private(set) var offset = 0
+    private var sawMagic = false
+    /// Set when the rest of the input cannot be read (bad magic, an impossible length).
+    public private(set) var stopped: String?
+
+    public init() {}
+
+    public mutating func feed(_ bytes: some Sequence<UInt8>) {
+        if start > 1 << 20 { buffer.removeFirst(start); start = 0 }
+        buffer.append(contentsOf: bytes)
+    }
+
+    /// The next whole frame, or nil when more input is needed (or reading stopped).
+    public mutating func next() -> Item? {
+        guard stopped == nil else { return nil }
+        if !sawMagic {
+            guard buffer.count - start >= AirGapBundle.magic.count else { return nil }
+            guard Array(buffer[start..<start + AirGapBundle.magic.count]) == AirGapBundle.magic else {
+                stopped = "not a Guardian bundle (no GUARDIAN-BUNDLE/1 header)"
+                return nil
+            }
+            consume(AirGapBundle.magic.count)
+            sawMagic = true
+        }
+        let available = buffer.count - start
+        guard available >= 5 else { return nil }
+        let kindByte = buffer[start]
+        let length = Int(buffer[start + 1]) << 24 | Int(buffer[start + 2]) << 16 | Int(buffer[start + 3]) << 8 | Int(buffer[start + 4])
+        guard length <= AirGapBundle.maxBody, (1...4).contains(kindByte) else {
+            stopped = "unreadable from byte \(offset) on: a frame header that cannot be right (kind \(kindByte), length \(length))"
+            return nil
+        }
+        let total = 5 + length + AirGapBundle.checksumBytes
+        guard available >= total else { return nil }
+        let at = offset
+        let whole = Array(buffer[start..<start + 5 + length])
+        let sum = Array(buffer[start + 5 + length..<start + total])
+        consume(total)
+        guard Sodium.blake2b(whole, length: AirGapBundle.checksumBytes) == sum else {
+            return .damaged(offset: at, reason: "checksum mismatch in a \(AirGapBundle.Kind(rawValue: kindByte).map { "\($0)" } ?? "?") frame of \(length) bytes")
+        }
+        return .frame(AirGapBundle.Kind(rawValue: kindByte)!, Array(whole.dropFirst(5)), offset: at)
+    }
+
+    /// Bytes left over at the end of the input (a frame cut short).
+    public var leftover: Int { buffer.count - start }
+    public var started: Bool { sawMagic }
+
+    private mutating func consume(_ n: Int) { start += n; offset += n }
+}

@@ -1,0 +1,316 @@
+import Dispatch
+import Foundation
+import GuardianAudit
+import GuardianCore
+import GuardianCrypto
+import GuardianMesh
+
+/// What an export wrote.
+public struct ExportSummary: Codable, Sendable {
+    public var registry: Int
+    public var results: Int
+    public var signers: [String]
+    /// Signers whose public keys this node does not know: their results are in the bundle, but an
+    /// importer that does not know them either will refuse them.
+    public var unknownSigners: [String]
+    public var bytes: Int
+}
+
+/// What an import did. `complete` is true only when the whole bundle was read (header to trailer,
+/// counts as announced), nothing was damaged and nothing refused.
+public struct ImportReport: Codable, Sendable {
+    public struct SignerOutcome: Codable, Sendable {
+        public var id: String
+        public var accepted: Bool
+        public var results: Int
+        public var reason: String?
+    }
+    public var exporter: String?
+    public var exporterName: String?
+    public var expectedRegistry: Int?
+    public var expectedResults: Int?
+    public var registryRead = 0, registryApplied = 0, registryUnchanged = 0
+    public var resultsRead = 0, imported = 0, alreadyPresent = 0
+    public var refused: [String: Int] = [:]
+    public var signers: [SignerOutcome] = []
+    /// Frames that failed their checksum, or where reading stopped: "byte N: why".
+    public var damaged: [String] = []
+    public var truncated = false
+    /// What a truncated or damaged bundle did not deliver.
+    public var missing: String?
+    public var complete = false
+    public var seconds = 0.0
+}
+
+extension Node {
+    /// Public keys this node can vouch for: its own, `keys/*.pub`, and the members it has seen
+    /// (`member-keys.json`, kept by the mesh), plus `extra` (the running mesh's live view).
+    public nonisolated func knownKeys(_ extra: [String: VerifyingKey] = [:]) -> [String: VerifyingKey] {
+        var keys = NodeIdentity.memberKeys(dataDir)
+        keys.merge(NodeIdentity.trustedKeys(dataDir)) { _, new in new }
+        keys.merge(extra) { _, new in new }
+        keys[nodeID] = identity.verifyingKey
+        return keys
+    }
+
+    /// Writes an air-gap bundle through `write`, in chunks of about 1 MB: registry records (projects
+    /// and teams, no secrets, no tokens) and signed results, optionally of one project and since a time.
+    public nonisolated func exportBundle(project: String?, since: Double?, keys: [String: VerifyingKey],
+                                         write: ([UInt8]) async throws -> Void) async throws -> ExportSummary {
+        if let project, try store.project(id: project) == nil { throw APIError(.notFound, "not_found", "no project '\(project)'") }
+        let (count, signerIDs, projects) = try store.exportSelection(project: project, since: since)
+        let registryRecords = try registry.exportable(project: project, since: since, including: projects)
+        let signers = signerIDs.compactMap { id in keys[id].map { AirGapBundle.Signer(id: id, publicKey: $0.base64) } }
+        let unknown = signerIDs.filter { keys[$0] == nil }
+        let me = identity.verifyingKey
+        let header = AirGapBundle.Header(exporter: .init(id: nodeID, publicKey: me.base64), exporterName: config.name,
+                                         createdAt: Date().timeIntervalSince1970, project: project, since: since,
+                                         registry: registryRecords.count, results: count, signers: signers, unknownSigners: unknown)
+        var out = AirGapBundle.magic
+        var bytes = 0
+        func flush(_ force: Bool = false) async throws {
+            guard force || out.count >= 1 << 20 else { return }
+            bytes += out.count
+            try await write(out)
+            out.removeAll(keepingCapacity: true)
+        }
+        out += AirGapBundle.frame(.header, AirGapBundle.signed(AirGapBundle.json(header), by: identity))
+        for r in registryRecords {
+            out += AirGapBundle.frame(.registry, AirGapBundle.signed(RegistrySync.records([r]).encode(), by: identity))
+            try await flush()
+        }
+        var seq: Int64 = 0, written = 0
+        while true {
+            let (page, last) = try store.exportPage(project: project, since: since, after: seq, limit: 1000)
+            if page.isEmpty { break }
+            seq = last
+            for r in page {
+                out += AirGapBundle.frame(.result, ResultSync.push([r]).encode())
+                written += 1
+                try await flush()
+            }
+        }
+        out += AirGapBundle.frame(.trailer, AirGapBundle.signed(AirGapBundle.json(AirGapBundle.Trailer(registry: registryRecords.count, results: written)), by: identity))
+        try await flush(true)
+        return ExportSummary(registry: registryRecords.count, results: written, signers: signers.map(\.id), unknownSigners: unknown, bytes: bytes)
+    }
+
+    /// Imports a bundle read from `chunks`: every result's signature is verified (signers from the
+    /// bundle and the keys this node knows; with `trust`, only those keys or node ids), registry
+    /// records only when the exporter's signature holds (and the exporter is trusted); what is
+    /// already here is skipped, so importing twice changes nothing.
+    public nonisolated func importBundle<S: AsyncSequence>(_ chunks: S, trust: [String] = [], keys: [String: VerifyingKey])
+        async throws -> ImportReport where S.Element == [UInt8] {
+        var importer = BundleImporter(node: self, trust: trust, known: keys)
+        for try await chunk in chunks {
+            try await importer.feed(chunk)
+        }
+        return try await importer.finish()
+    }
+}
+
+/// The import of one bundle, frame by frame, results verified and stored in batches of 1,024
+/// (signatures checked on every core, one transaction per batch).
+struct BundleImporter {
+    let node: Node
+    let trust: Set<String>
+    let known: [String: VerifyingKey]
+    var reader = BundleReader()
+    var report = ImportReport()
+    var exporterKey: VerifyingKey?
+    var exporterTrusted = false
+    /// Keys results may be signed with, by node id.
+    var signerKeys: [String: VerifyingKey] = [:]
+    var signerCounts: [String: Int] = [:]
+    var refusedSigners: [String: String] = [:]
+    var registryBatch: [RegistryRecord] = []
+    var resultBatch: [ResultSync.Record] = []
+    var lastFingerprints: [String: Set<String>?] = [:]
+    var sawHeader = false, sawTrailer = false
+    let started = Date()
+
+    init(node: Node, trust: [String], known: [String: VerifyingKey]) {
+        self.node = node
+        self.trust = Set(trust)
+        self.known = known
+        // without --trust: every key this node knows; with it, only those it names (added below from the bundle too)
+        signerKeys = trust.isEmpty ? known : known.filter { self.trusts(id: $0.key, key: $0.value) }
+    }
+
+    func trusts(id: String, key: VerifyingKey) -> Bool { trust.isEmpty || trust.contains(id) || trust.contains(key.base64) }
+
+    mutating func feed(_ chunk: [UInt8]) async throws {
+        reader.feed(chunk)
+        while let item = reader.next() {
+            switch item {
+            case .damaged(let offset, let reason): report.damaged.append("byte \(offset): \(reason)")
+            case .frame(let kind, let body, let offset): try await frame(kind, body, offset: offset)
+            }
+        }
+    }
+
+    private mutating func refuse(_ reason: String, _ n: Int = 1) { report.refused[reason, default: 0] += n }
+
+    private mutating func frame(_ kind: AirGapBundle.Kind, _ body: [UInt8], offset: Int) async throws {
+        switch kind {
+        case .header:
+            guard !sawHeader else { return report.damaged.append("byte \(offset): a second header") }
+            sawHeader = true
+            guard body.count > 64, let header = try? JSONDecoder().decode(AirGapBundle.Header.self, from: Data(body.dropLast(64))) else {
+                return report.damaged.append("byte \(offset): a header that does not decode")
+            }
+            report.exporter = header.exporter.id
+            report.exporterName = header.exporterName
+            report.expectedRegistry = header.registry
+            report.expectedResults = header.results
+            guard let key = try? VerifyingKey(base64: header.exporter.publicKey), key.nodeID.value == header.exporter.id,
+                  AirGapBundle.opened(body, key: key) != nil else {
+                return report.damaged.append("byte \(offset): the header's signature does not verify; its keys and registry records are not used")
+            }
+            exporterKey = key
+            exporterTrusted = trusts(id: header.exporter.id, key: key)
+            for s in header.signers {
+                guard let k = try? VerifyingKey(base64: s.publicKey), k.nodeID.value == s.id else {
+                    refusedSigners[s.id] = "its public key does not match its id"
+                    continue
+                }
+                if trusts(id: s.id, key: k) { signerKeys[s.id] = k } else { refusedSigners[s.id] = "not named by --trust" }
+            }
+            for id in header.unknownSigners where signerKeys[id] == nil { refusedSigners[id] = refusedSigners[id] ?? "the exporter did not know its key" }
+        case .registry:
+            report.registryRead += 1
+            guard let key = exporterKey else { return refuse("registry record without a verified header") }
+            guard exporterTrusted else { return refuse("registry record from an exporter not named by --trust") }
+            guard let content = AirGapBundle.opened(body, key: key), case .records(let rs)? = try? RegistrySync.decode(content) else {
+                return refuse("registry record with a bad signature")
+            }
+            for r in rs {
+                if r.kind == .token { refuse("token records are never imported"); continue }
+                registryBatch.append(r)
+            }
+        case .result:
+            try await flushRegistry()
+            guard case .push(let rs)? = try? ResultSync.decode(body) else { return report.damaged.append("byte \(offset): a result frame that does not decode") }
+            report.resultsRead += rs.count
+            resultBatch += rs
+            if resultBatch.count >= 1024 { try await flushResults() }
+        case .trailer:
+            sawTrailer = true
+            guard let key = exporterKey, let content = AirGapBundle.opened(body, key: key),
+                  let t = try? JSONDecoder().decode(AirGapBundle.Trailer.self, from: Data(content)) else {
+                return report.damaged.append("byte \(offset): a trailer that does not verify")
+            }
+            if t.results != report.expectedResults { report.expectedResults = t.results }
+        }
+    }
+
+    private mutating func flushRegistry() async throws {
+        guard !registryBatch.isEmpty else { return }
+        let batch = registryBatch
+        registryBatch = []
+        let o = try await node.registry.merge(batch, keepSecrets: true)
+        report.registryApplied += o.applied
+        report.registryUnchanged += o.stale
+        if o.refused > 0 { refuse("registry record stamped in the future", o.refused) }
+        if o.malformed > 0 { refuse("registry record that does not decode", o.malformed) }
+    }
+
+    private mutating func flushResults() async throws {
+        guard !resultBatch.isEmpty else { return }
+        let batch = resultBatch
+        resultBatch = []
+        let keys = signerKeys
+        let verified = ParallelMap.run(batch) { r -> Result<(StatementSummary, String), any Error> in
+            Result { let (st, v) = try Attestation.verifySummary(r.envelope, trusted: keys); return (st, v.signers.first ?? "") }
+        }
+        let store = node.store
+        var rows: [(ResultRecord, [FindingRecord])] = []
+        var registered: [String: Bool] = [:]
+        var fresh: Set<String> = []
+        for (r, outcome) in zip(batch, verified) {
+            switch outcome {
+            case .failure(let e):
+                let text = "\(e)"
+                if let id = text.range(of: "unknown signer ").map({ String(text[$0.upperBound...].prefix { $0 != ":" }) }) {
+                    refuse("signed by \(id), whose key is not accepted")
+                    refusedSigners[id] = refusedSigners[id] ?? "its key is not in the bundle or known here"
+                } else {
+                    refuse("bad signature")
+                }
+            case .success(let (statement, signer)):
+                if registered[r.project] == nil { registered[r.project] = try store.project(id: r.project) != nil }
+                guard registered[r.project] == true else { refuse("project \(r.project) is not registered here"); continue }
+                let id = DSSE.recordID(r.envelope)
+                if fresh.contains(id) { report.alreadyPresent += 1; continue }
+                if try store.hasResult(id: id) { report.alreadyPresent += 1; continue }
+                fresh.insert(id)
+                if lastFingerprints[r.project] == nil { lastFingerprints[r.project] = .some(try store.latestFingerprints(project: r.project)) }
+                let previous = lastFingerprints[r.project]!
+                let row = ResultRecord.signed(statement, envelope: r.envelope, project: r.project, signer: signer, at: r.createdAt) { fp in
+                    previous.map { !$0.contains(fp) } ?? false
+                }
+                lastFingerprints[r.project] = .some(Set(row.1.map(\.fingerprint)))
+                rows.append(row)
+                signerCounts[signer, default: 0] += 1
+            }
+        }
+        if !rows.isEmpty { try store.insert(results: rows) }
+        report.imported += rows.count
+    }
+
+    mutating func finish() async throws -> ImportReport {
+        try await flushRegistry()
+        try await flushResults()
+        if let stopped = reader.stopped { report.damaged.append(stopped) }
+        if !reader.started && reader.stopped == nil { report.damaged.append("empty input: not a Guardian bundle") }
+        report.truncated = reader.leftover > 0 || (reader.started && !sawTrailer && reader.stopped == nil)
+        var missing: [String] = []
+        if let n = report.expectedResults, report.resultsRead < n { missing.append("\(n - report.resultsRead) of \(n) results") }
+        if let n = report.expectedRegistry, report.registryRead < n { missing.append("\(n - report.registryRead) of \(n) registry records") }
+        if !sawHeader { missing.append("the header (signer keys and counts)") }
+        if !sawTrailer { missing.append("the trailer") }
+        if !missing.isEmpty {
+            report.missing = missing.joined(separator: ", ") + (report.truncated ? " (the file ends at byte \(reader.offset + reader.leftover))" : "")
+        }
+        var outcomes = signerCounts.map { ImportReport.SignerOutcome(id: $0.key, accepted: true, results: $0.value) }
+        for (id, why) in refusedSigners where signerCounts[id] == nil {
+            outcomes.append(.init(id: id, accepted: false, results: 0, reason: why))
+        }
+        report.signers = outcomes.sorted { $0.id < $1.id }
+        // the keys of accepted signers are kept (keys/<id>.pub): this node can then verify the imported
+        // results (`guardian verify`, POST /v1/verify) and name their signers when it exports them
+        let dir = node.dataDir
+        try? FileManager.default.createDirectory(atPath: dir.file("keys"), withIntermediateDirectories: true)
+        for id in signerCounts.keys where known[id] == nil {
+            if let k = signerKeys[id] { try? dir.writeAtomically("keys/\(id).pub", Array((k.base64 + "\n").utf8), mode: 0o644) }
+        }
+        report.complete = missing.isEmpty && report.damaged.isEmpty && report.refused.isEmpty && !report.truncated
+        report.seconds = Date().timeIntervalSince(started)
+        return report
+    }
+}
+
+/// Maps over an array on every core (signature checks dominate an import).
+enum ParallelMap {
+    static func run<T: Sendable, U: Sendable>(_ items: [T], _ f: @Sendable (T) -> U) -> [U] {
+        let out = UnsafeMutablePointer<U?>.allocate(capacity: items.count)
+        out.initialize(repeating: nil, count: items.count)
+        defer { out.deinitialize(count: items.count); out.deallocate() }
+        let slots = Slots(base: out)
+        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let chunk = (items.count + workers - 1) / workers
+        items.withUnsafeBufferPointer { input in
+            let source = Source(base: input.baseAddress, count: input.count)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                let lo = w * chunk, hi = min(source.count, lo + chunk)
+                guard lo < hi, let base = source.base else { return }
+                for i in lo..<hi { slots.base[i] = f(base[i]) }
+            }
+        }
+        return (0..<items.count).map { out[$0]! }
+    }
+
+    // Each worker writes only its own indices; the buffers outlive the concurrentPerform call.
+    struct Slots<U>: @unchecked Sendable { let base: UnsafeMutablePointer<U?> }
+    struct Source<T>: @unchecked Sendable { let base: UnsafePointer<T>?; let count: Int }
+}

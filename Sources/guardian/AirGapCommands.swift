@@ -1,0 +1,165 @@
+import ArgumentParser
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import GuardianCore
+import GuardianNode
+import Logging
+
+/// Where an air-gap command works: a running agent (when `--http-addr` or `--token` is given), or
+/// the data directory itself (the agent stopped, or a node that was never started).
+struct AirGapTarget: ParsableArguments {
+    @Option(help: "A running agent's HTTP address HOST:PORT; without it (and without --token) the data directory is used directly.")
+    var httpAddr: String?
+    @Option(help: "API token for the running agent (default $GUARDIAN_TOKEN, else DATA_DIR/admin.token).")
+    var token: String?
+    @Option(help: "Data directory (default $GUARDIAN_DATA_DIR or \(DataDirectory.defaultPath)).")
+    var dataDir: String?
+
+    var remote: Bool { httpAddr != nil || token != nil }
+
+    func client() throws -> APIClient { try AgentOptions.parse(["--http-addr", httpAddr ?? "127.0.0.1:7780"] + (token.map { ["--token", $0] } ?? [])
+                                                                + (dataDir.map { ["--data-dir", $0] } ?? [])).client() }
+
+    /// The node over the data directory, for the offline commands.
+    func localNode() throws -> Node {
+        var config = AgentConfig()
+        config.dataDir = dataDir ?? ProcessInfo.processInfo.environment["GUARDIAN_DATA_DIR"] ?? DataDirectory.defaultPath
+        var logger = Logger(label: "guardian")
+        logger.logLevel = .warning
+        return try Node(config: config, logger: logger)
+    }
+
+    func request(_ client: APIClient, _ method: String, _ path: String) throws -> URLRequest {
+        guard let url = URL(string: client.base + path) else { throw GuardianError.usage("bad agent address \(client.base)") }
+        var req = URLRequest(url: url)
+        req.httpMethod = method
+        req.timeoutInterval = 3600
+        req.setValue("Bearer \(client.token)", forHTTPHeaderField: "Authorization")
+        return req
+    }
+}
+
+struct ExportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write signed results and registry records to a bundle that can cross an air gap.",
+        discussion: """
+            The bundle carries the public keys of the results' signers, so a mesh that never saw this one can import it.
+            Project secrets and API tokens are never exported. See docs/airgap.md.
+            """)
+    @OptionGroup var target: AirGapTarget
+    @Option(help: "Only this project (and its team).") var project: String?
+    @Option(help: "Only results and registry writes since TIME: seconds since 1970 or ISO 8601 (2026-11-27T10:00:00Z).") var since: String?
+    @Argument(help: "The bundle file to write.") var file: String
+
+    func run() async throws {
+        let sinceTime = try since.map { s in
+            guard let t = API.parseTime(s) else { throw GuardianError.usage("--since must be seconds since 1970 or an ISO 8601 time") }
+            return t
+        }
+        if target.remote {
+            let client = try target.client()
+            var query: [String] = []
+            if let project { query.append("project=\(project.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? project)") }
+            if let sinceTime { query.append("since=\(sinceTime)") }
+            let req = try target.request(client, "GET", "/v1/export" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
+            let (tmp, response) = try await URLSession.shared.download(for: req)
+            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+            guard status == 200 else {
+                let body = (try? String(contentsOf: tmp, encoding: .utf8)) ?? ""
+                throw GuardianError.io("agent answered \(status): \(body)")
+            }
+            try? FileManager.default.removeItem(atPath: file)
+            try FileManager.default.moveItem(at: tmp, to: URL(fileURLWithPath: file))
+            let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
+            print("wrote \(file) (\(size) bytes) from the agent at \(client.base)")
+            return
+        }
+        let node = try target.localNode()
+        guard FileManager.default.createFile(atPath: file, contents: nil), let out = FileHandle(forWritingAtPath: file) else {
+            throw GuardianError.io("cannot write \(file)")
+        }
+        defer { try? out.close() }
+        let summary = try await node.exportBundle(project: project, since: sinceTime, keys: node.knownKeys()) { chunk in
+            try out.write(contentsOf: chunk)
+        }
+        try out.synchronize()
+        print("wrote \(file): \(summary.results) results, \(summary.registry) registry records, \(summary.bytes) bytes; signers \(summary.signers.joined(separator: ", "))")
+        if !summary.unknownSigners.isEmpty {
+            FileHandle.standardError.write(Data("warning: no public key here for \(summary.unknownSigners.joined(separator: ", ")); their results are in the bundle but an importer must already know those keys\n".utf8))
+        }
+    }
+}
+
+struct ImportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Verify and merge a bundle written by `guardian export`.",
+        discussion: """
+            Every result's signature is checked against the signers' keys the bundle carries and the keys this node knows;
+            --trust restricts them (and the exporter whose registry records are accepted) to the keys or node ids named.
+            Importing twice changes nothing. A truncated bundle imports what is whole and says what is missing.
+            Exit codes: 0 everything imported, 1 something damaged, refused or missing (the rest imported), 2 usage error.
+            """)
+    @OptionGroup var target: AirGapTarget
+    @Option(name: .customLong("trust"), help: "Accept only signers with this public key (base64) or node id. Repeatable.") var trust: [String] = []
+    @Option var format: ListFormat = .text
+    @Argument(help: "The bundle file.") var file: String
+
+    func run() async throws {
+        guard FileManager.default.isReadableFile(atPath: file) else { throw GuardianError.usage("cannot read \(file)") }
+        let report: ImportReport
+        if target.remote {
+            let client = try target.client()
+            let query = trust.map { "trust=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0)" }.joined(separator: "&")
+            var req = try target.request(client, "POST", "/v1/import" + (query.isEmpty ? "" : "?" + query))
+            req.setValue("application/octet-stream", forHTTPHeaderField: "Content-Type")
+            let (data, response) = try await URLSession.shared.upload(for: req, fromFile: URL(fileURLWithPath: file))
+            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+            guard status == 200 || status == 422, let r = try? JSONDecoder().decode(ImportReport.self, from: data) else {
+                throw GuardianError.io("agent answered \(status): \(String(decoding: data, as: UTF8.self))")
+            }
+            report = r
+        } else {
+            let node = try target.localNode()
+            report = try await node.importBundle(FileChunks(path: file), trust: trust, keys: node.knownKeys())
+        }
+        if format == .json {
+            let e = JSONEncoder()
+            e.outputFormatting = [.prettyPrinted, .sortedKeys]
+            FileHandle.standardOutput.write(try e.encode(report) + Data("\n".utf8))
+        } else {
+            Self.printText(report)
+        }
+        if !report.complete { throw ExitCode(1) }
+    }
+
+    static func printText(_ r: ImportReport) {
+        print("bundle from \(r.exporterName ?? "?") (\(r.exporter ?? "unknown exporter"))")
+        print("results: \(r.imported) imported, \(r.alreadyPresent) already here, \(r.resultsRead) read of \(r.expectedResults.map(String.init) ?? "?")")
+        print("registry: \(r.registryApplied) applied, \(r.registryUnchanged) unchanged, \(r.registryRead) read of \(r.expectedRegistry.map(String.init) ?? "?")")
+        for s in r.signers {
+            print(s.accepted ? "signer \(s.id): accepted, \(s.results) results" : "signer \(s.id): refused (\(s.reason ?? "not trusted"))")
+        }
+        for (reason, n) in r.refused.sorted(by: { $0.key < $1.key }) { print("refused \(n): \(reason)") }
+        for d in r.damaged { print("damaged: \(d)") }
+        if let m = r.missing { print("missing: \(m)") }
+        print(r.complete ? String(format: "complete (%.2f s)", r.seconds) : String(format: "INCOMPLETE (%.2f s): what was whole is imported", r.seconds))
+    }
+}
+
+/// A file read in 1 MB chunks, as an async sequence (imports never hold a whole bundle in memory).
+struct FileChunks: AsyncSequence {
+    typealias Element = [UInt8]
+    let path: String
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let handle: FileHandle?
+        mutating func next() async throws -> [UInt8]? {
+            guard let handle, let data = try handle.read(upToCount: 1 << 20), !data.isEmpty else { return nil }
+            return [UInt8](data)
+        }
+    }
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(handle: FileHandle(forReadingAtPath: path)) }
+}

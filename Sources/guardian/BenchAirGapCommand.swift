@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import GuardianAudit
+import GuardianCore
+import GuardianCrypto
+import GuardianNode
+import Logging
+
+/// Air-gap figures (issue 5's bar: a 100,000-result bundle verifies and merges in ≤ 15 s): seeds a
+/// data directory with signed results, exports them to a bundle file, imports the file into a fresh
+/// data directory that never saw the exporter, then imports it again (nothing changes).
+struct BenchAirGapCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bench-airgap", abstract: "Export and import figures.", shouldDisplay: false)
+
+    @Option var results = 100_000
+    @Option var projects = 100
+    @Option(help: "Findings per result.") var findings = 5
+    @Option(help: "Where the two data directories and the bundle go (default: a new temporary directory).") var workDir: String?
+
+    func node(_ dir: String, _ name: String) throws -> Node {
+        var c = AgentConfig()
+        c.dataDir = dir
+        c.name = name
+        var logger = Logger(label: "bench")
+        logger.logLevel = .warning
+        return try Node(config: c, logger: logger)
+    }
+
+    func run() async throws {
+        let base = workDir ?? FileManager.default.temporaryDirectory.appendingPathComponent("guardian-bench-airgap-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        let source = try node(base + "/source", "source")
+        let now = Date().timeIntervalSince1970
+        var t = Date()
+        let sample = AuditReport.sample(findings: findings)
+        for p in 0..<projects {
+            let pid = String(format: "bench-%04d", p)
+            try source.registry.insert(project: ProjectRecord(id: pid, name: pid, repositoryUrl: "/nonexistent/guardian-bench/\(pid).git", team: "default",
+                                                              branch: nil, scheduleSeconds: 0, profile: "default", webhookSecret: nil, credentials: nil,
+                                                              createdAt: now, updatedAt: now, lastAuditAt: nil, nextAuditAt: nil))
+        }
+        var batch: [(ResultRecord, [FindingRecord])] = []
+        var envelopeBytes = 0
+        for i in 0..<results {
+            let pid = String(format: "bench-%04d", i % projects)
+            var r = sample
+            r.subject = AuditSubject(repository: "/nonexistent/guardian-bench/\(pid).git", commit: String(format: "%040x", i), revision: "HEAD", isGitRepository: true)
+            let envelope = try Attestation.sign(r, key: source.identity)
+            envelopeBytes += envelope.count
+            batch.append(ResultRecord.signed(r, envelope: envelope, project: pid, signer: source.nodeID, at: now - Double(results - i)))
+            if batch.count == 1000 { try source.store.insert(results: batch); batch.removeAll() }
+        }
+        try source.store.insert(results: batch)
+        print(String(format: "seeded %d signed results (%d findings each, %.1f KB envelopes on average) in %d projects: %.1f s",
+                     results, findings, Double(envelopeBytes) / Double(results) / 1024, projects, Date().timeIntervalSince(t)))
+
+        let file = base + "/bench.bundle"
+        FileManager.default.createFile(atPath: file, contents: nil)
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
+        t = Date()
+        let summary = try await source.exportBundle(project: nil, since: nil, keys: source.knownKeys()) { try out.write(contentsOf: $0) }
+        try out.close()
+        let exportSeconds = Date().timeIntervalSince(t)
+        print(String(format: "export: %d results, %d registry records, %.1f MB in %.2f s (%.0f results/s)",
+                     summary.results, summary.registry, Double(summary.bytes) / 1e6, exportSeconds, Double(summary.results) / exportSeconds))
+
+        let target = try node(base + "/target", "target")
+        t = Date()
+        let report = try await target.importBundle(FileChunks(path: file), keys: target.knownKeys())
+        let importSeconds = Date().timeIntervalSince(t)
+        print(String(format: "import into a node that never saw the exporter: %d imported, %d signatures verified, complete=%@ in %.2f s (%.0f results/s); bar ≤ 15 s for 100,000: %@",
+                     report.imported, report.resultsRead, report.complete ? "yes" : "no", importSeconds, Double(report.imported) / importSeconds,
+                     importSeconds <= 15 * Double(results) / 100_000 ? "met" : "NOT met"))
+        t = Date()
+        let again = try await target.importBundle(FileChunks(path: file), keys: target.knownKeys())
+        print(String(format: "import again (idempotent): %d imported, %d already present, in %.2f s", again.imported, again.alreadyPresent, Date().timeIntervalSince(t)))
+        print("cores: \(ProcessInfo.processInfo.activeProcessorCount); data in \(base)")
+    }
+}

@@ -1,0 +1,200 @@
+import Foundation
+import GuardianAudit
+import GuardianCore
+import GuardianCrypto
+@testable import GuardianNode
+import GuardianTestKit
+import Logging
+import Testing
+
+/// Air-gap bundles: real nodes over real SQLite, bundles as bytes and as files through the CLI.
+@Suite struct AirGapTests {
+    static func node(_ name: String) throws -> Node {
+        var c = AgentConfig()
+        c.dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("guardian-airgap-\(name)-\(UUID())").path
+        c.name = name
+        return try Node(config: c, logger: Logger(label: "test"))
+    }
+
+    /// Registers `projects` projects (with a webhook secret) and stores `results` results for each,
+    /// signed by the node; returns the result ids.
+    @discardableResult
+    static func seed(_ n: Node, projects: [String], results: Int, from start: Int = 0, at base: Double? = nil) throws -> [String] {
+        let now = base ?? Date().timeIntervalSince1970
+        var ids: [String] = []
+        for p in projects {
+            if try n.store.project(id: p) == nil {
+                try n.registry.insert(project: ProjectRecord(id: p, name: p, repositoryUrl: "/nonexistent/guardian-airgap/\(p).git", team: "default",
+                                                             branch: nil, scheduleSeconds: 0, profile: "default", webhookSecret: n.seal("hook-secret"),
+                                                             credentials: n.seal("user:pass"), createdAt: now, updatedAt: now, lastAuditAt: nil, nextAuditAt: nil))
+            }
+            for i in start..<start + results {
+                var report = AuditReport.sample(findings: 4)
+                report.subject = AuditSubject(repository: "/nonexistent/guardian-airgap/\(p).git", commit: String(format: "%040x", i), revision: "HEAD", isGitRepository: true)
+                let (r, f) = ResultRecord.signed(report, envelope: try Attestation.sign(report, key: n.identity), project: p,
+                                                 signer: n.nodeID, at: now + Double(i))
+                try n.store.insert(result: r, findings: f)
+                ids.append(r.id)
+            }
+        }
+        return ids
+    }
+
+    static func export(_ n: Node, project: String? = nil, since: Double? = nil) async throws -> [UInt8] {
+        var out: [UInt8] = []
+        _ = try await n.exportBundle(project: project, since: since, keys: n.knownKeys()) { out += $0 }
+        return out
+    }
+
+    /// Imports bytes fed in uneven chunks (the reader must not care where chunks end).
+    static func importing(_ n: Node, _ bytes: [UInt8], trust: [String] = []) async throws -> ImportReport {
+        var chunks: [[UInt8]] = []
+        var i = 0, size = 1
+        while i < bytes.count {
+            chunks.append(Array(bytes[i..<min(bytes.count, i + size)]))
+            i += size
+            size = size * 3 % 7919 + 1
+        }
+        return try await n.importBundle(AsyncStream { c in for x in chunks { c.yield(x) }; c.finish() }, trust: trust, keys: n.knownKeys())
+    }
+
+    static func ids(_ n: Node) throws -> Set<String> {
+        var out: Set<String> = []
+        for p in try n.store.projectIDs() { out.formUnion(try n.store.results(project: p, limit: 10_000, before: nil).map(\.id)) }
+        return out
+    }
+
+    @Test func importTwiceAndOutOfOrderGivesTheSameState() async throws {
+        let source = try Self.node("source")
+        let first = try Self.seed(source, projects: ["alpha", "beta"], results: 10, at: Date().timeIntervalSince1970 - 1000)
+        let bundle1 = try await Self.export(source)
+        let cut = Date().timeIntervalSince1970 // the rename and the later results come after this
+        // more results and a renamed project: the second bundle has only what changed since
+        var beta = try #require(try source.store.project(id: "beta"))
+        beta.name = "beta renamed"
+        beta.updatedAt = Date().timeIntervalSince1970
+        try source.registry.update(project: beta)
+        let second = try Self.seed(source, projects: ["alpha"], results: 5, from: 200)
+        let bundle2 = try await Self.export(source, since: cut)
+
+        // a node that never saw the source imports the first bundle: every signature verifies with
+        // the keys the bundle carries
+        let target = try Self.node("target")
+        let r1 = try await Self.importing(target, bundle1)
+        #expect(r1.complete, "\(r1)")
+        #expect(r1.imported == 20 && r1.alreadyPresent == 0 && r1.expectedResults == 20)
+        #expect(r1.signers.map(\.id) == [source.nodeID] && r1.signers.first?.accepted == true && r1.signers.first?.results == 20)
+        #expect(try Self.ids(target) == Set(first))
+        let imported = try #require(try target.store.project(id: "alpha"))
+        #expect(imported.webhookSecret == nil && imported.credentials == nil, "secrets never travel in a bundle")
+        #expect(try target.store.tokenCount() == 0, "tokens never travel in a bundle")
+        #expect(try target.store.findings(result: first[0], check: nil, severity: nil, onlyNew: false, limit: 100).count == 4)
+
+        // again: nothing changes
+        let again = try await Self.importing(target, bundle1)
+        #expect(again.complete && again.imported == 0 && again.alreadyPresent == 20 && again.registryApplied == 0, "\(again)")
+
+        // the second bundle, then on a third node both bundles in the other order: the same state
+        let r2 = try await Self.importing(target, bundle2)
+        #expect(r2.complete && r2.imported == 5 && r2.registryApplied == 1, "\(r2)")
+        let other = try Self.node("other")
+        #expect(try await Self.importing(other, bundle2).refused.values.reduce(0, +) == 0)
+        #expect(try await Self.importing(other, bundle1).complete)
+        #expect(try Self.ids(other) == Set(first + second))
+        #expect(try Self.ids(target) == Set(first + second))
+        for n in [target, other] {
+            #expect(try n.store.project(id: "beta")?.name == "beta renamed", "the newer write wins whatever the order")
+            #expect(try n.registry.digest() == (try target.registry.digest()))
+        }
+    }
+
+    @Test func truncatedTamperedAndUntrustedBundles() async throws {
+        let source = try Self.node("source")
+        let ids = try Self.seed(source, projects: ["alpha"], results: 20)
+        let bundle = try await Self.export(source)
+
+        // truncated: what is whole is imported, the rest is named
+        let cutAt = bundle.count * 6 / 10
+        let t = try Self.node("truncated")
+        let partial = try await Self.importing(t, Array(bundle.prefix(cutAt)))
+        #expect(!partial.complete && partial.truncated)
+        #expect(partial.imported > 0 && partial.imported < 20)
+        #expect(partial.missing?.contains("of 20 results") == true, "\(partial.missing ?? "")")
+        #expect(try Self.ids(t).isSubset(of: Set(ids)) && (try Self.ids(t)).count == partial.imported)
+        // the rest arrives later in a whole bundle
+        #expect(try await Self.importing(t, bundle).imported == 20 - partial.imported)
+
+        // one flipped byte inside a result: detected, reported, the other results imported
+        var tampered = bundle
+        let id = ids[7]
+        let envelope = try #require(try source.store.result(id: id)).envelope
+        let at = try #require(Self.find([UInt8](envelope), in: bundle))
+        tampered[at + envelope.count / 2] ^= 0x20
+        let x = try Self.node("tampered")
+        let damaged = try await Self.importing(x, tampered)
+        #expect(!damaged.complete && damaged.damaged.count == 1 && damaged.imported == 19, "\(damaged)")
+        #expect(try !Self.ids(x).contains(id))
+
+        // --trust names other keys: the results are refused, and so is the exporter's registry
+        let stranger = SigningKey().verifyingKey
+        let u = try Self.node("untrusting")
+        let refused = try await Self.importing(u, bundle, trust: [stranger.base64])
+        #expect(!refused.complete && refused.imported == 0 && refused.signers.first?.accepted == false, "\(refused)")
+        #expect(try u.store.project(id: "alpha") == nil)
+        let trusted = try await Self.importing(u, bundle, trust: [source.nodeID])
+        #expect(trusted.complete && trusted.imported == 20, "\(trusted)")
+
+        // not a bundle at all, and an empty file
+        let notABundle = try await Self.importing(u, Array("hello, this is not a bundle".utf8))
+        #expect(!notABundle.complete && notABundle.damaged.first?.contains("not a Guardian bundle") == true, "\(notABundle.damaged)")
+        let empty = try await Self.importing(u, [])
+        #expect(!empty.complete && !empty.damaged.isEmpty)
+    }
+
+    static func find(_ needle: [UInt8], in hay: [UInt8]) -> Int? {
+        guard needle.count <= hay.count else { return nil }
+        for i in 0...(hay.count - needle.count) where hay[i] == needle[0] && Array(hay[i..<i + needle.count]) == needle { return i }
+        return nil
+    }
+
+    /// The CLI: offline on data directories, and against a running agent over HTTP.
+    @Test func exportAndImportCommands() async throws {
+        let source = try Self.node("source")
+        try Self.seed(source, projects: ["alpha"], results: 3)
+        let file = source.dataDir.path + "/out.bundle"
+        let exported = try CommandRunner.run(GuardianBinary.path, ["export", "--data-dir", source.dataDir.path, file])
+        #expect(exported.status == 0 && exported.stdout.contains("3 results"), "\(exported.stdout) \(exported.stderr)")
+
+        let agent = try AgentProcess(binary: GuardianBinary.path)
+        try await agent.start()
+        defer { agent.stop() }
+        let remote = ["--http-addr", "127.0.0.1:\(agent.port)", "--token", agent.adminToken]
+        let imported = try CommandRunner.run(GuardianBinary.path, ["import"] + remote + [file])
+        #expect(imported.status == 0 && imported.stdout.contains("3 imported") && imported.stdout.contains("complete"), "\(imported.stdout) \(imported.stderr)")
+        let listed = try await agent.request("GET", "/v1/projects/alpha/results")
+        #expect((listed.json["ids"] as? [String])?.count == 3)
+        // the agent kept the signer's key from the bundle: the imported results verify there
+        let one = try #require((listed.json["ids"] as? [String])?.first)
+        let verified = try await agent.request("POST", "/v1/verify", body: try await agent.request("GET", "/v1/results/\(one)").body)
+        #expect(verified.json["valid"] as? Bool == true, "\(verified.text)")
+        let twice = try CommandRunner.run(GuardianBinary.path, ["import"] + remote + ["--format", "json", file])
+        #expect(twice.status == 0 && twice.stdout.contains("\"alreadyPresent\" : 3"), "\(twice.stdout)")
+
+        // a flipped byte: reported, exit 1
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))
+        bytes[bytes.count - 200] ^= 1
+        let bad = source.dataDir.path + "/bad.bundle"
+        try Data(bytes).write(to: URL(fileURLWithPath: bad))
+        let offline = try Self.node("offline")
+        let refused = try CommandRunner.run(GuardianBinary.path, ["import", "--data-dir", offline.dataDir.path, bad])
+        #expect(refused.status == 1 && refused.stdout.contains("damaged: byte") && refused.stdout.contains("INCOMPLETE"), "\(refused.stdout) \(refused.stderr)")
+
+        // the agent exports over HTTP what it imported
+        let back = source.dataDir.path + "/back.bundle"
+        let viaHTTP = try CommandRunner.run(GuardianBinary.path, ["export"] + remote + ["--project", "alpha", back])
+        #expect(viaHTTP.status == 0, "\(viaHTTP.stderr)")
+        let fresh = try Self.node("fresh")
+        let report = try await Self.importing(fresh, try [UInt8](Data(contentsOf: URL(fileURLWithPath: back))))
+        #expect(report.imported == 3, "\(report)")
+    }
+}
