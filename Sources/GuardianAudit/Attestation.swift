@@ -108,26 +108,56 @@ public struct StatementSummary: Sendable {
         }
     }
 
+    /// Reads the statement, building only the violations (the rest of the report is skipped).
     init(statement bytes: [UInt8]) throws {
         func bad(_ what: String) -> CryptoError { CryptoError("signed payload is not a Guardian audit statement: \(what)") }
-        let doc: JSONValue
-        do { doc = try JSONValue.parse(bytes) } catch { throw bad("\(error)") }
-        guard doc["_type"]?.string == AuditStatement.statementType else { throw CryptoError("statement type is not in-toto v1") }
-        guard let predicate = doc["predicate"], predicate.members != nil else { throw bad("no predicate") }
-        guard let score = predicate["overallHealthScore"]?.number, let passed = predicate["gate"]?["passed"]?.bool,
-              let results = predicate["magicResults"], results.members != nil else { throw bad("no scores") }
-        switch predicate["subject"]?["commit"] {
-        case .string(let c)?: commit = c
-        case .null?, nil: commit = nil
-        default: throw bad("a commit that is not a string")
-        }
+        var type: String?, score: Double?, passed: Bool?, commit: String?, sawResults = false
+        var byCheck: [Check: [JSONValue]] = [:]
+        do {
+            try JSONValue.read(bytes) { r in
+                try r.object { key, r in
+                    switch key {
+                    case "_type": type = try r.value().string
+                    case "predicate":
+                        try r.object { key, r in
+                            switch key {
+                            case "overallHealthScore": score = try r.value().number
+                            case "gate": try r.object { key, r in if key == "passed" { passed = try r.value().bool } else { try r.skip() } }
+                            case "subject":
+                                try r.object { key, r in
+                                    guard key == "commit" else { return try r.skip() }
+                                    switch try r.value() {
+                                    case .string(let c): commit = c
+                                    case .null: commit = nil
+                                    default: throw bad("a commit that is not a string")
+                                    }
+                                }
+                            case "magicResults":
+                                sawResults = true
+                                try r.object { name, r in
+                                    guard let check = Check(rawValue: name) else { return try r.skip() }
+                                    try r.object { key, r in
+                                        guard key == "violations" else { return try r.skip() }
+                                        guard let list = try r.value().array else { throw bad("violations of \(name) are not a list") }
+                                        byCheck[check] = list
+                                    }
+                                }
+                            default: try r.skip()
+                            }
+                        }
+                    default: try r.skip()
+                    }
+                }
+            }
+        } catch let e as CryptoError { throw e } catch { throw bad("\(error)") }
+        guard type == AuditStatement.statementType else { throw CryptoError("statement type is not in-toto v1") }
+        guard let score, let passed, sawResults else { throw bad("no scores") }
+        self.commit = commit
         overallHealthScore = Int(score)
         gatePassed = passed
         findings = []
         for c in Check.allCases {
-            guard let violations = results[c.rawValue]?["violations"] else { continue }
-            guard let list = violations.array else { throw bad("violations of \(c.rawValue) are not a list") }
-            for v in list {
+            for v in byCheck[c] ?? [] {
                 guard let rule = v["ruleId"]?.string, let sev = v["severity"]?.string.flatMap(Severity.init(rawValue:)),
                       let message = v["message"]?.string, let fp = v["fingerprint"]?.string else { throw bad("a violation without its fields") }
                 findings.append(Finding(check: c, ruleId: rule, severity: sev, file: v["file"]?.string,

@@ -52,9 +52,124 @@ public indirect enum JSONValue: Sendable, Equatable {
     public var members: [(String, JSONValue)]? { if case .object(let m) = self { m } else { nil } }
     public var isNull: Bool { self == .null }
 
+    /// Reads a document without building it: the caller walks objects member by member, takes the
+    /// values it needs and skips the rest (skipped values are still checked for syntax, without
+    /// allocating). Valid only inside `read`'s closure.
+    public struct Reader {
+        var p: Parser
+
+        /// Calls `member` for each member of the object at the current position, with its name; the
+        /// callback must consume the value (`value`, `skip`, `string`, another `object`, ...).
+        public mutating func object(_ member: (String, inout Reader) throws -> Void) throws {
+            p.skipSpace()
+            guard p.i < p.b.count, p.b[p.i] == UInt8(ascii: "{") else { throw p.fail("expected an object") }
+            p.i += 1
+            p.skipSpace()
+            if p.i < p.b.count, p.b[p.i] == UInt8(ascii: "}") { p.i += 1; return }
+            while true {
+                p.skipSpace()
+                guard p.i < p.b.count, p.b[p.i] == UInt8(ascii: "\"") else { throw p.fail("expected a member name") }
+                let k = try p.string()
+                p.skipSpace()
+                guard p.i < p.b.count, p.b[p.i] == UInt8(ascii: ":") else { throw p.fail("expected ':'") }
+                p.i += 1
+                p.skipSpace()
+                try member(k, &self)
+                p.skipSpace()
+                guard p.i < p.b.count else { throw p.fail("unexpected end in an object") }
+                if p.b[p.i] == UInt8(ascii: ",") { p.i += 1; continue }
+                if p.b[p.i] == UInt8(ascii: "}") { p.i += 1; return }
+                throw p.fail("expected ',' or '}'")
+            }
+        }
+
+        /// The value at the current position, built.
+        public mutating func value() throws -> JSONValue { p.skipSpace(); return try p.value(depth: 1) }
+
+        /// Passes over the value at the current position, checking its syntax.
+        public mutating func skip() throws { p.skipSpace(); try p.skip(depth: 1) }
+    }
+
+    /// Walks a whole document with a `Reader`; trailing characters are an error.
+    public static func read<T>(_ bytes: [UInt8], _ body: (inout Reader) throws -> T) throws -> T {
+        try bytes.withUnsafeBufferPointer { buf in
+            var r = Reader(p: Parser(b: buf))
+            let v = try body(&r)
+            r.p.skipSpace()
+            guard r.p.i == buf.count else { throw ParseError(offset: r.p.i, reason: "trailing characters") }
+            return v
+        }
+    }
+
     struct Parser {
         let b: UnsafeBufferPointer<UInt8>
         var i = 0
+
+        /// Passes over one value without building it.
+        mutating func skip(depth: Int) throws {
+            guard depth < 64 else { throw fail("nested too deeply") }
+            guard i < b.count else { throw fail("unexpected end") }
+            switch b[i] {
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                let close = b[i] == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
+                let isObject = close == UInt8(ascii: "}")
+                i += 1
+                skipSpace()
+                if i < b.count, b[i] == close { i += 1; return }
+                while true {
+                    skipSpace()
+                    if isObject {
+                        guard i < b.count, b[i] == UInt8(ascii: "\"") else { throw fail("expected a member name") }
+                        try skipString()
+                        skipSpace()
+                        guard i < b.count, b[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+                        i += 1
+                        skipSpace()
+                    }
+                    try skip(depth: depth + 1)
+                    skipSpace()
+                    guard i < b.count else { throw fail("unexpected end") }
+                    if b[i] == UInt8(ascii: ",") { i += 1; continue }
+                    if b[i] == close { i += 1; return }
+                    throw fail("expected ',' or a closing bracket")
+                }
+            case UInt8(ascii: "\""): try skipString()
+            case UInt8(ascii: "t"): try literal(Self.trueWord)
+            case UInt8(ascii: "f"): try literal(Self.falseWord)
+            case UInt8(ascii: "n"): try literal(Self.nullWord)
+            default: _ = try number()
+            }
+        }
+
+        /// Passes over a string, checking its escapes.
+        mutating func skipString() throws {
+            i += 1
+            while i < b.count {
+                let c = b[i]
+                if c == UInt8(ascii: "\"") { i += 1; return }
+                guard c >= 0x20 else { throw fail("a control character in a string") }
+                if c == UInt8(ascii: "\\") {
+                    guard i + 1 < b.count else { throw fail("unterminated escape") }
+                    switch b[i + 1] {
+                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"): i += 2
+                    case UInt8(ascii: "u"):
+                        i += 2
+                        let scalar = try hex4()
+                        if (0xD800...0xDBFF).contains(scalar) {
+                            guard i + 6 <= b.count, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u") else { throw fail("a lone surrogate") }
+                            i += 2
+                            guard (0xDC00...0xDFFF).contains(try hex4()) else { throw fail("a bad surrogate pair") }
+                        } else if (0xDC00...0xDFFF).contains(scalar) {
+                            throw fail("a lone surrogate")
+                        }
+                    default: throw fail("unknown escape")
+                    }
+                    continue
+                }
+                i += 1
+            }
+            throw fail("unterminated string")
+        }
 
         func fail(_ reason: String) -> ParseError { ParseError(offset: i, reason: reason) }
 

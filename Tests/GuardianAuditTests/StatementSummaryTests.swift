@@ -35,9 +35,11 @@ import Testing
             let mine = try JSONValue.parse(Array(d.utf8))
             let theirs = try JSONSerialization.jsonObject(with: Data(d.utf8), options: [.fragmentsAllowed])
             #expect(Self.same(mine, theirs), "\(d)")
+            try JSONValue.read(Array(d.utf8)) { try $0.skip() } // skipping checks the same syntax
         }
         for bad in ["", "{", "[1,]", "{\"a\" 1}", "01", "1.", "\"\u{01}\"", "\"\\x\"", "\"\\ud800\"", "tru", "[1] x", String(repeating: "[", count: 100)] {
             #expect(throws: JSONValue.ParseError.self, "\(bad)") { try JSONValue.parse(Array(bad.utf8)) }
+            #expect(throws: JSONValue.ParseError.self, "\(bad)") { try JSONValue.read(Array(bad.utf8)) { try $0.skip() } }
         }
     }
 

@@ -126,6 +126,9 @@ struct BundleImporter {
     var registryBatch: [RegistryRecord] = []
     var resultBatch: [ResultSync.Record] = []
     var lastFingerprints: [String: Set<String>?] = [:]
+    /// Ids imported (or found stored) in this run, and the insert still running.
+    var seen: Set<String> = []
+    var pendingInsert: Task<Void, any Error>?
     var sawHeader = false, sawTrailer = false
     let started = Date()
 
@@ -215,35 +218,40 @@ struct BundleImporter {
         if o.malformed > 0 { refuse("registry record that does not decode", o.malformed) }
     }
 
+    /// Verifies and stores the batch. Results already stored are recognised by id (a hash of the
+    /// exact bytes, checked when they were stored) and not verified again; the others are verified
+    /// on every core, and their insert runs while the next batch is verified.
     private mutating func flushResults() async throws {
         guard !resultBatch.isEmpty else { return }
         let batch = resultBatch
         resultBatch = []
+        let store = node.store
+        let ids = batch.map { DSSE.recordID($0.envelope) }
+        let stored = try store.existingIDs(ids)
+        var todo: [(ResultSync.Record, String)] = []
+        for (r, id) in zip(batch, ids) {
+            if stored.contains(id) || seen.contains(id) { report.alreadyPresent += 1 } else { todo.append((r, id)) }
+        }
         let keys = signerKeys
-        let verified = ParallelMap.run(batch) { r -> Result<(StatementSummary, String), any Error> in
+        let verified = ParallelMap.run(todo.map(\.0)) { r -> Result<(StatementSummary, String), any Error> in
             Result { let (st, v) = try Attestation.verifySummary(r.envelope, trusted: keys); return (st, v.signers.first ?? "") }
         }
-        let store = node.store
         var rows: [(ResultRecord, [FindingRecord])] = []
         var registered: [String: Bool] = [:]
-        var fresh: Set<String> = []
-        for (r, outcome) in zip(batch, verified) {
+        for ((r, id), outcome) in zip(todo, verified) {
             switch outcome {
             case .failure(let e):
                 let text = "\(e)"
-                if let id = text.range(of: "unknown signer ").map({ String(text[$0.upperBound...].prefix { $0 != ":" }) }) {
-                    refuse("signed by \(id), whose key is not accepted")
-                    refusedSigners[id] = refusedSigners[id] ?? "its key is not in the bundle or known here"
+                if let signer = text.range(of: "unknown signer ").map({ String(text[$0.upperBound...].prefix { $0 != ":" }) }) {
+                    refuse("signed by \(signer), whose key is not accepted")
+                    refusedSigners[signer] = refusedSigners[signer] ?? "its key is not in the bundle or known here"
                 } else {
                     refuse("bad signature")
                 }
             case .success(let (statement, signer)):
                 if registered[r.project] == nil { registered[r.project] = try store.project(id: r.project) != nil }
                 guard registered[r.project] == true else { refuse("project \(r.project) is not registered here"); continue }
-                let id = DSSE.recordID(r.envelope)
-                if fresh.contains(id) { report.alreadyPresent += 1; continue }
-                if try store.hasResult(id: id) { report.alreadyPresent += 1; continue }
-                fresh.insert(id)
+                guard seen.insert(id).inserted else { report.alreadyPresent += 1; continue }
                 if lastFingerprints[r.project] == nil { lastFingerprints[r.project] = .some(try store.latestFingerprints(project: r.project)) }
                 let previous = lastFingerprints[r.project]!
                 let row = ResultRecord.signed(statement, envelope: r.envelope, project: r.project, signer: signer, at: r.createdAt) { fp in
@@ -254,13 +262,19 @@ struct BundleImporter {
                 signerCounts[signer, default: 0] += 1
             }
         }
-        if !rows.isEmpty { try store.insert(results: rows) }
+        try await pendingInsert?.value
+        pendingInsert = nil
+        guard !rows.isEmpty else { return }
         report.imported += rows.count
+        let insert = rows
+        pendingInsert = Task.detached { try store.insert(results: insert) }
     }
 
     mutating func finish() async throws -> ImportReport {
         try await flushRegistry()
         try await flushResults()
+        try await pendingInsert?.value
+        pendingInsert = nil
         if let stopped = reader.stopped { report.damaged.append(stopped) }
         if !reader.started && reader.stopped == nil { report.damaged.append("empty input: not a Guardian bundle") }
         report.truncated = reader.leftover > 0 || (reader.started && !sawTrailer && reader.stopped == nil)

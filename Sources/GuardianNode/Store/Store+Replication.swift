@@ -107,6 +107,21 @@ extension Store {
         return (corrupt, rows.count < limit ? 0 : rows.last![0])
     }
 
+    /// Which of these result ids are stored (one query per 500 ids).
+    public func existingIDs(_ ids: [String]) throws -> Set<String> {
+        try read { db in
+            var out: Set<String> = []
+            var i = 0
+            while i < ids.count {
+                let chunk = Array(ids[i..<min(ids.count, i + 500)])
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                out.formUnion(try String.fetchAll(db, sql: "SELECT id FROM result WHERE id IN (\(marks))", arguments: StatementArguments(chunk)))
+                i += 500
+            }
+            return out
+        }
+    }
+
     // MARK: air-gap export
 
     static func exportFilter(project: String?, since: Double?) -> (sql: String, arguments: StatementArguments) {
