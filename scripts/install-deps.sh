@@ -2,7 +2,7 @@
 # Installs the system libraries Guardian builds against, when they are missing (Debian/Ubuntu).
 set -euo pipefail
 need=()
-for pkg in libsodium-dev libgit2-dev libsqlite3-dev pkg-config git curl python3; do
+for pkg in libsodium-dev libgit2-dev libsqlite3-dev pkg-config git curl python3 iproute2 iptables; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

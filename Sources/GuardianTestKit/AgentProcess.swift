@@ -8,12 +8,18 @@ import FoundationNetworking
 public final class AgentProcess: @unchecked Sendable { // mutated only from the owning test
     public let binary: String
     public let dataDir: String
+    /// The address the HTTP API binds and is reached at (loopback, or a test namespace's address).
+    public let host: String
+    /// A network namespace to run in (`ip netns exec`), for partition tests.
+    public let namespace: String?
     public private(set) var port: Int = 0
     private var process: Process?
     private let logFile: String
 
-    public init(binary: String, dataDir: String? = nil) throws {
+    public init(binary: String, dataDir: String? = nil, host: String = "127.0.0.1", namespace: String? = nil) throws {
         self.binary = binary
+        self.host = host
+        self.namespace = namespace
         self.dataDir = dataDir ?? FileManager.default.temporaryDirectory.appendingPathComponent("guardian-agent-\(UUID())").path
         logFile = self.dataDir + ".log"
     }
@@ -28,8 +34,15 @@ public final class AgentProcess: @unchecked Sendable { // mutated only from the 
     public func start(extraArgs: [String] = [], env: [String: String] = [:]) async throws {
         _ = FileManager.default.createFile(atPath: logFile, contents: nil)
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["agent", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--log-level", "warning"] + extraArgs
+        let args = ["agent", "--data-dir", dataDir, "--http-addr", "\(host):0", "--log-level", "warning"] + extraArgs
+        if let namespace {
+            // `ip netns exec` execs the binary: the process is the agent (signals reach it)
+            p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            p.arguments = ["netns", "exec", namespace, binary] + args
+        } else {
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = args
+        }
         var e = ProcessInfo.processInfo.environment
         e["XDG_CACHE_HOME"] = dataDir + "-cache"
         for (k, v) in env { e[k] = v }
@@ -42,7 +55,7 @@ public final class AgentProcess: @unchecked Sendable { // mutated only from the 
         for _ in 0..<200 {
             try await Task.sleep(for: .milliseconds(50))
             let text = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
-            if let r = text.range(of: "listening on http://127.0.0.1:") {
+            if let r = text.range(of: "listening on http://\(host):") {
                 let digits = text[r.upperBound...].prefix { $0.isNumber }
                 if let port = Int(digits), port > 0 {
                     self.port = port
@@ -97,7 +110,7 @@ public final class AgentProcess: @unchecked Sendable { // mutated only from the 
     /// An HTTP request to the agent; `token: nil` sends the admin token, `token: ""` sends none.
     public func request(_ method: String, _ path: String, body: Data? = nil, token: String? = nil,
                         headers: [String: String] = [:]) async throws -> Reply {
-        var req = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        var req = URLRequest(url: URL(string: "http://\(host):\(port)\(path)")!)
         req.httpMethod = method
         req.timeoutInterval = 30
         let tok = token ?? adminToken

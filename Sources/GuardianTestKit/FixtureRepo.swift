@@ -103,6 +103,7 @@ public final class FixtureRepo: @unchecked Sendable { // used from one test at a
 public struct FixtureError: Error, CustomStringConvertible {
     public var message: String
     public var description: String { message }
+    public init(message: String) { self.message = message }
 }
 
 /// Result of running a command: exit status and both streams.

@@ -147,7 +147,7 @@ import Testing
 
     @Test func dataFollowsOwnershipAndFormerOwnersDropItAfterwards() async throws {
         let key = ClusterKeyring.generate()
-        let env = ["GUARDIAN_REPLICATION_FACTOR": "1"]
+        let env = ["GUARDIAN_REPLICATION_FACTOR": "1", "GUARDIAN_HANDOFF_GRACE_SECONDS": "1"]
         let a = try await Self.start("alpha", key: key, env: env)
         defer { a.stop() }
         // projects until at least two of them will belong to bravo once it joins (the ring is pure:

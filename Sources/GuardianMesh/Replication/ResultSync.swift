@@ -35,11 +35,18 @@ public enum ResultSync: Sendable, Equatable {
 
     /// A signed result on the wire: its project, its time, and the exact envelope bytes (the
     /// receiver derives the id from them and verifies the signature before storing anything).
+    /// `signerKey`: the signer's Ed25519 public key (32 bytes) when the sender knows it, or empty.
+    /// A result signed outside the mesh (carried in by an air-gap import) can then be verified by
+    /// owners that never saw its signer; the sending member vouches for the key, and the envelope's
+    /// key id must still name it.
     public struct Record: Sendable, Equatable {
         public var project: String
         public var createdAt: Double
         public var envelope: [UInt8]
-        public init(project: String, createdAt: Double, envelope: [UInt8]) { self.project = project; self.createdAt = createdAt; self.envelope = envelope }
+        public var signerKey: [UInt8]
+        public init(project: String, createdAt: Double, envelope: [UInt8], signerKey: [UInt8] = []) {
+            self.project = project; self.createdAt = createdAt; self.envelope = envelope; self.signerKey = signerKey
+        }
     }
 
     /// The ids one side holds under a prefix.
@@ -141,7 +148,7 @@ public enum ResultSync: Sendable, Equatable {
     static func write(_ ss: [String], _ w: inout Wire.Writer) { w.uint(UInt64(ss.count)); for s in ss { w.string(s) } }
     static func write(_ rs: [Record], _ w: inout Wire.Writer) {
         w.uint(UInt64(rs.count))
-        for r in rs { w.string(r.project); w.uint(r.createdAt.bitPattern); w.blob(r.envelope) }
+        for r in rs { w.string(r.project); w.uint(r.createdAt.bitPattern); w.blob(r.envelope); w.blob(r.signerKey) }
     }
 
     static func readDigest(_ r: inout Wire.Reader) throws -> SetDigest { SetDigest(count: try r.uint(), xor: try r.uint()) }
@@ -179,7 +186,9 @@ public enum ResultSync: Sendable, Equatable {
             guard time.isFinite else { throw MeshError("a record time must be finite") }
             let envelope = try r.blob(max: maxEnvelope)
             guard !envelope.isEmpty else { throw MeshError("an empty envelope") }
-            return Record(project: project, createdAt: time, envelope: envelope)
+            let key = try r.blob(max: 32)
+            guard key.isEmpty || key.count == 32 else { throw MeshError("a signer key must be 32 bytes") }
+            return Record(project: project, createdAt: time, envelope: envelope, signerKey: key)
         }
     }
 }

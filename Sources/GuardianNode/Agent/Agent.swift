@@ -17,7 +17,7 @@ public enum Agent {
                          registry: node.registry)
         }
         if let mesh {
-            await mesh.attach(replicas: .init(store: node.store) { records, keys in await node.storeReplicas(records, signers: keys) })
+            await mesh.attach(replicas: .init(store: node.store, keys: { node.knownKeys() }) { records, keys in await node.storeReplicas(records, signers: keys) })
             await node.attach(owners: { await mesh.owners(of: $0) }, results: { await mesh.pushResult($0) })
         }
         if mesh == nil { logger.notice("no cluster key: running as a single node (guardian keygen makes one; see docs/mesh.md)") }

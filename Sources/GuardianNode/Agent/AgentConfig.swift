@@ -42,6 +42,9 @@ public struct AgentConfig: Codable, Sendable, Equatable {
     public var antiEntropySeconds: Int = 30
     /// How long hints for an owner that is down are kept; after that anti-entropy repairs it.
     public var hintWindowSeconds: Int = 10_800
+    /// How long a former owner keeps a project's results after ownership moved (and the new owners
+    /// confirmed holding them) before dropping them.
+    public var handoffGraceSeconds: Int = 600
 
     public init() {}
 
@@ -52,7 +55,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         case maxBodyBytes = "max_body_bytes"
         case clusterKey = "cluster_key", join, advertiseAddr = "advertise_addr", probeIntervalMs = "probe_interval_ms", pushPullSeconds = "push_pull_seconds", tags
         case replicationFactor = "replication_factor", discovery, discoveryPort = "discovery_port"
-        case antiEntropySeconds = "anti_entropy_seconds", hintWindowSeconds = "hint_window_seconds"
+        case antiEntropySeconds = "anti_entropy_seconds", hintWindowSeconds = "hint_window_seconds", handoffGraceSeconds = "handoff_grace_seconds"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -78,6 +81,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         discoveryPort = try c.decodeIfPresent(Int.self, forKey: .discoveryPort) ?? d.discoveryPort
         antiEntropySeconds = try c.decodeIfPresent(Int.self, forKey: .antiEntropySeconds) ?? d.antiEntropySeconds
         hintWindowSeconds = try c.decodeIfPresent(Int.self, forKey: .hintWindowSeconds) ?? d.hintWindowSeconds
+        handoffGraceSeconds = try c.decodeIfPresent(Int.self, forKey: .handoffGraceSeconds) ?? d.handoffGraceSeconds
     }
 
     /// Values given on the command line (nil = not given).
@@ -156,6 +160,10 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         if let v = env("HINT_WINDOW_SECONDS") {
             guard let n = Int(v), n >= 0 else { throw GuardianError.usage("GUARDIAN_HINT_WINDOW_SECONDS must be a number of seconds") }
             c.hintWindowSeconds = n
+        }
+        if let v = env("HANDOFF_GRACE_SECONDS") {
+            guard let n = Int(v), n >= 0 else { throw GuardianError.usage("GUARDIAN_HANDOFF_GRACE_SECONDS must be a number of seconds") }
+            c.handoffGraceSeconds = n
         }
         if flags.noDiscovery { c.discovery = false }
         if let v = flags.clusterKey { c.clusterKey = v }

@@ -357,21 +357,35 @@ public actor Node {
     /// project must be registered here, before anything is written; the good ones are stored in one
     /// durable transaction. Returns the ids now held and the records refused (counted and logged).
     public nonisolated func storeReplicas(_ records: [ResultSync.Record], signers: [String: VerifyingKey]) async -> (stored: [String], refused: Int) {
+        // ids are content hashes: what is already here is recognised without verifying it again
+        let ids = ParallelMap.run(records) { DSSE.recordID($0.envelope) }
+        guard let present = try? store.existingIDs(ids) else { return ([], 0) }
+        let todo = zip(records, ids).filter { !present.contains($0.1) }
+        // a signer outside the mesh (an imported result) is verified with the key the sending member vouches for
+        let verified = ParallelMap.run(todo.map(\.0)) { r in
+            Result { () throws -> (StatementSummary, VerifiedEnvelope) in
+                var trusted = signers
+                if !r.signerKey.isEmpty, let k = try? VerifyingKey(bytes: r.signerKey), trusted[k.nodeID.value] == nil { trusted[k.nodeID.value] = k }
+                return try Attestation.verifySummary(r.envelope, trusted: trusted)
+            }
+        }
         var batch: [(ResultRecord, [FindingRecord])] = []
-        var held: [String] = [], refused = 0
+        var held = ids.filter(present.contains), refused = 0
         var registered: [String: Bool] = [:]
         var known: [String: Set<String>?] = [:]
-        for r in records {
+        var fresh: Set<String> = []
+        for ((r, id), outcome) in zip(todo, verified) {
             do {
-                let (statement, verified) = try Attestation.verifySummary(r.envelope, trusted: signers)
+                let (statement, v) = try outcome.get()
                 if registered[r.project] == nil { registered[r.project] = try store.project(id: r.project) != nil }
                 guard registered[r.project] == true else { throw GuardianError.usage("project \(r.project) is not registered here") }
-                let id = DSSE.recordID(r.envelope)
-                if try store.hasResult(id: id) { held.append(id); continue }
+                guard fresh.insert(id).inserted else { continue }
                 if known[r.project] == nil { known[r.project] = .some(try store.latestFingerprints(project: r.project)) }
                 let previous = known[r.project]!
-                batch.append(ResultRecord.signed(statement, envelope: r.envelope, project: r.project, signer: verified.signers.first ?? "",
-                                                 at: r.createdAt) { fp in previous.map { !$0.contains(fp) } ?? false })
+                let row = ResultRecord.signed(statement, envelope: r.envelope, id: id, project: r.project, signer: v.signers.first ?? "",
+                                              at: r.createdAt) { fp in previous.map { !$0.contains(fp) } ?? false }
+                known[r.project] = .some(Set(row.1.map(\.fingerprint)))
+                batch.append(row)
             } catch {
                 refused += 1
                 AgentMetrics.resultRefused()
@@ -388,6 +402,14 @@ public actor Node {
         for (r, _) in batch {
             held.append(r.id)
             await events.publish("result.replicated", ["project": r.projectId, "result": r.id, "signer": r.signer])
+        }
+        // keep the keys of signers from outside the mesh: this node can then verify and export those results
+        var kept: Set<String> = []
+        for r in todo.map(\.0) where !r.signerKey.isEmpty {
+            guard let k = try? VerifyingKey(bytes: r.signerKey), signers[k.nodeID.value] == nil, kept.insert(k.nodeID.value).inserted,
+                  batch.contains(where: { $0.0.signer == k.nodeID.value }) else { continue }
+            try? FileManager.default.createDirectory(atPath: dataDir.file("keys"), withIntermediateDirectories: true)
+            try? dataDir.writeAtomically("keys/\(k.nodeID.value).pub", Array((k.base64 + "\n").utf8), mode: 0o644)
         }
         return (held, refused)
     }

@@ -24,12 +24,19 @@ extension MeshNode {
     /// What replication needs from the node.
     public struct Replicas: Sendable {
         public let store: Store
+        /// Public keys of signers this node can vouch for beyond the members (imported results'), sent with their records.
+        public let keys: @Sendable () -> [String: VerifyingKey]
         public let storeVerified: @Sendable ([ResultSync.Record], [String: VerifyingKey]) async -> (stored: [String], refused: Int)
-        public init(store: Store, storeVerified: @escaping @Sendable ([ResultSync.Record], [String: VerifyingKey]) async -> (stored: [String], refused: Int)) {
+        public init(store: Store, keys: @escaping @Sendable () -> [String: VerifyingKey],
+                    storeVerified: @escaping @Sendable ([ResultSync.Record], [String: VerifyingKey]) async -> (stored: [String], refused: Int)) {
             self.store = store
+            self.keys = keys
             self.storeVerified = storeVerified
         }
     }
+
+    /// Keys to send with records: the members' and those the node vouches for.
+    func outgoingKeys(_ replicas: Replicas) -> [String: VerifyingKey] { replicas.keys().merging(signerKeys()) { _, member in member } }
 
     public func attach(replicas: Replicas) { self.replicas = replicas }
 
@@ -52,7 +59,8 @@ extension MeshNode {
         for o in intendedOwners(of: r.projectId) where o != config.name && !others.contains(o) { others.append(o) }
         guard !others.isEmpty else { return }
         let live = liveAddresses()
-        let frame = sealed(.results, ResultSync.push([ResultSync.Record(project: r.projectId, createdAt: r.createdAt, envelope: [UInt8](r.envelope))]).encode())
+        let frame = sealed(.results, ResultSync.push([ResultSync.Record(project: r.projectId, createdAt: r.createdAt, envelope: [UInt8](r.envelope),
+                                                                        signerKey: r.signer == identity.nodeID.value ? identity.bytes : [])]).encode())
         let reachable = others.compactMap { live[$0] }
         let stored = await send(frame, as: .results, to: reachable)
         Metrics.Counter(label: "guardian_results_pushed_total").increment(by: stored.count)
@@ -94,7 +102,7 @@ extension MeshNode {
     private func handOff(to owner: String, at address: String, _ replicas: Replicas) async {
         while !Task.isCancelled {
             guard let ids = try? replicas.store.hints(owner: owner, limit: 256), !ids.isEmpty,
-                  let batch = try? replicas.store.replicaRecords(ids: ids, maxBytes: Self.recordBudget) else { return }
+                  let batch = try? replicas.store.replicaRecords(ids: ids, maxBytes: Self.recordBudget, keys: outgoingKeys(replicas)) else { return }
             let (records, consumed) = batch
             if !records.isEmpty {
                 let frame = sealed(.results, ResultSync.push(records).encode())
@@ -141,22 +149,23 @@ extension MeshNode {
             if !mine { unowned[p] = owners }
         }
         let live = liveAddresses()
+        let now = mono()
+        for (p, owners) in unowned {
+            var h = handoffs[p] ?? Handoff(owners: owners, since: now)
+            if h.owners != owners { h = Handoff(owners: owners, since: h.since) } // new owners confirm again
+            handoffs[p] = h
+        }
+        for p in handoffs.keys where unowned[p] == nil { handoffs[p] = nil } // owned again (or gone)
         for (peer, scope) in scopes.sorted(by: { $0.key < $1.key }) {
             guard let address = live[peer] else { continue }
             let outcome = await syncResults(with: address, scope: scope.sorted(), replicas)
             guard outcome == .inSync || outcome == .complete else { continue }
-            for p in scope {
-                guard let owners = unowned[p] else { continue }
-                var h = handoffs[p] ?? Handoff(owners: owners)
-                if h.owners != owners { h = Handoff(owners: owners) }
-                h.confirmed.insert(peer)
-                handoffs[p] = h
-            }
+            for p in scope where handoffs[p]?.owners.contains(peer) == true { handoffs[p]!.confirmed.insert(peer) }
         }
-        // a former owner drops a project's results once every current owner holds them
-        for (p, h) in handoffs {
-            guard unowned[p] == h.owners else { handoffs[p] = nil; continue }
-            guard Set(h.owners).isSubset(of: h.confirmed) else { continue }
+        // a former owner drops a project's results once every current owner holds them and the
+        // change has lasted the grace period (a node that is only down for a while does not move data for good)
+        let grace = Millis(config.handoffGraceSeconds) * 1000
+        for (p, h) in handoffs where Set(h.owners).isSubset(of: h.confirmed) && now - h.since >= grace {
             if let n = try? replicas.store.deleteResults(project: p) {
                 logger.notice("mesh: \(p) is owned by \(h.owners.joined(separator: ", ")), which hold its results; dropped \(n) here")
                 Metrics.Counter(label: "guardian_results_handed_off_total").increment(by: n)
@@ -215,6 +224,7 @@ extension MeshNode {
             let digest = try store.resultDigest(projects: scope)
             let open = ResultSync.open(from: config.name, scope: ResultSync.scopeHash(scope), digest: digest)
             let keys = await signerKeys()
+            let vouched = await outgoingKeys(replicas)
             return try await withStream(to: address, seconds: 300) { it, out in
                 var counter = SyncBytes()
                 defer { counter.record() }
@@ -237,7 +247,7 @@ extension MeshNode {
                 var refusedThere = 0
                 for _ in 0..<100_000 {
                     let (expand, leaves) = walk.next()
-                    let (records, consumed) = try store.replicaRecords(ids: wanted, maxBytes: Self.recordBudget)
+                    let (records, consumed) = try store.replicaRecords(ids: wanted, maxBytes: Self.recordBudget, keys: vouched)
                     wanted.removeFirst(consumed)
                     counter.records += records.reduce(0) { $0 + $1.envelope.count }
                     let last = expand.isEmpty && leaves.isEmpty && wanted.isEmpty && records.isEmpty
@@ -320,7 +330,7 @@ extension MeshNode {
                     refused += bad
                 }
                 var (nodes, send, want) = SyncWalk.respond(expand: expand, leaves: leaves, mine: ids!)
-                let (out, consumed) = try store.replicaRecords(ids: send, maxBytes: Self.recordBudget)
+                let (out, consumed) = try store.replicaRecords(ids: send, maxBytes: Self.recordBudget, keys: await outgoingKeys(replicas))
                 counter.records += out.reduce(0) { $0 + $1.envelope.count }
                 nodes += SyncWalk.unfinished(leaves: leaves, unsent: send[consumed...], mine: ids!)
                 reply = .reply(nodes: nodes, records: out, want: want, refused: refused)
@@ -347,10 +357,12 @@ extension MeshNode {
     }
 }
 
-/// A handoff of a project this node no longer owns: its owners, and which of them confirmed (by a
-/// complete anti-entropy session) that they hold everything this node holds.
+/// A handoff of a project this node no longer owns: its owners, since when, and which of them
+/// confirmed (by a complete anti-entropy session) that they hold everything this node holds.
 struct Handoff: Sendable {
     var owners: [String]
+    /// When this node stopped owning the project.
+    var since: Millis
     var confirmed: Set<String> = []
 }
 

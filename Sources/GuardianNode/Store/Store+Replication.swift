@@ -46,16 +46,17 @@ extension Store {
 
     /// Records by id, in the given order, until `maxBytes` of envelopes (at least one record), and
     /// how many of the ids that covers (ids no longer stored are skipped and covered).
-    public func replicaRecords(ids: [String], maxBytes: Int) throws -> (records: [ResultSync.Record], consumed: Int) {
+    public func replicaRecords(ids: [String], maxBytes: Int, keys: [String: VerifyingKey] = [:]) throws -> (records: [ResultSync.Record], consumed: Int) {
         try read { db in
-            let statement = try db.cachedStatement(sql: "SELECT projectId, createdAt, envelope FROM result WHERE id = ?")
+            let statement = try db.cachedStatement(sql: "SELECT projectId, createdAt, envelope, signer FROM result WHERE id = ?")
             var out: [ResultSync.Record] = [], bytes = 0, consumed = 0
             for id in ids {
                 if let row = try Row.fetchOne(statement, arguments: [id]) {
                     let envelope: Data = row[2]
                     if !out.isEmpty && bytes + envelope.count > maxBytes { break }
                     bytes += envelope.count
-                    out.append(ResultSync.Record(project: row[0], createdAt: row[1], envelope: [UInt8](envelope)))
+                    out.append(ResultSync.Record(project: row[0], createdAt: row[1], envelope: [UInt8](envelope),
+                                                 signerKey: keys[row[3] as String]?.bytes ?? []))
                 }
                 consumed += 1
             }
