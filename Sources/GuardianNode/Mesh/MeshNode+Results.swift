@@ -266,7 +266,7 @@ extension MeshNode {
                 return .partial
             }
         } catch {
-            logger.debug("mesh: result sync with \(address) failed", metadata: ["error": "\(error)"])
+            logger.warning("mesh: result sync with \(address) failed", metadata: ["error": "\(error)"])
             return .failed
         }
     }
