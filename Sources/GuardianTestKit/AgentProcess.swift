@@ -155,7 +155,9 @@ public final class AgentProcess: @unchecked Sendable { // mutated only from the 
 /// The `guardian` executable built next to the test bundle (.build/<triple>/debug), or the package's
 /// .build/debug/guardian.
 public enum GuardianBinary {
+    /// `GUARDIAN_TEST_BINARY` picks another build (a release binary, for the harness's figures).
     public static var path: String {
+        if let p = ProcessInfo.processInfo.environment["GUARDIAN_TEST_BINARY"], FileManager.default.isExecutableFile(atPath: p) { return p }
         let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         for candidate in [dir.appendingPathComponent("guardian"), dir.deletingLastPathComponent().appendingPathComponent("guardian")]
         where FileManager.default.isExecutableFile(atPath: candidate.path) {
