@@ -104,7 +104,7 @@ public enum DSSE {
         var signers: [String] = []
         for s in env.signatures {
             guard let key = trusted[s.keyid] else {
-                throw CryptoError("unknown signer \(s.keyid): its public key is not trusted here (pass --key or import it)")
+                throw CryptoError("unknown signer \(s.keyid): its public key is not trusted here (pass --key or import it)", unknownSigner: s.keyid)
             }
             guard key.nodeID.value == s.keyid else {
                 throw CryptoError("key id \(s.keyid) does not match the public key it names")

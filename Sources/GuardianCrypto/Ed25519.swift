@@ -4,7 +4,9 @@ import Foundation
 /// Errors from key handling and verification, with what failed and on what input.
 public struct CryptoError: Error, CustomStringConvertible, Sendable, Equatable {
     public let description: String
-    public init(_ message: String) { description = message }
+    /// The key id of a signer no trusted key matches, when that is what failed.
+    public let unknownSigner: String?
+    public init(_ message: String, unknownSigner: String? = nil) { description = message; self.unknownSigner = unknownSigner }
 }
 
 /// An Ed25519 public key (32 bytes).

@@ -10,22 +10,17 @@ import Logging
 /// Where an air-gap command works: a running agent (when `--http-addr` or `--token` is given), or
 /// the data directory itself (the agent stopped, or a node that was never started).
 struct AirGapTarget: ParsableArguments {
-    @Option(help: "A running agent's HTTP address HOST:PORT; without it (and without --token) the data directory is used directly.")
-    var httpAddr: String?
-    @Option(help: "API token for the running agent (default $GUARDIAN_TOKEN, else DATA_DIR/admin.token).")
-    var token: String?
-    @Option(help: "Data directory (default $GUARDIAN_DATA_DIR or \(DataDirectory.defaultPath)).")
-    var dataDir: String?
+    /// `--http-addr`, `--token`, `--data-dir`: a running agent when either of the first two is given.
+    @OptionGroup var agent: AgentOptions
 
-    var remote: Bool { httpAddr != nil || token != nil }
+    var remote: Bool { agent.httpAddr != nil || agent.token != nil }
 
-    func client() throws -> APIClient { try AgentOptions.parse(["--http-addr", httpAddr ?? "127.0.0.1:7780"] + (token.map { ["--token", $0] } ?? [])
-                                                                + (dataDir.map { ["--data-dir", $0] } ?? [])).client() }
+    func client() throws -> APIClient { try agent.client() }
 
     /// The node over the data directory, for the offline commands.
     func localNode() throws -> Node {
         var config = AgentConfig()
-        config.dataDir = dataDir ?? ProcessInfo.processInfo.environment["GUARDIAN_DATA_DIR"] ?? DataDirectory.defaultPath
+        config.dataDir = agent.dataDir ?? ProcessInfo.processInfo.environment["GUARDIAN_DATA_DIR"] ?? DataDirectory.defaultPath
         var logger = Logger(label: "guardian")
         logger.logLevel = .warning
         return try Node(config: config, logger: logger)
@@ -47,7 +42,8 @@ struct ExportCommand: AsyncParsableCommand {
         abstract: "Write signed results and registry records to a bundle that can cross an air gap.",
         discussion: """
             The bundle carries the public keys of the results' signers, so a mesh that never saw this one can import it.
-            Project secrets and API tokens are never exported. See docs/airgap.md.
+            Project secrets and API tokens are never exported. With --http-addr or --token the bundle comes from
+            that running agent, otherwise from the data directory. See docs/airgap.md.
             """)
     @OptionGroup var target: AirGapTarget
     @Option(help: "Only this project (and its team).") var project: String?
@@ -101,6 +97,7 @@ struct ImportCommand: AsyncParsableCommand {
             Every result's signature is checked against the signers' keys the bundle carries and the keys this node knows;
             --trust restricts them (and the exporter whose registry records are accepted) to the keys or node ids named.
             Importing twice changes nothing. A truncated bundle imports what is whole and says what is missing.
+            With --http-addr or --token the bundle goes to that running agent, otherwise into the data directory.
             Exit codes: 0 everything imported, 1 something damaged, refused or missing (the rest imported), 2 usage error.
             """)
     @OptionGroup var target: AirGapTarget

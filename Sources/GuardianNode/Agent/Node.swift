@@ -357,39 +357,29 @@ public actor Node {
     /// project must be registered here, before anything is written; the good ones are stored in one
     /// durable transaction. Returns the ids now held and the records refused (counted and logged).
     public nonisolated func storeReplicas(_ records: [ResultSync.Record], signers: [String: VerifyingKey]) async -> (stored: [String], refused: Int) {
-        // ids are content hashes: what is already here is recognised without verifying it again
-        let ids = ParallelMap.run(records) { DSSE.recordID($0.envelope) }
-        guard let present = try? store.existingIDs(ids) else { return ([], 0) }
-        let todo = zip(records, ids).filter { !present.contains($0.1) }
-        // a signer outside the mesh (an imported result) is verified with the key the sending member vouches for
-        let verified = ParallelMap.run(todo.map(\.0)) { r in
-            Result { () throws -> (StatementSummary, VerifiedEnvelope) in
+        var rows = VerifiedRows(store: store)
+        let outcomes: [VerifiedRows.Outcome]
+        do {
+            // a signer outside the mesh (an imported result) is verified with the key the sending member vouches for
+            outcomes = try rows.prepare(records) { r in
                 var trusted = signers
-                if !r.signerKey.isEmpty, let k = try? VerifyingKey(bytes: r.signerKey), trusted[k.nodeID.value] == nil { trusted[k.nodeID.value] = k }
-                return try Attestation.verifySummary(r.envelope, trusted: trusted)
+                if let k = r.vouchedKey, trusted[k.nodeID.value] == nil { trusted[k.nodeID.value] = k }
+                return trusted
             }
+        } catch {
+            logger.error("could not read the store for replicated results", metadata: ["error": "\(error)"])
+            return ([], 0)
         }
         var batch: [(ResultRecord, [FindingRecord])] = []
-        var held = ids.filter(present.contains), refused = 0
-        var registered: [String: Bool] = [:]
-        var known: [String: Set<String>?] = [:]
-        var fresh: Set<String> = []
-        for ((r, id), outcome) in zip(todo, verified) {
-            do {
-                let (statement, v) = try outcome.get()
-                if registered[r.project] == nil { registered[r.project] = try store.project(id: r.project) != nil }
-                guard registered[r.project] == true else { throw GuardianError.usage("project \(r.project) is not registered here") }
-                guard fresh.insert(id).inserted else { continue }
-                if known[r.project] == nil { known[r.project] = .some(try store.latestFingerprints(project: r.project)) }
-                let previous = known[r.project]!
-                let row = ResultRecord.signed(statement, envelope: r.envelope, id: id, project: r.project, signer: v.signers.first ?? "",
-                                              at: r.createdAt) { fp in previous.map { !$0.contains(fp) } ?? false }
-                known[r.project] = .some(Set(row.1.map(\.fingerprint)))
-                batch.append(row)
-            } catch {
+        var held: [String] = [], refused = 0
+        for (r, outcome) in zip(records, outcomes) {
+            switch outcome {
+            case .present: held.append(DSSE.recordID(r.envelope))
+            case .row(let result, let findings): batch.append((result, findings))
+            case .refused(let why, _):
                 refused += 1
                 AgentMetrics.resultRefused()
-                logger.warning("refused a replicated result", metadata: ["project": "\(r.project)", "error": "\(error)"])
+                logger.warning("refused a replicated result", metadata: ["project": "\(r.project)", "error": "\(why)"])
             }
         }
         guard !batch.isEmpty else { return (held, refused) }
@@ -404,15 +394,27 @@ public actor Node {
             await events.publish("result.replicated", ["project": r.projectId, "result": r.id, "signer": r.signer])
         }
         // keep the keys of signers from outside the mesh: this node can then verify and export those results
-        var kept: Set<String> = []
-        for r in todo.map(\.0) where !r.signerKey.isEmpty {
-            guard let k = try? VerifyingKey(bytes: r.signerKey), signers[k.nodeID.value] == nil, kept.insert(k.nodeID.value).inserted,
-                  batch.contains(where: { $0.0.signer == k.nodeID.value }) else { continue }
-            try? FileManager.default.createDirectory(atPath: dataDir.file("keys"), withIntermediateDirectories: true)
-            try? dataDir.writeAtomically("keys/\(k.nodeID.value).pub", Array((k.base64 + "\n").utf8), mode: 0o644)
-        }
+        let signersStored = Set(batch.map(\.0.signer))
+        keep(keys: records.compactMap(\.vouchedKey).filter { signers[$0.nodeID.value] == nil && signersStored.contains($0.nodeID.value) })
         return (held, refused)
     }
+
+    /// Keeps public keys in `keys/<id>.pub` (trusted by `guardian verify` and `POST /v1/verify`,
+    /// and named as signers when this node exports); a key already kept is not written again.
+    nonisolated func keep(keys: [VerifyingKey]) {
+        var done: Set<String> = []
+        for k in keys where done.insert(k.nodeID.value).inserted {
+            let name = "keys/\(k.nodeID.value).pub"
+            if FileManager.default.fileExists(atPath: dataDir.file(name)) { continue }
+            try? FileManager.default.createDirectory(atPath: dataDir.file("keys"), withIntermediateDirectories: true)
+            try? dataDir.writeAtomically(name, Array((k.base64 + "\n").utf8), mode: 0o644)
+        }
+    }
+}
+
+extension ResultSync.Record {
+    /// The signer key the sending member vouches for, when it sent one.
+    var vouchedKey: VerifyingKey? { signerKey.isEmpty ? nil : try? VerifyingKey(bytes: signerKey) }
 }
 
 /// One audit of one project: mirror, audit, sign, store durably. Runs off the cooperative pool.

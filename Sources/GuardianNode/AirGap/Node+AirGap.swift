@@ -126,9 +126,8 @@ struct BundleImporter {
     var refusedSigners: [String: String] = [:]
     var registryBatch: [RegistryRecord] = []
     var resultBatch: [ResultSync.Record] = []
-    var lastFingerprints: [String: Set<String>?] = [:]
-    /// Ids imported (or found stored) in this run, and the insert still running.
-    var seen: Set<String> = []
+    /// Verifies and turns results into rows across the whole import; the insert still running.
+    var rows: VerifiedRows
     var pendingInsert: Task<Void, any Error>?
     var sawHeader = false, sawTrailer = false
     let started = Date()
@@ -137,6 +136,7 @@ struct BundleImporter {
         self.node = node
         self.trust = Set(trust)
         self.known = known
+        rows = VerifiedRows(store: node.store)
         // without --trust: every key this node knows; with it, only those it names (added below from the bundle too)
         signerKeys = trust.isEmpty ? known : known.filter { self.trusts(id: $0.key, key: $0.value) }
     }
@@ -226,49 +226,28 @@ struct BundleImporter {
         guard !resultBatch.isEmpty else { return }
         let batch = resultBatch
         resultBatch = []
-        let store = node.store
-        let ids = ParallelMap.run(batch) { DSSE.recordID($0.envelope) }
-        let stored = try store.existingIDs(ids)
-        var todo: [(ResultSync.Record, String)] = []
-        for (r, id) in zip(batch, ids) {
-            if stored.contains(id) || seen.contains(id) { report.alreadyPresent += 1 } else { todo.append((r, id)) }
-        }
         let keys = signerKeys
-        let verified = ParallelMap.run(todo.map(\.0)) { r -> Result<(StatementSummary, String), any Error> in
-            Result { let (st, v) = try Attestation.verifySummary(r.envelope, trusted: keys); return (st, v.signers.first ?? "") }
-        }
-        var rows: [(ResultRecord, [FindingRecord])] = []
-        var registered: [String: Bool] = [:]
-        for ((r, id), outcome) in zip(todo, verified) {
+        var insert: [(ResultRecord, [FindingRecord])] = []
+        for outcome in try rows.prepare(batch, trusted: { _ in keys }) {
             switch outcome {
-            case .failure(let e):
-                let text = "\(e)"
-                if let signer = text.range(of: "unknown signer ").map({ String(text[$0.upperBound...].prefix { $0 != ":" }) }) {
-                    refuse("signed by \(signer), whose key is not accepted")
-                    refusedSigners[signer] = refusedSigners[signer] ?? "its key is not in the bundle or known here"
-                } else {
-                    refuse("bad signature")
-                }
-            case .success(let (statement, signer)):
-                if registered[r.project] == nil { registered[r.project] = try store.project(id: r.project) != nil }
-                guard registered[r.project] == true else { refuse("project \(r.project) is not registered here"); continue }
-                guard seen.insert(id).inserted else { report.alreadyPresent += 1; continue }
-                if lastFingerprints[r.project] == nil { lastFingerprints[r.project] = .some(try store.latestFingerprints(project: r.project)) }
-                let previous = lastFingerprints[r.project]!
-                let row = ResultRecord.signed(statement, envelope: r.envelope, id: id, project: r.project, signer: signer, at: r.createdAt) { fp in
-                    previous.map { !$0.contains(fp) } ?? false
-                }
-                lastFingerprints[r.project] = .some(Set(row.1.map(\.fingerprint)))
-                rows.append(row)
-                signerCounts[signer, default: 0] += 1
+            case .present: report.alreadyPresent += 1
+            case .row(let result, let findings):
+                insert.append((result, findings))
+                signerCounts[result.signer, default: 0] += 1
+            case .refused(_, let signer?):
+                refuse("signed by \(signer), whose key is not accepted")
+                refusedSigners[signer] = refusedSigners[signer] ?? "its key is not in the bundle or known here"
+            case .refused(let why, nil):
+                refuse(why.hasPrefix("project ") ? why : "bad signature")
             }
         }
+        // one insert runs while the next batch is verified
         try await pendingInsert?.value
         pendingInsert = nil
-        guard !rows.isEmpty else { return }
-        report.imported += rows.count
-        let insert = rows
-        pendingInsert = Task.detached { try store.insert(results: insert) }
+        guard !insert.isEmpty else { return }
+        report.imported += insert.count
+        let store = node.store
+        pendingInsert = Task.detached { [insert] in try store.insert(results: insert) }
     }
 
     mutating func finish() async throws -> ImportReport {
@@ -294,38 +273,9 @@ struct BundleImporter {
         report.signers = outcomes.sorted { $0.id < $1.id }
         // the keys of accepted signers are kept (keys/<id>.pub): this node can then verify the imported
         // results (`guardian verify`, POST /v1/verify) and name their signers when it exports them
-        let dir = node.dataDir
-        try? FileManager.default.createDirectory(atPath: dir.file("keys"), withIntermediateDirectories: true)
-        for id in signerCounts.keys where known[id] == nil {
-            if let k = signerKeys[id] { try? dir.writeAtomically("keys/\(id).pub", Array((k.base64 + "\n").utf8), mode: 0o644) }
-        }
+        node.keep(keys: signerCounts.keys.filter { known[$0] == nil }.compactMap { signerKeys[$0] })
         report.complete = missing.isEmpty && report.damaged.isEmpty && report.refused.isEmpty && !report.truncated
         report.seconds = Date().timeIntervalSince(started)
         return report
     }
-}
-
-/// Maps over an array on every core (signature checks dominate an import).
-enum ParallelMap {
-    static func run<T: Sendable, U: Sendable>(_ items: [T], _ f: @Sendable (T) -> U) -> [U] {
-        let out = UnsafeMutablePointer<U?>.allocate(capacity: items.count)
-        out.initialize(repeating: nil, count: items.count)
-        defer { out.deinitialize(count: items.count); out.deallocate() }
-        let slots = Slots(base: out)
-        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
-        let chunk = (items.count + workers - 1) / workers
-        items.withUnsafeBufferPointer { input in
-            let source = Source(base: input.baseAddress, count: input.count)
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                let lo = w * chunk, hi = min(source.count, lo + chunk)
-                guard lo < hi, let base = source.base else { return }
-                for i in lo..<hi { slots.base[i] = f(base[i]) }
-            }
-        }
-        return (0..<items.count).map { out[$0]! }
-    }
-
-    // Each worker writes only its own indices; the buffers outlive the concurrentPerform call.
-    struct Slots<U>: @unchecked Sendable { let base: UnsafeMutablePointer<U?> }
-    struct Source<T>: @unchecked Sendable { let base: UnsafePointer<T>?; let count: Int }
 }

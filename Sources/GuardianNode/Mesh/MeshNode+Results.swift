@@ -283,6 +283,7 @@ extension MeshNode {
         var theirDigest = SetDigest()
         var counter = SyncBytes()
         var ended = false
+        var vouched: [String: VerifyingKey]? // read once per session (the node's keys come from files)
         defer { counter.record() }
         while let f = frame {
             counter.frames += f.readableBytes
@@ -330,7 +331,8 @@ extension MeshNode {
                     refused += bad
                 }
                 var (nodes, send, want) = SyncWalk.respond(expand: expand, leaves: leaves, mine: ids!)
-                let (out, consumed) = try store.replicaRecords(ids: send, maxBytes: Self.recordBudget, keys: await outgoingKeys(replicas))
+                if vouched == nil, !send.isEmpty { vouched = await outgoingKeys(replicas) }
+                let (out, consumed) = try store.replicaRecords(ids: send, maxBytes: Self.recordBudget, keys: vouched ?? [:])
                 counter.records += out.reduce(0) { $0 + $1.envelope.count }
                 nodes += SyncWalk.unfinished(leaves: leaves, unsent: send[consumed...], mine: ids!)
                 reply = .reply(nodes: nodes, records: out, want: want, refused: refused)

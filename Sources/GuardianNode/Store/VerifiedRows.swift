@@ -1,0 +1,83 @@
+import Dispatch
+import Foundation
+import GuardianAudit
+import GuardianCrypto
+import GuardianMesh
+
+/// Signed results from elsewhere (pushes, hints, anti-entropy, read repair, air-gap imports) turned
+/// into store rows: ids hashed and signatures checked on every core, results already stored
+/// recognised by id (a hash of the exact bytes, checked when they were stored) and not verified
+/// again, projects checked, and findings marked new against the project's previous result in the
+/// order the results come. One builder serves a whole replication batch or a whole import.
+struct VerifiedRows {
+    enum Outcome {
+        case present
+        case refused(String, unknownSigner: String?)
+        case row(ResultRecord, [FindingRecord])
+    }
+
+    let store: Store
+    private var registered: [String: Bool] = [:]
+    private var lastFingerprints: [String: Set<String>?] = [:]
+    /// Ids turned into rows by this builder (their insert may still be running).
+    private var seen: Set<String> = []
+
+    init(store: Store) { self.store = store }
+
+    /// Each record's outcome, in order. `trusted` gives the keys a record may be signed with.
+    mutating func prepare(_ records: [ResultSync.Record], trusted: @Sendable (ResultSync.Record) -> [String: VerifyingKey]) throws -> [Outcome] {
+        let ids = ParallelMap.run(records) { DSSE.recordID($0.envelope) }
+        let stored = try store.existingIDs(ids)
+        let todo = records.indices.filter { !stored.contains(ids[$0]) && !seen.contains(ids[$0]) }
+        let verified = ParallelMap.run(todo.map { records[$0] }) { r in
+            Result { () throws -> (StatementSummary, VerifiedEnvelope) in try Attestation.verifySummary(r.envelope, trusted: trusted(r)) }
+        }
+        var outcomes = Array(repeating: Outcome.present, count: records.count)
+        for (i, result) in zip(todo, verified) {
+            let r = records[i], id = ids[i]
+            switch result {
+            case .failure(let e):
+                outcomes[i] = .refused("\(e)", unknownSigner: (e as? CryptoError)?.unknownSigner)
+            case .success(let (statement, v)):
+                if registered[r.project] == nil { registered[r.project] = try store.project(id: r.project) != nil }
+                guard registered[r.project] == true else {
+                    outcomes[i] = .refused("project \(r.project) is not registered here", unknownSigner: nil)
+                    continue
+                }
+                guard seen.insert(id).inserted else { continue } // twice in the input: present
+                if lastFingerprints[r.project] == nil { lastFingerprints[r.project] = .some(try store.latestFingerprints(project: r.project)) }
+                let previous = lastFingerprints[r.project]!
+                let row = ResultRecord.signed(statement, envelope: r.envelope, id: id, project: r.project, signer: v.signers.first ?? "",
+                                              at: r.createdAt) { fp in previous.map { !$0.contains(fp) } ?? false }
+                lastFingerprints[r.project] = .some(Set(row.1.map(\.fingerprint)))
+                outcomes[i] = .row(row.0, row.1)
+            }
+        }
+        return outcomes
+    }
+}
+
+/// Maps over an array on every core (signature checks dominate an import).
+enum ParallelMap {
+    static func run<T: Sendable, U: Sendable>(_ items: [T], _ f: @Sendable (T) -> U) -> [U] {
+        let out = UnsafeMutablePointer<U?>.allocate(capacity: items.count)
+        out.initialize(repeating: nil, count: items.count)
+        defer { out.deinitialize(count: items.count); out.deallocate() }
+        let slots = Slots(base: out)
+        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let chunk = (items.count + workers - 1) / workers
+        items.withUnsafeBufferPointer { input in
+            let source = Source(base: input.baseAddress, count: input.count)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                let lo = w * chunk, hi = min(source.count, lo + chunk)
+                guard lo < hi, let base = source.base else { return }
+                for i in lo..<hi { slots.base[i] = f(base[i]) }
+            }
+        }
+        return (0..<items.count).map { out[$0]! }
+    }
+
+    // Each worker writes only its own indices; the buffers outlive the concurrentPerform call.
+    struct Slots<U>: @unchecked Sendable { let base: UnsafeMutablePointer<U?> }
+    struct Source<T>: @unchecked Sendable { let base: UnsafePointer<T>?; let count: Int }
+}
