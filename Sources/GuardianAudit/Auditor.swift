@@ -22,6 +22,11 @@ public struct AuditOptions: Sendable {
     public var reproducible = false
     /// Called with a phase name and a fraction (0–1) while the audit runs; from any thread.
     public var progress: (@Sendable (String, Double) -> Void)?
+    /// A sharded audit: analyses the files that miss the cache elsewhere (the mesh's shard owners).
+    /// Given the commit and those files, it returns each file's encoded facts, or nil for a file
+    /// to analyse here. Used only when at least `shardMinFiles` files miss the cache.
+    public var shardAnalysis: (@Sendable (_ commit: String, _ files: [ShardFile]) -> [[UInt8]?])?
+    public var shardMinFiles = 1000
 
     public init(target: String) { self.target = target }
 
@@ -150,9 +155,17 @@ public enum Auditor {
                 missing.append(i)
             }
         }
-        let missingList = missing
         let slots = Slots<FileFacts>(count: missing.count)
-        let jobs = max(1, min(options.jobs, missing.count))
+        // A sharded audit fills in what the shard owners analysed; the rest is analysed here.
+        if let shard = options.shardAnalysis, missing.count >= options.shardMinFiles {
+            options.progress?("analysing files in shards", 0.1)
+            let answers = shard(GitRepository.hex(head), missing.map { ShardFile(path: entries[$0].path, blob: GitRepository.raw(entries[$0].oid)) })
+            for (k, a) in answers.enumerated() where k < missing.count { slots.items[k] = a.flatMap { try? FileFacts.decode($0) } }
+            Trace.mark("shards \(answers.count)")
+        }
+        let missingIdx = missing
+        let missingList = missing.indices.filter { slots.items[$0] == nil }
+        let jobs = max(1, min(options.jobs, missingList.count))
         let limits = options.limits
         let failures = Slots<String>(count: jobs)
         DispatchQueue.concurrentPerform(iterations: jobs) { w in
@@ -160,11 +173,11 @@ public enum Auditor {
             var k = w
             while k < missingList.count {
                 if w == 0 && k % 256 == 0 { options.progress?("analysing files", 0.1 + 0.7 * Double(k) / Double(max(1, missingList.count))) }
-                let e = entries[missingList[k]]
+                let e = entries[missingIdx[missingList[k]]]
                 let facts = try? r.withBlob(e.oid) { buf in
                     FileAnalyzer.analyze(path: e.path, buffer: buf, isTest: PathRules.isTest(e.path), limits: limits)
                 }
-                slots.items[k] = facts
+                slots.items[missingList[k]] = facts
                 k += jobs
             }
         }

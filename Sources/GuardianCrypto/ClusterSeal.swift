@@ -100,6 +100,8 @@ public enum ClusterSeal {
         case datagram = "guardian-gossip-v1", stream = "guardian-pushpull-v1"
         /// Registry replication streams, result pushes, and the member header of forwarded HTTP requests.
         case registry = "guardian-registry-v1", results = "guardian-results-v1", member = "guardian-member-v1"
+        /// Sharded audits: work, packs of blobs and signed shard facts.
+        case shards = "guardian-shards-v1"
         /// LAN discovery announcements.
         case discovery = "guardian-discovery-v1"
     }

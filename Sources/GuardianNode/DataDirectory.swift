@@ -28,6 +28,11 @@ public struct DataDirectory: Sendable {
 
     public func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
 
+    /// A project's bare mirror of its origin (fetched with libgit2).
+    public func mirror(_ project: String) -> String { file("mirrors/\(project).git") }
+    /// Objects of a project that peers sent for sharded audits (a bare repository with no remote).
+    public func peerObjects(_ project: String) -> String { file("peer-objects/\(project).git") }
+
     /// Writes a file atomically with the given mode: temporary file, fsync, rename.
     public func writeAtomically(_ name: String, _ bytes: [UInt8], mode: mode_t) throws {
         let final = file(name)

@@ -68,7 +68,7 @@ struct BenchAirGapCommand: AsyncParsableCommand {
         }
 
         let file = base + "/bench.bundle"
-        FileManager.default.createFile(atPath: file, contents: nil)
+        _ = FileManager.default.createFile(atPath: file, contents: nil)
         let out = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
         t = Date()
         let summary = try await source.exportBundle(project: nil, since: nil, keys: source.knownKeys()) { try out.write(contentsOf: $0) }

@@ -154,6 +154,64 @@ final class GitRepository {
         return try body(UnsafeBufferPointer(start: raw.assumingMemoryBound(to: UInt8.self), count: size))
     }
 
+    /// Whether the object database holds `oid` (loose or packed), without reading it.
+    func has(_ oid: git_oid) -> Bool {
+        var odb: OpaquePointer?
+        guard git_repository_odb(&odb, repo) == 0 else { return false }
+        defer { git_odb_free(odb) }
+        var o = oid
+        return git_odb_exists(odb, &o) == 1
+    }
+
+    /// A pack (the git pack format, built by libgit2) holding exactly `objects`.
+    func pack(_ objects: [git_oid]) throws -> [UInt8] {
+        var pb: OpaquePointer?
+        guard git_packbuilder_new(&pb, repo) == 0 else { throw GitRepository.lastError("cannot start a pack") }
+        defer { git_packbuilder_free(pb) }
+        for var o in objects {
+            guard git_packbuilder_insert(pb, &o, nil) == 0 else { throw GitRepository.lastError("cannot pack \(GitRepository.hex(o))") }
+        }
+        var buf = git_buf()
+        defer { git_buf_dispose(&buf) }
+        guard git_packbuilder_write_buf(&buf, pb) == 0 else { throw GitRepository.lastError("cannot write the pack") }
+        guard let ptr = buf.ptr else { return [] }
+        return ptr.withMemoryRebound(to: UInt8.self, capacity: buf.size) { Array(UnsafeBufferPointer(start: $0, count: buf.size)) }
+    }
+
+    /// Writes a pack into the object database. libgit2's indexer checks the pack's checksum and
+    /// hashes every object, so a damaged or forged pack is refused and cannot plant an object
+    /// under another object's id.
+    func writePack(_ bytes: [UInt8]) throws {
+        var odb: OpaquePointer?
+        guard git_repository_odb(&odb, repo) == 0 else { throw GitRepository.lastError("cannot open the object database") }
+        defer { git_odb_free(odb) }
+        var wp: UnsafeMutablePointer<git_odb_writepack>?
+        guard git_odb_write_pack(&wp, odb, nil, nil) == 0, let wp else { throw GitRepository.lastError("cannot receive a pack") }
+        defer { wp.pointee.free(wp) }
+        var stats = git_indexer_progress()
+        let rc = bytes.withUnsafeBytes { wp.pointee.append(wp, $0.baseAddress, $0.count, &stats) }
+        guard rc == 0, wp.pointee.commit(wp, &stats) == 0 else { throw GitRepository.lastError("the pack is not valid") }
+    }
+
+    /// Creates an empty bare repository at `path` (or opens the one there).
+    static func openOrInitBare(_ path: String) throws -> GitRepository {
+        _ = initialized
+        if isRepository(path) { return try GitRepository(path: path) }
+        var r: OpaquePointer?
+        guard git_repository_init(&r, path, 1) == 0 else { throw lastError("cannot create a repository at \(path)") }
+        git_repository_free(r)
+        return try GitRepository(path: path)
+    }
+
+    static func oid(_ raw: [UInt8]) -> git_oid? {
+        guard raw.count == 20 else { return nil }
+        var o = git_oid()
+        raw.withUnsafeBufferPointer { _ = git_oid_fromraw(&o, $0.baseAddress) }
+        return o
+    }
+
+    static func raw(_ oid: git_oid) -> [UInt8] { withUnsafeBytes(of: oid.id) { Array($0) } }
+
     /// Commits reachable from `head`, newest first, at most `limit`. `firstParent` restricts to the mainline.
     func walkHistory(from head: git_oid, limit: Int, firstParent: Bool) throws -> [git_oid] {
         var walker: OpaquePointer?

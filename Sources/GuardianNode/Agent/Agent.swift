@@ -18,7 +18,8 @@ public enum Agent {
         }
         if let mesh {
             await mesh.attach(replicas: .init(store: node.store, keys: { node.knownKeys() }) { records, keys in await node.storeReplicas(records, signers: keys) })
-            await node.attach(owners: { await mesh.owners(of: $0) }, results: { await mesh.pushResult($0) })
+            await node.attach(owners: { await mesh.owners(of: $0) }, results: { await mesh.pushResult($0) },
+                              shards: { await mesh.analyseShards(project: $0, commit: $1, files: $2, limits: $3, mirror: $4) })
         }
         if mesh == nil { logger.notice("no cluster key: running as a single node (guardian keygen makes one; see docs/mesh.md)") }
         let app = Application(router: API(node: node, mesh: mesh).router(),

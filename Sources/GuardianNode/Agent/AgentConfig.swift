@@ -45,6 +45,11 @@ public struct AgentConfig: Codable, Sendable, Equatable {
     /// How long a former owner keeps a project's results after ownership moved (and the new owners
     /// confirmed holding them) before dropping them.
     public var handoffGraceSeconds: Int = 600
+    /// An audit with at least this many files to analyse (not in the cache) is sharded across the
+    /// live members; 0 turns sharding off.
+    public var shardMinFiles: Int = 1000
+    /// How long the primary waits for one shard's owner before giving the shard to the next member.
+    public var shardTimeoutSeconds: Int = 600
 
     public init() {}
 
@@ -56,6 +61,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         case clusterKey = "cluster_key", join, advertiseAddr = "advertise_addr", probeIntervalMs = "probe_interval_ms", pushPullSeconds = "push_pull_seconds", tags
         case replicationFactor = "replication_factor", discovery, discoveryPort = "discovery_port"
         case antiEntropySeconds = "anti_entropy_seconds", hintWindowSeconds = "hint_window_seconds", handoffGraceSeconds = "handoff_grace_seconds"
+        case shardMinFiles = "shard_min_files", shardTimeoutSeconds = "shard_timeout_seconds"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -82,6 +88,8 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         antiEntropySeconds = try c.decodeIfPresent(Int.self, forKey: .antiEntropySeconds) ?? d.antiEntropySeconds
         hintWindowSeconds = try c.decodeIfPresent(Int.self, forKey: .hintWindowSeconds) ?? d.hintWindowSeconds
         handoffGraceSeconds = try c.decodeIfPresent(Int.self, forKey: .handoffGraceSeconds) ?? d.handoffGraceSeconds
+        shardMinFiles = try c.decodeIfPresent(Int.self, forKey: .shardMinFiles) ?? d.shardMinFiles
+        shardTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .shardTimeoutSeconds) ?? d.shardTimeoutSeconds
     }
 
     /// Values given on the command line (nil = not given).
@@ -120,29 +128,23 @@ public struct AgentConfig: Codable, Sendable, Equatable {
             }
         }
         func env(_ k: String) -> String? { environment["GUARDIAN_" + k].flatMap { $0.isEmpty ? nil : $0 } }
+        /// A whole-number setting from `GUARDIAN_<key>`, at least `minimum`; `message` says what it must be.
+        func integer(_ k: String, atLeast minimum: Int, _ message: String) throws -> Int? {
+            guard let v = env(k) else { return nil }
+            guard let n = Int(v), n >= minimum else { throw GuardianError.usage(message) }
+            return n
+        }
         if let v = env("DATA_DIR") { c.dataDir = v }
         if let v = env("HTTP_ADDR") { c.httpAddr = v }
         if let v = env("GOSSIP_ADDR") { c.gossipAddr = v }
         if let v = env("NAME") { c.name = v }
-        if let v = env("MAX_CONCURRENT_AUDITS") {
-            guard let n = Int(v), n > 0 else { throw GuardianError.usage("GUARDIAN_MAX_CONCURRENT_AUDITS must be a positive number") }
-            c.maxConcurrentAudits = n
-        }
+        if let n = try integer("MAX_CONCURRENT_AUDITS", atLeast: 1, "GUARDIAN_MAX_CONCURRENT_AUDITS must be a positive number") { c.maxConcurrentAudits = n }
         if let v = env("CLUSTER_KEY") { c.clusterKey = v }
         if let v = env("ADVERTISE_ADDR") { c.advertiseAddr = v }
         if let v = env("JOIN") { c.join = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
-        if let v = env("PROBE_INTERVAL_MS") {
-            guard let n = Int(v), n >= 50 else { throw GuardianError.usage("GUARDIAN_PROBE_INTERVAL_MS must be a number of milliseconds >= 50") }
-            c.probeIntervalMs = n
-        }
-        if let v = env("PUSH_PULL_SECONDS") {
-            guard let n = Int(v), n >= 1 else { throw GuardianError.usage("GUARDIAN_PUSH_PULL_SECONDS must be a positive number") }
-            c.pushPullSeconds = n
-        }
-        if let v = env("REPLICATION_FACTOR") {
-            guard let n = Int(v), n >= 1 else { throw GuardianError.usage("GUARDIAN_REPLICATION_FACTOR must be a positive number") }
-            c.replicationFactor = n
-        }
+        if let n = try integer("PROBE_INTERVAL_MS", atLeast: 50, "GUARDIAN_PROBE_INTERVAL_MS must be a number of milliseconds >= 50") { c.probeIntervalMs = n }
+        if let n = try integer("PUSH_PULL_SECONDS", atLeast: 1, "GUARDIAN_PUSH_PULL_SECONDS must be a positive number") { c.pushPullSeconds = n }
+        if let n = try integer("REPLICATION_FACTOR", atLeast: 1, "GUARDIAN_REPLICATION_FACTOR must be a positive number") { c.replicationFactor = n }
         if let v = env("DISCOVERY") {
             guard let b = ["1": true, "true": true, "on": true, "0": false, "false": false, "off": false][v.lowercased()] else {
                 throw GuardianError.usage("GUARDIAN_DISCOVERY must be on or off")
@@ -153,18 +155,11 @@ public struct AgentConfig: Codable, Sendable, Equatable {
             guard let n = Int(v), (1...65535).contains(n) else { throw GuardianError.usage("GUARDIAN_DISCOVERY_PORT must be a port number") }
             c.discoveryPort = n
         }
-        if let v = env("ANTI_ENTROPY_SECONDS") {
-            guard let n = Int(v), n >= 1 else { throw GuardianError.usage("GUARDIAN_ANTI_ENTROPY_SECONDS must be a positive number") }
-            c.antiEntropySeconds = n
-        }
-        if let v = env("HINT_WINDOW_SECONDS") {
-            guard let n = Int(v), n >= 0 else { throw GuardianError.usage("GUARDIAN_HINT_WINDOW_SECONDS must be a number of seconds") }
-            c.hintWindowSeconds = n
-        }
-        if let v = env("HANDOFF_GRACE_SECONDS") {
-            guard let n = Int(v), n >= 0 else { throw GuardianError.usage("GUARDIAN_HANDOFF_GRACE_SECONDS must be a number of seconds") }
-            c.handoffGraceSeconds = n
-        }
+        if let n = try integer("ANTI_ENTROPY_SECONDS", atLeast: 1, "GUARDIAN_ANTI_ENTROPY_SECONDS must be a positive number") { c.antiEntropySeconds = n }
+        if let n = try integer("HINT_WINDOW_SECONDS", atLeast: 0, "GUARDIAN_HINT_WINDOW_SECONDS must be a number of seconds") { c.hintWindowSeconds = n }
+        if let n = try integer("HANDOFF_GRACE_SECONDS", atLeast: 0, "GUARDIAN_HANDOFF_GRACE_SECONDS must be a number of seconds") { c.handoffGraceSeconds = n }
+        if let n = try integer("SHARD_MIN_FILES", atLeast: 0, "GUARDIAN_SHARD_MIN_FILES must be a number of files (0 turns sharding off)") { c.shardMinFiles = n }
+        if let n = try integer("SHARD_TIMEOUT_SECONDS", atLeast: 1, "GUARDIAN_SHARD_TIMEOUT_SECONDS must be a positive number") { c.shardTimeoutSeconds = n }
         if flags.noDiscovery { c.discovery = false }
         if let v = flags.clusterKey { c.clusterKey = v }
         if !flags.join.isEmpty { c.join = flags.join }
@@ -180,6 +175,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         if let a = c.advertiseAddr { _ = try parseAddress(a, what: "advertise address") }
         guard (1...65535).contains(c.discoveryPort) else { throw GuardianError.usage("discovery_port must be a port number") }
         guard c.antiEntropySeconds >= 1, c.hintWindowSeconds >= 0 else { throw GuardianError.usage("anti_entropy_seconds must be >= 1 and hint_window_seconds >= 0") }
+        guard c.shardMinFiles >= 0, c.shardTimeoutSeconds >= 1 else { throw GuardianError.usage("shard_min_files must be >= 0 and shard_timeout_seconds >= 1") }
         guard c.replicationFactor >= 1 else { throw GuardianError.usage("replication_factor must be at least 1") }
         guard c.probeIntervalMs >= 50, c.pushPullSeconds >= 1 else { throw GuardianError.usage("probe_interval_ms must be >= 50 and push_pull_seconds >= 1") }
         return c

@@ -23,6 +23,8 @@ public struct AuditTask: Codable, Sendable, Equatable {
     public var finishedAt: Double?
     public var resultId: String?
     public var error: String?
+    /// The shards of a sharded audit: who analysed each, who failed first, how long it took.
+    public var shards: [ShardRun]?
 
     var priority: Int {
         switch reason {
@@ -79,6 +81,10 @@ public actor Node {
     private var ownersOf: (@Sendable (String) async -> [String])?
     /// Where a new signed result goes after it is stored here (the mesh pushes it to the other owners).
     private var resultSink: (@Sendable (ResultRecord) async -> Void)?
+    /// Analyses an audit's files in shards across the mesh (nil without a mesh).
+    private var shardRunner: ShardRunner?
+    public typealias ShardRunner = @Sendable (_ project: String, _ commit: String, _ files: [ShardFile], _ limits: AnalysisLimits,
+                                              _ mirror: String) async -> (facts: [[UInt8]?], runs: [ShardRun])
 
     public init(config: AgentConfig, logger: Logger) throws {
         self.config = config
@@ -95,9 +101,11 @@ public actor Node {
     }
 
     /// Connects the node to the mesh: ownership decides who schedules, and new results are pushed.
-    public func attach(owners: @escaping @Sendable (String) async -> [String], results: @escaping @Sendable (ResultRecord) async -> Void) {
+    public func attach(owners: @escaping @Sendable (String) async -> [String], results: @escaping @Sendable (ResultRecord) async -> Void,
+                       shards: ShardRunner? = nil) {
         ownersOf = owners
         resultSink = results
+        shardRunner = shards
     }
 
     /// The owners of a project (primary first); this node alone without a mesh.
@@ -118,7 +126,7 @@ public actor Node {
             case .team: break
             case .project:
                 if r.isTombstone {
-                    try? FileManager.default.removeItem(atPath: mirrorPath(r.id))
+                    removeRepositories(of: r.id)
                     await events.publish("project.removed", ["project": r.id, "by": r.stamp.node])
                 } else if a.created {
                     await events.publish("project.registered", ["project": r.id, "by": r.stamp.node])
@@ -219,11 +227,14 @@ public actor Node {
 
     public func deleteProject(_ id: String) async throws {
         guard try registry.deleteProject(id: id) else { throw APIError(.notFound, "not_found", "no project '\(id)'") }
-        try? FileManager.default.removeItem(atPath: mirrorPath(id))
+        removeRepositories(of: id)
         await events.publish("project.removed", ["project": id])
     }
 
-    func mirrorPath(_ project: String) -> String { dataDir.file("mirrors/\(project).git") }
+    /// Removes a project's mirror and the objects peers sent for its shards.
+    nonisolated func removeRepositories(of project: String) {
+        for path in [dataDir.mirror(project), dataDir.peerObjects(project)] { try? FileManager.default.removeItem(atPath: path) }
+    }
 
     // MARK: queue
 
@@ -284,6 +295,12 @@ public actor Node {
         }
     }
 
+    func setShards(_ id: String, _ runs: [ShardRun]) {
+        guard var t = tasks[id] else { return }
+        t.shards = runs
+        remember(t)
+    }
+
     func setProgress(_ id: String, _ phase: String, _ fraction: Double) async {
         guard var t = tasks[id], t.state == .running else { return }
         t.phase = phase
@@ -300,9 +317,10 @@ public actor Node {
             guard let project = try store.project(id: task.projectId) else {
                 throw APIError(.notFound, "not_found", "project \(task.projectId) was removed")
             }
-            let job = AuditJob(project: project, revision: task.revision, mirror: mirrorPath(project.id),
+            let job = AuditJob(project: project, revision: task.revision, mirror: dataDir.mirror(project.id),
                                cacheDir: dataDir.file("cache"), key: identity, store: store, taskId: task.id, node: self,
-                               credentials: try credentials(of: project))
+                               credentials: try credentials(of: project), shards: shardRunner,
+                               shardMinFiles: config.shardMinFiles)
             outcome = .success(try await job.run())
         } catch {
             outcome = .failure(error)
@@ -428,12 +446,25 @@ struct AuditJob: Sendable {
     let taskId: String
     let node: Node
     let credentials: GitCredentials?
+    let shards: Node.ShardRunner?
+    let shardMinFiles: Int
 
-    func run() async throws -> ResultRecord {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<ResultRecord, any Error>) in
-            DispatchQueue.global().async {
-                c.resume(with: Result { try self.blockingRun() })
+    func run() async throws -> ResultRecord { try await offPool { try self.blockingRun() } }
+
+    /// The audit's shard analysis (a blocking call from the audit's thread into the mesh).
+    private func shardAnalysis() -> (@Sendable (String, [ShardFile]) -> [[UInt8]?])? {
+        guard let shards, shardMinFiles > 0 else { return nil }
+        return { [project, mirror, node, taskId] commit, files in
+            let box = ShardAnswerBox()
+            let done = DispatchSemaphore(value: 0)
+            Task {
+                let (facts, runs) = await shards(project.id, commit, files, AnalysisLimits(), mirror)
+                if !runs.isEmpty { await node.setShards(taskId, runs) }
+                box.value = facts
+                done.signal()
             }
+            done.wait()
+            return box.value
         }
     }
 
@@ -453,6 +484,8 @@ struct AuditJob: Sendable {
         }
         options.cacheDirectory = cacheDir
         options.progress = progress
+        options.shardAnalysis = shardAnalysis()
+        options.shardMinFiles = shardMinFiles
         options.jobs = max(1, ProcessInfo.processInfo.activeProcessorCount)
         options.pastScores = try pastScores()
         options.events = ((try? store.events(project: project.id)) ?? []).compactMap { e in
@@ -483,4 +516,10 @@ struct AuditJob: Sendable {
         }
         return out
     }
+}
+
+/// Carries the shard answers from the mesh's task back to the audit's thread (written once,
+/// before the semaphore is signalled; read after it).
+private final class ShardAnswerBox: @unchecked Sendable {
+    var value: [[UInt8]?] = []
 }

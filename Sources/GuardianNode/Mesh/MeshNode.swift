@@ -22,6 +22,7 @@ public actor MeshNode: Service {
     let logger: Logger
     let events: EventBus
     let peersFile: String
+    let dataDir: DataDirectory
     private let started = ContinuousClock.now
     private var instance: SWIMInstance?
     private var replay = ReplayWindow()
@@ -74,6 +75,7 @@ public actor MeshNode: Service {
         self.events = events
         self.logger = logger
         peersFile = dataDir.file("peers.json")
+        self.dataDir = dataDir
         advertised = config.gossipAddr
         httpAddress = config.httpAddr
         self.registry = registry
@@ -402,9 +404,9 @@ public actor MeshNode: Service {
 
     /// What a TCP stream carries, in the byte before its first sealed frame.
     enum Stream: UInt8 {
-        case pushPull = 1, registry = 2, results = 3
+        case pushPull = 1, registry = 2, results = 3, shards = 4
         var context: ClusterSeal.Context {
-            switch self { case .pushPull: .stream; case .registry: .registry; case .results: .results }
+            switch self { case .pushPull: .stream; case .registry: .registry; case .results: .results; case .shards: .shards }
         }
     }
 
@@ -439,8 +441,9 @@ public actor MeshNode: Service {
     /// it holds the cluster key gets ours back), a registry session, or a pushed result.
     private func serve(_ conn: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
         try? await conn.executeThenClose { inbound, outbound in
-            // a result sync may carry a large backlog; everything else is a few frames
-            try await Self.withTimeout(seconds: 300) {
+            // a result sync may carry a large backlog and a shard is analysed while the stream waits;
+            // everything else is a few frames
+            try await Self.withTimeout(seconds: Double(max(300, self.config.shardTimeoutSeconds))) {
                 var it = inbound.makeAsyncIterator()
                 guard let frame = try await it.next() else { return }
                 switch frame.getInteger(at: frame.readerIndex, as: UInt8.self).flatMap(Stream.init) {
@@ -455,6 +458,8 @@ public actor MeshNode: Service {
                     }
                 case .results:
                     try await self.serveResults(first: frame, &it, outbound)
+                case .shards:
+                    try await self.serveShards(first: frame, &it, outbound)
                 case nil:
                     await self.refuse("malformed")
                 }
