@@ -61,6 +61,8 @@ let package = Package(
             name: "guardian",
             dependencies: [
                 "GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianNode", "GuardianMesh",
+                // bench-shards starts real agents with the test kit's process handle (Foundation only)
+                "GuardianTestKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),

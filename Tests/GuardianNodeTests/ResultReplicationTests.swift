@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import GuardianCrypto
 import GuardianMesh
+@testable import GuardianNode
 import GuardianTestKit
 import Testing
 
@@ -145,6 +146,53 @@ import Testing
         #expect(verify.status == 200 && verify.json["valid"] as? Bool == true, "\(verify.text)")
     }
 
+    /// The results an agent's store holds (every project).
+    static func count(_ a: AgentProcess) async throws -> Int { try await a.request("GET", "/v1/node").json["results"] as? Int ?? -1 }
+
+    @Test func aNodeKilledInTheMiddleOfASyncFinishesItAfterRestarting() async throws {
+        let key = ClusterKeyring.generate()
+        let a = try await Self.start("alpha", key: key)
+        let seed = try #require(a.gossipAddress)
+        let b = try await Self.start("bravo", key: key, join: seed)
+        try await MeshIntegrationTests.eventually("two alive", [a, b]) { s in s.count == 2 && s.values.allSatisfy { $0 == "alive" } }
+        let downDir = b.dataDir
+        b.stop(signal: SIGKILL)
+
+        // a backlog only alpha holds: 5,000 results imported while bravo is down
+        let source = try AirGapTests.node("resume-source")
+        try AirGapTests.seed(source, projects: ["resume"], results: 5_000)
+        let file = source.dataDir.path + "/resume.bundle"
+        FileManager.default.createFile(atPath: file, contents: nil)
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
+        _ = try await source.exportBundle(project: nil, since: nil, keys: source.knownKeys()) { try out.write(contentsOf: $0) }
+        try out.close()
+        let imported = try MeshIntegrationTests.cli(a, ["import", file])
+        #expect(imported.status == 0, "\(imported.stdout) \(imported.stderr)")
+        #expect(try await Self.count(a) == 5_000)
+
+        // bravo comes back and anti-entropy starts moving the backlog; kill -9 it part-way through
+        let b2 = try await Self.start("bravo", key: key, join: seed, dataDir: downDir)
+        var partial = 0
+        let deadline = Date().addingTimeInterval(90)
+        while partial == 0 && Date() < deadline {
+            partial = try await Self.count(b2)
+            if partial == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        b2.stop(signal: SIGKILL)
+        #expect(partial > 0 && partial < 5_000, "bravo was killed in the middle of the sync (it held \(partial) of 5,000)")
+
+        // restarted, it keeps what it had stored and the next rounds bring the rest
+        let b3 = try await Self.start("bravo", key: key, join: seed, dataDir: downDir)
+        defer { for n in [a, b3] { n.stop() } }
+        #expect(try await Self.count(b3) >= partial, "nothing stored before the kill was lost")
+        try await MeshRegistryTests.eventually("bravo holds the whole backlog", timeout: 120) { try await Self.count(b3) == 5_000 }
+        let digests = try await [a, b3].asyncMap { try await $0.request("GET", "/v1/projects/resume/results?local=1&limit=200").json["ids"] as? [String] ?? [] }
+        #expect(digests[0] == digests[1] && digests[0].count == 200, "the newest 200 ids agree")
+        let last = try #require(digests[1].last)
+        let verify = try await b3.request("POST", "/v1/verify", body: try await b3.request("GET", "/v1/results/\(last)?local=1").body)
+        #expect(verify.status == 200 && verify.json["valid"] as? Bool == true, "\(verify.text)")
+    }
+
     @Test func dataFollowsOwnershipAndFormerOwnersDropItAfterwards() async throws {
         let key = ClusterKeyring.generate()
         let env = ["GUARDIAN_REPLICATION_FACTOR": "1", "GUARDIAN_HANDOFF_GRACE_SECONDS": "1"]
@@ -182,5 +230,13 @@ import Testing
         #expect(try await Self.metric(a, "guardian_results_handed_off_total") >= 2)
         // any node still answers for every project
         for p in projects { #expect(try await b.request("GET", "/v1/projects/\(p.id)/results").status == 200) }
+    }
+}
+
+extension Array {
+    func asyncMap<T>(_ f: (Element) async throws -> T) async rethrows -> [T] {
+        var out: [T] = []
+        for e in self { out.append(try await f(e)) }
+        return out
     }
 }

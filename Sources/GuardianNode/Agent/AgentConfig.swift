@@ -47,7 +47,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
     public var handoffGraceSeconds: Int = 600
     /// An audit with at least this many files to analyse (not in the cache) is sharded across the
     /// live members; 0 turns sharding off.
-    public var shardMinFiles: Int = 1000
+    public var shardMinFiles: Int = 500
     /// How long the primary waits for one shard's owner before giving the shard to the next member.
     public var shardTimeoutSeconds: Int = 600
 
