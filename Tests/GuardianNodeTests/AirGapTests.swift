@@ -40,6 +40,18 @@ import Testing
         return ids
     }
 
+    /// A bundle file of `results` results of `project`, signed by a new node outside any mesh.
+    static func bundleFile(_ name: String, project: String, results: Int) async throws -> String {
+        let source = try node(name)
+        try seed(source, projects: [project], results: results)
+        let file = source.dataDir.path + "/\(project).bundle"
+        FileManager.default.createFile(atPath: file, contents: nil)
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
+        _ = try await source.exportBundle(project: nil, since: nil, keys: source.knownKeys()) { try out.write(contentsOf: $0) }
+        try out.close()
+        return file
+    }
+
     static func export(_ n: Node, project: String? = nil, since: Double? = nil) async throws -> [UInt8] {
         var out: [UInt8] = []
         _ = try await n.exportBundle(project: project, since: since, keys: n.knownKeys()) { out += $0 }

@@ -248,13 +248,7 @@ struct PartitionHarnessTests {
         let admin = mesh.agents[0].adminToken
         _ = try await Self.within(30) { try await Self.allAlive(mesh, admin) }
         // the bundle: 10,000 results of project "backlog", signed by a node outside the mesh
-        let source = try AirGapTests.node("backlog-source")
-        try AirGapTests.seed(source, projects: ["backlog"], results: 10_000)
-        let file = source.dataDir.path + "/backlog.bundle"
-        FileManager.default.createFile(atPath: file, contents: nil)
-        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
-        _ = try await source.exportBundle(project: nil, since: nil, keys: source.knownKeys()) { try out.write(contentsOf: $0) }
-        try out.close()
+        let file = try await AirGapTests.bundleFile("backlog-source", project: "backlog", results: 10_000)
         // owners of "backlog" on the five-node ring; the first is cut off with one non-owner
         let ring = Ring(nodes: (0..<5).map { Ring.Node(name: "node\($0)") })
         let owners = ring.owners(of: "backlog", count: 3).compactMap { Int($0.dropFirst(4)) }

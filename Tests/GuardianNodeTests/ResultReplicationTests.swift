@@ -159,13 +159,7 @@ import Testing
         b.stop(signal: SIGKILL)
 
         // a backlog only alpha holds: 5,000 results imported while bravo is down
-        let source = try AirGapTests.node("resume-source")
-        try AirGapTests.seed(source, projects: ["resume"], results: 5_000)
-        let file = source.dataDir.path + "/resume.bundle"
-        FileManager.default.createFile(atPath: file, contents: nil)
-        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
-        _ = try await source.exportBundle(project: nil, since: nil, keys: source.knownKeys()) { try out.write(contentsOf: $0) }
-        try out.close()
+        let file = try await AirGapTests.bundleFile("resume-source", project: "resume", results: 5_000)
         let imported = try MeshIntegrationTests.cli(a, ["import", file])
         #expect(imported.status == 0, "\(imported.stdout) \(imported.stderr)")
         #expect(try await Self.count(a) == 5_000)
