@@ -131,16 +131,25 @@ struct EnvelopeScanner {
     mutating func string() -> String? { rawString().map { String(decoding: b[$0], as: UTF8.self) } }
 
     /// The raw string's byte range (no escapes), for the payload.
+    /// The closing quote is found with `memchr` and the bytes before it checked in one branch-free
+    /// pass: the payload is most of an envelope, and this scan ran once per byte with bounds checks.
     mutating func rawString() -> Range<Int>? {
         guard eat(34) else { return nil }
         let start = i
-        while i < b.count, b[i] != 34 {
-            if b[i] == 92 || b[i] < 32 { return nil }
-            i += 1
+        let end: Int? = b.withUnsafeBufferPointer { buf in
+            guard let base = buf.baseAddress, start < buf.count,
+                  let quote = memchr(base + start, 34, buf.count - start) else { return nil }
+            let stop = start + UnsafeRawPointer(base + start).distance(to: UnsafeRawPointer(quote))
+            var bad: UInt8 = 0
+            for k in start..<stop {
+                let c = base[k]
+                bad |= (c == 92 ? 1 : 0) | (c < 32 ? 1 : 0)
+            }
+            return bad == 0 ? stop : nil
         }
-        guard i < b.count else { return nil }
-        defer { i += 1 }
-        return start..<i
+        guard let end else { return nil }
+        i = end + 1
+        return start..<end
     }
 
     mutating func parse() -> (type: String, payload: Range<Int>, signatures: [DSSEEnvelope.Signature])? {

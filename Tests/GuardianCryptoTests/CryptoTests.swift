@@ -103,6 +103,31 @@ func hexBytes(_ s: String) -> [UInt8] {
         #expect(v.payload == Array("{\"b\":[1,2]}".utf8))
     }
 
+    /// Envelopes written by other JSON encoders (escaped slashes in the base64, white space, other
+    /// key order) leave the byte scanner's fast path and still verify; bytes that are not JSON fail.
+    @Test func envelopesFromOtherEncodersVerify() throws {
+        let key = SigningKey()
+        // a payload whose base64 has slashes and plus signs
+        let payload = (0..<600).map { UInt8(truncatingIfNeeded: $0 * 7 + 0xfb) }
+        let env = DSSE.sign(payload: payload, payloadType: "application/octet-stream", key: key)
+        let text = String(decoding: env, as: UTF8.self)
+        #expect(text.contains("/"))
+        let escaped = Array(text.replacingOccurrences(of: "/", with: "\\/").utf8)
+        #expect(try DSSE.verify(escaped, trusted: trusted(key)).payload == payload)
+        let decoded = try JSONDecoder().decode(DSSEEnvelope.self, from: Data(env))
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted]
+        #expect(try DSSE.verify(Array(try e.encode(decoded)), trusted: trusted(key)).payload == payload)
+        // a raw control character inside the payload string is not JSON
+        var broken = env
+        let at = Array(text.utf8).firstIndex(of: UInt8(ascii: "/"))!
+        broken[at] = 0x01
+        #expect(throws: (any Error).self) { try DSSE.verify(broken, trusted: trusted(key)) }
+        // an unterminated payload string
+        let open = Array(text.utf8.prefix(through: text.utf8.firstIndex(of: UInt8(ascii: "/"))!))
+        #expect(throws: (any Error).self) { try DSSE.verify(open, trusted: trusted(key)) }
+    }
+
     @Test func genuineEnvelopeVerifies() throws {
         let key = SigningKey()
         let env = DSSE.sign(payload: Array("{\"a\":1}".utf8), payloadType: "application/json", key: key)

@@ -64,11 +64,13 @@ enum ParallelMap {
         out.initialize(repeating: nil, count: items.count)
         defer { out.deinitialize(count: items.count); out.deallocate() }
         let slots = Slots(base: out)
-        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
-        let chunk = (items.count + workers - 1) / workers
+        // many more chunks than cores, handed out as threads free up: a core that is busy elsewhere
+        // (the previous batch's insert) then slows its share instead of the whole batch
+        let pieces = max(1, min(items.count, ProcessInfo.processInfo.activeProcessorCount * 32))
+        let chunk = (items.count + pieces - 1) / pieces
         items.withUnsafeBufferPointer { input in
             let source = Source(base: input.baseAddress, count: input.count)
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
+            DispatchQueue.concurrentPerform(iterations: pieces) { w in
                 let lo = w * chunk, hi = min(source.count, lo + chunk)
                 guard lo < hi, let base = source.base else { return }
                 for i in lo..<hi { slots.base[i] = f(base[i]) }
