@@ -71,6 +71,8 @@ public actor Node {
     private var queue: [AuditTask] = []
     private var tasks: [String: AuditTask] = [:]
     private var taskOrder: [String] = []
+    /// Ids of replicated results being verified and stored by some session right now.
+    private let replicating = Mutex<Set<String>>([])
     /// Projects with an audit running (one at a time per project, so this also counts the audits).
     private var auditing: Set<String> = []
     /// Queued and running tasks per project, most recently changed last.
@@ -374,12 +376,19 @@ public actor Node {
     /// each is verified against its signer's public key, which must be a known member, and its
     /// project must be registered here, before anything is written; the good ones are stored in one
     /// durable transaction. Returns the ids now held and the records refused (counted and logged).
-    public nonisolated func storeReplicas(_ records: [ResultSync.Record], signers: [String: VerifyingKey]) async -> (stored: [String], refused: Int) {
+    public nonisolated func storeReplicas(_ all: [ResultSync.Record], signers: [String: VerifyingKey]) async -> (stored: [String], refused: Int) {
+        // Records another session is verifying and storing right now (the same backlog arriving from
+        // two owners at once) are left to it: neither verified twice nor reported stored here.
+        let allIDs = ParallelMap.run(all) { DSSE.recordID($0.envelope) }
+        let claimed = replicating.withLock { busy in Set(allIDs.filter { busy.insert($0).inserted }) }
+        defer { replicating.withLock { busy in busy.subtract(claimed) } }
+        let mine = all.indices.filter { claimed.contains(allIDs[$0]) }
+        let records = mine.map { all[$0] }
         var rows = VerifiedRows(store: store)
         let outcomes: [VerifiedRows.Outcome]
         do {
             // a signer outside the mesh (an imported result) is verified with the key the sending member vouches for
-            outcomes = try rows.prepare(records) { r in
+            outcomes = try rows.prepare(records, ids: mine.map { allIDs[$0] }) { r in
                 var trusted = signers
                 if let k = r.vouchedKey, trusted[k.nodeID.value] == nil { trusted[k.nodeID.value] = k }
                 return trusted

@@ -49,6 +49,8 @@ extension MeshNode {
 
     /// Bytes of envelopes carried in one message.
     static let recordBudget = 8 << 20
+    /// Anti-entropy sessions a round runs at once (each with a different member).
+    static let parallelSessions = 4
 
     // MARK: push and hints
 
@@ -123,7 +125,7 @@ extension MeshNode {
         guard replicas != nil else { return }
         var last: Millis = 0, seen = -1
         while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(1))
+            try? await Task.sleep(for: .milliseconds(250))
             let now = mono()
             let interval = Millis(config.antiEntropySeconds) * 1000
             guard now - last >= interval || (membershipVersion != seen && now - last >= 2000) else { continue }
@@ -156,11 +158,17 @@ extension MeshNode {
             handoffs[p] = h
         }
         for p in handoffs.keys where unowned[p] == nil { handoffs[p] = nil } // owned again (or gone)
+        // A session runs on its own task, a few at once, each with a different member; a round does
+        // not wait for them. After a partition heals, each owner that missed a backlog receives it as
+        // soon as it is seen again, in parallel, not after the sessions that were already running.
         for (peer, scope) in scopes.sorted(by: { $0.key < $1.key }) {
-            guard let address = live[peer] else { continue }
-            let outcome = await syncResults(with: address, scope: scope.sorted(), replicas)
-            guard outcome == .inSync || outcome == .complete else { continue }
-            for p in scope where handoffs[p]?.owners.contains(peer) == true { handoffs[p]!.confirmed.insert(peer) }
+            guard let address = live[peer], !syncingPeers.contains(peer), syncingPeers.count < Self.parallelSessions else { continue }
+            syncingPeers.insert(peer)
+            let sorted = scope.sorted()
+            Task {
+                let outcome = await self.syncResults(with: address, scope: sorted, replicas)
+                await self.sessionEnded(with: peer, scope: sorted, outcome)
+            }
         }
         // a former owner drops a project's results once every current owner holds them and the
         // change has lasted the grace period (a node that is only down for a while does not move data for good)
@@ -172,6 +180,13 @@ extension MeshNode {
             }
             handoffs[p] = nil
         }
+    }
+
+    /// A session ended: a complete one confirms, for handoffs, that the peer holds the scope's results.
+    func sessionEnded(with peer: String, scope: [String], _ outcome: SyncOutcome) {
+        syncingPeers.remove(peer)
+        guard outcome == .inSync || outcome == .complete else { return }
+        for p in scope where handoffs[p]?.owners.contains(peer) == true { handoffs[p]!.confirmed.insert(peer) }
     }
 
     /// Read repair: a sync of one project with its other live owners, at most once per 10 s.

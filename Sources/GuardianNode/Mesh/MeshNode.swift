@@ -38,6 +38,8 @@ public actor MeshNode: Service {
     var replicas: Replicas?
     /// Projects this node no longer owns, and which owners confirmed holding their results.
     var handoffs: [String: Handoff] = [:]
+    /// Members an anti-entropy session is running with (MeshNode+Results.swift).
+    var syncingPeers: Set<String> = []
     /// When each project was last read-repaired.
     var lastRepair: [String: Millis] = [:]
     /// Where the scrub continues (a result seq).

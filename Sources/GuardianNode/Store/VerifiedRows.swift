@@ -25,8 +25,10 @@ struct VerifiedRows {
     init(store: Store) { self.store = store }
 
     /// Each record's outcome, in order. `trusted` gives the keys a record may be signed with.
-    mutating func prepare(_ records: [ResultSync.Record], trusted: @Sendable (ResultSync.Record) -> [String: VerifyingKey]) throws -> [Outcome] {
-        let ids = ParallelMap.run(records) { DSSE.recordID($0.envelope) }
+    /// `ids` are the records' ids when the caller hashed them already.
+    mutating func prepare(_ records: [ResultSync.Record], ids known: [String]? = nil,
+                          trusted: @Sendable (ResultSync.Record) -> [String: VerifyingKey]) throws -> [Outcome] {
+        let ids = known ?? ParallelMap.run(records) { DSSE.recordID($0.envelope) }
         let stored = try store.existingIDs(ids)
         let todo = records.indices.filter { !stored.contains(ids[$0]) && !seen.contains(ids[$0]) }
         let verified = ParallelMap.run(todo.map { records[$0] }) { r in
