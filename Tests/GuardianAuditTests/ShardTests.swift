@@ -112,6 +112,14 @@ import Testing
         #expect(Shards.missing([ShardFile(path: "notes.txt", blob: blob)], in: [store]).count == 1)
         try Shards.unpack(pack, into: store)
         #expect(Shards.missing([ShardFile(path: "notes.txt", blob: blob)], in: [store]).isEmpty)
+
+        // a repository of received objects is emptied once it holds more packs than allowed
+        let other = try Self.blob(repo, "app/planted.py")
+        try Shards.unpack(try Shards.pack([other], from: repo.path), into: store)
+        #expect(!Shards.prune(store, maxPacks: 2))
+        #expect(Shards.missing([ShardFile(path: "notes.txt", blob: blob)], in: [store]).isEmpty)
+        #expect(Shards.prune(store, maxPacks: 1))
+        #expect(Shards.missing([ShardFile(path: "notes.txt", blob: blob)], in: [store]).count == 1)
     }
 
     @Test func shardMessagesRoundTripAndMalformedOnesAreRejected() throws {

@@ -101,6 +101,16 @@ public enum Shards {
         try GitRepository.openOrInitBare(repository).writePack(pack)
     }
 
+    /// Bounds a repository of objects received from peers: one pack is added per shard served, and
+    /// every lookup reads each pack's index, so past `maxPacks` packs the repository is removed and
+    /// the next shards ask for their blobs again. Returns true when it was removed.
+    @discardableResult
+    public static func prune(_ repository: String, maxPacks: Int) -> Bool {
+        let packs = (try? FileManager.default.contentsOfDirectory(atPath: repository + "/objects/pack")) ?? []
+        guard packs.filter({ $0.hasSuffix(".pack") }).count > maxPacks else { return false }
+        return (try? FileManager.default.removeItem(atPath: repository)) != nil
+    }
+
     /// The owner's signed answer: a DSSE envelope over the work's identity and the facts.
     public static func sign(_ work: ShardWork, facts: [[UInt8]], key: SigningKey) -> [UInt8] {
         var w = BinaryWriter()

@@ -41,6 +41,8 @@ extension MeshNode {
     static let packChunk = 8 << 20
     /// Most bytes of pack an owner accepts for one shard.
     static let maxPack = 1 << 30
+    /// Packs kept per project in `peer-objects/` before it is emptied (Shards.prune).
+    static let maxPeerPacks = 64
 
     /// Analyses `files` of `commit` in shards across the live members. Returns the encoded facts
     /// per file (nil where no shard answered: the caller analyses those itself) and what each shard
@@ -178,6 +180,7 @@ extension MeshNode {
             return try await send(.refused("project \(work.project) is not registered here"))
         }
         let repositories = [dataDir.mirror(work.project), dataDir.peerObjects(work.project)]
+        Shards.prune(repositories[1], maxPacks: Self.maxPeerPacks)
         let lacking = try await offPool { Shards.missing(work.files, in: repositories) }
         if !lacking.isEmpty {
             try await send(.need(lacking))
