@@ -59,6 +59,27 @@ import Testing
         #expect(try store.project(id: "p")?.lastAuditAt == Double(1_000 + threads * each - 1))
     }
 
+    /// A bulk load holds the background checkpoints back: the database file does not grow while it
+    /// runs (its commits are in the WAL), and after it the checkpoint copies them in.
+    @Test func bulkLoadsHoldCheckpointsBackUntilTheyEnd() async throws {
+        let (store, dir) = try Self.tempStore()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let db = dir + "/guardian.sqlite"
+        func size(_ path: String) -> Int { ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0 }
+        try await Task.sleep(for: .milliseconds(300)) // the registration's checkpoint
+        let before = size(db)
+        try await store.bulkLoad {
+            for batch in 0..<4 { try store.insert(results: (0..<100).map { Self.result(batch * 100 + $0) }) }
+            try await Task.sleep(for: .milliseconds(400))
+            #expect(size(db) == before, "nothing was copied into the database file during the load")
+            #expect(size(db + "-wal") > 0)
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while size(db) == before && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(size(db) > before, "the checkpoint ran after the load")
+        #expect(try store.resultCount() == 400)
+    }
+
     /// Ids are content hashes: storing the same result twice keeps one copy and one set of findings.
     @Test func duplicateInsertIsIgnored() throws {
         let (store, dir) = try Self.tempStore()

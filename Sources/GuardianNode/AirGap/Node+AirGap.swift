@@ -101,11 +101,13 @@ extension Node {
     /// already here is skipped, so importing twice changes nothing.
     public nonisolated func importBundle<S: AsyncSequence>(_ chunks: S, trust: [String] = [], keys: [String: VerifyingKey])
         async throws -> ImportReport where S.Element == [UInt8] {
-        var importer = BundleImporter(node: self, trust: trust, known: keys)
-        for try await chunk in chunks {
-            try await importer.feed(chunk)
+        try await store.bulkLoad {
+            var importer = BundleImporter(node: self, trust: trust, known: keys)
+            for try await chunk in chunks {
+                try await importer.feed(chunk)
+            }
+            return try await importer.finish()
         }
-        return try await importer.finish()
     }
 }
 

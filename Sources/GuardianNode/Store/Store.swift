@@ -12,6 +12,13 @@ public final class Store: Sendable {
     /// Per-project digests of the stored result ids, for anti-entropy (Store+Replication.swift).
     let digests = DigestCache()
     private let checkpointer: Checkpointer
+    /// Runs a bulk load with the background checkpoints held back (Checkpointer.pause).
+    public func bulkLoad<T>(_ body: () async throws -> T) async rethrows -> T {
+        checkpointer.pause()
+        defer { checkpointer.resume(); checkpointer.noteWrite() }
+        return try await body()
+    }
+
     /// Transactions the group committer wrote and the results they held.
     public var commitStats: (commits: Int, results: Int) { committer.stats }
 
@@ -297,10 +304,18 @@ final class Checkpointer: @unchecked Sendable {
         timer.resume()
     }
 
+    private let paused = Mutex(0)
+
     func noteWrite() { pending.withLock { $0 = true } }
 
+    /// Bulk loads (an import) hold checkpoints back while they run: the frames they commit are
+    /// durable in the WAL, and one checkpoint afterwards copies them once instead of racing the load
+    /// for the same two cores every 100 ms.
+    func pause() { paused.withLock { $0 += 1 } }
+    func resume() { paused.withLock { $0 -= 1 } }
+
     private func run() {
-        guard pending.withLock({ p in defer { p = false }; return p }) else { return }
+        guard paused.withLock({ $0 }) == 0, pending.withLock({ p in defer { p = false }; return p }) else { return }
         do { _ = try queue.writeWithoutTransaction { try $0.checkpoint(.passive) } } catch { noteWrite() }
     }
 
