@@ -158,27 +158,31 @@ extension MeshNode {
             handoffs[p] = h
         }
         for p in handoffs.keys where unowned[p] == nil { handoffs[p] = nil } // owned again (or gone)
-        // A session runs on its own task, a few at once, each with a different member; a round does
-        // not wait for them. After a partition heals, each owner that missed a backlog receives it as
-        // soon as it is seen again, in parallel, not after the sessions that were already running.
-        for (peer, scope) in scopes.sorted(by: { $0.key < $1.key }) {
-            guard let address = live[peer], !syncingPeers.contains(peer), syncingPeers.count < Self.parallelSessions else { continue }
-            syncingPeers.insert(peer)
-            let sorted = scope.sorted()
-            Task {
-                let outcome = await self.syncResults(with: address, scope: sorted, replicas)
-                await self.sessionEnded(with: peer, scope: sorted, outcome)
-            }
-        }
-        // a former owner drops a project's results once every current owner holds them and the
-        // change has lasted the grace period (a node that is only down for a while does not move data for good)
+        // A former owner drops a project's results once every current owner holds them and the
+        // change has lasted the grace period (a node that is only down for a while does not move
+        // data for good), and only while no session with those owners runs: one still comparing the
+        // project would hand the dropped results straight back. Dropped projects leave the scopes.
         let grace = Millis(config.handoffGraceSeconds) * 1000
-        for (p, h) in handoffs where Set(h.owners).isSubset(of: h.confirmed) && now - h.since >= grace {
+        var dropped: Set<String> = []
+        for (p, h) in handoffs where Set(h.owners).isSubset(of: h.confirmed) && now - h.since >= grace && syncingPeers.isDisjoint(with: h.owners) {
             if let n = try? replicas.store.deleteResults(project: p) {
                 logger.notice("mesh: \(p) is owned by \(h.owners.joined(separator: ", ")), which hold its results; dropped \(n) here")
                 Metrics.Counter(label: "guardian_results_handed_off_total").increment(by: n)
+                dropped.insert(p)
             }
             handoffs[p] = nil
+        }
+        // A session runs on its own task, a few at once, each with a different member; a round does
+        // not wait for them. After a partition heals, each owner that missed a backlog receives it as
+        // soon as it is seen again, in parallel, not after the sessions that were already running.
+        for (peer, all) in scopes.sorted(by: { $0.key < $1.key }) {
+            let scope = all.filter { !dropped.contains($0) }.sorted()
+            guard !scope.isEmpty, let address = live[peer], !syncingPeers.contains(peer), syncingPeers.count < Self.parallelSessions else { continue }
+            syncingPeers.insert(peer)
+            Task {
+                let outcome = await self.syncResults(with: address, scope: scope, replicas)
+                await self.sessionEnded(with: peer, scope: scope, outcome)
+            }
         }
     }
 
