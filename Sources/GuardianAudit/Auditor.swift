@@ -163,25 +163,12 @@ public enum Auditor {
             for (k, a) in answers.enumerated() where k < missing.count { slots.items[k] = a.flatMap { try? FileFacts.decode($0) } }
             Trace.mark("shards \(answers.count)")
         }
-        let missingIdx = missing
-        let missingList = missing.indices.filter { slots.items[$0] == nil }
-        let jobs = max(1, min(options.jobs, missingList.count))
-        let limits = options.limits
-        let failures = Slots<String>(count: jobs)
-        DispatchQueue.concurrentPerform(iterations: jobs) { w in
-            guard let r = try? GitRepository(path: path) else { failures.items[w] = "cannot open \(path)"; return }
-            var k = w
-            while k < missingList.count {
-                if w == 0 && k % 256 == 0 { options.progress?("analysing files", 0.1 + 0.7 * Double(k) / Double(max(1, missingList.count))) }
-                let e = entries[missingIdx[missingList[k]]]
-                let facts = try? r.withBlob(e.oid) { buf in
-                    FileAnalyzer.analyze(path: e.path, buffer: buf, isTest: PathRules.isTest(e.path), limits: limits)
-                }
-                slots.items[missingList[k]] = facts
-                k += jobs
-            }
+        let local = missing.indices.filter { slots.items[$0] == nil }
+        let analysed = try analyseBlobs(local.map { (entries[missing[$0]].path, entries[missing[$0]].oid) }, in: [path],
+                                        limits: options.limits, jobs: options.jobs) { done in
+            options.progress?("analysing files", 0.1 + 0.7 * done)
         }
-        if let f = failures.items.compactMap({ $0 }).first { throw GuardianError.repository(f) }
+        for (k, facts) in zip(local, analysed) { slots.items[k] = facts }
         var fresh: [(key: [UInt8], facts: FileFacts)] = []
         for (k, i) in missing.enumerated() {
             guard let f = slots.items[k] else {
@@ -236,6 +223,35 @@ public enum Auditor {
                       files: audited, skipped: skipped.sorted { $0.path < $1.path }, commits: history,
                       firstParent: Set(mainline.map(GitRepository.hex)), headTime: history.first?.time ?? 0,
                       cacheStats: (todo.count - missing.count, missing.count))
+    }
+
+    /// Facts for each (path, blob), analysed on `jobs` threads, each with its own handles on
+    /// `repositories`; a blob is read from the first that holds it, nil when none does or it cannot
+    /// be read. Throws when a repository cannot be opened. Used by local and shard analysis alike.
+    static func analyseBlobs(_ items: [(path: String, oid: git_oid)], in repositories: [String], limits: AnalysisLimits, jobs: Int,
+                             progress: (@Sendable (Double) -> Void)? = nil) throws -> [FileFacts?] {
+        let slots = Slots<FileFacts>(count: items.count)
+        let workers = max(1, min(jobs, items.count))
+        let failures = Slots<String>(count: workers)
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            var repos: [GitRepository] = []
+            for p in repositories {
+                guard let r = try? GitRepository(path: p) else { failures.items[w] = "cannot open \(p)"; return }
+                repos.append(r)
+            }
+            var k = w
+            while k < items.count {
+                if w == 0 && k % 256 == 0 { progress?(Double(k) / Double(items.count)) }
+                let (path, oid) = items[k]
+                let repo = repos.count == 1 ? repos[0] : repos.first { $0.has(oid) }
+                slots.items[k] = try? repo?.withBlob(oid) { buf in
+                    FileAnalyzer.analyze(path: path, buffer: buf, isTest: PathRules.isTest(path), limits: limits)
+                }
+                k += workers
+            }
+        }
+        if let f = failures.items.compactMap({ $0 }).first { throw GuardianError.repository(f) }
+        return slots.items
     }
 
     static func loadDirectory(path: String, options: AuditOptions, cache: AnalysisCache?) throws -> Loaded {

@@ -42,11 +42,10 @@ struct BenchShardsCommand: AsyncParsableCommand {
                          equal ? "yes" : "NO", many.shards.joined(separator: "; ")))
         }
         print(String(format: "median: 1 node %.2f s, %d nodes %.2f s (ratio %.2f); every report the same: %@",
-                     median(single), nodes, median(mesh), median(mesh) / median(single), same ? "yes" : "NO"))
+                     BenchMeshCommand.median(single), nodes, BenchMeshCommand.median(mesh),
+                     BenchMeshCommand.median(mesh) / BenchMeshCommand.median(single), same ? "yes" : "NO"))
         if !same { throw ExitCode(1) }
     }
-
-    func median(_ v: [Double]) -> Double { let s = v.sorted(); return s[s.count / 2] }
 
     /// Starts `nodes` agents (a mesh when more than one), registers the repository on the first and
     /// times its registration audit until the result is stored on the primary.

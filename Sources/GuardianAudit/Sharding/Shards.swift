@@ -63,28 +63,17 @@ public enum Shards {
         guard work.analyzer == analyzer(work.limits) else {
             throw GuardianError.usage("shard asks for analyzer \(work.analyzer); this node runs \(analyzer(work.limits))")
         }
-        let files = work.files
-        let slots = Auditor.Slots<[UInt8]>(count: files.count)
-        let failures = Auditor.Slots<String>(count: max(1, jobs))
-        let workers = max(1, min(jobs, files.count))
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            let repos = repositories.compactMap { try? GitRepository(path: $0) }
-            var k = w
-            while k < files.count {
-                let f = files[k]
-                guard let o = GitRepository.oid(f.blob), let repo = repos.first(where: { $0.has(o) }) else {
-                    failures.items[w] = "blob \(Sodium.hex(f.blob)) of \(f.path) is not here"
-                    return
-                }
-                slots.items[k] = try? repo.withBlob(o) { buf in
-                    FileAnalyzer.analyze(path: f.path, buffer: buf, isTest: PathRules.isTest(f.path), limits: work.limits).encoded()
-                }
-                if slots.items[k] == nil { failures.items[w] = "cannot read blob \(Sodium.hex(f.blob)) of \(f.path)"; return }
-                k += workers
-            }
+        // repositories that do not exist (no mirror here yet) hold nothing
+        let present = repositories.filter { GitRepository.isRepository($0) }
+        let items = try work.files.map { f -> (path: String, oid: git_oid) in
+            guard let o = GitRepository.oid(f.blob) else { throw GuardianError.usage("a blob id is 20 bytes") }
+            return (f.path, o)
         }
-        if let f = failures.items.compactMap({ $0 }).first { throw GuardianError.repository(f) }
-        return slots.items.map { $0 ?? [] }
+        let facts = try Auditor.analyseBlobs(items, in: present, limits: work.limits, jobs: jobs)
+        return try zip(work.files, facts).map { f, facts in
+            guard let facts else { throw GuardianError.repository("blob \(Sodium.hex(f.blob)) of \(f.path) is not here or cannot be read") }
+            return facts.encoded()
+        }
     }
 
     /// A pack built with libgit2 holding `blobs` from `repository` (for a peer that lacks them).
