@@ -134,6 +134,17 @@ struct PartitionHarnessTests {
         return true
     }
 
+    /// Each agent's view of the members, for a failure message.
+    static func views(_ mesh: Mesh, _ token: String) async -> String {
+        var lines: [String] = []
+        for (i, a) in mesh.agents.enumerated() {
+            let m = try? await a.request("GET", "/v1/members", token: token)
+            let list = (m?.json["members"] as? [[String: Any]] ?? []).map { "\($0["name"] ?? "?")=\($0["status"] ?? "?")/\($0["incarnation"] ?? "?")" }
+            lines.append("  node\(i) (up \(mesh.up[i])): \(list.joined(separator: " "))")
+        }
+        return lines.joined(separator: "\n")
+    }
+
     static func localIDs(_ a: AgentProcess, _ project: String) async throws -> Set<String> {
         var out: Set<String> = []
         var path: String? = "/v1/projects/\(project)/results?local=1&limit=200"
@@ -145,10 +156,14 @@ struct PartitionHarnessTests {
         return out
     }
 
+    /// Seeds 1 to 5, or the ones `HARNESS_SEEDS` names (comma-separated), to replay one schedule.
+    static let harnessSeeds: [UInt64] = ProcessInfo.processInfo.environment["HARNESS_SEEDS"]
+        .map { $0.split(separator: ",").compactMap { UInt64($0) } } ?? [1, 2, 3, 4, 5]
+
     /// Seeded schedules of partitions, crashes and restarts while audits and registry writes run on
     /// every side; then every acknowledged result must be on every owner, owners identical, every
     /// signature valid, every acknowledged registry write everywhere.
-    @Test(arguments: [UInt64(1), 2, 3, 4, 5])
+    @Test(arguments: harnessSeeds)
     func seededFaultSchedule(seed: UInt64) async throws {
         let mesh = try Mesh(nodes: 5)
         defer { mesh.stopAll() }
@@ -201,7 +216,9 @@ struct PartitionHarnessTests {
         // heal everything and bring every node back; owners once every node sees all five alive
         try mesh.net.heal()
         for i in 0..<5 where !mesh.up[i] { try await mesh.start(i) }
-        _ = try await Self.within(60) { try await Self.allAlive(mesh, admin) }
+        let membership = try await Self.within(60) { try await Self.allAlive(mesh, admin) }
+        if membership == nil { print("seed \(seed): not every node sees all five alive after 60 s:\n\(await Self.views(mesh, admin))") }
+        #expect(membership != nil, "seed \(seed): membership did not converge after healing")
         var owners: [String: [Int]] = [:]
         for p in projects {
             let r = try await mesh.agents[0].request("GET", "/v1/projects/\(p)/owners", token: admin)
@@ -237,6 +254,32 @@ struct PartitionHarnessTests {
         print("partition harness seed \(seed): \(acked.count) acknowledged results, \(tokens.count) registry writes, lost \(lost), invalid \(invalid), converged in \(converged.map { String(format: "%.1f s", $0) } ?? "NOT within 90 s")")
         #expect(owners.values.allSatisfy { $0.count == 3 })
         #expect(converged != nil && lost == 0 && invalid == 0, "seed \(seed): owners \(owners)")
+    }
+
+    /// A firewall that drops a node's outgoing packets makes its UDP sends fail with EPERM, and
+    /// NIO closes a datagram socket on that error. The node binds its gossip socket again, so once
+    /// the firewall is gone it is seen alive and stays so (before the fix it stayed deaf: probes
+    /// failed for good, and it flapped between dead and alive through push-pull refutations).
+    @Test func gossipSurvivesAFirewallThatRefusesSends() async throws {
+        let mesh = try Mesh(nodes: 3)
+        defer { mesh.stopAll() }
+        for i in 0..<3 { try await mesh.start(i) }
+        let admin = mesh.agents[0].adminToken
+        #expect(try await Self.within(30) { try await Self.allAlive(mesh, admin) } != nil)
+        try mesh.net.partition([[0], [1, 2]]) // OUTPUT DROP on node0: its sends fail with EPERM
+        #expect(try await Self.within(30) {
+            let m = try await mesh.agents[1].request("GET", "/v1/members", token: admin)
+            return (m.json["members"] as? [[String: Any]])?.contains { $0["name"] as? String == "node0" && $0["status"] as? String == "dead" } == true
+        } != nil)
+        try mesh.net.heal()
+        let healed = try await Self.within(30) { try await Self.allAlive(mesh, admin) }
+        let afterHeal = await Self.views(mesh, admin)
+        #expect(healed != nil, "\(afterHeal)")
+        // still all alive well after several probe rounds and suspicion timeouts (200 ms probes)
+        try await Task.sleep(for: .seconds(6))
+        let stillAlive = try await Self.allAlive(mesh, admin), later = await Self.views(mesh, admin)
+        #expect(stillAlive, "\(later)")
+        #expect(try await ResultReplicationTests.metric(mesh.agents[0], "guardian_gossip_socket_rebinds_total", labels: "socket=\"gossip\"") >= 1)
     }
 
     /// A 10,000-result backlog on one side of a partition (an air-gap import into an owner there):

@@ -48,6 +48,8 @@ public actor MeshNode: Service {
     var membershipVersion = 0
     private var udp: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>?
     private var udpChannel: (any Channel)?
+    /// Set when the node shuts down: its sockets are closed on purpose, not bound again.
+    private var stopping = false
     private var tcpChannel: (any Channel)?
     private var peersDirty = false
     private var nextPeersSave: Millis = 0
@@ -107,6 +109,7 @@ public actor MeshNode: Service {
         let (datagrams, server, boundPort) = try await Self.bind(host: host, port: port)
         udpChannel = datagrams.channel
         tcpChannel = server.channel
+        stopping = false
         if let a = config.advertiseAddr {
             advertised = a
         } else {
@@ -175,39 +178,78 @@ public actor MeshNode: Service {
 
     private func serve(datagrams: Datagrams,
                        server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, until shutdown: AsyncStream<Void>) async throws {
-        try await datagrams.executeThenClose { inbound, outbound in
-            self.setWriter(outbound)
-            try await server.executeThenClose { connections in
-                try await withThrowingDiscardingTaskGroup { tasks in
-                    tasks.addTask {
-                        for try await envelope in inbound {
-                            await self.datagram(Array(buffer: envelope.data), from: envelope.remoteAddress)
+        let host = (try? AgentConfig.parseAddress(config.gossipAddr, what: "gossip address"))?.0 ?? "127.0.0.1"
+        let port = datagrams.channel.localAddress?.port ?? 0
+        try await server.executeThenClose { connections in
+            try await withThrowingDiscardingTaskGroup { tasks in
+                tasks.addTask {
+                    await self.keepBound("gossip", first: datagrams, bind: { try await Self.bindUDP(host: host, port: port) }) { socket in
+                        try await socket.executeThenClose { inbound, outbound in
+                            await self.setWriter(outbound, socket.channel)
+                            for try await envelope in inbound {
+                                await self.datagram(Array(buffer: envelope.data), from: envelope.remoteAddress)
+                            }
                         }
                     }
-                    tasks.addTask {
-                        try await withThrowingDiscardingTaskGroup { conns in
-                            for try await conn in connections { conns.addTask { await self.serve(conn) } }
-                        }
-                    }
-                    tasks.addTask { await self.tickLoop() }
-                    tasks.addTask { await self.pushPullLoop() }
-                    tasks.addTask { await self.joinAll(self.config.join + self.savedPeers()) }
-                    tasks.addTask { await self.replicateLoop() }
-                    tasks.addTask { await self.discoveryLoop() }
-                    tasks.addTask { await self.antiEntropyLoop() }
-                    tasks.addTask { await self.handoffLoop() }
-                    for await _ in shutdown { break } // SIGTERM/SIGINT (or the service cancelled)
-                    await self.leave()
-                    await self.close()
-                    tasks.cancelAll()
                 }
+                tasks.addTask {
+                    try await withThrowingDiscardingTaskGroup { conns in
+                        for try await conn in connections { conns.addTask { await self.serve(conn) } }
+                    }
+                }
+                tasks.addTask { await self.tickLoop() }
+                tasks.addTask { await self.pushPullLoop() }
+                tasks.addTask { await self.joinAll(self.config.join + self.savedPeers()) }
+                tasks.addTask { await self.replicateLoop() }
+                tasks.addTask { await self.discoveryLoop() }
+                tasks.addTask { await self.antiEntropyLoop() }
+                tasks.addTask { await self.handoffLoop() }
+                for await _ in shutdown { break } // SIGTERM/SIGINT (or the service cancelled)
+                await self.leave()
+                await self.close()
+                tasks.cancelAll()
             }
         }
     }
 
-    private func setWriter(_ w: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>) { udp = w }
+    /// Runs `body` over a UDP socket, and binds the socket again whenever it closes before the node
+    /// stops. NIO closes a datagram socket on a send error it takes for fatal: `EPERM` from a host
+    /// firewall that drops outgoing packets, `ENETUNREACH` while an interface is down. Without this
+    /// the node would stay deaf and mute for good after such a moment, taken for dead by every member
+    /// while it still runs (found by the partition harness: iptables OUTPUT rules cause `EPERM`).
+    private nonisolated func keepBound(_ what: String, first: Datagrams, bind: @escaping @Sendable () async throws -> Datagrams,
+                                       _ body: @escaping @Sendable (Datagrams) async throws -> Void) async {
+        var socket: Datagrams? = first
+        var wait = 100
+        while !Task.isCancelled, await !stopping {
+            if let s = socket {
+                socket = nil
+                do { try await body(s) } catch {
+                    logger.debug("mesh: \(what) socket ended", metadata: ["error": "\(error)"])
+                }
+                guard !Task.isCancelled, await !stopping else { return }
+                Metrics.Counter(label: "guardian_gossip_socket_rebinds_total", dimensions: [("socket", what)]).increment()
+                logger.warning("mesh: the \(what) UDP socket closed (a send was refused or the network failed); binding it again")
+            }
+            do {
+                socket = try await bind()
+                wait = 100
+            } catch {
+                logger.warning("mesh: cannot bind the \(what) UDP socket again; retrying", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(wait))
+                wait = min(wait * 2, 5_000)
+            }
+        }
+        if let socket { try? await socket.executeThenClose { _, _ in } }
+    }
+
+    private func setWriter(_ w: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>, _ channel: any Channel) {
+        udp = w
+        udpChannel = channel
+    }
 
     private func close() async {
+        stopping = true
         try? await udpChannel?.close()
         try? await tcpChannel?.close()
         try? await discoveryChannel?.close()
@@ -617,29 +659,32 @@ public actor MeshNode: Service {
             logger.warning("mesh: LAN discovery is off: cannot bind UDP port \(port)", metadata: ["error": "\(error)"])
             return
         }
-        discoveryChannel = socket.channel
         let (host, _) = (try? AgentConfig.parseAddress(config.gossipAddr, what: "gossip address")) ?? ("127.0.0.1", 0)
         let targets = Discovery.targets(gossipHost: host, port: port)
         logger.info("mesh: LAN discovery on UDP \(port)", metadata: ["targets": "\(targets.compactMap(\.ipAddress))"])
-        try? await socket.executeThenClose { inbound, outbound in
-            try await withThrowingDiscardingTaskGroup { g in
-                g.addTask {
-                    for try await datagram in inbound { await self.announcement(Array(buffer: datagram.data)) }
-                }
-                g.addTask {
-                    var sent = 0
-                    while !Task.isCancelled {
-                        if let packet = await self.sealedAnnouncement() {
-                            for t in targets { try? await outbound.write(AddressedEnvelope(remoteAddress: t, data: ByteBuffer(bytes: packet))) }
+        await keepBound("discovery", first: socket, bind: { try await Self.bindUDP(host: "0.0.0.0", port: port, broadcast: true) }) { socket in
+            await self.setDiscoveryChannel(socket.channel)
+            try await socket.executeThenClose { inbound, outbound in
+                try await withThrowingDiscardingTaskGroup { g in
+                    g.addTask {
+                        var sent = 0
+                        while !Task.isCancelled {
+                            if let packet = await self.sealedAnnouncement() {
+                                for t in targets { try? await outbound.write(AddressedEnvelope(remoteAddress: t, data: ByteBuffer(bytes: packet))) }
+                            }
+                            sent += 1
+                            // three quick announcements at start, then one per push-pull interval
+                            try? await Task.sleep(for: .seconds(sent < 3 ? 1 : max(2, min(self.config.pushPullSeconds, 60))))
                         }
-                        sent += 1
-                        // three quick announcements at start, then one per push-pull interval
-                        try? await Task.sleep(for: .seconds(sent < 3 ? 1 : max(2, min(self.config.pushPullSeconds, 60))))
                     }
+                    for try await datagram in inbound { await self.announcement(Array(buffer: datagram.data)) }
+                    g.cancelAll() // the socket closed: stop announcing on it
                 }
             }
         }
     }
+
+    private func setDiscoveryChannel(_ channel: any Channel) { discoveryChannel = channel }
 
     private func sealedAnnouncement() -> [UInt8]? {
         guard let me = instance?.myself, !(instance?.leaving ?? true) else { return nil }
