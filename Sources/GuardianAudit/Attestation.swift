@@ -112,7 +112,7 @@ public struct StatementSummary: Sendable {
     init(statement bytes: [UInt8]) throws {
         func bad(_ what: String) -> CryptoError { CryptoError("signed payload is not a Guardian audit statement: \(what)") }
         var type: String?, score: Double?, passed: Bool?, commit: String?, sawResults = false
-        var byCheck: [Check: [JSONValue]] = [:]
+        var byCheck: [Check: [Finding]] = [:]
         do {
             try JSONValue.read(bytes) { r in
                 try r.object { key, r in
@@ -138,7 +138,8 @@ public struct StatementSummary: Sendable {
                                     guard let check = Check(rawValue: name) else { return try r.skip() }
                                     try r.object { key, r in
                                         guard key == "violations" else { return try r.skip() }
-                                        guard let list = try r.value().array else { throw bad("violations of \(name) are not a list") }
+                                        var list: [Finding] = []
+                                        try r.array { r in list.append(try Self.finding(check, &r, bad)) }
                                         byCheck[check] = list
                                     }
                                 }
@@ -155,15 +156,32 @@ public struct StatementSummary: Sendable {
         self.commit = commit
         overallHealthScore = Int(score)
         gatePassed = passed
-        findings = []
-        for c in Check.allCases {
-            for v in byCheck[c] ?? [] {
-                guard let rule = v["ruleId"]?.string, let sev = v["severity"]?.string.flatMap(Severity.init(rawValue:)),
-                      let message = v["message"]?.string, let fp = v["fingerprint"]?.string else { throw bad("a violation without its fields") }
-                findings.append(Finding(check: c, ruleId: rule, severity: sev, file: v["file"]?.string,
-                                        line: v["line"]?.number.map { Int($0) }, message: message, fingerprint: fp))
+        findings = Check.allCases.flatMap { byCheck[$0] ?? [] }
+    }
+
+    /// One violation, read member by member (building each as a `JSONValue` was most of the time an
+    /// import spent reading statements). The first of repeated members counts; a member of another
+    /// type than expected counts as missing.
+    private static func finding(_ check: Check, _ r: inout JSONValue.Reader, _ bad: (String) -> CryptoError) throws -> Finding {
+        var rule: String??, severity: String??, file: String??, line: Double??, message: String??, fingerprint: String??
+        func string(_ slot: inout String??, _ r: inout JSONValue.Reader) throws {
+            if slot == nil { slot = .some(try r.string()) } else { try r.skip() }
+        }
+        try r.object { key, r in
+            switch key {
+            case "ruleId": try string(&rule, &r)
+            case "severity": try string(&severity, &r)
+            case "file": try string(&file, &r)
+            case "line": if line == nil { line = .some(try r.number()) } else { try r.skip() }
+            case "message": try string(&message, &r)
+            case "fingerprint": try string(&fingerprint, &r)
+            default: try r.skip()
             }
         }
+        guard let rule = rule ?? nil, let severity = (severity ?? nil).flatMap(Severity.init(rawValue:)),
+              let message = message ?? nil, let fingerprint = fingerprint ?? nil else { throw bad("a violation without its fields") }
+        return Finding(check: check, ruleId: rule, severity: severity, file: file ?? nil, line: (line ?? nil).map { Int($0) },
+                       message: message, fingerprint: fingerprint)
     }
 }
 

@@ -88,6 +88,40 @@ public indirect enum JSONValue: Sendable, Equatable {
 
         /// Passes over the value at the current position, checking its syntax.
         public mutating func skip() throws { p.skipSpace(); try p.skip(depth: 1) }
+
+        /// Calls `element` for each element of the array at the current position; the callback must
+        /// consume the element.
+        public mutating func array(_ element: (inout Reader) throws -> Void) throws {
+            p.skipSpace()
+            guard p.i < p.b.count, p.b[p.i] == UInt8(ascii: "[") else { throw p.fail("expected an array") }
+            p.i += 1
+            p.skipSpace()
+            if p.i < p.b.count, p.b[p.i] == UInt8(ascii: "]") { p.i += 1; return }
+            while true {
+                p.skipSpace()
+                try element(&self)
+                p.skipSpace()
+                guard p.i < p.b.count else { throw p.fail("unexpected end in an array") }
+                if p.b[p.i] == UInt8(ascii: ",") { p.i += 1; continue }
+                if p.b[p.i] == UInt8(ascii: "]") { p.i += 1; return }
+                throw p.fail("expected ',' or ']'")
+            }
+        }
+
+        /// The string at the current position; any other value is passed over and gives nil (as
+        /// `JSONValue.string` does).
+        public mutating func string() throws -> String? {
+            p.skipSpace()
+            guard p.i < p.b.count, p.b[p.i] == UInt8(ascii: "\"") else { try p.skip(depth: 1); return nil }
+            return try p.string()
+        }
+
+        /// The number at the current position; any other value is passed over and gives nil.
+        public mutating func number() throws -> Double? {
+            p.skipSpace()
+            guard p.i < p.b.count, p.b[p.i] == UInt8(ascii: "-") || (48...57).contains(p.b[p.i]) else { try p.skip(depth: 1); return nil }
+            return try p.number()
+        }
     }
 
     /// Walks a whole document with a `Reader`; trailing characters are an error.

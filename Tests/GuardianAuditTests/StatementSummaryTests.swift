@@ -43,6 +43,58 @@ import Testing
         }
     }
 
+    /// The reader's arrays, strings and numbers: values of another type give nil and are passed
+    /// over, and what follows is still read.
+    @Test func readerArraysStringsAndNumbers() throws {
+        let doc = #"{"list":[{"s":"a","n":1},{"s":7,"n":"x"},{"s":null,"n":-2.5e1,"extra":[{"deep":[]}]}],"after":"z"}"#
+        var seen: [(String?, Double?)] = [], after: String?
+        try JSONValue.read(Array(doc.utf8)) { r in
+            try r.object { key, r in
+                switch key {
+                case "list":
+                    try r.array { r in
+                        var s: String?, n: Double?
+                        try r.object { key, r in
+                            switch key {
+                            case "s": s = try r.string()
+                            case "n": n = try r.number()
+                            default: try r.skip()
+                            }
+                        }
+                        seen.append((s, n))
+                    }
+                default: after = try r.string()
+                }
+            }
+        }
+        #expect(seen.map(\.0) == ["a", nil, nil] && seen.map(\.1) == [1, nil, -25])
+        #expect(after == "z")
+        for bad in [#"{"list":[1,]}"#, #"{"list":[1 2]}"#, #"{"list":{}}"#, #"{"list":["#] {
+            #expect(throws: JSONValue.ParseError.self, "\(bad)") {
+                try JSONValue.read(Array(bad.utf8)) { r in try r.object { _, r in try r.array { r in try r.skip() } } }
+            }
+        }
+    }
+
+    /// A violation in a signed statement needs its rule, a known severity, a message and a
+    /// fingerprint; a file or line of another type reads as absent, and the first of repeated members counts.
+    @Test func violationsAreReadMemberByMember() throws {
+        let key = SigningKey()
+        let trusted = [key.verifyingKey.nodeID.value: key.verifyingKey]
+        func statement(_ violation: String) -> [UInt8] {
+            let payload = #"{"_type":"https://in-toto.io/Statement/v1","subject":[],"predicateType":"x","predicate":{"overallHealthScore":80,"gate":{"passed":true},"subject":{"commit":null},"magicResults":{"#
+                + "\"\(Check.allCases[0].rawValue)\":{\"violations\":[\(violation)]}}}}"
+            return DSSE.sign(payload: Array(payload.utf8), payloadType: DSSE.inTotoPayloadType, key: key)
+        }
+        let good = #"{"ruleId":"r1","ruleId":"r2","severity":"high","file":12,"line":"7","message":"m","fingerprint":"f","fix":{"a":[1]}}"#
+        let (summary, _) = try Attestation.verifySummary(statement(good), trusted: trusted)
+        #expect(summary.findings == [.init(check: Check.allCases[0], ruleId: "r1", severity: .high, file: nil, line: nil, message: "m", fingerprint: "f")])
+        for bad in [#"{"severity":"high","message":"m","fingerprint":"f"}"#, #"{"ruleId":"r","severity":"awful","message":"m","fingerprint":"f"}"#,
+                    #"{"ruleId":"r","severity":"high","message":"m"}"#, #"{"ruleId":"r","severity":"high","message":7,"fingerprint":"f"}"#, "3"] {
+            #expect(throws: CryptoError.self, "\(bad)") { try Attestation.verifySummary(statement(bad), trusted: trusted) }
+        }
+    }
+
     static func same(_ v: JSONValue, _ f: Any) -> Bool {
         switch v {
         case .null: return f is NSNull

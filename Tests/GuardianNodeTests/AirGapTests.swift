@@ -120,6 +120,41 @@ import Testing
         }
     }
 
+    /// Imported (and replicated) results mark a finding new when the project's previous result
+    /// did not have it, in the order the results come, within a batch and across batches.
+    @Test func importedFindingsAreMarkedNewAgainstThePreviousResult() async throws {
+        let source = try Self.node("new-source")
+        let now = Date().timeIntervalSince1970
+        try source.registry.insert(project: ProjectRecord(id: "alpha", name: "alpha", repositoryUrl: "/nonexistent/guardian-airgap/alpha.git", team: "default",
+                                                          branch: nil, scheduleSeconds: 0, profile: "default", webhookSecret: nil, credentials: nil,
+                                                          createdAt: now, updatedAt: now, lastAuditAt: nil, nextAuditAt: nil))
+        // result k has fingerprints k and k+1; 9,000 results span two import batches (8,192 each)
+        let count = 9_000
+        var ids: [String] = []
+        for k in 0..<count {
+            var report = AuditReport.sample(findings: 2)
+            let check = Check.allCases[0].rawValue
+            report.magicResults[check]!.violations = [0, 1].map { d in
+                Violation(ruleId: "r", severity: .low, file: "f", line: 1, message: "m", fingerprint: "fp\(k + d)", lineHash: "h")
+            }
+            report.magicResults.removeValue(forKey: Check.allCases[1].rawValue)
+            report.subject = AuditSubject(repository: "/nonexistent/guardian-airgap/alpha.git", commit: String(format: "%040x", k), revision: "HEAD", isGitRepository: true)
+            let (r, f) = ResultRecord.signed(report, envelope: try Attestation.sign(report, key: source.identity), project: "alpha",
+                                             signer: source.nodeID, at: now + Double(k))
+            try source.store.insert(result: r, findings: f)
+            ids.append(r.id)
+        }
+        let target = try Self.node("new-target")
+        let report = try await target.importBundle(AsyncStream { [bytes = try await Self.export(source)] c in c.yield(bytes); c.finish() }, keys: target.knownKeys())
+        #expect(report.imported == count && report.complete)
+        for k in [0, 1, 2, 8191, 8192, 8193, count - 1] {
+            let findings = try target.store.findings(result: ids[k], check: nil, severity: nil, onlyNew: false, limit: 10)
+            let new = Set(findings.filter(\.isNew).map(\.fingerprint))
+            #expect(findings.count == 2, "result \(k)")
+            #expect(new == (k == 0 ? [] : ["fp\(k + 1)"]), "result \(k): \(new)")
+        }
+    }
+
     @Test func truncatedTamperedAndUntrustedBundles() async throws {
         let source = try Self.node("source")
         let ids = try Self.seed(source, projects: ["alpha"], results: 20)

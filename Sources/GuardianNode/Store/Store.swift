@@ -31,6 +31,10 @@ public final class Store: Sendable {
             try db.execute(sql: "PRAGMA foreign_keys=ON")
             // Checkpoints run on their own connection (below), not inside a commit that a caller waits for.
             try db.execute(sql: "PRAGMA wal_autocheckpoint=0")
+            // The writer's page cache holds a whole bulk transaction's dirty index pages (64 MiB at
+            // most, allocated as used): with SQLite's default 2 MiB it spills them to the WAL in the
+            // middle of a transaction and writes the same index pages again and again.
+            if !db.configuration.readonly { try db.execute(sql: "PRAGMA cache_size=-65536") }
         }
         do {
             db = try DatabasePool(path: path, configuration: config)

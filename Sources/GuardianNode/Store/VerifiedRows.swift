@@ -31,8 +31,16 @@ struct VerifiedRows {
         let ids = known ?? ParallelMap.run(records) { DSSE.recordID($0.envelope) }
         let stored = try store.existingIDs(ids)
         let todo = records.indices.filter { !stored.contains(ids[$0]) && !seen.contains(ids[$0]) }
-        let verified = ParallelMap.run(todo.map { records[$0] }) { r in
-            Result { () throws -> (StatementSummary, VerifiedEnvelope) in try Attestation.verifySummary(r.envelope, trusted: trusted(r)) }
+        // verified and turned into rows on every core; only which findings are new is left to the
+        // ordered pass below (it compares each result with the project's previous one)
+        let verified = ParallelMap.run(todo) { i in
+            let r = records[i]
+            return Result { () throws -> (ResultRecord, [FindingRecord], Set<String>) in
+                let (statement, v) = try Attestation.verifySummary(r.envelope, trusted: trusted(r))
+                let (row, findings) = ResultRecord.signed(statement, envelope: r.envelope, id: ids[i], project: r.project,
+                                                          signer: v.signers.first ?? "", at: r.createdAt)
+                return (row, findings, Set(findings.map(\.fingerprint)))
+            }
         }
         var outcomes = Array(repeating: Outcome.present, count: records.count)
         for (i, result) in zip(todo, verified) {
@@ -40,7 +48,7 @@ struct VerifiedRows {
             switch result {
             case .failure(let e):
                 outcomes[i] = .refused("\(e)", unknownSigner: (e as? CryptoError)?.unknownSigner)
-            case .success(let (statement, v)):
+            case .success(let (row, rowFindings, fingerprints)):
                 if registered[r.project] == nil { registered[r.project] = try store.project(id: r.project) != nil }
                 guard registered[r.project] == true else {
                     outcomes[i] = .refused("project \(r.project) is not registered here", unknownSigner: nil)
@@ -48,11 +56,12 @@ struct VerifiedRows {
                 }
                 guard seen.insert(id).inserted else { continue } // twice in the input: present
                 if lastFingerprints[r.project] == nil { lastFingerprints[r.project] = .some(try store.latestFingerprints(project: r.project)) }
-                let previous = lastFingerprints[r.project]!
-                let row = ResultRecord.signed(statement, envelope: r.envelope, id: id, project: r.project, signer: v.signers.first ?? "",
-                                              at: r.createdAt) { fp in previous.map { !$0.contains(fp) } ?? false }
-                lastFingerprints[r.project] = .some(Set(row.1.map(\.fingerprint)))
-                outcomes[i] = .row(row.0, row.1)
+                var findings = rowFindings
+                if let previous = lastFingerprints[r.project]! {
+                    for j in findings.indices { findings[j].isNew = !previous.contains(findings[j].fingerprint) }
+                }
+                lastFingerprints[r.project] = .some(fingerprints)
+                outcomes[i] = .row(row, findings)
             }
         }
         return outcomes
@@ -85,3 +94,4 @@ enum ParallelMap {
     struct Slots<U>: @unchecked Sendable { let base: UnsafeMutablePointer<U?> }
     struct Source<T>: @unchecked Sendable { let base: UnsafePointer<T>?; let count: Int }
 }
+
