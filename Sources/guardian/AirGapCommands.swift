@@ -23,7 +23,7 @@ struct AirGapTarget: ParsableArguments {
         config.dataDir = agent.dataDir ?? ProcessInfo.processInfo.environment["GUARDIAN_DATA_DIR"] ?? DataDirectory.defaultPath
         var logger = Logger(label: "guardian")
         logger.logLevel = .warning
-        return try Node(config: config, logger: logger)
+        return try Node(config: config, logger: logger, audits: false) // a one-off command, not the agent
     }
 
     func request(_ client: APIClient, _ method: String, _ path: String) throws -> URLRequest {

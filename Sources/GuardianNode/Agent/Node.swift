@@ -52,6 +52,8 @@ public struct ProjectInput: Codable, Sendable {
 /// The node: identity, store, projects, the audit queue and scheduler. One per agent process.
 public actor Node {
     public nonisolated let config: AgentConfig
+    /// False for a node that serves one offline command (see `init`).
+    let runsAudits: Bool
     public nonisolated let dataDir: DataDirectory
     public nonisolated let store: Store
     public nonisolated let identity: SigningKey
@@ -88,8 +90,12 @@ public actor Node {
     public typealias ShardRunner = @Sendable (_ project: String, _ commit: String, _ files: [ShardFile], _ limits: AnalysisLimits,
                                               _ mirror: String) async -> (facts: [[UInt8]?], runs: [ShardRun])
 
-    public init(config: AgentConfig, logger: Logger) throws {
+    /// `audits: false` for a node that serves one offline command (`guardian import` or `export`
+    /// over a data directory): projects it registers are not audited by it; the agent audits them
+    /// on their schedule, a webhook or on demand.
+    public init(config: AgentConfig, logger: Logger, audits: Bool = true) throws {
         self.config = config
+        runsAudits = audits
         self.logger = logger
         maxConcurrentAudits = config.maxConcurrentAudits
         queueCapacity = config.queueCapacity
@@ -132,7 +138,7 @@ public actor Node {
                     await events.publish("project.removed", ["project": r.id, "by": r.stamp.node])
                 } else if a.created {
                     await events.publish("project.registered", ["project": r.id, "by": r.stamp.node])
-                    if await isPrimary(r.id) { _ = try? enqueue(project: r.id, reason: .registration, revision: nil) }
+                    if runsAudits, await isPrimary(r.id) { _ = try? enqueue(project: r.id, reason: .registration, revision: nil) }
                 }
             }
         }

@@ -128,11 +128,8 @@ struct BundleImporter {
     var refusedSigners: [String: String] = [:]
     var registryBatch: [RegistryRecord] = []
     var resultBatch: [ResultSync.Record] = []
-    /// Verifies and turns results into rows across the whole import: here between batches, on the
-    /// verifying task while a batch is verified.
-    var idleRows: VerifiedRows?
-    var pendingVerify: Task<([VerifiedRows.Outcome], VerifiedRows), any Error>?
-    /// The insert still running.
+    /// Verifies and turns results into rows across the whole import; the insert still running.
+    var rows: VerifiedRows
     var pendingInsert: Task<Void, any Error>?
     var sawHeader = false, sawTrailer = false
     let started = Date()
@@ -141,7 +138,7 @@ struct BundleImporter {
         self.node = node
         self.trust = Set(trust)
         self.known = known
-        idleRows = VerifiedRows(store: node.store)
+        rows = VerifiedRows(store: node.store)
         // without --trust: every key this node knows; with it, only those it names (added below from the bundle too)
         signerKeys = trust.isEmpty ? known : known.filter { self.trusts(id: $0.key, key: $0.value) }
     }
@@ -224,31 +221,16 @@ struct BundleImporter {
         if o.malformed > 0 { refuse("registry record that does not decode", o.malformed) }
     }
 
-    /// Verifies and stores the batch, in a pipeline of three stages: while this batch is verified
-    /// (on every core, on its own task), the next one is read and checked, and the previous one is
-    /// inserted. Results already stored are recognised by id (a hash of the exact bytes, checked when
-    /// they were stored) and not verified again.
+    /// Verifies and stores the batch. Results already stored are recognised by id (a hash of the
+    /// exact bytes, checked when they were stored) and not verified again; the others are verified
+    /// on every core, and their insert runs while the next batch is verified.
     private mutating func flushResults() async throws {
+        guard !resultBatch.isEmpty else { return }
         let batch = resultBatch
         resultBatch = []
-        try await collectVerified()
-        guard !batch.isEmpty, var rows = idleRows.take() else { return }
         let keys = signerKeys
-        pendingVerify = Task.detached {
-            let outcomes = try rows.prepare(batch, trusted: { _ in keys })
-            return (outcomes, rows)
-        }
-    }
-
-    /// Takes the outcomes of the batch being verified, counts them, and starts their insert once the
-    /// previous insert has ended (one insert at a time, in order).
-    private mutating func collectVerified() async throws {
-        guard let verifying = pendingVerify else { return }
-        pendingVerify = nil
-        let (outcomes, rows) = try await verifying.value
-        idleRows = rows
         var insert: [(ResultRecord, [FindingRecord])] = []
-        for outcome in outcomes {
+        for outcome in try rows.prepare(batch, trusted: { _ in keys }) {
             switch outcome {
             case .present: report.alreadyPresent += 1
             case .row(let result, let findings):
@@ -261,6 +243,7 @@ struct BundleImporter {
                 refuse(why.hasPrefix("project ") ? why : "bad signature")
             }
         }
+        // one insert runs while the next batch is verified
         try await pendingInsert?.value
         pendingInsert = nil
         guard !insert.isEmpty else { return }
@@ -272,7 +255,6 @@ struct BundleImporter {
     mutating func finish() async throws -> ImportReport {
         try await flushRegistry()
         try await flushResults()
-        try await collectVerified() // the last batch
         try await pendingInsert?.value
         pendingInsert = nil
         if let stopped = reader.stopped { report.damaged.append(stopped) }
@@ -299,4 +281,3 @@ struct BundleImporter {
         return report
     }
 }
-
