@@ -119,8 +119,10 @@ extension MeshNode {
 
     // MARK: anti-entropy
 
-    /// Runs a round every `anti_entropy_seconds`, and 2 s after a membership change (new owners
-    /// receive their data without waiting a whole interval). Each round also scrubs 500 records.
+    /// Runs a round every `anti_entropy_seconds`, and soon after a membership change (within 0.5 s
+    /// of the previous round): new owners, and members seen again after a partition, receive their
+    /// data without waiting a whole interval; a member with a session running is not started again,
+    /// so flapping membership cannot pile sessions up. Each round also scrubs 500 records.
     func antiEntropyLoop() async {
         guard replicas != nil else { return }
         var last: Millis = 0, seen = -1
@@ -128,7 +130,7 @@ extension MeshNode {
             try? await Task.sleep(for: .milliseconds(250))
             let now = mono()
             let interval = Millis(config.antiEntropySeconds) * 1000
-            guard now - last >= interval || (membershipVersion != seen && now - last >= 2000) else { continue }
+            guard now - last >= interval || (membershipVersion != seen && now - last >= 500) else { continue }
             last = now
             seen = membershipVersion
             await antiEntropyRound()
@@ -219,7 +221,7 @@ extension MeshNode {
         Metrics.Counter(label: "guardian_results_corrupt_total").increment(by: ids.count)
         logger.error("store: \(ids.count) stored results no longer match their ids; removed, to be repaired from a peer",
                      metadata: ["ids": "\(ids.map { String($0.prefix(12)) })"])
-        membershipVersion &+= 1 // run anti-entropy within 2 s
+        membershipVersion &+= 1 // run anti-entropy soon
     }
 
     // MARK: the session
