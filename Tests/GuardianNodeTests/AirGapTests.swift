@@ -235,6 +235,9 @@ import Testing
         let offline = try Self.node("offline")
         let refused = try CommandRunner.run(GuardianBinary.path, ["import", "--data-dir", offline.dataDir.path, bad])
         #expect(refused.status == 1 && refused.stdout.contains("damaged: byte") && refused.stdout.contains("INCOMPLETE"), "\(refused.stdout) \(refused.stderr)")
+        // the offline command audits nothing itself: the project it registered is due for the agent's scheduler
+        let registered = try offline.store.project(id: "alpha")
+        #expect(registered != nil && registered?.nextAuditAt != nil)
 
         // the agent exports over HTTP what it imported
         let back = source.dataDir.path + "/back.bundle"

@@ -138,7 +138,12 @@ public actor Node {
                     await events.publish("project.removed", ["project": r.id, "by": r.stamp.node])
                 } else if a.created {
                     await events.publish("project.registered", ["project": r.id, "by": r.stamp.node])
-                    if runsAudits, await isPrimary(r.id) { _ = try? enqueue(project: r.id, reason: .registration, revision: nil) }
+                    if !runsAudits {
+                        // an offline command: the agent's scheduler audits it at its next tick (if scheduled)
+                        try? store.setNextAudit(project: r.id, at: Date().timeIntervalSince1970)
+                    } else if await isPrimary(r.id) {
+                        _ = try? enqueue(project: r.id, reason: .registration, revision: nil)
+                    }
                 }
             }
         }
