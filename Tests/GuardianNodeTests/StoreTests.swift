@@ -30,6 +30,20 @@ import Testing
         return (store, dir)
     }
 
+    /// One batch with results of two projects, out of order: each project's last audit time becomes
+    /// its newest inserted result's; an older batch does not move it back.
+    @Test func aBatchMovesEachProjectsLastAuditToItsNewestResult() throws {
+        let (store, dir) = try Self.tempStore()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try ReplicatedRegistry.local(store).insert(project: Self.project("q"))
+        try store.insert(results: [Self.result(5), Self.result(9, project: "q"), Self.result(7), Self.result(3, project: "q")])
+        #expect(try store.project(id: "p")?.lastAuditAt == 1_007)
+        #expect(try store.project(id: "q")?.lastAuditAt == 1_009)
+        try store.insert(results: [Self.result(1), Self.result(2, project: "q")])
+        #expect(try store.project(id: "p")?.lastAuditAt == 1_007)
+        #expect(try store.project(id: "q")?.lastAuditAt == 1_009)
+    }
+
     /// Many threads insert at once: every result is stored exactly once with its findings, commits
     /// are shared (fewer transactions than results), and the project's last audit time is the newest.
     @Test func concurrentInsertsShareCommitsAndLoseNothing() throws {

@@ -203,6 +203,7 @@ extension Store {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """))
         let project = RawStatement(try db.cachedStatement(sql: "UPDATE project SET lastAuditAt = MAX(IFNULL(lastAuditAt, 0), ?) WHERE id = ?"))
+        var latest: [String: Double] = [:] // each project's newest inserted result: one update per project, not per result
         for (r, findings) in results {
             result.reset()
             result.text(1, r.id); result.text(2, r.projectId); result.text(3, r.commitId); result.double(4, r.createdAt)
@@ -217,8 +218,11 @@ extension Store {
                 finding.text(9, f.message); finding.text(10, f.fingerprint); finding.int(11, f.isNew ? 1 : 0)
                 try finding.step(db)
             }
+            latest[r.projectId] = max(latest[r.projectId] ?? r.createdAt, r.createdAt)
+        }
+        for (id, time) in latest {
             project.reset()
-            project.double(1, r.createdAt); project.text(2, r.projectId)
+            project.double(1, time); project.text(2, id)
             try project.step(db)
         }
     }
