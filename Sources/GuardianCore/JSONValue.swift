@@ -61,25 +61,39 @@ public indirect enum JSONValue: Sendable, Equatable {
         /// Calls `member` for each member of the object at the current position, with its name; the
         /// callback must consume the value (`value`, `skip`, `string`, another `object`, ...).
         public mutating func object(_ member: (String, inout Reader) throws -> Void) throws {
+            try items(UInt8(ascii: "{"), UInt8(ascii: "}"), "an object") { r in
+                guard r.p.i < r.p.b.count, r.p.b[r.p.i] == UInt8(ascii: "\"") else { throw r.p.fail("expected a member name") }
+                let k = try r.p.string()
+                r.p.skipSpace()
+                guard r.p.i < r.p.b.count, r.p.b[r.p.i] == UInt8(ascii: ":") else { throw r.p.fail("expected ':'") }
+                r.p.i += 1
+                r.p.skipSpace()
+                try member(k, &r)
+            }
+        }
+
+        /// Calls `element` for each element of the array at the current position; the callback must
+        /// consume the element.
+        public mutating func array(_ element: (inout Reader) throws -> Void) throws {
+            try items(UInt8(ascii: "["), UInt8(ascii: "]"), "an array", element)
+        }
+
+        /// The comma-separated items between `open` and `close` (an object's members or an array's
+        /// elements), each read by `item` from its first character.
+        private mutating func items(_ open: UInt8, _ close: UInt8, _ what: String, _ item: (inout Reader) throws -> Void) throws {
             p.skipSpace()
-            guard p.i < p.b.count, p.b[p.i] == UInt8(ascii: "{") else { throw p.fail("expected an object") }
+            guard p.i < p.b.count, p.b[p.i] == open else { throw p.fail("expected \(what)") }
             p.i += 1
             p.skipSpace()
-            if p.i < p.b.count, p.b[p.i] == UInt8(ascii: "}") { p.i += 1; return }
+            if p.i < p.b.count, p.b[p.i] == close { p.i += 1; return }
             while true {
                 p.skipSpace()
-                guard p.i < p.b.count, p.b[p.i] == UInt8(ascii: "\"") else { throw p.fail("expected a member name") }
-                let k = try p.string()
+                try item(&self)
                 p.skipSpace()
-                guard p.i < p.b.count, p.b[p.i] == UInt8(ascii: ":") else { throw p.fail("expected ':'") }
-                p.i += 1
-                p.skipSpace()
-                try member(k, &self)
-                p.skipSpace()
-                guard p.i < p.b.count else { throw p.fail("unexpected end in an object") }
+                guard p.i < p.b.count else { throw p.fail("unexpected end in \(what)") }
                 if p.b[p.i] == UInt8(ascii: ",") { p.i += 1; continue }
-                if p.b[p.i] == UInt8(ascii: "}") { p.i += 1; return }
-                throw p.fail("expected ',' or '}'")
+                if p.b[p.i] == close { p.i += 1; return }
+                throw p.fail("expected ',' or '\(Character(Unicode.Scalar(close)))'")
             }
         }
 
@@ -88,25 +102,6 @@ public indirect enum JSONValue: Sendable, Equatable {
 
         /// Passes over the value at the current position, checking its syntax.
         public mutating func skip() throws { p.skipSpace(); try p.skip(depth: 1) }
-
-        /// Calls `element` for each element of the array at the current position; the callback must
-        /// consume the element.
-        public mutating func array(_ element: (inout Reader) throws -> Void) throws {
-            p.skipSpace()
-            guard p.i < p.b.count, p.b[p.i] == UInt8(ascii: "[") else { throw p.fail("expected an array") }
-            p.i += 1
-            p.skipSpace()
-            if p.i < p.b.count, p.b[p.i] == UInt8(ascii: "]") { p.i += 1; return }
-            while true {
-                p.skipSpace()
-                try element(&self)
-                p.skipSpace()
-                guard p.i < p.b.count else { throw p.fail("unexpected end in an array") }
-                if p.b[p.i] == UInt8(ascii: ",") { p.i += 1; continue }
-                if p.b[p.i] == UInt8(ascii: "]") { p.i += 1; return }
-                throw p.fail("expected ',' or ']'")
-            }
-        }
 
         /// The string at the current position; any other value is passed over and gives nil (as
         /// `JSONValue.string` does).

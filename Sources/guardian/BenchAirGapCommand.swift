@@ -17,19 +17,20 @@ struct BenchAirGapCommand: AsyncParsableCommand {
     @Option(help: "Findings per result.") var findings = 5
     @Option(help: "Where the two data directories and the bundle go (default: a new temporary directory).") var workDir: String?
 
-    func node(_ dir: String, _ name: String, audits: Bool = true) throws -> Node {
+    /// A node as `guardian import`/`export` open one over a data directory: it runs no audits.
+    func node(_ dir: String, _ name: String) throws -> Node {
         var c = AgentConfig()
         c.dataDir = dir
         c.name = name
         var logger = Logger(label: "bench")
         logger.logLevel = .warning
-        return try Node(config: c, logger: logger, audits: audits)
+        return try Node(config: c, logger: logger, audits: false)
     }
 
     func run() async throws {
         let base = workDir ?? FileManager.default.temporaryDirectory.appendingPathComponent("guardian-bench-airgap-\(UUID())").path
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
-        let source = try node(base + "/source", "source", audits: false) // seeded directly; nothing to audit
+        let source = try node(base + "/source", "source")
         let now = Date().timeIntervalSince1970
         var t = Date()
         let sample = AuditReport.sample(findings: findings)
@@ -77,8 +78,7 @@ struct BenchAirGapCommand: AsyncParsableCommand {
         print(String(format: "export: %d results, %d registry records, %.1f MB in %.2f s (%.0f results/s)",
                      summary.results, summary.registry, Double(summary.bytes) / 1e6, exportSeconds, Double(summary.results) / exportSeconds))
 
-        // the target is a node as `guardian import FILE` opens it over a data directory
-        let target = try node(base + "/target", "target", audits: false)
+        let target = try node(base + "/target", "target")
         t = Date()
         let report = try await target.importBundle(FileChunks(path: file), keys: target.knownKeys())
         let importSeconds = Date().timeIntervalSince(t)

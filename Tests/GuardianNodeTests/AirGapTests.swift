@@ -208,6 +208,9 @@ import Testing
     @Test func exportAndImportCommands() async throws {
         let source = try Self.node("source")
         try Self.seed(source, projects: ["alpha"], results: 3)
+        var scheduled = StoreTests.project("beta") // hourly, no results yet
+        scheduled.scheduleSeconds = 3600
+        try source.registry.insert(project: scheduled)
         let file = source.dataDir.path + "/out.bundle"
         let exported = try CommandRunner.run(GuardianBinary.path, ["export", "--data-dir", source.dataDir.path, file])
         #expect(exported.status == 0 && exported.stdout.contains("3 results"), "\(exported.stdout) \(exported.stderr)")
@@ -235,9 +238,11 @@ import Testing
         let offline = try Self.node("offline")
         let refused = try CommandRunner.run(GuardianBinary.path, ["import", "--data-dir", offline.dataDir.path, bad])
         #expect(refused.status == 1 && refused.stdout.contains("damaged: byte") && refused.stdout.contains("INCOMPLETE"), "\(refused.stdout) \(refused.stderr)")
-        // the offline command audits nothing itself: the project it registered is due for the agent's scheduler
-        let registered = try offline.store.project(id: "alpha")
-        #expect(registered != nil && registered?.nextAuditAt != nil)
+        // the offline command audits nothing itself: the scheduled project it registered is due now
+        // for the agent's scheduler (not a period away); the unscheduled one gets no next audit
+        let registered = try offline.store.project(id: "alpha"), hourly = try offline.store.project(id: "beta")
+        #expect(registered != nil && registered?.nextAuditAt == nil)
+        #expect(hourly != nil && hourly!.nextAuditAt != nil && hourly!.nextAuditAt! <= Date().timeIntervalSince1970)
 
         // the agent exports over HTTP what it imported
         let back = source.dataDir.path + "/back.bundle"

@@ -139,8 +139,12 @@ public actor Node {
                 } else if a.created {
                     await events.publish("project.registered", ["project": r.id, "by": r.stamp.node])
                     if !runsAudits {
-                        // an offline command: the agent's scheduler audits it at its next tick (if scheduled)
-                        try? store.setNextAudit(project: r.id, at: Date().timeIntervalSince1970)
+                        // An offline command audits nothing: a scheduled project is made due now (the
+                        // registry set its first audit a whole period away), so the agent's scheduler
+                        // audits it at its next tick; an unscheduled one keeps no next audit.
+                        if let p = try? store.project(id: r.id), p.scheduleSeconds > 0 {
+                            try? store.setNextAudit(project: r.id, at: Date().timeIntervalSince1970)
+                        }
                     } else if await isPrimary(r.id) {
                         _ = try? enqueue(project: r.id, reason: .registration, revision: nil)
                     }

@@ -134,7 +134,7 @@ public actor MeshNode: Service {
 
         let (shutdown, shutdownRequested) = AsyncStream<Void>.makeStream()
         try await withGracefulShutdownHandler {
-            try await self.serve(datagrams: datagrams, server: server, until: shutdown)
+            try await self.serve(datagrams: datagrams, host: host, server: server, until: shutdown)
         } onGracefulShutdown: {
             shutdownRequested.yield()
             shutdownRequested.finish()
@@ -176,9 +176,9 @@ public actor MeshNode: Service {
         throw GuardianError.io("no port free for both UDP and TCP on \(host)")
     }
 
-    private func serve(datagrams: Datagrams,
+    /// `datagrams` is bound on `host` (the gossip address's host); when it closes, it is bound again there.
+    private func serve(datagrams: Datagrams, host: String,
                        server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, until shutdown: AsyncStream<Void>) async throws {
-        let host = (try? AgentConfig.parseAddress(config.gossipAddr, what: "gossip address"))?.0 ?? "127.0.0.1"
         let port = datagrams.channel.localAddress?.port ?? 0
         try await server.executeThenClose { connections in
             try await withThrowingDiscardingTaskGroup { tasks in

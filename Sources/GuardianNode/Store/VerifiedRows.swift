@@ -94,4 +94,3 @@ enum ParallelMap {
     struct Slots<U>: @unchecked Sendable { let base: UnsafeMutablePointer<U?> }
     struct Source<T>: @unchecked Sendable { let base: UnsafePointer<T>?; let count: Int }
 }
-
