@@ -7,14 +7,17 @@ public enum Sodium {
 
     /// BLAKE2b with the given output length (16–64 bytes).
     public static func blake2b(_ input: [UInt8], length: Int = 32, key: [UInt8] = []) -> [UInt8] {
+        input.withUnsafeBufferPointer { blake2b($0, length: length, key: key) }
+    }
+
+    /// The same over bytes in place (a frame inside a read buffer, without copying it out first).
+    public static func blake2b(_ input: UnsafeBufferPointer<UInt8>, length: Int = 32, key: [UInt8] = []) -> [UInt8] {
         precondition(ready, "libsodium failed to initialise")
         precondition(length >= 16 && length <= 64, "BLAKE2b output must be 16–64 bytes")
         var out = [UInt8](repeating: 0, count: length)
-        let rc = input.withUnsafeBufferPointer { inp in
-            key.withUnsafeBufferPointer { k in
-                crypto_generichash(&out, length, inp.baseAddress, UInt64(inp.count),
-                                   k.isEmpty ? nil : k.baseAddress, k.count)
-            }
+        let rc = key.withUnsafeBufferPointer { k in
+            crypto_generichash(&out, length, input.baseAddress, UInt64(input.count),
+                               k.isEmpty ? nil : k.baseAddress, k.count)
         }
         precondition(rc == 0, "crypto_generichash failed")
         return out

@@ -15,7 +15,8 @@ struct BenchAirGapCommand: AsyncParsableCommand {
     @Option var results = 100_000
     @Option var projects = 100
     @Option(help: "Findings per result.") var findings = 5
-    @Option(help: "Where the two data directories and the bundle go (default: a new temporary directory).") var workDir: String?
+    @Option(help: "Where the two data directories and the bundle go (default: a new temporary directory, removed at the end).") var workDir: String?
+    @Flag(help: "Keep the temporary directory (about 1.8 GB for 100,000 results) for profiling.") var keep = false
 
     /// A node as `guardian import`/`export` open one over a data directory: it runs no audits.
     func node(_ dir: String, _ name: String) throws -> Node {
@@ -30,6 +31,10 @@ struct BenchAirGapCommand: AsyncParsableCommand {
     func run() async throws {
         let base = workDir ?? FileManager.default.temporaryDirectory.appendingPathComponent("guardian-bench-airgap-\(UUID())").path
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        // A directory the bench made itself goes when it ends, failed or not: each run leaves
+        // about 1.8 GB, and a temporary directory filled a disk before this.
+        let owned = workDir == nil && !keep
+        defer { if owned { try? FileManager.default.removeItem(atPath: base) } }
         let source = try node(base + "/source", "source")
         let now = Date().timeIntervalSince1970
         var t = Date()
@@ -88,6 +93,6 @@ struct BenchAirGapCommand: AsyncParsableCommand {
         t = Date()
         let again = try await target.importBundle(FileChunks(path: file), keys: target.knownKeys())
         print(String(format: "import again (idempotent): %d imported, %d already present, in %.2f s", again.imported, again.alreadyPresent, Date().timeIntervalSince(t)))
-        print("cores: \(ProcessInfo.processInfo.activeProcessorCount); data in \(base)")
+        print("cores: \(ProcessInfo.processInfo.activeProcessorCount); " + (owned ? "work directory removed (--keep keeps it)" : "data in \(base)"))
     }
 }

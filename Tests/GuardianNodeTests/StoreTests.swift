@@ -69,7 +69,9 @@ import Testing
         }
         let stats = store.commitStats
         #expect(stats.results == threads * each)
-        #expect(stats.commits <= stats.results)
+        // eight threads queue while each commit is written: commits are shared (one per result
+        // would mean every caller waited for a commit of its own)
+        #expect(stats.commits < stats.results, "\(stats.commits) commits for \(stats.results) results")
         #expect(try store.project(id: "p")?.lastAuditAt == Double(1_000 + threads * each - 1))
     }
 

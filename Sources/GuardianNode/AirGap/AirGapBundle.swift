@@ -115,14 +115,18 @@ public struct BundleReader: Sendable {
         }
         let total = 5 + length + AirGapBundle.checksumBytes
         guard available >= total else { return nil }
-        let at = offset
-        let whole = Array(buffer[start..<start + 5 + length])
-        let sum = Array(buffer[start + 5 + length..<start + total])
+        let at = offset, from = start
         consume(total)
-        guard Sodium.blake2b(whole, length: AirGapBundle.checksumBytes) == sum else {
+        // checked where it lies in the buffer, and only the body copied out (this runs once per
+        // frame on the one thread that reads the file, ahead of the verification on every core)
+        let intact = buffer.withUnsafeBufferPointer { b in
+            let sum = Sodium.blake2b(UnsafeBufferPointer(rebasing: b[from..<from + 5 + length]), length: AirGapBundle.checksumBytes)
+            return sum.withUnsafeBufferPointer { memcmp($0.baseAddress!, b.baseAddress! + from + 5 + length, AirGapBundle.checksumBytes) == 0 }
+        }
+        guard intact else {
             return .damaged(offset: at, reason: "checksum mismatch in a \(AirGapBundle.Kind(rawValue: kindByte).map { "\($0)" } ?? "?") frame of \(length) bytes")
         }
-        return .frame(AirGapBundle.Kind(rawValue: kindByte)!, Array(whole.dropFirst(5)), offset: at)
+        return .frame(AirGapBundle.Kind(rawValue: kindByte)!, Array(buffer[from + 5..<from + 5 + length]), offset: at)
     }
 
     /// Bytes left over at the end of the input (a frame cut short).
