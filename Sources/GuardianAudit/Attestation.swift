@@ -109,7 +109,8 @@ public struct StatementSummary: Sendable {
     }
 
     /// Reads the statement, building only the violations (the rest of the report is skipped).
-    init(statement bytes: [UInt8]) throws {
+    /// `bytes` is a payload whose signature was checked (`verifySummary` does both).
+    public init(statement bytes: [UInt8]) throws {
         func bad(_ what: String) -> CryptoError { CryptoError("signed payload is not a Guardian audit statement: \(what)") }
         var type: String?, score: Double?, passed: Bool?, commit: String?, sawResults = false
         var byCheck: [Check: [Finding]] = [:]

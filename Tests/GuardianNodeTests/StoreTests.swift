@@ -96,6 +96,35 @@ import Testing
         #expect(try store.resultCount() == 400)
     }
 
+    /// After a bulk load the checkpoint empties the WAL and the next write cuts the file back to the
+    /// limit, instead of the WAL keeping the size of the whole load beside the database.
+    @Test func theWALShrinksBackAfterABulkLoad() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("guardian-store-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let limit = 32 << 10
+        let store = try Store(path: dir + "/guardian.sqlite", walSizeLimit: limit)
+        try ReplicatedRegistry.local(store).insert(project: Self.project("p"))
+        let wal = dir + "/guardian.sqlite-wal"
+        func size() -> Int { ((try? FileManager.default.attributesOfItem(atPath: wal))?[.size] as? Int) ?? 0 }
+        try await store.bulkLoad {
+            try store.insert(results: (0..<2000).map { Self.result($0) })
+        }
+        let loaded = size()
+        #expect(loaded > 4 * limit, "the load went through the WAL (\(loaded) bytes)")
+        // the checkpoint after the load runs within a few hundred ms; each later write restarts the WAL
+        // once it has been copied in, and cuts it back to the limit then
+        var n = 2000
+        let deadline = Date().addingTimeInterval(20)
+        while size() > limit && Date() < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            try store.insert(results: [Self.result(n)])
+            n += 1
+        }
+        #expect(size() <= limit, "WAL still \(size()) bytes (limit \(limit))")
+        #expect(try store.resultCount() == n)
+    }
+
     /// Ids are content hashes: storing the same result twice keeps one copy and one set of findings.
     @Test func duplicateInsertIsIgnored() throws {
         let (store, dir) = try Self.tempStore()
