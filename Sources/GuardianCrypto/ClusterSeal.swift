@@ -107,23 +107,49 @@ public enum ClusterSeal {
     }
 
     public static func seal(_ message: [UInt8], keyring: ClusterKeyring, context: Context, now: Int64) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: overhead + message.count) { out, n in
+            seal(message, keyring: keyring, context: context, now: now, into: UnsafeMutableRawBufferPointer(out))
+            n = out.count
+        }
+    }
+
+    /// Seals into `out`, exactly `overhead + message.count` bytes (a stream frame is written straight
+    /// into its network buffer: an anti-entropy frame is megabytes, and each copy of it was a fresh
+    /// allocation the kernel had to zero).
+    public static func seal(_ message: [UInt8], keyring: ClusterKeyring, context: Context, now: Int64, into out: UnsafeMutableRawBufferPointer) {
         let key = keyring.primary
-        var plain = [UInt8](repeating: 0, count: 8)
-        for i in 0..<8 { plain[i] = UInt8(truncatingIfNeeded: UInt64(bitPattern: now) >> (56 - 8 * UInt64(i))) }
-        plain += message
         let header = [version] + key.id
-        // SecretBox.seal writes nonce | ciphertext | tag: exactly the rest of the packet.
-        return header + key.box.seal(plain, associatedData: header + Array(context.rawValue.utf8))
+        out.copyBytes(from: header)
+        let plain = [UInt8](unsafeUninitializedCapacity: 8 + message.count) { p, n in
+            for i in 0..<8 { p[i] = UInt8(truncatingIfNeeded: UInt64(bitPattern: now) >> (56 - 8 * UInt64(i))) }
+            message.withUnsafeBufferPointer { m in if let b = m.baseAddress { (p.baseAddress! + 8).initialize(from: b, count: m.count) } }
+            n = 8 + message.count
+        }
+        // SecretBox writes nonce | ciphertext | tag: exactly the rest of the packet.
+        plain.withUnsafeBytes { key.box.seal($0, associatedData: header + Array(context.rawValue.utf8), into: UnsafeMutableRawBufferPointer(rebasing: out[header.count...])) }
     }
 
     /// Opens a packet; on success returns the message. Every failure is a `SealRejection`.
     public static func open(_ packet: [UInt8], keyring: ClusterKeyring, context: Context, replay: inout ReplayWindow,
                             now: Int64, maxSize: Int = Int.max) throws(SealRejection) -> [UInt8] {
+        let outcome = packet.withUnsafeBytes { p in Result { () throws(SealRejection) in try open(p, keyring: keyring, context: context, replay: &replay, now: now, maxSize: maxSize) } }
+        return try outcome.get()
+    }
+
+    /// The same over bytes in place (a frame inside its network buffer): one copy of the message out.
+    public static func open(_ packet: UnsafeRawBufferPointer, keyring: ClusterKeyring, context: Context, replay: inout ReplayWindow,
+                            now: Int64, maxSize: Int = Int.max) throws(SealRejection) -> [UInt8] {
         guard packet.count <= maxSize else { throw .oversized }
         guard packet.count >= overhead, packet[0] == version else { throw .malformed }
-        guard let key = keyring.key(id: packet[1..<5]) else { throw .unknownKey }
+        guard let key = keyring.key(id: Array(packet[1..<5])[...]) else { throw .unknownKey }
         let header = Array(packet[0..<5])
-        guard let plain = try? key.box.open(Array(packet[5...]), associatedData: header + Array(context.rawValue.utf8)) else { throw .forged }
+        let sealed = UnsafeRawBufferPointer(rebasing: packet[5...])
+        var opened = false
+        let plain = [UInt8](unsafeUninitializedCapacity: sealed.count - SecretBox.overhead) { out, n in
+            opened = key.box.open(sealed, associatedData: header + Array(context.rawValue.utf8), into: UnsafeMutableRawBufferPointer(out))
+            n = opened ? out.count : 0
+        }
+        guard opened else { throw .forged }
         let nonce = Array(packet[5..<29])
         var sentAt: UInt64 = 0
         for i in 0..<8 { sentAt = sentAt << 8 | UInt64(plain[i]) }

@@ -118,31 +118,55 @@ public struct SecretBox: Sendable {
         self.key = SecureBytes(copying: key)
     }
 
+    /// Bytes `seal` adds: the nonce and the tag.
+    public static let overhead = Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES) + Int(crypto_aead_xchacha20poly1305_ietf_ABYTES)
+
     public func seal(_ plaintext: [UInt8], associatedData: [UInt8] = []) -> [UInt8] {
-        let nonce = Sodium.randomBytes(Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES))
-        var out = [UInt8](repeating: 0, count: plaintext.count + Int(crypto_aead_xchacha20poly1305_ietf_ABYTES))
+        [UInt8](unsafeUninitializedCapacity: plaintext.count + Self.overhead) { out, n in
+            plaintext.withUnsafeBytes { seal($0, associatedData: associatedData, into: UnsafeMutableRawBufferPointer(out)) }
+            n = out.count
+        }
+    }
+
+    /// Seals into `out`, which must be exactly `plaintext.count + overhead` bytes: nonce | ciphertext
+    /// | tag, written in place (a multi-megabyte frame is not copied again to assemble it).
+    public func seal(_ plaintext: UnsafeRawBufferPointer, associatedData: [UInt8], into out: UnsafeMutableRawBufferPointer) {
+        let nlen = Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
+        precondition(out.count == plaintext.count + Self.overhead, "a sealed buffer is the plaintext plus \(Self.overhead) bytes")
+        let o = out.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        randombytes_buf(o, nlen)
         var len: UInt64 = 0
         key.withUnsafeBytes { k in
-            _ = crypto_aead_xchacha20poly1305_ietf_encrypt(&out, &len, plaintext, UInt64(plaintext.count), associatedData,
-                                                            UInt64(associatedData.count), nil, nonce,
+            _ = crypto_aead_xchacha20poly1305_ietf_encrypt(o + nlen, &len, plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                                                            UInt64(plaintext.count), associatedData, UInt64(associatedData.count), nil, o,
                                                             k.baseAddress!.assumingMemoryBound(to: UInt8.self))
         }
-        return nonce + out.prefix(Int(len))
     }
 
     public func open(_ sealed: [UInt8], associatedData: [UInt8] = []) throws -> [UInt8] {
-        let nlen = Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES), alen = Int(crypto_aead_xchacha20poly1305_ietf_ABYTES)
-        guard sealed.count >= nlen + alen else { throw CryptoError("sealed data is too short") }
-        let nonce = Array(sealed.prefix(nlen)), body = Array(sealed.dropFirst(nlen))
-        var out = [UInt8](repeating: 0, count: body.count - alen)
+        guard sealed.count >= Self.overhead else { throw CryptoError("sealed data is too short") }
+        var ok = false
+        let out = [UInt8](unsafeUninitializedCapacity: sealed.count - Self.overhead) { out, n in
+            ok = sealed.withUnsafeBytes { open($0, associatedData: associatedData, into: UnsafeMutableRawBufferPointer(out)) }
+            n = ok ? out.count : 0
+        }
+        guard ok else { throw CryptoError("decryption failed: wrong key or modified data") }
+        return out
+    }
+
+    /// Opens `sealed` (nonce | ciphertext | tag) into `out`, which must be exactly
+    /// `sealed.count - overhead` bytes; false when the key is wrong or the data was modified.
+    public func open(_ sealed: UnsafeRawBufferPointer, associatedData: [UInt8], into out: UnsafeMutableRawBufferPointer) -> Bool {
+        let nlen = Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
+        guard sealed.count >= Self.overhead, out.count == sealed.count - Self.overhead else { return false }
+        let s = sealed.baseAddress!.assumingMemoryBound(to: UInt8.self)
         var len: UInt64 = 0
         let rc = key.withUnsafeBytes { k in
-            crypto_aead_xchacha20poly1305_ietf_decrypt(&out, &len, nil, body, UInt64(body.count), associatedData,
-                                                       UInt64(associatedData.count), nonce,
+            crypto_aead_xchacha20poly1305_ietf_decrypt(out.baseAddress?.assumingMemoryBound(to: UInt8.self), &len, nil, s + nlen,
+                                                       UInt64(sealed.count - nlen), associatedData, UInt64(associatedData.count), s,
                                                        k.baseAddress!.assumingMemoryBound(to: UInt8.self))
         }
-        guard rc == 0 else { throw CryptoError("decryption failed: wrong key or modified data") }
-        return Array(out.prefix(Int(len)))
+        return rc == 0
     }
 }
 

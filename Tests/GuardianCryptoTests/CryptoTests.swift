@@ -215,6 +215,26 @@ func hexBytes(_ s: String) -> [UInt8] {
         #expect(throws: SealRejection.stale) { try ClusterSeal.open(packet, keyring: ring, context: .datagram, replay: &w, now: 1_000 + 120_000) }
     }
 
+    /// Sealing writes in place and opening reads in place: an empty message and a frame of several
+    /// megabytes round-trip, and a box opened into a buffer of the wrong size refuses.
+    @Test func emptyAndLargeMessagesRoundTripInPlace() throws {
+        let ring = try ClusterKeyring(primary: Self.keyA)
+        var w = ReplayWindow()
+        let empty = ClusterSeal.seal([], keyring: ring, context: .results, now: 5)
+        #expect(empty.count == ClusterSeal.overhead)
+        #expect(try ClusterSeal.open(empty, keyring: ring, context: .results, replay: &w, now: 5) == [])
+        let big = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let sealed = ClusterSeal.seal(big, keyring: ring, context: .results, now: 6)
+        #expect(try sealed.withUnsafeBytes { p in try Result { () throws(SealRejection) in
+            try ClusterSeal.open(p, keyring: ring, context: .results, replay: &w, now: 6) }.get() } == big)
+        let box = try SecretBox(key: Sodium.randomBytes(SecretBox.keyBytes))
+        let boxed = box.seal([1, 2, 3], associatedData: [9])
+        #expect(try box.open(boxed, associatedData: [9]) == [1, 2, 3])
+        #expect(throws: CryptoError.self) { try box.open(boxed, associatedData: [8]) }
+        var wrongSize = [UInt8](repeating: 0, count: 4)
+        #expect(!boxed.withUnsafeBytes { s in wrongSize.withUnsafeMutableBytes { box.open(s, associatedData: [9], into: $0) } })
+    }
+
     /// Rotation with no downtime: while both keys are installed, packets sealed with either open.
     @Test func rotation() throws {
         var old = try ClusterKeyring(primary: Self.keyA)

@@ -177,9 +177,14 @@ extension MeshNode {
         // A session runs on its own task, a few at once, each with a different member; a round does
         // not wait for them. After a partition heals, each owner that missed a backlog receives it as
         // soon as it is seen again, in parallel, not after the sessions that were already running.
+        deferredPeers.removeAll() // who this round passes over
         for (peer, all) in scopes.sorted(by: { $0.key < $1.key }) {
             let scope = all.filter { !dropped.contains($0) }.sorted()
-            guard !scope.isEmpty, let address = live[peer], !syncingPeers.contains(peer), syncingPeers.count < Self.parallelSessions else { continue }
+            guard !scope.isEmpty, let address = live[peer] else { continue }
+            guard !syncingPeers.contains(peer), syncingPeers.count < Self.parallelSessions else {
+                deferredPeers.insert(peer)
+                continue
+            }
             syncingPeers.insert(peer)
             Task {
                 let outcome = await self.syncResults(with: address, scope: scope, replicas)
@@ -189,8 +194,13 @@ extension MeshNode {
     }
 
     /// A session ended: a complete one confirms, for handoffs, that the peer holds the scope's results.
+    /// A session that ran while a round passed someone over (this peer, after a partition healed
+    /// while a connect to it was still timing out; or another, when the most sessions were running)
+    /// brings the next round forward: with the default 30 s interval, a backlog would otherwise wait
+    /// that long for the membership change it was meant to follow.
     func sessionEnded(with peer: String, scope: [String], _ outcome: SyncOutcome) {
         syncingPeers.remove(peer)
+        if !deferredPeers.isEmpty { membershipVersion &+= 1 } // run anti-entropy soon
         guard outcome == .inSync || outcome == .complete else { return }
         for p in scope where handoffs[p]?.owners.contains(peer) == true { handoffs[p]!.confirmed.insert(peer) }
     }

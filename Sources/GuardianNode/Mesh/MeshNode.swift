@@ -40,6 +40,9 @@ public actor MeshNode: Service {
     var handoffs: [String: Handoff] = [:]
     /// Members an anti-entropy session is running with (MeshNode+Results.swift).
     var syncingPeers: Set<String> = []
+    /// Members a round passed over because a session with them (or the most sessions at once) was
+    /// still running: when that session ends, the next round comes soon, not an interval later.
+    var deferredPeers: Set<String> = []
     /// When each project was last read-repaired.
     var lastRepair: [String: Millis] = [:]
     /// Where the scrub continues (a result seq).
@@ -454,14 +457,33 @@ public actor MeshNode: Service {
         }
     }
 
+    /// A stream frame: the stream's kind, then the sealed message, sealed straight into the buffer
+    /// that goes to the socket (a results frame is up to 8 MB; each copy on the way was a fresh
+    /// allocation that the kernel zeroed, and they were a fifth of the CPU while a backlog moved).
     func sealed(_ kind: Stream, _ message: [UInt8]) -> ByteBuffer {
-        ByteBuffer(bytes: [kind.rawValue] + ClusterSeal.seal(message, keyring: keyring, context: kind.context, now: wall()))
+        let size = ClusterSeal.overhead + message.count
+        var buffer = ByteBufferAllocator().buffer(capacity: 1 + size)
+        buffer.writeInteger(kind.rawValue)
+        let (keyring, now) = (keyring, wall())
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
+            ClusterSeal.seal(message, keyring: keyring, context: kind.context, now: now, into: UnsafeMutableRawBufferPointer(rebasing: out[0..<size]))
+            return size
+        }
+        return buffer
     }
 
+    /// Opens a stream frame where it lies in the network buffer.
     func opened(_ frame: ByteBuffer, _ kind: Stream) -> [UInt8]? {
-        let bytes = Array(buffer: frame)
-        guard bytes.first == kind.rawValue else { refuse("malformed"); return nil }
-        return open(Array(bytes.dropFirst()), kind.context)
+        guard frame.getInteger(at: frame.readerIndex, as: UInt8.self) == kind.rawValue else { refuse("malformed"); return nil }
+        let outcome = frame.withUnsafeReadableBytes { bytes in
+            Result { () throws(SealRejection) in
+                try ClusterSeal.open(UnsafeRawBufferPointer(rebasing: bytes[1...]), keyring: keyring, context: kind.context, replay: &replay, now: wall())
+            }
+        }
+        switch outcome {
+        case .success(let plain): return plain
+        case .failure(let why): refuse(why.rawValue); return nil
+        }
     }
 
     private func sealedState() -> ByteBuffer? {
