@@ -119,10 +119,12 @@ extension MeshNode {
 
     // MARK: anti-entropy
 
-    /// Runs a round every `anti_entropy_seconds`, and soon after a membership change (within 0.5 s
-    /// of the previous round): new owners, and members seen again after a partition, receive their
+    /// Starts a cycle every `anti_entropy_seconds`, and soon after a membership change (within 0.5 s
+    /// of the previous one): new owners, and members seen again after a partition, receive their
     /// data without waiting a whole interval; a member with a session running is not started again,
-    /// so flapping membership cannot pile sessions up. Each round also scrubs 500 records.
+    /// so flapping membership cannot pile sessions up. A cycle owes every member sharing projects one
+    /// session, at most 4 at once; when a session ends, a catch-up round starts the members still
+    /// waiting (`SessionSchedule`). Each cycle also scrubs 500 records.
     func antiEntropyLoop() async {
         guard replicas != nil else { return }
         var last: Millis = 0, seen = -1
@@ -130,16 +132,22 @@ extension MeshNode {
             try? await Task.sleep(for: .milliseconds(250))
             let now = mono()
             let interval = Millis(config.antiEntropySeconds) * 1000
-            guard now - last >= interval || (membershipVersion != seen && now - last >= 500) else { continue }
-            last = now
-            seen = membershipVersion
-            await antiEntropyRound()
-            scrubSome()
+            if now - last >= interval || (membershipVersion != seen && now - last >= 500) {
+                last = now
+                seen = membershipVersion
+                catchUpDue = false
+                await antiEntropyRound()
+                scrubSome()
+            } else if catchUpDue {
+                catchUpDue = false
+                await antiEntropyRound(catchUp: true)
+            }
         }
     }
 
-    /// One round: every member this node shares projects with.
-    public func antiEntropyRound() async {
+    /// One round. A new cycle (`catchUp` false) owes a session to every member this node shares
+    /// projects with; a catch-up round starts only members the cycle still owes.
+    public func antiEntropyRound(catchUp: Bool = false) async {
         guard let replicas, let ring = ring() else { return }
         let me = config.name
         guard let registered = try? replicas.store.projectIDs(), let held = try? replicas.store.projectsWithResults() else { return }
@@ -166,7 +174,7 @@ extension MeshNode {
         // project would hand the dropped results straight back. Dropped projects leave the scopes.
         let grace = Millis(config.handoffGraceSeconds) * 1000
         var dropped: Set<String> = []
-        for (p, h) in handoffs where Set(h.owners).isSubset(of: h.confirmed) && now - h.since >= grace && syncingPeers.isDisjoint(with: h.owners) {
+        for (p, h) in handoffs where Set(h.owners).isSubset(of: h.confirmed) && now - h.since >= grace && sessions.running.isDisjoint(with: h.owners) {
             if let n = try? replicas.store.deleteResults(project: p) {
                 logger.notice("mesh: \(p) is owned by \(h.owners.joined(separator: ", ")), which hold its results; dropped \(n) here")
                 Metrics.Counter(label: "guardian_results_handed_off_total").increment(by: n)
@@ -177,15 +185,10 @@ extension MeshNode {
         // A session runs on its own task, a few at once, each with a different member; a round does
         // not wait for them. After a partition heals, each owner that missed a backlog receives it as
         // soon as it is seen again, in parallel, not after the sessions that were already running.
-        deferredPeers.removeAll() // who this round passes over
-        for (peer, all) in scopes.sorted(by: { $0.key < $1.key }) {
-            let scope = all.filter { !dropped.contains($0) }.sorted()
-            guard !scope.isEmpty, let address = live[peer] else { continue }
-            guard !syncingPeers.contains(peer), syncingPeers.count < Self.parallelSessions else {
-                deferredPeers.insert(peer)
-                continue
-            }
-            syncingPeers.insert(peer)
+        let shared = scopes.mapValues { all in all.filter { !dropped.contains($0) }.sorted() }
+        if !catchUp { sessions.startCycle(shared.keys.sorted()) }
+        for peer in sessions.next(reachable: { live[$0] != nil && shared[$0]?.isEmpty == false }) {
+            let scope = shared[peer]!, address = live[peer]!
             Task {
                 let outcome = await self.syncResults(with: address, scope: scope, replicas)
                 await self.sessionEnded(with: peer, scope: scope, outcome)
@@ -194,13 +197,11 @@ extension MeshNode {
     }
 
     /// A session ended: a complete one confirms, for handoffs, that the peer holds the scope's results.
-    /// A session that ran while a round passed someone over (this peer, after a partition healed
-    /// while a connect to it was still timing out; or another, when the most sessions were running)
-    /// brings the next round forward: with the default 30 s interval, a backlog would otherwise wait
-    /// that long for the membership change it was meant to follow.
+    /// When members are still owed a session this cycle (the most sessions were running, or this
+    /// peer's own session, begun while it was cut off, was still waiting out its connect when the
+    /// partition healed), a catch-up round starts them now rather than an interval later.
     func sessionEnded(with peer: String, scope: [String], _ outcome: SyncOutcome) {
-        syncingPeers.remove(peer)
-        if !deferredPeers.isEmpty { membershipVersion &+= 1 } // run anti-entropy soon
+        if sessions.ended(peer) { catchUpDue = true }
         guard outcome == .inSync || outcome == .complete else { return }
         for p in scope where handoffs[p]?.owners.contains(peer) == true { handoffs[p]!.confirmed.insert(peer) }
     }

@@ -38,11 +38,11 @@ public actor MeshNode: Service {
     var replicas: Replicas?
     /// Projects this node no longer owns, and which owners confirmed holding their results.
     var handoffs: [String: Handoff] = [:]
-    /// Members an anti-entropy session is running with (MeshNode+Results.swift).
-    var syncingPeers: Set<String> = []
-    /// Members a round passed over because a session with them (or the most sessions at once) was
-    /// still running: when that session ends, the next round comes soon, not an interval later.
-    var deferredPeers: Set<String> = []
+    /// Anti-entropy sessions: which run, and which members the current cycle still owes one
+    /// (MeshNode+Results.swift).
+    var sessions = SessionSchedule(parallel: MeshNode.parallelSessions)
+    /// A session ended while members were waiting for one: a catch-up round is due.
+    var catchUpDue = false
     /// When each project was last read-repaired.
     var lastRepair: [String: Millis] = [:]
     /// Where the scrub continues (a result seq).
