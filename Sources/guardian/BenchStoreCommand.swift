@@ -89,24 +89,23 @@ struct BenchStoreCommand: ParsableCommand {
         let envelope = try Attestation.sign(report, key: key)
         let trusted = [key.verifyingKey.nodeID.value: key.verifyingKey]
         let envKB = Double(envelope.count) / 1024
-        print(String(format: "signature verifications: %.0f/s on one core (DSSE envelope of %.1f KB; bar: >= 10000/s)",
-                     try Self.rate(seconds: 2) { _ = try DSSE.verify(envelope, trusted: trusted) }, envKB))
+        // Ed25519 hashes the whole signed message (SHA-512), so the floor for an envelope is libsodium
+        // on the message the envelope signs, measured right after it; the gap is what DSSE costs on
+        // top (parsing, base64, the pre-authentication encoding).
+        let verified = try DSSE.verify(envelope, trusted: trusted)
+        let message = DSSE.pae(type: verified.payloadType, body: verified.payload)
+        let messageSignature = key.sign(message)
+        let dsse = try Self.rate(seconds: 2) { _ = try DSSE.verify(envelope, trusted: trusted) }
+        let libsodium = Self.rate(seconds: 2) { _ = key.verifyingKey.verify(signature: messageSignature, message: message) }
+        print(String(format: "signature verifications: %.0f/s on one core (DSSE envelope of %.1f KB; bar: >= 10000/s)", dsse, envKB))
         let smallEnvelope = try Attestation.sign(try Self.sampleReport(findings: 5), key: key)
         print(String(format: "signature verifications: %.0f/s on one core (DSSE envelope of %.1f KB, an incremental result)",
                      try Self.rate(seconds: 1) { _ = try DSSE.verify(smallEnvelope, trusted: trusted) }, Double(smallEnvelope.count) / 1024))
         let raw = key.sign(Array(repeating: 7, count: 64))
         print(String(format: "raw Ed25519 verifications: %.0f/s on one core (libsodium, 64-byte message)",
                      Self.rate(seconds: 1) { _ = key.verifyingKey.verify(signature: raw, message: Array(repeating: 7, count: 64)) }))
-        // Ed25519 hashes the whole signed message (SHA-512), so the floor for an envelope is libsodium
-        // on a message of the size the envelope signs; the gap to it is what DSSE costs on top
-        // (parsing, base64, the pre-authentication encoding).
-        let verified = try DSSE.verify(envelope, trusted: trusted)
-        let message = DSSE.pae(type: verified.payloadType, body: verified.payload)
-        let sameSize = key.sign(message)
-        let dsse = try Self.rate(seconds: 2) { _ = try DSSE.verify(envelope, trusted: trusted) }
-        let floor = Self.rate(seconds: 2) { _ = key.verifyingKey.verify(signature: sameSize, message: message) }
-        print(String(format: "raw Ed25519 verifications: %.0f/s on one core (libsodium, the %d-byte message the %.1f KB envelope signs); DSSE verification of that envelope measured again: %.0f/s, %.0f%% of libsodium",
-                     floor, message.count, envKB, dsse, dsse / floor * 100))
+        print(String(format: "raw Ed25519 verifications: %.0f/s on one core (libsodium, the %d-byte message the %.1f KB envelope signs, measured right after it); DSSE verification is %.0f%% of that",
+                     libsodium, message.count, envKB, dsse / libsodium * 100))
     }
 
     /// Runs `body(i)` for every result index on `threads` threads of their own (thread k takes

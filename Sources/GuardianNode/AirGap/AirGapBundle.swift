@@ -119,11 +119,8 @@ public struct BundleReader: Sendable {
         consume(total)
         // checked where it lies in the buffer, and only the body copied out (this runs once per
         // frame on the one thread that reads the file, ahead of the verification on every core)
-        let intact = buffer.withUnsafeBufferPointer { b in
-            let sum = Sodium.blake2b(UnsafeBufferPointer(rebasing: b[from..<from + 5 + length]), length: AirGapBundle.checksumBytes)
-            return sum.withUnsafeBufferPointer { memcmp($0.baseAddress!, b.baseAddress! + from + 5 + length, AirGapBundle.checksumBytes) == 0 }
-        }
-        guard intact else {
+        let sum = buffer.withUnsafeBufferPointer { Sodium.blake2b(UnsafeBufferPointer(rebasing: $0[from..<from + 5 + length]), length: AirGapBundle.checksumBytes) }
+        guard sum.elementsEqual(buffer[from + 5 + length..<from + total]) else {
             return .damaged(offset: at, reason: "checksum mismatch in a \(AirGapBundle.Kind(rawValue: kindByte).map { "\($0)" } ?? "?") frame of \(length) bytes")
         }
         return .frame(AirGapBundle.Kind(rawValue: kindByte)!, Array(buffer[from + 5..<from + 5 + length]), offset: at)

@@ -368,6 +368,11 @@ public actor MeshNode: Service {
 
     /// Opens a sealed datagram or frame; a refusal is counted and answered with nil.
     private func open(_ packet: [UInt8], _ context: ClusterSeal.Context, maxSize: Int = Int.max) -> [UInt8]? {
+        packet.withUnsafeBytes { open($0, context, maxSize: maxSize) }
+    }
+
+    /// The same over bytes in place (a stream frame inside its network buffer).
+    private func open(_ packet: UnsafeRawBufferPointer, _ context: ClusterSeal.Context, maxSize: Int = Int.max) -> [UInt8]? {
         do {
             return try ClusterSeal.open(packet, keyring: keyring, context: context, replay: &replay, now: wall(), maxSize: maxSize)
         } catch {
@@ -475,15 +480,7 @@ public actor MeshNode: Service {
     /// Opens a stream frame where it lies in the network buffer.
     func opened(_ frame: ByteBuffer, _ kind: Stream) -> [UInt8]? {
         guard frame.getInteger(at: frame.readerIndex, as: UInt8.self) == kind.rawValue else { refuse("malformed"); return nil }
-        let outcome = frame.withUnsafeReadableBytes { bytes in
-            Result { () throws(SealRejection) in
-                try ClusterSeal.open(UnsafeRawBufferPointer(rebasing: bytes[1...]), keyring: keyring, context: kind.context, replay: &replay, now: wall())
-            }
-        }
-        switch outcome {
-        case .success(let plain): return plain
-        case .failure(let why): refuse(why.rawValue); return nil
-        }
+        return frame.withUnsafeReadableBytes { open(UnsafeRawBufferPointer(rebasing: $0[1...]), kind.context) }
     }
 
     private func sealedState() -> ByteBuffer? {
