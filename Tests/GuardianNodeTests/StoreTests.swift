@@ -125,6 +125,21 @@ import Testing
         #expect(try store.resultCount() == n)
     }
 
+    /// A result is acknowledged once its commit is durable: the connection that commits syncs the
+    /// WAL on every commit (`synchronous=FULL`, 2). GRDB's pool sets its writer to NORMAL (1) when
+    /// it turns WAL on, which syncs only at checkpoints; the store had run that way unnoticed,
+    /// because a process crash (the kill -9 test) loses nothing either way: only a power cut does.
+    @Test func theWriterSyncsEveryCommit() throws {
+        let (store, dir) = try Self.tempStore()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try store.insert(results: [Self.result(1)])
+        let writer = try store.db.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") }
+        #expect(writer == 2, "the writer's synchronous is \(writer.map(String.init) ?? "nil"), not FULL (2)")
+        // and after a reopen (the pool's setup runs again)
+        let again = try Store(path: dir + "/guardian.sqlite")
+        #expect(try again.db.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
+    }
+
     /// Ids are content hashes: storing the same result twice keeps one copy and one set of findings.
     @Test func duplicateInsertIsIgnored() throws {
         let (store, dir) = try Self.tempStore()

@@ -40,6 +40,7 @@ public final class Store: Sendable {
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.prepareDatabase { db in
+            // (readers; the writer's setting is made below, after GRDB has set it up)
             try db.execute(sql: "PRAGMA synchronous=FULL")
             try db.execute(sql: "PRAGMA foreign_keys=ON")
             // Checkpoints run on their own connection (below), not inside a commit that a caller waits for.
@@ -52,6 +53,11 @@ public final class Store: Sendable {
         }
         do {
             db = try DatabasePool(path: path, configuration: config)
+            // A commit is durable only when the WAL is synced before it returns: `synchronous=FULL`.
+            // GRDB's pool switches its writer to NORMAL when it turns WAL on, after `prepareDatabase`
+            // ran, and NORMAL syncs the WAL only at checkpoints: a power cut could lose results that
+            // were already acknowledged. So it is set again here, on the writer itself.
+            try db.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous=FULL") }
             try Store.migrator.migrate(db)
             // A migration that copies tables leaves a WAL as large as the copy: hand it back.
             _ = try db.writeWithoutTransaction { try $0.checkpoint(.truncate) }
