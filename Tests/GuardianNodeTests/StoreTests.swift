@@ -140,6 +140,40 @@ import Testing
         #expect(try again.db.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
     }
 
+    /// Checkpoints wait for a pause in the writes, or a second of writes without one; none while a
+    /// bulk load holds them back, none without a write.
+    @Test func checkpointsWaitForAPauseOrASecondOfWrites() {
+        let ms: UInt64 = 1_000_000
+        var p = CheckpointPolicy()
+        var due = p.take(at: 5_000 * ms)
+        #expect(!due, "nothing written: no checkpoint")
+        // a steady burst, one commit every 10 ms: no checkpoint until a second after its first write
+        var t: UInt64 = 10_000 * ms
+        var taken: [UInt64] = []
+        for _ in 0..<250 {
+            p.wrote(at: t)
+            if p.take(at: t + 5 * ms) { taken.append(t + 5 * ms - 10_000 * ms) }
+            t += 10 * ms
+        }
+        #expect(taken.count == 2, "one checkpoint a second during the 2.5 s burst: \(taken)")
+        #expect(taken.first.map { $0 >= 1_000 * ms && $0 < 1_020 * ms } == true)
+        // the burst ends: due once the writes have paused for 100 ms, then not again
+        due = p.take(at: t + 50 * ms)
+        #expect(!due)
+        due = p.take(at: t + 100 * ms)
+        #expect(due)
+        due = p.take(at: t + 200 * ms)
+        #expect(!due, "nothing new since")
+        // held back by a bulk load, then due as soon as it ends
+        p.paused += 1
+        p.wrote(at: t + 300 * ms)
+        due = p.take(at: t + 2_000 * ms)
+        #expect(!due)
+        p.paused -= 1
+        due = p.take(at: t + 2_000 * ms)
+        #expect(due)
+    }
+
     /// Ids are content hashes: storing the same result twice keeps one copy and one set of findings.
     @Test func duplicateInsertIsIgnored() throws {
         let (store, dir) = try Self.tempStore()
