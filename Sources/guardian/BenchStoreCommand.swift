@@ -109,7 +109,7 @@ struct BenchStoreCommand: ParsableCommand {
     }
 
     /// Runs `body(i)` for every result index on `threads` threads of their own (thread k takes
-    /// k, k + threads, …); returns results per second and results per commit.
+    /// k, k + threads, …); returns results per second and results per WAL sync (fsync).
     static func concurrently(_ threads: Int, results: Int, store: Store, _ body: @escaping @Sendable (Int) throws -> Void) throws -> (Double, Double) {
         let before = store.commitStats
         let start = Date()
@@ -128,7 +128,7 @@ struct BenchStoreCommand: ParsableCommand {
         let rate = Double(results) / Date().timeIntervalSince(start)
         let after = store.commitStats
         guard failures.value == 0 else { throw ValidationError("\(failures.value) results failed to store") }
-        return (rate, Double(after.results - before.results) / Double(max(1, after.commits - before.commits)))
+        return (rate, Double(after.results - before.results) / Double(max(1, after.syncs - before.syncs)))
     }
 
     /// Calls per second of `body` on this thread, over `seconds`, in batches of 100.

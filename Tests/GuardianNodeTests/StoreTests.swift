@@ -72,6 +72,8 @@ import Testing
         // eight threads queue while each commit is written: commits are shared (one per result
         // would mean every caller waited for a commit of its own)
         #expect(stats.commits < stats.results, "\(stats.commits) commits for \(stats.results) results")
+        // and every acknowledged result waited for a WAL sync, shared as well
+        #expect(stats.syncs >= 1 && stats.syncs <= stats.commits, "\(stats.syncs) syncs for \(stats.commits) commits")
         #expect(try store.project(id: "p")?.lastAuditAt == Double(1_000 + threads * each - 1))
     }
 
@@ -138,6 +140,22 @@ import Testing
         // and after a reopen (the pool's setup runs again)
         let again = try Store(path: dir + "/guardian.sqlite")
         #expect(try again.db.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
+    }
+
+    /// The group committer commits without a sync and syncs the WAL itself before it acknowledges:
+    /// one caller at a time, each result waits for a sync of its own (none can be shared, since the
+    /// next insert starts only after the previous one was acknowledged). The writer connection is
+    /// back at FULL afterwards for every other write.
+    @Test func everyAcknowledgedResultWaitedForAWALSync() throws {
+        let (store, dir) = try Self.tempStore()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let before = store.commitStats
+        for i in 0..<20 { try store.insert(results: [Self.result(i)]) }
+        let after = store.commitStats
+        #expect(after.commits - before.commits == 20)
+        #expect(after.syncs - before.syncs == 20, "\(after.syncs - before.syncs) WAL syncs for 20 acknowledged inserts")
+        #expect(after.results - before.results == 20)
+        #expect(try store.db.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
     }
 
     /// Checkpoints wait for a pause in the writes, or a second of writes without one; none while a

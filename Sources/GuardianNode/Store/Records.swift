@@ -182,8 +182,8 @@ extension Store {
         try insert(results: [(result, findings)])
     }
 
-    /// Stores results durably and returns once they are committed (`synchronous=FULL`). Concurrent
-    /// callers share transactions through the group committer: one fsync acknowledges them all.
+    /// Stores results durably and returns once they are committed and the WAL holding them is synced.
+    /// Concurrent callers share transactions and syncs through the group committer.
     public func insert(results: [(ResultRecord, [FindingRecord])]) throws {
         try committer.commit(results, store: self)
         resultsChanged(results.map(\.0.projectId))

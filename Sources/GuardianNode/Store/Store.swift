@@ -4,11 +4,13 @@ import Synchronization
 import GuardianCore
 
 /// The node's SQLite store (GRDB, WAL). A write is acknowledged only after a durable commit:
-/// `synchronous=FULL` is set explicitly because GRDB's pool defaults to NORMAL.
+/// results through the group committer (committed, then the WAL synced before anyone is woken),
+/// everything else with `synchronous=FULL`, set on the writer after the pool is open because GRDB's
+/// pool sets NORMAL when it turns WAL on.
 public final class Store: Sendable {
     let db: DatabasePool
     public let path: String
-    let committer = GroupCommitter()
+    let committer: GroupCommitter
     /// Per-project digests of the stored result ids, for anti-entropy (Store+Replication.swift).
     let digests = DigestCache()
     private let checkpointer: Checkpointer
@@ -26,8 +28,9 @@ public final class Store: Sendable {
         _ = try db.writeWithoutTransaction { try $0.checkpoint(.truncate) }
     }
 
-    /// Transactions the group committer wrote and the results they held.
-    public var commitStats: (commits: Int, results: Int) { committer.stats }
+    /// Transactions the group committer wrote, the WAL syncs that made them durable, and the results
+    /// it acknowledged.
+    public var commitStats: (commits: Int, syncs: Int, results: Int) { committer.stats }
 
     /// The size the WAL file is cut back to once a checkpoint has emptied it (SQLite's
     /// `journal_size_limit`). Without it the file keeps the size of the largest transaction batch it
@@ -37,6 +40,7 @@ public final class Store: Sendable {
 
     public init(path: String, walSizeLimit: Int = Store.walSizeLimit) throws {
         self.path = path
+        committer = GroupCommitter(walPath: path + "-wal")
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.prepareDatabase { db in
@@ -231,9 +235,29 @@ public final class Store: Sendable {
         return m
     }
 
+    /// A transaction committed with `synchronous=FULL`: durable when this returns.
     func write<T>(_ body: (Database) throws -> T) throws -> T {
+        try writing { try db.write(body) }
+    }
+
+    /// A transaction committed without a WAL sync (`synchronous=NORMAL` for it alone): only the
+    /// group committer writes this way, and it syncs the WAL before it acknowledges anyone.
+    func writeUnsynced(_ body: (Database) throws -> Void) throws {
+        try writing {
+            try db.writeWithoutTransaction { db in
+                try db.cachedStatement(sql: "PRAGMA synchronous=NORMAL").execute()
+                defer { try? db.cachedStatement(sql: "PRAGMA synchronous=FULL").execute() }
+                try db.inTransaction {
+                    try body(db)
+                    return .commit
+                }
+            }
+        }
+    }
+
+    private func writing<T>(_ write: () throws -> T) throws -> T {
         do {
-            let value = try db.write(body)
+            let value = try write()
             checkpointer.noteWrite()
             return value
         } catch let e as GuardianError { throw e } catch let e as DatabaseError {
@@ -255,79 +279,6 @@ public final class Store: Sendable {
 
 /// A write that conflicts with existing data (duplicate id or URL).
 public struct StoreConflict: Error, Sendable { public var message: String }
-
-/// Group commit on a writer thread of its own. A caller queues its results and waits; the writer
-/// takes everything queued, writes it in one transaction (one WAL fsync), wakes exactly the callers
-/// whose results were in it, and goes straight on to whatever queued meanwhile. Nobody is
-/// acknowledged before the commit that holds their results, and a failed commit fails exactly the
-/// callers whose results were in it. (Each ticket has its own semaphore: a shared condition would
-/// wake every waiting producer on every commit.)
-///
-/// The writer used to be the first caller (leader/follower), handing the lead to the next waiting
-/// caller after each commit. On two busy cores that handoff waited for the new leader's thread to be
-/// scheduled, and the disk sat idle meanwhile: 16 producers got 5 results per fsync at about 1 ms a
-/// commit. A dedicated writer has nobody to hand over to. It starts on the first write and ends
-/// after a second without one, so an idle store holds no thread.
-// @unchecked: `queue`, `running` and the counters are only touched with `lock` held; a ticket's
-// fields are written before its semaphore is signalled and read after it is waited on.
-final class GroupCommitter: @unchecked Sendable {
-    private final class Ticket {
-        let results: [(ResultRecord, [FindingRecord])]
-        let store: Store
-        var outcome: Result<Void, any Error>?
-        let wake = DispatchSemaphore(value: 0)
-        init(_ r: [(ResultRecord, [FindingRecord])], _ s: Store) { results = r; store = s }
-    }
-    private let lock = NSCondition()
-    private var queue: [Ticket] = []
-    private var running = false
-    /// Transactions written and results they held, for the store metrics and the benchmark.
-    private(set) var commits = 0, committed = 0
-
-    func commit(_ results: [(ResultRecord, [FindingRecord])], store: Store) throws {
-        let ticket = Ticket(results, store)
-        lock.lock()
-        queue.append(ticket)
-        if running {
-            lock.signal()
-        } else {
-            running = true
-            let thread = Thread { [self] in write() }
-            thread.name = "guardian.store.commit"
-            thread.start()
-        }
-        lock.unlock()
-        ticket.wake.wait()
-        try ticket.outcome!.get()
-    }
-
-    /// The writer thread: one transaction per round, for everything queued when the round starts.
-    private func write() {
-        lock.lock()
-        while true {
-            while queue.isEmpty {
-                if !lock.wait(until: Date().addingTimeInterval(1)), queue.isEmpty {
-                    running = false
-                    lock.unlock()
-                    return
-                }
-            }
-            let group = queue
-            queue.removeAll()
-            lock.unlock()
-            let outcome = Result { try group[0].store.write { db in for t in group { try Store.insert(results: t.results, in: db) } } }
-            for t in group { t.outcome = outcome }
-            lock.lock()
-            commits += 1
-            committed += group.reduce(0) { $0 + $1.results.count }
-            lock.unlock()
-            for t in group { t.wake.signal() }
-            lock.lock()
-        }
-    }
-
-    var stats: (commits: Int, results: Int) { lock.lock(); defer { lock.unlock() }; return (commits, committed) }
-}
 
 /// Moves committed WAL frames into the database file on a connection of its own, so that no writer
 /// waits for a checkpoint (SQLite's automatic checkpoint runs inside the commit that crosses 1,000
