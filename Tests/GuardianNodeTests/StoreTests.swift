@@ -158,6 +158,21 @@ import Testing
         #expect(try store.db.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
     }
 
+    /// The writer's page cache is large only while a bulk load runs (two at once: until both end).
+    @Test func theWritersCacheIsLargeOnlyDuringBulkLoads() async throws {
+        let (store, dir) = try Self.tempStore()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func cache() throws -> Int? { try store.db.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA cache_size") } }
+        #expect(try cache() == -Store.cacheKiB)
+        let during = try await store.bulkLoad { () async throws -> [Int?] in
+            let outer = try cache()
+            let inner = try await store.bulkLoad { () async throws -> Int? in try cache() }
+            return [outer, inner, try cache()]
+        }
+        #expect(during == [-Store.bulkCacheKiB, -Store.bulkCacheKiB, -Store.bulkCacheKiB], "the outer load still runs after the inner one")
+        #expect(try cache() == -Store.cacheKiB)
+    }
+
     /// Checkpoints wait for a pause in the writes, or a second of writes without one; none while a
     /// bulk load holds them back, none without a write.
     @Test func checkpointsWaitForAPauseOrASecondOfWrites() {
