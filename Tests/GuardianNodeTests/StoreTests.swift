@@ -158,6 +158,22 @@ import Testing
         #expect(try store.db.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
     }
 
+    /// A commit whose WAL cannot be synced is not acknowledged: the caller gets a clear error. (The
+    /// WAL is unlinked under the open store, so the syncer cannot open it; a disk that fails the
+    /// `fdatasync` itself takes the same path.)
+    @Test func aCommitThatCannotBeSyncedIsNotAcknowledged() throws {
+        let (store, dir) = try Self.tempStore()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try store.insert(results: [Self.result(1)])
+        let before = store.commitStats
+        try FileManager.default.removeItem(atPath: dir + "/guardian.sqlite-wal")
+        let error = #expect(throws: GuardianError.self) { try store.insert(results: [Self.result(2)]) }
+        #expect(error?.description.contains("could not be made durable") == true, "\(String(describing: error))")
+        let after = store.commitStats
+        #expect(after.results == before.results, "nothing was acknowledged")
+        #expect(after.syncs == before.syncs + 1)
+    }
+
     /// The writer's page cache is large only while a bulk load runs (two at once: until both end).
     @Test func theWritersCacheIsLargeOnlyDuringBulkLoads() async throws {
         let (store, dir) = try Self.tempStore()
