@@ -205,9 +205,14 @@ import Testing
         let metrics = try await agent.request("GET", "/metrics", token: "")
         for line in ["# TYPE guardian_audit_queue_depth gauge", "# TYPE guardian_audit_duration_seconds histogram",
                      "guardian_audit_duration_seconds_count 2", "guardian_audits_total{outcome=\"succeeded\"} 2", "guardian_results_stored 2",
-                     "guardian_audit_duration_seconds_bucket{le=\"+Inf\"} 2"] {
+                     "guardian_audit_duration_seconds_bucket{le=\"+Inf\"} 2",
+                     // the store's group commit: each stored result was acknowledged after a WAL sync
+                     "# TYPE guardian_store_wal_fsync_duration_seconds histogram", "# TYPE guardian_store_commits_total counter"] {
             #expect(metrics.text.contains(line), "missing \(line) in:\n\(metrics.text)")
         }
+        let syncs = metrics.text.split(separator: "\n").first { $0.hasPrefix("guardian_store_wal_fsync_duration_seconds_count ") }
+            .flatMap { Int($0.split(separator: " ").last ?? "") }
+        #expect((syncs ?? 0) >= 1, "the two results were acknowledged after at least one WAL sync: \(String(describing: syncs))")
         agent.stop()
     }
 

@@ -13,6 +13,11 @@ public enum AgentMetrics {
         f.durationHistogramBuckets["guardian_audit_duration_seconds"] =
             [.milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
              .seconds(30), .seconds(60), .seconds(300)]
+        // the WAL sync that acknowledges results (Store/GroupCommitter.swift): sub-millisecond on a
+        // healthy disk, and the first thing to look at when acknowledgements slow down
+        f.durationHistogramBuckets["guardian_store_wal_fsync_duration_seconds"] =
+            [.microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+             .milliseconds(25), .milliseconds(100), .milliseconds(500), .seconds(1)]
         MetricsSystem.bootstrap(f)
         return r
     }()

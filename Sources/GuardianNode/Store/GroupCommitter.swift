@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import GuardianCore
+import Metrics
 import Synchronization
 
 /// Group commit in two stages, each on a thread of its own: a writer and a syncer.
@@ -55,6 +56,7 @@ final class GroupCommitter: Sendable {
     /// One transaction for everything queued when the writer got to it; the syncer makes it durable.
     private func write(_ group: [Ticket]) {
         counts.withLock { $0.commits += 1 }
+        Metrics.Counter(label: "guardian_store_commits_total").increment()
         let outcome = Result { try group[0].store.writeUnsynced { db in for t in group { try Store.insert(results: t.results, in: db) } } }
         switch outcome {
         case .success: syncer.add(group)
@@ -64,7 +66,12 @@ final class GroupCommitter: Sendable {
 
     /// One WAL sync for every caller whose transaction committed before it began.
     private func sync(_ group: [Ticket]) {
+        let started = DispatchTime.now().uptimeNanoseconds
         let outcome = Result { try wal.sync() }
+        switch outcome {
+        case .success: Metrics.Timer(label: "guardian_store_wal_fsync_duration_seconds").recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
+        case .failure: Metrics.Counter(label: "guardian_store_wal_fsync_failures_total").increment()
+        }
         counts.withLock { c in
             c.syncs += 1
             if case .success = outcome { c.results += group.reduce(0) { $0 + $1.results.count } }
