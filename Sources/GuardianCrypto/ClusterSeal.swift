@@ -117,16 +117,17 @@ public enum ClusterSeal {
     /// into its network buffer: an anti-entropy frame is megabytes, and each copy of it was a fresh
     /// allocation the kernel had to zero).
     public static func seal(_ message: [UInt8], keyring: ClusterKeyring, context: Context, now: Int64, into out: UnsafeMutableRawBufferPointer) {
+        precondition(out.count == overhead + message.count, "a sealed packet is the message plus \(overhead) bytes")
         let key = keyring.primary
         let header = [version] + key.id
         out.copyBytes(from: header)
-        let plain = [UInt8](unsafeUninitializedCapacity: 8 + message.count) { p, n in
-            for i in 0..<8 { p[i] = UInt8(truncatingIfNeeded: UInt64(bitPattern: now) >> (56 - 8 * UInt64(i))) }
-            message.withUnsafeBufferPointer { m in if let b = m.baseAddress { (p.baseAddress! + 8).initialize(from: b, count: m.count) } }
-            n = 8 + message.count
-        }
-        // SecretBox writes nonce | ciphertext | tag: exactly the rest of the packet.
-        plain.withUnsafeBytes { key.box.seal($0, associatedData: header + Array(context.rawValue.utf8), into: UnsafeMutableRawBufferPointer(rebasing: out[header.count...])) }
+        // The rest of the packet is the box: nonce | ciphertext of (time · message) | tag. The time
+        // and the message are laid out where their ciphertext goes and encrypted in place.
+        let box = UnsafeMutableRawBufferPointer(rebasing: out[header.count...])
+        let plain = box.baseAddress! + SecretBox.nonceBytes
+        for i in 0..<8 { plain.storeBytes(of: UInt8(truncatingIfNeeded: UInt64(bitPattern: now) >> (56 - 8 * UInt64(i))), toByteOffset: i, as: UInt8.self) }
+        message.withUnsafeBytes { m in if let b = m.baseAddress { (plain + 8).copyMemory(from: b, byteCount: m.count) } }
+        key.box.sealInPlace(box, associatedData: header + Array(context.rawValue.utf8))
     }
 
     /// Opens a packet; on success returns the message. Every failure is a `SealRejection`.

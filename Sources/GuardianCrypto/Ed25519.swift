@@ -129,19 +129,30 @@ public struct SecretBox: Sendable {
     }
 
     /// Seals into `out`, which must be exactly `plaintext.count + overhead` bytes: nonce | ciphertext
-    /// | tag, written in place (a multi-megabyte frame is not copied again to assemble it).
+    /// | tag (a multi-megabyte frame is not copied again to assemble it).
     public func seal(_ plaintext: UnsafeRawBufferPointer, associatedData: [UInt8], into out: UnsafeMutableRawBufferPointer) {
-        let nlen = Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
         precondition(out.count == plaintext.count + Self.overhead, "a sealed buffer is the plaintext plus \(Self.overhead) bytes")
+        if let p = plaintext.baseAddress { (out.baseAddress! + Self.nonceBytes).copyMemory(from: p, byteCount: plaintext.count) }
+        sealInPlace(out, associatedData: associatedData)
+    }
+
+    /// Seals a buffer laid out as nonce space | plaintext | tag space (`overhead` bytes around the
+    /// plaintext): the plaintext is encrypted where it lies (libsodium encrypts in place when the
+    /// ciphertext and plaintext are the same bytes), and the nonce and tag are written around it.
+    public func sealInPlace(_ out: UnsafeMutableRawBufferPointer, associatedData: [UInt8]) {
+        precondition(out.count >= Self.overhead, "a sealed buffer is at least \(Self.overhead) bytes")
         let o = out.baseAddress!.assumingMemoryBound(to: UInt8.self)
-        randombytes_buf(o, nlen)
+        randombytes_buf(o, Self.nonceBytes)
         var len: UInt64 = 0
         key.withUnsafeBytes { k in
-            _ = crypto_aead_xchacha20poly1305_ietf_encrypt(o + nlen, &len, plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self),
-                                                            UInt64(plaintext.count), associatedData, UInt64(associatedData.count), nil, o,
+            _ = crypto_aead_xchacha20poly1305_ietf_encrypt(o + Self.nonceBytes, &len, o + Self.nonceBytes, UInt64(out.count - Self.overhead),
+                                                            associatedData, UInt64(associatedData.count), nil, o,
                                                             k.baseAddress!.assumingMemoryBound(to: UInt8.self))
         }
     }
+
+    /// The nonce at the front of a sealed box.
+    public static let nonceBytes = Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
 
     public func open(_ sealed: [UInt8], associatedData: [UInt8] = []) throws -> [UInt8] {
         guard sealed.count >= Self.overhead else { throw CryptoError("sealed data is too short") }

@@ -127,10 +127,12 @@ import Testing
         #expect(try store.resultCount() == n)
     }
 
-    /// A result is acknowledged once its commit is durable: the connection that commits syncs the
-    /// WAL on every commit (`synchronous=FULL`, 2). GRDB's pool sets its writer to NORMAL (1) when
-    /// it turns WAL on, which syncs only at checkpoints; the store had run that way unnoticed,
-    /// because a process crash (the kill -9 test) loses nothing either way: only a power cut does.
+    /// Every write outside the group committer (projects, teams, tokens, hints) is durable when it
+    /// returns: the writer connection syncs the WAL on every commit (`synchronous=FULL`, 2), also
+    /// right after a group-committer transaction (which commits with NORMAL and syncs the WAL
+    /// itself). GRDB's pool sets its writer to NORMAL (1) when it turns WAL on, which syncs only at
+    /// checkpoints; the store had run that way unnoticed, because a process crash (the kill -9
+    /// test) loses nothing either way: only a power cut does.
     @Test func theWriterSyncsEveryCommit() throws {
         let (store, dir) = try Self.tempStore()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -66,8 +66,8 @@ public final class Store: Sendable {
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.prepareDatabase { db in
-            // (readers; the writer's setting is made below, after GRDB has set it up)
-            try db.execute(sql: "PRAGMA synchronous=FULL")
+            // (`synchronous` is set on the writer below, once GRDB has turned WAL on: set here, GRDB
+            // overrode it; readers never commit)
             try db.execute(sql: "PRAGMA foreign_keys=ON")
             // Checkpoints run on their own connection (below), not inside a commit that a caller waits for.
             try db.execute(sql: "PRAGMA wal_autocheckpoint=0")
