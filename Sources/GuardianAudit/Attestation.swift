@@ -116,17 +116,17 @@ public struct StatementSummary: Sendable {
         var byCheck: [Check: [Finding]] = [:]
         do {
             try JSONValue.read(bytes) { r in
-                try r.object { key, r in
+                try r.members { key, r in
                     switch key {
                     case "_type": type = try r.value().string
                     case "predicate":
-                        try r.object { key, r in
+                        try r.members { key, r in
                             switch key {
                             case "overallHealthScore": score = try r.value().number
-                            case "gate": try r.object { key, r in if key == "passed" { passed = try r.value().bool } else { try r.skip() } }
+                            case "gate": try r.members { key, r in if case "passed" = key { passed = try r.value().bool } else { try r.skip() } }
                             case "subject":
-                                try r.object { key, r in
-                                    guard key == "commit" else { return try r.skip() }
+                                try r.members { key, r in
+                                    guard case "commit" = key else { return try r.skip() }
                                     switch try r.value() {
                                     case .string(let c): commit = c
                                     case .null: commit = nil
@@ -135,10 +135,10 @@ public struct StatementSummary: Sendable {
                                 }
                             case "magicResults":
                                 sawResults = true
-                                try r.object { name, r in
-                                    guard let check = Check(rawValue: name) else { return try r.skip() }
-                                    try r.object { key, r in
-                                        guard key == "violations" else { return try r.skip() }
+                                try r.members { name, r in
+                                    guard let check = Check(rawValue: name.string) else { return try r.skip() }
+                                    try r.members { key, r in
+                                        guard case "violations" = key else { return try r.skip() }
                                         var list: [Finding] = []
                                         try r.array { r in list.append(try Self.finding(check, &r, bad)) }
                                         byCheck[check] = list
@@ -168,7 +168,7 @@ public struct StatementSummary: Sendable {
         func string(_ slot: inout String??, _ r: inout JSONValue.Reader) throws {
             if slot == nil { slot = .some(try r.string()) } else { try r.skip() }
         }
-        try r.object { key, r in
+        try r.members { key, r in
             switch key {
             case "ruleId": try string(&rule, &r)
             case "severity": try string(&severity, &r)

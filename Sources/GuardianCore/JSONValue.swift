@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A small, strict JSON reader (RFC 8259) for hot paths where `JSONDecoder` costs more than the
 /// work around it: verifying and storing replicated or imported results reads a few fields of a
 /// signed statement, and the generic decoder spent most of an import's time building the whole
@@ -25,6 +31,7 @@ public indirect enum JSONValue: Sendable, Equatable {
     public struct ParseError: Error, CustomStringConvertible {
         public let offset: Int
         public let reason: String
+        @usableFromInline init(offset: Int, reason: String) { self.offset = offset; self.reason = reason }
         public var description: String { "invalid JSON at byte \(offset): \(reason)" }
     }
 
@@ -55,12 +62,16 @@ public indirect enum JSONValue: Sendable, Equatable {
     /// Reads a document without building it: the caller walks objects member by member, takes the
     /// values it needs and skips the rest (skipped values are still checked for syntax, without
     /// allocating). Valid only inside `read`'s closure.
+    ///
+    /// Inlinable, with the parser's small steps: a statement's reader in another module then runs
+    /// as one specialised function instead of a closure call and a `String` per member.
     public struct Reader {
-        var p: Parser
+        @usableFromInline var p: Parser
+        @usableFromInline init(p: Parser) { self.p = p }
 
         /// Calls `member` for each member of the object at the current position, with its name; the
         /// callback must consume the value (`value`, `skip`, `string`, another `object`, ...).
-        public mutating func object(_ member: (String, inout Reader) throws -> Void) throws {
+        @inlinable public mutating func object(_ member: (String, inout Reader) throws -> Void) throws {
             try items(UInt8(ascii: "{"), UInt8(ascii: "}"), "an object") { r in
                 guard r.p.i < r.p.b.count, r.p.b[r.p.i] == UInt8(ascii: "\"") else { throw r.p.fail("expected a member name") }
                 let k = try r.p.string()
@@ -72,15 +83,30 @@ public indirect enum JSONValue: Sendable, Equatable {
             }
         }
 
+        /// `object` with each member's name as a `Key` over the document's bytes, not a `String`:
+        /// a name is matched with `switch key { case "name": ... }` (a byte comparison), and only a
+        /// name with escapes is decoded. For readers that take a few members of large objects.
+        @inlinable public mutating func members(_ member: (Key, inout Reader) throws -> Void) throws {
+            try items(UInt8(ascii: "{"), UInt8(ascii: "}"), "an object") { r in
+                guard r.p.i < r.p.b.count, r.p.b[r.p.i] == UInt8(ascii: "\"") else { throw r.p.fail("expected a member name") }
+                let k = try r.p.key()
+                r.p.skipSpace()
+                guard r.p.i < r.p.b.count, r.p.b[r.p.i] == UInt8(ascii: ":") else { throw r.p.fail("expected ':'") }
+                r.p.i += 1
+                r.p.skipSpace()
+                try member(k, &r)
+            }
+        }
+
         /// Calls `element` for each element of the array at the current position; the callback must
         /// consume the element.
-        public mutating func array(_ element: (inout Reader) throws -> Void) throws {
+        @inlinable public mutating func array(_ element: (inout Reader) throws -> Void) throws {
             try items(UInt8(ascii: "["), UInt8(ascii: "]"), "an array", element)
         }
 
         /// The comma-separated items between `open` and `close` (an object's members or an array's
         /// elements), each read by `item` from its first character.
-        private mutating func items(_ open: UInt8, _ close: UInt8, _ what: String, _ item: (inout Reader) throws -> Void) throws {
+        @inlinable mutating func items(_ open: UInt8, _ close: UInt8, _ what: String, _ item: (inout Reader) throws -> Void) throws {
             p.skipSpace()
             guard p.i < p.b.count, p.b[p.i] == open else { throw p.fail("expected \(what)") }
             p.i += 1
@@ -98,29 +124,48 @@ public indirect enum JSONValue: Sendable, Equatable {
         }
 
         /// The value at the current position, built.
-        public mutating func value() throws -> JSONValue { p.skipSpace(); return try p.value(depth: 1) }
+        @inlinable public mutating func value() throws -> JSONValue { p.skipSpace(); return try p.value(depth: 1) }
 
         /// Passes over the value at the current position, checking its syntax.
-        public mutating func skip() throws { p.skipSpace(); try p.skip(depth: 1) }
+        @inlinable public mutating func skip() throws { p.skipSpace(); try p.skip(depth: 1) }
 
         /// The string at the current position; any other value is passed over and gives nil (as
         /// `JSONValue.string` does).
-        public mutating func string() throws -> String? {
+        @inlinable public mutating func string() throws -> String? {
             p.skipSpace()
             guard p.i < p.b.count, p.b[p.i] == UInt8(ascii: "\"") else { try p.skip(depth: 1); return nil }
             return try p.string()
         }
 
         /// The number at the current position; any other value is passed over and gives nil.
-        public mutating func number() throws -> Double? {
+        @inlinable public mutating func number() throws -> Double? {
             p.skipSpace()
             guard p.i < p.b.count, p.b[p.i] == UInt8(ascii: "-") || (48...57).contains(p.b[p.i]) else { try p.skip(depth: 1); return nil }
             return try p.number()
         }
     }
 
+    /// A member name as `Reader.members` gives it: the raw bytes between the quotes, or the decoded
+    /// name when it has escapes. Valid only inside the member's callback.
+    public struct Key {
+        @usableFromInline let raw: UnsafeBufferPointer<UInt8>
+        @usableFromInline let decoded: String?
+        @usableFromInline init(raw: UnsafeBufferPointer<UInt8>, decoded: String?) { self.raw = raw; self.decoded = decoded }
+
+        /// The name as a `String`.
+        @inlinable public var string: String { decoded ?? String(decoding: raw, as: UTF8.self) }
+
+        @inlinable public static func ~= (pattern: StaticString, key: Key) -> Bool {
+            let n = pattern.utf8CodeUnitCount
+            if let d = key.decoded { return d.utf8.elementsEqual(UnsafeBufferPointer(start: pattern.utf8Start, count: n)) }
+            guard key.raw.count == n else { return false }
+            guard let base = key.raw.baseAddress else { return n == 0 }
+            return memcmp(base, pattern.utf8Start, n) == 0
+        }
+    }
+
     /// Walks a whole document with a `Reader`; trailing characters are an error.
-    public static func read<T>(_ bytes: [UInt8], _ body: (inout Reader) throws -> T) throws -> T {
+    @inlinable public static func read<T>(_ bytes: [UInt8], _ body: (inout Reader) throws -> T) throws -> T {
         try bytes.withUnsafeBufferPointer { buf in
             var r = Reader(p: Parser(b: buf))
             let v = try body(&r)
@@ -130,12 +175,13 @@ public indirect enum JSONValue: Sendable, Equatable {
         }
     }
 
-    struct Parser {
-        let b: UnsafeBufferPointer<UInt8>
-        var i = 0
+    @usableFromInline struct Parser {
+        @usableFromInline let b: UnsafeBufferPointer<UInt8>
+        @usableFromInline var i = 0
+        @usableFromInline init(b: UnsafeBufferPointer<UInt8>) { self.b = b }
 
         /// Passes over one value without building it.
-        mutating func skip(depth: Int) throws {
+        @usableFromInline mutating func skip(depth: Int) throws {
             guard depth < 64 else { throw fail("nested too deeply") }
             guard i < b.count else { throw fail("unexpected end") }
             switch b[i] {
@@ -171,7 +217,7 @@ public indirect enum JSONValue: Sendable, Equatable {
         }
 
         /// Passes over a string, checking its escapes.
-        mutating func skipString() throws {
+        @usableFromInline mutating func skipString() throws {
             i += 1
             while i < b.count {
                 let c = b[i]
@@ -200,13 +246,13 @@ public indirect enum JSONValue: Sendable, Equatable {
             throw fail("unterminated string")
         }
 
-        func fail(_ reason: String) -> ParseError { ParseError(offset: i, reason: reason) }
+        @usableFromInline func fail(_ reason: String) -> ParseError { ParseError(offset: i, reason: reason) }
 
-        mutating func skipSpace() {
+        @inlinable mutating func skipSpace() {
             while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 }
         }
 
-        mutating func value(depth: Int) throws -> JSONValue {
+        @usableFromInline mutating func value(depth: Int) throws -> JSONValue {
             guard depth < 64 else { throw fail("nested too deeply") }
             guard i < b.count else { throw fail("unexpected end") }
             switch b[i] {
@@ -260,11 +306,18 @@ public indirect enum JSONValue: Sendable, Equatable {
             i += word.count
         }
 
-        mutating func number() throws -> Double {
+        @usableFromInline mutating func number() throws -> Double {
             let start = i
             if i < b.count, b[i] == UInt8(ascii: "-") { i += 1 }
             guard i < b.count, (48...57).contains(b[i]) else { throw fail("expected a value") }
+            let digits = i
             if b[i] == 48 { i += 1 } else { while i < b.count, (48...57).contains(b[i]) { i += 1 } }
+            // an integer of up to 15 digits is exact as a Double: no strtod (line numbers, scores)
+            if i - digits <= 15, i == b.count || (b[i] != UInt8(ascii: ".") && b[i] | 0x20 != UInt8(ascii: "e")) {
+                var v: Int64 = 0
+                for k in digits..<i { v = v * 10 + Int64(b[k] &- 48) }
+                return digits > start ? -Double(v) : Double(v)
+            }
             if i < b.count, b[i] == UInt8(ascii: ".") {
                 i += 1
                 guard i < b.count, (48...57).contains(b[i]) else { throw fail("expected a digit") }
@@ -298,7 +351,21 @@ public indirect enum JSONValue: Sendable, Equatable {
             return v
         }
 
-        mutating func string() throws -> String {
+        /// A member name at the current position (on its opening quote).
+        @inlinable mutating func key() throws -> Key {
+            let start = i + 1
+            var k = start
+            while k < b.count, b[k] != UInt8(ascii: "\""), b[k] != UInt8(ascii: "\\"), b[k] >= 0x20 { k += 1 }
+            if k < b.count, b[k] == UInt8(ascii: "\"") {
+                i = k + 1
+                return Key(raw: UnsafeBufferPointer(rebasing: b[start..<k]), decoded: nil)
+            }
+            // escapes, a control character or the end: the full reader decides
+            let s = try string()
+            return Key(raw: UnsafeBufferPointer(rebasing: b[start..<start]), decoded: s)
+        }
+
+        @usableFromInline mutating func string() throws -> String {
             i += 1 // the opening quote
             let start = i
             // the common case: no escapes, one copy

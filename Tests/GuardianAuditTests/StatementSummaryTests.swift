@@ -30,6 +30,8 @@ import Testing
             #"{"a":[1,-2.5e3,true,false,null],"b":{"c":"x\"y\\z\/\b\f\n\r\t\u00e9\ud83d\ude00"},"d":""}"#,
             #"  [ {} , [] , 0 , "" ]  "#,
             #""plain""#,
+            // integers take a fast path below 16 digits; longer ones, fractions and exponents go to strtod
+            #"[0,-0,7,-42,123456789012345,-999999999999999,1234567890123456,12345678901234567890,1e2,-3.25,0.5E-1]"#,
         ]
         for d in docs {
             let mine = try JSONValue.parse(Array(d.utf8))
@@ -89,6 +91,10 @@ import Testing
         let good = #"{"ruleId":"r1","ruleId":"r2","severity":"high","file":12,"line":"7","message":"m","fingerprint":"f","fix":{"a":[1]}}"#
         let (summary, _) = try Attestation.verifySummary(statement(good), trusted: trusted)
         #expect(summary.findings == [.init(check: Check.allCases[0], ruleId: "r1", severity: .high, file: nil, line: nil, message: "m", fingerprint: "f")])
+        // member names are matched as bytes; a name written with escapes is decoded first
+        let escaped = #"{"\u0072uleId":"r","sev\u0065rity":"low","line":9,"message":"m","fingerprint":"f","file\"":"x"}"#
+        let (named, _) = try Attestation.verifySummary(statement(escaped), trusted: trusted)
+        #expect(named.findings == [.init(check: Check.allCases[0], ruleId: "r", severity: .low, file: nil, line: 9, message: "m", fingerprint: "f")])
         for bad in [#"{"severity":"high","message":"m","fingerprint":"f"}"#, #"{"ruleId":"r","severity":"awful","message":"m","fingerprint":"f"}"#,
                     #"{"ruleId":"r","severity":"high","message":"m"}"#, #"{"ruleId":"r","severity":"high","message":7,"fingerprint":"f"}"#, "3"] {
             #expect(throws: CryptoError.self, "\(bad)") { try Attestation.verifySummary(statement(bad), trusted: trusted) }
