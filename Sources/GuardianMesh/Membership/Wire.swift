@@ -119,10 +119,16 @@ public enum Wire {
     struct Reader {
         let b: [UInt8]
         var i = 0
-        init(_ bytes: [UInt8]) { b = bytes }
+        /// Where the message ends in `b` (a message inside a larger buffer is read without copying it out).
+        let limit: Int
+        init(_ bytes: [UInt8]) { b = bytes; limit = bytes.count }
+        init(_ bytes: [UInt8], _ range: Range<Int>) {
+            precondition(range.lowerBound >= 0 && range.upperBound <= bytes.count)
+            b = bytes; i = range.lowerBound; limit = range.upperBound
+        }
 
         mutating func byte() throws -> UInt8 {
-            guard i < b.count else { throw MeshError("message truncated") }
+            guard i < limit else { throw MeshError("message truncated") }
             defer { i += 1 }
             return b[i]
         }
@@ -143,19 +149,19 @@ public enum Wire {
         }
         mutating func count(max: Int = maxItems) throws -> Int {
             let n = try uint()
-            guard n <= UInt64(max), Int(n) <= b.count - i else { throw MeshError("count \(n) exceeds the message") }
+            guard n <= UInt64(max), Int(n) <= limit - i else { throw MeshError("count \(n) exceeds the message") }
             return Int(n)
         }
         /// A length-prefixed byte string of at most `max` bytes.
         mutating func blob(max: Int) throws -> [UInt8] {
             let n = try uint()
-            guard n <= UInt64(max), Int(n) <= b.count - i else { throw MeshError("value of \(n) bytes exceeds the message") }
+            guard n <= UInt64(max), Int(n) <= limit - i else { throw MeshError("value of \(n) bytes exceeds the message") }
             defer { i += Int(n) }
             return Array(b[i..<i + Int(n)])
         }
         mutating func string() throws -> String {
             let n = try uint()
-            guard n <= UInt64(maxString), Int(n) <= b.count - i else { throw MeshError("string length \(n) exceeds the message") }
+            guard n <= UInt64(maxString), Int(n) <= limit - i else { throw MeshError("string length \(n) exceeds the message") }
             defer { i += Int(n) }
             guard let s = String(validating: b[i..<i + Int(n)], as: UTF8.self) else { throw MeshError("string is not UTF-8") }
             return s
@@ -176,6 +182,6 @@ public enum Wire {
             }
         }
         mutating func updates() throws -> [Update] { try (0..<(try count())).map { _ in try update() } }
-        func end() throws { guard i == b.count else { throw MeshError("\(b.count - i) trailing bytes") } }
+        func end() throws { guard i == limit else { throw MeshError("\(limit - i) trailing bytes") } }
     }
 }

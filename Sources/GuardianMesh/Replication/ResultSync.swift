@@ -113,8 +113,11 @@ public enum ResultSync: Sendable, Equatable {
     /// Decodes a message. Anything malformed is an error, never a crash: truncated or trailing bytes,
     /// counts over the limits, ids that are not 64 hex digits, prefixes that are not hex or are as
     /// long as an id, leaves whose ids lie outside their prefix, unknown kinds.
-    public static func decode(_ bytes: [UInt8]) throws -> ResultSync {
-        var r = Wire.Reader(bytes)
+    public static func decode(_ bytes: [UInt8]) throws -> ResultSync { try decode(bytes, 0..<bytes.count) }
+
+    /// Decodes the message that occupies `range` of `bytes` (one inside a larger frame).
+    public static func decode(_ bytes: [UInt8], _ range: Range<Int>) throws -> ResultSync {
+        var r = Wire.Reader(bytes, range)
         let m: ResultSync
         switch try r.byte() {
         case 1:

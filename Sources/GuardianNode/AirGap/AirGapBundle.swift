@@ -55,6 +55,24 @@ public enum AirGapBundle {
     /// A body signed by the exporter: the content, then 64 bytes of signature over it.
     public static func signed(_ content: [UInt8], by key: SigningKey) -> [UInt8] { content + key.sign(content) }
 
+    /// The records of a whole result frame (kind · length · body · checksum, as `BundleReader` hands
+    /// it out), or why it cannot be used: its checksum fails, or its body does not decode. Runs on
+    /// every core during an import, beside the signature checks.
+    public static func openResult(_ frame: [UInt8]) -> Result<[ResultSync.Record], FrameDamage> {
+        let end = frame.count - checksumBytes
+        guard end >= 5 else { return .failure(FrameDamage(reason: "a result frame too short to hold its checksum")) }
+        let sum = frame.withUnsafeBufferPointer { Sodium.blake2b(UnsafeBufferPointer(rebasing: $0[0..<end]), length: checksumBytes) }
+        guard sum.elementsEqual(frame[end...]) else {
+            return .failure(FrameDamage(reason: "checksum mismatch in a result frame of \(end - 5) bytes"))
+        }
+        guard case .push(let records)? = try? ResultSync.decode(frame, 5..<end) else {
+            return .failure(FrameDamage(reason: "a result frame that does not decode"))
+        }
+        return .success(records)
+    }
+
+    public struct FrameDamage: Error, Sendable { public var reason: String }
+
     /// The content of a signed body, or nil when the signature is not `key`'s.
     public static func opened(_ body: [UInt8], key: VerifyingKey) -> [UInt8]? {
         guard body.count >= 64 else { return nil }
@@ -71,9 +89,14 @@ public enum AirGapBundle {
 
 /// Reads a bundle from chunks as they arrive (a file, an HTTP body), frame by frame. A frame whose
 /// checksum fails is reported and skipped; a length that cannot be right ends the reading there.
+/// Result frames (all but a handful of a bundle's frames) come out whole and unchecked: their
+/// checksums are checked with `AirGapBundle.openResult` on every core, not on the one thread that
+/// reads the file (it was a serial step of about 7 µs per result between the parallel ones).
 public struct BundleReader: Sendable {
     public enum Item: Sendable {
         case frame(AirGapBundle.Kind, [UInt8], offset: Int)
+        /// A whole result frame (kind · length · body · checksum), its checksum not yet checked.
+        case result(frame: [UInt8], offset: Int)
         /// A frame that does not check: where it starts and why.
         case damaged(offset: Int, reason: String)
     }
@@ -117,8 +140,10 @@ public struct BundleReader: Sendable {
         guard available >= total else { return nil }
         let at = offset, from = start
         consume(total)
-        // checked where it lies in the buffer, and only the body copied out (this runs once per
-        // frame on the one thread that reads the file, ahead of the verification on every core)
+        if kindByte == AirGapBundle.Kind.result.rawValue {
+            return .result(frame: Array(buffer[from..<from + total]), offset: at)
+        }
+        // checked where it lies in the buffer, and only the body copied out
         let sum = buffer.withUnsafeBufferPointer { Sodium.blake2b(UnsafeBufferPointer(rebasing: $0[from..<from + 5 + length]), length: AirGapBundle.checksumBytes) }
         guard sum.elementsEqual(buffer[from + 5 + length..<from + total]) else {
             return .damaged(offset: at, reason: "checksum mismatch in a \(AirGapBundle.Kind(rawValue: kindByte).map { "\($0)" } ?? "?") frame of \(length) bytes")

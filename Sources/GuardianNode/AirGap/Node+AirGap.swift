@@ -127,7 +127,8 @@ struct BundleImporter {
     var signerCounts: [String: Int] = [:]
     var refusedSigners: [String: String] = [:]
     var registryBatch: [RegistryRecord] = []
-    var resultBatch: [ResultSync.Record] = []
+    /// Result frames read and not yet opened (checksum, decoding) nor verified, with their offsets.
+    var resultFrames: [([UInt8], Int)] = []
     /// Verifies and turns results into rows across the whole import; the insert still running.
     var rows: VerifiedRows
     var pendingInsert: Task<Void, any Error>?
@@ -151,6 +152,10 @@ struct BundleImporter {
             switch item {
             case .damaged(let offset, let reason): report.damaged.append("byte \(offset): \(reason)")
             case .frame(let kind, let body, let offset): try await frame(kind, body, offset: offset)
+            case .result(let frame, let offset):
+                try await flushRegistry()
+                resultFrames.append((frame, offset))
+                if resultFrames.count >= 8192 { try await flushResults() }
             }
         }
     }
@@ -195,11 +200,7 @@ struct BundleImporter {
                 registryBatch.append(r)
             }
         case .result:
-            try await flushRegistry()
-            guard case .push(let rs)? = try? ResultSync.decode(body) else { return report.damaged.append("byte \(offset): a result frame that does not decode") }
-            report.resultsRead += rs.count
-            resultBatch += rs
-            if resultBatch.count >= 8192 { try await flushResults() }
+            break // the reader hands result frames out whole (`.result`), to be opened in `flushResults`
         case .trailer:
             sawTrailer = true
             guard let key = exporterKey, let content = AirGapBundle.opened(body, key: key),
@@ -221,16 +222,32 @@ struct BundleImporter {
         if o.malformed > 0 { refuse("registry record that does not decode", o.malformed) }
     }
 
-    /// Verifies and stores the batch. Results already stored are recognised by id (a hash of the
-    /// exact bytes, checked when they were stored) and not verified again; the others are verified
-    /// on every core, and their insert runs while the next batch is verified.
+    /// Opens, verifies and stores the batch. Frames are checked and decoded, and their results'
+    /// ids hashed, on every core; results already stored are recognised by id (a hash of the exact
+    /// bytes, checked when they were stored) and not verified again; the others are verified on
+    /// every core, and their insert runs while the next batch is verified.
     private mutating func flushResults() async throws {
-        guard !resultBatch.isEmpty else { return }
-        let batch = resultBatch
-        resultBatch = []
+        guard !resultFrames.isEmpty else { return }
+        let frames = resultFrames
+        resultFrames = []
+        let opened = ParallelMap.run(frames) { frame, _ in
+            AirGapBundle.openResult(frame).map { records in (records, records.map { DSSE.recordID($0.envelope) }) }
+        }
+        var batch: [ResultSync.Record] = [], ids: [String] = []
+        batch.reserveCapacity(frames.count)
+        ids.reserveCapacity(frames.count)
+        for ((_, offset), frame) in zip(frames, opened) {
+            switch frame {
+            case .failure(let damage): report.damaged.append("byte \(offset): \(damage.reason)")
+            case .success(let (records, recordIDs)):
+                report.resultsRead += records.count
+                batch += records
+                ids += recordIDs
+            }
+        }
         let keys = signerKeys
         var insert: [(ResultRecord, [FindingRecord])] = []
-        for outcome in try rows.prepare(batch, trusted: { _ in keys }) {
+        for outcome in try rows.prepare(batch, ids: ids, trusted: { _ in keys }) {
             switch outcome {
             case .present: report.alreadyPresent += 1
             case .row(let result, let findings):
