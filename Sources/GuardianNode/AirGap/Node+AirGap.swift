@@ -251,9 +251,14 @@ struct BundleImporter {
                 ids += recordIDs
             }
         }
+        Discard.later(consume opened)
+        Discard.later(consume frames)
         let keys = signerKeys
         var insert: [(ResultRecord, [FindingRecord])] = []
-        for outcome in try rows.prepare(batch, ids: ids, trusted: { _ in keys }) {
+        let outcomes = try rows.prepare(batch, ids: ids, trusted: { _ in keys })
+        Discard.later(consume batch)
+        Discard.later(consume ids)
+        for outcome in outcomes {
             switch outcome {
             case .present: report.alreadyPresent += 1
             case .row(let result, let findings):
