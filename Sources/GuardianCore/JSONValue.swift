@@ -72,15 +72,7 @@ public indirect enum JSONValue: Sendable, Equatable {
         /// Calls `member` for each member of the object at the current position, with its name; the
         /// callback must consume the value (`value`, `skip`, `string`, another `object`, ...).
         @inlinable public mutating func object(_ member: (String, inout Reader) throws -> Void) throws {
-            try items(UInt8(ascii: "{"), UInt8(ascii: "}"), "an object") { r in
-                guard r.p.i < r.p.b.count, r.p.b[r.p.i] == UInt8(ascii: "\"") else { throw r.p.fail("expected a member name") }
-                let k = try r.p.string()
-                r.p.skipSpace()
-                guard r.p.i < r.p.b.count, r.p.b[r.p.i] == UInt8(ascii: ":") else { throw r.p.fail("expected ':'") }
-                r.p.i += 1
-                r.p.skipSpace()
-                try member(k, &r)
-            }
+            try members { key, r in try member(key.string, &r) }
         }
 
         /// `object` with each member's name as a `Key` over the document's bytes, not a `String`:
