@@ -2,6 +2,7 @@ import Foundation
 import GuardianAudit
 import GuardianCore
 import GuardianCrypto
+import GuardianMesh
 @testable import GuardianNode
 import GuardianTestKit
 import Logging
@@ -153,6 +154,48 @@ import Testing
             #expect(findings.count == 2, "result \(k)")
             #expect(new == (k == 0 ? [] : ["fp\(k + 1)"]), "result \(k): \(new)")
         }
+    }
+
+    /// Bundles of format version 1 (result frames a replication push, checksummed whole) still
+    /// import; a flipped byte outside a result's envelope (its project, its time), which no
+    /// signature covers, is found in both versions.
+    @Test func versionOneBundlesAndDamageOutsideTheEnvelope() async throws {
+        let source = try Self.node("v1-source")
+        _ = try Self.seed(source, projects: ["alpha"], results: 12)
+        let v2 = try await Self.export(source)
+        #expect(Array(v2.prefix(AirGapBundle.magic.count)) == AirGapBundle.magic)
+        // the same bundle written as version 1, and where each result frame starts in both
+        var reader = BundleReader()
+        reader.feed(v2)
+        var v1 = AirGapBundle.magicV1
+        var starts: [(v2: Int, v1: Int)] = []
+        while let item = reader.next() {
+            switch item {
+            case .frame(let kind, let body, _): v1 += AirGapBundle.frame(kind, body)
+            case .result(let frame, let offset):
+                let (records, ids) = try AirGapBundle.openResult(frame, version: 2).get()
+                #expect(records.count == 1 && ids == records.map { DSSE.recordID($0.envelope) })
+                starts.append((offset, v1.count))
+                v1 += AirGapBundle.frame(.result, ResultSync.push(records).encode())
+            case .damaged(_, let why): Issue.record("the export is damaged: \(why)")
+            }
+        }
+        #expect(reader.version == 2 && starts.count == 12)
+        let old = try await Self.importing(try Self.node("v1-target"), v1)
+        #expect(old.complete && old.imported == 12, "\(old)")
+
+        // version 2: kind, length, then the project's 2-byte length and its first byte; the time follows the project ("alpha")
+        for (n, at) in [starts[3].v2 + 7, starts[5].v2 + 7 + 5 + 2].enumerated() {
+            var tampered = v2
+            tampered[at] ^= 0x01
+            let report = try await Self.importing(try Self.node("v2-flip-\(n)"), tampered)
+            #expect(!report.complete && report.damaged.count == 1 && report.imported == 11, "\(report)")
+        }
+        // version 1: kind, length, then the push's kind, count, the project's length and its first byte
+        var tampered = v1
+        tampered[starts[4].v1 + 8] ^= 0x01
+        let report = try await Self.importing(try Self.node("v1-flip"), tampered)
+        #expect(!report.complete && report.damaged.count == 1 && report.imported == 11, "\(report)")
     }
 
     @Test func truncatedTamperedAndUntrustedBundles() async throws {

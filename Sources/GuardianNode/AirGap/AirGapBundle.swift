@@ -5,8 +5,12 @@ import GuardianMesh
 /// The air-gap bundle (`guardian export` / `guardian import`, docs/airgap.md): signed results and
 /// registry records in one file that is read as a stream.
 ///
-///     "GUARDIAN-BUNDLE/1\n"
+///     "GUARDIAN-BUNDLE/2\n"
 ///     frame*   where frame = kind (1 byte) · length (4 bytes, big-endian) · body · BLAKE2b-128(kind · length · body)
+///
+/// except that a result frame's checksum takes the envelope's record id in place of the envelope
+/// (`resultFrame`). Version 1 (`GUARDIAN-BUNDLE/1`, result bodies a `ResultSync.push` checksummed
+/// whole) is still read.
 ///
 /// Frames: one **header** (JSON: the exporter, what was selected, how many records follow, and the
 /// public key of every signer of the results), then **registry** records (projects and teams, never
@@ -16,7 +20,11 @@ import GuardianMesh
 /// The checksum finds a flipped byte in any frame; the counts in the header say what a truncated
 /// file is missing.
 public enum AirGapBundle {
-    public static let magic = Array("GUARDIAN-BUNDLE/1\n".utf8)
+    /// What `exportBundle` writes. Version 1 bundles (`magicV1`) are still read.
+    public static let magic = Array("GUARDIAN-BUNDLE/2\n".utf8)
+    /// The first format: its result frames were a `ResultSync.push` of one record, checksummed whole,
+    /// so an import hashed every envelope twice (the checksum, then the record id).
+    public static let magicV1 = Array("GUARDIAN-BUNDLE/1\n".utf8)
     public enum Kind: UInt8, Sendable { case header = 1, registry = 2, result = 3, trailer = 4 }
     /// Largest frame body (an envelope is at most `ResultSync.maxEnvelope`).
     public static let maxBody = ResultSync.maxEnvelope + 4096
@@ -28,7 +36,7 @@ public enum AirGapBundle {
     }
 
     public struct Header: Codable, Sendable {
-        public var version = 1
+        public var version = 2
         public var exporter: Signer
         public var exporterName: String
         public var createdAt: Double
@@ -55,20 +63,71 @@ public enum AirGapBundle {
     /// A body signed by the exporter: the content, then 64 bytes of signature over it.
     public static func signed(_ content: [UInt8], by key: SigningKey) -> [UInt8] { content + key.sign(content) }
 
+    /// A result frame (version 2). Body: the project (2-byte length, UTF-8), the time (the Double's
+    /// 8 bytes, big-endian), the signer's public key (1-byte length, 0 or 32 bytes), then the
+    /// envelope's exact bytes to the end. Checksum: BLAKE2b-128 of kind · length · the body up to
+    /// the envelope · the envelope's record id (BLAKE2b-256, raw). Every byte is still covered, and
+    /// an import hashes each envelope once, for the id it needs anyway.
+    public static func resultFrame(_ r: ResultSync.Record) -> [UInt8] {
+        let project = Array(r.project.utf8)
+        var out: [UInt8] = [Kind.result.rawValue, 0, 0, 0, 0]
+        out.reserveCapacity(5 + 2 + project.count + 9 + r.signerKey.count + r.envelope.count + checksumBytes)
+        out += [UInt8(project.count >> 8 & 0xFF), UInt8(project.count & 0xFF)] + project
+        let bits = r.createdAt.bitPattern
+        for k in (0..<8).reversed() { out.append(UInt8(truncatingIfNeeded: bits >> (8 * UInt64(k)))) }
+        out.append(UInt8(r.signerKey.count))
+        out += r.signerKey
+        let head = out.count
+        out += r.envelope
+        let n = UInt32(out.count - 5)
+        out[1] = UInt8(n >> 24); out[2] = UInt8(n >> 16 & 0xFF); out[3] = UInt8(n >> 8 & 0xFF); out[4] = UInt8(n & 0xFF)
+        out += Sodium.blake2b(Array(out[0..<head]) + Sodium.blake2b(r.envelope, length: 32), length: checksumBytes)
+        return out
+    }
+
     /// The records of a whole result frame (kind · length · body · checksum, as `BundleReader` hands
-    /// it out), or why it cannot be used: its checksum fails, or its body does not decode. Runs on
-    /// every core during an import, beside the signature checks.
-    public static func openResult(_ frame: [UInt8]) -> Result<[ResultSync.Record], FrameDamage> {
+    /// it out) and their ids, or why it cannot be used: its checksum fails, or its body does not
+    /// decode. Runs on every core during an import, beside the signature checks.
+    public static func openResult(_ frame: [UInt8], version: Int) -> Result<([ResultSync.Record], [String]), FrameDamage> {
         let end = frame.count - checksumBytes
         guard end >= 5 else { return .failure(FrameDamage(reason: "a result frame too short to hold its checksum")) }
-        let sum = frame.withUnsafeBufferPointer { Sodium.blake2b(UnsafeBufferPointer(rebasing: $0[0..<end]), length: checksumBytes) }
+        if version == 1 {
+            let sum = frame.withUnsafeBufferPointer { Sodium.blake2b(UnsafeBufferPointer(rebasing: $0[0..<end]), length: checksumBytes) }
+            guard sum.elementsEqual(frame[end...]) else {
+                return .failure(FrameDamage(reason: "checksum mismatch in a result frame of \(end - 5) bytes"))
+            }
+            guard case .push(let records)? = try? ResultSync.decode(frame, 5..<end) else {
+                return .failure(FrameDamage(reason: "a result frame that does not decode"))
+            }
+            return .success((records, records.map { DSSE.recordID($0.envelope) }))
+        }
+        func damaged(_ why: String) -> Result<([ResultSync.Record], [String]), FrameDamage> {
+            .failure(FrameDamage(reason: "a result frame of \(end - 5) bytes \(why)"))
+        }
+        var i = 5
+        guard end - i >= 2 else { return damaged("ends before its project") }
+        let projectLength = Int(frame[i]) << 8 | Int(frame[i + 1])
+        i += 2
+        guard (1...256).contains(projectLength), end - i >= projectLength + 9 else { return damaged("has a project of \(projectLength) bytes") }
+        guard let project = String(validating: frame[i..<i + projectLength], as: UTF8.self) else { return damaged("has a project that is not UTF-8") }
+        i += projectLength
+        var bits: UInt64 = 0
+        for k in 0..<8 { bits = bits << 8 | UInt64(frame[i + k]) }
+        i += 8
+        let time = Double(bitPattern: bits)
+        let keyLength = Int(frame[i])
+        i += 1
+        guard time.isFinite, keyLength == 0 || keyLength == 32, end - i > keyLength else { return damaged("has a bad time or signer key") }
+        let key = Array(frame[i..<i + keyLength])
+        i += keyLength
+        guard end - i <= ResultSync.maxEnvelope else { return damaged("has an envelope over the size limit") }
+        let envelope = Array(frame[i..<end])
+        let id = Sodium.blake2b(envelope, length: 32)
+        let sum = Sodium.blake2b(Array(frame[0..<i]) + id, length: checksumBytes)
         guard sum.elementsEqual(frame[end...]) else {
             return .failure(FrameDamage(reason: "checksum mismatch in a result frame of \(end - 5) bytes"))
         }
-        guard case .push(let records)? = try? ResultSync.decode(frame, 5..<end) else {
-            return .failure(FrameDamage(reason: "a result frame that does not decode"))
-        }
-        return .success(records)
+        return .success(([ResultSync.Record(project: project, createdAt: time, envelope: envelope, signerKey: key)], [Sodium.hex(id)]))
     }
 
     public struct FrameDamage: Error, Sendable { public var reason: String }
@@ -106,6 +165,8 @@ public struct BundleReader: Sendable {
     /// Bytes consumed before `buffer[start]`.
     public private(set) var offset = 0
     private var sawMagic = false
+    /// The bundle's format version (1 or 2), once its magic line was read.
+    public private(set) var version = 0
     /// Set when the rest of the input cannot be read (bad magic, an impossible length).
     public private(set) var stopped: String?
 
@@ -121,8 +182,9 @@ public struct BundleReader: Sendable {
         guard stopped == nil else { return nil }
         if !sawMagic {
             guard buffer.count - start >= AirGapBundle.magic.count else { return nil }
-            guard Array(buffer[start..<start + AirGapBundle.magic.count]) == AirGapBundle.magic else {
-                stopped = "not a Guardian bundle (no GUARDIAN-BUNDLE/1 header)"
+            let line = Array(buffer[start..<start + AirGapBundle.magic.count])
+            if line == AirGapBundle.magic { version = 2 } else if line == AirGapBundle.magicV1 { version = 1 } else {
+                stopped = "not a Guardian bundle (no GUARDIAN-BUNDLE/2 or /1 header)"
                 return nil
             }
             consume(AirGapBundle.magic.count)

@@ -85,7 +85,7 @@ extension Node {
             if page.isEmpty { break }
             seq = last
             for r in page {
-                out += AirGapBundle.frame(.result, ResultSync.push([r]).encode())
+                out += AirGapBundle.resultFrame(r)
                 written += 1
                 try await flush()
             }
@@ -236,9 +236,8 @@ struct BundleImporter {
         guard !resultFrames.isEmpty else { return }
         let frames = resultFrames
         resultFrames = []
-        let opened = ParallelMap.run(frames) { frame, _ in
-            AirGapBundle.openResult(frame).map { records in (records, records.map { DSSE.recordID($0.envelope) }) }
-        }
+        let version = reader.version
+        let opened = ParallelMap.run(frames) { frame, _ in AirGapBundle.openResult(frame, version: version) }
         var batch: [ResultSync.Record] = [], ids: [String] = []
         batch.reserveCapacity(frames.count)
         ids.reserveCapacity(frames.count)
