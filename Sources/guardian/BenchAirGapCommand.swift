@@ -54,9 +54,9 @@ struct BenchAirGapCommand: AsyncParsableCommand {
             let envelope = try Attestation.sign(r, key: source.identity)
             envelopeBytes += envelope.count
             batch.append(ResultRecord.signed(r, envelope: envelope, project: pid, signer: source.nodeID, at: now - Double(results - i)))
-            if batch.count == 1000 { try source.store.insert(results: batch); batch.removeAll() }
+            if batch.count == 1000 { try await source.store.insert(results: batch); batch.removeAll() }
         }
-        try source.store.insert(results: batch)
+        try await source.store.insert(results: batch)
         // the seeding's WAL (about 700 MB) is copied into the database now, not by the background
         // checkpointer while the export and the import are timed
         try source.store.checkpoint()

@@ -87,7 +87,7 @@ import Testing
         try await Task.sleep(for: .milliseconds(300)) // the registration's checkpoint
         let before = size(db)
         try await store.bulkLoad {
-            for batch in 0..<4 { try store.insert(results: (0..<100).map { Self.result(batch * 100 + $0) }) }
+            for batch in 0..<4 { try await store.insert(results: (0..<100).map { Self.result(batch * 100 + $0) }) }
             try await Task.sleep(for: .milliseconds(400))
             #expect(size(db) == before, "nothing was copied into the database file during the load")
             #expect(size(db + "-wal") > 0)
@@ -120,7 +120,7 @@ import Testing
         let deadline = Date().addingTimeInterval(20)
         while size() > limit && Date() < deadline {
             try await Task.sleep(for: .milliseconds(100))
-            try store.insert(results: [Self.result(n)])
+            try await store.insert(results: [Self.result(n)])
             n += 1
         }
         #expect(size() <= limit, "WAL still \(size()) bytes (limit \(limit))")
@@ -163,17 +163,22 @@ import Testing
     /// A commit whose WAL cannot be synced is not acknowledged: the caller gets a clear error. (The
     /// WAL is unlinked under the open store, so the syncer cannot open it; a disk that fails the
     /// `fdatasync` itself takes the same path.)
-    @Test func aCommitThatCannotBeSyncedIsNotAcknowledged() throws {
+    @Test func aCommitThatCannotBeSyncedIsNotAcknowledged() async throws {
         let (store, dir) = try Self.tempStore()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try store.insert(results: [Self.result(1)])
+        // the blocking insert (an async context would pick the async one)
+        func blocking(_ n: Int) throws { try store.insert(results: [Self.result(n)]) }
+        try blocking(1)
+        try await store.insert(results: [Self.result(3)])
         let before = store.commitStats
         try FileManager.default.removeItem(atPath: dir + "/guardian.sqlite-wal")
-        let error = #expect(throws: GuardianError.self) { try store.insert(results: [Self.result(2)]) }
+        let error = #expect(throws: GuardianError.self) { try blocking(2) }
         #expect(error?.description.contains("could not be made durable") == true, "\(String(describing: error))")
+        // a caller that awaits (replicas, imports) is failed the same way
+        await #expect(throws: GuardianError.self) { try await store.insert(results: [Self.result(4)]) }
         let after = store.commitStats
         #expect(after.results == before.results, "nothing was acknowledged")
-        #expect(after.syncs == before.syncs + 1)
+        #expect(after.syncs == before.syncs + 2)
     }
 
     /// The writer's page cache is large only while a bulk load runs (two at once: until both end).

@@ -426,7 +426,7 @@ public actor Node {
         }
         guard !batch.isEmpty else { return (held, refused) }
         do {
-            try store.insert(results: batch)
+            try await store.insert(results: batch)
         } catch {
             logger.error("could not store replicated results", metadata: ["count": "\(batch.count)", "error": "\(error)"])
             return (held, refused)

@@ -131,13 +131,11 @@ struct BundleImporter {
     var resultFrames: [([UInt8], Int)] = []
     /// Verifies and turns results into rows across the whole import.
     var rows: VerifiedRows
-    /// Inserts not yet finished, in order: at most two.
+    /// Inserts not yet finished, in order, each waiting for the one before it: at most two. They
+    /// await their commits (`Store.insert` async): an insert that blocked one of the two threads of
+    /// Swift's cooperative pool left the signature checks (`ParallelMap`, called from the other) on
+    /// one core for as long as it lasted.
     var inserts: [Task<Void, any Error>] = []
-    /// Where the inserts wait for their commits, one after the other (in order), on a thread of
-    /// their own: `Store.insert` blocks until the commit is durable, and blocking one of the two
-    /// threads of Swift's cooperative pool left the signature checks (`ParallelMap`, called from
-    /// the other) on one core for as long as each insert lasted.
-    let insertQueue = DispatchQueue(label: "guardian.import.insert")
     var sawHeader = false, sawTrailer = false
     let started = Date()
 
@@ -277,11 +275,10 @@ struct BundleImporter {
         while inserts.count >= 2 { try await inserts.removeFirst().value }
         guard !insert.isEmpty else { return }
         report.imported += insert.count
-        let store = node.store, queue = insertQueue
+        let store = node.store, previous = inserts.last
         inserts.append(Task { [insert] in
-            try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-                queue.async { done.resume(with: Result { try store.insert(results: insert) }) }
-            }
+            try await previous?.value
+            try await store.insert(results: insert)
         })
     }
 

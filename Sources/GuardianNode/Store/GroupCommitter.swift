@@ -32,7 +32,11 @@ final class GroupCommitter: Sendable {
         let store: Store
         var outcome: Result<Void, any Error>?
         let wake = DispatchSemaphore(value: 0)
-        init(_ r: [(ResultRecord, [FindingRecord])], _ s: Store) { results = r; store = s }
+        /// Set for a caller that awaits (`commit(_:store:) async`) instead of blocking on `wake`.
+        let resume: (@Sendable (Result<Void, any Error>) -> Void)?
+        init(_ r: [(ResultRecord, [FindingRecord])], _ s: Store, resume: (@Sendable (Result<Void, any Error>) -> Void)? = nil) {
+            results = r; store = s; self.resume = resume
+        }
     }
     private let wal: WALFile
     private let writer = BatchThread<Ticket>(name: "guardian.store.commit")
@@ -51,6 +55,14 @@ final class GroupCommitter: Sendable {
         writer.add([ticket])
         ticket.wake.wait()
         try ticket.outcome!.get()
+    }
+
+    /// The same for async callers: they are resumed, not woken, so no thread of Swift's cooperative
+    /// pool (two on this machine) is blocked for the length of a commit and its sync.
+    func commit(_ results: [(ResultRecord, [FindingRecord])], store: Store) async throws {
+        try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
+            writer.add([Ticket(results, store, resume: { done.resume(with: $0) })])
+        }
     }
 
     /// One transaction for everything queued when the writer got to it; the syncer makes it durable.
@@ -81,7 +93,9 @@ final class GroupCommitter: Sendable {
 
     private func finish(_ group: [Ticket], _ outcome: Result<Void, any Error>) {
         for t in group { t.outcome = outcome }
-        for t in group { t.wake.signal() }
+        for t in group {
+            if let resume = t.resume { resume(outcome) } else { t.wake.signal() }
+        }
     }
 
     var stats: (commits: Int, syncs: Int, results: Int) { counts.withLock { ($0.commits, $0.syncs, $0.results) } }

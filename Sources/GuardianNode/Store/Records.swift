@@ -189,6 +189,12 @@ extension Store {
         resultsChanged(results.map(\.0.projectId))
     }
 
+    /// The same for async callers (replicas, imports): they wait without holding a thread.
+    public func insert(results: [(ResultRecord, [FindingRecord])]) async throws {
+        try await committer.commit(results, store: self)
+        resultsChanged(results.map(\.0.projectId))
+    }
+
     /// The raw insert: cached prepared statements bound through SQLite's C API (GRDB's arguments box
     /// every value, which cost more than SQLite's own work on this path: 100,000 imported results
     /// with five findings each bind 1.7 million values). A result already stored is skipped: ids
