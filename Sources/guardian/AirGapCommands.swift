@@ -70,13 +70,9 @@ struct ExportCommand: AsyncParsableCommand {
             try? FileManager.default.removeItem(atPath: file)
             try FileManager.default.moveItem(at: tmp, to: URL(fileURLWithPath: file))
             // done means durable, as for a local export: the file may be carried off on a stick next
-            let fd = open(file, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0, fsync(fd) == 0 else {
-                let why = String(cString: strerror(errno))
-                if fd >= 0 { close(fd) }
-                throw GuardianError.io("cannot sync \(file): \(why)")
-            }
-            close(fd)
+            guard let written = FileHandle(forReadingAtPath: file) else { throw GuardianError.io("cannot reopen \(file) to sync it") }
+            try written.synchronize()
+            try written.close()
             let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
             print("wrote \(file) (\(size) bytes) from the agent at \(client.base)")
             return

@@ -139,7 +139,6 @@ struct BenchStoreCommand: ParsableCommand {
         return (rate, Double(after.results - before.results) / Double(max(1, after.syncs - before.syncs)))
     }
 
-    /// Calls per second of `body` on this thread, over `seconds`, in batches of 100.
     /// Rates of several operations measured in interleaved rounds: each round runs every operation
     /// for `seconds`; per operation, the median round and the best.
     static func interleaved(rounds: Int, seconds: Double, _ bodies: [() throws -> Void]) throws -> [(median: Double, best: Double)] {
@@ -153,6 +152,7 @@ struct BenchStoreCommand: ParsableCommand {
         }
     }
 
+    /// Calls per second of `body` on this thread, over `seconds`, in batches of 100.
     static func rate(seconds: Double, _ body: () throws -> Void) rethrows -> Double {
         let start = Date()
         var n = 0

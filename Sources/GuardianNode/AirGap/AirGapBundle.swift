@@ -56,8 +56,19 @@ public enum AirGapBundle {
         let n = UInt32(body.count)
         out += [UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)]
         out += body
-        out += Sodium.blake2b(out, length: checksumBytes)
+        out += checksum(out, 0..<out.count)
         return out
+    }
+
+    /// The checksum of `bytes[range]`, read where it lies.
+    static func checksum(_ bytes: [UInt8], _ range: Range<Int>) -> [UInt8] {
+        bytes.withUnsafeBufferPointer { Sodium.blake2b(UnsafeBufferPointer(rebasing: $0[range]), length: checksumBytes) }
+    }
+
+    /// A version 2 result frame's checksum: of everything before the envelope, then the envelope's
+    /// record id (BLAKE2b-256, raw) in its place.
+    static func resultChecksum(_ head: ArraySlice<UInt8>, id: [UInt8]) -> [UInt8] {
+        Sodium.blake2b(Array(head) + id, length: checksumBytes)
     }
 
     /// A body signed by the exporter: the content, then 64 bytes of signature over it.
@@ -81,7 +92,7 @@ public enum AirGapBundle {
         out += r.envelope
         let n = UInt32(out.count - 5)
         out[1] = UInt8(n >> 24); out[2] = UInt8(n >> 16 & 0xFF); out[3] = UInt8(n >> 8 & 0xFF); out[4] = UInt8(n & 0xFF)
-        out += Sodium.blake2b(Array(out[0..<head]) + Sodium.blake2b(r.envelope, length: 32), length: checksumBytes)
+        out += resultChecksum(out[0..<head], id: Sodium.blake2b(r.envelope, length: 32))
         return out
     }
 
@@ -91,11 +102,9 @@ public enum AirGapBundle {
     public static func openResult(_ frame: [UInt8], version: Int) -> Result<([ResultSync.Record], [String]), FrameDamage> {
         let end = frame.count - checksumBytes
         guard end >= 5 else { return .failure(FrameDamage(reason: "a result frame too short to hold its checksum")) }
+        let mismatch = FrameDamage(reason: "checksum mismatch in a result frame of \(end - 5) bytes")
         if version == 1 {
-            let sum = frame.withUnsafeBufferPointer { Sodium.blake2b(UnsafeBufferPointer(rebasing: $0[0..<end]), length: checksumBytes) }
-            guard sum.elementsEqual(frame[end...]) else {
-                return .failure(FrameDamage(reason: "checksum mismatch in a result frame of \(end - 5) bytes"))
-            }
+            guard checksum(frame, 0..<end).elementsEqual(frame[end...]) else { return .failure(mismatch) }
             guard case .push(let records)? = try? ResultSync.decode(frame, 5..<end) else {
                 return .failure(FrameDamage(reason: "a result frame that does not decode"))
             }
@@ -123,10 +132,7 @@ public enum AirGapBundle {
         guard end - i <= ResultSync.maxEnvelope else { return damaged("has an envelope over the size limit") }
         let envelope = Array(frame[i..<end])
         let id = Sodium.blake2b(envelope, length: 32)
-        let sum = Sodium.blake2b(Array(frame[0..<i]) + id, length: checksumBytes)
-        guard sum.elementsEqual(frame[end...]) else {
-            return .failure(FrameDamage(reason: "checksum mismatch in a result frame of \(end - 5) bytes"))
-        }
+        guard resultChecksum(frame[0..<i], id: id).elementsEqual(frame[end...]) else { return .failure(mismatch) }
         return .success(([ResultSync.Record(project: project, createdAt: time, envelope: envelope, signerKey: key)], [Sodium.hex(id)]))
     }
 
@@ -206,8 +212,7 @@ public struct BundleReader: Sendable {
             return .result(frame: Array(buffer[from..<from + total]), offset: at)
         }
         // checked where it lies in the buffer, and only the body copied out
-        let sum = buffer.withUnsafeBufferPointer { Sodium.blake2b(UnsafeBufferPointer(rebasing: $0[from..<from + 5 + length]), length: AirGapBundle.checksumBytes) }
-        guard sum.elementsEqual(buffer[from + 5 + length..<from + total]) else {
+        guard AirGapBundle.checksum(buffer, from..<from + 5 + length).elementsEqual(buffer[from + 5 + length..<from + total]) else {
             return .damaged(offset: at, reason: "checksum mismatch in a \(AirGapBundle.Kind(rawValue: kindByte).map { "\($0)" } ?? "?") frame of \(length) bytes")
         }
         return .frame(AirGapBundle.Kind(rawValue: kindByte)!, Array(buffer[from + 5..<from + 5 + length]), offset: at)

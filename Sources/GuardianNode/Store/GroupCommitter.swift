@@ -20,23 +20,17 @@ import Synchronization
 /// although someone may have read it. It was never acknowledged: no task has succeeded and no
 /// replica was pushed. Every other write of the store (`Store.write`) commits with FULL.
 ///
-/// Each caller has its own semaphore (a shared condition would wake every waiting producer on every
-/// commit). The threads start on the first write and end after a second without one, so an idle
+/// Each caller is told on its own: a blocking caller by its own semaphore (a shared condition would
+/// wake every waiting producer on every commit), an async one by resuming its continuation. The threads start on the first write and end after a second without one, so an idle
 /// store holds none. (The writer used to be the first caller, leader/follower style, handing the lead
 /// to the next waiting caller after each commit; on two busy cores that handoff waited for the new
 /// leader's thread to be scheduled while the disk sat idle.)
 final class GroupCommitter: Sendable {
-    // @unchecked: a ticket's fields are written before its semaphore is signalled and read after it is waited on.
-    private final class Ticket: @unchecked Sendable {
+    /// A caller's results and how it is told the outcome (called once, from the writer or syncer).
+    private struct Ticket: Sendable {
         let results: [(ResultRecord, [FindingRecord])]
         let store: Store
-        var outcome: Result<Void, any Error>?
-        let wake = DispatchSemaphore(value: 0)
-        /// Set for a caller that awaits (`commit(_:store:) async`) instead of blocking on `wake`.
-        let resume: (@Sendable (Result<Void, any Error>) -> Void)?
-        init(_ r: [(ResultRecord, [FindingRecord])], _ s: Store, resume: (@Sendable (Result<Void, any Error>) -> Void)? = nil) {
-            results = r; store = s; self.resume = resume
-        }
+        let done: @Sendable (Result<Void, any Error>) -> Void
     }
     private let wal: WALFile
     private let writer = BatchThread<Ticket>(name: "guardian.store.commit")
@@ -51,17 +45,19 @@ final class GroupCommitter: Sendable {
     }
 
     func commit(_ results: [(ResultRecord, [FindingRecord])], store: Store) throws {
-        let ticket = Ticket(results, store)
-        writer.add([ticket])
-        ticket.wake.wait()
-        try ticket.outcome!.get()
+        let wake = DispatchSemaphore(value: 0)
+        // written once by `done` before the signal, read after the wait
+        nonisolated(unsafe) var outcome: Result<Void, any Error>?
+        writer.add([Ticket(results: results, store: store) { outcome = $0; wake.signal() }])
+        wake.wait()
+        try outcome!.get()
     }
 
     /// The same for async callers: they are resumed, not woken, so no thread of Swift's cooperative
     /// pool (two on this machine) is blocked for the length of a commit and its sync.
     func commit(_ results: [(ResultRecord, [FindingRecord])], store: Store) async throws {
         try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-            writer.add([Ticket(results, store, resume: { done.resume(with: $0) })])
+            writer.add([Ticket(results: results, store: store) { done.resume(with: $0) }])
         }
     }
 
@@ -92,10 +88,7 @@ final class GroupCommitter: Sendable {
     }
 
     private func finish(_ group: [Ticket], _ outcome: Result<Void, any Error>) {
-        for t in group { t.outcome = outcome }
-        for t in group {
-            if let resume = t.resume { resume(outcome) } else { t.wake.signal() }
-        }
+        for t in group { t.done(outcome) }
     }
 
     var stats: (commits: Int, syncs: Int, results: Int) { counts.withLock { ($0.commits, $0.syncs, $0.results) } }

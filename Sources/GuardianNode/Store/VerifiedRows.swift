@@ -82,17 +82,10 @@ struct VerifiedRows {
 enum Discard {
     private static let queue = DispatchQueue(label: "guardian.discard", qos: .utility)
 
-    /// `value`'s last reference goes with the closure, on `queue`.
+    /// `value`'s last reference goes with the closure, which `queue` releases after running it.
     static func later<T: Sendable>(_ value: consuming T) {
-        let box = Box(value)
-        queue.async { box.drop() }
-    }
-
-    // @unchecked: `value` is touched by the thread that made the box, then only by `queue`.
-    private final class Box<V>: @unchecked Sendable {
-        var value: V?
-        init(_ v: V) { value = v }
-        func drop() { value = nil }
+        let last = value
+        queue.async { withExtendedLifetime(last) {} }
     }
 }
 
