@@ -191,7 +191,7 @@ extension MeshNode {
             let scope = shared[peer]!, address = live[peer]!
             Task {
                 let outcome = await self.syncResults(with: address, scope: scope, replicas)
-                await self.sessionEnded(with: peer, scope: scope, outcome)
+                self.sessionEnded(with: peer, scope: scope, outcome)
             }
         }
     }
