@@ -46,7 +46,7 @@ import Testing
         let source = try node(name)
         try seed(source, projects: [project], results: results)
         let file = source.dataDir.path + "/\(project).bundle"
-        FileManager.default.createFile(atPath: file, contents: nil)
+        try #require(FileManager.default.createFile(atPath: file, contents: nil))
         let out = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
         _ = try await source.exportBundle(project: nil, since: nil, keys: source.knownKeys()) { try out.write(contentsOf: $0) }
         try out.close()
@@ -196,6 +196,25 @@ import Testing
         tampered[starts[4].v1 + 8] ^= 0x01
         let report = try await Self.importing(try Self.node("v1-flip"), tampered)
         #expect(!report.complete && report.damaged.count == 1 && report.imported == 11, "\(report)")
+    }
+
+    /// A version 2 result frame whose checksum holds but whose fields are not a result (written so
+    /// by a faulty or hostile exporter) is refused with the reason, as a sync message would be.
+    @Test func resultFramesWithBadFieldsAreRefused() throws {
+        let good = ResultSync.Record(project: "alpha", createdAt: 1_800_000_000, envelope: Array("{}".utf8))
+        let (records, ids) = try AirGapBundle.openResult(AirGapBundle.resultFrame(good), version: 2).get()
+        #expect(records == [good] && ids == [DSSE.recordID(good.envelope)])
+        for (record, reason) in [
+            (ResultSync.Record(project: "alpha", createdAt: 1, envelope: []), "an empty envelope"),
+            (ResultSync.Record(project: "alpha", createdAt: .nan, envelope: [1]), "a record time must be finite"),
+            (ResultSync.Record(project: "alpha", createdAt: 1, envelope: [1], signerKey: [1, 2, 3]), "a signer key must be 32 bytes"),
+            (ResultSync.Record(project: "", createdAt: 1, envelope: [1]), "a project id must be 1–256 bytes"),
+        ] {
+            guard case .failure(let damage) = AirGapBundle.openResult(AirGapBundle.resultFrame(record), version: 2) else {
+                Issue.record("accepted: \(record)"); continue
+            }
+            #expect(damage.reason.hasSuffix("is not a result: \(reason)"), "\(damage.reason)")
+        }
     }
 
     @Test func truncatedTamperedAndUntrustedBundles() async throws {

@@ -47,6 +47,16 @@ public enum ResultSync: Sendable, Equatable {
         public init(project: String, createdAt: Double, envelope: [UInt8], signerKey: [UInt8] = []) {
             self.project = project; self.createdAt = createdAt; self.envelope = envelope; self.signerKey = signerKey
         }
+
+        /// A record read from outside (a sync message, an air-gap bundle), its fields checked.
+        public init(checking project: String, createdAt: Double, envelope: [UInt8], signerKey: [UInt8]) throws {
+            guard !project.isEmpty, project.utf8.count <= 256 else { throw MeshError("a project id must be 1–256 bytes") }
+            guard createdAt.isFinite else { throw MeshError("a record time must be finite") }
+            guard !envelope.isEmpty else { throw MeshError("an empty envelope") }
+            guard envelope.count <= maxEnvelope else { throw MeshError("an envelope of \(envelope.count) bytes is over the limit") }
+            guard signerKey.isEmpty || signerKey.count == 32 else { throw MeshError("a signer key must be 32 bytes") }
+            self.init(project: project, createdAt: createdAt, envelope: envelope, signerKey: signerKey)
+        }
     }
 
     /// The ids one side holds under a prefix.
@@ -183,15 +193,9 @@ public enum ResultSync: Sendable, Equatable {
 
     static func readRecords(_ r: inout Wire.Reader) throws -> [Record] {
         try (0..<(try r.count(max: maxCount))).map { _ in
-            let project = try r.string()
-            guard !project.isEmpty, project.utf8.count <= 256 else { throw MeshError("a project id must be 1–256 bytes") }
-            let time = Double(bitPattern: try r.uint())
-            guard time.isFinite else { throw MeshError("a record time must be finite") }
-            let envelope = try r.blob(max: maxEnvelope)
-            guard !envelope.isEmpty else { throw MeshError("an empty envelope") }
-            let key = try r.blob(max: 32)
-            guard key.isEmpty || key.count == 32 else { throw MeshError("a signer key must be 32 bytes") }
-            return Record(project: project, createdAt: time, envelope: envelope, signerKey: key)
+            let project = try r.string(), time = Double(bitPattern: try r.uint())
+            let envelope = try r.blob(max: maxEnvelope), key = try r.blob(max: 32)
+            return try Record(checking: project, createdAt: time, envelope: envelope, signerKey: key)
         }
     }
 }

@@ -53,11 +53,20 @@ public enum AirGapBundle {
 
     public static func frame(_ kind: Kind, _ body: [UInt8]) -> [UInt8] {
         var out: [UInt8] = [kind.rawValue]
-        let n = UInt32(body.count)
-        out += [UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)]
+        appendBigEndian(UInt32(body.count), to: &out)
         out += body
         out += checksum(out, 0..<out.count)
         return out
+    }
+
+    /// The bundle's fixed-width integers (frame lengths, a result's project length and time) are big-endian.
+    static func appendBigEndian<T: FixedWidthInteger>(_ value: T, to out: inout [UInt8]) {
+        withUnsafeBytes(of: value.bigEndian) { out += $0 }
+    }
+
+    /// The big-endian integer in `bytes[at..<at + width]`; the caller checked that they are there.
+    static func bigEndian(_ bytes: [UInt8], at: Int, width: Int) -> UInt64 {
+        bytes[at..<at + width].reduce(0) { $0 << 8 | UInt64($1) }
     }
 
     /// The checksum of `bytes[range]`, read where it lies.
@@ -81,17 +90,17 @@ public enum AirGapBundle {
     /// an import hashes each envelope once, for the id it needs anyway.
     public static func resultFrame(_ r: ResultSync.Record) -> [UInt8] {
         let project = Array(r.project.utf8)
-        var out: [UInt8] = [Kind.result.rawValue, 0, 0, 0, 0]
-        out.reserveCapacity(5 + 2 + project.count + 9 + r.signerKey.count + r.envelope.count + checksumBytes)
-        out += [UInt8(project.count >> 8 & 0xFF), UInt8(project.count & 0xFF)] + project
-        let bits = r.createdAt.bitPattern
-        for k in (0..<8).reversed() { out.append(UInt8(truncatingIfNeeded: bits >> (8 * UInt64(k)))) }
+        let length = 2 + project.count + 8 + 1 + r.signerKey.count + r.envelope.count
+        var out: [UInt8] = [Kind.result.rawValue]
+        out.reserveCapacity(5 + length + checksumBytes)
+        appendBigEndian(UInt32(length), to: &out)
+        appendBigEndian(UInt16(project.count), to: &out)
+        out += project
+        appendBigEndian(r.createdAt.bitPattern, to: &out)
         out.append(UInt8(r.signerKey.count))
         out += r.signerKey
         let head = out.count
         out += r.envelope
-        let n = UInt32(out.count - 5)
-        out[1] = UInt8(n >> 24); out[2] = UInt8(n >> 16 & 0xFF); out[3] = UInt8(n >> 8 & 0xFF); out[4] = UInt8(n & 0xFF)
         out += resultChecksum(out[0..<head], id: Sodium.blake2b(r.envelope, length: 32))
         return out
     }
@@ -113,27 +122,27 @@ public enum AirGapBundle {
         func damaged(_ why: String) -> Result<([ResultSync.Record], [String]), FrameDamage> {
             .failure(FrameDamage(reason: "a result frame of \(end - 5) bytes \(why)"))
         }
+        // the lengths are bounded before anything is sliced; `Record(checking:)` checks the fields
         var i = 5
         guard end - i >= 2 else { return damaged("ends before its project") }
-        let projectLength = Int(frame[i]) << 8 | Int(frame[i + 1])
+        let projectLength = Int(bigEndian(frame, at: i, width: 2))
         i += 2
-        guard (1...256).contains(projectLength), end - i >= projectLength + 9 else { return damaged("has a project of \(projectLength) bytes") }
+        guard end - i >= projectLength + 9 else { return damaged("has a project of \(projectLength) bytes") }
         guard let project = String(validating: frame[i..<i + projectLength], as: UTF8.self) else { return damaged("has a project that is not UTF-8") }
         i += projectLength
-        var bits: UInt64 = 0
-        for k in 0..<8 { bits = bits << 8 | UInt64(frame[i + k]) }
-        i += 8
-        let time = Double(bitPattern: bits)
-        let keyLength = Int(frame[i])
-        i += 1
-        guard time.isFinite, keyLength == 0 || keyLength == 32, end - i > keyLength else { return damaged("has a bad time or signer key") }
+        let time = Double(bitPattern: bigEndian(frame, at: i, width: 8))
+        let keyLength = Int(frame[i + 8])
+        i += 9
+        guard end - i >= keyLength else { return damaged("ends in its signer key") }
         let key = Array(frame[i..<i + keyLength])
         i += keyLength
-        guard end - i <= ResultSync.maxEnvelope else { return damaged("has an envelope over the size limit") }
-        let envelope = Array(frame[i..<end])
-        let id = Sodium.blake2b(envelope, length: 32)
+        let record: ResultSync.Record
+        do { record = try ResultSync.Record(checking: project, createdAt: time, envelope: Array(frame[i..<end]), signerKey: key) } catch {
+            return damaged("is not a result: \(error)")
+        }
+        let id = Sodium.blake2b(record.envelope, length: 32)
         guard resultChecksum(frame[0..<i], id: id).elementsEqual(frame[end...]) else { return .failure(mismatch) }
-        return .success(([ResultSync.Record(project: project, createdAt: time, envelope: envelope, signerKey: key)], [Sodium.hex(id)]))
+        return .success(([record], [Sodium.hex(id)]))
     }
 
     public struct FrameDamage: Error, Sendable { public var reason: String }
@@ -199,7 +208,7 @@ public struct BundleReader: Sendable {
         let available = buffer.count - start
         guard available >= 5 else { return nil }
         let kindByte = buffer[start]
-        let length = Int(buffer[start + 1]) << 24 | Int(buffer[start + 2]) << 16 | Int(buffer[start + 3]) << 8 | Int(buffer[start + 4])
+        let length = Int(AirGapBundle.bigEndian(buffer, at: start + 1, width: 4))
         guard length <= AirGapBundle.maxBody, (1...4).contains(kindByte) else {
             stopped = "unreadable from byte \(offset) on: a frame header that cannot be right (kind \(kindByte), length \(length))"
             return nil
