@@ -17,7 +17,7 @@ echo "== Store: seed 1,000 projects and 100,000 findings; durable signed results
 echo
 echo "== audit-status under load (wrk, loopback, 2 threads; 4 and 16 connections flat out, then paced to the bar; 10 s each)"
 PORT=17791
-"$BIN" agent --data-dir "$DATA" --http-addr 127.0.0.1:$PORT --log-level error > "$WORK/agent.log" 2>&1 &
+"$BIN" agent --data-dir "$DATA" --http-addr 127.0.0.1:$PORT --allow-local-root "$WORK" --log-level error > "$WORK/agent.log" 2>&1 &
 AGENT=$!
 trap 'kill $AGENT 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/livez" >/dev/null && break; sleep 0.1; done

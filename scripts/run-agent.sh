@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 BIN=$PWD/.build/release/guardian
 export GUARDIAN_DATA_DIR=${GUARDIAN_DATA_DIR:-$PWD/.guardian}
 export GUARDIAN_HTTP_ADDR=${GUARDIAN_HTTP_ADDR:-127.0.0.1:7780}
-"$BIN" agent &
+"$BIN" agent --allow-local-root "$PWD" &
 AGENT=$!
 trap 'kill -TERM $AGENT 2>/dev/null; wait $AGENT 2>/dev/null; exit 0' INT TERM
 for _ in $(seq 1 100); do

@@ -91,6 +91,13 @@ public struct StatementSummary: Sendable {
         public var fingerprint: String
     }
     public var commit: String?
+    /// The repository the statement is about, and the project it was audited for (nil in
+    /// statements of `guardian audit` and of versions before results named their project).
+    public var repository: String?
+    public var project: String?
+    /// The audit's time from the signed statement (`timing.startedAt`), milliseconds since 1970;
+    /// nil when the statement carries none (timing fields zeroed).
+    public var signedAtMs: Int64?
     public var overallHealthScore: Int
     public var gatePassed: Bool
     /// In check order, then as listed: the order the store keeps them in.
@@ -99,6 +106,9 @@ public struct StatementSummary: Sendable {
     /// The summary of a report (what `verifySummary` reads back from its statement).
     public init(_ report: AuditReport) {
         commit = report.subject.commit
+        repository = report.subject.repository
+        project = report.subject.project
+        signedAtMs = Timestamp.parse(report.timing.startedAt).flatMap { $0 > 0 ? $0 : nil }
         overallHealthScore = report.overallHealthScore
         gatePassed = report.gate.passed
         findings = Check.allCases.flatMap { c in
@@ -112,7 +122,8 @@ public struct StatementSummary: Sendable {
     /// `bytes` is a payload whose signature was checked (`verifySummary` does both).
     public init(statement bytes: [UInt8]) throws {
         func bad(_ what: String) -> CryptoError { CryptoError("signed payload is not a Guardian audit statement: \(what)") }
-        var type: String?, score: Double?, passed: Bool?, commit: String?, sawResults = false
+        var type: String?, score: Double?, passed: Bool?, commit: String?, repository: String?, project: String?, started: String?
+        var sawResults = false
         var byCheck: [Check: [Finding]] = [:]
         do {
             try JSONValue.read(bytes) { r in
@@ -126,13 +137,20 @@ public struct StatementSummary: Sendable {
                             case "gate": try r.members { key, r in if case "passed" = key { passed = try r.value().bool } else { try r.skip() } }
                             case "subject":
                                 try r.members { key, r in
-                                    guard case "commit" = key else { return try r.skip() }
-                                    switch try r.value() {
-                                    case .string(let c): commit = c
-                                    case .null: commit = nil
-                                    default: throw bad("a commit that is not a string")
+                                    switch key {
+                                    case "commit":
+                                        switch try r.value() {
+                                        case .string(let c): commit = c
+                                        case .null: commit = nil
+                                        default: throw bad("a commit that is not a string")
+                                        }
+                                    case "repository": repository = try r.string()
+                                    case "project": project = try r.string()
+                                    default: try r.skip()
                                     }
                                 }
+                            case "timing":
+                                try r.members { key, r in if case "startedAt" = key { started = try r.string() } else { try r.skip() } }
                             case "magicResults":
                                 sawResults = true
                                 try r.members { name, r in
@@ -155,6 +173,9 @@ public struct StatementSummary: Sendable {
         guard type == AuditStatement.statementType else { throw CryptoError("statement type is not in-toto v1") }
         guard let score, let passed, sawResults else { throw bad("no scores") }
         self.commit = commit
+        self.repository = repository
+        self.project = project
+        signedAtMs = started.flatMap(Timestamp.parse).flatMap { $0 > 0 ? $0 : nil }
         overallHealthScore = Int(score)
         gatePassed = passed
         findings = Check.allCases.flatMap { byCheck[$0] ?? [] }

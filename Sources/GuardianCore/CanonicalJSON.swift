@@ -134,7 +134,7 @@ extension AuditReport {
         w.key("subject")
         w.beginObject()
         w.field("commit", subject.commit); w.field("isGitRepository", subject.isGitRepository)
-        w.field("repository", subject.repository); w.field("revision", subject.revision)
+        w.field("project", subject.project); w.field("repository", subject.repository); w.field("revision", subject.revision)
         w.endObject()
         w.key("timing")
         w.beginObject()

@@ -46,9 +46,12 @@ public struct AuditSubject: Codable, Sendable, Equatable {
     public var commit: String?
     public var revision: String?
     public var isGitRepository: Bool
-    public init(repository: String, commit: String?, revision: String?, isGitRepository: Bool) {
+    /// The registered project an agent audited it for (nil for `guardian audit`): a signed result
+    /// names its project, so it cannot be stored as another project's.
+    public var project: String?
+    public init(repository: String, commit: String?, revision: String?, isGitRepository: Bool, project: String? = nil) {
         self.repository = repository; self.commit = commit; self.revision = revision
-        self.isGitRepository = isGitRepository
+        self.isGitRepository = isGitRepository; self.project = project
     }
 }
 
@@ -128,7 +131,16 @@ public struct AuditReport: Codable, Sendable, Equatable {
         Check.allCases.flatMap { magicResults[$0.rawValue]?.violations ?? [] }
     }
 
-    /// A copy with every timing field set to a fixed value, for byte-for-byte comparison and signing.
+    /// The report an agent signs: timing fields fixed as in `withoutTiming`, except `startedAt`,
+    /// which is the audit's time to the millisecond. It is the result's time wherever the result
+    /// goes: a replica or an import takes it from the signature, never from the frame that carried it.
+    public func forSigning(atMs ms: Int64) -> AuditReport {
+        var copy = withoutTiming()
+        copy.timing.startedAt = Timestamp.iso(ms: ms)
+        return copy
+    }
+
+    /// A copy with every timing field set to a fixed value, for byte-for-byte comparison.
     public func withoutTiming() -> AuditReport {
         var copy = self
         copy.timing = AuditTiming(startedAt: "1970-01-01T00:00:00Z", totalMs: 0, cacheHits: 0, cacheMisses: 0)

@@ -104,6 +104,9 @@ public enum ClusterSeal {
         case shards = "guardian-shards-v1"
         /// LAN discovery announcements.
         case discovery = "guardian-discovery-v1"
+        /// The first frame of every stream connection, both ways: proof of the key before any
+        /// larger frame is read.
+        case hello = "guardian-hello-v1"
     }
 
     public static func seal(_ message: [UInt8], keyring: ClusterKeyring, context: Context, now: Int64) -> [UInt8] {

@@ -65,18 +65,37 @@ public enum DSSE {
     /// Signs `payload` and returns the envelope's bytes (compact JSON, sorted keys).
     public static func sign(payload: [UInt8], payloadType: String, key: SigningKey) -> [UInt8] {
         let sig = key.sign(pae(type: payloadType, body: payload))
-        // Written directly, in the shape JSONEncoder (sorted keys, unescaped slashes) gives.
+        var b64: [UInt8] = []
+        b64.reserveCapacity((payload.count + 2) / 3 * 4)
+        Sodium.base64Encode(payload, into: &b64)
+        return encode(payload: b64, type: payloadType, signatures: [.init(keyid: key.verifyingKey.nodeID.value, sig: Sodium.base64Encode(sig))])
+    }
+
+    /// The one canonical form of an envelope: written directly, in the shape JSONEncoder (sorted
+    /// keys, unescaped slashes) gives. `payload` is the payload's base64 text.
+    static func encode(payload: [UInt8], type: String, signatures: [DSSEEnvelope.Signature]) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity((payload.count + 2) / 3 * 4 + payloadType.utf8.count + 200)
+        out.reserveCapacity(payload.count + type.utf8.count + 200 * signatures.count)
         out += Array(#"{"payload":""#.utf8)
-        Sodium.base64Encode(payload, into: &out)
-        out += Array(#"","payloadType":"#.utf8)
-        CanonicalJSON.writeString(payloadType, into: &out)
-        out += Array(#","signatures":[{"keyid":"#.utf8)
-        CanonicalJSON.writeString(key.verifyingKey.nodeID.value, into: &out)
-        out += Array(#","sig":""#.utf8)
-        Sodium.base64Encode(sig, into: &out)
-        out += Array(#""}]}"#.utf8)
+        out += payload
+        out += tail(type: type, signatures: signatures)
+        return out
+    }
+
+    /// What follows the payload's base64 in the canonical form.
+    static func tail(type: String, signatures: [DSSEEnvelope.Signature]) -> [UInt8] {
+        var out = Array(#"","payloadType":"#.utf8)
+        CanonicalJSON.writeString(type, into: &out)
+        out += Array(#","signatures":["#.utf8)
+        for (i, s) in signatures.enumerated() {
+            if i > 0 { out.append(44) }
+            out += Array(#"{"keyid":"#.utf8)
+            CanonicalJSON.writeString(s.keyid, into: &out)
+            out += Array(#","sig":"#.utf8)
+            CanonicalJSON.writeString(s.sig, into: &out)
+            out.append(125)
+        }
+        out += Array("]}".utf8)
         return out
     }
 
@@ -85,24 +104,35 @@ public enum DSSE {
 
     /// Verifies an envelope against trusted keys (node id → key). Every signature must come from a
     /// trusted key whose node id matches the key id, and at least one signature must verify; any
-    /// signature that fails is an error (a tampered envelope is never half-accepted).
+    /// signature that fails is an error (a tampered envelope is never half-accepted). The envelope
+    /// must be in the one canonical form `encode` writes (key order, no white space, escapes only
+    /// where JSON needs them, canonical base64, no key id twice): the record id hashes these bytes,
+    /// so a signed statement re-wrapped in other bytes would otherwise verify under a second id.
     public static func verify(_ envelope: [UInt8], trusted: [String: VerifyingKey]) throws -> VerifiedEnvelope {
-        // Fast path: decode the payload straight from the envelope's bytes.
+        let notCanonical = CryptoError("not a canonical Guardian envelope: the bytes were re-encoded (white space, key order or"
+                                       + " escapes) or re-wrapped; verify the envelope exactly as Guardian served it")
+        // Fast path: the scanner finds the payload in place, and only the bytes after it are compared.
         var scanner = EnvelopeScanner(envelope)
-        let env: DSSEEnvelope
-        let decoded: [UInt8]?
+        let type: String, signatures: [DSSEEnvelope.Signature], decoded: [UInt8]?
         if let fast = scanner.parse() {
-            env = DSSEEnvelope(payloadType: fast.type, payload: "", signatures: fast.signatures)
+            guard fast.payload.lowerBound == head.count, envelope.starts(with: head),
+                  envelope[fast.payload.upperBound...].elementsEqual(tail(type: fast.type, signatures: fast.signatures)) else { throw notCanonical }
+            (type, signatures) = (fast.type, fast.signatures)
             decoded = envelope.withUnsafeBufferPointer { Sodium.base64Decode(UnsafeBufferPointer(rebasing: $0[fast.payload])) }
         } else {
-            env = try parseGeneral(envelope)
+            // strings with escapes (a payload type that needs them): the canonical form is written and compared whole
+            let env = try parseGeneral(envelope)
+            guard encode(payload: Array(env.payload.utf8), type: env.payloadType, signatures: env.signatures) == envelope else { throw notCanonical }
+            (type, signatures) = (env.payloadType, env.signatures)
             decoded = Sodium.base64Decode(env.payload)
         }
-        guard let payload = decoded else { throw CryptoError("payload is not valid base64") }
-        guard !env.signatures.isEmpty else { throw CryptoError("envelope has no signatures") }
-        let message = pae(type: env.payloadType, body: payload)
+        // base64 with spare bits set is refused by the decoder: one payload, one text
+        guard let payload = decoded else { throw CryptoError("payload is not valid (canonical) base64") }
+        guard !signatures.isEmpty else { throw CryptoError("envelope has no signatures") }
+        guard Set(signatures.map(\.keyid)).count == signatures.count else { throw CryptoError("envelope names a signer twice") }
+        let message = pae(type: type, body: payload)
         var signers: [String] = []
-        for s in env.signatures {
+        for s in signatures {
             guard let key = trusted[s.keyid] else {
                 throw CryptoError("unknown signer \(s.keyid): its public key is not trusted here (pass --key or import it)", unknownSigner: s.keyid)
             }
@@ -114,8 +144,10 @@ public enum DSSE {
             }
             signers.append(s.keyid)
         }
-        return VerifiedEnvelope(payloadType: env.payloadType, payload: payload, signers: signers)
+        return VerifiedEnvelope(payloadType: type, payload: payload, signers: signers)
     }
+
+    static let head = Array(#"{"payload":""#.utf8)
 }
 
 /// A byte-level reader for envelopes in the plain shape Guardian writes (no escapes inside strings,

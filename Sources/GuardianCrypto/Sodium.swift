@@ -67,7 +67,8 @@ extension Sodium {
         }
     }
 
-    /// Decodes standard base64 (padding required when the length needs it); nil when malformed.
+    /// Decodes standard base64 (padding required when the length needs it); nil when malformed or
+    /// not canonical (non-zero bits after the last byte): every byte string has one encoding.
     public static func base64Decode(_ text: String) -> [UInt8]? {
         var t = text
         return t.withUTF8 { base64Decode($0) }
@@ -97,7 +98,10 @@ extension Sodium {
                 if ok && pad > 0 {
                     let c0 = table[Int(src[i])], c1 = table[Int(src[i + 1])]
                     let c2 = pad == 2 ? 0 : table[Int(src[i + 2])]
-                    if (c0 | c1 | c2) & 0xC0 != 0 { ok = false } else {
+                    // the bits past the last byte must be zero: otherwise several texts decode to
+                    // the same bytes, and a signed envelope could be re-encoded under a new record id
+                    let spare = pad == 2 ? c1 & 0x0F : c2 & 0x03
+                    if (c0 | c1 | c2) & 0xC0 != 0 || spare != 0 { ok = false } else {
                         let v = UInt32(c0) << 18 | UInt32(c1) << 12 | UInt32(c2) << 6
                         dst[o] = UInt8(truncatingIfNeeded: v >> 16)
                         if pad == 1 { dst[o + 1] = UInt8(truncatingIfNeeded: v >> 8) }

@@ -29,9 +29,40 @@ public struct DataDirectory: Sendable {
     public func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
 
     /// A project's bare mirror of its origin (fetched with libgit2).
-    public func mirror(_ project: String) -> String { file("mirrors/\(project).git") }
+    public func mirror(_ project: String) throws -> String { try projectPath("mirrors", project) }
     /// Objects of a project that peers sent for sharded audits (a bare repository with no remote).
-    public func peerObjects(_ project: String) -> String { file("peer-objects/\(project).git") }
+    public func peerObjects(_ project: String) throws -> String { try projectPath("peer-objects", project) }
+
+    /// `DIR/folder/<project>.git`, for a project id that passes the id grammar, and only when the
+    /// path stays inside `DIR/folder` (a second guard: an id is one path component by grammar).
+    func projectPath(_ folder: String, _ project: String) throws -> String {
+        guard Identifier.isValid(project) else { throw GuardianError.usage(Identifier.message(project, "project id")) }
+        let parent = (file(folder) as NSString).standardizingPath
+        let full = ((parent as NSString).appendingPathComponent(project + ".git") as NSString).standardizingPath
+        guard (full as NSString).deletingLastPathComponent == parent else {
+            throw GuardianError.usage("project id '\(project)' does not name a folder inside \(parent)")
+        }
+        return full
+    }
+
+    /// The data directory holds keys, tokens and every team's results: it is the owner's alone.
+    /// Makes the directory 0700 and the files directly in it 0600 when they were created looser (by
+    /// an older version, a restored backup or a umask), and says which ones it tightened.
+    @discardableResult
+    public func tighten() -> [String] {
+        var changed: [String] = []
+        // group and other bits go; a directory keeps (or gets) the owner's rwx. Symlinks are left alone.
+        func restrict(_ p: String) {
+            var st = stat()
+            guard lstat(p, &st) == 0 else { return }
+            let isDir = (st.st_mode & S_IFMT) == S_IFDIR, isFile = (st.st_mode & S_IFMT) == S_IFREG
+            guard isDir || isFile, st.st_mode & 0o077 != 0 else { return }
+            if chmod(p, (st.st_mode & 0o700) | (isDir ? 0o700 : 0)) == 0 { changed.append(p) }
+        }
+        restrict(path)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] { restrict(file(name)) }
+        return changed
+    }
 
     /// Writes a file atomically with the given mode: temporary file, fsync, rename.
     public func writeAtomically(_ name: String, _ bytes: [UInt8], mode: mode_t) throws {
@@ -82,7 +113,7 @@ public enum NodeIdentity {
         var seed = key.exportSeed()
         defer { for i in seed.indices { seed[i] = 0 } }
         try dir.writeAtomically("identity.key", Array(Data(seed).base64EncodedString().utf8) + [10], mode: 0o600)
-        try dir.writeAtomically("identity.pub", Array(key.verifyingKey.base64.utf8) + [10], mode: 0o644)
+        try dir.writeAtomically("identity.pub", Array(key.verifyingKey.base64.utf8) + [10], mode: 0o600)
         return key
     }
 

@@ -45,6 +45,9 @@ public final class AgentProcess: @unchecked Sendable { // mutated only from the 
         }
         var e = ProcessInfo.processInfo.environment
         e["XDG_CACHE_HOME"] = dataDir + "-cache"
+        // Fixture repositories live in the temporary directory: an agent in a test may register them
+        // (`env` can say otherwise; an empty value allows no root).
+        e["GUARDIAN_ALLOWED_LOCAL_ROOTS"] = AgentProcess.fixtureRoot
         for (k, v) in env { e[k] = v }
         p.environment = e
         let log = FileHandle(forWritingAtPath: logFile)!
@@ -66,6 +69,9 @@ public final class AgentProcess: @unchecked Sendable { // mutated only from the 
         }
         throw FixtureError(message: "agent did not start: \(output)")
     }
+
+    /// Where fixture repositories are made (`FixtureRepo`), which test agents allow as a local root.
+    public static var fixtureRoot: String { URL(fileURLWithPath: NSTemporaryDirectory()).standardizedFileURL.path }
 
     public var output: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
 

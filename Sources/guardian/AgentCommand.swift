@@ -28,6 +28,8 @@ struct AgentCommand: AsyncParsableCommand {
     var tag: [String] = []
     @Flag(help: "Turn off LAN discovery (signed UDP broadcast announcements on loopback and private networks, port 7947).")
     var noDiscovery = false
+    @Option(help: "A directory under which an admin may register local repositories (repeatable; also allowed_local_roots). None by default.")
+    var allowLocalRoot: [String] = []
     @Option(help: "Node name (default: host name).")
     var name: String?
     @Option(help: "Config file (YAML or JSON).")
@@ -42,7 +44,8 @@ struct AgentCommand: AsyncParsableCommand {
             tags[String(t[..<eq])] = String(t[t.index(after: eq)...])
         }
         let cfg = try AgentConfig.resolve(flags: .init(dataDir: dataDir, httpAddr: httpAddr, gossipAddr: gossipAddr, name: name,
-                                                       clusterKey: clusterKey, join: join, tags: tags, noDiscovery: noDiscovery),
+                                                       clusterKey: clusterKey, join: join, tags: tags, noDiscovery: noDiscovery,
+                                                       allowLocalRoots: allowLocalRoot.map { URL(fileURLWithPath: $0).standardizedFileURL.path }),
                                           environment: ProcessInfo.processInfo.environment, file: config)
         var logger = Logger(label: "guardian")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info

@@ -98,14 +98,15 @@ struct ImportCommand: AsyncParsableCommand {
         commandName: "import",
         abstract: "Verify and merge a bundle written by `guardian export`.",
         discussion: """
-            Every result's signature is checked against the signers' keys the bundle carries and the keys this node knows;
-            --trust restricts them (and the exporter whose registry records are accepted) to the keys or node ids named.
+            Every result's signature is checked against the keys this node already trusts (its own, DATA_DIR/keys/*.pub, the
+            mesh's members) and the signers' keys in the bundle that --trust names; registry records (projects, teams) are
+            accepted only from an exporter trusted the same way. A bundle from a node this one does not know needs --trust.
             Importing twice changes nothing. A truncated bundle imports what is whole and says what is missing.
             With --http-addr or --token the bundle goes to that running agent, otherwise into the data directory.
             Exit codes: 0 everything imported, 1 something damaged, refused or missing (the rest imported), 2 usage error.
             """)
     @OptionGroup var target: AirGapTarget
-    @Option(name: .customLong("trust"), help: "Accept only signers with this public key (base64) or node id. Repeatable.") var trust: [String] = []
+    @Option(name: .customLong("trust"), help: "Also trust this signer or exporter from the bundle: its public key (base64) or node id. Repeatable.") var trust: [String] = []
     @Option var format: ListFormat = .text
     @Argument(help: "The bundle file.") var file: String
 

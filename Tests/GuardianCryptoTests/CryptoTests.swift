@@ -103,21 +103,43 @@ func hexBytes(_ s: String) -> [UInt8] {
         #expect(v.payload == Array("{\"b\":[1,2]}".utf8))
     }
 
-    /// Envelopes written by other JSON encoders (escaped slashes in the base64, white space, other
-    /// key order) leave the byte scanner's fast path and still verify; bytes that are not JSON fail.
-    @Test func envelopesFromOtherEncodersVerify() throws {
+    /// A record id hashes an envelope's bytes, so only the canonical form verifies: the same
+    /// signature re-encoded by another JSON encoder (escaped slashes in the base64, white space,
+    /// other key order), with spare bits set in the base64, or with a signature repeated, would
+    /// otherwise be the same signed statement under a second id. Bytes that are not JSON fail too.
+    @Test func onlyTheCanonicalEnvelopeVerifies() throws {
         let key = SigningKey()
-        // a payload whose base64 has slashes and plus signs
-        let payload = (0..<600).map { UInt8(truncatingIfNeeded: $0 * 7 + 0xfb) }
+        // a payload whose base64 has slashes and plus signs, and ends in padding
+        let payload = (0..<601).map { UInt8(truncatingIfNeeded: $0 * 7 + 0xfb) }
         let env = DSSE.sign(payload: payload, payloadType: "application/octet-stream", key: key)
+        #expect(try DSSE.verify(env, trusted: trusted(key)).payload == payload)
         let text = String(decoding: env, as: UTF8.self)
         #expect(text.contains("/"))
-        let escaped = Array(text.replacingOccurrences(of: "/", with: "\\/").utf8)
-        #expect(try DSSE.verify(escaped, trusted: trusted(key)).payload == payload)
+        func refused(_ variant: [UInt8], _ what: String) {
+            #expect(variant != env, "\(what) is a different byte string")
+            #expect(throws: CryptoError.self, "\(what)") { try DSSE.verify(variant, trusted: trusted(key)) }
+        }
+        refused(Array(text.replacingOccurrences(of: "/", with: "\\/").utf8), "escaped slashes")
+        refused(Array(text.replacingOccurrences(of: ",", with: ", ").utf8), "white space")
+        refused(Array((text + "\n").utf8), "a trailing newline")
         let decoded = try JSONDecoder().decode(DSSEEnvelope.self, from: Data(env))
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted]
-        #expect(try DSSE.verify(Array(try e.encode(decoded)), trusted: trusted(key)).payload == payload)
+        let pretty = JSONEncoder()
+        pretty.outputFormatting = [.prettyPrinted]
+        refused(Array(try pretty.encode(decoded)), "pretty-printed")
+        // other key order, same fields
+        let reordered = #"{"payloadType":"application/octet-stream","payload":"\#(decoded.payload)","signatures":[{"sig":"\#(decoded.signatures[0].sig)","keyid":"\#(decoded.signatures[0].keyid)"}]}"#
+        refused(Array(reordered.utf8), "reordered keys")
+        // spare bits: 601 bytes end in one byte of padding-2 base64 ("xx=="); the last character carries 4 unused bits
+        var spare = decoded
+        var chars = Array(spare.payload)
+        let last = chars.count - 3
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+        chars[last] = alphabet[alphabet.firstIndex(of: chars[last])! ^ 1]
+        spare.payload = String(chars)
+        #expect(Sodium.base64Decode(spare.payload) == nil)
+        refused(DSSE.encode(payload: Array(spare.payload.utf8), type: spare.payloadType, signatures: spare.signatures), "base64 with spare bits")
+        refused(DSSE.encode(payload: Array(decoded.payload.utf8), type: decoded.payloadType, signatures: decoded.signatures + decoded.signatures),
+                "the signature twice")
         // a raw control character inside the payload string is not JSON
         var broken = env
         let at = Array(text.utf8).firstIndex(of: UInt8(ascii: "/"))!

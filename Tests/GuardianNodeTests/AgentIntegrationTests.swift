@@ -158,8 +158,18 @@ import Testing
         let flow = try #require((status.json["magicResults"] as? [String: Any])?["flow"] as? [String: Any])
         let violations = try #require(flow["violations"] as? [[String: Any]])
         #expect(violations.contains { $0["ruleId"] as? String == "flow/force-push" })
-        // matched by repository URL without a project in the path
-        let byURL = try await post(good, delivery: "d2", path: "/v1/hooks/github")
+        // the same signed body under a new delivery id is a replay, not a new push
+        let replay = try await post(good, delivery: "d2")
+        #expect(replay.status == 200 && replay.json["status"] as? String == "duplicate", "\(replay.text)")
+        // matched by repository URL without a project in the path (a new push)
+        try repo.write("app/hook2.py", "def h2(x):\n    \"\"\"H.\"\"\"\n    return x\n")
+        let sha2 = try repo.commit("feat: hook 2")
+        let next = try JSONSerialization.data(withJSONObject: [
+            "ref": "refs/heads/main", "after": sha2, "sender": ["login": "dev"], "repository": ["clone_url": repo.path],
+        ])
+        let nextSig = "sha256=" + Sodium.hex(Sodium.hmacSHA256(key: Array(secret.utf8), message: [UInt8](next)))
+        let byURL = try await agent.request("POST", "/v1/hooks/github", body: next, token: "",
+                                            headers: ["X-GitHub-Event": "push", "X-GitHub-Delivery": "d3", "X-Hub-Signature-256": nextSig])
         #expect(byURL.status == 202, "\(byURL.text)")
         agent.stop()
     }
@@ -248,7 +258,8 @@ import Testing
         let server = try PrivateGitServer(root: root, user: "alice", password: "s3cret-pass")
         let url = try server.publish(repo, as: "private")
         let agent = try AgentProcess(binary: AgentIntegrationTests.binary)
-        try await agent.start()
+        // the test's git server speaks plain HTTP on loopback, which this agent allows
+        try await agent.start(env: ["GUARDIAN_REPOSITORY_SCHEMES": "https,http"])
 
         // wrong password: the audit fails, naming the user and the refusal, and does not loop
         let r = try await agent.json("POST", "/v1/projects", ["repositoryUrl": url, "name": "private", "credentials": "alice:wrong"])

@@ -21,7 +21,9 @@ import Testing
     /// signed by the node; returns the result ids.
     @discardableResult
     static func seed(_ n: Node, projects: [String], results: Int, from start: Int = 0, at base: Double? = nil) throws -> [String] {
-        let now = base ?? Date().timeIntervalSince1970
+        // signed times one second apart, ending about now (a replica takes a result's time from its
+        // signature, and refuses one far in the future)
+        let now = base ?? Date().timeIntervalSince1970 - Double(results)
         var ids: [String] = []
         for p in projects {
             if try n.store.project(id: p) == nil {
@@ -31,9 +33,11 @@ import Testing
             }
             for i in start..<start + results {
                 var report = AuditReport.sample(findings: 4)
-                report.subject = AuditSubject(repository: "/nonexistent/guardian-airgap/\(p).git", commit: String(format: "%040x", i), revision: "HEAD", isGitRepository: true)
-                let (r, f) = ResultRecord.signed(report, envelope: try Attestation.sign(report, key: n.identity), project: p,
-                                                 signer: n.nodeID, at: now + Double(i))
+                report.subject = AuditSubject(repository: "/nonexistent/guardian-airgap/\(p).git", commit: String(format: "%040x", i), revision: "HEAD",
+                                              isGitRepository: true, project: p)
+                let ms = Int64((now + Double(i)) * 1000)
+                let (r, f) = ResultRecord.signed(report, envelope: try Attestation.sign(report.forSigning(atMs: ms), key: n.identity), project: p,
+                                                 signer: n.nodeID, at: Timestamp.seconds(ms))
                 try n.store.insert(result: r, findings: f)
                 ids.append(r.id)
             }
@@ -42,7 +46,9 @@ import Testing
     }
 
     /// A bundle file of `results` results of `project`, signed by a new node outside any mesh.
-    static func bundleFile(_ name: String, project: String, results: Int) async throws -> String {
+    /// A bundle of `results` results written by a node of its own; `signer` is that node's id, which
+    /// an importer names with `--trust`.
+    static func bundleFile(_ name: String, project: String, results: Int) async throws -> (path: String, signer: String) {
         let source = try node(name)
         try seed(source, projects: [project], results: results)
         let file = source.dataDir.path + "/\(project).bundle"
@@ -50,7 +56,7 @@ import Testing
         let out = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
         _ = try await source.exportBundle(project: nil, since: nil, keys: source.knownKeys()) { try out.write(contentsOf: $0) }
         try out.close()
-        return file
+        return (file, source.nodeID)
     }
 
     static func export(_ n: Node, project: String? = nil, since: Double? = nil) async throws -> [UInt8] {
@@ -90,10 +96,11 @@ import Testing
         let second = try Self.seed(source, projects: ["alpha"], results: 5, from: 200)
         let bundle2 = try await Self.export(source, since: cut)
 
-        // a node that never saw the source imports the first bundle: every signature verifies with
-        // the keys the bundle carries
+        // a node that never saw the source imports the first bundle, its operator trusting the source:
+        // every signature verifies with the key the bundle carries
         let target = try Self.node("target")
-        let r1 = try await Self.importing(target, bundle1)
+        let trust = [source.nodeID]
+        let r1 = try await Self.importing(target, bundle1, trust: trust)
         #expect(r1.complete, "\(r1)")
         #expect(r1.imported == 20 && r1.alreadyPresent == 0 && r1.expectedResults == 20)
         #expect(r1.signers.map(\.id) == [source.nodeID] && r1.signers.first?.accepted == true && r1.signers.first?.results == 20)
@@ -104,15 +111,15 @@ import Testing
         #expect(try target.store.findings(result: first[0], check: nil, severity: nil, onlyNew: false, limit: 100).count == 4)
 
         // again: nothing changes
-        let again = try await Self.importing(target, bundle1)
+        let again = try await Self.importing(target, bundle1, trust: trust)
         #expect(again.complete && again.imported == 0 && again.alreadyPresent == 20 && again.registryApplied == 0, "\(again)")
 
         // the second bundle, then on a third node both bundles in the other order: the same state
-        let r2 = try await Self.importing(target, bundle2)
+        let r2 = try await Self.importing(target, bundle2, trust: trust)
         #expect(r2.complete && r2.imported == 5 && r2.registryApplied == 1, "\(r2)")
         let other = try Self.node("other")
-        #expect(try await Self.importing(other, bundle2).refused.values.reduce(0, +) == 0)
-        #expect(try await Self.importing(other, bundle1).complete)
+        #expect(try await Self.importing(other, bundle2, trust: trust).refused.values.reduce(0, +) == 0)
+        #expect(try await Self.importing(other, bundle1, trust: trust).complete)
         #expect(try Self.ids(other) == Set(first + second))
         #expect(try Self.ids(target) == Set(first + second))
         for n in [target, other] {
@@ -146,7 +153,8 @@ import Testing
             ids.append(r.id)
         }
         let target = try Self.node("new-target")
-        let report = try await target.importBundle(AsyncStream { [bytes = try await Self.export(source)] c in c.yield(bytes); c.finish() }, keys: target.knownKeys())
+        let report = try await target.importBundle(AsyncStream { [bytes = try await Self.export(source)] c in c.yield(bytes); c.finish() }, trust: [source.nodeID],
+                                                   keys: target.knownKeys())
         #expect(report.imported == count && report.complete)
         for k in [0, 1, 2, 8191, 8192, 8193, count - 1] {
             let findings = try target.store.findings(result: ids[k], check: nil, severity: nil, onlyNew: false, limit: 10)
@@ -181,20 +189,20 @@ import Testing
             }
         }
         #expect(reader.version == 2 && starts.count == 12)
-        let old = try await Self.importing(try Self.node("v1-target"), v1)
+        let old = try await Self.importing(try Self.node("v1-target"), v1, trust: [source.nodeID])
         #expect(old.complete && old.imported == 12, "\(old)")
 
         // version 2: kind, length, then the project's 2-byte length and its first byte; the time follows the project ("alpha")
         for (n, at) in [starts[3].v2 + 7, starts[5].v2 + 7 + 5 + 2].enumerated() {
             var tampered = v2
             tampered[at] ^= 0x01
-            let report = try await Self.importing(try Self.node("v2-flip-\(n)"), tampered)
+            let report = try await Self.importing(try Self.node("v2-flip-\(n)"), tampered, trust: [source.nodeID])
             #expect(!report.complete && report.damaged.count == 1 && report.imported == 11, "\(report)")
         }
         // version 1: kind, length, then the push's kind, count, the project's length and its first byte
         var tampered = v1
         tampered[starts[4].v1 + 8] ^= 0x01
-        let report = try await Self.importing(try Self.node("v1-flip"), tampered)
+        let report = try await Self.importing(try Self.node("v1-flip"), tampered, trust: [source.nodeID])
         #expect(!report.complete && report.damaged.count == 1 && report.imported == 11, "\(report)")
     }
 
@@ -222,16 +230,24 @@ import Testing
         let ids = try Self.seed(source, projects: ["alpha"], results: 20)
         let bundle = try await Self.export(source)
 
+        // from a node this one does not know, without --trust: nothing is imported, and the report says why
+        let stranger = try Self.node("stranger")
+        let unknown = try await Self.importing(stranger, bundle)
+        #expect(!unknown.complete && unknown.imported == 0 && unknown.registryApplied == 0, "\(unknown)")
+        #expect(unknown.signers.first?.accepted == false && unknown.signers.first?.reason?.contains("--trust") == true, "\(unknown.signers)")
+        #expect(try stranger.store.project(id: "alpha") == nil && (try Self.ids(stranger)).isEmpty)
+
         // truncated: what is whole is imported, the rest is named
         let cutAt = bundle.count * 6 / 10
         let t = try Self.node("truncated")
-        let partial = try await Self.importing(t, Array(bundle.prefix(cutAt)))
+        let trust = [source.nodeID]
+        let partial = try await Self.importing(t, Array(bundle.prefix(cutAt)), trust: trust)
         #expect(!partial.complete && partial.truncated)
         #expect(partial.imported > 0 && partial.imported < 20)
         #expect(partial.missing?.contains("of 20 results") == true, "\(partial.missing ?? "")")
         #expect(try Self.ids(t).isSubset(of: Set(ids)) && (try Self.ids(t)).count == partial.imported)
         // the rest arrives later in a whole bundle
-        #expect(try await Self.importing(t, bundle).imported == 20 - partial.imported)
+        #expect(try await Self.importing(t, bundle, trust: trust).imported == 20 - partial.imported)
 
         // one flipped byte inside a result: detected, reported, the other results imported
         var tampered = bundle
@@ -240,14 +256,14 @@ import Testing
         let at = try #require(Self.find([UInt8](envelope), in: bundle))
         tampered[at + envelope.count / 2] ^= 0x20
         let x = try Self.node("tampered")
-        let damaged = try await Self.importing(x, tampered)
+        let damaged = try await Self.importing(x, tampered, trust: trust)
         #expect(!damaged.complete && damaged.damaged.count == 1 && damaged.imported == 19, "\(damaged)")
         #expect(try !Self.ids(x).contains(id))
 
         // --trust names other keys: the results are refused, and so is the exporter's registry
-        let stranger = SigningKey().verifyingKey
+        let otherKey = SigningKey().verifyingKey
         let u = try Self.node("untrusting")
-        let refused = try await Self.importing(u, bundle, trust: [stranger.base64])
+        let refused = try await Self.importing(u, bundle, trust: [otherKey.base64])
         #expect(!refused.complete && refused.imported == 0 && refused.signers.first?.accepted == false, "\(refused)")
         #expect(try u.store.project(id: "alpha") == nil)
         let trusted = try await Self.importing(u, bundle, trust: [source.nodeID])
@@ -281,7 +297,7 @@ import Testing
         try await agent.start()
         defer { agent.stop() }
         let remote = ["--http-addr", "127.0.0.1:\(agent.port)", "--token", agent.adminToken]
-        let imported = try CommandRunner.run(GuardianBinary.path, ["import"] + remote + [file])
+        let imported = try CommandRunner.run(GuardianBinary.path, ["import"] + remote + ["--trust", source.nodeID, file])
         #expect(imported.status == 0 && imported.stdout.contains("3 imported") && imported.stdout.contains("complete"), "\(imported.stdout) \(imported.stderr)")
         let listed = try await agent.request("GET", "/v1/projects/alpha/results")
         #expect((listed.json["ids"] as? [String])?.count == 3)
@@ -289,7 +305,7 @@ import Testing
         let one = try #require((listed.json["ids"] as? [String])?.first)
         let verified = try await agent.request("POST", "/v1/verify", body: try await agent.request("GET", "/v1/results/\(one)").body)
         #expect(verified.json["valid"] as? Bool == true, "\(verified.text)")
-        let twice = try CommandRunner.run(GuardianBinary.path, ["import"] + remote + ["--format", "json", file])
+        let twice = try CommandRunner.run(GuardianBinary.path, ["import"] + remote + ["--trust", source.nodeID, "--format", "json", file])
         #expect(twice.status == 0 && twice.stdout.contains("\"alreadyPresent\" : 3"), "\(twice.stdout)")
 
         // a flipped byte: reported, exit 1
@@ -298,7 +314,7 @@ import Testing
         let bad = source.dataDir.path + "/bad.bundle"
         try Data(bytes).write(to: URL(fileURLWithPath: bad))
         let offline = try Self.node("offline")
-        let refused = try CommandRunner.run(GuardianBinary.path, ["import", "--data-dir", offline.dataDir.path, bad])
+        let refused = try CommandRunner.run(GuardianBinary.path, ["import", "--data-dir", offline.dataDir.path, "--trust", source.nodeID, bad])
         #expect(refused.status == 1 && refused.stdout.contains("damaged: byte") && refused.stdout.contains("INCOMPLETE"), "\(refused.stdout) \(refused.stderr)")
         // the offline command audits nothing itself: the scheduled project it registered is due now
         // for the agent's scheduler (not a period away); the unscheduled one gets no next audit
@@ -311,7 +327,9 @@ import Testing
         let viaHTTP = try CommandRunner.run(GuardianBinary.path, ["export"] + remote + ["--project", "alpha", back])
         #expect(viaHTTP.status == 0, "\(viaHTTP.stderr)")
         let fresh = try Self.node("fresh")
-        let report = try await Self.importing(fresh, try [UInt8](Data(contentsOf: URL(fileURLWithPath: back))))
+        // its results are the source's, its registry records the agent's: both are named
+        let agentID = try #require(try await agent.request("GET", "/v1/node").json["id"] as? String)
+        let report = try await Self.importing(fresh, try [UInt8](Data(contentsOf: URL(fileURLWithPath: back))), trust: [source.nodeID, agentID])
         #expect(report.imported == 3, "\(report)")
     }
 }

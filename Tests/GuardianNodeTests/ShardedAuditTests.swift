@@ -1,4 +1,5 @@
 import Foundation
+import GuardianCore
 import GuardianCrypto
 import GuardianTestKit
 import Testing
@@ -21,12 +22,21 @@ import Testing
     }
 
     /// The audit predicate of a stored result, as JSON.
+    /// A result's report without the two fields that name its audit rather than its findings: the
+    /// project it was signed for and the time it ran (`subject.project`, `timing.startedAt`).
     static func predicate(_ a: AgentProcess, result id: String) async throws -> NSDictionary {
         let env = try await a.request("GET", "/v1/results/\(id)").json
         let encoded = try #require(env["payload"] as? String, "\(env)")
         let payload = try #require(Data(base64Encoded: encoded))
         let statement = try #require(try JSONSerialization.jsonObject(with: payload) as? [String: Any])
-        return try #require(statement["predicate"] as? NSDictionary)
+        var predicate = try #require(statement["predicate"] as? [String: Any])
+        var subject = try #require(predicate["subject"] as? [String: Any])
+        #expect(subject.removeValue(forKey: "project") is String, "a signed result names its project")
+        predicate["subject"] = subject
+        var timing = try #require(predicate["timing"] as? [String: Any])
+        #expect((timing.removeValue(forKey: "startedAt") as? String).flatMap(Timestamp.parse) != nil, "a signed result carries its time")
+        predicate["timing"] = timing
+        return predicate as NSDictionary
     }
 
     /// Audits `rev` on `a` and returns the finished task.

@@ -297,6 +297,7 @@ final class GitRepository {
         var r: OpaquePointer?
         let login = CredentialBox.install(credentials, into: &opts.fetch_opts.callbacks)
         let rc = withExtendedLifetime(login) { git_clone(&r, url, destination, &opts) }
+        if rc != 0, let login, login.refused { throw CredentialsRefused(username: login.credentials.username) }
         guard rc == 0 else { throw lastError("cannot clone \(url)", credentials: credentials) }
         git_repository_free(r)
     }
@@ -319,11 +320,12 @@ final class GitRepository {
         let specs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
         var cstrings = specs.map { strdup($0) }
         defer { cstrings.forEach { free($0) } }
+        let login = CredentialBox.install(credentials, into: &opts.callbacks)
         let rc = cstrings.withUnsafeMutableBufferPointer { buf -> Int32 in
             var arr = git_strarray(strings: buf.baseAddress, count: buf.count)
-            let login = CredentialBox.install(credentials, into: &opts.callbacks)
             return withExtendedLifetime(login) { git_remote_fetch(remote, &arr, &opts, nil) }
         }
+        if rc != 0, let login, login.refused { throw CredentialsRefused(username: login.credentials.username) }
         guard rc == 0 else { throw GitRepository.lastError("cannot fetch origin", credentials: credentials) }
     }
 }
@@ -347,12 +349,20 @@ public struct GitCredentials: Sendable, Equatable {
     }
 }
 
+/// The server refused a fetch's credentials (it asked for them again after they were given).
+public struct CredentialsRefused: Error, CustomStringConvertible, Sendable {
+    public var username: String
+    public var description: String { "the server refused the credentials (as user \(username))" }
+}
+
 /// What libgit2's credential callback reads through its payload pointer. libgit2 asks again after a
 /// rejected login; the callback answers once and then gives up, so a wrong password is one clear
 /// error, not a loop. The caller keeps the box alive for the duration of the network call.
 private final class CredentialBox {
     let credentials: GitCredentials
     var attempts = 0
+    /// The server asked again after the credentials were given: it refused them.
+    var refused = false
     init(_ c: GitCredentials) { credentials = c }
 
     static func install(_ credentials: GitCredentials?, into callbacks: inout git_remote_callbacks) -> CredentialBox? {
@@ -362,7 +372,10 @@ private final class CredentialBox {
         callbacks.credentials = { out, _, _, allowed, payload in
             guard let out, let payload else { return -1 }
             let box = Unmanaged<CredentialBox>.fromOpaque(payload).takeUnretainedValue()
-            guard box.attempts == 0 else { return GIT_EAUTH.rawValue }
+            guard box.attempts == 0 else {
+                box.refused = true
+                return GIT_EAUTH.rawValue
+            }
             box.attempts += 1
             guard allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT.rawValue != 0 else { return GIT_PASSTHROUGH.rawValue }
             return git_credential_userpass_plaintext_new(out, box.credentials.username, box.credentials.secret)

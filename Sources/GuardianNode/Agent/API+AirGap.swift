@@ -9,9 +9,9 @@ import NIOCore
 /// whole bundle was imported, 422 with the same report when something was damaged, refused or
 /// missing: what was whole is imported either way).
 extension API {
-    func addAirGapRoutes(_ router: Router<BasicRequestContext>) {
-        router.get("/v1/export") { request, _ in
-            guard try await authenticate(request).isAdmin else { throw APIError(.forbidden, "forbidden", "only admin tokens can export") }
+    func addAirGapRoutes(_ router: Router<GuardianContext>) {
+        router.get("/v1/export") { request, context in
+            guard try await authenticate(request, context).isAdmin else { throw APIError(.forbidden, "forbidden", "only admin tokens can export") }
             let q = request.uri.queryParameters
             let project = q.get("project")
             let since = try q.get("since").map { s in
@@ -30,8 +30,8 @@ extension API {
             return Response(status: .ok, headers: [.contentType: "application/octet-stream",
                                                    .contentDisposition: "attachment; filename=\"guardian.bundle\""], body: body)
         }
-        router.post("/v1/import") { request, _ in
-            guard try await authenticate(request).isAdmin else { throw APIError(.forbidden, "forbidden", "only admin tokens can import") }
+        router.post("/v1/import") { request, context in
+            guard try await authenticate(request, context).isAdmin else { throw APIError(.forbidden, "forbidden", "only admin tokens can import") }
             let trust = request.uri.queryParameters.getAll("trust")
             let keys = node.knownKeys(await mesh?.signerKeys() ?? [:])
             let chunks = request.body.map { [UInt8](buffer: $0) }

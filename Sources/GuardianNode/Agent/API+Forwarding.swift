@@ -10,11 +10,12 @@ import Metrics
 import NIOCore
 
 /// Any node answers: a request about a project this node does not own is sent on to an owner
-/// (primary first) and the owner's answer returned, marked `X-Guardian-Served-By`. The forwarded
-/// request carries the caller's token (the registry, tokens included, is on every node, so the owner
-/// authorizes it the same way) and an `X-Guardian-Member` header sealed with the cluster key, which
-/// proves a member sent it and opens once. A request that carries a member header is always
-/// answered where it arrives: that is what prevents loops. `?local=1` answers from this node alone.
+/// (primary first) and the owner's answer returned, marked `X-Guardian-Served-By`. This node
+/// authenticates the caller; the forwarded request carries no token, only an `X-Guardian-Member`
+/// header sealed with the cluster key: a `MemberClaim` naming the owner it is for, the method, path
+/// and body hash, and the caller's principal. It opens once, on that owner alone. A request that a
+/// member forwarded is always answered where it arrives: that is what prevents loops. `?local=1`
+/// answers from this node alone.
 extension API {
     static let memberHeader = HTTPField.Name("X-Guardian-Member")!
     static let servedByHeader = HTTPField.Name("X-Guardian-Served-By")!
@@ -22,8 +23,9 @@ extension API {
     static let recordIDHeader = HTTPField.Name("X-Guardian-Record-Id")!
     static let projectHeader = HTTPField.Name("X-Guardian-Project")!
     static let createdAtHeader = HTTPField.Name("X-Guardian-Created-At")!
+    /// Headers never passed on: the hop's own, and the caller's credentials (the claim replaces them).
     static let hopHeaders: Set<String> = ["host", "content-length", "connection", "keep-alive", "transfer-encoding", "te", "upgrade",
-                                          "x-guardian-member", "x-guardian-served-by"]
+                                          "x-guardian-member", "x-guardian-served-by", "authorization", "cookie", "proxy-authorization"]
 
     /// Outbound node-to-node HTTP (URLSession, which the CLI already links: no client package to build).
     static let peerSession: URLSession = {
@@ -34,33 +36,35 @@ extension API {
     }()
 
     /// True when the request must be answered here: no mesh, `?local=1`, or it was forwarded already.
-    func answersLocally(_ request: Request) -> Bool {
-        mesh == nil || request.uri.queryParameters.get("local") == "1" || request.headers[Self.memberHeader] != nil
+    func answersLocally(_ request: Request, _ context: GuardianContext) -> Bool {
+        mesh == nil || request.uri.queryParameters.get("local") == "1" || context.forwarded != nil
     }
 
-    /// The owner's answer when this node does not own `project`; nil to answer here.
-    func forwardIfNotOwner(_ request: Request, project: String) async throws -> Response? {
-        guard !answersLocally(request), let mesh else { return nil }
+    /// The owner's answer when this node does not own `project`; nil to answer here. `caller` is
+    /// the principal this node authenticated.
+    func forwardIfNotOwner(_ request: Request, _ context: GuardianContext, as caller: Principal, project: String) async throws -> Response? {
+        guard !answersLocally(request, context), let mesh else { return nil }
         let owners = await node.owners(of: project)
         if owners.contains(node.config.name) { return nil }
-        return try await forward(request, body: try await request.body.collect(upTo: node.config.maxBodyBytes), to: owners, via: mesh)
+        return try await forward(request, body: try await request.body.collect(upTo: node.config.maxBodyBytes), caller: .token(caller),
+                                 to: owners, via: mesh)
     }
 
     /// A verified webhook for a project whose primary is another node goes to the primary, which
     /// records the repository events and audits; nil (handle it here) when this node is the primary
     /// or the primary does not answer.
-    func forwardWebhookToPrimary(_ request: Request, body: ByteBuffer, project: String) async -> Response? {
-        guard !answersLocally(request), let mesh, let primary = await node.owners(of: project).first, primary != node.config.name else { return nil }
-        return try? await forward(request, body: body, to: [primary], via: mesh)
+    func forwardWebhookToPrimary(_ request: Request, _ context: GuardianContext, body: ByteBuffer, project: String) async -> Response? {
+        guard !answersLocally(request, context), let mesh, let primary = await node.owners(of: project).first, primary != node.config.name else { return nil }
+        return try? await forward(request, body: body, caller: .webhook(project: project), to: [primary], via: mesh)
     }
 
     /// The first answer of `owners`, in order; throws `owners_unreachable` with each failure.
-    private func forward(_ request: Request, body: ByteBuffer, to owners: [String], via mesh: MeshNode) async throws -> Response {
+    private func forward(_ request: Request, body: ByteBuffer, caller: MemberClaim.Caller, to owners: [String], via mesh: MeshNode) async throws -> Response {
         let addresses = await mesh.httpAddresses()
         var failures: [String] = []
         for owner in owners {
             guard let address = addresses[owner] else { failures.append("\(owner): not alive here"); continue }
-            do { return try await send(request, body: body, to: owner, at: address, via: mesh).response } catch {
+            do { return try await send(request, body: body, caller: caller, to: owner, at: address, via: mesh).response } catch {
                 failures.append("\(owner) at \(address): \(error.localizedDescription)")
             }
         }
@@ -69,10 +73,11 @@ extension API {
     }
 
     /// For ids that name no project (audit tasks, result records): the first other member that knows it.
-    func askMembers(_ request: Request) async -> PeerAnswer? {
-        guard !answersLocally(request), let mesh else { return nil }
+    func askMembers(_ request: Request, _ context: GuardianContext, as caller: Principal) async -> PeerAnswer? {
+        guard !answersLocally(request, context), let mesh else { return nil }
         for (name, address) in await mesh.httpAddresses().sorted(by: { $0.key < $1.key }) where name != node.config.name {
-            if let r = try? await send(request, body: ByteBuffer(), to: name, at: address, via: mesh), r.response.status != .notFound { return r }
+            if let r = try? await send(request, body: ByteBuffer(), caller: .token(caller), to: name, at: address, via: mesh),
+               r.response.status != .notFound { return r }
         }
         return nil
     }
@@ -105,17 +110,21 @@ extension API {
         if !stored.isEmpty { Metrics.Counter(label: "guardian_read_repairs_total").increment() }
     }
 
-    private func send(_ request: Request, body: ByteBuffer, to owner: String, at address: String, via mesh: MeshNode) async throws -> PeerAnswer {
+    private func send(_ request: Request, body: ByteBuffer, caller: MemberClaim.Caller, to owner: String, at address: String,
+                      via mesh: MeshNode) async throws -> PeerAnswer {
         let path = request.uri.description
         guard let url = URL(string: "http://\(address)\(path)") else { throw APIError(.badGateway, "bad_address", address) }
         var out = URLRequest(url: url)
         out.httpMethod = request.method.rawValue
-        // the caller's headers (token, content type, a webhook's signature and delivery id), not the hop's
+        // the caller's headers (content type, a webhook's delivery id and event), never its credentials nor the hop's
         for field in request.headers where !Self.hopHeaders.contains(field.name.canonicalName) {
             out.addValue(field.value, forHTTPHeaderField: field.name.rawName)
         }
-        out.setValue(await mesh.memberHeader(method: request.method.rawValue, path: path), forHTTPHeaderField: "X-Guardian-Member")
-        if body.readableBytes > 0 { out.httpBody = Data(buffer: body) }
+        let bytes = [UInt8](buffer: body)
+        let claim = MemberClaim(from: node.config.name, to: owner, method: request.method.rawValue, path: path,
+                                bodyHash: MemberClaim.hash(body: bytes), caller: caller)
+        out.setValue(await mesh.sealClaim(claim), forHTTPHeaderField: "X-Guardian-Member")
+        if !bytes.isEmpty { out.httpBody = Data(bytes) }
         let (data, response) = try await Self.peerSession.data(for: out)
         guard let http = response as? HTTPURLResponse else { throw APIError(.badGateway, "bad_gateway", "no HTTP answer from \(owner)") }
         var headers: HTTPFields = [Self.servedByHeader: owner]

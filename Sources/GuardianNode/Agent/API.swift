@@ -23,24 +23,25 @@ public struct API: Sendable {
     }
 
     /// Every route, with JSON errors for everything that fails.
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router()
+    public func router() -> Router<GuardianContext> {
+        let router = Router(context: GuardianContext.self)
         router.add(middleware: JSONErrorMiddleware())
+        router.add(middleware: MemberAuthMiddleware(mesh: mesh, maxBodyBytes: node.config.maxBodyBytes))
         router.get("/livez") { _, _ in Self.json(["status": "ok"]) }
         router.get("/readyz") { _, _ in
             _ = try node.store.tokenCount()
             return Self.json(["status": "ready"])
         }
-        router.get("/metrics") { request, _ in
-            if !node.config.publicMetrics { _ = try await authenticate(request) }
+        router.get("/metrics") { request, context in
+            if !node.config.publicMetrics { _ = try await authenticate(request, context) }
             return try await metrics()
         }
-        router.get("/v1/node") { request, _ in
-            _ = try await authenticate(request)
+        router.get("/v1/node") { request, context in
+            _ = try await authenticate(request, context)
             return try await nodeInfo()
         }
-        router.get("/v1/members") { request, _ in
-            _ = try await authenticate(request)
+        router.get("/v1/members") { request, context in
+            _ = try await authenticate(request, context)
             guard let view = await mesh?.view() else {
                 let info = try await nodeInfo(asMember: true)
                 return Self.json(["members": [info], "digest": Sodium.hex(Sodium.blake2b(Array(node.nodeID.utf8), length: 16))] as [String: Any])
@@ -52,7 +53,7 @@ public struct API: Sendable {
             return Self.json(["members": list, "digest": String(format: "%016llx", view.digest)] as [String: Any])
         }
         router.post("/v1/members/join") { request, context in
-            let mesh = try await meshForAdmin(request, "join")
+            let mesh = try await meshForAdmin(request, context, "join")
             struct Input: Decodable { var address: String }
             let input: Input = try await decode(request, context)
             guard let n = await mesh.join(input.address) else {
@@ -61,25 +62,25 @@ public struct API: Sendable {
             return Self.json(["joined": input.address, "members": n])
         }
         router.post("/v1/members/:name/force-leave") { request, context in
-            let mesh = try await meshForAdmin(request, "force a member out")
+            let mesh = try await meshForAdmin(request, context, "force a member out")
             let name = context.parameters.get("name") ?? ""
             do { try await mesh.forceLeave(name) } catch let e as GuardianError {
                 throw APIError(e.description.contains("no member") ? .notFound : .conflict, "force_leave_refused", e.description)
             }
             return Self.json(["left": name])
         }
-        router.post("/v1/leave") { request, _ in
-            let mesh = try await meshForAdmin(request, "leave")
+        router.post("/v1/leave") { request, context in
+            let mesh = try await meshForAdmin(request, context, "leave")
             await mesh.leave()
             return Self.json(["left": true])
         }
-        router.get("/v1/keys") { request, _ in
-            let mesh = try await meshForAdmin(request, "see the keyring")
+        router.get("/v1/keys") { request, context in
+            let mesh = try await meshForAdmin(request, context, "see the keyring")
             let ids = await mesh.keyIDs()
             return Self.json(["primary": ids.primary, "keys": ids.all] as [String: Any])
         }
         router.post("/v1/keys") { request, context in
-            let mesh = try await meshForAdmin(request, "change the keyring")
+            let mesh = try await meshForAdmin(request, context, "change the keyring")
             struct Input: Decodable { var action: String; var key: String }
             let input: Input = try await decode(request, context)
             guard let action = MeshNode.KeyAction(rawValue: input.action) else {
@@ -91,16 +92,16 @@ public struct API: Sendable {
             let ids = await mesh.keyIDs()
             return Self.json(["primary": ids.primary, "keys": ids.all] as [String: Any])
         }
-        router.get("/v1/ring") { request, _ in
-            _ = try await authenticate(request)
+        router.get("/v1/ring") { request, context in
+            _ = try await authenticate(request, context)
             let ring = await currentRing()
             let shares = ring.shares()
             return Self.json(["replicationFactor": node.config.replicationFactor, "vnodesPerCapacity": Ring.defaultVnodes,
                               "nodes": ring.nodes.map { ["name": $0.name, "capacity": $0.capacity, "share": shares[$0.name] ?? 0] as [String: Any] }]
                              as [String: Any])
         }
-        router.get("/v1/ring/owners") { request, _ in
-            _ = try await authenticate(request)
+        router.get("/v1/ring/owners") { request, context in
+            _ = try await authenticate(request, context)
             guard let key = request.uri.queryParameters.get("key"), !key.isEmpty else {
                 throw APIError(.badRequest, "missing_key", "give ?key=PROJECT or PROJECT/SHARD")
             }
@@ -111,15 +112,15 @@ public struct API: Sendable {
             return Self.json(await owners(of: project.id))
         }
         router.post("/v1/projects") { request, context in
-            let p = try await authenticate(request)
+            let p = try await authenticate(request, context)
             let input: ProjectInput = try await decode(request, context)
             let team = input.team ?? "default"
             guard p.canWrite(team: team) else { throw forbidden(team) }
-            let record = try await node.register(input)
+            let record = try await node.register(input, admin: p.isAdmin)
             return try Self.json(projectView(record), status: .created)
         }
-        router.get("/v1/projects") { request, _ in
-            let p = try await authenticate(request)
+        router.get("/v1/projects") { request, context in
+            let p = try await authenticate(request, context)
             let list = try node.store.projects().filter { p.canRead(team: $0.team) }
             return try Self.json(["items": list.map(projectView)])
         }
@@ -150,6 +151,7 @@ public struct API: Sendable {
             // Secrets rotate: a new value replaces the old one, an empty string removes it.
             if let w = input.webhookSecret { updated.webhookSecret = w.isEmpty ? nil : node.seal(w) }
             if let c = input.credentials { updated.credentials = c.isEmpty ? nil : node.seal(c) }
+            try Node.checkSecrets(input)
             if input.repositoryUrl != nil { throw APIError(.badRequest, "immutable_field", "repositoryUrl cannot change; register a new project") }
             updated.updatedAt = Date().timeIntervalSince1970
             try node.registry.update(project: updated)
@@ -162,31 +164,32 @@ public struct API: Sendable {
             return Response(status: .noContent)
         }
         router.get("/v1/projects/:id/audit-status") { request, context in
-            let (_, project) = try await readable(request, context)
-            if let forwarded = try await forwardIfNotOwner(request, project: project.id) { return forwarded }
+            let (p, project) = try await readable(request, context)
+            if let forwarded = try await forwardIfNotOwner(request, context, as: p, project: project.id) { return forwarded }
             return try await auditStatus(project)
         }
         router.post("/v1/projects/:id/audits") { request, context in
             let (p, project) = try await readable(request, context)
             guard p.canWrite(team: project.team) else { throw forbidden(project.team) }
-            if let forwarded = try await forwardIfNotOwner(request, project: project.id) { return forwarded }
+            if let forwarded = try await forwardIfNotOwner(request, context, as: p, project: project.id) { return forwarded }
             let rev = request.uri.queryParameters.get("rev")
             let task = try await node.enqueue(project: project.id, reason: .manual, revision: rev)
             return Self.json(["taskId": task.id, "state": task.state.rawValue, "statusUrl": "/v1/audits/\(task.id)"], status: .accepted)
         }
         router.get("/v1/audits/:task") { request, context in
-            let p = try await authenticate(request)
+            let p = try await authenticate(request, context)
             let id = try context.parameters.require("task")
             guard let task = await node.task(id) else {
-                if let elsewhere = await askMembers(request) { return elsewhere.response }
+                if let elsewhere = await askMembers(request, context, as: p) { return elsewhere.response }
                 throw APIError(.notFound, "not_found", "no audit task '\(id)'")
             }
-            if let project = try node.store.project(id: task.projectId), !p.canRead(team: project.team) { throw forbidden(project.team) }
+            // Same answer for "absent" and "not yours" (a task of a removed project is the admin's alone).
+            guard try canRead(p, project: task.projectId) else { throw APIError(.notFound, "not_found", "no audit task '\(id)'") }
             return try Self.encodable(task)
         }
         router.get("/v1/projects/:id/results") { request, context in
-            let (_, project) = try await readable(request, context)
-            if let forwarded = try await forwardIfNotOwner(request, project: project.id) { return forwarded }
+            let (p, project) = try await readable(request, context)
+            if let forwarded = try await forwardIfNotOwner(request, context, as: p, project: project.id) { return forwarded }
             // read repair: an owner that serves a project's results compares it with the other owners
             if let mesh { Task { await mesh.repair(project: project.id) } }
             let limit = min(max(request.uri.queryParameters.get("limit", as: Int.self) ?? 20, 1), 200)
@@ -201,7 +204,7 @@ public struct API: Sendable {
             return Self.json(body)
         }
         router.get("/v1/results/:id") { request, context in
-            let p = try await authenticate(request)
+            let p = try await authenticate(request, context)
             let id = try context.parameters.require("id")
             var found = try node.store.result(id: id)
             if let r = found, DSSE.recordID([UInt8](r.envelope)) != r.id {
@@ -209,21 +212,21 @@ public struct API: Sendable {
                 found = nil
             }
             guard let r = found else {
-                if let elsewhere = await askMembers(request) {
+                if let elsewhere = await askMembers(request, context, as: p) {
                     await readRepair(elsewhere, id: id)
                     return elsewhere.response
                 }
                 throw APIError(.notFound, "not_found", "no result '\(id)'")
             }
-            if let project = try node.store.project(id: r.projectId), !p.canRead(team: project.team) { throw forbidden(project.team) }
+            guard try canRead(p, project: r.projectId) else { throw APIError(.notFound, "not_found", "no result '\(id)'") }
             // the exact stored bytes
             return Response(status: .ok, headers: [.contentType: "application/json", Self.recordIDHeader: r.id,
                                                    Self.projectHeader: r.projectId, Self.createdAtHeader: String(r.createdAt)],
                             body: .init(byteBuffer: ByteBuffer(bytes: r.envelope)))
         }
         router.get("/v1/projects/:id/findings") { request, context in
-            let (_, project) = try await readable(request, context)
-            if let forwarded = try await forwardIfNotOwner(request, project: project.id) { return forwarded }
+            let (p, project) = try await readable(request, context)
+            if let forwarded = try await forwardIfNotOwner(request, context, as: p, project: project.id) { return forwarded }
             guard let latest = try node.store.latestResultSummary(project: project.id) else { return Self.json(["items": [String]()]) }
             let q = request.uri.queryParameters
             let check = q.get("check"), severity = q.get("severity")
@@ -235,7 +238,7 @@ public struct API: Sendable {
             return try Self.encodable(["resultId": AnyEncodable(latest.id), "items": AnyEncodable(rows)])
         }
         router.get("/v1/teams/:id") { request, context in
-            let p = try await authenticate(request)
+            let p = try await authenticate(request, context)
             let id = try context.parameters.require("id")
             guard p.canRead(team: id) else { throw forbidden(id) }
             guard let t = try node.store.team(id: id) else {
@@ -245,7 +248,7 @@ public struct API: Sendable {
             return try Self.encodable(["id": AnyEncodable(id), "profile": AnyEncodable(profile)])
         }
         router.put("/v1/teams/:id") { request, context in
-            let p = try await authenticate(request)
+            let p = try await authenticate(request, context)
             let id = try context.parameters.require("id")
             guard p.canWrite(team: id) else { throw forbidden(id) }
             let body = try await request.body.collect(upTo: node.config.maxBodyBytes)
@@ -260,10 +263,10 @@ public struct API: Sendable {
             return try Self.encodable(["id": AnyEncodable(id), "profile": AnyEncodable(profile)])
         }
         router.post("/v1/tokens") { request, context in
-            let p = try await authenticate(request)
+            let p = try await authenticate(request, context)
             struct Input: Decodable { var role: String; var team: String?; var name: String? }
             let input: Input = try await decode(request, context)
-            guard let role = Principal.Role(rawValue: input.role), role != .member else {
+            guard let role = Principal.Role(rawValue: input.role) else {
                 throw APIError(.badRequest, "invalid_role", "role must be admin, maintainer or viewer")
             }
             if role != .admin && input.team == nil { throw APIError(.badRequest, "missing_field", "team is required for maintainer and viewer tokens") }
@@ -275,15 +278,15 @@ public struct API: Sendable {
             return Self.json(["id": record.id, "token": secret, "role": role.rawValue, "team": input.team ?? ""], status: .created)
         }
         router.delete("/v1/tokens/:id") { request, context in
-            let p = try await authenticate(request)
+            let p = try await authenticate(request, context)
             guard p.isAdmin else { throw APIError(.forbidden, "forbidden", "only admin tokens can revoke tokens") }
             let id = try context.parameters.require("id")
             guard try node.registry.deleteToken(id: id) else { throw APIError(.notFound, "not_found", "no token '\(id)'") }
             tokenCache.clear()
             return Response(status: .noContent)
         }
-        router.post("/v1/verify") { request, _ in
-            _ = try await authenticate(request)
+        router.post("/v1/verify") { request, context in
+            _ = try await authenticate(request, context)
             let body = try await request.body.collect(upTo: node.config.maxBodyBytes)
             let bytes = [UInt8](Data(buffer: body))
             var trusted = NodeIdentity.trustedKeys(node.dataDir)
@@ -299,15 +302,15 @@ public struct API: Sendable {
                 return Self.json(["valid": false, "reason": e.description], status: .unprocessableContent)
             }
         }
-        router.get("/v1/events") { request, _ in
-            _ = try await authenticate(request)
-            return await events(lastId: request.headers[HTTPField.Name("Last-Event-ID")!].flatMap(Int.init))
+        router.get("/v1/events") { request, context in
+            let p = try await authenticate(request, context)
+            return try await events(lastId: request.headers[HTTPField.Name("Last-Event-ID")!].flatMap(Int.init), as: p)
         }
         var hooks = Webhooks(node: node)
         if mesh != nil {
             let api = self
-            hooks.toPrimary = { @Sendable (request: Request, body: ByteBuffer, project: String) async -> Response? in
-                await api.forwardWebhookToPrimary(request, body: body, project: project)
+            hooks.toPrimary = { @Sendable (request: Request, context: GuardianContext, body: ByteBuffer, project: String) async -> Response? in
+                await api.forwardWebhookToPrimary(request, context, body: body, project: project)
             }
         }
         hooks.register(on: router)
@@ -317,20 +320,20 @@ public struct API: Sendable {
 
     // MARK: helpers
 
-    /// The caller's token; a forwarded request must also carry a member header that opens with the
-    /// cluster key (without a token it acts as the member itself: read-only).
-    func authenticate(_ request: Request) async throws -> Principal {
-        if let header = request.headers[Self.memberHeader] {
-            guard let mesh, await mesh.member(from: header, method: request.method.rawValue, path: request.uri.description) != nil else {
-                throw APIError(.unauthorized, "unauthorized", "the X-Guardian-Member header does not prove a member of this mesh")
-            }
-            if request.headers[.authorization] == nil { return Principal(role: .member, team: nil, tokenId: "member") }
+    /// Who is calling: the principal a forwarding member vouches for (`MemberAuthMiddleware` proved
+    /// its claim), else the bearer token's. A forwarded principal must still name a token this node
+    /// holds with the same role and team: a token revoked here is revoked for forwarded calls too.
+    func authenticate(_ request: Request, _ context: GuardianContext) async throws -> Principal {
+        guard let claim = context.forwarded else { return try Auth.authenticate(request, store: node.store, cache: tokenCache) }
+        guard case .token(let p) = claim.caller, let rec = try node.store.token(id: p.tokenId),
+              rec.role == p.role.rawValue, rec.team == p.team else {
+            throw APIError(.unauthorized, "unauthorized", "the forwarded caller's token is not valid here")
         }
-        return try Auth.authenticate(request, store: node.store, cache: tokenCache)
+        return p
     }
 
-    func readable(_ request: Request, _ context: BasicRequestContext) async throws -> (Principal, ProjectRecord) {
-        let p = try await authenticate(request)
+    func readable(_ request: Request, _ context: GuardianContext) async throws -> (Principal, ProjectRecord) {
+        let p = try await authenticate(request, context)
         let id = try context.parameters.require("id")
         guard let project = try node.store.project(id: id), p.canRead(team: project.team) else {
             // Same answer for "absent" and "not yours": a viewer of team A learns nothing about team B.
@@ -339,11 +342,18 @@ public struct API: Sendable {
         return (p, project)
     }
 
+    /// Whether `p` may read what belongs to `project`: admins always, others when the project is
+    /// registered here under a team they read.
+    func canRead(_ p: Principal, project: String) throws -> Bool {
+        if p.isAdmin { return true }
+        return try node.store.project(id: project).map { p.canRead(team: $0.team) } ?? false
+    }
+
     func forbidden(_ team: String) -> APIError {
         APIError(.forbidden, "forbidden", "this token may not change team '\(team)'")
     }
 
-    func decode<T: Decodable>(_ request: Request, _ context: BasicRequestContext) async throws -> T {
+    func decode<T: Decodable>(_ request: Request, _ context: GuardianContext) async throws -> T {
         let body = try await request.body.collect(upTo: node.config.maxBodyBytes)
         do { return try JSONDecoder().decode(T.self, from: Data(buffer: body)) } catch let DecodingError.keyNotFound(k, _) {
             throw APIError(.badRequest, "missing_field", "'\(k.stringValue)' is required")
@@ -375,8 +385,8 @@ public struct API: Sendable {
     }
 
     /// The mesh, for a route that changes it: admin tokens only, and only when there is a mesh.
-    func meshForAdmin(_ request: Request, _ what: String) async throws -> MeshNode {
-        guard try await authenticate(request).isAdmin else { throw APIError(.forbidden, "forbidden", "only admin tokens can \(what)") }
+    func meshForAdmin(_ request: Request, _ context: GuardianContext, _ what: String) async throws -> MeshNode {
+        guard try await authenticate(request, context).isAdmin else { throw APIError(.forbidden, "forbidden", "only admin tokens can \(what)") }
         guard let mesh else { throw APIError(.conflict, "no_mesh", "this node runs alone: start it with a cluster key (guardian keygen)") }
         return mesh
     }
@@ -453,8 +463,16 @@ public struct API: Sendable {
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: text)))
     }
 
-    func events(lastId: Int?) async -> Response {
-        let (backlog, stream, id) = await node.events.subscribe(after: lastId)
+    /// The caller's event stream: only events of projects it may read (and mesh events), the
+    /// backlog after `Last-Event-ID` filtered the same way; 429 past the stream caps.
+    func events(lastId: Int?, as p: Principal) async throws -> Response {
+        let subscription: (backlog: [NodeEvent], stream: AsyncStream<NodeEvent>, id: UUID)
+        do { subscription = try await node.events.subscribe(after: lastId, as: p) } catch {
+            throw APIError(.tooManyRequests, "too_many_streams", error == .tooManyStreams
+                           ? "this node serves the most event streams it allows (max_event_streams); try again later"
+                           : "this token has the most event streams open that a token may (max_event_streams_per_token)")
+        }
+        let (backlog, stream, id) = subscription
         let bus = node.events
         let body = ResponseBody { writer in
             func frame(_ e: NodeEvent) -> ByteBuffer {
@@ -504,7 +522,7 @@ enum ISO8601 {
 
 /// Maps every error to `{"error": {"code", "message"}}` with the right status.
 struct JSONErrorMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = GuardianContext
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
@@ -521,6 +539,10 @@ struct JSONErrorMiddleware: RouterMiddleware {
             }
             let message = e.body ?? (e.status.code == 404 ? "no route \(request.method) \(request.uri.path)" : e.status.reasonPhrase)
             return APIError.json(status: e.status, code: code, message: message)
+        } catch let e as InvalidRecord {
+            return APIError.json(status: .badRequest, code: "invalid_field", message: e.message)
+        } catch let e as RepositoryRefused {
+            return APIError.json(status: .badRequest, code: "repository_not_allowed", message: e.message)
         } catch let e as GuardianError {
             return APIError.json(status: .internalServerError, code: "internal", message: e.description)
         } catch is NIOTooManyBytesError {

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -9,6 +10,8 @@ import UnixSignals
 public enum Agent {
     public static func run(config: AgentConfig, configFile: String?, logger: Logger) async throws {
         _ = AgentMetrics.registry // bootstrap swift-metrics before anything records
+        // Everything the agent creates (the store and its WAL, mirrors, keys) is the owner's alone.
+        umask(0o077)
         let node = try Node(config: config, logger: logger)
         let tokenFile = try await node.ensureAdminToken()
         let (host, port) = try AgentConfig.parseAddress(config.httpAddr, what: "http address")
@@ -22,7 +25,10 @@ public enum Agent {
                               shards: { await mesh.analyseShards(project: $0, commit: $1, files: $2, limits: $3, mirror: $4) })
         }
         if mesh == nil { logger.notice("no cluster key: running as a single node (guardian keygen makes one; see docs/mesh.md)") }
-        let app = Application(router: API(node: node, mesh: mesh).router(),
+        let requestSeconds = config.httpRequestTimeoutSeconds
+        let server = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [RequestDeadline(seconds: requestSeconds)],
+                                                                  idleTimeout: .seconds(Int64(config.httpIdleTimeoutSeconds))))
+        let app = Application(router: API(node: node, mesh: mesh).router(), server: server,
                               configuration: .init(address: .hostname(host, port: port), serverName: "guardian"),
                               onServerRunning: { channel in
                                   let addr = channel.localAddress.map { "\($0)" } ?? config.httpAddr

@@ -8,7 +8,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
     public var dataDir: String = DataDirectory.defaultPath
     public var httpAddr: String = "127.0.0.1:7780"
     public var gossipAddr: String = "127.0.0.1:7946"
-    public var name: String = ProcessInfo.processInfo.hostName
+    public var name: String = AgentConfig.defaultName(ProcessInfo.processInfo.hostName)
     /// Audits running at once.
     public var maxConcurrentAudits: Int = 2
     /// Queued audits beyond this are refused with 503.
@@ -50,6 +50,23 @@ public struct AgentConfig: Codable, Sendable, Equatable {
     public var shardMinFiles: Int = 500
     /// How long the primary waits for one shard's owner before giving the shard to the next member.
     public var shardTimeoutSeconds: Int = 600
+    /// Directories under which an admin may register local repositories (paths and `file://`
+    /// URLs); none by default. The data directory is never allowed.
+    public var allowedLocalRoots: [String] = []
+    /// URL schemes a remote repository may use.
+    public var repositorySchemes: [String] = ["https", "ssh", "git"]
+    /// Hosts remote repositories may come from (`host`, or `*.domain`); empty allows any host.
+    public var repositoryHostsAllow: [String] = []
+    /// Hosts remote repositories may never come from; checked before the allow list.
+    public var repositoryHostsDeny: [String] = []
+    /// An HTTP connection with nothing to read for this long is closed; a request's head must
+    /// arrive complete within it.
+    public var httpIdleTimeoutSeconds: Int = 30
+    /// A request's body must arrive complete within this many seconds of its head.
+    public var httpRequestTimeoutSeconds: Int = 60
+    /// Event streams (`GET /v1/events`) open at once, in all and per token; past them, 429.
+    public var maxEventStreams: Int = 256
+    public var maxEventStreamsPerToken: Int = 16
 
     public init() {}
 
@@ -62,6 +79,10 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         case replicationFactor = "replication_factor", discovery, discoveryPort = "discovery_port"
         case antiEntropySeconds = "anti_entropy_seconds", hintWindowSeconds = "hint_window_seconds", handoffGraceSeconds = "handoff_grace_seconds"
         case shardMinFiles = "shard_min_files", shardTimeoutSeconds = "shard_timeout_seconds"
+        case allowedLocalRoots = "allowed_local_roots", repositorySchemes = "repository_schemes"
+        case repositoryHostsAllow = "repository_hosts_allow", repositoryHostsDeny = "repository_hosts_deny"
+        case httpIdleTimeoutSeconds = "http_idle_timeout_seconds", httpRequestTimeoutSeconds = "http_request_timeout_seconds"
+        case maxEventStreams = "max_event_streams", maxEventStreamsPerToken = "max_event_streams_per_token"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -90,6 +111,14 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         handoffGraceSeconds = try c.decodeIfPresent(Int.self, forKey: .handoffGraceSeconds) ?? d.handoffGraceSeconds
         shardMinFiles = try c.decodeIfPresent(Int.self, forKey: .shardMinFiles) ?? d.shardMinFiles
         shardTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .shardTimeoutSeconds) ?? d.shardTimeoutSeconds
+        allowedLocalRoots = try c.decodeIfPresent([String].self, forKey: .allowedLocalRoots) ?? d.allowedLocalRoots
+        repositorySchemes = try c.decodeIfPresent([String].self, forKey: .repositorySchemes) ?? d.repositorySchemes
+        repositoryHostsAllow = try c.decodeIfPresent([String].self, forKey: .repositoryHostsAllow) ?? d.repositoryHostsAllow
+        repositoryHostsDeny = try c.decodeIfPresent([String].self, forKey: .repositoryHostsDeny) ?? d.repositoryHostsDeny
+        httpIdleTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .httpIdleTimeoutSeconds) ?? d.httpIdleTimeoutSeconds
+        httpRequestTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .httpRequestTimeoutSeconds) ?? d.httpRequestTimeoutSeconds
+        maxEventStreams = try c.decodeIfPresent(Int.self, forKey: .maxEventStreams) ?? d.maxEventStreams
+        maxEventStreamsPerToken = try c.decodeIfPresent(Int.self, forKey: .maxEventStreamsPerToken) ?? d.maxEventStreamsPerToken
     }
 
     /// Values given on the command line (nil = not given).
@@ -102,10 +131,13 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         public var join: [String]
         public var tags: [String: String]
         public var noDiscovery: Bool
+        public var allowLocalRoots: [String]
         public init(dataDir: String? = nil, httpAddr: String? = nil, gossipAddr: String? = nil, name: String? = nil,
-                    clusterKey: String? = nil, join: [String] = [], tags: [String: String] = [:], noDiscovery: Bool = false) {
+                    clusterKey: String? = nil, join: [String] = [], tags: [String: String] = [:], noDiscovery: Bool = false,
+                    allowLocalRoots: [String] = []) {
             self.dataDir = dataDir; self.httpAddr = httpAddr; self.gossipAddr = gossipAddr; self.name = name
             self.clusterKey = clusterKey; self.join = join; self.tags = tags; self.noDiscovery = noDiscovery
+            self.allowLocalRoots = allowLocalRoots
         }
     }
 
@@ -160,6 +192,19 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         if let n = try integer("HANDOFF_GRACE_SECONDS", atLeast: 0, "GUARDIAN_HANDOFF_GRACE_SECONDS must be a number of seconds") { c.handoffGraceSeconds = n }
         if let n = try integer("SHARD_MIN_FILES", atLeast: 0, "GUARDIAN_SHARD_MIN_FILES must be a number of files (0 turns sharding off)") { c.shardMinFiles = n }
         if let n = try integer("SHARD_TIMEOUT_SECONDS", atLeast: 1, "GUARDIAN_SHARD_TIMEOUT_SECONDS must be a positive number") { c.shardTimeoutSeconds = n }
+        /// A list from `GUARDIAN_<key>`: comma-separated (paths may not hold commas).
+        func list(_ k: String) -> [String]? {
+            env(k).map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        }
+        if let v = list("ALLOWED_LOCAL_ROOTS") { c.allowedLocalRoots = v }
+        if let v = list("REPOSITORY_SCHEMES") { c.repositorySchemes = v }
+        if let v = list("REPOSITORY_HOSTS_ALLOW") { c.repositoryHostsAllow = v }
+        if let v = list("REPOSITORY_HOSTS_DENY") { c.repositoryHostsDeny = v }
+        if let n = try integer("HTTP_IDLE_TIMEOUT_SECONDS", atLeast: 1, "GUARDIAN_HTTP_IDLE_TIMEOUT_SECONDS must be a positive number") { c.httpIdleTimeoutSeconds = n }
+        if let n = try integer("HTTP_REQUEST_TIMEOUT_SECONDS", atLeast: 1, "GUARDIAN_HTTP_REQUEST_TIMEOUT_SECONDS must be a positive number") { c.httpRequestTimeoutSeconds = n }
+        if let n = try integer("MAX_EVENT_STREAMS", atLeast: 1, "GUARDIAN_MAX_EVENT_STREAMS must be a positive number") { c.maxEventStreams = n }
+        if let n = try integer("MAX_EVENT_STREAMS_PER_TOKEN", atLeast: 1, "GUARDIAN_MAX_EVENT_STREAMS_PER_TOKEN must be a positive number") { c.maxEventStreamsPerToken = n }
+        if !flags.allowLocalRoots.isEmpty { c.allowedLocalRoots = flags.allowLocalRoots }
         if flags.noDiscovery { c.discovery = false }
         if let v = flags.clusterKey { c.clusterKey = v }
         if !flags.join.isEmpty { c.join = flags.join }
@@ -178,7 +223,25 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         guard c.shardMinFiles >= 0, c.shardTimeoutSeconds >= 1 else { throw GuardianError.usage("shard_min_files must be >= 0 and shard_timeout_seconds >= 1") }
         guard c.replicationFactor >= 1 else { throw GuardianError.usage("replication_factor must be at least 1") }
         guard c.probeIntervalMs >= 50, c.pushPullSeconds >= 1 else { throw GuardianError.usage("probe_interval_ms must be >= 50 and push_pull_seconds >= 1") }
+        guard c.httpIdleTimeoutSeconds >= 1, c.httpRequestTimeoutSeconds >= 1, c.maxEventStreams >= 1, c.maxEventStreamsPerToken >= 1 else {
+            throw GuardianError.usage("http_idle_timeout_seconds, http_request_timeout_seconds, max_event_streams and max_event_streams_per_token must be positive")
+        }
+        for root in c.allowedLocalRoots where !root.hasPrefix("/") {
+            throw GuardianError.usage("allowed_local_roots: '\(root)' is not an absolute path")
+        }
+        for scheme in c.repositorySchemes where !RepositoryPolicy.knownSchemes.contains(scheme.lowercased()) {
+            throw GuardianError.usage("repository_schemes: '\(scheme)' is not one of \(RepositoryPolicy.knownSchemes.sorted().joined(separator: ", "))")
+        }
+        try Identifier.check(c.name, "node name")
         return c
+    }
+
+    /// The host name as a node name (an id): other characters become '-'.
+    static func defaultName(_ host: String) -> String {
+        let mapped = String(host.unicodeScalars.map { s -> Character in
+            s.isASCII && (CharacterSet.alphanumerics.contains(s) || s == "." || s == "_" || s == "-") ? Character(s) : "-"
+        }).drop { !$0.isLetter && !$0.isNumber }
+        return mapped.isEmpty ? "guardian" : String(mapped.prefix(Identifier.maxLength))
     }
 
     public static func parseAddress(_ s: String, what: String) throws -> (host: String, port: Int) {

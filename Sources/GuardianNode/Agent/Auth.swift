@@ -29,12 +29,12 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Senda
 
 /// Who made a request.
 public struct Principal: Sendable, Equatable {
-    public enum Role: String, Sendable, Codable { case admin, maintainer, viewer, member }
+    public enum Role: String, Sendable, Codable { case admin, maintainer, viewer }
     public var role: Role
     public var team: String?
     public var tokenId: String
 
-    func canRead(team t: String) -> Bool { role == .admin || role == .member || team == t }
+    func canRead(team t: String) -> Bool { role == .admin || team == t }
     func canWrite(team t: String) -> Bool { role == .admin || (role == .maintainer && team == t) }
     var isAdmin: Bool { role == .admin }
 }

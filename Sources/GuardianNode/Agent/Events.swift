@@ -6,48 +6,95 @@ public struct NodeEvent: Sendable, Codable, Equatable {
     public var id: Int
     public var type: String
     public var data: [String: String]
+    /// Who may see it: the readers of its project's team; every token for mesh events (members);
+    /// only admins for an event about a project whose team is unknown here.
+    public var scope: Scope
+
+    public enum Scope: Sendable, Codable, Equatable {
+        case mesh
+        case team(String)
+        case adminOnly
+    }
+
+    public init(id: Int, type: String, data: [String: String], scope: Scope = .mesh) {
+        self.id = id; self.type = type; self.data = data; self.scope = scope
+    }
+
+    /// Whether a caller sees the event.
+    func visible(to p: Principal) -> Bool {
+        switch scope {
+        case .mesh: true
+        case .team(let t): p.canRead(team: t)
+        case .adminOnly: p.isAdmin
+        }
+    }
 }
 
-/// Keeps the last events and fans them out to subscribers.
+/// Keeps the last events and fans them out to subscribers, each of whom gets only the events its
+/// principal may read (the backlog replayed on `Last-Event-ID` is filtered the same way). Streams
+/// are capped in total and per token: each holds a connection and a buffer.
 public actor EventBus {
     private var recent: [NodeEvent] = []
     private var nextId = 1
-    private var subscribers: [UUID: AsyncStream<NodeEvent>.Continuation] = [:]
+    private var subscribers: [UUID: (continuation: AsyncStream<NodeEvent>.Continuation, principal: Principal)] = [:]
     private let keep: Int
+    /// The team of a project, for events that name one (`data["project"]`).
+    private let teamOf: @Sendable (String) -> String?
+    let maxStreams: Int
+    let maxStreamsPerToken: Int
 
-    public init(keep: Int = 1000) { self.keep = keep }
+    public init(keep: Int = 1000, maxStreams: Int = 256, maxStreamsPerToken: Int = 16, teamOf: @escaping @Sendable (String) -> String? = { _ in nil }) {
+        self.keep = keep
+        self.maxStreams = maxStreams
+        self.maxStreamsPerToken = maxStreamsPerToken
+        self.teamOf = teamOf
+    }
 
-    public func publish(_ type: String, _ data: [String: String]) {
-        let e = NodeEvent(id: nextId, type: type, data: data)
+    /// Publishes an event. Its scope is the team of `data["project"]` (looked up here unless `team`
+    /// is given: a removed project is no longer there to look up); without a project it is a mesh event.
+    public func publish(_ type: String, _ data: [String: String], team: String? = nil) {
+        let scope: NodeEvent.Scope
+        if let project = data["project"] {
+            scope = (team ?? teamOf(project)).map { .team($0) } ?? .adminOnly
+        } else {
+            scope = .mesh
+        }
+        let e = NodeEvent(id: nextId, type: type, data: data, scope: scope)
         nextId += 1
         recent.append(e)
         if recent.count > keep { recent.removeFirst(recent.count - keep) }
-        for c in subscribers.values { c.yield(e) }
+        for s in subscribers.values where e.visible(to: s.principal) { s.continuation.yield(e) }
     }
 
-    /// Events after `lastId` (for resuming), then live ones.
-    public func subscribe(after lastId: Int?) -> (backlog: [NodeEvent], stream: AsyncStream<NodeEvent>, id: UUID) {
+    public enum SubscribeError: Error, Equatable { case tooManyStreams, tooManyStreamsForToken }
+
+    /// Events after `lastId` that `principal` may see (for resuming), then live ones.
+    public func subscribe(after lastId: Int?, as principal: Principal) throws(SubscribeError) -> (backlog: [NodeEvent], stream: AsyncStream<NodeEvent>, id: UUID) {
+        guard subscribers.count < maxStreams else { throw .tooManyStreams }
+        guard subscribers.values.filter({ $0.principal.tokenId == principal.tokenId }).count < maxStreamsPerToken else { throw .tooManyStreamsForToken }
         let id = UUID()
         let (stream, continuation) = AsyncStream<NodeEvent>.makeStream(bufferingPolicy: .bufferingNewest(1000))
-        if finished { continuation.finish() } else { subscribers[id] = continuation }
-        let backlog = lastId.map { l in recent.filter { $0.id > l } } ?? []
+        if finished { continuation.finish() } else { subscribers[id] = (continuation, principal) }
+        let backlog = lastId.map { l in recent.filter { $0.id > l && $0.visible(to: principal) } } ?? []
         return (backlog, stream, id)
     }
 
     public func unsubscribe(_ id: UUID) {
-        subscribers.removeValue(forKey: id)?.finish()
+        subscribers.removeValue(forKey: id)?.continuation.finish()
     }
+
+    public var streams: Int { subscribers.count }
 
     /// A keep-alive for every subscriber (id 0): writing it fails for clients that went away.
     public func heartbeat() {
-        for c in subscribers.values { c.yield(NodeEvent(id: 0, type: "heartbeat", data: [:])) }
+        for s in subscribers.values { s.continuation.yield(NodeEvent(id: 0, type: "heartbeat", data: [:])) }
     }
 
     private var finished = false
 
     public func finishAll() {
         finished = true
-        for c in subscribers.values { c.finish() }
+        for s in subscribers.values { s.continuation.finish() }
         subscribers.removeAll()
     }
 }

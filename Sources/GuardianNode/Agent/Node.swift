@@ -57,12 +57,14 @@ public actor Node {
     public nonisolated let dataDir: DataDirectory
     public nonisolated let store: Store
     public nonisolated let identity: SigningKey
-    public let events = EventBus()
+    public let events: EventBus
     /// Projects, teams and tokens, stamped for replication across the mesh.
     public nonisolated let registry: ReplicatedRegistry
     /// Token lookups by hash; cleared whenever a token record changes (here or by replication).
     let tokenCache = TokenCache()
     let secrets: SecretBox
+    /// Which repositories this node fetches (checked at registration and before every fetch).
+    public nonisolated let policy: RepositoryPolicy
     let logger: Logger
     let startedAt = Date()
 
@@ -100,9 +102,16 @@ public actor Node {
         maxConcurrentAudits = config.maxConcurrentAudits
         queueCapacity = config.queueCapacity
         dataDir = try DataDirectory(path: config.dataDir)
+        policy = RepositoryPolicy(config: config, dataDir: dataDir.path)
         identity = try NodeIdentity.loadOrCreate(dataDir)
         secrets = try SecretBox(key: try Node.loadSecretKey(dataDir))
+        for path in dataDir.tighten() {
+            logger.warning("tightened the permissions of \(path): the data directory is the owner's alone (0700, files 0600)")
+        }
         store = try Store(path: dataDir.file("guardian.sqlite"))
+        events = EventBus(maxStreams: config.maxEventStreams, maxStreamsPerToken: config.maxEventStreamsPerToken) { [store] id in
+            try? store.project(id: id)?.team
+        }
         registry = try ReplicatedRegistry(store: store, node: identity.verifyingKey.nodeID.value, secrets: secrets)
         try FileManager.default.createDirectory(atPath: dataDir.file("mirrors"), withIntermediateDirectories: true)
         registry.onApplied { [weak self] changed in await self?.applied(changed) }
@@ -135,7 +144,7 @@ public actor Node {
             case .project:
                 if r.isTombstone {
                     removeRepositories(of: r.id)
-                    await events.publish("project.removed", ["project": r.id, "by": r.stamp.node])
+                    await events.publish("project.removed", ["project": r.id, "by": r.stamp.node], team: a.team)
                 } else if a.created {
                     await events.publish("project.registered", ["project": r.id, "by": r.stamp.node])
                     if !runsAudits {
@@ -183,16 +192,18 @@ public actor Node {
 
     // MARK: projects
 
-    public func register(_ input: ProjectInput) async throws -> ProjectRecord {
+    /// Registers a project. `admin`: the caller holds an admin token (only admins register local
+    /// repositories); the repository policy is checked before anything is stored.
+    public func register(_ input: ProjectInput, admin: Bool) async throws -> ProjectRecord {
         guard let url = input.repositoryUrl?.trimmingCharacters(in: .whitespaces), !url.isEmpty else {
             throw APIError(.badRequest, "missing_field", "repositoryUrl is required (a URL or a local path)")
         }
-        if !url.contains("://") && !url.hasPrefix("git@") && !FileManager.default.fileExists(atPath: url) {
-            throw APIError(.badRequest, "invalid_repository", "repositoryUrl '\(url)' is neither a URL nor an existing path")
-        }
+        if let p = FieldLimits.problem(url, "repositoryUrl", max: FieldLimits.url) { throw InvalidRecord(p) }
+        try policy.check(url, admin: admin)
         let profile = input.profile ?? "default"
         if TeamProfile.builtIn[profile] == nil { throw APIError(.badRequest, "invalid_profile", "unknown profile '\(profile)'") }
         if let s = input.scheduleSeconds, s < 0 { throw APIError(.badRequest, "invalid_schedule", "scheduleSeconds must be ≥ 0") }
+        try Node.checkSecrets(input)
         let name = input.name ?? Node.defaultName(url)
         let now = Date().timeIntervalSince1970
         let schedule = input.scheduleSeconds ?? config.defaultScheduleSeconds
@@ -210,14 +221,23 @@ public actor Node {
         return record
     }
 
+    /// Project secrets are bounded like every other field (they are sealed before they are stored,
+    /// so the registry's rules cannot see them).
+    static func checkSecrets(_ input: ProjectInput) throws {
+        for (value, field) in [(input.webhookSecret, "webhookSecret"), (input.credentials, "credentials")] {
+            if let value, let p = FieldLimits.problem(value, field, max: FieldLimits.secret) { throw InvalidRecord(p) }
+        }
+    }
+
     static func defaultName(_ url: String) -> String {
         var last = url.split(separator: "/").last.map(String.init) ?? url
         if last.hasSuffix(".git") { last = String(last.dropLast(4)) }
         return last.isEmpty ? "project" : last
     }
 
+    /// An id-safe form of a name: ASCII letters and digits, '-' for anything else, at most 40.
     static func slug(_ s: String) -> String {
-        let allowed = s.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" }
+        let allowed = s.lowercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "-" }
         let slug = String(allowed).split(separator: "-").joined(separator: "-")
         return slug.isEmpty ? "project" : String(slug.prefix(40))
     }
@@ -243,14 +263,17 @@ public actor Node {
     }
 
     public func deleteProject(_ id: String) async throws {
+        let team = try store.project(id: id)?.team
         guard try registry.deleteProject(id: id) else { throw APIError(.notFound, "not_found", "no project '\(id)'") }
         removeRepositories(of: id)
-        await events.publish("project.removed", ["project": id])
+        await events.publish("project.removed", ["project": id], team: team)
     }
 
     /// Removes a project's mirror and the objects peers sent for its shards.
     nonisolated func removeRepositories(of project: String) {
-        for path in [dataDir.mirror(project), dataDir.peerObjects(project)] { try? FileManager.default.removeItem(atPath: path) }
+        // an id that is not a name names no folder of this node's: there is nothing to remove
+        guard let paths = try? [dataDir.mirror(project), dataDir.peerObjects(project)] else { return }
+        for path in paths { try? FileManager.default.removeItem(atPath: path) }
     }
 
     // MARK: queue
@@ -334,10 +357,10 @@ public actor Node {
             guard let project = try store.project(id: task.projectId) else {
                 throw APIError(.notFound, "not_found", "project \(task.projectId) was removed")
             }
-            let job = AuditJob(project: project, revision: task.revision, mirror: dataDir.mirror(project.id),
+            let job = AuditJob(project: project, revision: task.revision, mirror: try dataDir.mirror(project.id),
                                cacheDir: dataDir.file("cache"), key: identity, store: store, taskId: task.id, node: self,
                                credentials: try credentials(of: project), shards: shardRunner,
-                               shardMinFiles: config.shardMinFiles)
+                               shardMinFiles: config.shardMinFiles, policy: policy, logger: logger)
             outcome = .success(try await job.run())
         } catch {
             outcome = .failure(error)
@@ -449,7 +472,7 @@ public actor Node {
             let name = "keys/\(k.nodeID.value).pub"
             if FileManager.default.fileExists(atPath: dataDir.file(name)) { continue }
             try? FileManager.default.createDirectory(atPath: dataDir.file("keys"), withIntermediateDirectories: true)
-            try? dataDir.writeAtomically(name, Array((k.base64 + "\n").utf8), mode: 0o644)
+            try? dataDir.writeAtomically(name, Array((k.base64 + "\n").utf8), mode: 0o600)
         }
     }
 }
@@ -472,6 +495,8 @@ struct AuditJob: Sendable {
     let credentials: GitCredentials?
     let shards: Node.ShardRunner?
     let shardMinFiles: Int
+    let policy: RepositoryPolicy
+    let logger: Logger
 
     func run() async throws -> ResultRecord { try await offPool { try self.blockingRun() } }
 
@@ -497,8 +522,10 @@ struct AuditJob: Sendable {
             Task { await node.setProgress(taskId, phase, f) }
         }
         progress("fetching", 0.01)
+        // The registration may have come from a peer or a bundle: this node's own policy decides.
+        try policy.check(project.repositoryUrl, admin: true)
         do { try Mirror.sync(url: project.repositoryUrl, to: mirror, credentials: credentials) } catch {
-            throw GuardianError.repository("cannot mirror \(project.repositoryUrl): \(error)")
+            throw fetchFailure(error)
         }
         var options = AuditOptions(target: mirror)
         options.revision = revision ?? project.branch.map { "refs/heads/\($0)" } ?? "HEAD"
@@ -517,14 +544,35 @@ struct AuditJob: Sendable {
         }
         var report = try Auditor.run(options)
         report.subject.repository = project.repositoryUrl
-        let signed = report.withoutTiming()
-        let envelope = try Attestation.sign(signed, key: key)
+        report.subject.project = project.id
+        let ms = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+        let envelope = try Attestation.sign(report.forSigning(atMs: ms), key: key)
         let known = try store.latestFingerprints(project: project.id)
         let (record, findings) = ResultRecord.signed(report, envelope: envelope, project: project.id, signer: key.verifyingKey.nodeID.value,
-                                                     at: Date().timeIntervalSince1970) { fp in known.map { !$0.contains(fp) } ?? false }
+                                                     at: Timestamp.seconds(ms)) { fp in known.map { !$0.contains(fp) } ?? false }
         progress("storing", 0.98)
         try store.insert(result: record, findings: findings)
+        // A task says "succeeded" only with its result stored under its own project.
+        guard try store.result(id: record.id)?.projectId == project.id else {
+            throw GuardianError.io("result \(record.id.prefix(12)) is stored under another project; nothing was stored for \(project.id)")
+        }
         return record
+    }
+
+    /// What a failed fetch tells the caller. A remote fetch's failure is one sentence that does not
+    /// say whether a host answered or a port was open (libgit2's own message goes to the log):
+    /// else a registration would scan the node's network. The one exception is a project with
+    /// credentials that the server refused: its owners need to know the credentials are wrong.
+    /// A local repository's failure is reported in full (an admin registered it, under an allowed root).
+    func fetchFailure(_ error: any Error) -> GuardianError {
+        let detail = "\(error)"
+        if case .local? = RepositoryPolicy.locate(project.repositoryUrl) {
+            return .repository("cannot mirror \(project.repositoryUrl): \(detail)")
+        }
+        logger.warning("fetch failed", metadata: ["project": "\(project.id)", "url": "\(project.repositoryUrl)", "error": "\(detail)"])
+        if let refused = error as? CredentialsRefused { return .repository("cannot mirror \(project.repositoryUrl): \(refused)") }
+        return .repository("cannot mirror \(project.repositoryUrl): the repository could not be fetched (not found, unreachable,"
+                           + " not a git repository, or it needs credentials)")
     }
 
     private func pastScores() throws -> [PastScore] {

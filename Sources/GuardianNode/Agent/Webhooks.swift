@@ -9,10 +9,10 @@ import Hummingbird
 /// (`X-Hub-Signature`) and Azure DevOps (basic auth). Each is verified in constant time against the
 /// project's secret, deduplicated by delivery id, acknowledged at once, and queues an incremental
 /// audit of the pushed commit. Forced pushes, merges and branch names are recorded for the checks.
-struct Webhooks: Sendable {
+public struct Webhooks: Sendable {
     let node: Node
     /// In a mesh: hands a verified webhook to the project's primary (nil: handle it here).
-    var toPrimary: (@Sendable (Request, ByteBuffer, String) async -> Response?)?
+    var toPrimary: (@Sendable (Request, GuardianContext, ByteBuffer, String) async -> Response?)?
 
     enum Provider: String, CaseIterable, Sendable { case github, gitlab, bitbucket, azure }
 
@@ -27,22 +27,22 @@ struct Webhooks: Sendable {
         var isPing = false
     }
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<GuardianContext>) {
         for provider in Provider.allCases {
             router.post("/v1/hooks/\(provider.rawValue)/:project") { request, context in
-                try await handle(provider, request, projectId: try context.parameters.require("project"))
+                try await handle(provider, request, context, projectId: try context.parameters.require("project"))
             }
-            router.post("/v1/hooks/\(provider.rawValue)") { request, _ in
-                try await handle(provider, request, projectId: nil)
+            router.post("/v1/hooks/\(provider.rawValue)") { request, context in
+                try await handle(provider, request, context, projectId: nil)
             }
         }
     }
 
-    func handle(_ provider: Provider, _ request: Request, projectId: String?) async throws -> Response {
+    func handle(_ provider: Provider, _ request: Request, _ context: GuardianContext, projectId: String?) async throws -> Response {
         let raw = try await request.body.collect(upTo: node.config.maxBodyBytes)
         let body = [UInt8](Data(buffer: raw))
         let json = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
-        var parsed = parse(provider, request, json ?? [:])
+        var parsed = Self.parse(provider, { header(request, $0) }, json ?? [:])
         // find the project: by id, else by the repository URL in the payload
         let project: ProjectRecord
         if let projectId {
@@ -56,17 +56,29 @@ struct Webhooks: Sendable {
             }
             project = p
         }
-        guard let secret = await node.webhookSecret(of: project) else {
-            throw APIError(.unauthorized, "no_webhook_secret", "project \(project.id) has no webhookSecret; set one to accept webhooks")
-        }
-        guard verify(provider, request, body: body, secret: secret) else {
-            throw APIError(.unauthorized, "bad_signature", "the webhook signature or token does not match")
+        if let claim = context.forwarded {
+            // a member verified the signature and forwarded it here (the member claim covers this body)
+            guard claim.caller == .webhook(project: project.id) else {
+                throw APIError(.unauthorized, "unauthorized", "the forwarded request is not a webhook for \(project.id)")
+            }
+        } else {
+            guard let secret = await node.webhookSecret(of: project) else {
+                throw APIError(.unauthorized, "no_webhook_secret", "project \(project.id) has no webhookSecret; set one to accept webhooks")
+            }
+            guard verify(provider, request, body: body, secret: secret) else {
+                throw APIError(.unauthorized, "bad_signature", "the webhook signature or token does not match")
+            }
         }
         guard json != nil else { throw APIError(.badRequest, "invalid_json", "the webhook body is not JSON") }
-        if let toPrimary, let answer = await toPrimary(request, raw, project.id) { return answer }
+        if let toPrimary, let answer = await toPrimary(request, context, raw, project.id) { return answer }
         let delivery = parsed.deliveryId ?? Sodium.hex(Sodium.blake2b(body, length: 16))
         parsed.deliveryId = delivery
-        guard try node.store.recordDelivery(id: "\(provider.rawValue):\(delivery)", project: project.id, at: Date().timeIntervalSince1970) else {
+        // A delivery seen before is a duplicate, and so is a body seen before under a new delivery id
+        // (the id is a header: a replay can change it, but not the signed body).
+        let received = Date().timeIntervalSince1970
+        let bodyKey = "\(provider.rawValue):body:\(project.id):" + Sodium.hex(Sodium.blake2b(body, length: 16))
+        guard try node.store.recordDelivery(id: "\(provider.rawValue):\(delivery)", project: project.id, at: received),
+              try node.store.recordDelivery(id: bodyKey, project: project.id, at: received) else {
             return API.json(["status": "duplicate", "delivery": delivery])
         }
         if parsed.isPing { return API.json(["status": "pong"]) }
@@ -83,13 +95,21 @@ struct Webhooks: Sendable {
             try node.store.record(event: RepositoryEventRecord(id: delivery + ":branch", projectId: project.id, kind: RepositoryEvent.Kind.branchPushed.rawValue,
                                                                ref: ref, actor: parsed.actor, createdAt: now))
         }
-        var taskId: String?
+        var taskId: String?, auditedAlready: String?
         if let commit = parsed.commit, commit.count == 40, commit.allSatisfy(\.isHexDigit), commit != String(repeating: "0", count: 40) {
-            taskId = try await node.enqueue(project: project.id, reason: .webhook, revision: commit).id
+            // a commit audited already (its latest result, or an audit of it under way) is not audited again
+            if let latest = try node.store.latestResultSummary(project: project.id), latest.commitId == commit {
+                auditedAlready = latest.id
+            } else if let running = node.currentTask(project: project.id), running.revision == commit {
+                taskId = running.id
+            } else {
+                taskId = try await node.enqueue(project: project.id, reason: .webhook, revision: commit).id
+            }
         }
         await node.events.publish("webhook.received", ["project": project.id, "provider": provider.rawValue, "delivery": delivery])
         var out: [String: Any] = ["status": "accepted", "delivery": delivery, "project": project.id]
         if let taskId { out["taskId"] = taskId }
+        if let auditedAlready { out["resultId"] = auditedAlready }
         return API.json(out, status: .accepted)
     }
 
@@ -103,7 +123,16 @@ struct Webhooks: Sendable {
         return u
     }
 
-    func header(_ request: Request, _ name: String) -> String? { request.headers[HTTPField.Name(name)!] }
+    func header(_ request: Request, _ name: String) -> String? { HTTPField.Name(name).flatMap { request.headers[$0] } }
+
+    /// Reads a webhook body as the agent does, with no project, signature or store: for fuzzing the
+    /// parser with hostile payloads. Returns the commit and ref it would audit, if any.
+    public static func inspect(provider: String, headers: [String: String], body: [UInt8]) -> (commit: String?, ref: String?)? {
+        guard let p = Provider(rawValue: provider) else { return nil }
+        let json = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:]
+        let parsed = parse(p, { headers[$0] }, json)
+        return (parsed.commit, parsed.ref)
+    }
 
     func verify(_ provider: Provider, _ request: Request, body: [UInt8], secret: String) -> Bool {
         switch provider {
@@ -124,14 +153,15 @@ struct Webhooks: Sendable {
         }
     }
 
-    func parse(_ provider: Provider, _ request: Request, _ j: [String: Any]) -> Parsed {
+    /// What a provider's payload says (`header` reads the request's headers by name).
+    static func parse(_ provider: Provider, _ header: (String) -> String?, _ j: [String: Any]) -> Parsed {
         func s(_ v: Any?) -> String? { v as? String }
         func d(_ v: Any?) -> [String: Any] { v as? [String: Any] ?? [:] }
         var p = Parsed(repositoryUrls: [])
         switch provider {
         case .github:
-            p.deliveryId = header(request, "X-GitHub-Delivery")
-            let event = header(request, "X-GitHub-Event") ?? ""
+            p.deliveryId = header("X-GitHub-Delivery")
+            let event = header("X-GitHub-Event") ?? ""
             let repo = d(j["repository"])
             p.repositoryUrls = [s(repo["clone_url"]), s(repo["html_url"]), s(repo["ssh_url"]), s(repo["git_url"])].compactMap { $0 }
             p.isPing = event == "ping"
@@ -150,14 +180,14 @@ struct Webhooks: Sendable {
                 }
             }
         case .gitlab:
-            p.deliveryId = header(request, "X-Gitlab-Event-UUID") ?? header(request, "X-Gitlab-Webhook-UUID")
+            p.deliveryId = header("X-Gitlab-Event-UUID") ?? header("X-Gitlab-Webhook-UUID")
             let repo = d(j["repository"]), project = d(j["project"])
             p.repositoryUrls = [s(repo["git_http_url"]), s(repo["git_ssh_url"]), s(repo["homepage"]), s(project["git_http_url"]), s(project["web_url"])].compactMap { $0 }
             p.commit = s(j["checkout_sha"]) ?? s(j["after"])
             p.ref = s(j["ref"])
             p.actor = s(j["user_username"])
         case .bitbucket:
-            p.deliveryId = header(request, "X-Request-UUID") ?? header(request, "X-Hook-UUID")
+            p.deliveryId = header("X-Request-UUID") ?? header("X-Hook-UUID")
             let repo = d(j["repository"])
             let links = d(repo["links"])
             p.repositoryUrls = [s(d(links["html"])["href"]), s(repo["full_name"]).map { "https://bitbucket.org/\($0)" }].compactMap { $0 }

@@ -95,10 +95,11 @@ extension Node {
         return ExportSummary(registry: registryRecords.count, results: written, signers: signers.map(\.id), unknownSigners: unknown, bytes: bytes)
     }
 
-    /// Imports a bundle read from `chunks`: every result's signature is verified (signers from the
-    /// bundle and the keys this node knows; with `trust`, only those keys or node ids), registry
-    /// records only when the exporter's signature holds (and the exporter is trusted); what is
-    /// already here is skipped, so importing twice changes nothing.
+    /// Imports a bundle read from `chunks`: every result's signature is verified against the keys
+    /// this node trusts (its own, `keys/`, the mesh's members) and the bundle's keys that `trust`
+    /// names (node ids or keys); registry records only when the exporter's signature holds and the
+    /// exporter is trusted the same way. What is already here is skipped, so importing twice
+    /// changes nothing.
     public nonisolated func importBundle<S: AsyncSequence>(_ chunks: S, trust: [String] = [], keys: [String: VerifyingKey])
         async throws -> ImportReport where S.Element == [UInt8] {
         try await store.bulkLoad {
@@ -127,8 +128,12 @@ struct BundleImporter {
     var signerCounts: [String: Int] = [:]
     var refusedSigners: [String: String] = [:]
     var registryBatch: [RegistryRecord] = []
-    /// Result frames read and not yet opened (checksum, decoding) nor verified, with their offsets.
+    /// Result frames read and not yet opened (checksum, decoding) nor verified, with their offsets,
+    /// and their bytes: a batch ends at `batchResults` frames or `batchBytes` bytes, whichever
+    /// comes first (a frame may be 8 MB: a count alone would let a bundle hold gigabytes here).
     var resultFrames: [([UInt8], Int)] = []
+    var resultBytes = 0
+    static let batchResults = 8192, batchBytes = 64 << 20
     /// Verifies and turns results into rows across the whole import.
     var rows: VerifiedRows
     /// Inserts not yet finished, in order, each waiting for the one before it: at most two. They
@@ -144,11 +149,16 @@ struct BundleImporter {
         self.trust = Set(trust)
         self.known = known
         rows = VerifiedRows(store: node.store)
-        // without --trust: every key this node knows; with it, only those it names (added below from the bundle too)
-        signerKeys = trust.isEmpty ? known : known.filter { self.trusts(id: $0.key, key: $0.value) }
+        // the keys this node already trusts; the bundle's own keys are added below when --trust names them
+        signerKeys = known
     }
 
-    func trusts(id: String, key: VerifyingKey) -> Bool { trust.isEmpty || trust.contains(id) || trust.contains(key.base64) }
+    /// A key from a bundle is trusted when this node already trusts that very key, or the operator
+    /// named its node id or the key itself with `--trust`. Whoever wrote the bundle is trusted no
+    /// further than that: a bundle is a file from across an air gap.
+    func trusts(id: String, key: VerifyingKey) -> Bool {
+        known[id]?.base64 == key.base64 || trust.contains(id) || trust.contains(key.base64)
+    }
 
     mutating func feed(_ chunk: [UInt8]) async throws {
         reader.feed(chunk)
@@ -159,7 +169,8 @@ struct BundleImporter {
             case .result(let frame, let offset):
                 try await flushRegistry()
                 resultFrames.append((frame, offset))
-                if resultFrames.count >= 8192 { try await flushResults() }
+                resultBytes += frame.count
+                if resultFrames.count >= Self.batchResults || resultBytes >= Self.batchBytes { try await flushResults() }
             }
         }
     }
@@ -189,13 +200,13 @@ struct BundleImporter {
                     refusedSigners[s.id] = "its public key does not match its id"
                     continue
                 }
-                if trusts(id: s.id, key: k) { signerKeys[s.id] = k } else { refusedSigners[s.id] = "not named by --trust" }
+                if trusts(id: s.id, key: k) { signerKeys[s.id] = k } else { refusedSigners[s.id] = "not trusted here: name it with --trust" }
             }
             for id in header.unknownSigners where signerKeys[id] == nil { refusedSigners[id] = refusedSigners[id] ?? "the exporter did not know its key" }
         case .registry:
             report.registryRead += 1
             guard let key = exporterKey else { return refuse("registry record without a verified header") }
-            guard exporterTrusted else { return refuse("registry record from an exporter not named by --trust") }
+            guard exporterTrusted else { return refuse("registry record from an exporter not trusted here (name it with --trust)") }
             guard let content = AirGapBundle.opened(body, key: key), case .records(let rs)? = try? RegistrySync.decode(content) else {
                 return refuse("registry record with a bad signature")
             }
@@ -224,6 +235,7 @@ struct BundleImporter {
         report.registryUnchanged += o.stale
         if o.refused > 0 { refuse("registry record stamped in the future", o.refused) }
         if o.malformed > 0 { refuse("registry record that does not decode", o.malformed) }
+        if o.invalid > 0 { refuse("registry record with an invalid id or field", o.invalid) }
     }
 
     /// Opens, verifies and stores the batch. Frames are checked and decoded, and their results'
@@ -234,6 +246,7 @@ struct BundleImporter {
         guard !resultFrames.isEmpty else { return }
         let frames = resultFrames
         resultFrames = []
+        resultBytes = 0
         let version = reader.version
         let opened = ParallelMap.run(frames) { frame, _ in AirGapBundle.openResult(frame, version: version) }
         var batch: [ResultSync.Record] = [], ids: [String] = []

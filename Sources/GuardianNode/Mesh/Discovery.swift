@@ -8,16 +8,19 @@ import NIOCore
 /// with the node's Ed25519 key, and the whole is sealed with the cluster key: a node without the key
 /// cannot read or forge one, and the signature binds the gossip address to the node's identity. A
 /// receiver that does not know the sender joins it through an ordinary push-pull.
-enum Discovery {
-    struct Announcement: Codable, Equatable {
-        var name: String
-        var id: String
-        var publicKey: String
-        var address: String
+public enum Discovery {
+    public struct Announcement: Codable, Equatable, Sendable {
+        public var name: String
+        public var id: String
+        public var publicKey: String
+        public var address: String
+        public init(name: String, id: String, publicKey: String, address: String) {
+            self.name = name; self.id = id; self.publicKey = publicKey; self.address = address
+        }
     }
 
     /// `len(2) | JSON | Ed25519 signature(64)`, to be sealed with the cluster key.
-    static func encode(_ a: Announcement, signer: SigningKey) -> [UInt8] {
+    public static func encode(_ a: Announcement, signer: SigningKey) -> [UInt8] {
         let e = JSONEncoder()
         e.outputFormatting = .sortedKeys
         let json = [UInt8]((try? e.encode(a)) ?? Data())
@@ -26,7 +29,7 @@ enum Discovery {
 
     /// The announcement, when it is well formed, its id is derived from its public key and the
     /// signature verifies; nil otherwise.
-    static func decode(_ bytes: [UInt8]) -> Announcement? {
+    public static func decode(_ bytes: [UInt8]) -> Announcement? {
         guard bytes.count > 2 + 64 else { return nil }
         let n = Int(bytes[0]) << 8 | Int(bytes[1])
         guard bytes.count == 2 + n + 64 else { return nil }

@@ -176,10 +176,10 @@ extension MeshNode {
         guard work.analyzer == Shards.analyzer(work.limits) else {
             return try await send(.refused("this node runs \(Shards.analyzer(work.limits)), the shard asks for \(work.analyzer)"))
         }
-        guard (try? await replicas?.store.project(id: work.project)) != nil else {
+        guard (try? await replicas?.store.project(id: work.project)) != nil,
+              let repositories = try? [dataDir.mirror(work.project), dataDir.peerObjects(work.project)] else {
             return try await send(.refused("project \(work.project) is not registered here"))
         }
-        let repositories = [dataDir.mirror(work.project), dataDir.peerObjects(work.project)]
         Shards.prune(repositories[1], maxPacks: Self.maxPeerPacks)
         let lacking = try await offPool { Shards.missing(work.files, in: repositories) }
         if !lacking.isEmpty {

@@ -16,7 +16,6 @@ import ServiceLifecycle
 public actor MeshNode: Service {
     let config: AgentConfig
     private var keyring: ClusterKeyring
-    let keyringFile: String
     let identity: VerifyingKey
     let signer: SigningKey
     let logger: Logger
@@ -51,6 +50,8 @@ public actor MeshNode: Service {
     var membershipVersion = 0
     private var udp: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>?
     private var udpChannel: (any Channel)?
+    /// Stream connections that have not yet proved they hold the cluster key.
+    private var unauthenticated = 0
     /// Set when the node shuts down: its sockets are closed on purpose, not bound again.
     private var stopping = false
     private var tcpChannel: (any Channel)?
@@ -74,8 +75,7 @@ public actor MeshNode: Service {
     public init(config: AgentConfig, signer: SigningKey, dataDir: DataDirectory, events: EventBus, logger: Logger,
                 registry: ReplicatedRegistry? = nil) throws {
         guard let key = config.clusterKey else { throw GuardianError.usage("the mesh needs a cluster key") }
-        keyringFile = dataDir.file("keyring.json")
-        keyring = try Self.loadKeyring(keyringFile, configured: key)
+        keyring = try Self.loadKeyring(dataDir, configured: key)
         self.config = config
         self.signer = signer
         identity = signer.verifyingKey
@@ -159,7 +159,7 @@ public actor MeshNode: Service {
     /// UDP and TCP on the same port. With port 0 the kernel picks the UDP port, and that port may
     /// already be taken for TCP (another socket's ephemeral port): then both are released and another
     /// port is tried. A channel that was bound is always closed through `executeThenClose`.
-    static func bind(host: String, port: Int) async throws -> (Datagrams, NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, Int) {
+    static func bind(host: String, port: Int) async throws -> (Datagrams, NIOAsyncChannel<(FramedChannel, FrameLimit), Never>, Int) {
         let group = MultiThreadedEventLoopGroup.singleton
         for attempt in 1...20 {
             let datagrams = try await bindUDP(host: host, port: port)
@@ -181,7 +181,7 @@ public actor MeshNode: Service {
 
     /// `datagrams` is bound on `host` (the gossip address's host); when it closes, it is bound again there.
     private func serve(datagrams: Datagrams, host: String,
-                       server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, until shutdown: AsyncStream<Void>) async throws {
+                       server: NIOAsyncChannel<(FramedChannel, FrameLimit), Never>, until shutdown: AsyncStream<Void>) async throws {
         let port = datagrams.channel.localAddress?.port ?? 0
         try await server.executeThenClose { connections in
             try await withThrowingDiscardingTaskGroup { tasks in
@@ -197,7 +197,7 @@ public actor MeshNode: Service {
                 }
                 tasks.addTask {
                     try await withThrowingDiscardingTaskGroup { conns in
-                        for try await conn in connections { conns.addTask { await self.serve(conn) } }
+                        for try await (conn, limit) in connections { conns.addTask { await self.serve(conn, limit: limit) } }
                     }
                 }
                 tasks.addTask { await self.tickLoop() }
@@ -274,7 +274,8 @@ public actor MeshNode: Service {
 
     /// The keyring is kept in `DATA_DIR/keyring.json` (mode 0600) once it exists, so rotations made
     /// with `guardian keys` survive restarts; the configured key is installed if it is not there.
-    static func loadKeyring(_ path: String, configured: String) throws -> ClusterKeyring {
+    static func loadKeyring(_ dir: DataDirectory, configured: String) throws -> ClusterKeyring {
+        let path = dir.file("keyring.json")
         do {
             if let data = FileManager.default.contents(atPath: path) {
                 guard let f = try? JSONDecoder().decode(KeyringFile.self, from: data) else {
@@ -285,18 +286,16 @@ public actor MeshNode: Service {
                 return ring
             }
             let ring = try ClusterKeyring(primary: configured)
-            try saveKeyring(ring, path)
+            try saveKeyring(ring, dir)
             return ring
         } catch let e as GuardianError { throw e } catch {
             throw GuardianError.usage("cluster key: \(error)")
         }
     }
 
-    static func saveKeyring(_ ring: ClusterKeyring, _ path: String) throws {
+    static func saveKeyring(_ ring: ClusterKeyring, _ dir: DataDirectory) throws {
         let f = KeyringFile(primary: ring.primary.text, keys: ring.keys.map(\.text))
-        let tmp = path + ".tmp"
-        guard FileManager.default.createFile(atPath: tmp, contents: try JSONEncoder().encode(f), attributes: [.posixPermissions: 0o600]),
-              rename(tmp, path) == 0 else { throw GuardianError.io("cannot write \(path)") }
+        try dir.writeAtomically("keyring.json", [UInt8](try JSONEncoder().encode(f)), mode: 0o600)
     }
 
     public enum KeyAction: String, Sendable { case install, use, remove }
@@ -309,7 +308,7 @@ public actor MeshNode: Service {
         case .use: try ring.use(key)
         case .remove: try ring.remove(key)
         }
-        try Self.saveKeyring(ring, keyringFile)
+        try Self.saveKeyring(ring, dataDir)
         keyring = ring
         logger.notice("mesh: key \(action.rawValue)", metadata: ["keys": "\(ring.keys.count)"])
     }
@@ -446,21 +445,36 @@ public actor MeshNode: Service {
 
     // MARK: push-pull
 
-    static func framed(_ ch: any Channel) -> EventLoopFuture<NIOAsyncChannel<ByteBuffer, ByteBuffer>> {
-        ch.eventLoop.makeCompletedFuture {
-            try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
-            try ch.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
-            return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: ch)
-        }
-    }
-
     /// What a TCP stream carries, in the byte before its first sealed frame.
     enum Stream: UInt8 {
         case pushPull = 1, registry = 2, results = 3, shards = 4
+        /// The first frame of every connection, both ways (`handshake`).
+        case hello = 5
         var context: ClusterSeal.Context {
-            switch self { case .pushPull: .stream; case .registry: .registry; case .results: .results; case .shards: .shards }
+            switch self { case .pushPull: .stream; case .registry: .registry; case .results: .results; case .shards: .shards; case .hello: .hello }
         }
     }
+
+    /// What a hello carries (its proof is that it opens with the cluster key, once).
+    static let helloMessage = Array("guardian-stream-v2".utf8)
+    /// How long a connection may take to prove it holds the cluster key.
+    static let helloSeconds: Int64 = 5
+    /// Connections that have not proved it yet, at most.
+    static let maxUnauthenticated = 64
+
+    /// Whether `frame` is a hello that opens (and was not seen before).
+    func isHello(_ frame: ByteBuffer?) -> Bool {
+        guard let frame, let plain = opened(frame, .hello) else { return false }
+        return plain == Self.helloMessage
+    }
+
+    private func admitUnauthenticated() -> Bool {
+        guard unauthenticated < Self.maxUnauthenticated else { return false }
+        unauthenticated += 1
+        return true
+    }
+
+    private func releaseUnauthenticated() { unauthenticated -= 1 }
 
     /// A stream frame: the stream's kind, then the sealed message, sealed straight into the buffer
     /// that goes to the socket (a results frame is up to 8 MB; each copy on the way was a fresh
@@ -500,14 +514,28 @@ public actor MeshNode: Service {
         return true
     }
 
-    /// Answers a stream from a peer: a push-pull (read its state and merge it; only a peer that proved
-    /// it holds the cluster key gets ours back), a registry session, or a pushed result.
-    private func serve(_ conn: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+    /// Answers a stream from a peer. Its first frame must be a hello that opens with the cluster key,
+    /// within `helloSeconds` and within `FrameLimit.unauthenticated` bytes; until then the
+    /// connection counts against `maxUnauthenticated`. Then: a push-pull (read its state and merge
+    /// it, answer with ours), a registry session, a result sync or a shard.
+    private func serve(_ conn: FramedChannel, limit: FrameLimit) async {
+        guard admitUnauthenticated() else {
+            refuse("too_many_connections")
+            try? await conn.channel.close()
+            return
+        }
+        let channel = conn.channel
+        let deadline = channel.eventLoop.scheduleTask(in: .seconds(Self.helloSeconds)) { channel.close(promise: nil) }
         try? await conn.executeThenClose { inbound, outbound in
             // a result sync may carry a large backlog and a shard is analysed while the stream waits;
             // everything else is a few frames
             try await Self.withTimeout(seconds: Double(max(300, self.config.shardTimeoutSeconds))) {
                 var it = inbound.makeAsyncIterator()
+                guard await self.isHello(try await it.next()) else { return }
+                deadline.cancel()
+                limit.open()
+                await self.releaseUnauthenticated()
+                try await outbound.write(await self.sealed(.hello, Self.helloMessage))
                 guard let frame = try await it.next() else { return }
                 switch frame.getInteger(at: frame.readerIndex, as: UInt8.self).flatMap(Stream.init) {
                 case .pushPull:
@@ -523,23 +551,31 @@ public actor MeshNode: Service {
                     try await self.serveResults(first: frame, &it, outbound)
                 case .shards:
                     try await self.serveShards(first: frame, &it, outbound)
-                case nil:
+                case .hello, nil:
                     await self.refuse("malformed")
                 }
             }
         }
+        deadline.cancel()
+        if !limit.isOpen { releaseUnauthenticated() }
     }
 
-    /// Opens a connection to a member's gossip address and runs `body` over framed messages.
+    /// Opens a connection to a member's gossip address, proves this node holds the cluster key
+    /// (hello) and waits for the member to prove it too, then runs `body` over framed messages.
     nonisolated func withStream<T: Sendable>(to address: String, seconds: Double = 10, _ body: @escaping @Sendable (inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
                                                                                           NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> T) async throws -> T {
         let (host, port) = try AgentConfig.parseAddress(address, what: "address")
-        let conn = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let (conn, limit) = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(2))
             .connect(host: host, port: port) { ch in Self.framed(ch) }
         return try await conn.executeThenClose { inbound, outbound in
             try await Self.withTimeout(seconds: seconds) {
                 var it = inbound.makeAsyncIterator()
+                try await outbound.write(await self.sealed(.hello, Self.helloMessage))
+                guard await self.isHello(try await it.next()) else {
+                    throw GuardianError.io("\(address) did not prove it holds the cluster key")
+                }
+                limit.open()
                 return try await body(&it, outbound)
             }
         }
@@ -579,7 +615,7 @@ public actor MeshNode: Service {
         switch message {
         case .records(let rs):
             let o = try await registry.merge(rs)
-            return sealed(.registry, RegistrySync.ack(applied: o.applied, refused: o.refused + o.malformed).encode())
+            return sealed(.registry, RegistrySync.ack(applied: o.applied, refused: o.refused + o.malformed + o.invalid).encode())
         case .digest(let d):
             if d == (try registry.digest()) { return sealed(.registry, RegistrySync.inSync.encode()) }
             return sealed(.registry, RegistrySync.stamps(try registry.stamps()).encode())
@@ -735,23 +771,22 @@ public actor MeshNode: Service {
 
     // MARK: member authentication for forwarded HTTP requests
 
-    /// A header that proves a request comes from this member: the cluster key seals this node's name,
-    /// the method and the path (with query); it opens once, within the replay window.
-    public func memberHeader(method: String, path: String) -> String {
-        Sodium.base64Encode(ClusterSeal.seal(Array("\(config.name)\n\(method)\n\(path)".utf8), keyring: keyring, context: .member, now: wall()))
+    /// The sealed `X-Guardian-Member` header for a request this node forwards (`MemberClaim`).
+    public func sealClaim(_ claim: MemberClaim) -> String {
+        Sodium.base64Encode(ClusterSeal.seal(claim.encode(), keyring: keyring, context: .member, now: wall()))
     }
 
-    /// The member that sent a forwarded request, or nil when the header does not prove one.
-    public func member(from header: String, method: String, path: String) -> String? {
-        guard let sealed = Sodium.base64Decode(header) else { refuse("malformed"); return nil }
+    /// The claim a member header proves, or nil (counted) when it does not open, was seen before,
+    /// is stale, or is not a claim. The caller checks that it names this node and the request.
+    public func openClaim(_ header: String) -> MemberClaim? {
+        guard header.utf8.count <= 16 << 10, let sealed = Sodium.base64Decode(header) else { refuse("malformed"); return nil }
         let plain: [UInt8]
         do { plain = try ClusterSeal.open(sealed, keyring: keyring, context: .member, replay: &memberReplay, now: wall()) } catch {
             refuse(error.rawValue)
             return nil
         }
-        let parts = String(decoding: plain, as: UTF8.self).split(separator: "\n", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[1] == method, parts[2] == path else { refuse("forged"); return nil }
-        return String(parts[0])
+        guard let claim = MemberClaim.decode(plain) else { refuse("forged"); return nil }
+        return claim
     }
 
     /// HTTP addresses of live members by name (this node included).
@@ -827,16 +862,14 @@ public actor MeshNode: Service {
         guard let s = instance else { return }
         let list = s.others.filter { $0.status != .left }.map(\.meta.address).sorted()
         guard let data = try? JSONEncoder().encode(list) else { return }
-        let tmp = peersFile + ".tmp"
-        if FileManager.default.createFile(atPath: tmp, contents: data) { _ = rename(tmp, peersFile) }
+        try? dataDir.writeAtomically("peers.json", [UInt8](data), mode: 0o600)
         // members' public keys, merged into what was kept before: an offline export names its signers with them
-        let keysFile = (peersFile as NSString).deletingLastPathComponent + "/member-keys.json"
+        let keysFile = dataDir.file("member-keys.json")
         var keys = (FileManager.default.contents(atPath: keysFile).flatMap { try? JSONDecoder().decode([String: String].self, from: $0) }) ?? [:]
         let before = keys.count
         for (id, k) in memberKeys { keys[id] = k.text }
         if keys.count != before, let data = try? JSONEncoder().encode(keys) {
-            let tmpKeys = keysFile + ".tmp"
-            if FileManager.default.createFile(atPath: tmpKeys, contents: data) { _ = rename(tmpKeys, keysFile) }
+            try? dataDir.writeAtomically("member-keys.json", [UInt8](data), mode: 0o600)
         }
     }
 
@@ -850,28 +883,5 @@ public actor MeshNode: Service {
             defer { g.cancelAll() }
             return try await g.next()!
         }
-    }
-}
-
-/// Push-pull frames: a 4-byte big-endian length, then the sealed state (at most 16 MB).
-struct FrameDecoder: ByteToMessageDecoder {
-    typealias InboundOut = ByteBuffer
-    static let maxFrame = 16 << 20
-
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return .needMoreData }
-        guard Int(length) <= Self.maxFrame else { throw GuardianError.io("push-pull frame of \(length) bytes is over the limit") }
-        guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
-        buffer.moveReaderIndex(forwardBy: 4)
-        context.fireChannelRead(wrapInboundOut(buffer.readSlice(length: Int(length))!))
-        return .continue
-    }
-}
-
-struct FrameEncoder: MessageToByteEncoder {
-    typealias OutboundIn = ByteBuffer
-    func encode(data: ByteBuffer, out: inout ByteBuffer) throws {
-        out.writeInteger(UInt32(data.readableBytes))
-        out.writeImmutableBuffer(data)
     }
 }

@@ -282,6 +282,7 @@ extension Store {
     // MARK: tokens and teams
 
     public func token(hash: Data) throws -> TokenRecord? { try read { try TokenRecord.filter(Column("hash") == hash).fetchOne($0) } }
+    public func token(id: String) throws -> TokenRecord? { try read { try TokenRecord.fetchOne($0, key: id) } }
     public func tokenCount() throws -> Int { try read { try TokenRecord.fetchCount($0) } }
 
     public func team(id: String) throws -> TeamRecord? { try read { try TeamRecord.fetchOne($0, key: id) } }

@@ -25,8 +25,9 @@ public final class ReplicatedRegistry: Sendable {
     private let outboxInput: AsyncStream<RegistryRecord>.Continuation
     private let hook = Mutex<(@Sendable ([Applied]) async -> Void)?>(nil)
 
-    /// A record a merge changed; `created` when no row (or only a tombstone) was there before.
-    public struct Applied: Sendable { public var record: RegistryRecord; public var created: Bool }
+    /// A record a merge changed; `created` when no row (or only a tombstone) was there before;
+    /// `team`: a deleted project's team, read before the row went.
+    public struct Applied: Sendable { public var record: RegistryRecord; public var created: Bool; public var team: String? = nil }
 
     public init(store: Store, node: String, secrets: SecretBox, maxDrift: Int64 = 60_000) throws {
         self.store = store
@@ -55,6 +56,7 @@ public final class ReplicatedRegistry: Sendable {
     /// Registers a project. A second project with the same repository and branch is refused here;
     /// two registered on the two sides of a partition both survive the merge (two ids).
     public func insert(project: ProjectRecord) throws {
+        try Self.check(project)
         try write(.project, project.id, value: try projectValue(project)) { db in
             if try Row.fetchOne(db, sql: "SELECT 1 FROM project WHERE repositoryUrl = ? AND IFNULL(branch, '') = IFNULL(?, '')",
                                 arguments: [project.repositoryUrl, project.branch]) != nil {
@@ -65,6 +67,7 @@ public final class ReplicatedRegistry: Sendable {
     }
 
     public func update(project: ProjectRecord) throws {
+        try Self.check(project)
         try write(.project, project.id, value: try projectValue(project)) { db in try project.update(db) }
     }
 
@@ -77,6 +80,7 @@ public final class ReplicatedRegistry: Sendable {
     }
 
     public func insert(token: TokenRecord) throws {
+        try RegistryRules.token(token)
         try write(.token, token.id, value: try JSONEncoder().encode(token)) { db in try token.insert(db) }
     }
 
@@ -88,6 +92,7 @@ public final class ReplicatedRegistry: Sendable {
     }
 
     public func save(team: TeamRecord) throws {
+        try RegistryRules.team(team)
         try write(.team, team.id, value: try JSONEncoder().encode(team)) { db in try team.save(db) }
     }
 
@@ -106,12 +111,20 @@ public final class ReplicatedRegistry: Sendable {
     // MARK: merging
 
     public struct MergeOutcome: Sendable, Equatable {
-        public var applied = 0, stale = 0, refused = 0, malformed = 0
+        /// `invalid`: records that break `RegistryRules` (an id that is not a name, an oversized field).
+        public var applied = 0, stale = 0, refused = 0, malformed = 0, invalid = 0
+    }
+
+    /// A local project write obeys the same rules as a merged one.
+    static func check(_ p: ProjectRecord) throws {
+        try RegistryRules.project(id: p.id, name: p.name, repositoryUrl: p.repositoryUrl, team: p.team, branch: p.branch,
+                                  profile: p.profile, scheduleSeconds: p.scheduleSeconds)
     }
 
     /// Merges records from a peer in one transaction. Newer writes replace older ones, older and
-    /// equal ones are ignored, future-stamped ones are refused and counted, and a record whose value
-    /// does not decode is counted as malformed and skipped (never half-applied).
+    /// equal ones are ignored, future-stamped ones are refused and counted, a record whose value
+    /// does not decode is counted as malformed and one that breaks `RegistryRules` (an id that is
+    /// not a name: it would become a path) as invalid; neither is ever applied, not even in part.
     /// `keepSecrets`: a project value without secrets (from an air-gap bundle, which never carries
     /// them) keeps the secrets this node already holds for the project.
     @discardableResult
@@ -121,17 +134,23 @@ public final class ReplicatedRegistry: Sendable {
         let wall = Self.wallNow()
         try store.write { db in
             for r in records {
+                guard Identifier.isValid(r.id) else { outcome.invalid += 1; continue }
                 guard clock.withLock({ $0.observe(r.stamp, wall: wall) }) else { outcome.refused += 1; continue }
                 let current = try Self.stamp(r.kind, r.id, db)
                 guard r.supersedes(current?.stamp) else { outcome.stale += 1; continue }
+                let team = r.kind == .project && r.isTombstone
+                    ? try String.fetchOne(db, sql: "SELECT team FROM project WHERE id = ?", arguments: [r.id]) : nil
                 do { try apply(r, db, keepSecrets: keepSecrets) } catch is DecodingError {
                     outcome.malformed += 1
+                    continue
+                } catch is InvalidRecord {
+                    outcome.invalid += 1
                     continue
                 }
                 try Self.saveStamp(r, db)
                 outcome.applied += 1
                 // every registry row has a stamp: no stamp (or a tombstone) means the row is new here
-                changed.append(Applied(record: r, created: !r.isTombstone && (current?.deleted ?? true)))
+                changed.append(Applied(record: r, created: !r.isTombstone && (current?.deleted ?? true), team: team))
             }
         }
         if outcome.applied > 0 { invalidateDigest() }
@@ -140,6 +159,9 @@ public final class ReplicatedRegistry: Sendable {
         }
         if outcome.malformed > 0 {
             Metrics.Counter(label: "guardian_registry_refused_total", dimensions: [("reason", "malformed")]).increment(by: outcome.malformed)
+        }
+        if outcome.invalid > 0 {
+            Metrics.Counter(label: "guardian_registry_refused_total", dimensions: [("reason", "invalid")]).increment(by: outcome.invalid)
         }
         if !changed.isEmpty, let f = hook.withLock({ $0 }) { await f(changed) }
         return outcome
@@ -158,6 +180,8 @@ public final class ReplicatedRegistry: Sendable {
         switch r.kind {
         case .project:
             let p = try Self.decode(ProjectValue.self, v, id: r.id, \.id)
+            try RegistryRules.project(id: p.id, name: p.name, repositoryUrl: p.repositoryUrl, team: p.team, branch: p.branch, profile: p.profile,
+                                      scheduleSeconds: p.scheduleSeconds, secrets: [p.webhookSecret, p.credentials])
             let next: Double? = p.scheduleSeconds > 0 ? Date().timeIntervalSince1970 + Double(p.scheduleSeconds) : nil
             // Local fields (last and next audit) stay; the next audit moves only if the schedule changed.
             try db.execute(sql: """
@@ -173,8 +197,14 @@ public final class ReplicatedRegistry: Sendable {
                 """, arguments: [p.id, p.name, p.repositoryUrl, p.team, p.branch, p.scheduleSeconds, p.profile,
                                  p.webhookSecret.map { Data(secrets.seal(Array($0.utf8))) }, p.credentials.map { Data(secrets.seal(Array($0.utf8))) },
                                  p.createdAt, p.updatedAt, next])
-        case .token: try Self.decode(TokenRecord.self, v, id: r.id, \.id).save(db)
-        case .team: try Self.decode(TeamRecord.self, v, id: r.id, \.id).save(db)
+        case .token:
+            let t = try Self.decode(TokenRecord.self, v, id: r.id, \.id)
+            try RegistryRules.token(t)
+            try t.save(db)
+        case .team:
+            let t = try Self.decode(TeamRecord.self, v, id: r.id, \.id)
+            try RegistryRules.team(t)
+            try t.save(db)
         }
     }
 

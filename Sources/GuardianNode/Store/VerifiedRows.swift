@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import GuardianAudit
+import GuardianCore
 import GuardianCrypto
 import GuardianMesh
 
@@ -9,6 +10,12 @@ import GuardianMesh
 /// recognised by id (a hash of the exact bytes, checked when they were stored) and not verified
 /// again, projects checked, and findings marked new against the project's previous result in the
 /// order the results come. One builder serves a whole replication batch or a whole import.
+///
+/// What travels beside a signed envelope (its project, its time) is not signed, so it is believed
+/// only as far as the statement agrees: a result is stored under a project only when the statement
+/// is about that project's repository (and names that project, when it names one), and its time is
+/// the statement's signed audit time. A statement that carries no time (older versions zeroed it)
+/// keeps the time it came with, but never one in the future.
 struct VerifiedRows {
     enum Outcome {
         case present
@@ -17,7 +24,10 @@ struct VerifiedRows {
     }
 
     let store: Store
-    private var registered: [String: Bool] = [:]
+    /// Each project's repository URL, nil when it is not registered here.
+    private var registered: [String: String?] = [:]
+    /// How far ahead of this node's clock a signed time may be (clocks drift).
+    static let maxAhead = 600.0
     private var lastFingerprints: [String: Set<String>?] = [:]
     /// Ids turned into rows by this builder (their insert may still be running).
     private var seen: Set<String> = []
@@ -52,9 +62,13 @@ struct VerifiedRows {
             case .failure(let e):
                 outcomes[i] = .refused("\(e)", unknownSigner: (e as? CryptoError)?.unknownSigner)
             case .success(let (statement, signer, fingerprints)):
-                if registered[r.project] == nil { registered[r.project] = try store.project(id: r.project) != nil }
-                guard registered[r.project] == true else {
+                if registered[r.project] == nil { registered[r.project] = .some(try store.project(id: r.project)?.repositoryUrl) }
+                guard let repository = registered[r.project] ?? nil else {
                     outcomes[i] = .refused("project \(r.project) is not registered here", unknownSigner: nil)
+                    continue
+                }
+                if let why = Self.mismatch(statement, project: r.project, repository: repository) {
+                    outcomes[i] = .refused(why, unknownSigner: nil)
                     continue
                 }
                 guard seen.insert(id).inserted else { continue } // twice in the input: present
@@ -63,9 +77,11 @@ struct VerifiedRows {
                 lastFingerprints[r.project] = .some(fingerprints)
             }
         }
+        let now = Date().timeIntervalSince1970
         let rows = ParallelMap.run(build) { (i, statement, signer, previous) in
             let r = records[i]
-            return ResultRecord.signed(statement, envelope: r.envelope, id: ids[i], project: r.project, signer: signer, at: r.createdAt,
+            return ResultRecord.signed(statement, envelope: r.envelope, id: ids[i], project: r.project, signer: signer,
+                                       at: Self.time(of: statement, carried: r.createdAt, now: now),
                                        isNew: { fingerprint in previous.map { !$0.contains(fingerprint) } ?? false })
         }
         for ((i, _, _, _), (row, findings)) in zip(build, rows) { outcomes[i] = .row(row, findings) }
@@ -73,6 +89,23 @@ struct VerifiedRows {
         Discard.later(consume build)
         Discard.later(consume rows)
         return outcomes
+    }
+}
+
+extension VerifiedRows {
+    /// Why a verified statement may not be stored under `project`, or nil when it may.
+    static func mismatch(_ s: StatementSummary, project: String, repository: String) -> String? {
+        if let p = s.project, p != project { return "the statement was signed for project \(p.prefix(64)), not \(project)" }
+        if let r = s.repository, r != repository { return "the statement is about another repository than project \(project)'s" }
+        if let ms = s.signedAtMs, Timestamp.seconds(ms) > Date().timeIntervalSince1970 + maxAhead {
+            return "the statement is dated in the future (\(Timestamp.iso(ms: ms)))"
+        }
+        return nil
+    }
+
+    /// A result's time: the signed one; else the one it came with, but not later than now.
+    static func time(of s: StatementSummary, carried: Double, now: Double) -> Double {
+        s.signedAtMs.map(Timestamp.seconds) ?? min(carried, now)
     }
 }
 

@@ -1,0 +1,42 @@
+import Foundation
+import GuardianCrypto
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// The request context of Guardian's router: besides Hummingbird's own, the member claim of a
+/// request that another member forwarded (set by `MemberAuthMiddleware`, never by a handler).
+public struct GuardianContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The claim of the member that forwarded this request; nil for a request from a client.
+    public internal(set) var forwarded: MemberClaim?
+
+    public init(source: ApplicationRequestContextSource) { coreContext = .init(source: source) }
+}
+
+/// Checks `X-Guardian-Member` before any route runs. A request that carries the header must prove
+/// a member sent it to this node: the claim opens with the cluster key (once, within the replay
+/// window), names this node, and matches the method, the path and the body as received. Anything
+/// else is 401; a proven claim goes to the context, and any `Authorization` header beside it is
+/// ignored (a forwarding member never sends one).
+struct MemberAuthMiddleware: RouterMiddleware {
+    typealias Context = GuardianContext
+    let mesh: MeshNode?
+    let maxBodyBytes: Int
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[API.memberHeader] else { return try await next(request, context) }
+        let refused = APIError(.unauthorized, "unauthorized", "the X-Guardian-Member header does not prove a member of this mesh")
+        guard let mesh else { throw refused }
+        var request = request
+        let body = try await request.collectBody(upTo: maxBodyBytes)
+        guard let claim = await mesh.openClaim(header),
+              claim.to == mesh.config.name,
+              claim.method == request.method.rawValue,
+              claim.path == request.uri.description,
+              claim.bodyHash == MemberClaim.hash(body: [UInt8](buffer: body)) else { throw refused }
+        var context = context
+        context.forwarded = claim
+        return try await next(request, context)
+    }
+}

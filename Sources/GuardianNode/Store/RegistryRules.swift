@@ -1,0 +1,47 @@
+import GuardianCore
+
+/// A record that breaks the registry's rules: an id that is not a name, a field that is too long
+/// or holds control characters. Refused whole wherever it comes from (the API, a peer, a bundle).
+public struct InvalidRecord: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// What every registry record must satisfy before it is stored: ids in the one grammar
+/// (`Identifier`), free text within `FieldLimits`. Checked on local writes and on every merge.
+enum RegistryRules {
+    static func check(_ value: String, _ field: String, max: Int) throws {
+        if let p = FieldLimits.problem(value, field, max: max) { throw InvalidRecord(p) }
+    }
+
+    static func id(_ s: String, _ what: String) throws {
+        guard Identifier.isValid(s) else { throw InvalidRecord(Identifier.message(s, what)) }
+    }
+
+    static func project(id: String, name: String, repositoryUrl: String, team: String, branch: String?, profile: String,
+                        scheduleSeconds: Int, secrets: [String?] = []) throws {
+        try self.id(id, "project id")
+        try self.id(team, "team")
+        try self.id(profile, "profile")
+        try check(name, "name", max: FieldLimits.name)
+        guard !repositoryUrl.isEmpty else { throw InvalidRecord("repositoryUrl is empty") }
+        try check(repositoryUrl, "repositoryUrl", max: FieldLimits.url)
+        if let branch { try check(branch, "branch", max: FieldLimits.branch) }
+        guard scheduleSeconds >= 0 else { throw InvalidRecord("scheduleSeconds must be ≥ 0") }
+        for s in secrets { if let s { try check(s, "a project secret", max: FieldLimits.secret) } }
+    }
+
+    static func token(_ t: TokenRecord) throws {
+        try id(t.id, "token id")
+        if let team = t.team { try id(team, "team") }
+        guard Principal.Role(rawValue: t.role) != nil else {
+            throw InvalidRecord("token role '\(t.role.prefix(20))' is not admin, maintainer or viewer")
+        }
+        guard t.role == Principal.Role.admin.rawValue || t.team != nil else { throw InvalidRecord("a \(t.role) token needs a team") }
+        guard t.hash.count == 32 else { throw InvalidRecord("a token hash is 32 bytes") }
+        try check(t.name, "token name", max: FieldLimits.name)
+    }
+
+    static func team(_ t: TeamRecord) throws { try id(t.id, "team") }
+}
