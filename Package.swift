@@ -59,10 +59,13 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict),
+        // Seeded fuzzing of every decoder of outside bytes: run briefly by the tests, at length by `guardian bench-fuzz`.
+        .target(name: "GuardianFuzz", dependencies: ["GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianMesh", "GuardianNode"],
+                swiftSettings: strict),
         .executableTarget(
             name: "guardian",
             dependencies: [
-                "GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianNode", "GuardianMesh",
+                "GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianNode", "GuardianMesh", "GuardianFuzz",
                 // bench-shards starts real agents with the test kit's process handle (Foundation only)
                 "GuardianTestKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -76,6 +79,7 @@ let package = Package(
         .testTarget(name: "GuardianCLITests", dependencies: ["GuardianCore", "GuardianTestKit"], swiftSettings: strict),
         .testTarget(name: "GuardianCryptoTests", dependencies: ["GuardianCrypto"], swiftSettings: strict),
         .testTarget(name: "GuardianMeshTests", dependencies: ["GuardianMesh", "GuardianCrypto"], swiftSettings: strict),
+        .testTarget(name: "GuardianFuzzTests", dependencies: ["GuardianFuzz"], swiftSettings: strict),
         .testTarget(name: "GuardianNodeTests",
                     dependencies: ["GuardianNode", "GuardianAudit", "GuardianCrypto", "GuardianCore", "GuardianTestKit",
                                    .product(name: "GRDB", package: "GRDB.swift")],

@@ -12,7 +12,7 @@ struct Guardian: AsyncParsableCommand {
         version: Auditor.version,
         subcommands: [AuditCommand.self, AgentCommand.self, ProjectsCommand.self, StatusCommand.self, ResultsCommand.self,
                       VerifyCommand.self, IdentityCommand.self, KeygenCommand.self, MembersCommand.self, JoinCommand.self, LeaveCommand.self, ForceLeaveCommand.self, KeysCommand.self, ExportCommand.self, ImportCommand.self, RulesCommand.self, FunctionsCommand.self,
-                      BenchIncrementalCommand.self, BenchStoreCommand.self, BenchMeshCommand.self, BenchReplicationCommand.self, BenchAirGapCommand.self, BenchShardsCommand.self])
+                      BenchIncrementalCommand.self, BenchStoreCommand.self, BenchMeshCommand.self, BenchReplicationCommand.self, BenchAirGapCommand.self, BenchShardsCommand.self, BenchFuzzCommand.self])
 
     /// Runs the command and maps errors to exit code 2 with a one-line reason.
     static func mainEntry() async {

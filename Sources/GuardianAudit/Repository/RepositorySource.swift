@@ -95,6 +95,8 @@ public enum Mirror {
         } else {
             try? FileManager.default.removeItem(atPath: path)
             try GitRepository.cloneBare(url: url, to: path, credentials: credentials)
+            // a bare clone holds the default branch alone; the mirror's fetch brings every branch and tag
+            try GitRepository(path: path).fetchOrigin(credentials: credentials)
         }
     }
 

@@ -34,6 +34,8 @@ public struct Principal: Sendable, Equatable {
     public var team: String?
     public var tokenId: String
 
+    public init(role: Role, team: String?, tokenId: String) { self.role = role; self.team = team; self.tokenId = tokenId }
+
     func canRead(team t: String) -> Bool { role == .admin || team == t }
     func canWrite(team t: String) -> Bool { role == .admin || (role == .maintainer && team == t) }
     var isAdmin: Bool { role == .admin }

@@ -22,6 +22,10 @@ public struct MemberClaim: Sendable, Equatable {
     public var bodyHash: String
     public var caller: Caller
 
+    public init(from: String, to: String, method: String, path: String, bodyHash: String, caller: Caller) {
+        self.from = from; self.to = to; self.method = method; self.path = path; self.bodyHash = bodyHash; self.caller = caller
+    }
+
     static let magic = "guardian-member-v2"
 
     public static func hash(body: [UInt8]) -> String { Sodium.hex(Sodium.blake2b(body, length: 32)) }

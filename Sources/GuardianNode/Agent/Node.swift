@@ -441,7 +441,7 @@ public actor Node {
             switch outcome {
             case .present: held.append(DSSE.recordID(r.envelope))
             case .row(let result, let findings): batch.append((result, findings))
-            case .refused(let why, _):
+            case .refused(let why, _, _):
                 refused += 1
                 AgentMetrics.resultRefused()
                 logger.warning("refused a replicated result", metadata: ["project": "\(r.project)", "error": "\(why)"])

@@ -274,11 +274,13 @@ struct BundleImporter {
             case .row(let result, let findings):
                 insert.append((result, findings))
                 signerCounts[result.signer, default: 0] += 1
-            case .refused(_, let signer?):
+            case .refused(_, let signer?, _):
                 refuse("signed by \(signer), whose key is not accepted")
                 refusedSigners[signer] = refusedSigners[signer] ?? "its key is not in the bundle or known here"
-            case .refused(let why, nil):
-                refuse(why.hasPrefix("project ") ? why : "bad signature")
+            case .refused(_, nil, true):
+                refuse("bad signature")
+            case .refused(let why, nil, false):
+                refuse(why)
             }
         }
         // Inserts run in order on the store's writer while the next batches are verified, and up to

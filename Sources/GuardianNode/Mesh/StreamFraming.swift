@@ -1,3 +1,4 @@
+import GuardianCrypto
 import NIOCore
 import Synchronization
 
@@ -22,18 +23,45 @@ struct FrameDecoder: ByteToMessageDecoder {
     let limit: FrameLimit
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return .needMoreData }
-        guard Int(length) <= limit.current else { throw FrameTooLarge(bytes: Int(length), limit: limit.current) }
-        guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
+        guard let header = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return .needMoreData }
+        let length = try StreamFrames.length(header, limit: limit.current)
+        guard buffer.readableBytes >= 4 + length else { return .needMoreData }
         buffer.moveReaderIndex(forwardBy: 4)
-        context.fireChannelRead(wrapInboundOut(buffer.readSlice(length: Int(length))!))
+        context.fireChannelRead(wrapInboundOut(buffer.readSlice(length: length)!))
         return .continue
     }
 }
 
-struct FrameTooLarge: Error, CustomStringConvertible {
-    var bytes: Int, limit: Int
-    var description: String { "a stream frame of \(bytes) bytes is over the limit of \(limit)" }
+/// The framing of mesh streams as pure functions (the decoder above, and the fuzzer, use them).
+public enum StreamFrames {
+    public struct TooLarge: Error, CustomStringConvertible {
+        public var bytes: Int, limit: Int
+        public var description: String { "a stream frame of \(bytes) bytes is over the limit of \(limit)" }
+    }
+
+    /// A frame's length from its header, refused before anything is buffered when over `limit`.
+    public static func length(_ header: UInt32, limit: Int) throws -> Int {
+        guard Int(header) <= limit else { throw TooLarge(bytes: Int(header), limit: limit) }
+        return Int(header)
+    }
+
+    /// The whole frames at the start of `bytes`; a frame over `limit` ends the stream with an error.
+    public static func split(_ bytes: [UInt8], limit: Int) throws -> [ArraySlice<UInt8>] {
+        var frames: [ArraySlice<UInt8>] = [], at = 0
+        while bytes.count - at >= 4 {
+            let header = bytes[at..<at + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            let n = try length(header, limit: limit)
+            guard bytes.count - at - 4 >= n else { break }
+            frames.append(bytes[at + 4..<at + 4 + n])
+            at += 4 + n
+        }
+        return frames
+    }
+
+    /// The stream kinds and what each frame's sealed message is opened as.
+    public static func context(ofKind kind: UInt8) -> ClusterSeal.Context? {
+        MeshNode.Stream(rawValue: kind)?.context
+    }
 }
 
 struct FrameEncoder: MessageToByteEncoder {

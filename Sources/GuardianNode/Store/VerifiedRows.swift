@@ -19,7 +19,8 @@ import GuardianMesh
 struct VerifiedRows {
     enum Outcome {
         case present
-        case refused(String, unknownSigner: String?)
+        /// `signature`: the envelope did not verify (else its statement does not fit the project).
+        case refused(String, unknownSigner: String?, signature: Bool)
         case row(ResultRecord, [FindingRecord])
     }
 
@@ -60,15 +61,15 @@ struct VerifiedRows {
             let r = records[i], id = ids[i]
             switch result {
             case .failure(let e):
-                outcomes[i] = .refused("\(e)", unknownSigner: (e as? CryptoError)?.unknownSigner)
+                outcomes[i] = .refused("\(e)", unknownSigner: (e as? CryptoError)?.unknownSigner, signature: true)
             case .success(let (statement, signer, fingerprints)):
                 if registered[r.project] == nil { registered[r.project] = .some(try store.project(id: r.project)?.repositoryUrl) }
                 guard let repository = registered[r.project] ?? nil else {
-                    outcomes[i] = .refused("project \(r.project) is not registered here", unknownSigner: nil)
+                    outcomes[i] = .refused("project \(r.project) is not registered here", unknownSigner: nil, signature: false)
                     continue
                 }
                 if let why = Self.mismatch(statement, project: r.project, repository: repository) {
-                    outcomes[i] = .refused(why, unknownSigner: nil)
+                    outcomes[i] = .refused(why, unknownSigner: nil, signature: false)
                     continue
                 }
                 guard seen.insert(id).inserted else { continue } // twice in the input: present
