@@ -81,8 +81,8 @@ let package = Package(
         .testTarget(name: "GuardianMeshTests", dependencies: ["GuardianMesh", "GuardianCrypto"], swiftSettings: strict),
         .testTarget(name: "GuardianFuzzTests", dependencies: ["GuardianFuzz"], swiftSettings: strict),
         .testTarget(name: "GuardianNodeTests",
-                    dependencies: ["GuardianNode", "GuardianAudit", "GuardianCrypto", "GuardianCore", "GuardianTestKit",
-                                   .product(name: "GRDB", package: "GRDB.swift")],
+                    dependencies: ["GuardianNode", "GuardianAudit", "GuardianCrypto", "GuardianCore", "GuardianTestKit", "GuardianMesh", "GuardianFuzz",
+                                   .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Yams", package: "Yams")],
                     swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

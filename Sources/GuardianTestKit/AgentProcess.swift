@@ -109,6 +109,7 @@ public final class AgentProcess: @unchecked Sendable { // mutated only from the 
         public var status: Int
         public var body: Data
         public var headers: [String: String]
+        public init(status: Int, body: Data, headers: [String: String]) { self.status = status; self.body = body; self.headers = headers }
         public var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
         public var text: String { String(decoding: body, as: UTF8.self) }
     }

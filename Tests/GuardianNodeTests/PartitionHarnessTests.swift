@@ -107,6 +107,7 @@ struct PartitionHarnessTests {
             let a = try AgentProcess(binary: GuardianBinary.path, dataDir: agents.count > i ? agents[i].dataDir : nil, host: net.ip(i), namespace: net.names[i])
             var args = ["--name", "node\(i)", "--gossip-addr", "\(net.ip(i)):7946", "--cluster-key", key]
             if i != 0 { args += ["--join", "\(net.ip(0)):7946"] }
+            if ProcessInfo.processInfo.environment["HARNESS_LOG"] != nil { args += ["--log-level", "debug"] }
             try await a.start(extraArgs: args, env: PartitionHarnessTests.env)
             if agents.count > i { retired.append(agents[i]); agents[i] = a; up[i] = true } else { agents.append(a); up.append(true) }
         }
@@ -314,7 +315,7 @@ struct PartitionHarnessTests {
             return counts.allSatisfy { $0 == 10_000 }
         }
         for o in owners { #expect(try await Self.localIDs(mesh.agents[o], "backlog").count == 10_000) }
-        if ProcessInfo.processInfo.environment["HARNESS_TRACE"] != nil { for a in mesh.agents { print(a.output.suffix(2500)) } }
+        if ProcessInfo.processInfo.environment["HARNESS_TRACE"] != nil { for a in mesh.agents { print(a.output.suffix(ProcessInfo.processInfo.environment["HARNESS_LOG"] != nil ? 400_000 : 2500)) } }
         print("partition harness: a 10,000-result backlog reached all 3 owners \(healed.map { String(format: "%.1f s", $0) } ?? "NOT within 60 s") after the partition healed (bar: 10 s)")
         #expect(healed != nil)
     }

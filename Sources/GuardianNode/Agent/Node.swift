@@ -454,9 +454,12 @@ public actor Node {
             logger.error("could not store replicated results", metadata: ["count": "\(batch.count)", "error": "\(error)"])
             return (held, refused)
         }
+        // each project's team looked up once per batch (an event's scope), not once per result
+        var teams: [String: String] = [:]
+        for p in Set(batch.map(\.0.projectId)) { teams[p] = try? store.project(id: p)?.team }
         for (r, _) in batch {
             held.append(r.id)
-            await events.publish("result.replicated", ["project": r.projectId, "result": r.id, "signer": r.signer])
+            await events.publish("result.replicated", ["project": r.projectId, "result": r.id, "signer": r.signer], team: teams[r.projectId])
         }
         // keep the keys of signers from outside the mesh: this node can then verify and export those results
         let signersStored = Set(batch.map(\.0.signer))

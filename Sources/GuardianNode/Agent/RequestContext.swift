@@ -17,8 +17,8 @@ public struct GuardianContext: RequestContext {
 /// Checks `X-Guardian-Member` before any route runs. A request that carries the header must prove
 /// a member sent it to this node: the claim opens with the cluster key (once, within the replay
 /// window), names this node, and matches the method, the path and the body as received. Anything
-/// else is 401; a proven claim goes to the context, and any `Authorization` header beside it is
-/// ignored (a forwarding member never sends one).
+/// else is 401, and so is a request that carries an `Authorization` header beside the claim (a
+/// forwarding member never sends one). A proven claim goes to the context.
 struct MemberAuthMiddleware: RouterMiddleware {
     typealias Context = GuardianContext
     let mesh: MeshNode?
@@ -27,7 +27,8 @@ struct MemberAuthMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[API.memberHeader] else { return try await next(request, context) }
         let refused = APIError(.unauthorized, "unauthorized", "the X-Guardian-Member header does not prove a member of this mesh")
-        guard let mesh else { throw refused }
+        // a member never forwards a caller's token: a request that carries one beside a claim is not a member's
+        guard let mesh, request.headers[.authorization] == nil else { throw refused }
         var request = request
         let body = try await request.collectBody(upTo: maxBodyBytes)
         guard let claim = await mesh.openClaim(header),

@@ -113,6 +113,26 @@ enum AttackKit {
         return (status, text)
     }
 
+    /// An event stream that is open: the agent has written its preamble, so the subscription
+    /// exists and every event published from now on is either delivered or withheld by policy.
+    static func openEvents(_ a: AgentProcess, token: String) throws -> RawTCP {
+        let conn = try RawTCP(port: a.port)
+        #expect(conn.send(Array("GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n\r\n".utf8)))
+        let preamble = conn.receive(seconds: 10) { String(decoding: $0, as: UTF8.self).contains(": guardian events") } ?? []
+        #expect(String(decoding: preamble, as: UTF8.self).contains(": guardian events"), "the stream did not open")
+        return conn
+    }
+
+    /// Reads an open stream on a thread of its own (the read blocks) until `until` holds or `seconds` pass.
+    static func read(_ conn: RawTCP, seconds: Double, until: @escaping @Sendable (String) -> Bool) async -> String {
+        await withCheckedContinuation { c in
+            DispatchQueue.global().async {
+                let bytes = conn.receive(seconds: seconds) { until(String(decoding: $0, as: UTF8.self)) } ?? []
+                c.resume(returning: String(decoding: bytes, as: UTF8.self))
+            }
+        }
+    }
+
     /// Polls `condition` until it holds or `seconds` pass.
     static func eventually(_ what: String, seconds: Double = 30, _ condition: () async throws -> Bool) async throws {
         let deadline = Date().addingTimeInterval(seconds)
