@@ -19,7 +19,7 @@ run: release
 
 # Audit this repository with the release binary. Exit 1 from the gate is reported, not fatal.
 audit: release
-	@$(RELEASE_BIN) audit . ; rc=$$?; if [ $$rc -gt 1 ]; then exit $$rc; fi; echo "(gate exit code $$rc; see docs/audit.md)"
+	@$(RELEASE_BIN) audit . ; rc=$$?; if [ $$rc -gt 1 ]; then exit $$rc; fi; echo "(gate exit code $$rc; see docs/checks.md and docs/scoring.md)"
 
 test: deps
 	$(SWIFT) test --disable-xctest
