@@ -106,7 +106,7 @@ public enum DSSE {
     /// trusted key whose node id matches the key id, and at least one signature must verify; any
     /// signature that fails is an error (a tampered envelope is never half-accepted). The envelope
     /// must be in the one canonical form `encode` writes (key order, no white space, escapes only
-    /// where JSON needs them, canonical base64, no key id twice): the record id hashes these bytes,
+    /// where JSON needs them, canonical base64, one signature): the record id hashes these bytes,
     /// so a signed statement re-wrapped in other bytes would otherwise verify under a second id.
     public static func verify(_ envelope: [UInt8], trusted: [String: VerifyingKey]) throws -> VerifiedEnvelope {
         let notCanonical = CryptoError("not a canonical Guardian envelope: the bytes were re-encoded (white space, key order or"
@@ -128,8 +128,9 @@ public enum DSSE {
         }
         // base64 with spare bits set is refused by the decoder: one payload, one text
         guard let payload = decoded else { throw CryptoError("payload is not valid (canonical) base64") }
+        // one signer: with several, reordering or dropping signatures would give the same statement new ids
         guard !signatures.isEmpty else { throw CryptoError("envelope has no signatures") }
-        guard Set(signatures.map(\.keyid)).count == signatures.count else { throw CryptoError("envelope names a signer twice") }
+        guard signatures.count == 1 else { throw CryptoError("a Guardian envelope carries one signature; this one has \(signatures.count)") }
         let message = pae(type: type, body: payload)
         var signers: [String] = []
         for s in signatures {

@@ -29,6 +29,10 @@ public enum Fuzz {
                    seconds: Double(d.seconds) + Double(d.attoseconds) / 1e18)
     }
 
+    /// Whether each of the target's seeds decodes: a target whose seeds no longer decode fuzzes
+    /// nothing but its error paths.
+    public static func seedsDecode(_ target: FuzzTarget) -> [Bool] { target.seeds().map(target.run) }
+
     /// One mutated input: one to four mutations of a seed.
     static func mutate(_ seeds: [[UInt8]], _ rng: inout SplitMix64) -> [UInt8] {
         var b = seeds[Int.random(in: 0..<seeds.count, using: &rng)]

@@ -68,22 +68,32 @@ extension Fuzz {
         return (try? Wire.decode(plain)) != nil
     }
 
-    /// Length-prefixed stream frames as a connection delivers them: each frame's kind, its sealed
-    /// message opened with the kind's context, and the message decoded as that kind says.
+    /// Length-prefixed stream frames as a connection delivers them: the first frame read with the
+    /// limit a stranger gets and accepted only as a hello, the rest with a member's limit; each
+    /// frame's kind, its sealed message opened with the kind's context, and the message decoded as
+    /// that kind says.
     static let streamFrames = FuzzTarget("stream-frames", seeds: {
         func frame(_ kind: UInt8, _ message: [UInt8]) -> [UInt8] {
             guard let context = StreamFrames.context(ofKind: kind) else { return [] }
             let body = [kind] + ClusterSeal.seal(message, keyring: keyring, context: context, now: now)
             return withUnsafeBytes(of: UInt32(body.count).bigEndian, Array.init) + body
         }
+        let hello = frame(5, Array("guardian-stream-v2".utf8))
         return [
-            frame(5, Array("guardian-stream-v2".utf8)) + frame(1, Wire.encode(states: [MemberState(meta: meta, status: .alive, incarnation: 4)])),
-            frame(5, Array("guardian-stream-v2".utf8)) + frame(2, RegistrySync.records(registryRecords).encode()),
-            frame(3, ResultSync.push(records).encode()),
-            frame(4, ShardMessage.refused("busy").encoded()),
+            hello + frame(1, Wire.encode(states: [MemberState(meta: meta, status: .alive, incarnation: 4)])),
+            hello + frame(2, RegistrySync.records(registryRecords).encode()),
+            hello + frame(3, ResultSync.push(records).encode()),
+            hello + frame(4, ShardMessage.refused("busy").encoded()),
         ]
     }) { b in
-        guard let frames = try? StreamFrames.split(b, limit: 1 << 20) else { return false }
+        // before the hello: one frame within the stranger's limit, and it must be a hello that opens
+        // (a peer sends nothing more until the answer: the next frame is read with a member's limit)
+        guard b.count >= 4, let n = try? StreamFrames.length(b[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }, limit: StreamFrameLimits.unauthenticated),
+              b.count >= 4 + n, n > 0, b[4] == 5, let context = StreamFrames.context(ofKind: 5) else { return false }
+        let first = b[4..<4 + n]
+        var replay = ReplayWindow()
+        guard (try? ClusterSeal.open(Array(first.dropFirst()), keyring: keyring, context: context, replay: &replay, now: now)) == Array("guardian-stream-v2".utf8),
+              let frames = try? StreamFrames.split(Array(b.dropFirst(4 + first.count)), limit: StreamFrameLimits.authenticated) else { return false }
         var accepted = false
         for f in frames {
             guard let kind = f.first, let context = StreamFrames.context(ofKind: kind) else { continue }
@@ -116,7 +126,7 @@ extension Fuzz {
         return [ResultSync.push(records).encode(), ResultSync.pushed(stored: 2, refused: 0).encode(),
                 ResultSync.open(from: "node-a", scope: 7, digest: SetDigest(count: 2, xor: 99)).encode(), ResultSync.needScope.encode(),
                 ResultSync.scope(["proj-1", "proj-2"]).encode(), ResultSync.inSync.encode(),
-                ResultSync.descend(expand: ["a", "b0"], leaves: [ResultSync.Leaf(prefix: "ab", ids: [id])], records: records).encode(),
+                ResultSync.descend(expand: ["a", "b0"], leaves: [ResultSync.Leaf(prefix: String(id.prefix(2)), ids: [id])], records: records).encode(),
                 ResultSync.reply(nodes: [ResultSync.TreeNode(prefix: "c", digest: SetDigest(count: 1, xor: 5))], records: records, want: [id], refused: 1).encode()]
     }) { b in (try? ResultSync.decode(b)) != nil }
 
@@ -208,7 +218,8 @@ extension Fuzz {
     }) { b in
         var accepted = false
         for provider in ["github", "gitlab", "bitbucket", "azure"] {
-            let headers = ["X-GitHub-Event": b.count % 2 == 0 ? "push" : "pull_request", "X-GitHub-Delivery": "d"]
+            let isPR = String(decoding: b, as: UTF8.self).contains("pull_request")
+            let headers = ["X-GitHub-Event": isPR ? "pull_request" : "push", "X-GitHub-Delivery": "d"]
             if let parsed = Webhooks.inspect(provider: provider, headers: headers, body: b), parsed.commit != nil { accepted = true }
         }
         return accepted

@@ -9,9 +9,22 @@ import Glibc
 public final class RawTCP: @unchecked Sendable { // used from one test at a time
     private var fd: Int32
 
-    public init(host: String = "127.0.0.1", port: Int) throws {
+    /// `from`: a local address to connect from (another loopback address, 127.0.0.2, is another host
+    /// as the agent counts them).
+    public init(host: String = "127.0.0.1", port: Int, from: String? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw FixtureError(message: "socket: \(String(cString: strerror(errno)))") }
+        if let from {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            inet_pton(AF_INET, from, &local.sin_addr)
+            let rc = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            guard rc == 0 else {
+                let why = String(cString: strerror(errno))
+                close(fd)
+                throw FixtureError(message: "bind to \(from): \(why)")
+            }
+        }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)

@@ -294,6 +294,8 @@ final class GitRepository {
         var opts = git_clone_options()
         guardian_git_clone_options_init(&opts)
         opts.bare = 1
+        // a redirect could take the fetch to a host the node's policy refuses: register the final URL
+        opts.fetch_opts.follow_redirects = GIT_REMOTE_REDIRECT_NONE
         var r: OpaquePointer?
         let login = CredentialBox.install(credentials, into: &opts.fetch_opts.callbacks)
         let rc = withExtendedLifetime(login) { git_clone(&r, url, destination, &opts) }
@@ -316,6 +318,7 @@ final class GitRepository {
         var opts = git_fetch_options()
         guardian_git_fetch_options_init(&opts)
         opts.prune = GIT_FETCH_PRUNE
+        opts.follow_redirects = GIT_REMOTE_REDIRECT_NONE
         // A mirror: branches and tags land under the same names, so HEAD follows the origin.
         let specs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
         var cstrings = specs.map { strdup($0) }

@@ -23,9 +23,11 @@ extension API {
     static let recordIDHeader = HTTPField.Name("X-Guardian-Record-Id")!
     static let projectHeader = HTTPField.Name("X-Guardian-Project")!
     static let createdAtHeader = HTTPField.Name("X-Guardian-Created-At")!
-    /// Headers never passed on: the hop's own, and the caller's credentials (the claim replaces them).
+    /// Headers never passed on: the hop's own, and credentials, the caller's and a webhook's (the
+    /// claim replaces them: it names the caller, or says the sending member verified the webhook).
     static let hopHeaders: Set<String> = ["host", "content-length", "connection", "keep-alive", "transfer-encoding", "te", "upgrade",
-                                          "x-guardian-member", "x-guardian-served-by", "authorization", "cookie", "proxy-authorization"]
+                                          "x-guardian-member", "x-guardian-served-by", "authorization", "cookie", "proxy-authorization",
+                                          "x-gitlab-token", "x-hub-signature", "x-hub-signature-256"]
 
     /// Outbound node-to-node HTTP (URLSession, which the CLI already links: no client package to build).
     static let peerSession: URLSession = {

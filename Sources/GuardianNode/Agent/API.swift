@@ -468,9 +468,13 @@ public struct API: Sendable {
     func events(lastId: Int?, as p: Principal) async throws -> Response {
         let subscription: (backlog: [NodeEvent], stream: AsyncStream<NodeEvent>, id: UUID)
         do { subscription = try await node.events.subscribe(after: lastId, as: p) } catch {
-            throw APIError(.tooManyRequests, "too_many_streams", error == .tooManyStreams
-                           ? "this node serves the most event streams it allows (max_event_streams); try again later"
-                           : "this token has the most event streams open that a token may (max_event_streams_per_token)")
+            let which: String
+            switch error {
+            case .tooManyStreams: which = "this node serves the most event streams it allows (max_event_streams); try again later"
+            case .tooManyStreamsForTeam: which = "this team has the most event streams open that a team may (max_event_streams_per_team)"
+            case .tooManyStreamsForToken: which = "this token has the most event streams open that a token may (max_event_streams_per_token)"
+            }
+            throw APIError(.tooManyRequests, "too_many_streams", which)
         }
         let (backlog, stream, id) = subscription
         let bus = node.events
@@ -479,14 +483,14 @@ public struct API: Sendable {
                 let data = (try? JSONEncoder().encode(e.data)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
                 return ByteBuffer(string: "id: \(e.id)\nevent: \(e.type)\ndata: \(data)\n\n")
             }
-            try await writer.write(ByteBuffer(string: ": guardian events\nretry: 2000\n\n"))
-            for e in backlog { try await writer.write(frame(e)) }
             do {
+                try await writer.write(ByteBuffer(string: ": guardian events\nretry: 2000\n\n"))
+                for e in backlog { try await writer.write(frame(e)) }
                 for await e in stream {
                     try await writer.write(e.id == 0 ? ByteBuffer(string: ": keepalive\n\n") : frame(e))
                 }
             } catch {
-                await bus.unsubscribe(id) // the client went away
+                await bus.unsubscribe(id) // the client went away, at any point
                 throw error
             }
             await bus.unsubscribe(id)

@@ -62,11 +62,14 @@ public struct AgentConfig: Codable, Sendable, Equatable {
     /// An HTTP connection with nothing to read for this long is closed; a request's head must
     /// arrive complete within it.
     public var httpIdleTimeoutSeconds: Int = 30
-    /// A request's body must arrive complete within this many seconds of its head.
+    /// A request's body must keep coming: complete, or at least 16 KiB more, in every window of this
+    /// many seconds after its head.
     public var httpRequestTimeoutSeconds: Int = 60
-    /// Event streams (`GET /v1/events`) open at once, in all and per token; past them, 429.
+    /// Event streams (`GET /v1/events`) open at once, in all, per token and per team; past them, 429.
+    /// A quarter of the total (at most 16) is kept for admins.
     public var maxEventStreams: Int = 256
     public var maxEventStreamsPerToken: Int = 16
+    public var maxEventStreamsPerTeam: Int = 64
 
     public init() {}
 
@@ -83,6 +86,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         case repositoryHostsAllow = "repository_hosts_allow", repositoryHostsDeny = "repository_hosts_deny"
         case httpIdleTimeoutSeconds = "http_idle_timeout_seconds", httpRequestTimeoutSeconds = "http_request_timeout_seconds"
         case maxEventStreams = "max_event_streams", maxEventStreamsPerToken = "max_event_streams_per_token"
+        case maxEventStreamsPerTeam = "max_event_streams_per_team"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -119,6 +123,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         httpRequestTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .httpRequestTimeoutSeconds) ?? d.httpRequestTimeoutSeconds
         maxEventStreams = try c.decodeIfPresent(Int.self, forKey: .maxEventStreams) ?? d.maxEventStreams
         maxEventStreamsPerToken = try c.decodeIfPresent(Int.self, forKey: .maxEventStreamsPerToken) ?? d.maxEventStreamsPerToken
+        maxEventStreamsPerTeam = try c.decodeIfPresent(Int.self, forKey: .maxEventStreamsPerTeam) ?? d.maxEventStreamsPerTeam
     }
 
     /// Values given on the command line (nil = not given).
@@ -204,6 +209,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         if let n = try integer("HTTP_REQUEST_TIMEOUT_SECONDS", atLeast: 1, "GUARDIAN_HTTP_REQUEST_TIMEOUT_SECONDS must be a positive number") { c.httpRequestTimeoutSeconds = n }
         if let n = try integer("MAX_EVENT_STREAMS", atLeast: 1, "GUARDIAN_MAX_EVENT_STREAMS must be a positive number") { c.maxEventStreams = n }
         if let n = try integer("MAX_EVENT_STREAMS_PER_TOKEN", atLeast: 1, "GUARDIAN_MAX_EVENT_STREAMS_PER_TOKEN must be a positive number") { c.maxEventStreamsPerToken = n }
+        if let n = try integer("MAX_EVENT_STREAMS_PER_TEAM", atLeast: 1, "GUARDIAN_MAX_EVENT_STREAMS_PER_TEAM must be a positive number") { c.maxEventStreamsPerTeam = n }
         if !flags.allowLocalRoots.isEmpty { c.allowedLocalRoots = flags.allowLocalRoots }
         if flags.noDiscovery { c.discovery = false }
         if let v = flags.clusterKey { c.clusterKey = v }
@@ -223,7 +229,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         guard c.shardMinFiles >= 0, c.shardTimeoutSeconds >= 1 else { throw GuardianError.usage("shard_min_files must be >= 0 and shard_timeout_seconds >= 1") }
         guard c.replicationFactor >= 1 else { throw GuardianError.usage("replication_factor must be at least 1") }
         guard c.probeIntervalMs >= 50, c.pushPullSeconds >= 1 else { throw GuardianError.usage("probe_interval_ms must be >= 50 and push_pull_seconds >= 1") }
-        guard c.httpIdleTimeoutSeconds >= 1, c.httpRequestTimeoutSeconds >= 1, c.maxEventStreams >= 1, c.maxEventStreamsPerToken >= 1 else {
+        guard c.httpIdleTimeoutSeconds >= 1, c.httpRequestTimeoutSeconds >= 1, c.maxEventStreams >= 1, c.maxEventStreamsPerToken >= 1, c.maxEventStreamsPerTeam >= 1 else {
             throw GuardianError.usage("http_idle_timeout_seconds, http_request_timeout_seconds, max_event_streams and max_event_streams_per_token must be positive")
         }
         for root in c.allowedLocalRoots where !root.hasPrefix("/") {

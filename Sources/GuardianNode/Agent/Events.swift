@@ -32,7 +32,9 @@ public struct NodeEvent: Sendable, Codable, Equatable {
 
 /// Keeps the last events and fans them out to subscribers, each of whom gets only the events its
 /// principal may read (the backlog replayed on `Last-Event-ID` is filtered the same way). Streams
-/// are capped in total and per token: each holds a connection and a buffer.
+/// are capped in total, per team and per token (each holds a connection and a buffer), and the
+/// last `adminReserve` of the total are kept for admins: a team that mints tokens cannot take
+/// every stream. A stream leaves the count when its client goes, however it goes.
 public actor EventBus {
     private var recent: [NodeEvent] = []
     private var nextId = 1
@@ -42,11 +44,15 @@ public actor EventBus {
     private let teamOf: @Sendable (String) -> String?
     let maxStreams: Int
     let maxStreamsPerToken: Int
+    let maxStreamsPerTeam: Int
+    var adminReserve: Int { min(16, maxStreams / 4) }
 
-    public init(keep: Int = 1000, maxStreams: Int = 256, maxStreamsPerToken: Int = 16, teamOf: @escaping @Sendable (String) -> String? = { _ in nil }) {
+    public init(keep: Int = 1000, maxStreams: Int = 256, maxStreamsPerToken: Int = 16, maxStreamsPerTeam: Int = 64,
+                teamOf: @escaping @Sendable (String) -> String? = { _ in nil }) {
         self.keep = keep
         self.maxStreams = maxStreams
         self.maxStreamsPerToken = maxStreamsPerToken
+        self.maxStreamsPerTeam = maxStreamsPerTeam
         self.teamOf = teamOf
     }
 
@@ -66,14 +72,20 @@ public actor EventBus {
         for s in subscribers.values where e.visible(to: s.principal) { s.continuation.yield(e) }
     }
 
-    public enum SubscribeError: Error, Equatable { case tooManyStreams, tooManyStreamsForToken }
+    public enum SubscribeError: Error, Equatable { case tooManyStreams, tooManyStreamsForTeam, tooManyStreamsForToken }
 
     /// Events after `lastId` that `principal` may see (for resuming), then live ones.
     public func subscribe(after lastId: Int?, as principal: Principal) throws(SubscribeError) -> (backlog: [NodeEvent], stream: AsyncStream<NodeEvent>, id: UUID) {
-        guard subscribers.count < maxStreams else { throw .tooManyStreams }
-        guard subscribers.values.filter({ $0.principal.tokenId == principal.tokenId }).count < maxStreamsPerToken else { throw .tooManyStreamsForToken }
+        let others = subscribers.values.map(\.principal)
+        guard others.count < (principal.isAdmin ? maxStreams : maxStreams - adminReserve) else { throw .tooManyStreams }
+        if let team = principal.team, !principal.isAdmin {
+            guard others.filter({ $0.team == team && !$0.isAdmin }).count < maxStreamsPerTeam else { throw .tooManyStreamsForTeam }
+        }
+        guard others.filter({ $0.tokenId == principal.tokenId }).count < maxStreamsPerToken else { throw .tooManyStreamsForToken }
         let id = UUID()
         let (stream, continuation) = AsyncStream<NodeEvent>.makeStream(bufferingPolicy: .bufferingNewest(1000))
+        // the stream ends when its reader goes (a client that disconnects, a response that fails): the slot goes with it
+        continuation.onTermination = { [weak self] _ in Task { await self?.unsubscribe(id) } }
         if finished { continuation.finish() } else { subscribers[id] = (continuation, principal) }
         let backlog = lastId.map { l in recent.filter { $0.id > l && $0.visible(to: principal) } } ?? []
         return (backlog, stream, id)

@@ -109,7 +109,8 @@ public actor Node {
             logger.warning("tightened the permissions of \(path): the data directory is the owner's alone (0700, files 0600)")
         }
         store = try Store(path: dataDir.file("guardian.sqlite"))
-        events = EventBus(maxStreams: config.maxEventStreams, maxStreamsPerToken: config.maxEventStreamsPerToken) { [store] id in
+        events = EventBus(maxStreams: config.maxEventStreams, maxStreamsPerToken: config.maxEventStreamsPerToken,
+                          maxStreamsPerTeam: config.maxEventStreamsPerTeam) { [store] id in
             try? store.project(id: id)?.team
         }
         registry = try ReplicatedRegistry(store: store, node: identity.verifyingKey.nodeID.value, secrets: secrets)
@@ -232,7 +233,7 @@ public actor Node {
     static func defaultName(_ url: String) -> String {
         var last = url.split(separator: "/").last.map(String.init) ?? url
         if last.hasSuffix(".git") { last = String(last.dropLast(4)) }
-        return last.isEmpty ? "project" : last
+        return last.isEmpty ? "project" : String(last.prefix(100))
     }
 
     /// An id-safe form of a name: ASCII letters and digits, '-' for anything else, at most 40.
@@ -525,9 +526,10 @@ struct AuditJob: Sendable {
             Task { await node.setProgress(taskId, phase, f) }
         }
         progress("fetching", 0.01)
-        // The registration may have come from a peer or a bundle: this node's own policy decides.
-        try policy.check(project.repositoryUrl, admin: true)
-        do { try Mirror.sync(url: project.repositoryUrl, to: mirror, credentials: credentials) } catch {
+        // The registration may have come from a peer or a bundle: this node's own policy decides,
+        // and a local repository is fetched from the place the check resolved.
+        let source = try policy.fetchable(project.repositoryUrl, admin: true)
+        do { try Mirror.sync(url: source, to: mirror, credentials: credentials) } catch {
             throw fetchFailure(error)
         }
         var options = AuditOptions(target: mirror)

@@ -38,10 +38,15 @@ public struct RepositoryPolicy: Sendable {
     }
 
     /// `scheme://[user@]host[:port]/path`, git's scp-like `[user@]host:path` (ssh: a colon before any
-    /// slash), `file://`, or a local path.
+    /// slash), `file://`, or a local path. Read the way libgit2 reads it: a scheme it would not
+    /// recognise (one with capitals) or a host that is not a plain name or address is no location,
+    /// since libgit2 would read the URL differently than the policy did.
     static func locate(_ url: String) -> Location? {
         if let r = url.range(of: "://") {
-            let scheme = url[..<r.lowerBound].lowercased()
+            let scheme = String(url[..<r.lowerBound])
+            guard !scheme.isEmpty, scheme.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "+" || $0 == "-" || $0 == ".") }) else {
+                return nil
+            }
             let rest = url[r.upperBound...]
             if scheme == "file" {
                 // file:///path, or file://localhost/path
@@ -56,14 +61,25 @@ public struct RepositoryPolicy: Sendable {
             } else {
                 host = authority.prefix { $0 != ":" }
             }
-            return host.isEmpty ? nil : .remote(scheme: scheme, host: host.lowercased())
+            return plainHost(host).map { .remote(scheme: scheme, host: $0) }
         }
         if let colon = url.firstIndex(of: ":"), !url[..<colon].contains("/") {
             var host = url[..<colon]
             if let at = host.lastIndex(of: "@") { host = host[host.index(after: at)...] }
-            return host.isEmpty ? nil : .remote(scheme: "ssh", host: host.lowercased())
+            return plainHost(host).map { .remote(scheme: "ssh", host: $0) }
         }
         return .local(url)
+    }
+
+    /// A host as the allow and deny lists compare it: lowercase, without a trailing dot; nil for
+    /// anything but letters, digits, '.', '-', '_' and ':' (IPv6), percent-escapes included.
+    static func plainHost(_ host: Substring) -> String? {
+        var h = host.lowercased()
+        if h.hasSuffix(".") { h.removeLast() }
+        guard !h.isEmpty, h.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_" || $0 == ":") }) else {
+            return nil
+        }
+        return h
     }
 
     /// Throws `RepositoryRefused` unless this node may fetch `url`; `admin` is false for a
@@ -71,14 +87,16 @@ public struct RepositoryPolicy: Sendable {
     public func check(_ url: String, admin: Bool) throws {
         switch Self.locate(url) {
         case nil:
-            throw RepositoryRefused(message: "repositoryUrl is neither a URL with a host nor an absolute path")
+            throw RepositoryRefused(message: "repositoryUrl is neither a URL with a lowercase scheme and a plain host nor an absolute path")
         case .local(let path)?:
             guard admin, path.hasPrefix("/") else { throw RepositoryRefused(message: Self.localRefusal) }
             // Checked as written and as the file system resolves it: a symlink under a root that
-            // points outside it is outside. A path that does not exist yet is judged as written.
-            let forms = Self.forms(path)
-            guard forms.allSatisfy({ f in roots.contains { Self.isInside(f, $0) } }),
-                  !forms.contains(where: { f in dataDir.contains { Self.isInside(f, $0) } }) else {
+            // points outside it is outside. A path that does not exist yet is judged as written. So
+            // is every place git would read the repository's objects from: a `.git` file's gitdir,
+            // a `commondir`, `objects/info/alternates`.
+            let places = Self.forms(path) + Self.indirections(path).flatMap(Self.forms)
+            guard places.allSatisfy({ f in roots.contains { Self.isInside(f, $0) } }),
+                  !places.contains(where: { f in dataDir.contains { Self.isInside(f, $0) } }) else {
                 throw RepositoryRefused(message: Self.localRefusal)
             }
         case .remote(let scheme, let host)?:
@@ -93,10 +111,55 @@ public struct RepositoryPolicy: Sendable {
         }
     }
 
+    /// What a local repository at `path` would be fetched from: the path as the file system resolves
+    /// it, so that a symlink changed after the check cannot point the fetch elsewhere. Remote URLs
+    /// are fetched as written. Throws as `check` does.
+    public func fetchable(_ url: String, admin: Bool) throws -> String {
+        try check(url, admin: admin)
+        guard case .local(let path)? = Self.locate(url) else { return url }
+        return Self.forms(path).last ?? path
+    }
+
+    /// The other directories git reads a local repository from: the git directory a `.git` file
+    /// names, a `commondir`, and the object directories `objects/info/alternates` lists (relative
+    /// entries resolved as git resolves them).
+    static func indirections(_ path: String) -> [String] {
+        func read(_ p: String) -> String? { (try? String(contentsOfFile: p, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) }
+        func resolve(_ p: String, in dir: String) -> String { p.hasPrefix("/") ? p : (dir as NSString).appendingPathComponent(p) }
+        var gitDirs: [String] = []
+        var isDir: ObjCBool = false
+        let dotGit = (path as NSString).appendingPathComponent(".git")
+        if FileManager.default.fileExists(atPath: dotGit, isDirectory: &isDir) {
+            if isDir.boolValue {
+                gitDirs.append(dotGit)
+            } else if let line = read(dotGit), line.hasPrefix("gitdir:") {
+                gitDirs.append(resolve(line.dropFirst("gitdir:".count).trimmingCharacters(in: .whitespaces), in: path))
+            }
+        }
+        gitDirs.append(path)
+        var out = gitDirs
+        for dir in gitDirs {
+            var objectDirs = [(dir as NSString).appendingPathComponent("objects")]
+            if let common = read((dir as NSString).appendingPathComponent("commondir")) {
+                let c = resolve(common, in: dir)
+                out.append(c)
+                objectDirs.append((c as NSString).appendingPathComponent("objects"))
+            }
+            for objects in objectDirs {
+                for line in (read((objects as NSString).appendingPathComponent("info/alternates")) ?? "").split(separator: "\n") {
+                    let entry = line.trimmingCharacters(in: .whitespaces)
+                    if !entry.isEmpty && !entry.hasPrefix("#") { out.append(resolve(entry, in: objects)) }
+                }
+            }
+        }
+        return out
+    }
+
     /// `host` matches `pattern`: equal, or `*.domain` and the host ends in `.domain`.
     static func matches(_ host: String, _ pattern: String) -> Bool {
-        if pattern.hasPrefix("*.") { return host.hasSuffix(String(pattern.dropFirst())) }
-        return host == pattern
+        let p = pattern.hasSuffix(".") ? String(pattern.dropLast()) : pattern
+        if p.hasPrefix("*.") { return host.hasSuffix(String(p.dropFirst())) }
+        return host == p
     }
 
     static func isInside(_ path: String, _ root: String) -> Bool {

@@ -29,13 +29,12 @@ struct MemberAuthMiddleware: RouterMiddleware {
         let refused = APIError(.unauthorized, "unauthorized", "the X-Guardian-Member header does not prove a member of this mesh")
         // a member never forwards a caller's token: a request that carries one beside a claim is not a member's
         guard let mesh, request.headers[.authorization] == nil else { throw refused }
+        // the claim is opened and matched to the request before the body is read
+        guard let claim = await mesh.openClaim(header), claim.to == mesh.config.name,
+              claim.method == request.method.rawValue, claim.path == request.uri.description else { throw refused }
         var request = request
         let body = try await request.collectBody(upTo: maxBodyBytes)
-        guard let claim = await mesh.openClaim(header),
-              claim.to == mesh.config.name,
-              claim.method == request.method.rawValue,
-              claim.path == request.uri.description,
-              claim.bodyHash == MemberClaim.hash(body: [UInt8](buffer: body)) else { throw refused }
+        guard claim.bodyHash == MemberClaim.hash(body: [UInt8](buffer: body)) else { throw refused }
         var context = context
         context.forwarded = claim
         return try await next(request, context)

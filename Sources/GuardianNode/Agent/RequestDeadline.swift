@@ -2,37 +2,61 @@ import HTTPTypes
 import NIOCore
 import NIOHTTPTypes
 
-/// Closes a connection whose request body does not arrive complete within `seconds` of its head.
-/// The server's idle timeout already closes a connection whose request head does not arrive (no
-/// part is read until the head is whole); this stops a body sent a byte at a time from holding a
-/// connection for as long as the sender likes.
+/// Closes a connection whose request body stops arriving: in every window of `seconds` after the
+/// head, the body must be complete or have brought at least `minimumBytes` more. A body sent a
+/// byte at a time cannot hold a connection, while a large one (an air-gap import streamed over a
+/// slow link) may take as long as it keeps coming. (The server's idle timeout already closes a
+/// connection whose request head does not arrive: no part is read until the head is whole.)
 final class RequestDeadline: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
 
+    static let minimumBytes = 16 << 10
     let seconds: Int64
-    private var deadline: Scheduled<Void>?
+    private var check: Scheduled<Void>?
+    private var arrived = 0
 
     init(seconds: Int) { self.seconds = Int64(seconds) }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head:
-            deadline?.cancel()
-            let channel = context.channel
-            deadline = context.eventLoop.scheduleTask(in: .seconds(seconds)) { channel.close(promise: nil) }
+            arrived = 0
+            schedule(context)
+        case .body(let buffer):
+            arrived += buffer.readableBytes
         case .end:
-            deadline?.cancel()
-            deadline = nil
-        case .body:
-            break
+            check?.cancel()
+            check = nil
         }
         context.fireChannelRead(data)
     }
 
+    /// The next window's check: too little arrived, the connection goes; else another window.
+    private func schedule(_ context: ChannelHandlerContext) {
+        check?.cancel()
+        let channel = context.channel
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        check = context.eventLoop.scheduleTask(in: .seconds(seconds)) {
+            let (handler, context) = loopBound.value
+            guard handler.check != nil else { return }
+            if handler.arrived < Self.minimumBytes {
+                channel.close(promise: nil)
+            } else {
+                handler.arrived = 0
+                handler.schedule(context)
+            }
+        }
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
-        deadline?.cancel()
-        deadline = nil
+        check?.cancel()
+        check = nil
         context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        check?.cancel()
+        check = nil
     }
 }

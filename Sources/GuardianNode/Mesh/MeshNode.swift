@@ -51,7 +51,7 @@ public actor MeshNode: Service {
     private var udp: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>?
     private var udpChannel: (any Channel)?
     /// Stream connections that have not yet proved they hold the cluster key.
-    private var unauthenticated = 0
+    private var pending = PendingConnections()
     /// Set when the node shuts down: its sockets are closed on purpose, not bound again.
     private var stopping = false
     private var tcpChannel: (any Channel)?
@@ -458,9 +458,7 @@ public actor MeshNode: Service {
     /// What a hello carries (its proof is that it opens with the cluster key, once).
     static let helloMessage = Array("guardian-stream-v2".utf8)
     /// How long a connection may take to prove it holds the cluster key.
-    static let helloSeconds: Int64 = 5
-    /// Connections that have not proved it yet, at most.
-    static let maxUnauthenticated = 64
+    static let helloSeconds: Int64 = 2
 
     /// Whether `frame` is a hello that opens (and was not seen before).
     func isHello(_ frame: ByteBuffer?) -> Bool {
@@ -468,13 +466,9 @@ public actor MeshNode: Service {
         return plain == Self.helloMessage
     }
 
-    private func admitUnauthenticated() -> Bool {
-        guard unauthenticated < Self.maxUnauthenticated else { return false }
-        unauthenticated += 1
-        return true
-    }
+    private func admitUnauthenticated(_ address: String) -> Bool { pending.admit(address) }
 
-    private func releaseUnauthenticated() { unauthenticated -= 1 }
+    private func releaseUnauthenticated(_ address: String) { pending.release(address) }
 
     /// A stream frame: the stream's kind, then the sealed message, sealed straight into the buffer
     /// that goes to the socket (a results frame is up to 8 MB; each copy on the way was a fresh
@@ -516,10 +510,11 @@ public actor MeshNode: Service {
 
     /// Answers a stream from a peer. Its first frame must be a hello that opens with the cluster key,
     /// within `helloSeconds` and within `FrameLimit.unauthenticated` bytes; until then the
-    /// connection counts against `maxUnauthenticated`. Then: a push-pull (read its state and merge
+    /// connection counts against `PendingConnections` (per source address and in all). Then: a push-pull (read its state and merge
     /// it, answer with ours), a registry session, a result sync or a shard.
     private func serve(_ conn: FramedChannel, limit: FrameLimit) async {
-        guard admitUnauthenticated() else {
+        let source = conn.channel.remoteAddress?.ipAddress ?? "?"
+        guard admitUnauthenticated(source) else {
             refuse("too_many_connections")
             try? await conn.channel.close()
             return
@@ -534,7 +529,7 @@ public actor MeshNode: Service {
                 guard await self.isHello(try await it.next()) else { return }
                 deadline.cancel()
                 limit.open()
-                await self.releaseUnauthenticated()
+                await self.releaseUnauthenticated(source)
                 try await outbound.write(await self.sealed(.hello, Self.helloMessage))
                 guard let frame = try await it.next() else { return }
                 switch frame.getInteger(at: frame.readerIndex, as: UInt8.self).flatMap(Stream.init) {
@@ -557,7 +552,7 @@ public actor MeshNode: Service {
             }
         }
         deadline.cancel()
-        if !limit.isOpen { releaseUnauthenticated() }
+        if !limit.isOpen { releaseUnauthenticated(source) }
     }
 
     /// Opens a connection to a member's gossip address, proves this node holds the cluster key

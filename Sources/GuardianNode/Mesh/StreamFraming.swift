@@ -17,6 +17,28 @@ final class FrameLimit: Sendable {
     func open() { bytes.store(Self.authenticated, ordering: .releasing) }
 }
 
+/// Connections that have not yet proved they hold the cluster key, counted per source address and
+/// in all. A stranger can then hold a handful of slots for a couple of seconds each, never all of
+/// them: members on other addresses still get in while one address floods the port.
+struct PendingConnections {
+    static let perAddress = 8, total = 256
+    private(set) var byAddress: [String: Int] = [:]
+    private(set) var count = 0
+
+    mutating func admit(_ address: String) -> Bool {
+        guard count < Self.total, byAddress[address, default: 0] < Self.perAddress else { return false }
+        count += 1
+        byAddress[address, default: 0] += 1
+        return true
+    }
+
+    mutating func release(_ address: String) {
+        count -= 1
+        let n = byAddress[address, default: 1] - 1
+        byAddress[address] = n > 0 ? n : nil
+    }
+}
+
 /// Stream frames: a 4-byte big-endian length, then the frame.
 struct FrameDecoder: ByteToMessageDecoder {
     typealias InboundOut = ByteBuffer
@@ -30,6 +52,12 @@ struct FrameDecoder: ByteToMessageDecoder {
         context.fireChannelRead(wrapInboundOut(buffer.readSlice(length: length)!))
         return .continue
     }
+}
+
+/// The two frame limits of a stream connection (`FrameLimit`), for code outside the node.
+public enum StreamFrameLimits {
+    public static var unauthenticated: Int { FrameLimit.unauthenticated }
+    public static var authenticated: Int { FrameLimit.authenticated }
 }
 
 /// The framing of mesh streams as pure functions (the decoder above, and the fuzzer, use them).

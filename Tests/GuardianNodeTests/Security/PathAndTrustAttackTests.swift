@@ -30,9 +30,11 @@ import Testing
         // the data directory and the victim are siblings in the temporary directory: the id reaches it
         #expect((agent.dataDir as NSString).deletingLastPathComponent == (dir as NSString).deletingLastPathComponent)
 
-        // a tombstone would delete the victim, a live record would clone into a sibling of it
+        // a tombstone would delete the victim; a live record for a repository this node may fetch (a
+        // fixture under its allowed root) would be audited at once, cloned into a sibling of the victim
+        let fetchable = try AgentIntegrationTests.fixture()
         let attack = [AttackKit.projectRecord(id, url: "https://example.invalid/x.git", tombstone: true),
-                      AttackKit.projectRecord("../../\((dir as NSString).lastPathComponent)/new", url: "https://example.invalid/y.git"),
+                      AttackKit.projectRecord("../../\((dir as NSString).lastPathComponent)/new", url: fetchable.path),
                       AttackKit.projectRecord("ok-name", url: "https://example.invalid/z.git", team: "../etc")]
         let ack = try AttackKit.pushRegistry(agent, key: key, attack)
         #expect(ack.applied == 0 && ack.refused == 3, "\(ack)")
@@ -42,10 +44,14 @@ import Testing
         let listed = try await agent.request("GET", "/v1/projects")
         #expect(!listed.text.contains("victim") && !listed.text.contains("ok-name"), "\(listed.text)")
 
-        // the same channel takes a legitimate record: the refusal above is the rule, not a broken stream
-        let fine = try AttackKit.pushRegistry(agent, key: key, [AttackKit.projectRecord("legit-1", url: "https://example.invalid/ok.git")])
+        // the same channel takes a legitimate record for the same repository, and it is audited and
+        // mirrored where ids put mirrors: the refusal above is the rule, not a broken stream
+        let fine = try AttackKit.pushRegistry(agent, key: key, [AttackKit.projectRecord("legit-1", url: fetchable.path)])
         #expect(fine.applied == 1 && fine.refused == 0, "\(fine)")
         #expect(try await agent.request("GET", "/v1/projects/legit-1").status == 200)
+        _ = try await agent.waitForResult(project: "legit-1")
+        #expect(FileManager.default.fileExists(atPath: agent.dataDir + "/mirrors/legit-1.git"))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/new.git"), "a record whose id is a path was cloned outside the data directory")
     }
 
     @Test func bundlesFromStrangersAndBundlesWithPathIdsChangeNothing() async throws {
@@ -55,10 +61,11 @@ import Testing
         let (dir, id) = try Self.victim()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let outsider = SigningKey()
+        let fetchable = try AgentIntegrationTests.fixture()
         let bundle = try AttackKit.bundle(exporter: outsider, registry: [
             AttackKit.projectRecord(id, url: "https://example.invalid/x.git", tombstone: true),
-            AttackKit.projectRecord("../../\((dir as NSString).lastPathComponent)/new", url: "https://example.invalid/y.git"),
-            AttackKit.projectRecord("outsider-project", url: "https://example.invalid/z.git"),
+            AttackKit.projectRecord("../../\((dir as NSString).lastPathComponent)/new", url: fetchable.path),
+            AttackKit.projectRecord("outsider-project", url: fetchable.path),
         ])
         // not trusted: nothing at all is applied
         let untrusted = try await AttackKit.importBundle(agent, bundle, trust: [])
@@ -72,6 +79,8 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: dir + "/proj.git/keep"))
         #expect(!FileManager.default.fileExists(atPath: dir + "/new.git"))
         #expect(try await agent.request("GET", "/v1/projects/outsider-project").status == 200)
+        _ = try await agent.waitForResult(project: "outsider-project")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/new.git"), "a record whose id is a path was cloned outside the data directory")
     }
 
     /// A signed result carried in a bundle frame under another project, dated a year ahead, or in
@@ -136,6 +145,25 @@ import Testing
         _ = statusB
         let mine = try await agent.request("GET", "/v1/results/\(resultA)")
         #expect(mine.headers["x-guardian-project"] == idA)
+
+        // re-dated under its own project: the other node learns project A from A's node's export
+        // (trusted), then gets A's result in a frame dated a year ahead; it is stored at its signed time
+        let export = try await agent.request("GET", "/v1/export?project=\(idA)")
+        let registered = try await AttackKit.importBundle(other, [UInt8](export.body), trust: [signer])
+        #expect(registered["complete"] as? Bool == true, "\(registered)")
+        let newer = try await agent.request("POST", "/v1/projects/\(idA)/audits?rev=HEAD")
+        let task = try await agent.waitForTask(try #require(newer.json["taskId"] as? String))
+        let second = try #require(task["resultId"] as? String)
+        let secondEnvelope = try await agent.request("GET", "/v1/results/\(second)")
+        let signedText = try #require(secondEnvelope.headers["x-guardian-created-at"])
+        let signedAt = try #require(Double(signedText))
+        let redated = try AttackKit.bundle(exporter: SigningKey(), results: [ResultSync.Record(project: idA, createdAt: yearAhead,
+                                                                                               envelope: [UInt8](secondEnvelope.body))])
+        let stored = try await AttackKit.importBundle(other, redated, trust: [signer])
+        #expect(stored["imported"] as? Int == 1, "\(stored)")
+        let there = try await other.request("GET", "/v1/results/\(second)")
+        #expect(there.headers["x-guardian-created-at"].flatMap(Double.init) == signedAt, "stored at \(there.headers["x-guardian-created-at"] ?? "?"), signed \(signedAt)")
+        #expect(try #require(Double(there.headers["x-guardian-created-at"] ?? "")) < Date().timeIntervalSince1970 + 60)
     }
 
     /// Two projects on the same repository and commit (two branches at one commit): each task
@@ -160,5 +188,37 @@ import Testing
             #expect(stored.headers["x-guardian-project"] == id)
         }
         #expect(results[0] != results[1], "one commit, two projects: two records")
+    }
+}
+
+/// The binding of a verified statement to the project it is stored under, on its own.
+@Suite struct StatementBindingTests {
+    static func summary(project: String?, repository: String?, at ms: Int64?) -> StatementSummary {
+        var report = AuditReport.sample(findings: 1)
+        report.subject = AuditSubject(repository: repository ?? "", commit: String(repeating: "a", count: 40), revision: nil,
+                                      isGitRepository: true, project: project)
+        var s = StatementSummary(report.forSigning(atMs: ms ?? 0))
+        if repository == nil { s.repository = nil }
+        return s
+    }
+
+    @Test func aStatementFitsOnlyItsOwnProject() {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        #expect(VerifiedRows.mismatch(Self.summary(project: "p", repository: "https://h/r.git", at: now), project: "p", repository: "https://h/r.git") == nil)
+        #expect(VerifiedRows.mismatch(Self.summary(project: "q", repository: "https://h/r.git", at: now), project: "p", repository: "https://h/r.git")?
+            .contains("signed for project q") == true)
+        // a statement from before results named their project: its repository must be the project's
+        #expect(VerifiedRows.mismatch(Self.summary(project: nil, repository: "https://h/other.git", at: nil), project: "p", repository: "https://h/r.git")?
+            .contains("another repository") == true)
+        #expect(VerifiedRows.mismatch(Self.summary(project: nil, repository: "https://h/r.git", at: nil), project: "p", repository: "https://h/r.git") == nil)
+        // a signed time far ahead of this node's clock is refused
+        #expect(VerifiedRows.mismatch(Self.summary(project: "p", repository: "https://h/r.git", at: now + 3_600_000), project: "p",
+                                      repository: "https://h/r.git")?.contains("future") == true)
+        // the stored time: the signed one; else the carried one, never later than now
+        let signed = Self.summary(project: "p", repository: "x", at: 1_700_000_000_123)
+        #expect(VerifiedRows.time(of: signed, carried: 9e9, now: 1_800_000_000) == 1_700_000_000.123)
+        let legacy = Self.summary(project: nil, repository: "x", at: nil)
+        #expect(VerifiedRows.time(of: legacy, carried: 9e9, now: 1_800_000_000) == 1_800_000_000)
+        #expect(VerifiedRows.time(of: legacy, carried: 1_000, now: 1_800_000_000) == 1_000)
     }
 }

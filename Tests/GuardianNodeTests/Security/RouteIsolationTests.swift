@@ -69,6 +69,10 @@ import Testing
                 for s in a.secrets {
                     #expect(!reply.text.contains(s), "\(op.method) \(path) gave team B '\(s)': \(reply.status) \(reply.text.prefix(300))")
                 }
+                // A's ids too, unless B put them in the request (an error may name what was asked for)
+                for id in [a.project, a.result, a.task] where !path.contains(id) {
+                    #expect(!reply.text.contains(id), "\(op.method) \(path) gave team B A's id \(id): \(reply.status) \(reply.text.prefix(300))")
+                }
                 // A's own routes answer B as if A's project did not exist (or refuse it)
                 if values.values.contains(a.project) || values.values.contains(a.result) || values.values.contains(a.task) || values["id"] == "team-a" {
                     #expect([401, 403, 404].contains(reply.status) || op.path.hasPrefix("/v1/hooks"),

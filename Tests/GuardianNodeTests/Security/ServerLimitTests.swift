@@ -41,7 +41,12 @@ import Testing
         let s3 = try AttackKit.openEvents(agent, token: agent.adminToken)
         let fourth = try AttackKit.events(agent, token: agent.adminToken, seconds: 5) { $0.contains("}}") }
         #expect(fourth.status == 429, "\(fourth.text)")
-        withExtendedLifetime((s1, s2, s3)) {}
+        withExtendedLifetime((s2, s3)) {}
+        // a client that goes frees its slot: the viewer opens a stream again once s1 is closed
+        _ = consume s1
+        try await AttackKit.eventually("the closed stream's slot is freed (within two keep-alives)", seconds: 60) {
+            (try AttackKit.events(agent, token: viewer.secret, seconds: 2) { $0.contains(": guardian events") || $0.contains("}}") }).status == 200
+        }
 
         // a 900 KB name, and ids that are not names, are refused with the field named
         let repo = try AgentIntegrationTests.fixture()
