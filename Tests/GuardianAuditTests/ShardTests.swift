@@ -100,6 +100,27 @@ import Testing
         #expect(throws: (any Error).self) { try Shards.analyse(absent, in: [repo.path], jobs: 1) }
     }
 
+    /// Found by `guardian bench-fuzz`: a varint over `Int.max` where a length or a limit sits
+    /// trapped the decoder (a member could stop any node with one shard message).
+    @Test func numbersPastIntMaxAreErrorsNotTraps() throws {
+        let work = ShardMessage.work(ShardWork(project: "p", commit: String(repeating: "a", count: 40), index: 0, limits: AnalysisLimits(), files: []))
+        var bytes = work.encoded()
+        // the varint of maxFileBytes follows the project, commit, index and analyzer strings
+        let huge: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01] // 2^64 - 1
+        var r = 1
+        for _ in 0..<2 { let n = Int(bytes[r]); r += 1 + n } // project, commit (one-byte lengths here)
+        r += 1 // index
+        let analyzerLength = Int(bytes[r]); r += 1 + analyzerLength
+        var maxFile = r
+        while bytes[maxFile] & 0x80 != 0 { maxFile += 1 }
+        bytes.replaceSubrange(r...maxFile, with: huge)
+        #expect(throws: (any Error).self) { try ShardMessage.decode(bytes) }
+        // and a length past Int.max before a string or a block
+        #expect(throws: (any Error).self) { try ShardMessage.decode([5] + huge + [0x41]) }
+        #expect(throws: (any Error).self) { try ShardMessage.decode([4] + huge + [0x41]) }
+        #expect(throws: (any Error).self) { try ShardMessage.decode([3, 1] + huge) }
+    }
+
     @Test func damagedPacksAreRefused() throws {
         let repo = try Planted.make()
         let blob = try Self.blob(repo, "notes.txt")

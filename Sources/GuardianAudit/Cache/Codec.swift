@@ -37,7 +37,11 @@ struct BinaryReader {
     }
     mutating func i() throws -> Int64 { let z = try u(); return Int64(bitPattern: (z >> 1) ^ (0 &- (z & 1))) }
     mutating func i32() throws -> Int32 { Int32(truncatingIfNeeded: try i()) }
-    mutating func int() throws -> Int { Int(try u()) }
+    /// A varint that must fit an `Int` (bytes from a peer can say 2⁶⁴ − 1).
+    mutating func int() throws -> Int {
+        guard let v = Int(exactly: try u()) else { throw CodecError() }
+        return v
+    }
     mutating func fixed() throws -> UInt64 {
         guard pos + 8 <= bytes.count else { throw CodecError() }
         var v: UInt64 = 0
@@ -47,8 +51,9 @@ struct BinaryReader {
     }
     /// A block of `count` fixed-size values in host byte order (x86-64 and arm64 are both little-endian).
     mutating func raw<T: FixedWidthInteger>(_: T.Type, count: Int) throws -> [T] {
+        // compared by division: a hostile count times the size would overflow
+        guard count >= 0, count <= (bytes.count - pos) / MemoryLayout<T>.size else { throw CodecError() }
         let size = count * MemoryLayout<T>.size
-        guard count >= 0, pos + size <= bytes.count else { throw CodecError() }
         let out = [T](unsafeUninitializedCapacity: count) { buf, n in
             bytes.withUnsafeBytes { src in
                 UnsafeMutableRawBufferPointer(buf).copyMemory(from: UnsafeRawBufferPointer(rebasing: src[pos..<pos + size]))
@@ -61,7 +66,7 @@ struct BinaryReader {
     mutating func bool() throws -> Bool { guard pos < bytes.count else { throw CodecError() }; pos += 1; return bytes[pos - 1] != 0 }
     mutating func str() throws -> String {
         let n = try int()
-        guard n >= 0, pos + n <= bytes.count else { throw CodecError() }
+        guard n >= 0, n <= bytes.count - pos else { throw CodecError() }
         defer { pos += n }
         return String(decoding: bytes[pos..<pos + n], as: UTF8.self)
     }
