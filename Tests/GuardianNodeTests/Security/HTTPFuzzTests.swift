@@ -95,16 +95,19 @@ import Testing
         var env = Self.env
         env["GUARDIAN_REPLICATION_FACTOR"] = "1"
         let a = try await MeshIntegrationTests.start("alpha", key: key, env: env)
-        let b = try await MeshIntegrationTests.start("bravo", key: key, join: try #require(a.gossipAddress), env: env)
-        defer { a.stop(); b.stop() }
-        try await MeshIntegrationTests.eventually("two alive", [a, b]) { s in s.count == 2 && s.values.allSatisfy { $0 == "alive" } }
-        // the project lives on its owner; the pass goes to the other member, which forwards
+        let seed = try #require(a.gossipAddress)
+        let b = try await MeshIntegrationTests.start("bravo", key: key, join: seed, env: env)
+        let c = try await MeshIntegrationTests.start("charlie", key: key, join: seed, env: env)
+        defer { a.stop(); b.stop(); c.stop() }
+        try await MeshIntegrationTests.eventually("three alive", [a, b, c]) { s in s.count == 3 && s.values.allSatisfy { $0 == "alive" } }
+        // the project lives on its owner; the pass goes to another member, which forwards
         var known = try await Self.setUp(a)
         let owner = try #require(try await a.request("GET", "/v1/projects/\(known.projects[0])/owners").json["primary"] as? String)
-        let front = owner == "alpha" ? b : a
+        let agents = ["alpha": a, "bravo": b, "charlie": c]
+        let front = try #require(agents.filter { $0.key != owner }.sorted { $0.key < $1.key }.first?.value)
         known.tokens["admin"] = front.adminToken
-        known.members = ["alpha", "bravo"]
-        try await AttackKit.eventually("the registry reached \(owner == "alpha" ? "bravo" : "alpha")") {
+        known.members = ["alpha", "bravo", "charlie"]
+        try await AttackKit.eventually("the registry reached the front member") {
             try await front.request("GET", "/v1/projects/\(known.projects[0])", token: known.tokens["viewer"]).status == 200
         }
         // leaving, rotating keys or forcing members out would end the mesh the pass runs through;
@@ -112,6 +115,6 @@ import Testing
         let skip: Set<String> = ["POST /v1/leave", "POST /v1/keys", "POST /v1/members/{name}/force-leave", "POST /v1/members/join"]
         let statuses = try await Self.pass(front, known: known, count: Self.requests / 2, seed: Self.seed &+ 1, skip: skip)
         print("HTTP fuzz, through a forwarding member: \(Self.requests / 2) requests, seed \(Self.seed &+ 1): \(statuses.sorted { $0.key < $1.key })")
-        #expect(try await a.request("GET", "/livez").status == 200 && b.isRunning && a.isRunning)
+        for agent in [a, b, c] { #expect(try await agent.request("GET", "/livez").status == 200 && agent.isRunning) }
     }
 }

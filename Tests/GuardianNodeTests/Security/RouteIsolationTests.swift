@@ -5,7 +5,7 @@ import Testing
 
 /// For every route in `docs/openapi.yaml`, a viewer and a maintainer of team B, given team A's ids,
 /// get nothing of team A's: not its project's name, repository or findings, on one agent and
-/// through a member that forwards to A's owner; and nothing of A's changes.
+/// through a member of a three-agent mesh that forwards to A's owner; and nothing of A's changes.
 @Suite(.serialized) struct RouteIsolationTests {
     /// Team A's project, with strings that appear nowhere but in A's data.
     struct TeamA {
@@ -107,12 +107,16 @@ import Testing
         let key = ClusterKeyring.generate()
         let env = ["GUARDIAN_DISCOVERY": "off", "GUARDIAN_REPLICATION_FACTOR": "1"]
         let x = try await MeshIntegrationTests.start("alpha", key: key, env: env)
-        let y = try await MeshIntegrationTests.start("bravo", key: key, join: try #require(x.gossipAddress), env: env)
-        defer { x.stop(); y.stop() }
-        try await MeshIntegrationTests.eventually("two alive", [x, y]) { s in s.count == 2 && s.values.allSatisfy { $0 == "alive" } }
+        let seed = try #require(x.gossipAddress)
+        let y = try await MeshIntegrationTests.start("bravo", key: key, join: seed, env: env)
+        let z = try await MeshIntegrationTests.start("charlie", key: key, join: seed, env: env)
+        defer { x.stop(); y.stop(); z.stop() }
+        try await MeshIntegrationTests.eventually("three alive", [x, y, z]) { s in s.count == 3 && s.values.allSatisfy { $0 == "alive" } }
         let a = try await Self.seedTeamA(x)
         let owner = try #require(try await x.request("GET", "/v1/projects/\(a.project)/owners").json["primary"] as? String)
-        let (ownerAgent, front) = owner == "alpha" ? (x, y) : (y, x)
+        let agents = ["alpha": x, "bravo": y, "charlie": z]
+        let ownerAgent = try #require(agents[owner])
+        let front = try #require(agents.filter { $0.key != owner }.sorted { $0.key < $1.key }.first?.value)
         let viewer = try await AttackKit.token(x, role: "viewer", team: "team-b")
         let maintainer = try await AttackKit.token(x, role: "maintainer", team: "team-b")
         try await AttackKit.eventually("the registry reached the front member") {
@@ -123,7 +127,7 @@ import Testing
         // the front node forwards A's data routes to the owner: B's tokens still get nothing
         let forwarded = try await front.request("GET", "/v1/projects/\(a.project)/audit-status")
         #expect(forwarded.headers["x-guardian-served-by"] == owner, "the sweep would not go through forwarding: \(forwarded.headers)")
-        let sent = try await Self.sweep(front, a, tokens: [viewer.secret, maintainer.secret], members: ["alpha", "bravo"])
+        let sent = try await Self.sweep(front, a, tokens: [viewer.secret, maintainer.secret], members: ["alpha", "bravo", "charlie"])
         #expect(sent > 60)
         try await Self.unchanged(ownerAgent, a)
     }
