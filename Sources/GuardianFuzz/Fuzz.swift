@@ -1,3 +1,5 @@
+import GuardianMesh
+
 /// Seeded, bounded fuzzing of every decoder that reads bytes from outside: each target starts
 /// from valid encodings of its format and mutates them (bit flips, boundary bytes, large numbers
 /// where lengths and counts sit, cuts, duplications, splices, random bytes). A target passes when
@@ -14,7 +16,7 @@ public enum Fuzz {
 
     /// Runs `inputs` mutated inputs through `target`, from `seed`.
     public static func run(_ target: FuzzTarget, inputs: Int, seed: UInt64) -> Run {
-        var rng = SplitMix64(state: seed ^ stableHash(target.name))
+        var rng = SplitMix64(seed: seed ^ MeshHash.of(target.name))
         let seeds = target.seeds()
         precondition(!seeds.isEmpty, "a fuzz target needs at least one valid input")
         let start = ContinuousClock.now
@@ -76,9 +78,6 @@ public enum Fuzz {
         return b
     }
 
-    static func stableHash(_ s: String) -> UInt64 {
-        s.utf8.reduce(0xCBF2_9CE4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01B3 }
-    }
 }
 
 /// A decoder under fuzzing: valid inputs to start from, and a run that returns whether the
@@ -89,18 +88,5 @@ public struct FuzzTarget: Sendable {
     public let run: @Sendable ([UInt8]) -> Bool
     public init(_ name: String, seeds: @escaping @Sendable () -> [[UInt8]], run: @escaping @Sendable ([UInt8]) -> Bool) {
         self.name = name; self.seeds = seeds; self.run = run
-    }
-}
-
-/// SplitMix64: a small seeded generator, the same sequence on every platform.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    public var state: UInt64
-    public init(state: UInt64) { self.state = state }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

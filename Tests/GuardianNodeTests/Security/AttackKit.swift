@@ -143,6 +143,25 @@ enum AttackKit {
         Issue.record("timed out waiting for: \(what)")
     }
 
+    /// Three agents in one mesh, all alive, each project on one owner (so that the others forward).
+    static func threeAgents(key: String, env: [String: String] = [:]) async throws -> [String: AgentProcess] {
+        var e = ["GUARDIAN_DISCOVERY": "off", "GUARDIAN_REPLICATION_FACTOR": "1"]
+        for (k, v) in env { e[k] = v }
+        let a = try await MeshIntegrationTests.start("alpha", key: key, env: e)
+        let seed = try #require(a.gossipAddress)
+        let b = try await MeshIntegrationTests.start("bravo", key: key, join: seed, env: e)
+        let c = try await MeshIntegrationTests.start("charlie", key: key, join: seed, env: e)
+        try await MeshIntegrationTests.eventually("three alive", [a, b, c]) { s in s.count == 3 && s.values.allSatisfy { $0 == "alive" } }
+        return ["alpha": a, "bravo": b, "charlie": c]
+    }
+
+    /// The owner of `project` among `agents`, and the others (sorted by name).
+    static func owner(of project: String, in agents: [String: AgentProcess]) async throws -> (owner: AgentProcess, name: String, others: [AgentProcess]) {
+        let any = try #require(agents["alpha"])
+        let name = try #require(try await any.request("GET", "/v1/projects/\(project)/owners").json["primary"] as? String)
+        return (try #require(agents[name]), name, agents.filter { $0.key != name }.sorted { $0.key < $1.key }.map(\.value))
+    }
+
     /// A token of `role` for `team`, made by the admin.
     static func token(_ a: AgentProcess, role: String, team: String?) async throws -> (secret: String, id: String) {
         var body: [String: Any] = ["role": role]

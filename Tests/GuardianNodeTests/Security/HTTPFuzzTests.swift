@@ -1,6 +1,7 @@
 import Foundation
 import GuardianCrypto
 import GuardianFuzz
+import GuardianMesh
 import GuardianTestKit
 import Testing
 
@@ -52,7 +53,7 @@ import Testing
     static func pass(_ agent: AgentProcess, known: Known, count: Int, seed: UInt64, skip: Set<String> = []) async throws -> [String: Int] {
         let routes = try OpenAPIRoutes().operations.filter { !skip.contains("\($0.method) \($0.path)") }
         #expect(routes.count > 30)
-        var rng = SplitMix64(state: seed)
+        var rng = SplitMix64(seed: seed)
         var statuses: [String: Int] = [:]
         for i in 0..<count {
             // every route once in order first, then at random
@@ -91,20 +92,11 @@ import Testing
     }
 
     @Test func noRouteAnswers5xxThroughAForwardingMember() async throws {
-        let key = ClusterKeyring.generate()
-        var env = Self.env
-        env["GUARDIAN_REPLICATION_FACTOR"] = "1"
-        let a = try await MeshIntegrationTests.start("alpha", key: key, env: env)
-        let seed = try #require(a.gossipAddress)
-        let b = try await MeshIntegrationTests.start("bravo", key: key, join: seed, env: env)
-        let c = try await MeshIntegrationTests.start("charlie", key: key, join: seed, env: env)
-        defer { a.stop(); b.stop(); c.stop() }
-        try await MeshIntegrationTests.eventually("three alive", [a, b, c]) { s in s.count == 3 && s.values.allSatisfy { $0 == "alive" } }
+        let agents = try await AttackKit.threeAgents(key: ClusterKeyring.generate(), env: Self.env)
+        defer { for a in agents.values { a.stop() } }
         // the project lives on its owner; the pass goes to another member, which forwards
-        var known = try await Self.setUp(a)
-        let owner = try #require(try await a.request("GET", "/v1/projects/\(known.projects[0])/owners").json["primary"] as? String)
-        let agents = ["alpha": a, "bravo": b, "charlie": c]
-        let front = try #require(agents.filter { $0.key != owner }.sorted { $0.key < $1.key }.first?.value)
+        var known = try await Self.setUp(try #require(agents["alpha"]))
+        let front = try await AttackKit.owner(of: known.projects[0], in: agents).others[0]
         known.tokens["admin"] = front.adminToken
         known.members = ["alpha", "bravo", "charlie"]
         try await AttackKit.eventually("the registry reached the front member") {
@@ -115,6 +107,6 @@ import Testing
         let skip: Set<String> = ["POST /v1/leave", "POST /v1/keys", "POST /v1/members/{name}/force-leave", "POST /v1/members/join"]
         let statuses = try await Self.pass(front, known: known, count: Self.requests / 2, seed: Self.seed &+ 1, skip: skip)
         print("HTTP fuzz, through a forwarding member: \(Self.requests / 2) requests, seed \(Self.seed &+ 1): \(statuses.sorted { $0.key < $1.key })")
-        for agent in [a, b, c] { #expect(try await agent.request("GET", "/livez").status == 200 && agent.isRunning) }
+        for agent in agents.values { #expect(try await agent.request("GET", "/livez").status == 200 && agent.isRunning) }
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import GuardianFuzz
+import GuardianMesh
 
 /// Builds one request for an operation from its schemas, bent at random: the HTTP fuzzer's
 /// generator. Seeded (`rng` is handed back so a run replays from its seed).

@@ -104,19 +104,12 @@ import Testing
     }
 
     @Test func teamBGetsNothingOfTeamAThroughAForwardingMember() async throws {
-        let key = ClusterKeyring.generate()
-        let env = ["GUARDIAN_DISCOVERY": "off", "GUARDIAN_REPLICATION_FACTOR": "1"]
-        let x = try await MeshIntegrationTests.start("alpha", key: key, env: env)
-        let seed = try #require(x.gossipAddress)
-        let y = try await MeshIntegrationTests.start("bravo", key: key, join: seed, env: env)
-        let z = try await MeshIntegrationTests.start("charlie", key: key, join: seed, env: env)
-        defer { x.stop(); y.stop(); z.stop() }
-        try await MeshIntegrationTests.eventually("three alive", [x, y, z]) { s in s.count == 3 && s.values.allSatisfy { $0 == "alive" } }
+        let agents = try await AttackKit.threeAgents(key: ClusterKeyring.generate())
+        defer { for a in agents.values { a.stop() } }
+        let x = try #require(agents["alpha"])
         let a = try await Self.seedTeamA(x)
-        let owner = try #require(try await x.request("GET", "/v1/projects/\(a.project)/owners").json["primary"] as? String)
-        let agents = ["alpha": x, "bravo": y, "charlie": z]
-        let ownerAgent = try #require(agents[owner])
-        let front = try #require(agents.filter { $0.key != owner }.sorted { $0.key < $1.key }.first?.value)
+        let (ownerAgent, owner, others) = try await AttackKit.owner(of: a.project, in: agents)
+        let front = others[0]
         let viewer = try await AttackKit.token(x, role: "viewer", team: "team-b")
         let maintainer = try await AttackKit.token(x, role: "maintainer", team: "team-b")
         try await AttackKit.eventually("the registry reached the front member") {

@@ -66,13 +66,9 @@ import Testing
     /// cluster key, as a captured copy would).
     @Test func memberClaimsAreBoundToTheirRequestAndOpenOnce() async throws {
         let key = ClusterKeyring.generate()
-        let env = ["GUARDIAN_DISCOVERY": "off", "GUARDIAN_REPLICATION_FACTOR": "1"]
-        let a = try await MeshIntegrationTests.start("alpha", key: key, env: env)
-        let seed = try #require(a.gossipAddress)
-        let b = try await MeshIntegrationTests.start("bravo", key: key, join: seed, env: env)
-        let c = try await MeshIntegrationTests.start("charlie", key: key, join: seed, env: env)
-        defer { a.stop(); b.stop(); c.stop() }
-        try await MeshIntegrationTests.eventually("three alive", [a, b, c]) { s in s.count == 3 && s.values.allSatisfy { $0 == "alive" } }
+        let agents = try await AttackKit.threeAgents(key: key)
+        defer { for a in agents.values { a.stop() } }
+        let a = try #require(agents["alpha"])
 
         // a project of team t, owned by one of the two: read through the other one, the request is
         // forwarded with a claim and no token (an owner refuses a forwarded request that carries one)
@@ -80,10 +76,7 @@ import Testing
         let created = try await a.json("POST", "/v1/projects", ["repositoryUrl": repo.path, "name": "claimed", "team": "t"])
         let id = try #require(created.json["id"] as? String, "\(created.text)")
         let viewer = try await AttackKit.token(a, role: "viewer", team: "t")
-        let owner = try #require((try await a.request("GET", "/v1/projects/\(id)/owners").json["primary"] as? String))
-        let agents = ["alpha": a, "bravo": b, "charlie": c]
-        let ownerAgent = try #require(agents[owner])
-        let others = agents.filter { $0.key != owner }.sorted { $0.key < $1.key }.map(\.value)
+        let (ownerAgent, owner, others) = try await AttackKit.owner(of: id, in: agents)
         let other = others[0]
         try await AttackKit.eventually("the token and project reached the other member") {
             try await other.request("GET", "/v1/projects/\(id)", token: viewer.secret).status == 200
