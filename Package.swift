@@ -39,6 +39,8 @@ let package = Package(
             dependencies: [
                 "GuardianCore", "GuardianCrypto", "CGit2",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // .guardian.yml, the repository's own configuration
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict),
         .target(

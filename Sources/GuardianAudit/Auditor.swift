@@ -76,6 +76,22 @@ public enum Auditor {
         var firstParent: Set<String>
         var headTime: Int64
         var cacheStats: (hits: Int, misses: Int)
+        /// `.guardian.yml` and `.gitattributes` of the audited commit (or directory).
+        var config = RepositoryConfig()
+    }
+
+    /// The repository's configuration from its root files (`read` gives a root file's text).
+    static func repositoryConfig(_ read: (String) -> String?) throws -> RepositoryConfig {
+        var config = try read(RepositoryConfig.fileName).map { try RepositoryConfig.parse($0) } ?? RepositoryConfig()
+        if let attributes = read(".gitattributes") { config.addGitAttributes(attributes) }
+        return config
+    }
+
+    /// Why a path is not audited under the configuration: excluded, or vendored (with its source).
+    static func configured(_ path: String, _ config: RepositoryConfig) -> String? {
+        if config.isExcluded(path) { return "excluded (\(RepositoryConfig.fileName))" }
+        if let g = config.vendoredPattern(path) { return "vendored (\(config.vendoredSource[g.pattern] ?? RepositoryConfig.fileName): \(g.pattern))" }
+        return nil
     }
 
     static func cacheKey(_ parts: [UInt8]) -> [UInt8] { Sodium.blake2b(parts, length: 20) }
@@ -115,6 +131,10 @@ public enum Auditor {
         Trace.mark("open+resolve")
         let entries = try repo.tree(of: head)
         Trace.mark("tree \(entries.count)")
+        let config = try repositoryConfig { name in
+            guard let e = entries.first(where: { $0.path == name && ($0.kind == .blob || $0.kind == .executable) }) else { return nil }
+            return try? repo.withBlob(e.oid) { String(decoding: $0, as: UTF8.self) }
+        }
         options.progress?("reading tree", 0.05)
         var files: [AuditedFile?] = Array(repeating: nil, count: entries.count)
         var skipped: [SkippedFile] = []
@@ -127,7 +147,7 @@ public enum Auditor {
             case .submodule:
                 skipped.append(SkippedFile(path: e.path, reason: "submodule at \(GitRepository.hex(e.oid).prefix(10)) (not audited)"))
             case .blob, .executable:
-                todo.append(i)
+                if let why = configured(e.path, config) { skipped.append(SkippedFile(path: e.path, reason: why)) } else { todo.append(i) }
             }
         }
         // Keys hash the path's classification with the blob id; spread over the cores.
@@ -222,7 +242,7 @@ public enum Auditor {
         return Loaded(subject: AuditSubject(repository: display, commit: headId, revision: revision, isGitRepository: true),
                       files: audited, skipped: skipped.sorted { $0.path < $1.path }, commits: history,
                       firstParent: Set(mainline.map(GitRepository.hex)), headTime: history.first?.time ?? 0,
-                      cacheStats: (todo.count - missing.count, missing.count))
+                      cacheStats: (todo.count - missing.count, missing.count), config: config)
     }
 
     /// Facts for each (path, blob), analysed on `jobs` threads, each with its own handles on
@@ -255,7 +275,13 @@ public enum Auditor {
     }
 
     static func loadDirectory(path: String, options: AuditOptions, cache: AnalysisCache?) throws -> Loaded {
-        let walked = try DirectoryWalker.walk(root: path)
+        var found = try DirectoryWalker.walk(root: path)
+        let config = try repositoryConfig { name in
+            DirectoryWalker.read(root: path, relative: name, maxBytes: 1 << 20).map { String(decoding: $0, as: UTF8.self) }
+        }
+        found.skipped += found.files.compactMap { f in configured(f, config).map { SkippedFile(path: f, reason: $0) } }
+        found.files.removeAll { configured($0, config) != nil }
+        let walked = found
         var files: [AuditedFile?] = Array(repeating: nil, count: walked.files.count)
         let slots = Slots<(FileFacts, [UInt8])>(count: walked.files.count)
         let jobs = max(1, min(options.jobs, walked.files.count))
@@ -306,7 +332,7 @@ public enum Auditor {
         for f in audited where f.facts.skipReason != nil { skipped.append(SkippedFile(path: f.path, reason: f.facts.skipReason!)) }
         return Loaded(subject: AuditSubject(repository: path, commit: nil, revision: nil, isGitRepository: false),
                       files: audited, skipped: skipped.sorted { $0.path < $1.path }, commits: [], firstParent: [], headTime: 0,
-                      cacheStats: (hits, fresh.count))
+                      cacheStats: (hits, fresh.count), config: config)
     }
 
     // MARK: evaluation
@@ -314,8 +340,10 @@ public enum Auditor {
     static func evaluate(_ l: Loaded, options: AuditOptions, baselineFingerprints: Set<String>?, baseline: String?,
                          started: Date) -> AuditReport {
         let ctx = AuditContext(files: l.files, isGit: l.subject.isGitRepository, commits: l.commits, firstParent: l.firstParent,
-                               headTime: l.headTime, profile: options.profile, thresholds: options.profile.thresholds,
-                               events: options.events, pastScores: options.pastScores)
+                               headTime: l.headTime, profile: options.profile, thresholds: l.config.apply(to: options.profile.thresholds),
+                               events: options.events, pastScores: options.pastScores, config: l.config,
+                               suppressions: Dictionary(l.files.filter { !$0.facts.suppressions.isEmpty }.map { ($0.path, $0.facts.suppressions) },
+                                                        uniquingKeysWith: { a, _ in a }))
         let iso = Auditor.isoFormatter
         var results: [String: CheckResult] = [:]
         var scores: [Check: Int] = [:]
@@ -341,7 +369,7 @@ public enum Auditor {
             var result = r
             if let base = baselineFingerprints {
                 result.violations = result.violations.filter { !base.contains($0.fingerprint) }
-                let severe = result.violations.filter { $0.severity >= options.profile.gateSeverity }
+                let severe = result.violations.filter { $0.isCounted && $0.severity >= options.profile.gateSeverity }
                 if !severe.isEmpty { gateReasons.append("\(check.rawValue): \(severe.count) new finding(s) at or above \(options.profile.gateSeverity.rawValue)") }
             } else if result.status == .failed {
                 gateReasons.append("\(check.rawValue) failed with score \(result.score) (fail below \(ctx.thresholds.failScore))")

@@ -160,6 +160,7 @@ extension CheckResult {
         w.endArray()
         w.field("status", status.rawValue)
         w.key("suggestions"); w.beginArray(); for s in suggestions { s.write(into: &w) }; w.endArray()
+        w.field("suppressed", suppressed)
         w.key("violations"); w.beginArray(); for v in violations { v.write(into: &w) }; w.endArray()
         w.endObject()
     }
@@ -172,6 +173,12 @@ extension Violation {
         if let fix { w.key("fix"); fix.write(into: &w) }
         w.field("line", line); w.field("lineHash", lineHash); w.field("message", message)
         w.field("ruleId", ruleId); w.field("severity", severity.rawValue)
+        if let suppression {
+            w.key("suppression")
+            w.beginObject()
+            w.field("justification", suppression.justification); w.field("kind", suppression.kind.rawValue)
+            w.endObject()
+        }
         w.endObject()
     }
 }

@@ -16,13 +16,15 @@ public struct CheckResult: Codable, Sendable, Equatable {
     public var counts: [String: Int]
     /// Normalised penalty that produced `score` (docs/scoring.md).
     public var penalty: Double
+    /// Violations reported but suppressed (`guardian:ignore`, dismissals); absent when none.
+    public var suppressed: Int?
 
     public init(status: CheckStatus, score: Int, violations: [Violation], suggestions: [Suggestion],
                 lastRun: String, executionTime: Double, skippedRules: [SkippedRule],
-                counts: [String: Int], penalty: Double) {
+                counts: [String: Int], penalty: Double, suppressed: Int? = nil) {
         self.status = status; self.score = score; self.violations = violations; self.suggestions = suggestions
         self.lastRun = lastRun; self.executionTime = executionTime; self.skippedRules = skippedRules
-        self.counts = counts; self.penalty = penalty
+        self.counts = counts; self.penalty = penalty; self.suppressed = suppressed
     }
 }
 

@@ -19,6 +19,15 @@ public struct Suggestion: Codable, Sendable, Hashable {
     }
 }
 
+/// Why a finding does not count: a `guardian:ignore` comment in the code (`inSource`), or a
+/// dismissal recorded outside it (`external`). The names are SARIF's suppression kinds.
+public struct Suppression: Codable, Sendable, Hashable {
+    public enum Kind: String, Codable, Sendable { case inSource, external }
+    public var kind: Kind
+    public var justification: String?
+    public init(kind: Kind, justification: String?) { self.kind = kind; self.justification = justification }
+}
+
 /// One finding of a check. `fingerprint` identifies it across unrelated edits.
 public struct Violation: Codable, Sendable, Hashable {
     public var ruleId: String
@@ -31,12 +40,18 @@ public struct Violation: Codable, Sendable, Hashable {
     /// The SARIF `primaryLocationLineHash`: hash of rule + normalised line, and the occurrence index.
     public var lineHash: String
     public var fix: Suggestion?
+    /// Set when the finding is suppressed: it is reported, but counts toward no score and no gate.
+    public var suppression: Suppression?
 
     public init(ruleId: String, severity: Severity, file: String?, line: Int?, column: Int? = nil,
-                message: String, fingerprint: String, lineHash: String, fix: Suggestion? = nil) {
+                message: String, fingerprint: String, lineHash: String, fix: Suggestion? = nil, suppression: Suppression? = nil) {
         self.ruleId = ruleId; self.severity = severity; self.file = file; self.line = line; self.column = column
         self.message = message; self.fingerprint = fingerprint; self.lineHash = lineHash; self.fix = fix
+        self.suppression = suppression
     }
+
+    /// Whether the finding counts (toward scores and gates).
+    public var isCounted: Bool { suppression == nil }
 
     /// Deterministic report order: file, line, column, rule, fingerprint.
     public static func reportOrder(_ a: Violation, _ b: Violation) -> Bool {

@@ -1,3 +1,4 @@
+import Foundation
 import GuardianCore
 
 /// Limits applied before analysis. Part of the cache key.
@@ -10,7 +11,7 @@ public struct AnalysisLimits: Sendable, Hashable {
 
 /// Analyses one file's bytes into `FileFacts`. Pure: no I/O, no clock.
 struct FileAnalyzer {
-    static let version = "guardian-analyzer/3"
+    static let version = "guardian-analyzer/4"
 
     let path: String
     let buf: UnsafeBufferPointer<UInt8>
@@ -76,6 +77,37 @@ struct FileAnalyzer {
             analyzeText()
         }
         scanSecretPatterns()
+        scanSuppressions()
+    }
+
+    static let ignoreMarker = Array("guardian:ignore".utf8)
+
+    /// `guardian:ignore` comments, in any language's comment syntax: the marker, then rule ids
+    /// (separated by commas or spaces), then optionally `--` and a reason. Comment closers
+    /// (`*/`, `-->`) after it are not part of the reason.
+    mutating func scanSuppressions() {
+        let marker = Self.ignoreMarker
+        guard buf.count >= marker.count, contains(0..<buf.count, marker) else { return }
+        for i in 0..<lineStarts.count {
+            let line = Int32(i + 1)
+            let r = lineRange(line)
+            guard contains(r, marker) else { continue }
+            let text = lineText(line)
+            guard let at = text.range(of: "guardian:ignore", options: .caseInsensitive) else { continue }
+            var rest = String(text[at.upperBound...])
+            for closer in ["*/", "-->", "#}", "%>"] {
+                if let c = rest.range(of: closer, options: .backwards) { rest = String(rest[..<c.lowerBound]) }
+            }
+            var reason: String?
+            if let dash = rest.range(of: "--") {
+                let why = rest[dash.upperBound...].trimmingCharacters(in: .whitespaces)
+                reason = why.isEmpty ? nil : String(why.prefix(500))
+                rest = String(rest[..<dash.lowerBound])
+            }
+            // a word that names no rule (a typo) matches nothing: it never widens the suppression to every rule
+            let rules = rest.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" }).map(String.init)
+            facts.suppressions.append(InlineSuppression(line: line, rules: rules, reason: reason))
+        }
     }
 
     mutating func computeLines() {

@@ -29,6 +29,18 @@ struct RawFinding: Sendable, Equatable {
     var fixReplacement: String?
 }
 
+/// A `guardian:ignore RULE-ID[, RULE-ID…] [-- reason]` comment: the rules it names (none: every
+/// rule) on its own line and the line below it.
+struct InlineSuppression: Sendable, Equatable {
+    var line: Int32
+    var rules: [String]
+    var reason: String?
+
+    func covers(ruleId: String, line l: Int) -> Bool {
+        (Int(line) == l || Int(line) + 1 == l) && (rules.isEmpty || rules.contains(ruleId))
+    }
+}
+
 /// Everything Guardian learns from one blob. Cached by (blob id, language, role, analyzer version):
 /// thresholds are applied afterwards, so changing strictness never invalidates the cache.
 struct FileFacts: Sendable, Equatable {
@@ -54,6 +66,7 @@ struct FileFacts: Sendable, Equatable {
     var coveredLines: Int32 = 0
     var coverableLines: Int32 = 0
     var isBinary: Bool = false
+    var suppressions: [InlineSuppression] = []
 
     init(language: Language, isTest: Bool) {
         self.language = language

@@ -94,6 +94,11 @@ extension FileFacts {
         dupLines.withUnsafeBytes { w.bytes.append(contentsOf: $0) }
         w.i32(publicDecls); w.i32(documentedDecls); w.i32(tests); w.i32(words); w.i32(headings)
         w.i32(coveredLines); w.i32(coverableLines); w.bool(isBinary)
+        w.u(UInt64(suppressions.count))
+        for s in suppressions {
+            w.i32(s.line); w.optStr(s.reason)
+            w.u(UInt64(s.rules.count)); for r in s.rules { w.str(r) }
+        }
         return w.bytes
     }
 
@@ -127,6 +132,14 @@ extension FileFacts {
         f.publicDecls = try r.i32(); f.documentedDecls = try r.i32(); f.tests = try r.i32()
         f.words = try r.i32(); f.headings = try r.i32(); f.coveredLines = try r.i32(); f.coverableLines = try r.i32()
         f.isBinary = try r.bool()
+        let ns = try r.int()
+        guard ns < 1_000_000 else { throw CodecError() }
+        for _ in 0..<ns {
+            let line = try r.i32(), reason = try r.optStr()
+            let nr = try r.int()
+            guard nr < 1000 else { throw CodecError() }
+            f.suppressions.append(InlineSuppression(line: line, rules: try (0..<nr).map { _ in try r.str() }, reason: reason))
+        }
         return f
     }
 }

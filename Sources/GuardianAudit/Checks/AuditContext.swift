@@ -41,6 +41,10 @@ struct AuditContext: Sendable {
     var thresholds: Thresholds
     var events: [RepositoryEvent]
     var pastScores: [PastScore]
+    /// The repository's `.guardian.yml` (rules turned off or re-rated; thresholds are applied already).
+    var config = RepositoryConfig()
+    /// `guardian:ignore` comments by file.
+    var suppressions: [String: [InlineSuppression]] = [:]
 
     var sourceFiles: [AuditedFile] { files.filter { $0.facts.language.isCode && !$0.facts.isTest && $0.facts.skipReason == nil } }
     var testFiles: [AuditedFile] { files.filter { $0.facts.language.isCode && $0.facts.isTest && $0.facts.skipReason == nil } }

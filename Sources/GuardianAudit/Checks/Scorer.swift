@@ -1,8 +1,20 @@
 import GuardianCore
 
-/// Turns a check's findings into a scored `CheckResult` (formula in docs/scoring.md).
+/// Turns a check's findings into a scored `CheckResult` (formula in docs/scoring.md). The
+/// repository's `.guardian.yml` turns rules off or re-rates them first; a finding a
+/// `guardian:ignore` comment covers is reported with its suppression and counts toward nothing.
 enum Scorer {
-    static func score(check: Check, output: CheckOutput, ctx: AuditContext) -> CheckResult {
+    static func score(check: Check, output unconfigured: CheckOutput, ctx: AuditContext) -> CheckResult {
+        var output = unconfigured
+        if !ctx.config.rules.isEmpty {
+            output.findings = output.findings.compactMap { f in
+                switch ctx.config.rules[f.ruleId] {
+                case .off?: return nil
+                case .severity(let s)?: var g = f; g.severity = s; return g
+                case nil: return f
+                }
+            }
+        }
         // Occurrence index per (file, content hash), in line order. Group by file first so that each
         // path is hashed once and sorting compares integers.
         var byFile: [String: [Int]] = [:]
@@ -12,6 +24,7 @@ enum Scorer {
         var codeWeights = 0.0, repoWeights = 0.0
         var counts: [String: Int] = [:]
         var hasCritical = false
+        var suppressed = 0
         var scopes: [String: RuleScope] = [:]
         for (file, indices) in byFile {
             let ordered = indices.sorted { a, b in
@@ -28,9 +41,13 @@ enum Scorer {
                 let f = output.findings[i]
                 let occ = seen[f.contentHash, default: 0]
                 seen[f.contentHash] = occ + 1
+                let suppression = path.flatMap { p in f.line.flatMap { l in ctx.suppressions[p]?.first { $0.covers(ruleId: f.ruleId, line: l) } } }
+                    .map { Suppression(kind: .inSource, justification: $0.reason) }
                 violations.append(Violation(ruleId: f.ruleId, severity: f.severity, file: f.file, line: f.line, column: f.column,
                                             message: f.message, fingerprint: Fingerprint.make(pathKey: pathKey, contentHash: f.contentHash, occurrence: occ),
-                                            lineHash: Fingerprint.lineHash(contentHash: f.contentHash, occurrence: occ), fix: f.fix))
+                                            lineHash: Fingerprint.lineHash(contentHash: f.contentHash, occurrence: occ), fix: f.fix,
+                                            suppression: suppression))
+                if suppression != nil { suppressed += 1; continue }
                 counts[f.severity.rawValue, default: 0] += 1
                 if f.severity == .critical { hasCritical = true }
                 let scope: RuleScope
@@ -46,15 +63,15 @@ enum Scorer {
         let status: CheckStatus = allSkipped ? .skipped
             : Scoring.status(score: score, hasCritical: hasCritical, thresholds: ctx.thresholds, complianceMode: ctx.profile.complianceMode)
         // Suggestions: exact fixes first, then one piece of advice per triggered rule.
-        var suggestions: [Suggestion] = violations.compactMap(\.fix)
+        var suggestions: [Suggestion] = violations.filter(\.isCounted).compactMap(\.fix)
         var advised = Set<String>()
-        for v in violations where advised.insert(v.ruleId).inserted {
+        for v in violations where v.isCounted && advised.insert(v.ruleId).inserted {
             let r = RuleCatalog.rule(v.ruleId)
             suggestions.append(Suggestion(ruleId: r.id, kind: .advice, message: r.help))
         }
         if !ctx.profile.autoCorrection { suggestions = suggestions.filter { $0.kind == .advice } }
         return CheckResult(status: status, score: allSkipped ? 100 : score, violations: violations, suggestions: suggestions,
                            lastRun: "", executionTime: 0, skippedRules: output.skipped.sorted { $0.ruleId < $1.ruleId },
-                           counts: counts, penalty: (penalty * 1000).rounded() / 1000)
+                           counts: counts, penalty: (penalty * 1000).rounded() / 1000, suppressed: suppressed > 0 ? suppressed : nil)
     }
 }

@@ -35,14 +35,15 @@ public enum ReportRenderer {
         out += pad("check", 12) + pad("status", 9) + lpad("score", 6) + lpad("crit", 6) + lpad("high", 6) + lpad("med", 6) + lpad("low", 6) + "  question\n"
         for check in Check.allCases {
             guard let c = r.magicResults[check.rawValue] else { continue }
-            let by = Dictionary(grouping: c.violations, by: \.severity).mapValues(\.count)
+            let by = Dictionary(grouping: c.violations.filter(\.isCounted), by: \.severity).mapValues(\.count)
             out += pad(check.rawValue, 12) + pad(c.status.rawValue, 9) + lpad("\(c.score)", 6)
                 + lpad("\(by[.critical] ?? 0)", 6) + lpad("\(by[.high] ?? 0)", 6) + lpad("\(by[.medium] ?? 0)", 6)
                 + lpad("\(by[.low] ?? 0)", 6) + "  " + check.question + "\n"
         }
         out += "\noverall health score: \(r.overallHealthScore)/100   gate: \(r.gate.passed ? "PASSED" : "FAILED")\n"
         for reason in r.gate.reasons { out += "  - \(reason)\n" }
-        let everything = r.allViolations
+        let everything = r.allViolations.filter(\.isCounted)
+        let suppressedCount = r.allViolations.count - everything.count
         var all: [Violation] = []
         for sev in Severity.allCases where all.count < top { // most severe first, report order within
             all += everything.filter { $0.severity == sev }.sorted(by: Violation.reportOrder)
@@ -59,7 +60,8 @@ public enum ReportRenderer {
             out += "\ninsights:\n"
             for i in r.aiInsights.prefix(5) { out += String(format: "  [%.2f] ", i.confidence) + i.message + "\n" }
         }
-        if !r.skippedFiles.isEmpty { out += "\n\(r.skippedFiles.count) files skipped (binary, large, generated, symlinks …); see --format json\n" }
+        if suppressedCount > 0 { out += "\n\(suppressedCount) findings suppressed (guardian:ignore, dismissals); see --format json\n" }
+        if !r.skippedFiles.isEmpty { out += "\n\(r.skippedFiles.count) files skipped (binary, large, generated, vendored, excluded, symlinks …); see --format json\n" }
         return out
     }
 
@@ -101,7 +103,9 @@ public enum ReportRenderer {
         var partialFingerprints: [String: String]
         var properties: [String: String]
         var fixes: [Fix]?
+        var suppressions: [SarifSuppression]?
     }
+    struct SarifSuppression: Encodable { var kind: String; var justification: String? }
     struct Location: Encodable { var physicalLocation: Physical }
     struct Physical: Encodable { var artifactLocation: Artifact; var region: Region? }
     struct Artifact: Encodable { var uri: String }
@@ -148,7 +152,8 @@ public enum ReportRenderer {
             results.append(Result(ruleId: v.ruleId, ruleIndex: index[v.ruleId] ?? 0, level: level(v.severity),
                                   message: Message(text: v.message), locations: loc,
                                   partialFingerprints: ["primaryLocationLineHash": v.lineHash, "guardian/v1": v.fingerprint],
-                                  properties: ["severity": v.severity.rawValue], fixes: fixes))
+                                  properties: ["severity": v.severity.rawValue], fixes: fixes,
+                                  suppressions: v.suppression.map { [SarifSuppression(kind: $0.kind.rawValue, justification: $0.justification)] }))
         }
         let log = SarifLog(runs: [Run(tool: Tool(driver: Driver(version: r.guardianVersion, rules: descriptors)), results: results,
                                       automationDetails: r.subject.commit.map { ["id": "guardian/\($0)"] },
