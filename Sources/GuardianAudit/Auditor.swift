@@ -17,6 +17,9 @@ public struct AuditOptions: Sendable {
     public var maxHistory: Int = 1000
     public var pastScores: [PastScore] = []
     public var events: [RepositoryEvent] = []
+    /// Findings dismissed outside the code, by fingerprint (the agent's dismissals): reported with
+    /// this suppression, counted toward nothing.
+    public var dismissals: [String: Suppression] = [:]
     public var limits = AnalysisLimits()
     /// Zero every timing field (for byte-identical reports).
     public var reproducible = false
@@ -341,7 +344,7 @@ public enum Auditor {
                          started: Date) -> AuditReport {
         let ctx = AuditContext(files: l.files, isGit: l.subject.isGitRepository, commits: l.commits, firstParent: l.firstParent,
                                headTime: l.headTime, profile: options.profile, thresholds: l.config.apply(to: options.profile.thresholds),
-                               events: options.events, pastScores: options.pastScores, config: l.config,
+                               events: options.events, pastScores: options.pastScores, config: l.config, dismissals: options.dismissals,
                                suppressions: Dictionary(l.files.filter { !$0.facts.suppressions.isEmpty }.map { ($0.path, $0.facts.suppressions) },
                                                         uniquingKeysWith: { a, _ in a }))
         let iso = Auditor.isoFormatter

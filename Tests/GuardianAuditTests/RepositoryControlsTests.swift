@@ -156,4 +156,24 @@ import Testing
         #expect(first["kind"] as? String == "inSource")
         #expect(ReportRenderer.text(r).contains("\(Self.commented.count * 2) findings suppressed"))
     }
+
+    /// Dismissals (the agent's, by fingerprint) suppress as `external`; an inline suppression wins.
+    @Test func dismissalsSuppressByFingerprint() throws {
+        let repo = try FixtureRepo()
+        try repo.write("app/a.py", "import os\n\n\ndef run(c):\n    \"\"\"Run.\"\"\"\n    os.system(c)\n    return eval(c)\n")
+        try repo.commit("feat: a")
+        let plain = try Self.audit(repo)
+        let calls = plain.allViolations.filter { $0.ruleId == "strict/dangerous-call" }
+        #expect(calls.count == 2)
+        var o = AuditOptions(target: repo.path)
+        o.cacheDirectory = nil
+        o.dismissals = [calls[0].fingerprint: Suppression(kind: .external, justification: "false_positive: a constant")]
+        let r = try Auditor.run(o)
+        let after = r.allViolations.filter { $0.ruleId == "strict/dangerous-call" }
+        #expect(after.first { $0.fingerprint == calls[0].fingerprint }?.suppression == Suppression(kind: .external, justification: "false_positive: a constant"))
+        #expect(after.first { $0.fingerprint == calls[1].fingerprint }?.suppression == nil)
+        #expect(r.result(.strict)?.suppressed == 1)
+        let sarif = String(decoding: try ReportRenderer.sarif(r), as: UTF8.self)
+        #expect(sarif.contains("\"kind\" : \"external\""))
+    }
 }

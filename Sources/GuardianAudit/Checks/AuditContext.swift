@@ -43,6 +43,8 @@ struct AuditContext: Sendable {
     var pastScores: [PastScore]
     /// The repository's `.guardian.yml` (rules turned off or re-rated; thresholds are applied already).
     var config = RepositoryConfig()
+    /// Dismissals by fingerprint (the agent's); an inline suppression takes precedence.
+    var dismissals: [String: Suppression] = [:]
     /// `guardian:ignore` comments by file.
     var suppressions: [String: [InlineSuppression]] = [:]
 

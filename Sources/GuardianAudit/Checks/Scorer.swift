@@ -2,7 +2,8 @@ import GuardianCore
 
 /// Turns a check's findings into a scored `CheckResult` (formula in docs/scoring.md). The
 /// repository's `.guardian.yml` turns rules off or re-rates them first; a finding a
-/// `guardian:ignore` comment covers is reported with its suppression and counts toward nothing.
+/// `guardian:ignore` comment covers, or one dismissed by its fingerprint, is reported with its
+/// suppression and counts toward nothing.
 enum Scorer {
     static func score(check: Check, output unconfigured: CheckOutput, ctx: AuditContext) -> CheckResult {
         var output = unconfigured
@@ -41,10 +42,11 @@ enum Scorer {
                 let f = output.findings[i]
                 let occ = seen[f.contentHash, default: 0]
                 seen[f.contentHash] = occ + 1
+                let fingerprint = Fingerprint.make(pathKey: pathKey, contentHash: f.contentHash, occurrence: occ)
                 let suppression = path.flatMap { p in f.line.flatMap { l in ctx.suppressions[p]?.first { $0.covers(ruleId: f.ruleId, line: l) } } }
-                    .map { Suppression(kind: .inSource, justification: $0.reason) }
+                    .map { Suppression(kind: .inSource, justification: $0.reason) } ?? ctx.dismissals[fingerprint]
                 violations.append(Violation(ruleId: f.ruleId, severity: f.severity, file: f.file, line: f.line, column: f.column,
-                                            message: f.message, fingerprint: Fingerprint.make(pathKey: pathKey, contentHash: f.contentHash, occurrence: occ),
+                                            message: f.message, fingerprint: fingerprint,
                                             lineHash: Fingerprint.lineHash(contentHash: f.contentHash, occurrence: occ), fix: f.fix,
                                             suppression: suppression))
                 if suppression != nil { suppressed += 1; continue }

@@ -56,7 +56,8 @@ public struct HLCClock: Sendable {
 /// One replicated registry record (a project, team or token): its key, the HLC of the write that
 /// produced it, and its value, or nil for a tombstone (a delete that must win over older writes).
 public struct RegistryRecord: Sendable, Hashable, Codable {
-    public enum Kind: String, Sendable, Codable { case project, team, token }
+    /// `dismissal`: a finding of a project dismissed by its fingerprint (applied by every owner's audits).
+    public enum Kind: String, Sendable, Codable { case project, team, token, dismissal }
     public var kind: Kind
     public var id: String
     public var stamp: HLC

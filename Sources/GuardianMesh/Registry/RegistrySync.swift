@@ -112,7 +112,7 @@ public enum RegistrySync: Sendable, Equatable {
     }
 
     static func kindCode(_ k: RegistryRecord.Kind) -> UInt8 {
-        switch k { case .project: 1; case .team: 2; case .token: 3 }
+        switch k { case .project: 1; case .team: 2; case .token: 3; case .dismissal: 4 }
     }
 
     static func kind(_ b: UInt8) throws -> RegistryRecord.Kind {
@@ -120,6 +120,7 @@ public enum RegistrySync: Sendable, Equatable {
         case 1: .project
         case 2: .team
         case 3: .token
+        case 4: .dismissal
         default: throw MeshError("unknown record kind \(b)")
         }
     }

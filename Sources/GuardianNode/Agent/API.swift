@@ -315,6 +315,7 @@ public struct API: Sendable {
         }
         hooks.register(on: router)
         addAirGapRoutes(router)
+        addDismissalRoutes(router)
         return router
     }
 

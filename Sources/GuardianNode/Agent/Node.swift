@@ -141,7 +141,7 @@ public actor Node {
             let r = a.record
             switch r.kind {
             case .token: tokenCache.clear()
-            case .team: break
+            case .team, .dismissal: break
             case .project:
                 if r.isTombstone {
                     removeRepositories(of: r.id)
@@ -544,6 +544,9 @@ struct AuditJob: Sendable {
         options.shardMinFiles = shardMinFiles
         options.jobs = max(1, ProcessInfo.processInfo.activeProcessorCount)
         options.pastScores = try pastScores()
+        options.dismissals = Dictionary(try store.dismissals(project: project.id).map {
+            ($0.fingerprint, Suppression(kind: .external, justification: $0.justification))
+        }, uniquingKeysWith: { a, _ in a })
         options.events = ((try? store.events(project: project.id)) ?? []).compactMap { e in
             RepositoryEvent.Kind(rawValue: e.kind).map { RepositoryEvent(kind: $0, ref: e.ref, actor: e.actor, id: e.id) }
         }

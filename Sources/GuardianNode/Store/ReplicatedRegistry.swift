@@ -91,6 +91,18 @@ public final class ReplicatedRegistry: Sendable {
         return true
     }
 
+    public func save(dismissal: DismissalRecord) throws {
+        try RegistryRules.dismissal(dismissal)
+        try write(.dismissal, dismissal.id, value: try JSONEncoder().encode(dismissal)) { db in try dismissal.save(db) }
+    }
+
+    @discardableResult
+    public func deleteDismissal(id: String) throws -> Bool {
+        guard try store.read({ try DismissalRecord.exists($0, key: id) }) else { return false }
+        try write(.dismissal, id, value: nil) { db in _ = try DismissalRecord.deleteOne(db, key: id) }
+        return true
+    }
+
     public func save(team: TeamRecord) throws {
         try RegistryRules.team(team)
         try write(.team, team.id, value: try JSONEncoder().encode(team)) { db in try team.save(db) }
@@ -174,6 +186,7 @@ public final class ReplicatedRegistry: Sendable {
             case .project: _ = try Self.delete(project: r.id, db)
             case .token: _ = try TokenRecord.deleteOne(db, key: r.id)
             case .team: _ = try TeamRecord.deleteOne(db, key: r.id)
+            case .dismissal: _ = try DismissalRecord.deleteOne(db, key: r.id)
             }
             return
         }
@@ -205,6 +218,10 @@ public final class ReplicatedRegistry: Sendable {
             let t = try Self.decode(TeamRecord.self, v, id: r.id, \.id)
             try RegistryRules.team(t)
             try t.save(db)
+        case .dismissal:
+            let d = try Self.decode(DismissalRecord.self, v, id: r.id, \.id)
+            try RegistryRules.dismissal(d)
+            try d.save(db)
         }
     }
 
@@ -250,21 +267,24 @@ public final class ReplicatedRegistry: Sendable {
                 case .project: value = try ProjectRecord.fetchOne(db, key: id).map(projectValue)
                 case .token: value = try TokenRecord.fetchOne(db, key: id).map { try JSONEncoder().encode($0) }
                 case .team: value = try TeamRecord.fetchOne(db, key: id).map { try JSONEncoder().encode($0) }
+                case .dismissal: value = try DismissalRecord.fetchOne(db, key: id).map { try JSONEncoder().encode($0) }
                 }
                 return value.map { RegistryRecord(kind: kind, id: id, stamp: s.stamp, value: [UInt8]($0)) }
             }
         }
     }
 
-    /// Registry records as an air-gap bundle carries them: projects and teams (never tokens), with
-    /// project secrets removed; optionally only one project (and its team) or writes since a time.
-    /// The projects in `including` (those of the exported results) and their teams are always
-    /// carried, so that a bundle imports on a node that never saw them.
+    /// Registry records as an air-gap bundle carries them: projects, teams and dismissals (never
+    /// tokens), with project secrets removed; optionally only one project (with its team and
+    /// dismissals) or writes since a time. The projects in `including` (those of the exported
+    /// results), their teams and dismissals are always carried, so that a bundle imports on a node
+    /// that never saw them.
     public func exportable(project: String?, since: Double?, including: [String] = []) throws -> [RegistryRecord] {
         var keys: Set<String> = []
         for p in Set(including + (project.map { [$0] } ?? [])) {
             keys.insert("project/\(p)")
             if let team = try store.project(id: p)?.team { keys.insert("team/\(team)") }
+            for d in try store.dismissals(project: p) { keys.insert("dismissal/\(d.id)") }
         }
         if project == nil {
             for (key, stamp) in try stamps() where !key.hasPrefix("token/") {
@@ -315,6 +335,7 @@ public final class ReplicatedRegistry: Sendable {
 
     static func delete(project id: String, _ db: Database) throws -> Bool {
         try db.execute(sql: "DELETE FROM finding WHERE resultSeq IN (SELECT seq FROM result WHERE projectId = ?)", arguments: [id])
+        try db.execute(sql: "DELETE FROM dismissal WHERE projectId = ?", arguments: [id])
         try ResultRecord.filter(Column("projectId") == id).deleteAll(db)
         return try ProjectRecord.deleteOne(db, key: id)
     }

@@ -251,6 +251,22 @@ public final class Store: Sendable {
                 ) WITHOUT ROWID;
                 """)
         }
+        m.registerMigration("v5-dismissals") { db in
+            // Findings dismissed by fingerprint, per project; replicated like projects and teams.
+            try db.execute(sql: """
+                CREATE TABLE dismissal (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    projectId TEXT NOT NULL,
+                    fingerprint TEXT NOT NULL,
+                    ruleId TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    comment TEXT,
+                    byToken TEXT,
+                    createdAt DOUBLE NOT NULL
+                );
+                CREATE INDEX dismissal_project ON dismissal(projectId);
+                """)
+        }
         return m
     }
 

@@ -1,0 +1,70 @@
+import Foundation
+import GRDB
+import GuardianCore
+
+/// A finding dismissed by its fingerprint: it stays in every later report of the project, marked
+/// `suppression: {kind: external, justification}`, and counts toward no score or gate. A registry
+/// record (kind `dismissal`, id `PROJECT.FINGERPRINT`), so it replicates mesh-wide and every owner
+/// applies it.
+public struct DismissalRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "dismissal"
+    public enum Reason: String, Codable, Sendable, CaseIterable { case falsePositive = "false_positive", wontFix = "wont_fix", acceptedRisk = "accepted_risk" }
+
+    public var id: String
+    public var projectId: String
+    public var fingerprint: String
+    public var ruleId: String
+    public var reason: String
+    public var comment: String?
+    /// The token that dismissed it (its id, never its secret).
+    public var byToken: String?
+    public var createdAt: Double
+
+    public init(projectId: String, fingerprint: String, ruleId: String, reason: Reason, comment: String?, byToken: String?, createdAt: Double) {
+        id = Self.id(project: projectId, fingerprint: fingerprint)
+        self.projectId = projectId; self.fingerprint = fingerprint; self.ruleId = ruleId; self.reason = reason.rawValue
+        self.comment = comment; self.byToken = byToken; self.createdAt = createdAt
+    }
+
+    public static func id(project: String, fingerprint: String) -> String { "\(project).\(fingerprint)" }
+
+    /// Fingerprints are 32 lowercase hex digits (docs/json-schema.md).
+    static func validFingerprint(_ s: String) -> Bool {
+        s.utf8.count == 32 && s.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+    }
+
+    /// How a report shows it: "false_positive: the comment".
+    public var justification: String { comment.map { "\(reason): \($0)" } ?? reason }
+}
+
+extension Store {
+    public func dismissals(project: String) throws -> [DismissalRecord] {
+        try read { try DismissalRecord.filter(Column("projectId") == project).order(Column("createdAt"), Column("id")).fetchAll($0) }
+    }
+
+    public func dismissal(id: String) throws -> DismissalRecord? { try read { try DismissalRecord.fetchOne($0, key: id) } }
+
+    /// The rule of the project's finding with this fingerprint in its latest result, if any.
+    public func findingRule(project: String, fingerprint: String) throws -> String? {
+        guard let latest = try latestResultSummary(project: project) else { return nil }
+        return try read { db in
+            try String.fetchOne(db, sql: "SELECT ruleId FROM finding WHERE resultSeq = (SELECT seq FROM result WHERE id = ?) AND fingerprint = ? LIMIT 1",
+                                arguments: [latest.id, fingerprint])
+        }
+    }
+}
+
+extension RegistryRules {
+    static func dismissal(_ d: DismissalRecord) throws {
+        try id(d.id, "dismissal id")
+        try id(d.projectId, "project id")
+        guard d.id == DismissalRecord.id(project: d.projectId, fingerprint: d.fingerprint) else { throw InvalidRecord("a dismissal's id is PROJECT.FINGERPRINT") }
+        guard DismissalRecord.validFingerprint(d.fingerprint) else { throw InvalidRecord("a fingerprint is 32 lowercase hex digits") }
+        guard DismissalRecord.Reason(rawValue: d.reason) != nil else {
+            throw InvalidRecord("reason must be false_positive, wont_fix or accepted_risk")
+        }
+        try check(d.ruleId, "ruleId", max: FieldLimits.name)
+        if let c = d.comment { try check(c, "comment", max: 2000) }
+        if let t = d.byToken { try id(t, "token id") }
+    }
+}

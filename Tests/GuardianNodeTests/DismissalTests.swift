@@ -1,0 +1,102 @@
+import Foundation
+import GuardianCrypto
+import GuardianTestKit
+import Testing
+
+/// Dismissals over the API on real agents: who may dismiss, what a bad one gets, and that the
+/// next audit, on this node or on another owner of a three-agent mesh, reports the finding as
+/// suppressed (external) and counts it toward nothing.
+@Suite(.serialized) struct DismissalTests {
+    /// The project's findings of `rule` in its latest result, from the signed report.
+    static func findings(_ a: AgentProcess, _ project: String, rule: String) async throws -> [[String: Any]] {
+        let status = try await a.request("GET", "/v1/projects/\(project)/audit-status?local=1")
+        let magic = try #require(status.json["magicResults"] as? [String: Any])
+        return magic.values.compactMap { $0 as? [String: Any] }.flatMap { ($0["violations"] as? [[String: Any]]) ?? [] }
+            .filter { $0["ruleId"] as? String == rule }
+    }
+
+    static func audit(_ a: AgentProcess, _ project: String, token: String? = nil) async throws {
+        let t = try await a.request("POST", "/v1/projects/\(project)/audits?local=1", token: token)
+        #expect(t.status == 202, "\(t.text)")
+        let done = try await a.waitForTask(try #require(t.json["taskId"] as? String))
+        #expect(done["state"] as? String == "succeeded", "\(done)")
+    }
+
+    @Test func maintainersDismissAndTheNextAuditAppliesIt() async throws {
+        let repo = try AgentIntegrationTests.fixture()
+        let agent = try AgentProcess(binary: GuardianBinary.path)
+        try await agent.start()
+        defer { agent.stop() }
+        let r = try await agent.json("POST", "/v1/projects", ["repositoryUrl": repo.path, "name": "dismissing", "team": "t"])
+        let id = try #require(r.json["id"] as? String)
+        _ = try await agent.waitForResult(project: id)
+        let call = try #require(try await Self.findings(agent, id, rule: "strict/dangerous-call").first)
+        let fingerprint = try #require(call["fingerprint"] as? String)
+        let scoreBefore = try #require((try await agent.request("GET", "/v1/projects/\(id)/audit-status").json["magicResults"] as? [String: Any])?["strict"] as? [String: Any])["score"] as? Int
+
+        let viewer = try await AttackKit.token(agent, role: "viewer", team: "t")
+        let maintainer = try await AttackKit.token(agent, role: "maintainer", team: "t")
+        let other = try await AttackKit.token(agent, role: "maintainer", team: "u")
+        let body: [String: Any] = ["fingerprint": fingerprint, "reason": "false_positive", "comment": "the command is a constant"]
+        #expect(try await agent.json("POST", "/v1/projects/\(id)/dismissals", body, token: viewer.secret).status == 403)
+        #expect(try await agent.json("POST", "/v1/projects/\(id)/dismissals", body, token: other.secret).status == 404)
+        #expect(try await agent.json("POST", "/v1/projects/\(id)/dismissals", ["fingerprint": fingerprint, "reason": "meh"], token: maintainer.secret).status == 400)
+        #expect(try await agent.json("POST", "/v1/projects/\(id)/dismissals", ["fingerprint": "../x", "reason": "wont_fix"], token: maintainer.secret).status == 400)
+        #expect(try await agent.json("POST", "/v1/projects/\(id)/dismissals", ["fingerprint": fingerprint, "reason": "wont_fix", "ruleId": "integrity/stub-body"],
+                                     token: maintainer.secret).status == 400, "the rule must be the finding's")
+        let made = try await agent.json("POST", "/v1/projects/\(id)/dismissals", body, token: maintainer.secret)
+        #expect(made.status == 201 && made.json["ruleId"] as? String == "strict/dangerous-call", "\(made.text)")
+        let listed = try await agent.request("GET", "/v1/projects/\(id)/dismissals", token: viewer.secret)
+        #expect((listed.json["items"] as? [[String: Any]])?.map { $0["fingerprint"] as? String } == [fingerprint])
+
+        try await Self.audit(agent, id)
+        let dismissed = try #require(try await Self.findings(agent, id, rule: "strict/dangerous-call").first { $0["fingerprint"] as? String == fingerprint })
+        let suppression = try #require(dismissed["suppression"] as? [String: Any])
+        #expect(suppression["kind"] as? String == "external" && suppression["justification"] as? String == "false_positive: the command is a constant")
+        let strict = try #require((try await agent.request("GET", "/v1/projects/\(id)/audit-status").json["magicResults"] as? [String: Any])?["strict"] as? [String: Any])
+        #expect(strict["suppressed"] as? Int == 1)
+        #expect(try #require(strict["score"] as? Int) > (scoreBefore ?? 0), "a dismissed finding counts toward nothing")
+
+        // restored: counted again
+        #expect(try await agent.request("DELETE", "/v1/projects/\(id)/dismissals/\(fingerprint)", token: maintainer.secret).status == 204)
+        try await Self.audit(agent, id)
+        let back = try #require(try await Self.findings(agent, id, rule: "strict/dangerous-call").first { $0["fingerprint"] as? String == fingerprint })
+        #expect(back["suppression"] == nil)
+        #expect(try await agent.request("DELETE", "/v1/projects/\(id)/dismissals/\(fingerprint)", token: maintainer.secret).status == 404)
+
+        // the CLI
+        let cli = try CommandRunner.run(GuardianBinary.path, ["dismiss", id, fingerprint, "--reason", "accepted_risk", "--comment", "sandboxed",
+                                                              "--http-addr", "127.0.0.1:\(agent.port)", "--token", maintainer.secret])
+        #expect(cli.status == 0 && cli.stdout.contains("dismissed strict/dangerous-call"), "\(cli.stdout) \(cli.stderr)")
+        let list = try CommandRunner.run(GuardianBinary.path, ["dismissals", id, "--http-addr", "127.0.0.1:\(agent.port)", "--token", viewer.secret])
+        #expect(list.status == 0 && list.stdout.contains("accepted_risk") && list.stdout.contains("sandboxed"), "\(list.stdout)")
+    }
+
+    @Test func aDismissalMadeOnOneNodeAppliesOnAnotherOwner() async throws {
+        let key = ClusterKeyring.generate()
+        let agents = try await AttackKit.threeAgents(key: key, env: ["GUARDIAN_REPLICATION_FACTOR": "3"])
+        defer { for a in agents.values { a.stop() } }
+        let (a, b, c) = (try #require(agents["alpha"]), try #require(agents["bravo"]), try #require(agents["charlie"]))
+        let repo = try AgentIntegrationTests.fixture()
+        let r = try await a.json("POST", "/v1/projects", ["repositoryUrl": repo.path, "name": "meshed"])
+        let id = try #require(r.json["id"] as? String)
+        // every owner holds the registration's result (the primary audited, the result replicated)
+        for n in [a, b, c] {
+            try await AttackKit.eventually("the first result on every owner") {
+                try await n.request("GET", "/v1/projects/\(id)/audit-status?local=1").json["resultId"] is String
+            }
+        }
+        let call = try #require(try await Self.findings(b, id, rule: "strict/dangerous-call").first)
+        let fingerprint = try #require(call["fingerprint"] as? String)
+        // dismissed on bravo (with the admin token bravo holds: tokens are mesh-wide)
+        let made = try await b.json("POST", "/v1/projects/\(id)/dismissals", ["fingerprint": fingerprint, "reason": "false_positive"])
+        #expect(made.status == 201, "\(made.text)")
+        // charlie has it by registry replication, then audits: the finding is dismissed there
+        try await AttackKit.eventually("the dismissal reached charlie") {
+            ((try await c.request("GET", "/v1/projects/\(id)/dismissals").json["items"] as? [Any])?.count ?? 0) == 1
+        }
+        try await Self.audit(c, id)
+        let there = try #require(try await Self.findings(c, id, rule: "strict/dangerous-call").first { $0["fingerprint"] as? String == fingerprint })
+        #expect((there["suppression"] as? [String: Any])?["kind"] as? String == "external", "\(there)")
+    }
+}
