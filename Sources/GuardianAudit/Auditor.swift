@@ -20,6 +20,8 @@ public struct AuditOptions: Sendable {
     /// Findings dismissed outside the code, by fingerprint (the agent's dismissals): reported with
     /// this suppression, counted toward nothing.
     public var dismissals: [String: Suppression] = [:]
+    /// Rules the team weighed down by its dismissals (the agent's team learning).
+    public var learning: [LearnedWeight] = []
     public var limits = AnalysisLimits()
     /// Zero every timing field (for byte-identical reports).
     public var reproducible = false
@@ -345,6 +347,7 @@ public enum Auditor {
         let ctx = AuditContext(files: l.files, isGit: l.subject.isGitRepository, commits: l.commits, firstParent: l.firstParent,
                                headTime: l.headTime, profile: options.profile, thresholds: l.config.apply(to: options.profile.thresholds),
                                events: options.events, pastScores: options.pastScores, config: l.config, dismissals: options.dismissals,
+                               ruleWeights: Dictionary(options.learning.map { ($0.ruleId, $0.weight) }, uniquingKeysWith: min),
                                suppressions: Dictionary(l.files.filter { !$0.facts.suppressions.isEmpty }.map { ($0.path, $0.facts.suppressions) },
                                                         uniquingKeysWith: { a, _ in a }))
         let iso = Auditor.isoFormatter
@@ -401,7 +404,8 @@ public enum Auditor {
                            gate: .init(passed: gateReasons.isEmpty, reasons: gateReasons), magicResults: results,
                            aiInsights: insights, statistics: stats, skippedFiles: l.skipped, baseline: baseline,
                            timing: AuditTiming(startedAt: iso.string(from: started), totalMs: 0, // set by `run`
-                                               cacheHits: l.cacheStats.hits, cacheMisses: l.cacheStats.misses))
+                                               cacheHits: l.cacheStats.hits, cacheMisses: l.cacheStats.misses),
+                           learning: options.learning.isEmpty ? nil : options.learning.sorted { $0.ruleId < $1.ruleId })
     }
 }
 

@@ -113,6 +113,17 @@ extension AuditReport {
         w.key("reasons"); w.beginArray(); for r in gate.reasons { w.string(r) }; w.endArray()
         w.endObject()
         w.field("guardianVersion", guardianVersion)
+        if let learning {
+            w.key("learning")
+            w.beginArray()
+            for l in learning {
+                w.beginObject()
+                w.field("dismissed", l.dismissed); w.field("explanation", l.explanation); w.field("ruleId", l.ruleId)
+                w.field("team", l.team); w.field("total", l.total); w.field("weight", l.weight)
+                w.endObject()
+            }
+            w.endArray()
+        }
         w.key("magicResults")
         w.beginObject()
         for name in magicResults.keys.sorted(by: CanonicalJSON.precedes) { w.key(name); magicResults[name]!.write(into: &w) }

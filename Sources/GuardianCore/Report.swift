@@ -57,6 +57,33 @@ public struct AuditSubject: Codable, Sendable, Equatable {
     }
 }
 
+/// A rule weighed down for a team because the team dismissed many of its findings as false
+/// positives (the design's team learning, explained in the report that used it).
+public struct LearnedWeight: Codable, Sendable, Equatable {
+    public var ruleId: String
+    public var team: String
+    /// Multiplies the rule's severity weight in the score (0.25–1).
+    public var weight: Double
+    public var dismissed: Int
+    public var total: Int
+    public var explanation: String
+    public init(ruleId: String, team: String, weight: Double, dismissed: Int, total: Int) {
+        self.ruleId = ruleId; self.team = team; self.weight = weight; self.dismissed = dismissed; self.total = total
+        explanation = "\(ruleId) weighs \(Self.format(weight)) for team \(team): \(dismissed) of \(total) dismissed as false positive"
+    }
+
+    /// The weight `dismissed` false-positive dismissals out of `total` findings give: 1 − their
+    /// share, never below 0.25; nil (weight 1) until the team has dismissed at least 3 of at least 5.
+    public static func learned(ruleId: String, team: String, dismissed: Int, total: Int) -> LearnedWeight? {
+        let total = max(total, dismissed)
+        guard dismissed >= 3, total >= 5 else { return nil }
+        let w = max(0.25, 1 - Double(dismissed) / Double(total))
+        return LearnedWeight(ruleId: ruleId, team: team, weight: (w * 100).rounded() / 100, dismissed: dismissed, total: total)
+    }
+
+    static func format(_ w: Double) -> String { w == w.rounded() ? "\(Int(w))" : String(format: "%.2f", w).replacingOccurrences(of: "0$", with: "", options: .regularExpression) }
+}
+
 /// Size and coverage facts about the audit.
 public struct AuditStatistics: Codable, Sendable, Equatable {
     public var files: Int
@@ -109,6 +136,8 @@ public struct AuditReport: Codable, Sendable, Equatable {
     public var skippedFiles: [SkippedFile]
     public var baseline: String?
     public var timing: AuditTiming
+    /// Rules weighed down by the team's dismissals (absent when none).
+    public var learning: [LearnedWeight]?
 
     public struct Gate: Codable, Sendable, Equatable {
         public var passed: Bool
@@ -119,11 +148,12 @@ public struct AuditReport: Codable, Sendable, Equatable {
     public init(schemaVersion: Int = 1, guardianVersion: String, subject: AuditSubject, profile: String,
                 strictness: Double, overallHealthScore: Int, gate: Gate, magicResults: [String: CheckResult],
                 aiInsights: [Insight], statistics: AuditStatistics, skippedFiles: [SkippedFile],
-                baseline: String?, timing: AuditTiming) {
+                baseline: String?, timing: AuditTiming, learning: [LearnedWeight]? = nil) {
         self.schemaVersion = schemaVersion; self.guardianVersion = guardianVersion; self.subject = subject
         self.profile = profile; self.strictness = strictness; self.overallHealthScore = overallHealthScore
         self.gate = gate; self.magicResults = magicResults; self.aiInsights = aiInsights
         self.statistics = statistics; self.skippedFiles = skippedFiles; self.baseline = baseline; self.timing = timing
+        self.learning = learning
     }
 
     public func result(_ check: Check) -> CheckResult? { magicResults[check.rawValue] }

@@ -167,4 +167,15 @@ import Testing
         }
         #expect(rows == Mirror(reflecting: Thresholds.forStrictness(0)).children.count - 1) // maxSubjectLength is fixed
     }
+
+    @Test func learnedWeightsNeedEvidenceAndNeverVanish() {
+        #expect(LearnedWeight.learned(ruleId: "r/x", team: "t", dismissed: 2, total: 10) == nil, "two dismissals are not evidence")
+        #expect(LearnedWeight.learned(ruleId: "r/x", team: "t", dismissed: 3, total: 4) == nil, "four findings are too few")
+        let half = LearnedWeight.learned(ruleId: "r/x", team: "t", dismissed: 6, total: 12)
+        #expect(half?.weight == 0.5 && half?.explanation == "r/x weighs 0.5 for team t: 6 of 12 dismissed as false positive")
+        #expect(LearnedWeight.learned(ruleId: "r/x", team: "t", dismissed: 15, total: 15)?.weight == 0.25, "never below a quarter")
+        #expect(LearnedWeight.learned(ruleId: "r/x", team: "t", dismissed: 12, total: 15)?.explanation
+            == "r/x weighs 0.25 for team t: 12 of 15 dismissed as false positive")
+        #expect(LearnedWeight.learned(ruleId: "r/x", team: "t", dismissed: 5, total: 3)?.total == 5, "dismissals of findings gone since still count")
+    }
 }

@@ -99,4 +99,42 @@ import Testing
         let there = try #require(try await Self.findings(c, id, rule: "strict/dangerous-call").first { $0["fingerprint"] as? String == fingerprint })
         #expect((there["suppression"] as? [String: Any])?["kind"] as? String == "external", "\(there)")
     }
+
+    /// Team learning: a team that dismisses most of a rule's findings as false positives weighs the
+    /// rule down in its later audits, and the report says so.
+    @Test func aTeamsFalsePositivesWeighItsRuleDown() async throws {
+        let repo = try FixtureRepo()
+        var code = "import os\n\n"
+        for i in 0..<6 { code += "\ndef run\(i)(c):\n    \"\"\"Run.\"\"\"\n    os.system(c + \"\(i)\")\n" }
+        try repo.write("app/calls.py", code)
+        try repo.write("README.md", "# Learning\n")
+        try repo.commit("feat: calls")
+        let agent = try AgentProcess(binary: GuardianBinary.path)
+        try await agent.start()
+        defer { agent.stop() }
+        let r = try await agent.json("POST", "/v1/projects", ["repositoryUrl": repo.path, "name": "learning", "team": "payments"])
+        let id = try #require(r.json["id"] as? String)
+        let first = try await agent.waitForResult(project: id)
+        let calls = try await Self.findings(agent, id, rule: "strict/dangerous-call")
+        #expect(calls.count == 6)
+        let strictBefore = try #require((first["magicResults"] as? [String: Any])?["strict"] as? [String: Any])
+        #expect((first["teamConfiguration"] as? [String: Any])?["learning"] == nil)
+        // two dismissals teach nothing yet (too little evidence); four of six weigh the rule at 0.33
+        for (k, call) in calls.prefix(4).enumerated() {
+            let made = try await agent.json("POST", "/v1/projects/\(id)/dismissals", ["fingerprint": try #require(call["fingerprint"] as? String),
+                                                                                   "reason": k == 3 ? "wont_fix" : "false_positive"])
+            #expect(made.status == 201)
+        }
+        try await Self.audit(agent, id)
+        let status = try await agent.request("GET", "/v1/projects/\(id)/audit-status").json
+        let learning = try #require((status["teamConfiguration"] as? [String: Any])?["learning"] as? [[String: Any]], "\(status["teamConfiguration"] ?? "")")
+        let entry = try #require(learning.first { $0["ruleId"] as? String == "strict/dangerous-call" })
+        #expect(entry["weight"] as? Double == 0.5)
+        #expect(entry["explanation"] as? String == "strict/dangerous-call weighs 0.5 for team payments: 3 of 6 dismissed as false positive")
+        // the two findings left count at half weight: the check scores higher than the same two at full weight would
+        let strictAfter = try #require((status["magicResults"] as? [String: Any])?["strict"] as? [String: Any])
+        #expect(strictAfter["suppressed"] as? Int == 4)
+        #expect(try #require(strictAfter["penalty"] as? Double) < (try #require(strictBefore["penalty"] as? Double)) * 2 / 6,
+                "\(strictAfter["penalty"] ?? "") vs \(strictBefore["penalty"] ?? "")")
+    }
 }

@@ -45,6 +45,8 @@ struct AuditContext: Sendable {
     var config = RepositoryConfig()
     /// Dismissals by fingerprint (the agent's); an inline suppression takes precedence.
     var dismissals: [String: Suppression] = [:]
+    /// Weights (0.25–1) of rules the team weighed down by its dismissals.
+    var ruleWeights: [String: Double] = [:]
     /// `guardian:ignore` comments by file.
     var suppressions: [String: [InlineSuppression]] = [:]
 

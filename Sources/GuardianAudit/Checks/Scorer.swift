@@ -54,7 +54,8 @@ enum Scorer {
                 if f.severity == .critical { hasCritical = true }
                 let scope: RuleScope
                 if let s = scopes[f.ruleId] { scope = s } else { scope = RuleCatalog.rule(f.ruleId).scope; scopes[f.ruleId] = scope }
-                if scope == .code { codeWeights += f.severity.weight } else { repoWeights += f.severity.weight }
+                let w = f.severity.weight * (ctx.ruleWeights[f.ruleId] ?? 1)
+                if scope == .code { codeWeights += w } else { repoWeights += w }
             }
         }
         violations.sort(by: Violation.reportOrder)

@@ -422,9 +422,11 @@ public struct API: Sendable {
             var body: [String: Any] = ["projectId": project.id, "projectName": project.name, "repositoryUrl": project.repositoryUrl,
                                        "lastAuditTime": NSNull(), "overallHealthScore": NSNull(), "magicResults": [String: Any](),
                                        "aiInsights": [Any](), "nextScheduledAudit": project.nextAuditAt.map { ISO8601.format($0) } ?? NSNull()]
-            let profile = TeamProfile.builtIn[project.profile] ?? .standard
-            body["teamConfiguration"] = ["team": project.team, "profile": profile.name, "strictness": profile.strictness,
-                                         "focusAreas": profile.focusAreas.map(\.rawValue)] as [String: Any]
+            // the profile the audits use (the team's, when it has one); the latest result's own
+            // profile name and strictness replace these below: those are what that audit used
+            let profile = node.store.effectiveProfile(project)
+            var configuration: [String: Any] = ["team": project.team, "profile": profile.name, "strictness": profile.strictness,
+                                                "focusAreas": profile.focusAreas.map(\.rawValue)]
             if let latest, let full = try node.store.result(id: latest.id),
                let env = try? DSSE.parse([UInt8](full.envelope)),
                let payload = Sodium.base64Decode(env.payload),
@@ -437,7 +439,11 @@ public struct API: Sendable {
                 body["commit"] = full.commitId ?? NSNull()
                 body["resultId"] = full.id
                 body["gate"] = report["gate"]
+                if let name = report["profile"] { configuration["profile"] = name }
+                if let strictness = report["strictness"] { configuration["strictness"] = strictness }
+                if let learning = report["learning"] { configuration["learning"] = learning }
             }
+            body["teamConfiguration"] = configuration
             bytes = [UInt8]((try? JSONSerialization.data(withJSONObject: body, options: [.withoutEscapingSlashes])) ?? Data("{}".utf8))
             statusCache.put(cacheKey, bytes, project: project.id)
         }

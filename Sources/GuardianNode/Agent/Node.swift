@@ -534,10 +534,7 @@ struct AuditJob: Sendable {
         }
         var options = AuditOptions(target: mirror)
         options.revision = revision ?? project.branch.map { "refs/heads/\($0)" } ?? "HEAD"
-        options.profile = TeamProfile.builtIn[project.profile] ?? .standard
-        if let team = try? store.team(id: project.team), let p = try? TeamProfile.decode(Data(team.profile.utf8), source: "team \(project.team)") {
-            options.profile = p
-        }
+        options.profile = store.effectiveProfile(project)
         options.cacheDirectory = cacheDir
         options.progress = progress
         options.shardAnalysis = shardAnalysis()
@@ -547,6 +544,9 @@ struct AuditJob: Sendable {
         options.dismissals = Dictionary(try store.dismissals(project: project.id).map {
             ($0.fingerprint, Suppression(kind: .external, justification: $0.justification))
         }, uniquingKeysWith: { a, _ in a })
+        options.learning = try store.learningCounts(team: project.team).compactMap { rule, n in
+            LearnedWeight.learned(ruleId: rule, team: project.team, dismissed: n.dismissed, total: n.total)
+        }
         options.events = ((try? store.events(project: project.id)) ?? []).compactMap { e in
             RepositoryEvent.Kind(rawValue: e.kind).map { RepositoryEvent(kind: $0, ref: e.ref, actor: e.actor, id: e.id) }
         }

@@ -44,6 +44,30 @@ extension Store {
 
     public func dismissal(id: String) throws -> DismissalRecord? { try read { try DismissalRecord.fetchOne($0, key: id) } }
 
+    /// Per rule, for a team's projects: findings dismissed as false positives, and distinct findings
+    /// in the projects' latest results (what team learning weighs a rule by).
+    public func learningCounts(team: String) throws -> [String: (dismissed: Int, total: Int)] {
+        try read { db in
+            var out: [String: (dismissed: Int, total: Int)] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT f.ruleId, COUNT(DISTINCT f.projectId || ':' || f.fingerprint) FROM finding f
+                JOIN result r ON f.resultSeq = r.seq
+                JOIN (SELECT projectId, MAX(createdAt) AS c FROM result WHERE projectId IN (SELECT id FROM project WHERE team = ?)
+                      GROUP BY projectId) l ON r.projectId = l.projectId AND r.createdAt = l.c
+                GROUP BY f.ruleId
+                """, arguments: [team]) {
+                out[row[0], default: (0, 0)].total = row[1]
+            }
+            for row in try Row.fetchAll(db, sql: """
+                SELECT d.ruleId, COUNT(*) FROM dismissal d JOIN project p ON p.id = d.projectId
+                WHERE p.team = ? AND d.reason = 'false_positive' GROUP BY d.ruleId
+                """, arguments: [team]) {
+                out[row[0], default: (0, 0)].dismissed = row[1]
+            }
+            return out
+        }
+    }
+
     /// The rule of the project's finding with this fingerprint in its latest result, if any.
     public func findingRule(project: String, fingerprint: String) throws -> String? {
         guard let latest = try latestResultSummary(project: project) else { return nil }
@@ -51,6 +75,16 @@ extension Store {
             try String.fetchOne(db, sql: "SELECT ruleId FROM finding WHERE resultSeq = (SELECT seq FROM result WHERE id = ?) AND fingerprint = ? LIMIT 1",
                                 arguments: [latest.id, fingerprint])
         }
+    }
+}
+
+extension Store {
+    /// The profile a project's audits use: its team's, when the team has one, else the project's built-in one.
+    public func effectiveProfile(_ project: ProjectRecord) -> TeamProfile {
+        if let team = try? self.team(id: project.team), let p = try? TeamProfile.decode(Data(team.profile.utf8), source: "team \(project.team)") {
+            return p
+        }
+        return TeamProfile.builtIn[project.profile] ?? .standard
     }
 }
 
