@@ -135,19 +135,23 @@ extension FileAnalyzer {
             }
             k += 1
         }
-        // only-statement stubs
+        // only-statement stubs. Not stubs: abstract hooks a subclass overrides (a method that only
+        // raises NotImplementedError, @abstractmethod), no-op hooks (a pass-only method), members
+        // that must exist but are unsupported by design (`init?(coder:)`, `@available(*, unavailable)`,
+        // a fatalError or UnsupportedOperationException that says why), @overload signatures.
         switch lang {
         case .swift:
-            if (t0.isIdent(v.fatalError) || t0.isIdent(v.preconditionFailure)) && bodyLen <= 4 {
+            if (t0.isIdent(v.fatalError) || t0.isIdent(v.preconditionFailure)) && bodyLen <= 4 && !unsupportedByDesign(tokens, f) {
                 if bodyLen == 3 || (bodyLen >= 4 && saysNotImplemented(tokens[body[2]])) {
                     add("integrity/stub-body", .high, line: t0.line, "function '\(name)' is a stub: \(lineText(t0.line).trimmed)")
                 }
             }
         case .python:
-            if t0.isIdent(v.raise) && bodyLen >= 2 && tokens[body[1]].isIdent(v.NotImplementedError)
+            let method = isPythonMethod(f)
+            if t0.isIdent(v.raise) && bodyLen >= 2 && tokens[body[1]].isIdent(v.NotImplementedError) && !method
                 && !decorated(tokens, before: f.introToken, with: [v.abstractmethod, v.overload]) && onlyStatement(tokens, body, end: end) {
                 add("integrity/stub-body", .high, line: t0.line, "function '\(name)' raises NotImplementedError")
-            } else if (t0.isIdent(v.pass) || t0.isPunct(B.dot)) && onlyStatement(tokens, body, end: end)
+            } else if (t0.isIdent(v.pass) || t0.isPunct(B.dot)) && onlyStatement(tokens, body, end: end) && (!method || f.hasReturnType)
                         && !name.hasPrefix("__") && !decorated(tokens, before: f.introToken, with: [v.abstractmethod, v.overload]) {
                 if f.hasReturnType {
                     add("integrity/empty-returning-body", .high, line: t0.line,
@@ -157,14 +161,24 @@ extension FileAnalyzer {
                 }
             }
         case .go:
-            if t0.isIdent(v.panic) && bodyLen >= 3 && tokens[body[2]].kind == .string && saysNotImplemented(tokens[body[2]]) {
-                add("integrity/stub-body", .high, line: t0.line, "function '\(name)' panics as not implemented")
+            // panic("TODO") anywhere in the body, also after an early return
+            var j = first
+            while j + 2 < end {
+                if tokens[j].isIdent(v.panic) && tokens[j + 1].isPunct(B.lparen) && tokens[j + 2].kind == .string && saysNotImplemented(tokens[j + 2]) {
+                    add("integrity/stub-body", .high, line: tokens[j].line, "function '\(name)' panics as not implemented")
+                    break
+                }
+                j += 1
             }
         case .java, .javascript, .typescript, .csharp, .kotlin, .cpp:
             if t0.isIdent(v.throw_) && bodyLen >= 3 && tokens[body[1]].isIdent(v.new_) {
                 let ex = tokens[body[2]]
-                if ex.isIdent(v.UnsupportedOperationException) || ex.isIdent(v.NotImplementedException)
-                    || (ex.isIdent(v.Error) && bodyLen >= 5 && tokens[body[4]].kind == .string && saysNotImplemented(tokens[body[4]])) {
+                // UnsupportedOperationException with a message of its own ("immutable") is how a member
+                // unsupported by design says so; bare, or saying "not implemented", it is a stub
+                let message = bodyLen >= 5 && tokens[body[4]].kind == .string ? tokens[body[4]] : nil
+                let says = message.map(saysNotImplemented) ?? false
+                if ex.isIdent(v.NotImplementedException) || (ex.isIdent(v.UnsupportedOperationException) && (message == nil || says))
+                    || (ex.isIdent(v.Error) && says) {
                     add("integrity/stub-body", .high, line: t0.line, "function '\(name)' only throws \(text(ex))")
                 }
             }
@@ -186,6 +200,37 @@ extension FileAnalyzer {
                     "function '\(name)' only returns the constant \(text(lit))")
             }
         }
+    }
+
+    /// A Swift member that exists because a protocol or superclass demands it and is unsupported by
+    /// design: `init(coder:)`, or one marked `@available(…, unavailable)`.
+    func unsupportedByDesign(_ tokens: [Token], _ f: FunctionScanner.Built) -> Bool {
+        if f.facts.name == "init" && lineText(f.facts.startLine).contains("coder") { return true }
+        var j = f.introToken - 1, steps = 0
+        while j >= 0 && steps < 24 {
+            let t = tokens[j]
+            if t.isPunct(B.lbrace) || t.isPunct(B.rbrace) { return false }
+            if t.kind == .identifier && text(t) == "unavailable" { return true }
+            j -= 1; steps += 1
+        }
+        return false
+    }
+
+    /// Whether a Python function is a method: a less indented `class` line encloses its `def`.
+    func isPythonMethod(_ f: FunctionScanner.Built) -> Bool {
+        func indent(_ s: String) -> Int { s.prefix { $0 == " " || $0 == "\t" }.count }
+        let own = indent(lineText(f.facts.startLine))
+        guard own > 0 else { return false }
+        var l = f.facts.startLine - 1
+        while l >= 1 {
+            let s = lineText(l)
+            let trimmed = s.drop { $0 == " " || $0 == "\t" }
+            if !trimmed.isEmpty, !trimmed.hasPrefix("#"), !trimmed.hasPrefix("@"), indent(s) < own {
+                return trimmed.hasPrefix("class ")
+            }
+            l -= 1
+        }
+        return false
     }
 
     func closesBody(_ tokens: [Token], _ k: Int, end: Int) -> Bool {
@@ -324,29 +369,7 @@ extension FileAnalyzer {
         }
     }
 
-    // MARK: test files: skipped tests, JS/TS tests
-
-    static let skipWords: Set<String> = ["xctskip", "xctskipif", "xctskipunless", "skip", "skipif", "skipunless",
-                                         "skiptest", "disabled", "ignore", "xit", "xdescribe", "xtest", "xcontext"]
-
-    mutating func skippedTests(_ tokens: [Token]) {
-        var lines = Set<Int32>()
-        for (k, t) in tokens.enumerated() where t.kind == .identifier && t.end - t.start <= 13 {
-            let word = text(t).lowercased()
-            guard FileAnalyzer.skipWords.contains(word) else { continue }
-            let prev = k > 0 ? tokens[k - 1] : nil
-            let bare = word.hasPrefix("x") && !word.hasPrefix("xct")
-            let qualified = prev.map { $0.isPunct(B.dot) || $0.isPunct(B.at) || $0.isPunct(B.lbracket) } ?? false
-            let xct = word.hasPrefix("xctskip")
-            guard bare || qualified || xct else { continue }
-            if bare, let p = prev, p.isPunct(B.dot) { continue }
-            if word == "ignore" || word == "disabled", !(prev?.isPunct(B.at) ?? false || prev?.isPunct(B.lbracket) ?? false
-                                                          || prev?.isPunct(B.dot) ?? false) { continue }
-            if lines.insert(t.line).inserted {
-                add("tdd/skipped-test", .low, line: t.line, "skipped or disabled test: \(lineText(t.line).trimmed.prefix(120))")
-            }
-        }
-    }
+    // MARK: test files: JS/TS tests (skipped tests: FileAnalyzer+SkippedTests.swift)
 
     mutating func jsTests(_ tokens: [Token]) {
         let it = Vocabulary.h("it"), test = v.test

@@ -1,0 +1,211 @@
+import Foundation
+import GuardianCore
+import GuardianTestKit
+import Testing
+@testable import GuardianAudit
+
+/// The misfire classes found on real code (issue 18), each as a fixture that misfired before the
+/// fix: what a senior engineer on the project would not accept as a finding is not reported, and
+/// the real defect next to it still is.
+@Suite struct PrecisionTests {
+    /// The findings of `rule` in a file analysed alone, by line.
+    static func findings(_ path: String, _ text: String, rule: String, isTest: Bool? = nil) -> [Int32: RawFinding] {
+        let bytes = Array(text.utf8)
+        let facts = bytes.withUnsafeBufferPointer {
+            FileAnalyzer.analyze(path: path, buffer: $0, isTest: isTest ?? PathRules.isTest(path), limits: AnalysisLimits())
+        }
+        return Dictionary(facts.findings.filter { $0.ruleId == rule }.map { ($0.line, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The 1-based line of the first line containing `needle`.
+    static func line(_ needle: String, in text: String) -> Int32 {
+        Int32((text.components(separatedBy: "\n").firstIndex { $0.contains(needle) } ?? -1) + 1)
+    }
+
+    /// Only unconditional skips are skipped tests (misfire class 1).
+    @Test func onlyUnconditionalSkipsAreSkippedTests() {
+        let cases: [(path: String, text: String, skipped: [String], notSkipped: [String])] = [
+            ("Tests/AppTests/ATests.swift", """
+                import Testing
+                import XCTest
+                @Test(.disabled("flaky on CI")) func alwaysOff() {}
+                @Test(.disabled(if: isLinux)) func offOnLinux() {}
+                @Test(arguments: [Mode.disabled, .ignore]) func modes(m: Mode) { configure(.disabled) }
+                final class ATests: XCTestCase {
+                    func testGone() throws {
+                        throw XCTSkip("not yet")
+                    }
+                    func testOnNewSystems() throws {
+                        guard #available(macOS 14, *) else { throw XCTSkip("needs macOS 14") }
+                    }
+                    func testLinuxOnly() throws {
+                        #if os(macOS)
+                        throw XCTSkip("Linux only")
+                        #else
+                        throw XCTSkip("not on Linux")
+                        #endif
+                    }
+                    func testMaybe() throws {
+                        try XCTSkipIf(ProcessInfo.processInfo.environment["CI"] != nil)
+                        if slow { throw XCTSkip("slow") }
+                    }
+                    func testFlaky() async {
+                        await withKnownIssue(isIntermittent: true) { try await fetch() }
+                    }
+                }
+                """, ["\"flaky on CI\"", "XCTSkip(\"not yet\")"], ["disabled(if:", "Mode.disabled", "needs macOS 14", "Linux only", "not on Linux", "XCTSkipIf", "\"slow\""]),
+            ("tests/test_a.py", """
+                import sys
+                import pytest
+                import unittest
+
+
+                @pytest.mark.skip(reason="broken")
+                def test_broken():
+                    assert False
+
+
+                @pytest.mark.skipif(sys.platform == "win32", reason="posix only")
+                def test_posix():
+                    assert True
+
+
+                def test_needs_network():
+                    if not online():
+                        pytest.skip("offline")
+                    assert fetch()
+
+
+                def test_not_written():
+                    pytest.skip("to do")
+
+
+                class T(unittest.TestCase):
+                    @unittest.skip("later")
+                    def test_x(self):
+                        pass
+
+                    @unittest.skipIf(sys.version_info < (3, 10), "old python")
+                    def test_y(self):
+                        self.skipTest("never")
+                """, ["reason=\"broken\"", "pytest.skip(\"to do\")", "unittest.skip(\"later\")", "self.skipTest(\"never\")"],
+                ["skipif", "pytest.skip(\"offline\")", "skipIf"]),
+            ("web/a.test.js", """
+                describe.skip('old suite', () => {})
+                xit('pending', () => {})
+                it('runs', () => { if (process.env.CI) { this.skip() } })
+                const skip = { skip: true }
+                test.skipIf(isWindows)('posix', () => {})
+                """, ["describe.skip", "xit("], ["this.skip", "skip: true", "skipIf"]),
+            ("pkg/a/a_test.go", """
+                package a
+
+                import "testing"
+
+                func TestGone(t *testing.T) {
+                \tt.Skip("not yet")
+                }
+
+                func TestSlow(t *testing.T) {
+                \tif testing.Short() {
+                \t\tt.Skip("slow")
+                \t}
+                }
+                """, ["t.Skip(\"not yet\")"], ["t.Skip(\"slow\")"]),
+            ("tests/a.rs", """
+                #[test]
+                #[ignore]
+                fn gone() {}
+
+                #[test]
+                #[cfg_attr(windows, ignore)]
+                fn posix() {}
+                """, ["#[ignore]"], ["cfg_attr"]),
+            ("src/test/java/ATest.java", """
+                class ATest {
+                    @Disabled("later") @Test void gone() {}
+                    @DisabledOnOs(OS.WINDOWS) @Test void posix() {}
+                }
+                """, ["@Disabled(\"later\")"], ["DisabledOnOs"]),
+        ]
+        for c in cases {
+            let found = Self.findings(c.path, c.text, rule: "tdd/skipped-test")
+            for needle in c.skipped {
+                #expect(found[Self.line(needle, in: c.text)] != nil, "\(c.path): the skip at '\(needle)' is unconditional; found \(found.keys.sorted())")
+            }
+            for needle in c.notSkipped {
+                let f = found[Self.line(needle, in: c.text)]
+                #expect(f == nil || f?.severity == .info, "\(c.path): '\(needle)' is not an unconditional skip")
+            }
+        }
+        // a known intermittent issue is info
+        let swift = cases[0]
+        #expect(Self.findings(swift.path, swift.text, rule: "tdd/skipped-test")[Self.line("isIntermittent", in: swift.text)]?.severity == .info)
+    }
+
+    /// Abstract hooks, unsupported-by-design members and no-op hooks are not stubs; a stub after
+    /// an early return is (misfire class 2).
+    @Test func stubsAreWorkLeftUndoneNotDesign() {
+        let cases: [(path: String, text: String, stubs: [String], notStubs: [String])] = [
+            ("app/base.py", """
+                import abc
+
+
+                class Handler:
+                    def handle(self, event):
+                        raise NotImplementedError
+
+                    def on_close(self):
+                        pass
+
+                    @abc.abstractmethod
+                    def name(self):
+                        raise NotImplementedError
+
+
+                def compute(x):
+                    raise NotImplementedError  # module level
+                """, ["# module level"], ["raise NotImplementedError\n\n    def on_close", "pass", "@abc"]),
+            ("Sources/App/View.swift", """
+                final class View: UIView {
+                    required init?(coder: NSCoder) {
+                        fatalError("init(coder:) has not been implemented")
+                    }
+                    @available(*, unavailable)
+                    func legacy() {
+                        fatalError()
+                    }
+                    func load() -> Data {
+                        fatalError("not implemented")
+                    }
+                }
+                """, ["fatalError(\"not implemented\")"], ["init(coder:) has not", "fatalError()"]),
+            ("pkg/a/a.go", """
+                package a
+
+                func (t *T) Do() error {
+                	if t == nil {
+                		return nil
+                	}
+                	panic("TODO")
+                }
+                """, ["panic(\"TODO\")"], []),
+            ("src/main/java/A.java", """
+                class A extends AbstractList<String> {
+                    public void add(int i, String s) { throw new UnsupportedOperationException("immutable"); }
+                    public String get(int i) { throw new UnsupportedOperationException("not implemented yet"); }
+                }
+                """, ["not implemented yet"], ["immutable"]),
+        ]
+        for c in cases {
+            let found = Self.findings(c.path, c.text, rule: "integrity/stub-body")
+            for needle in c.stubs {
+                #expect(found[Self.line(needle, in: c.text)] != nil, "\(c.path): '\(needle)' is a stub; found at \(found.keys.sorted())")
+            }
+            for needle in c.notStubs {
+                let at = Self.line(needle.components(separatedBy: "\n").first!, in: c.text)
+                #expect(found[at] == nil, "\(c.path): '\(needle)' is not a stub")
+            }
+        }
+    }
+}
