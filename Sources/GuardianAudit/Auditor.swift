@@ -102,7 +102,7 @@ public enum Auditor {
     static func cacheKey(_ parts: [UInt8]) -> [UInt8] { Sodium.blake2b(parts, length: 20) }
 
     static func blobKey(oid: git_oid?, content: UnsafeBufferPointer<UInt8>?, path: String, options: AuditOptions) -> [UInt8] {
-        var b: [UInt8] = Array("\(FileAnalyzer.version)|\(options.limits.cacheTag)|\(Language.detect(path: path).rawValue)|\(PathRules.isTest(path))|\(PathRules.vendoredOrGenerated(path) ?? "")|".utf8)
+        var b: [UInt8] = Array("\(FileAnalyzer.version)|\(options.limits.cacheTag)|\(Language.detect(path: path).rawValue)|\(PathRules.isTest(path))|\(PathRules.isSampleOrExample(path))|\(PathRules.vendoredOrGenerated(path) ?? "")|".utf8)
         if var o = oid {
             withUnsafeBytes(of: &o.id) { b.append(contentsOf: $0) }
         } else if let c = content {

@@ -208,4 +208,20 @@ import Testing
             }
         }
     }
+
+    /// Keys and sample credentials in tests, fixtures and examples are samples; a password in a
+    /// committed URL is a credential (misfire class 3).
+    @Test func secretsAreLeaksNotSamples() {
+        let key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAvP0y0n4d3Tz9\n-----END RSA PRIVATE KEY-----\n"
+        for path in ["Tests/AppTests/Fixtures/server.key", "tests/certs/key.pem", "Sources/AppDevelopment/Keys.swift",
+                     "Examples/Server/key.pem", "docs/setup.md"] {
+            #expect(Self.findings(path, key, rule: "strict/hardcoded-secret").isEmpty, "\(path): a sample key")
+        }
+        #expect(!Self.findings("config/server.key", key, rule: "strict/hardcoded-secret").isEmpty, "a key in the project's config")
+        let env = "DATABASE_URL=postgres://app:password@db.internal:5432/app\nCACHE_URL=redis://:${REDIS_PASS}@cache:6379\nDOC=https://user:<password>@host/x\n"
+        let found = Self.findings(".env", env, rule: "strict/hardcoded-secret")
+        #expect(found[1] != nil && found[1]?.severity == .high, "\(found)")
+        #expect(found[2] == nil && found[3] == nil, "placeholders are not credentials")
+        #expect(Self.findings("tests/test_db.py", "URL = 'postgres://app:password@localhost/test'\n", rule: "strict/hardcoded-secret").isEmpty)
+    }
 }

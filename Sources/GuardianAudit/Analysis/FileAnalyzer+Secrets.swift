@@ -31,8 +31,13 @@ extension FileAnalyzer {
                      name: "private key"),
     ]
 
+    /// Well-known token formats anywhere, and passwords in URLs. In fixtures, examples, samples,
+    /// demos and docs nothing is reported (keys there are samples); in tests only token formats
+    /// other than private keys, at low severity (a test key is a sample unless it is live).
     mutating func scanSecretPatterns() {
         guard !facts.isBinary, facts.skipReason == nil || facts.language == .text else { return }
+        if PathRules.isSampleOrExample(path) { return }
+        if !isTest { urlCredentials() }
         let n = buf.count
         var k = 0
         var lastLine: Int32 = -1
@@ -51,20 +56,49 @@ extension FileAnalyzer {
                     if f.name == "private key" {
                         let s = string(k..<m)
                         guard s.hasSuffix("PRIVATE KEY") || s.contains("PRIVATE KEY") else { continue }
+                        if isTest { k = m; break } // a test's key pair
                     }
                     let line = lineOf(offset: k)
                     let text = lineText(line)
                     if text.contains("EXAMPLE") || text.contains("example") { continue }
                     if line != lastLine {
                         lastLine = line
-                        add("strict/hardcoded-secret", isTest ? .high : .critical, line: line,
-                            column: Int32(k) - lineStarts[Int(line) - 1] + 1, "possible \(f.name) in source")
+                        add("strict/hardcoded-secret", isTest ? .low : .critical, line: line,
+                            column: Int32(k) - lineStarts[Int(line) - 1] + 1,
+                            isTest ? "possible \(f.name) in test code (revoke it if it is live)" : "possible \(f.name) in source")
                     }
                     k = m
                     break
                 }
             }
             k += 1
+        }
+    }
+
+    /// `scheme://user:password@host` with a password that is not a placeholder (`${DB_PASS}`,
+    /// `<password>`, `****`): a credential committed in a URL, as `.env` files and configs hold them.
+    mutating func urlCredentials() {
+        let n = buf.count
+        var k = 0
+        while k + 3 < n {
+            guard buf[k] == B.colon, buf[k + 1] == B.slash, buf[k + 2] == B.slash else { k += 1; continue }
+            var s = k
+            while s > 0 && (FileAnalyzer.alnum(buf[s - 1]) || buf[s - 1] == B.plus || buf[s - 1] == B.minus || buf[s - 1] == B.dot) { s -= 1 }
+            var u = k + 3
+            func stop(_ b: UInt8) -> Bool { B.isSpace(b) || b == B.nl || b == B.slash || b == B.quote || b == B.apos || b == B.lt || b == B.gt }
+            while u < n && !stop(buf[u]) && buf[u] != B.colon && buf[u] != 64 { u += 1 }
+            guard s < k, u < n, buf[u] == B.colon, u > k + 3 else { k += 3; continue }
+            var p = u + 1
+            while p < n && !stop(buf[p]) && buf[p] != 64 { p += 1 }
+            guard p < n, buf[p] == 64, p - (u + 1) >= 3, p + 1 < n, FileAnalyzer.alnum(buf[p + 1]) else { k = u; continue }
+            let password = string(u + 1..<p).lowercased()
+            let placeholder = FileAnalyzer.placeholders.contains { password.contains($0) } || password.allSatisfy { $0 == "*" || $0 == "x" }
+            let line = lineOf(offset: k)
+            if !placeholder && !lineText(line).lowercased().contains("example") {
+                add("strict/hardcoded-secret", .high, line: line, column: Int32(s) - lineStarts[Int(line) - 1] + 1,
+                    "password in a \(string(s..<k)) URL")
+            }
+            k = p
         }
     }
 

@@ -28,6 +28,19 @@ enum PathRules {
         return false
     }
 
+    static let sampleDirs: Set<String> = ["fixtures", "fixture", "testdata", "test-data", "test_data", "examples", "example",
+                                          "samples", "sample", "demo", "demos", "docs", "doc", "documentation", "certs",
+                                          "testing", "mocks", "snapshots", "__snapshots__"]
+
+    /// Fixtures, examples, samples, demos and docs (and SwiftPM targets named `…Example(s)`,
+    /// `…Demo`, `…Development`): secrets there are samples, not leaks.
+    static func isSampleOrExample(_ path: String) -> Bool {
+        let comps = path.split(separator: "/").dropLast().map { $0.lowercased() }
+        return comps.contains { c in
+            sampleDirs.contains(c) || c.hasSuffix("example") || c.hasSuffix("examples") || c.hasSuffix("demo") || c.hasSuffix("development")
+        }
+    }
+
     /// Vendored or generated code is not measured (it is not the team's code).
     static func vendoredOrGenerated(_ path: String) -> String? {
         let lower = path.lowercased()
