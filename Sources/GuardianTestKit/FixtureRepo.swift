@@ -4,7 +4,8 @@ import Foundation
 /// real repositories (objects, trees, history) exactly as users have them.
 public final class FixtureRepo: @unchecked Sendable { // used from one test at a time
     public let path: String
-    private var clock = 1_700_000_000
+    /// Seconds since 1970 of the next commit (each git call moves it on a minute); a test may jump it.
+    public var clock = 1_700_000_000
 
     public init(bare: Bool = false, initGit: Bool = true) throws {
         // A child that exits before reading its input must not kill the test process.

@@ -224,4 +224,32 @@ import Testing
         #expect(found[2] == nil && found[3] == nil, "placeholders are not credentials")
         #expect(Self.findings("tests/test_db.py", "URL = 'postgres://app:password@localhost/test'\n", rule: "strict/hardcoded-secret").isEmpty)
     }
+
+    /// History conventions count where the project adopted them, squash suffixes are not part of
+    /// a subject, old history does not decide today's score, and one policy choice repeated is one
+    /// finding (misfire classes 9 and 10).
+    @Test func historyAndPolicyRulesJudgeTheProjectAsItWorks() throws {
+        let repo = try FixtureRepo()
+        try repo.write("README.md", "# Demo\n\n## Security\n\nReport vulnerabilities to security@example.org.\n")
+        try repo.write(".github/workflows/ci.yml", "on: push\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+                       + "      - uses: actions/checkout@v4\n      - uses: actions/setup-node@v4\n      - uses: actions/cache@v4\n")
+        try repo.commit("Add the demo")
+        // years ago: long subjects and WIP commits, which no longer decide anything
+        for i in 0..<5 { try repo.write("old\(i).txt", "x"); try repo.commit("WIP this is an old and very long subject line that goes on well past seventy-two characters \(i)") }
+        repo.clock += 3 * 365 * 86_400
+        // now: plain (not Conventional) subjects of 60-70 characters, squash-merged with " (#123)"
+        for i in 0..<8 {
+            try repo.write("src/f\(i).py", "def f\(i)():\n    \"\"\"F.\"\"\"\n    return \(i)\n")
+            try repo.commit("Teach the parser to accept trailing commas in argument list \(i) (#\(1000 + i))")
+        }
+        let r = try RepositoryControlsTests.audit(repo)
+        let git = try #require(r.result(.git))
+        #expect(!git.violations.contains { $0.ruleId == "git/long-subject" }, "squash suffixes are not the subject: \(git.violations)")
+        #expect(!git.violations.contains { $0.ruleId == "git/wip-commit" }, "three-year-old WIP commits do not decide today's score")
+        let conv = try #require(git.violations.first { $0.ruleId == "git/non-conventional-commits" })
+        #expect(conv.severity == .info && conv.message.contains("not adopted"), "\(conv)")
+        #expect(!r.allViolations.contains { $0.ruleId == "sages/missing-security" }, "the README says how to report a vulnerability")
+        let unpinned = r.allViolations.filter { $0.ruleId == "servant/unpinned-action" }
+        #expect(unpinned.count == 1 && unpinned[0].message.hasPrefix("3 actions"), "\(unpinned)")
+    }
 }

@@ -145,6 +145,10 @@ extension FileAnalyzer {
         }
         facts.words = words
         facts.headings = headings
+        // a README that says how to report a vulnerability (a Security section, an address, or a
+        // pointer to the organisation's policy) is a security policy
+        facts.statesSecurityPolicy = contains(0..<buf.count, Array("vulnerabilit".utf8)) || contains(0..<buf.count, Array("security@".utf8))
+            || contains(0..<buf.count, Array("# security".utf8)) || contains(0..<buf.count, Array("security policy".utf8))
     }
 
     mutating func lcov() {

@@ -67,6 +67,8 @@ struct FileFacts: Sendable, Equatable {
     var coverableLines: Int32 = 0
     var isBinary: Bool = false
     var suppressions: [InlineSuppression] = []
+    /// Markdown that says how to report a vulnerability.
+    var statesSecurityPolicy = false
 
     init(language: Language, isTest: Bool) {
         self.language = language

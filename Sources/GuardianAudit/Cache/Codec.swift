@@ -99,6 +99,7 @@ extension FileFacts {
             w.i32(s.line); w.optStr(s.reason)
             w.u(UInt64(s.rules.count)); for r in s.rules { w.str(r) }
         }
+        w.bool(statesSecurityPolicy)
         return w.bytes
     }
 
@@ -140,6 +141,7 @@ extension FileFacts {
             guard nr < 1000 else { throw CodecError() }
             f.suppressions.append(InlineSuppression(line: line, rules: try (0..<nr).map { _ in try r.str() }, reason: reason))
         }
+        f.statesSecurityPolicy = try r.bool()
         return f
     }
 }

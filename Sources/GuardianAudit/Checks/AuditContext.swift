@@ -50,6 +50,13 @@ struct AuditContext: Sendable {
     /// `guardian:ignore` comments by file.
     var suppressions: [String: [InlineSuppression]] = [:]
 
+    /// The commits of the last 180 days before the audited commit (newest first): history rules
+    /// judge how the project works now, not how it worked years ago.
+    var recentCommits: [CommitFacts] {
+        let since = headTime - 180 * 86_400
+        return commits.filter { $0.time >= since }
+    }
+
     var sourceFiles: [AuditedFile] { files.filter { $0.facts.language.isCode && !$0.facts.isTest && $0.facts.skipReason == nil } }
     var testFiles: [AuditedFile] { files.filter { $0.facts.language.isCode && $0.facts.isTest && $0.facts.skipReason == nil } }
 

@@ -7,6 +7,14 @@ extension Checks {
     static let conventional = try! NSRegularExpression(
         pattern: "^(feat|fix|docs|style|refactor|perf|test|tests|build|ci|chore|revert)(\\([^)]+\\))?!?: \\S")
 
+    static let squashSuffix = try! NSRegularExpression(pattern: " \\(#[0-9]+\\)$")
+
+    /// A subject without the " (#123)" the code host appends when it squash-merges a pull request.
+    static func withoutSquashSuffix(_ s: String) -> String {
+        guard let m = squashSuffix.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)), let r = Range(m.range, in: s) else { return s }
+        return String(s[..<r.lowerBound])
+    }
+
     static func isConventional(_ summary: String) -> Bool {
         conventional.firstMatch(in: summary, range: NSRange(summary.startIndex..., in: summary)) != nil
     }
@@ -50,20 +58,31 @@ extension Checks {
             if !ok { out.add("git/branch-name", "branch '\(branch)' does not follow the naming pattern", key: "branch:" + branch) }
         }
         guard ctx.isGit else { return }
-        let mainline = ctx.commits.filter { ctx.firstParent.contains($0.id) && $0.parents.count <= 1 }
+        let mainline = ctx.recentCommits.filter { ctx.firstParent.contains($0.id) && $0.parents.count <= 1 }
+        // Conventions count where the project adopted them: Conventional Commits when most commits
+        // follow them or a commitlint/commitizen configuration says so; short subjects when most
+        // subjects are short. Otherwise a finding is information, not a defect.
+        let conv = mainline.filter { isConventional($0.summary) }.count
+        let convAdopted = (mainline.count > 0 && conv * 2 > mainline.count) || ctx.files.contains { f in
+            let name = f.path.lowercased().split(separator: "/").last.map(String.init) ?? ""
+            return name.hasPrefix(".commitlintrc") || name.hasPrefix("commitlint.config") || name == ".czrc" || name == ".cz.toml" || name == ".cz.json"
+        }
         if mainline.count >= 5 {
-            let conv = mainline.filter { isConventional($0.summary) }.count
             let share = Double(conv) / Double(mainline.count)
             if share < ctx.thresholds.minConventionalShare {
-                out.add("git/non-conventional-commits", share < ctx.thresholds.minConventionalShare / 2 ? .medium : .low,
+                out.add("git/non-conventional-commits", !convAdopted ? .info : share < ctx.thresholds.minConventionalShare / 2 ? .medium : .low,
                         String(format: "%.0f%% of the last %d default-branch commits follow Conventional Commits (threshold %.0f%%)",
-                               share * 100, mainline.count, ctx.thresholds.minConventionalShare * 100), key: "conventional")
+                               share * 100, mainline.count, ctx.thresholds.minConventionalShare * 100)
+                            + (convAdopted ? "" : "; the project has not adopted them"), key: "conventional")
             }
         }
-        for c in mainline {
-            if c.summary.count > ctx.thresholds.maxSubjectLength {
-                out.add("git/long-subject", "commit \(c.id.prefix(10)) subject has \(c.summary.count) characters: \(c.summary.prefix(60))…",
-                        key: "subject:" + c.id)
+        let subjects = mainline.map { withoutSquashSuffix($0.summary) }
+        let longCount = subjects.filter { $0.count > ctx.thresholds.maxSubjectLength }.count
+        let shortAdopted = !subjects.isEmpty && Double(longCount) / Double(subjects.count) <= 0.2
+        for (c, subject) in zip(mainline, subjects) {
+            if subject.count > ctx.thresholds.maxSubjectLength {
+                out.add("git/long-subject", shortAdopted ? nil : .info,
+                        "commit \(c.id.prefix(10)) subject has \(subject.count) characters: \(subject.prefix(60))…", key: "subject:" + c.id)
             }
             let l = c.summary.lowercased()
             if l.hasPrefix("wip") || l.hasPrefix("fixup!") || l.hasPrefix("squash!") || l.hasPrefix("[wip]") || l == "tmp" || l == "temp" {

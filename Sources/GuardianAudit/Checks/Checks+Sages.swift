@@ -24,7 +24,9 @@ extension Checks {
         }
         if find(["license", "licence", "copying"]) == nil { out.add("sages/missing-license", "no LICENSE file", key: "license") }
         if find(["contributing"]) == nil { out.add("sages/missing-contributing", "no CONTRIBUTING guide", key: "contributing") }
-        if find(["security"]) == nil { out.add("sages/missing-security", "no SECURITY policy", key: "security") }
+        if find(["security"]) == nil && !(find(["readme"])?.facts.statesSecurityPolicy ?? false) {
+            out.add("sages/missing-security", "no SECURITY policy (nor a README section on reporting vulnerabilities)", key: "security")
+        }
         if find(["changelog", "changes", "history", "news", "releases"]) == nil {
             out.add("sages/missing-changelog", "no CHANGELOG", key: "changelog")
         }
@@ -32,7 +34,8 @@ extension Checks {
             out.add("sages/missing-docs", "no docs/ folder or DocC catalog", key: "docs")
         }
         if ctx.isGit {
-            let recent = ctx.commits.prefix(200).filter { $0.parents.count <= 1 }
+            // merge commits count: "Merge pull request #N" is how a merge workflow references its PR
+            let recent = ctx.recentCommits.prefix(200)
             if recent.count >= 10 {
                 let refs = recent.filter { referencesIssue($0.message) }.count
                 let share = Double(refs) / Double(recent.count)

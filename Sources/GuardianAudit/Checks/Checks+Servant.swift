@@ -6,6 +6,17 @@ extension Checks {
 
     static func servant(_ ctx: AuditContext, _ out: inout CheckOutput) {
         fileFindings(ctx, prefix: "servant/", &out)
+        // actions not pinned to a commit are one policy choice, however many places repeat it:
+        // one finding at the first place, naming the others
+        let unpinned = out.findings.filter { $0.ruleId == "servant/unpinned-action" }
+        if unpinned.count > 1 {
+            out.findings.removeAll { $0.ruleId == "servant/unpinned-action" }
+            let places = unpinned.map { "\($0.file ?? "?"):\($0.line ?? 0)" }
+            let first = unpinned[0]
+            out.add("servant/unpinned-action", file: first.file, line: first.line,
+                    "\(unpinned.count) actions are not pinned to a commit SHA: \(places.prefix(8).joined(separator: ", "))\(places.count > 8 ? ", …" : "")",
+                    key: "unpinned-actions")
+        }
         let paths = ctx.files.map { $0.path.lowercased() }
         let pathSet = Set(paths)
         let ci = paths.contains { $0.hasPrefix(".github/workflows/") && ($0.hasSuffix(".yml") || $0.hasSuffix(".yaml")) }
