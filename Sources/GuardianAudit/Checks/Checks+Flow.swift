@@ -21,7 +21,7 @@ extension Checks {
             }
         }
         guard ctx.isGit else { return }
-        let mainline = ctx.commits.filter { ctx.firstParent.contains($0.id) }
+        let mainline = ctx.recentCommits.filter { ctx.firstParent.contains($0.id) }
         let eligible = mainline.filter { !$0.parents.isEmpty }
         if eligible.count >= 5 {
             let merged = eligible.filter(arrivedByReview).count
@@ -32,7 +32,7 @@ extension Checks {
                                share * 100, eligible.count, ctx.thresholds.minMergedShare * 100), key: "direct")
             }
         }
-        for c in ctx.commits where !c.parents.isEmpty && c.parents.count == 1 {
+        for c in ctx.recentCommits where c.parents.count == 1 {
             let files = c.files.count
             let lines = Int(c.insertions + c.deletions)
             if files > ctx.thresholds.maxCommitFiles || (c.statsComputed && lines > ctx.thresholds.maxCommitLines) {

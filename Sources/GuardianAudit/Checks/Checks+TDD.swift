@@ -45,7 +45,7 @@ extension Checks {
         }
         // recent commits that change source but no test
         if ctx.isGit {
-            let recent = ctx.commits.filter { $0.parents.count == 1 }.prefix(100)
+            let recent = ctx.recentCommits.filter { $0.parents.count == 1 }.prefix(100)
             var touching = 0, untested = 0
             var memo: [String: (code: Bool, test: Bool)] = [:]
             func kind(_ p: String) -> (code: Bool, test: Bool) {
