@@ -136,10 +136,11 @@ public enum Auditor {
         Trace.mark("open+resolve")
         let entries = try repo.tree(of: head)
         Trace.mark("tree \(entries.count)")
-        let config = try repositoryConfig { name in
+        var config = try repositoryConfig { name in
             guard let e = entries.first(where: { $0.path == name && ($0.kind == .blob || $0.kind == .executable) }) else { return nil }
             return try? repo.withBlob(e.oid) { String(decoding: $0, as: UTF8.self) }
         }
+        config.addBundledLibraries(entries.map(\.path))
         options.progress?("reading tree", 0.05)
         var files: [AuditedFile?] = Array(repeating: nil, count: entries.count)
         var skipped: [SkippedFile] = []
@@ -281,9 +282,10 @@ public enum Auditor {
 
     static func loadDirectory(path: String, options: AuditOptions, cache: AnalysisCache?) throws -> Loaded {
         var found = try DirectoryWalker.walk(root: path)
-        let config = try repositoryConfig { name in
+        var config = try repositoryConfig { name in
             DirectoryWalker.read(root: path, relative: name, maxBytes: 1 << 20).map { String(decoding: $0, as: UTF8.self) }
         }
+        config.addBundledLibraries(found.files)
         found.skipped += found.files.compactMap { f in configured(f, config).map { SkippedFile(path: f, reason: $0) } }
         found.files.removeAll { configured($0, config) != nil }
         let walked = found

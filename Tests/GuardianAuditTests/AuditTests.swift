@@ -219,9 +219,12 @@ import Testing
         let repo = try FixtureRepo()
         try repo.write("a.py", "def f(x):\n    \"\"\"Doc.\"\"\"\n    return x\n")
         let base = try repo.commit("feat: a")
-        try repo.write("a.py", "def f(x):\n    \"\"\"Doc.\"\"\"\n    return eval(x)\n")
+        try repo.write("a.py", "def f(x):\n    \"\"\"Doc.\"\"\"\n    return eval(x)\n\n\ndef g(request):\n    \"\"\"Doc.\"\"\"\n    return eval(request.body)\n")
         try repo.commit("feat: eval")
         let r = try PlantedAuditTests.audit(repo) { $0.baseline = base }
+        // eval of a parameter is medium (built at run time), of a request high: the gate fails on that one
+        let evals = r.allViolations.filter { $0.ruleId == "strict/dangerous-call" }.map { "\($0.line ?? 0):\($0.severity)" }
+        #expect(evals == ["3:medium", "8:high"], "\(evals)")
         #expect(!r.gate.passed)
         #expect(r.gate.reasons.contains { $0.contains("new finding") })
     }

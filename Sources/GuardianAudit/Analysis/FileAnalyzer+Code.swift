@@ -34,6 +34,7 @@ extension FileAnalyzer {
             duplicateHashes(tokens)
             entropySecrets(tokens)
         } else {
+            testsWithoutAssertion()
             skippedTests(tokens)
             if facts.language == .javascript || facts.language == .typescript { jsTests(tokens) }
         }
@@ -85,24 +86,25 @@ extension FileAnalyzer {
             switch lang {
             case .go: isTestFn = name.hasPrefix("Test")
             case .rust, .java, .kotlin, .csharp: isTestFn = attr
+            // an XCTest method takes no parameters: `testX(_ value:)` is a helper
+            case .swift: isTestFn = attr || (lowerName.hasPrefix("test") && f.facts.params == 0 && !f.hasReturnType)
             default: isTestFn = attr || lowerName.hasPrefix("test") || name == "TEST" || name == "TEST_F" || name == "TEST_P"
             }
+            var k = first
+            var found = false
+            var callees: [String] = []
+            while k < end {
+                let t = tokens[k]
+                if t.kind == .identifier && isAssertion(tokens, k) { found = true; break }
+                if t.kind == .identifier, let c = helperCall(tokens, k) { callees.append(c) }
+                k += 1
+            }
+            f.facts.hasAssertion = found
             if isTestFn {
                 f.facts.isTest = true
                 facts.tests += 1
-                var k = first
-                var found = false
-                while k < end {
-                    let t = tokens[k]
-                    if t.kind == .identifier && isAssertion(tokens, k) { found = true; break }
-                    k += 1
-                }
-                f.facts.hasAssertion = found
-                if !found {
-                    add("tdd/test-without-assertion", .medium, line: f.facts.startLine,
-                        "test '\(name)' has no assertion")
-                }
             }
+            testBodies.append(TestBody(name: name, line: f.facts.startLine, isTest: isTestFn, asserts: found, callees: callees))
             return
         }
         guard !body.isEmpty else {
@@ -311,6 +313,73 @@ extension FileAnalyzer {
         return false
     }
 
+    /// A test file's function: whether it asserts itself, and the helpers it calls (bare or on
+    /// `self`), so that a test that delegates to an asserting helper counts as asserting.
+    struct TestBody {
+        var name: String
+        var line: Int32
+        var isTest: Bool
+        var asserts: Bool
+        var callees: [String]
+    }
+
+    /// `helper(` or `self.helper(`: a call that may reach a helper of the test suite.
+    func helperCall(_ tokens: [Token], _ k: Int) -> String? {
+        // `helper(…)`, or Swift's `helper { … }` with a trailing closure
+        guard k + 1 < tokens.count, tokens[k + 1].isPunct(B.lparen) || (facts.language == .swift && tokens[k + 1].isPunct(B.lbrace)) else { return nil }
+        let c = buf[Int(tokens[k].start)]
+        guard c == 95 || (c >= 97 && c <= 122) else { return nil } // lower case or _
+        if k > 0 && tokens[k - 1].isPunct(B.dot) {
+            let onSelf = k > 1 && tokens[k - 2].kind == .identifier && text(tokens[k - 2]) == "self"
+            return (onSelf ? "self." : "member.") + text(tokens[k])
+        }
+        return text(tokens[k])
+    }
+
+    /// Names of helpers that check what they run (`verifyX`, `testCases.run()`).
+    static let checkingPrefixes = ["test", "check", "verify", "assert", "expect", "validate", "run", "ensure"]
+    static let helperPrefixes = checkingPrefixes + ["_", "do", "perform"]
+
+    /// A test is without assertion when neither it nor a helper it calls asserts. A helper this file
+    /// does not define may assert when the call names the suite (`self.helper(`), the helper is
+    /// named like one (`_helper`, `testX`, `checkX`, `verifyX`, `runX` …), or a method checks by its
+    /// name (`testCases.run()`, `response.verify()`): such a test is not reported.
+    mutating func testsWithoutAssertion() {
+        var byName: [String: [Int]] = [:]
+        for (i, b) in testBodies.enumerated() { byName[b.name, default: []].append(i) }
+        let keywords: Set<String> = ["if", "guard", "for", "while", "switch", "return", "try", "await", "catch", "print", "defer",
+                                     "func", "init", "super", "let", "var", "in", "repeat", "do", "throw", "sizeof", "len",
+                                     "range", "str", "int", "list", "dict", "set", "tuple", "isinstance", "open", "make",
+                                     "append", "println", "max", "min", "abs", "zip", "map", "filter", "sorted"]
+        var memo: [Int: Bool] = [:]
+        func asserts(_ i: Int, _ depth: Int) -> Bool {
+            if let m = memo[i] { return m }
+            let b = testBodies[i]
+            if b.asserts { return true }
+            guard depth < 6 else { return false }
+            memo[i] = false
+            for callee in b.callees {
+                let onSelf = callee.hasPrefix("self."), member = callee.hasPrefix("member.")
+                let c = onSelf ? String(callee.dropFirst(5)) : member ? String(callee.dropFirst(7)) : callee
+                guard !keywords.contains(c) else { continue }
+                guard let targets = byName[c] else {
+                    let lower = c.lowercased()
+                    if onSelf || (FileAnalyzer.helperPrefixes.contains(where: { lower.hasPrefix($0) }) && !member)
+                        || (member && FileAnalyzer.checkingPrefixes.contains(where: { lower.hasPrefix($0) })) {
+                        memo[i] = true // a helper of the suite defined elsewhere: it may assert
+                        return true
+                    }
+                    continue
+                }
+                if targets.contains(where: { $0 != i && asserts($0, depth + 1) }) { memo[i] = true; return true }
+            }
+            return false
+        }
+        for i in testBodies.indices where testBodies[i].isTest && !asserts(i, 0) {
+            add("tdd/test-without-assertion", .medium, line: testBodies[i].line, "test '\(testBodies[i].name)' has no assertion")
+        }
+    }
+
     static let assertWords: [[UInt8]] = ["assert", "expect", "xct", "require", "verify", "should", "raises", "must",
                                          "fail", "check"].map { Array($0.utf8) }
 
@@ -318,6 +387,10 @@ extension FileAnalyzer {
         let t = tokens[k]
         for w in FileAnalyzer.assertWords where startsWith(t, w) { return true }
         if contains(tokenRange(t), Array("assert".utf8)) || contains(tokenRange(t), Array("expect".utf8)) { return true }
+        // Swift: a test fails when what it `try`s throws: that is its assertion (not `try?`)
+        if facts.language == .swift && t.hash == v.try_ && !(k + 1 < tokens.count && tokens[k + 1].isPunct(B.question)) { return true }
+        // Swift Testing: Issue.record(…)
+        if k >= 2 && tokens[k - 1].isPunct(B.dot) && text(t) == "record" && text(tokens[k - 2]) == "Issue" { return true }
         // Go: t.Error, t.Errorf, t.Fatal, t.Fatalf
         if facts.language == .go && k > 0 && tokens[k - 1].isPunct(B.dot) {
             if startsWith(t, Array("error".utf8)) || startsWith(t, Array("fatal".utf8)) { return true }
@@ -514,13 +587,15 @@ extension FileAnalyzer {
 
     mutating func dangerousCalls(_ tokens: [Token]) {
         guard let list = FileAnalyzer.patterns[facts.language], let index = FileAnalyzer.patternIndex[facts.language] else { return }
+        let outsideAPI = PathRules.isOutsideAPI(path)
         for k in 0..<tokens.count {
             let t = tokens[k]
             guard t.kind == .identifier || t.kind == .punct, let cs = index[t.hash] else { continue }
             for i in cs where matches(list[i], tokens, at: k) {
                 let p = list[i]
-                add("strict/dangerous-call", p.severity, line: t.line, column: t.start - lineStarts[Int(t.line) - 1] + 1,
-                    p.message, fixOriginal: p.fix?.0, fixReplacement: p.fix?.1)
+                guard let judged = judgeDangerousCall(p, tokens, at: k, outsideAPI: outsideAPI) else { break }
+                add("strict/dangerous-call", judged.severity, line: t.line, column: t.start - lineStarts[Int(t.line) - 1] + 1,
+                    judged.message, fixOriginal: p.fix?.0, fixReplacement: p.fix?.1)
                 break
             }
         }
@@ -543,140 +618,7 @@ extension FileAnalyzer {
         }
     }
 
-    // MARK: public API documentation
-
-    mutating func documentation(_ tokens: [Token], built: [FunctionScanner.Built], pyBodyFirst: [Int]) {
-        switch facts.language {
-        case .swift, .java, .csharp, .rust, .javascript, .typescript:
-            let markers: Set<UInt64>
-            switch facts.language {
-            case .swift: markers = [v.public_, v.open]
-            case .rust: markers = [v.pub]
-            case .javascript, .typescript: markers = [v.export]
-            default: markers = [v.public_]
-            }
-            let declWords: Set<UInt64> = [v.func_, v.var_, v.let_, v.class_, v.struct_, v.enum_, v.protocol_, v.init_,
-                                          v.subscript_, v.typealias_, v.actor, v.macro, v.fn, v.trait, v.const_, v.type,
-                                          v.mod, v.function, v.interface, Vocabulary.h("record"), v.static_]
-            let skipAfter: Set<UInt64> = [v.extension_, v.import_, v.using, v.use]
-            var depth = 0
-            for k in 0..<tokens.count {
-                let t = tokens[k]
-                if t.isPunct(B.lbrace) { depth += 1; continue }
-                if t.isPunct(B.rbrace) { depth = max(0, depth - 1); continue }
-                guard t.kind == .identifier, markers.contains(t.hash) else { continue }
-                if k > 0 && (tokens[k - 1].isPunct(B.dot) || tokens[k - 1].isPunct(B.lparen)) { continue }
-                if k + 1 < tokens.count && tokens[k + 1].isPunct(B.lparen) { continue } // pub(crate), public(set)?
-                if facts.language == .swift && t.hash == v.open && !(k + 1 < tokens.count && tokens[k + 1].kind == .identifier) { continue }
-                // find the declaration keyword within a few tokens
-                var j = k + 1
-                var declName: String?
-                var skip = false
-                while j < min(tokens.count, k + 8) {
-                    let u = tokens[j]
-                    if u.kind == .identifier && skipAfter.contains(u.hash) { skip = true; break }
-                    if u.kind == .identifier && declWords.contains(u.hash) && u.hash != v.static_ {
-                        if j + 1 < tokens.count { declName = text(tokens[j + 1]) }
-                        if u.hash == v.init_ || u.hash == v.subscript_ { declName = text(u) }
-                        break
-                    }
-                    if u.isPunct(B.lbrace) || u.isPunct(B.semicolon) || u.isPunct(B.eq) { break }
-                    j += 1
-                }
-                if facts.language == .java || facts.language == .csharp, declName == nil, !skip {
-                    // Java/C#: `public Type name(` or `public class X`
-                    var q = k + 1
-                    while q < min(tokens.count, k + 8) {
-                        if tokens[q].isPunct(B.lparen), q > 0 { declName = text(tokens[q - 1]); break }
-                        if tokens[q].isPunct(B.lbrace) || tokens[q].isPunct(B.semicolon) || tokens[q].isPunct(B.eq) { break }
-                        q += 1
-                    }
-                }
-                guard !skip, let name = declName else { continue }
-                facts.publicDecls += 1
-                if hasDocComment(tokens, before: k) {
-                    facts.documentedDecls += 1
-                } else {
-                    add("sages/undocumented-public-api", .low, line: t.line,
-                        "public declaration '\(name)' has no documentation comment")
-                }
-            }
-        case .go:
-            var depth = 0
-            for k in 0..<tokens.count {
-                let t = tokens[k]
-                if t.isPunct(B.lbrace) || t.isPunct(B.lparen) { depth += 1; continue }
-                if t.isPunct(B.rbrace) || t.isPunct(B.rparen) { depth = max(0, depth - 1); continue }
-                guard depth == 0, t.kind == .identifier, t.hash == v.func_ || t.hash == v.type else { continue }
-                guard let fnIdx = built.firstIndex(where: { $0.introToken == k }) ?? (t.hash == v.type ? -1 : nil) else { continue }
-                let nameTok = fnIdx >= 0 ? tokens[built[fnIdx].nameToken] : (k + 1 < tokens.count ? tokens[k + 1] : t)
-                guard nameTok.kind == .identifier else { continue }
-                let c = buf[Int(nameTok.start)]
-                guard c >= 65 && c <= 90 else { continue }
-                facts.publicDecls += 1
-                if k > 0, tokens[k - 1].kind == .comment, tokens[k - 1].endLine >= t.line - 1 {
-                    facts.documentedDecls += 1
-                } else {
-                    add("sages/undocumented-public-api", .low, line: t.line,
-                        "exported '\(text(nameTok))' has no doc comment")
-                }
-            }
-        case .python:
-            for (i, f) in built.enumerated() {
-                guard !f.facts.name.hasPrefix("_") else { continue }
-                let intro = tokens[f.introToken]
-                let col = intro.start - lineStarts[Int(intro.line) - 1]
-                guard col <= 4 else { continue }
-                facts.publicDecls += 1
-                let bf = pyBodyFirst[i]
-                var b = bf
-                while b < tokens.count && tokens[b].kind == .comment { b += 1 }
-                if b < tokens.count && tokens[b].kind == .string {
-                    facts.documentedDecls += 1
-                } else {
-                    add("sages/undocumented-public-api", .low, line: intro.line,
-                        "public function '\(f.facts.name)' has no docstring")
-                }
-            }
-        default:
-            break
-        }
-    }
-
-    func hasDocComment(_ tokens: [Token], before k: Int) -> Bool {
-        var j = k - 1
-        var steps = 0
-        while j >= 0 && steps < 40 {
-            let t = tokens[j]
-            if t.kind == .comment {
-                return startsWith(t, Array("///".utf8)) || startsWith(t, Array("/**".utf8))
-                    || startsWith(t, Array("//!".utf8))
-            }
-            // attributes, annotations and modifiers between the comment and the declaration
-            if t.kind == .identifier || t.isPunct(B.at) || t.isPunct(B.rparen) || t.isPunct(B.lparen)
-                || t.kind == .string || t.isPunct(B.comma) || t.isPunct(B.dot) || t.isPunct(B.hash)
-                || t.isPunct(B.lbracket) || t.isPunct(B.rbracket) || t.isPunct(B.colon) || t.kind == .number
-                || t.isPunct2(B.colon, B.colon) || t.isPunct(B.star) || t.isPunct(B.eq) {
-                if t.isPunct(B.rparen) {
-                    // skip an attribute's argument list
-                    var d = 0
-                    while j >= 0 {
-                        if tokens[j].isPunct(B.rparen) { d += 1 } else if tokens[j].isPunct(B.lparen) { d -= 1; if d == 0 { break } }
-                        j -= 1
-                    }
-                }
-                if t.kind == .identifier && j > 0 && !tokens[j - 1].isPunct(B.at) && !tokens[j - 1].isPunct(B.dot)
-                    && steps > 0 && !isModifier(t) {
-                    return false
-                }
-                j -= 1; steps += 1; continue
-            }
-            return false
-        }
-        return false
-    }
-
-    func isModifier(_ t: Token) -> Bool { v.declarationModifiers.contains(t.hash) }
+    // MARK: public API documentation: FileAnalyzer+Documentation.swift
 
     // MARK: duplicate detection input
 

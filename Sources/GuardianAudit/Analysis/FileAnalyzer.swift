@@ -11,7 +11,7 @@ public struct AnalysisLimits: Sendable, Hashable {
 
 /// Analyses one file's bytes into `FileFacts`. Pure: no I/O, no clock.
 struct FileAnalyzer {
-    static let version = "guardian-analyzer/5"
+    static let version = "guardian-analyzer/6"
 
     let path: String
     let buf: UnsafeBufferPointer<UInt8>
@@ -20,6 +20,8 @@ struct FileAnalyzer {
     let v = Vocabulary.shared
     var facts: FileFacts
     var lineStarts: [Int32] = [0]
+    /// A test file's functions, judged together once all are read (FileAnalyzer+Code.swift).
+    var testBodies: [TestBody] = []
 
     init(path: String, buffer: UnsafeBufferPointer<UInt8>, isTest: Bool, limits: AnalysisLimits) {
         self.path = path

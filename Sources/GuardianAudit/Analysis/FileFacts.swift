@@ -29,6 +29,12 @@ struct RawFinding: Sendable, Equatable {
     var fixReplacement: String?
 }
 
+/// An undocumented public member of a type with a conformance list: its line and name.
+struct PossibleWitness: Sendable, Equatable {
+    var line: Int32
+    var name: String
+}
+
 /// A `guardian:ignore RULE-ID[, RULE-ID…] [-- reason]` comment: the rules it names (none: every
 /// rule) on its own line and the line below it.
 struct InlineSuppression: Sendable, Equatable {
@@ -69,6 +75,14 @@ struct FileFacts: Sendable, Equatable {
     var suppressions: [InlineSuppression] = []
     /// Markdown that says how to report a vulnerability.
     var statesSecurityPolicy = false
+    /// A program's entry point (Swift `@main`, Go `package main`): its target is an executable,
+    /// whose public declarations are no library's API.
+    var declaresMain = false
+    /// Swift: the member names the file's protocols require, and the undocumented public members of
+    /// types that declare conformances (`struct X: P`): a member that a protocol of the repository
+    /// requires is a witness, documented by the requirement (resolved across files by the sages check).
+    var protocolRequirements: [String] = []
+    var possibleWitnesses: [PossibleWitness] = []
 
     init(language: Language, isTest: Bool) {
         self.language = language

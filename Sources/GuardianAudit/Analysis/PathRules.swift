@@ -41,6 +41,22 @@ enum PathRules {
         }
     }
 
+    static let toolDirs: Set<String> = ["benchmarks", "benchmark", "benches", "scripts", "script", "tools", "tool", "plugins",
+                                        "snippets", "bin", "utils", "dev", "contrib", "ci", "playground", "playgrounds"]
+    static let manifests: Set<String> = ["package.swift", "setup.py", "conftest.py", "noxfile.py", "fabfile.py", "manage.py",
+                                         "__main__.py", "build.gradle", "build.gradle.kts", "gulpfile.js", "webpack.config.js",
+                                         "rollup.config.js", "vite.config.ts", "jest.config.js", "babel.config.js"]
+
+    /// Code that is no library's API: examples, samples, docs, benchmarks, scripts, tools, plugins
+    /// and build manifests. Its public declarations need no documentation comments.
+    static func isOutsideAPI(_ path: String) -> Bool {
+        if isSampleOrExample(path) { return true }
+        let comps = path.split(separator: "/").map { $0.lowercased() }
+        guard let name = comps.last else { return false }
+        if manifests.contains(name) || name.hasPrefix("package@swift") { return true }
+        return comps.dropLast().contains { toolDirs.contains($0) || $0.hasSuffix("benchmarks") || $0.hasSuffix("plugin") }
+    }
+
     /// Vendored or generated code is not measured (it is not the team's code).
     static func vendoredOrGenerated(_ path: String) -> String? {
         let lower = path.lowercased()

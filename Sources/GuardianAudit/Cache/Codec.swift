@@ -100,6 +100,9 @@ extension FileFacts {
             w.u(UInt64(s.rules.count)); for r in s.rules { w.str(r) }
         }
         w.bool(statesSecurityPolicy)
+        w.bool(declaresMain)
+        w.u(UInt64(protocolRequirements.count)); for n in protocolRequirements { w.str(n) }
+        w.u(UInt64(possibleWitnesses.count)); for p in possibleWitnesses { w.i32(p.line); w.str(p.name) }
         return w.bytes
     }
 
@@ -142,6 +145,13 @@ extension FileFacts {
             f.suppressions.append(InlineSuppression(line: line, rules: try (0..<nr).map { _ in try r.str() }, reason: reason))
         }
         f.statesSecurityPolicy = try r.bool()
+        f.declaresMain = try r.bool()
+        let nreq = try r.int()
+        guard nreq < 1_000_000 else { throw CodecError() }
+        f.protocolRequirements = try (0..<nreq).map { _ in try r.str() }
+        let nw = try r.int()
+        guard nw < 1_000_000 else { throw CodecError() }
+        f.possibleWitnesses = try (0..<nw).map { _ in PossibleWitness(line: try r.i32(), name: try r.str()) }
         return f
     }
 }

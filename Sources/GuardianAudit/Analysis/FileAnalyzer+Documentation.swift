@@ -1,0 +1,365 @@
+import GuardianCore
+
+/// Public API documentation. A finding is a declaration a library's users call that says nothing
+/// about itself. Not counted: members that inherit their documentation (overrides, `@Override`,
+/// the members of an `extension T: P` that witness the protocol, default implementations in an
+/// extension of a protocol the file declares, well-known witnesses such as `description`,
+/// `hash(into:)`, `encode(to:)`, `body`, associated types such as `RawValue`, operators), what is
+/// not API (`@_spi`, names starting with `_`, public members of a type that is not public),
+/// deprecated declarations, a
+/// parameterless `init()`, `init(from:)`, Python `@overload` signatures,
+/// property setters, nested functions, code under `if __name__ == "__main__":`, methods of private
+/// classes, and code outside any library's API (examples, samples, docs, benchmarks, scripts,
+/// tools, plugins, manifests; executable targets are dropped in the sages check).
+extension FileAnalyzer {
+    mutating func documentation(_ tokens: [Token], built: [FunctionScanner.Built], pyBodyFirst: [Int]) {
+        facts.declaresMain = declaresMain(tokens)
+        guard !PathRules.isOutsideAPI(path) else { return }
+        // an underscored module (`Sources/_NIOFileSystem/`) is not public API by Swift's convention
+        if facts.language == .swift && (path.hasPrefix("Sources/_") || path.contains("/Sources/_")) { return }
+        switch facts.language {
+        case .swift, .java, .csharp, .rust, .javascript, .typescript:
+            let markers: Set<UInt64>
+            switch facts.language {
+            case .swift: markers = [v.public_, v.open]
+            case .rust: markers = [v.pub]
+            case .javascript, .typescript: markers = [v.export]
+            default: markers = [v.public_]
+            }
+            let declWords: Set<UInt64> = [v.func_, v.var_, v.let_, v.class_, v.struct_, v.enum_, v.protocol_, v.init_,
+                                          v.subscript_, v.typealias_, v.actor, v.macro, v.fn, v.trait, v.const_, v.type,
+                                          v.mod, v.function, v.interface, Vocabulary.h("record"), v.static_]
+            let skipAfter: Set<UInt64> = [v.extension_, v.import_, v.using, v.use]
+            let protocols = facts.language == .swift ? declaredProtocols(tokens) : []
+            if facts.language == .swift { facts.protocolRequirements = protocolRequirements(tokens) }
+            var blocks: [SwiftBlock] = []
+            for k in 0..<tokens.count {
+                let t = tokens[k]
+                if t.isPunct(B.lbrace) { blocks.append(facts.language == .swift ? swiftBlock(tokens, openingAt: k, protocols: protocols) : .other); continue }
+                if t.isPunct(B.rbrace) { _ = blocks.popLast(); continue }
+                guard t.kind == .identifier, markers.contains(t.hash) else { continue }
+                // witnesses and default implementations inherit the requirement's documentation;
+                // public members of an internal type are not API
+                if blocks.last == .witnesses || blocks.contains(.hidden) { continue }
+                if facts.language == .swift && spiOrDeprecated(tokens, declarationAt: k) { continue }
+                if k > 0 && (tokens[k - 1].isPunct(B.dot) || tokens[k - 1].isPunct(B.lparen)) { continue }
+                if k + 1 < tokens.count && tokens[k + 1].isPunct(B.lparen) { continue } // pub(crate), public(set)?
+                if facts.language == .swift && t.hash == v.open && !(k + 1 < tokens.count && tokens[k + 1].kind == .identifier) { continue }
+                // find the declaration keyword within a few tokens
+                var j = k + 1
+                var declName: String?
+                var skip = false
+                while j < min(tokens.count, k + 8) {
+                    let u = tokens[j]
+                    if u.kind == .identifier && (skipAfter.contains(u.hash) || u.hash == v.override_) { skip = true; break }
+                    if u.kind == .identifier && declWords.contains(u.hash) && u.hash != v.static_ {
+                        if j + 1 < tokens.count { declName = text(tokens[j + 1]) }
+                        if u.hash == v.init_ || u.hash == v.subscript_ { declName = text(u) }
+                        break
+                    }
+                    if u.isPunct(B.lbrace) || u.isPunct(B.semicolon) || u.isPunct(B.eq) { break }
+                    j += 1
+                }
+                if facts.language == .java || facts.language == .csharp, declName == nil, !skip {
+                    // Java/C#: `public Type name(` or `public class X`
+                    var q = k + 1
+                    while q < min(tokens.count, k + 8) {
+                        if tokens[q].isPunct(B.lparen), q > 0 { declName = text(tokens[q - 1]); break }
+                        if tokens[q].isPunct(B.lbrace) || tokens[q].isPunct(B.semicolon) || tokens[q].isPunct(B.eq) { break }
+                        q += 1
+                    }
+                }
+                guard !skip, let name = declName, !name.hasPrefix("_"), !overrides(tokens, declarationAt: k),
+                      !FileAnalyzer.inheritsDocumentation(name, facts.language),
+                      !(name == "init" && (lineText(t.line).contains("from decoder") || lineText(t.line).contains("init()"))) else { continue }
+                facts.publicDecls += 1
+                if hasDocComment(tokens, before: k) {
+                    facts.documentedDecls += 1
+                } else {
+                    add("sages/undocumented-public-api", .low, line: t.line,
+                        "public declaration '\(name)' has no documentation comment")
+                    if blocks.last == .conforming || blocks.last == .plainExtension { facts.possibleWitnesses.append(PossibleWitness(line: t.line, name: name)) }
+                }
+            }
+        case .go:
+            var depth = 0
+            for k in 0..<tokens.count {
+                let t = tokens[k]
+                if t.isPunct(B.lbrace) || t.isPunct(B.lparen) { depth += 1; continue }
+                if t.isPunct(B.rbrace) || t.isPunct(B.rparen) { depth = max(0, depth - 1); continue }
+                guard depth == 0, t.kind == .identifier, t.hash == v.func_ || t.hash == v.type else { continue }
+                guard let fnIdx = built.firstIndex(where: { $0.introToken == k }) ?? (t.hash == v.type ? -1 : nil) else { continue }
+                let nameTok = fnIdx >= 0 ? tokens[built[fnIdx].nameToken] : (k + 1 < tokens.count ? tokens[k + 1] : t)
+                guard nameTok.kind == .identifier else { continue }
+                let c = buf[Int(nameTok.start)]
+                guard c >= 65 && c <= 90 else { continue }
+                facts.publicDecls += 1
+                if k > 0, tokens[k - 1].kind == .comment, tokens[k - 1].endLine >= t.line - 1 {
+                    facts.documentedDecls += 1
+                } else {
+                    add("sages/undocumented-public-api", .low, line: t.line,
+                        "exported '\(text(nameTok))' has no doc comment")
+                }
+            }
+        case .python:
+            for (i, f) in built.enumerated() {
+                guard !f.facts.name.hasPrefix("_") else { continue }
+                let intro = tokens[f.introToken]
+                // module-level functions and methods of public module-level classes; not nested
+                // functions, nor code under `if __name__ == "__main__":`
+                let indent = lineText(intro.line).prefix { $0 == " " || $0 == "\t" }.count
+                if indent > 0 {
+                    guard let cls = pythonEnclosingClass(f), cls.indent == 0, !cls.name.hasPrefix("_") else { continue }
+                }
+                guard !pythonDecorators(of: f).contains(where: { $0.hasSuffix("overload") || $0.hasSuffix(".setter") || $0.hasSuffix(".deleter") }) else { continue }
+                facts.publicDecls += 1
+                let bf = pyBodyFirst[i]
+                var b = bf
+                while b < tokens.count && tokens[b].kind == .comment { b += 1 }
+                if b < tokens.count && tokens[b].kind == .string {
+                    facts.documentedDecls += 1
+                } else {
+                    add("sages/undocumented-public-api", .low, line: intro.line,
+                        "public function '\(f.facts.name)' has no docstring")
+                }
+            }
+        default:
+            break
+        }
+    }
+
+    func hasDocComment(_ tokens: [Token], before k: Int) -> Bool {
+        var j = k - 1
+        var steps = 0
+        while j >= 0 && steps < 40 {
+            let t = tokens[j]
+            if t.kind == .comment {
+                return startsWith(t, Array("///".utf8)) || startsWith(t, Array("/**".utf8))
+                    || startsWith(t, Array("//!".utf8))
+            }
+            // attributes, annotations and modifiers between the comment and the declaration
+            if t.kind == .identifier || t.isPunct(B.at) || t.isPunct(B.rparen) || t.isPunct(B.lparen)
+                || t.kind == .string || t.isPunct(B.comma) || t.isPunct(B.dot) || t.isPunct(B.hash)
+                || t.isPunct(B.lbracket) || t.isPunct(B.rbracket) || t.isPunct(B.colon) || t.kind == .number
+                || t.isPunct2(B.colon, B.colon) || t.isPunct(B.star) || t.isPunct(B.eq) {
+                if t.isPunct(B.rparen) {
+                    // skip an attribute's argument list
+                    var d = 0
+                    while j >= 0 {
+                        if tokens[j].isPunct(B.rparen) { d += 1 } else if tokens[j].isPunct(B.lparen) { d -= 1; if d == 0 { break } }
+                        j -= 1
+                    }
+                }
+                if t.kind == .identifier && j > 0 && !tokens[j - 1].isPunct(B.at) && !tokens[j - 1].isPunct(B.dot)
+                    && steps > 0 && !isModifier(t) {
+                    return false
+                }
+                j -= 1; steps += 1; continue
+            }
+            return false
+        }
+        return false
+    }
+
+    func isModifier(_ t: Token) -> Bool { v.declarationModifiers.contains(t.hash) }
+
+    /// Swift `@main`, Go `package main`.
+    func declaresMain(_ tokens: [Token]) -> Bool {
+        switch facts.language {
+        case .swift:
+            for k in 1..<max(1, tokens.count) where tokens[k].kind == .identifier && tokens[k - 1].isPunct(B.at) && text(tokens[k]) == "main" { return true }
+            return false
+        case .go:
+            guard let k = tokens.firstIndex(where: { $0.kind != .comment }), k + 1 < tokens.count else { return false }
+            return text(tokens[k]) == "package" && text(tokens[k + 1]) == "main"
+        default: return false
+        }
+    }
+
+    /// Swift members a protocol (Equatable, Hashable, Codable, CustomStringConvertible, Sequence,
+    /// Collection, View, Error …) documents: a witness inherits the requirement's documentation.
+    static let swiftWitnesses: Set<String> = ["description", "debugDescription", "hash", "hashValue", "encode", "body", "makeIterator",
+                                              "next", "startIndex", "endIndex", "index", "subscript", "customMirror", "errorDescription",
+                                              "failureReason", "recoverySuggestion", "helpAnchor", "localizedDescription", "makeBody",
+                                              "playgroundDescription", "rawValue", "allCases", "id", "count", "isEmpty", "distance",
+                                              "formIndex", "makeAsyncIterator", "InboundIn", "InboundOut", "OutboundIn", "OutboundOut",
+                                              "RawValue", "Element", "Index", "Indices", "Iterator", "SubSequence", "AsyncIterator",
+                                              "Failure", "Body", "ID", "Value"]
+    static let javaWitnesses: Set<String> = ["toString", "hashCode", "equals", "compareTo", "iterator", "close", "run", "call",
+                                             "ToString", "GetHashCode", "Equals", "CompareTo", "Dispose", "GetEnumerator"]
+
+    static func inheritsDocumentation(_ name: String, _ language: Language) -> Bool {
+        guard let c = name.first, c == "_" || c.isLetter else { return true } // an operator
+        switch language {
+        case .swift: return swiftWitnesses.contains(name)
+        case .java, .csharp: return javaWitnesses.contains(name)
+        default: return false
+        }
+    }
+
+    enum SwiftBlock: Equatable {
+        /// `extension T: P` (its members witness P), or `extension P` of a protocol declared in the
+        /// file (default implementations)
+        case witnesses
+        /// a type declared without `public` or `open`: its members are not API
+        case hidden
+        /// a public type with a conformance list, or an extension of a type declared elsewhere: a
+        /// member may witness a requirement
+        case conforming
+        case plainExtension
+        case other
+    }
+
+    /// Classifies the block the `{` at `k` opens from its header: the nearest type keyword before it
+    /// within the same statement.
+    func swiftBlock(_ tokens: [Token], openingAt k: Int, protocols: Set<String>) -> SwiftBlock {
+        var j = k - 1, steps = 0, colonSeen = false
+        while j >= 0 && steps < 96 {
+            let t = tokens[j]
+            if t.isPunct(B.lbrace) || t.isPunct(B.rbrace) || t.isPunct(B.semicolon) { return .other }
+            if t.isPunct(B.colon) { colonSeen = true }
+            if t.kind == .identifier && t.hash == v.where_ { colonSeen = false }
+            let member = j > 0 && tokens[j - 1].isPunct(B.dot)
+            if t.kind == .identifier && !member {
+                if t.hash == v.extension_ {
+                    if colonSeen { return .witnesses }
+                    return j + 1 < k && protocols.contains(text(tokens[j + 1])) ? .witnesses : .plainExtension
+                }
+                if t.hash == v.func_ || t.hash == v.init_ || t.hash == v.var_ || t.hash == v.let_ || t.hash == v.subscript_ { return .other }
+                if [v.struct_, v.class_, v.enum_, v.actor, v.protocol_].contains(t.hash) {
+                    // `class func`/`class var` are members, not types
+                    if t.hash == v.class_ && j + 1 < k && tokens[j + 1].kind == .identifier && isModifierOrDeclarationWord(tokens[j + 1]) { return .other }
+                    guard declaredPublic(tokens, keywordAt: j) else { return .hidden }
+                    return colonSeen && t.hash != v.protocol_ ? .conforming : .other
+                }
+            }
+            j -= 1; steps += 1
+        }
+        return .other
+    }
+
+    func isModifierOrDeclarationWord(_ t: Token) -> Bool {
+        isModifier(t) || t.hash == v.func_ || t.hash == v.var_ || t.hash == v.let_ || t.hash == v.subscript_
+    }
+
+    /// Whether the modifiers and attributes right before a type keyword include `public` or `open`.
+    func declaredPublic(_ tokens: [Token], keywordAt k: Int) -> Bool {
+        var j = k - 1
+        while j >= 0 {
+            let t = tokens[j]
+            if t.kind == .comment { j -= 1; continue }
+            if t.isPunct(B.rparen) { // an attribute's arguments
+                var d = 0
+                while j >= 0 {
+                    if tokens[j].isPunct(B.rparen) { d += 1 } else if tokens[j].isPunct(B.lparen) { d -= 1; if d == 0 { break } }
+                    j -= 1
+                }
+                j -= 1; continue
+            }
+            if t.kind == .identifier && j > 0 && tokens[j - 1].isPunct(B.at) {
+                if text(t) == "_spi" { return false } // an SPI type is not public API
+                j -= 2; continue
+            }
+            guard t.kind == .identifier, isModifier(t) || text(t) == "indirect" else { return false }
+            if t.hash == v.public_ || t.hash == v.open { return true }
+            j -= 1
+        }
+        return false
+    }
+
+    /// `@_spi(…)` or a deprecation among the attributes of the declaration whose modifier is at `k`:
+    /// an SPI is not public API, and a deprecated declaration is on its way out.
+    func spiOrDeprecated(_ tokens: [Token], declarationAt k: Int) -> Bool {
+        var j = k - 1, steps = 0
+        while j >= 1 && steps < 24 {
+            let t = tokens[j]
+            if t.isPunct(B.lbrace) || t.isPunct(B.rbrace) || t.isPunct(B.semicolon) { return false }
+            if t.kind == .identifier && tokens[j - 1].isPunct(B.at) && text(t) == "_spi" { return true }
+            if t.kind == .identifier && text(t) == "deprecated" && lineText(t.line).contains("@available") { return true }
+            j -= 1; steps += 1
+        }
+        return false
+    }
+
+    /// The member names declared directly in the bodies of a Swift file's protocols.
+    func protocolRequirements(_ tokens: [Token]) -> [String] {
+        var out: [String] = []
+        var k = 0
+        while k < tokens.count {
+            defer { k += 1 }
+            guard tokens[k].kind == .identifier, tokens[k].hash == v.protocol_, !(k > 0 && tokens[k - 1].isPunct(B.dot)) else { continue }
+            var j = k + 1
+            while j < tokens.count && !tokens[j].isPunct(B.lbrace) && !tokens[j].isPunct(B.rbrace) && !tokens[j].isPunct(B.semicolon) { j += 1 }
+            guard j < tokens.count, tokens[j].isPunct(B.lbrace) else { continue }
+            var depth = 0
+            while j < tokens.count {
+                let t = tokens[j]
+                if t.isPunct(B.lbrace) { depth += 1 } else if t.isPunct(B.rbrace) { depth -= 1; if depth == 0 { break } }
+                if depth == 1, t.kind == .identifier, [v.func_, v.var_, v.let_, v.associatedtype_, v.subscript_].contains(t.hash), j + 1 < tokens.count {
+                    out.append(t.hash == v.subscript_ ? "subscript" : text(tokens[j + 1]))
+                } else if depth == 1, t.kind == .identifier, t.hash == v.init_ {
+                    out.append("init")
+                }
+                j += 1
+            }
+            k = j
+        }
+        return out
+    }
+
+    /// The names of the protocols a Swift file declares.
+    func declaredProtocols(_ tokens: [Token]) -> Set<String> {
+        var out = Set<String>()
+        for k in 0..<max(0, tokens.count - 1) where tokens[k].kind == .identifier && tokens[k].hash == v.protocol_ && tokens[k + 1].kind == .identifier {
+            if k > 0 && tokens[k - 1].isPunct(B.dot) { continue }
+            out.insert(text(tokens[k + 1]))
+        }
+        return out
+    }
+
+    /// Whether the declaration whose access modifier is at `k` overrides: `override` among the
+    /// modifiers before it, or a Java/Kotlin/C# `@Override` annotation.
+    func overrides(_ tokens: [Token], declarationAt k: Int) -> Bool {
+        var j = k - 1, steps = 0
+        while j >= 0 && steps < 24 {
+            let t = tokens[j]
+            if t.isPunct(B.lbrace) || t.isPunct(B.rbrace) || t.isPunct(B.semicolon) { return false }
+            if t.kind == .comment { j -= 1; continue }
+            if t.kind == .identifier && (t.hash == v.override_ || text(t) == "Override") { return true }
+            j -= 1; steps += 1
+        }
+        return false
+    }
+
+    /// A Python method's class (its name and indentation): the nearest less indented line above
+    /// the `def`, when that line is a `class`.
+    func pythonEnclosingClass(_ f: FunctionScanner.Built) -> (name: String, indent: Int)? {
+        func indent(_ s: String) -> Int { s.prefix { $0 == " " || $0 == "\t" }.count }
+        let own = indent(lineText(f.facts.startLine))
+        var l = f.facts.startLine - 1
+        while l >= 1 {
+            let s = lineText(l)
+            let trimmed = s.drop { $0 == " " || $0 == "\t" }
+            if !trimmed.isEmpty, !trimmed.hasPrefix("#"), !trimmed.hasPrefix("@"), !trimmed.hasPrefix(")"), indent(s) < own {
+                guard trimmed.hasPrefix("class ") else { return nil }
+                let name = trimmed.dropFirst(6).prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+                return (String(name), indent(s))
+            }
+            l -= 1
+        }
+        return nil
+    }
+
+    /// The decorators on the lines right above a Python `def` (`@overload`, `@x.setter` …).
+    func pythonDecorators(of f: FunctionScanner.Built) -> [String] {
+        var out: [String] = []
+        var l = f.facts.startLine - 1
+        while l >= 1 {
+            let trimmed = lineText(l).trimmed
+            guard trimmed.hasPrefix("@") else { break }
+            out.append(String(trimmed.dropFirst().prefix { $0 != "(" && $0 != " " }))
+            l -= 1
+        }
+        return out
+    }
+}

@@ -1,0 +1,260 @@
+import Foundation
+import GuardianCore
+import GuardianTestKit
+import Testing
+@testable import GuardianAudit
+
+/// Misfire classes of the code rules on real packages (issue 18): bundled C libraries, public API
+/// documentation, tests that assert through helpers, and dangerous calls judged by their input.
+@Suite struct PrecisionCodeTests {
+    static func findings(_ path: String, _ text: String, rule: String) -> [Int32: RawFinding] {
+        PrecisionTests.findings(path, text, rule: rule)
+    }
+
+    static func line(_ needle: String, in text: String) -> Int32 { PrecisionTests.line(needle, in: text) }
+
+    /// A C library copied into `Sources/C…` is vendored; a small shim the project wrote is its own.
+    @Test func bundledCLibrariesAreVendored() throws {
+        let detected = Dictionary(uniqueKeysWithValues: BundledLibraries.detect([
+            "Sources/CYaml/src/api.c", "Sources/CYaml/include/yaml.h", "Sources/CYaml/src/parser.c",
+            "Sources/CZstd/LICENSE", "Sources/CZstd/lib.c",
+            "Sources/CBig/update_big.sh", "Sources/CBig/a.c",
+            "Sources/CShim/shim.c", "Sources/CShim/include/shim.h",
+            "Sources/Core/x.c", "Sources/Clean/y.c",
+        ] + (0..<20).map { "Sources/CMany/f\($0).c" }).map { ($0.prefix, $0.reason) })
+        #expect(detected["Sources/CYaml/"] == "bundled C library: a well-known library file, yaml.h")
+        #expect(detected["Sources/CZstd/"] == "bundled C library: its own LICENSE")
+        #expect(detected["Sources/CBig/"] == "bundled C library: an update script, update_big.sh")
+        #expect(detected["Sources/CMany/"] == "bundled C library: 20 C files")
+        #expect(detected["Sources/CShim/"] == nil, "a two-file shim is the project's own")
+        #expect(detected["Sources/Core/"] == nil && detected["Sources/Clean/"] == nil, "not C targets by SwiftPM's convention")
+
+        let repo = try FixtureRepo()
+        try repo.write("Sources/CYaml/include/yaml.h", "int yaml_parse(const char *s);\n")
+        try repo.write("Sources/CYaml/src/parser.c", "int yaml_parse(const char *s) {\n    char buf[8];\n    strcpy(buf, s);\n    return 0;\n}\n")
+        try repo.write("Sources/CShim/shim.c", "int shim(const char *s) {\n    char buf[8];\n    strcpy(buf, s);\n    return 0;\n}\n")
+        try repo.write("Sources/App/App.swift", "/// App.\npublic struct App {}\n")
+        try repo.commit("Add the package")
+        let r = try RepositoryControlsTests.audit(repo)
+        let skipped = Dictionary(uniqueKeysWithValues: r.skippedFiles.map { ($0.path, $0.reason) })
+        #expect(skipped["Sources/CYaml/src/parser.c"] == "vendored (bundled C library: a well-known library file, yaml.h: Sources/CYaml/)")
+        #expect(skipped["Sources/CShim/shim.c"] == nil)
+        let strcpy = r.allViolations.filter { $0.ruleId == "strict/dangerous-call" }.compactMap(\.file)
+        #expect(strcpy == ["Sources/CShim/shim.c"], "\(strcpy)")
+    }
+
+    /// Only a library's own public API needs documentation comments: not witnesses of protocol
+    /// requirements, members of non-public or SPI types, overrides, deprecated or underscored
+    /// names, tools, examples, manifests and executables (misfire class 6).
+    @Test func publicAPIMeansTheLibrarysOwn() throws {
+        let swift = """
+            public protocol Codec {
+                /// Encodes.
+                func encode(_ v: Int) -> [UInt8]
+            }
+
+            public struct Plain {
+                public init() {}
+                public init(from decoder: Decoder) throws {}
+                public func undocumented() {}
+                public var description: String { "" }
+                @_spi(Testing) public func spiOnly() {}
+                @available(*, deprecated, renamed: "undocumented") public func old() {}
+                public func _hidden() {}
+                public static func == (a: Plain, b: Plain) -> Bool { true }
+            }
+
+            extension Plain: Codec {
+                public func encode(_ v: Int) -> [UInt8] { [] }
+            }
+
+            struct Internal {
+                public func notAPI() {}
+            }
+
+            open class Base {
+                /// Runs.
+                open func go() {}
+            }
+
+            public final class Derived: Base {
+                public override func go() {}
+            }
+            """
+        let found = Self.findings("Sources/Lib/Plain.swift", swift, rule: "sages/undocumented-public-api")
+        #expect(found[Self.line("public func undocumented()", in: swift)] != nil, "the real finding stays: \(found.keys.sorted())")
+        #expect(found[Self.line("public struct Plain", in: swift)] != nil)
+        for quiet in ["public init() {}", "init(from decoder", "var description", "spiOnly", "func old()", "_hidden", "static func ==",
+                      "func encode(_ v: Int) -> [UInt8] { [] }", "notAPI", "override func go"] {
+            #expect(found[Self.line(quiet, in: swift)] == nil, "'\(quiet)' needs no documentation comment")
+        }
+        for path in ["Package.swift", "Examples/Demo/main.swift", "Benchmarks/Perf/Perf.swift", "Plugins/Gen/Gen.swift", "Sources/_Internal/X.swift"] {
+            #expect(Self.findings(path, "public func undocumented() {}\n", rule: "sages/undocumented-public-api").isEmpty, "\(path)")
+        }
+
+        let python = """
+            from typing import overload
+
+
+            def public_function(x):
+                return x
+
+
+            def _private(x):
+                return x
+
+
+            class Client:
+                def get(self, url):
+                    return url
+
+                @overload
+                def put(self, x: int) -> int: ...
+
+                @property
+                def name(self):
+                    return "n"
+
+                @name.setter
+                def name(self, value):
+                    pass
+
+                def helper(self):
+                    def nested():
+                        return 1
+                    return nested()
+
+
+            class _Hidden:
+                def visible(self):
+                    return 1
+            """
+        let py = Self.findings("src/pkg/client.py", python, rule: "sages/undocumented-public-api")
+        for loud in ["def public_function", "def get(self", "def helper(self"] {
+            #expect(py[Self.line(loud, in: python)] != nil, "'\(loud)' is public API: \(py.keys.sorted())")
+        }
+        for quiet in ["_private", "def put", "def name(self, value)", "def nested", "def visible"] {
+            #expect(py[Self.line(quiet, in: python)] == nil, "'\(quiet)' needs no docstring")
+        }
+        #expect(Self.findings("setup.py", "def public_function(x):\n    return x\n", rule: "sages/undocumented-public-api").isEmpty)
+
+        // a witness of a protocol declared in another file, and an executable target
+        let repo = try FixtureRepo()
+        try repo.write("Sources/Lib/Proto.swift", "/// Handles.\npublic protocol Handler {\n    /// Handles.\n    func handle()\n}\n")
+        try repo.write("Sources/Lib/Impl.swift", "/// Impl.\npublic struct Impl: Handler {\n    public func handle() {}\n    public func extra() {}\n}\n")
+        try repo.write("Sources/Tool/Tool.swift", "@main\npublic struct Tool {\n    public static func main() {}\n}\n")
+        try repo.commit("Add the package")
+        let r = try RepositoryControlsTests.audit(repo)
+        let docs = r.allViolations.filter { $0.ruleId == "sages/undocumented-public-api" }.map { "\($0.file ?? ""):\($0.line ?? 0)" }
+        #expect(docs == ["Sources/Lib/Impl.swift:4"], "\(docs)")
+    }
+
+    /// A test that asserts through a helper, `try` or `Issue.record` asserts (misfire class 7).
+    @Test func testsThatAssertThroughHelpersAssert() {
+        let swift = """
+            import XCTest
+            final class ParserTests: XCTestCase {
+                func testThroughHelper() {
+                    check("a", parsesTo: 1)
+                }
+                func testThroughTry() throws {
+                    _ = try Parser().parse("a")
+                }
+                func testThroughSelf() {
+                    self.roundTrip("a")
+                }
+                func testThroughClosure() {
+                    withParser { p in
+                        XCTAssertNotNil(p)
+                    }
+                }
+                func testNothing() {
+                    _ = Parser()
+                }
+                func testOptionalTry() {
+                    _ = try? Parser().parse("a")
+                }
+                func check(_ s: String, parsesTo n: Int) {
+                    XCTAssertEqual(try? Parser().parse(s), n)
+                }
+                func helper(value: Int) -> Int { value }
+            }
+            """
+        let found = Self.findings("Tests/ParserTests/ParserTests.swift", swift, rule: "tdd/test-without-assertion")
+        #expect(found[Self.line("testNothing", in: swift)] != nil, "\(found.keys.sorted())")
+        #expect(found[Self.line("testOptionalTry", in: swift)] != nil, "try? swallows the error")
+        for quiet in ["testThroughHelper", "testThroughTry", "testThroughSelf", "testThroughClosure", "func check(", "func helper("] {
+            #expect(found[Self.line(quiet, in: swift)] == nil, "'\(quiet)' asserts or is no test")
+        }
+        let python = """
+            def assert_roundtrip(x):
+                assert decode(encode(x)) == x
+
+
+            def test_roundtrip():
+                assert_roundtrip(1)
+
+
+            def test_nothing():
+                encode(1)
+            """
+        let py = Self.findings("tests/test_codec.py", python, rule: "tdd/test-without-assertion")
+        #expect(py[Self.line("def test_nothing", in: python)] != nil && py[Self.line("def test_roundtrip", in: python)] == nil, "\(py.keys.sorted())")
+    }
+
+    /// A call is dangerous by what reaches it: constant input is not reported, outside input is
+    /// high, anything else built at run time is medium; a `try!` with its reason written down, or
+    /// in a tool, is the author's choice (misfire class 8).
+    @Test func dangerousCallsAreJudgedByTheirInput() throws {
+        let python = """
+            import os
+            import subprocess
+
+
+            def constant():
+                subprocess.run("ls -l", shell=True)
+                os.system("make clean")
+
+
+            def outside(request):
+                os.system("convert " + request.args["file"])
+
+
+            def built(name):
+                subprocess.run("tar czf " + name, shell=True)
+            """
+        let py = Self.findings("src/app/jobs.py", python, rule: "strict/dangerous-call")
+        #expect(py[Self.line("\"ls -l\"", in: python)] == nil && py[Self.line("make clean", in: python)] == nil, "\(py)")
+        let outside = try #require(py[Self.line("request.args", in: python)])
+        #expect(outside.severity == .high && outside.message.hasSuffix("with outside input"), "\(outside)")
+        let built = try #require(py[Self.line("tar czf", in: python)])
+        #expect(built.severity == .medium && built.message.contains("built at run time"), "\(built)")
+
+        let swift = """
+            import Foundation
+            public enum Patterns {
+                static let word = try! NSRegularExpression(pattern: "[a-z]+")
+                static let settings = try! loadSettings()
+                // the bundled schema is checked by the tests
+                static let schema = try! Schema.load(bundled())
+                static func load(_ path: String) -> Data {
+                    return try! Data(contentsOf: URL(fileURLWithPath: path))
+                }
+            }
+            """
+        let sw = Self.findings("Sources/Lib/Patterns.swift", swift, rule: "strict/dangerous-call")
+        #expect(sw[Self.line("NSRegularExpression", in: swift)] == nil, "constant arguments cannot fail at run time")
+        #expect(sw[Self.line("Schema.load", in: swift)] == nil, "the reason is written above")
+        #expect(sw[Self.line("contentsOf", in: swift)] != nil, "a file read that can fail: \(sw.keys.sorted())")
+        #expect(sw[Self.line("loadSettings", in: swift)] != nil, "no literal argument: it reads state that can fail")
+        #expect(Self.findings("Scripts/gen.swift", swift, rule: "strict/dangerous-call").isEmpty, "a script's crash stops no service")
+
+        let repo = try FixtureRepo()
+        try repo.write("Sources/Tool/main.swift", "import Foundation\nlet data = try! Data(contentsOf: URL(fileURLWithPath: CommandLine.arguments[1]))\n")
+        try repo.write("Sources/Lib/Lib.swift", "import Foundation\n/// Reads.\npublic func read(_ p: String) -> Data {\n    try! Data(contentsOf: URL(fileURLWithPath: p))\n}\n")
+        try repo.commit("Add the package")
+        let r = try RepositoryControlsTests.audit(repo)
+        let crashes = r.allViolations.filter { $0.ruleId == "strict/dangerous-call" }.compactMap(\.file)
+        #expect(crashes == ["Sources/Lib/Lib.swift"], "\(crashes)")
+    }
+}
