@@ -9,7 +9,7 @@ import Testing
 
     static func fixture() throws -> FixtureRepo {
         let repo = try FixtureRepo()
-        try repo.write("app/main.py", "import os\n\n\ndef run(c):\n    \"\"\"Run.\"\"\"\n    os.system(c)\n")
+        try repo.write("app/main.py", "import os\n\n\ndef run(request):\n    \"\"\"Run.\"\"\"\n    os.system(request.path)\n")
         try repo.write("README.md", "# Demo\n")
         try repo.commit("feat: demo")
         return repo
