@@ -52,11 +52,11 @@ extension FileAnalyzer {
         }
         if let o = open {
             if constantArguments(tokens, open: o) != nil { return nil }
-            let names = argumentIdentifiers(tokens, open: o).map { $0.lowercased() }
-            if names.contains(where: { n in FileAnalyzer.untrustedNames.contains { n.contains($0) } }) {
-                return JudgedCall(severity: .high, message: p.message + " with outside input")
+            let names = argumentIdentifiers(tokens, open: o)
+            if let name = names.first(where: { n in FileAnalyzer.untrustedNames.contains { n.lowercased().contains($0) } }) {
+                return JudgedCall(severity: .high, message: p.message + "; it is called with outside input ('\(name)')")
             }
-            return JudgedCall(severity: .medium, message: p.message + " built at run time; make sure no outside input reaches it")
+            return JudgedCall(severity: .medium, message: p.message + "; its input is built at run time: make sure no outside input reaches it")
         }
         return JudgedCall(severity: p.severity, message: p.message)
     }
