@@ -6,6 +6,7 @@ import Foundation
 ///
 ///     P = Σ weight(code violations) / max(1, KLOC) + Σ weight(repository violations)
 ///
+/// with the low-severity part of that sum saturated at `lowCap`,
 /// where KLOC is thousands of code lines audited, so a large repository is not punished for
 /// being large. The score halves for every `halfLife` points of penalty:
 ///
@@ -16,9 +17,22 @@ import Foundation
 public enum Scoring {
     public static let halfLife: Double = 8
 
-    public static func penalty(codeWeights: Double, repositoryWeights: Double, codeLines: Int) -> Double {
+    /// The most that low-severity findings can add to a check's penalty, however many there are:
+    /// at `halfLife`, lows alone keep the score above 50, which no profile's `failScore` exceeds,
+    /// so volume of low findings alone never fails a check.
+    public static let lowCap: Double = halfLife
+
+    /// `lowCodeWeights`/`lowRepositoryWeights` are the low-severity part, which saturates at `lowCap`.
+    public static func penalty(codeWeights: Double, repositoryWeights: Double, lowCodeWeights: Double = 0,
+                               lowRepositoryWeights: Double = 0, codeLines: Int) -> Double {
         let kloc = max(1.0, Double(codeLines) / 1000.0)
-        return codeWeights / kloc + repositoryWeights
+        return codeWeights / kloc + repositoryWeights + saturated(lowCodeWeights / kloc + lowRepositoryWeights)
+    }
+
+    /// `lowCap · (1 − e^(−x / lowCap))`: about `x` while small, never more than `lowCap`.
+    public static func saturated(_ x: Double) -> Double {
+        guard x > 0 else { return 0 }
+        return lowCap * (1 - exp(-x / lowCap))
     }
 
     public static func score(penalty: Double) -> Int {

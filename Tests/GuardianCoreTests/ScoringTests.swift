@@ -33,6 +33,23 @@ import Testing
         #expect(Scoring.penalty(codeWeights: 3, repositoryWeights: 0, codeLines: 10) == 3)
     }
 
+    @Test func lowSeverityVolumeAloneCannotFailACheck() {
+        // a few lows count about as much as before; thousands saturate below the cap
+        let few = Scoring.penalty(codeWeights: 0, repositoryWeights: 0, lowCodeWeights: 1, codeLines: 1_000)
+        #expect(few > 0.9 && few < 1)
+        let flood = Scoring.penalty(codeWeights: 0, repositoryWeights: 0, lowCodeWeights: 5_000, lowRepositoryWeights: 40, codeLines: 10_000)
+        #expect(flood <= Scoring.lowCap && flood > Scoring.lowCap - 0.01)
+        for s in stride(from: 0.0, through: 1.0, by: 0.05) {
+            let t = Thresholds.forStrictness(s)
+            #expect(Scoring.status(score: Scoring.score(penalty: flood), hasCritical: false, thresholds: t, complianceMode: false) != .failed,
+                    "strictness \(s)")
+        }
+        // one medium on top of the flood still can
+        let withMedium = Scoring.penalty(codeWeights: 0, repositoryWeights: 2, lowCodeWeights: 5_000, codeLines: 10_000)
+        #expect(Scoring.status(score: Scoring.score(penalty: withMedium), hasCritical: false, thresholds: Thresholds.forStrictness(1),
+                               complianceMode: false) == .failed)
+    }
+
     @Test func statusFollowsThresholds() {
         let t = Thresholds.forStrictness(0.8)
         #expect(Scoring.status(score: t.passScore, hasCritical: false, thresholds: t, complianceMode: false) == .passed)

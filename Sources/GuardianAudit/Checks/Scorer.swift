@@ -22,7 +22,7 @@ enum Scorer {
         for (i, f) in output.findings.enumerated() { byFile[f.file ?? "", default: []].append(i) }
         var violations: [Violation] = []
         violations.reserveCapacity(output.findings.count)
-        var codeWeights = 0.0, repoWeights = 0.0
+        var codeWeights = 0.0, repoWeights = 0.0, lowCode = 0.0, lowRepo = 0.0
         var counts: [String: Int] = [:]
         var hasCritical = false
         var suppressed = 0
@@ -55,11 +55,17 @@ enum Scorer {
                 let scope: RuleScope
                 if let s = scopes[f.ruleId] { scope = s } else { scope = RuleCatalog.rule(f.ruleId).scope; scopes[f.ruleId] = scope }
                 let w = f.severity.weight * (ctx.ruleWeights[f.ruleId] ?? 1)
-                if scope == .code { codeWeights += w } else { repoWeights += w }
+                switch (scope == .code, f.severity == .low) {
+                case (true, false): codeWeights += w
+                case (false, false): repoWeights += w
+                case (true, true): lowCode += w
+                case (false, true): lowRepo += w
+                }
             }
         }
         violations.sort(by: Violation.reportOrder)
-        let penalty = Scoring.penalty(codeWeights: codeWeights, repositoryWeights: repoWeights, codeLines: ctx.codeLines)
+        let penalty = Scoring.penalty(codeWeights: codeWeights, repositoryWeights: repoWeights, lowCodeWeights: lowCode,
+                                      lowRepositoryWeights: lowRepo, codeLines: ctx.codeLines)
         let score = Scoring.score(penalty: penalty)
         let rules = RuleCatalog.rules(for: check)
         let allSkipped = rules.allSatisfy { r in output.skipped.contains { $0.ruleId == r.id } }
