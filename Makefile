@@ -2,7 +2,7 @@
 SWIFT ?= swift
 RELEASE_BIN := .build/release/guardian
 
-.PHONY: deps build release run audit test bench bench-agent bench-mesh clean-cache
+.PHONY: deps build release run audit test bench bench-agent bench-mesh bench-precision clean-cache
 
 deps:
 	@scripts/install-deps.sh
@@ -30,6 +30,10 @@ bench: release
 
 bench-agent: release
 	@scripts/bench-agent.sh
+
+# Precision of the findings on a labelled corpus of real code (bench/precision/, docs/precision.md).
+bench-precision: release
+	@python3 scripts/bench_precision.py
 
 # The mesh simulator (1,000 nodes) and ring figures; no network, no mirror.
 bench-mesh: release

@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""Precision of Guardian's findings on real code the project did not write (docs/precision.md).
+
+Audits every repository of bench/precision/corpus.txt with the release binary, joins the findings
+with the verdicts of bench/precision/labels.tsv, and prints precision per rule and overall, the
+gate of each repository, and the labelled true findings that are no longer reported (recall lost).
+
+  scripts/bench_precision.py                 report (what `make bench-precision` runs)
+  scripts/bench_precision.py --worksheet N   also write up to N unlabelled findings per rule,
+                                             spread over the repositories, with their code, to
+                                             bench-work/precision/worksheet.jsonl for labelling
+"""
+import argparse
+import collections
+import csv
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tarfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, ".build/release/guardian")
+CORPUS = os.path.join(ROOT, "bench/precision/corpus.txt")
+LABELS = os.path.join(ROOT, "bench/precision/labels.tsv")
+WORK = os.path.join(ROOT, "bench-work/precision")
+FETCHED = os.environ.get("GUARDIAN_FETCHED", "/work/.mirror")
+LABEL_FIELDS = ["repo", "rule", "file", "line", "fingerprint", "verdict", "reason"]
+
+
+def run(args, **kw):
+    return subprocess.run(args, check=True, capture_output=True, text=True, **kw)
+
+
+def corpus():
+    out = []
+    for raw in open(CORPUS):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        kind, source, version = line.split()
+        name = source.split("/")[-1]
+        out.append({"kind": kind, "source": source, "version": version,
+                    "id": name + ("@history" if kind == "history" else "")})
+    return out
+
+
+def prepare(entry):
+    """The path of the entry's source on this machine, or None (with the reason printed)."""
+    dest = os.path.join(WORK, "src", entry["id"])
+    if os.path.isdir(dest):
+        return dest
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    kind, source, version = entry["kind"], entry["source"], entry["version"]
+    if kind == "mirror":
+        run(["git", "clone", "-q", "--branch", version, f"https://github.com/{source}.git", dest])
+    elif kind == "history":
+        bare = os.path.join(FETCHED, source.replace("/", "+"), "repo")
+        if not os.path.isdir(bare):
+            print(f"  {entry['id']}: skipped, no full-history clone at {bare} (bring it with the tool library's fetch)")
+            return None
+        run(["git", "clone", "-q", bare, dest])
+    elif kind == "pypi":
+        dl = os.path.join(WORK, "sdists")
+        os.makedirs(dl, exist_ok=True)
+        run([sys.executable, "-m", "pip", "download", "-q", "--no-binary", ":all:", "--no-deps", "-d", dl, f"{source}=={version}"])
+        tar = next(os.path.join(dl, f) for f in os.listdir(dl) if f.lower().startswith(f"{source.lower()}-{version}") and f.endswith(".tar.gz"))
+        tmp = dest + ".tmp"
+        with tarfile.open(tar) as t:
+            t.extractall(tmp, filter="data")
+        (top,) = os.listdir(tmp)
+        os.rename(os.path.join(tmp, top), dest)
+        os.rmdir(tmp)
+    else:
+        raise SystemExit(f"{CORPUS}: unknown kind {kind}")
+    return dest
+
+
+def audit(path):
+    p = subprocess.run([BIN, "audit", path, "--format", "json", "--no-cache"], capture_output=True, text=True)
+    if p.returncode > 1:
+        raise SystemExit(f"guardian audit {path} failed ({p.returncode}): {p.stderr.strip()}")
+    return json.loads(p.stdout)
+
+
+def findings(report):
+    for check, result in report["magicResults"].items():
+        for v in result.get("violations", []):
+            if v.get("suppression"):
+                continue
+            yield check, v
+
+
+def load_labels():
+    if not os.path.exists(LABELS):
+        return {}
+    out = {}
+    with open(LABELS, newline="") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            if row["verdict"] not in ("true", "false"):
+                raise SystemExit(f"{LABELS}: verdict must be true or false: {row}")
+            out[(row["repo"], row["fingerprint"])] = row
+    return out
+
+
+def context(path, file, line, radius=8):
+    try:
+        lines = open(os.path.join(path, file), errors="replace").read().split("\n")
+    except OSError:
+        return ""
+    lo, hi = max(1, line - radius), min(len(lines), line + radius)
+    return "\n".join(f"{n:5d}{'>' if n == line else ' '} {lines[n - 1]}" for n in range(lo, hi + 1))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--worksheet", type=int, default=0, help="write up to N unlabelled findings per rule")
+    args = ap.parse_args()
+    if not os.path.exists(BIN):
+        raise SystemExit("no release binary: run `make release` first")
+    labels = load_labels()
+    seen = set()
+    by_rule = collections.defaultdict(lambda: {"fired": 0, "true": 0, "false": 0})
+    unlabelled = collections.defaultdict(list)
+    gates = []
+    print("== Precision corpus (bench/precision/corpus.txt)")
+    for entry in corpus():
+        path = prepare(entry)
+        if path is None:
+            continue
+        report = audit(path)
+        count = 0
+        verdicts_by_check = collections.defaultdict(lambda: [0, 0])
+        for check, v in findings(report):
+            count += 1
+            rule = v["ruleId"]
+            key = (entry["id"], v["fingerprint"])
+            stat = by_rule[rule]
+            stat["fired"] += 1
+            if key in labels:
+                seen.add(key)
+                verdict = labels[key]["verdict"]
+                stat[verdict] += 1
+                verdicts_by_check[check][0 if verdict == "true" else 1] += 1
+            else:
+                unlabelled[rule].append((entry, path, check, v))
+        gate = report["gate"]
+        print(f"  {entry['id']:<28} {count:5d} findings, gate {'passed' if gate['passed'] else 'failed'}")
+        if not gate["passed"]:
+            for reason in gate["reasons"]:
+                check = reason.split()[0]
+                t, f = verdicts_by_check.get(check, [0, 0])
+                gates.append(f"{entry['id']}: {reason}; labelled findings of {check}: {t} true, {f} false")
+
+    print("\n== Precision by rule (labelled findings)")
+    print(f"  {'rule':<40} {'fired':>6} {'labelled':>8} {'true':>5} {'false':>5} {'precision':>9}")
+    total_t = total_f = 0
+    below = []
+    for rule in sorted(by_rule):
+        s = by_rule[rule]
+        n = s["true"] + s["false"]
+        total_t += s["true"]
+        total_f += s["false"]
+        prec = f"{100 * s['true'] / n:.0f}%" if n else "-"
+        if n and s["true"] / n < 0.85:
+            below.append(rule)
+        print(f"  {rule:<40} {s['fired']:>6} {n:>8} {s['true']:>5} {s['false']:>5} {prec:>9}")
+    n = total_t + total_f
+    print(f"\n  overall: {total_t} of {n} labelled findings true: "
+          + (f"{100 * total_t / n:.1f}% precision" if n else "no labels"))
+    fired = sum(s["fired"] for s in by_rule.values())
+    print(f"  findings reported: {fired}, of them labelled: {n}, unlabelled: {fired - n}")
+    print(f"  rules below 85%: {', '.join(below) if below else 'none'}")
+
+    gone = [row for key, row in labels.items() if key not in seen]
+    lost = [row for row in gone if row["verdict"] == "true"]
+    print(f"\n== Labelled findings no longer reported: {len(gone)} ({len(gone) - len(lost)} false, {len(lost)} true)")
+    for row in lost:
+        print(f"  recall lost: {row['repo']} {row['rule']} {row['file']}:{row['line']} ({row['reason']})")
+
+    print("\n== Gate failures")
+    for g in gates or ["none"]:
+        print(f"  {g}")
+
+    if args.worksheet:
+        out = os.path.join(WORK, "worksheet.jsonl")
+        written = 0
+        with open(out, "w") as f:
+            for rule, items in sorted(unlabelled.items()):
+                # spread over repositories, in a stable order
+                items.sort(key=lambda it: hashlib.sha256((it[0]["id"] + it[3]["fingerprint"]).encode()).hexdigest())
+                per_repo = collections.defaultdict(list)
+                for it in items:
+                    per_repo[it[0]["id"]].append(it)
+                picked = []
+                while len(picked) < args.worksheet and any(per_repo.values()):
+                    for repo in sorted(per_repo):
+                        if per_repo[repo] and len(picked) < args.worksheet:
+                            picked.append(per_repo[repo].pop(0))
+                for entry, path, check, v in picked:
+                    line = v.get("line") or 0
+                    f.write(json.dumps({"repo": entry["id"], "source": path, "rule": rule, "severity": v["severity"],
+                                        "file": v.get("file", ""), "line": line, "fingerprint": v["fingerprint"],
+                                        "message": v["message"],
+                                        "code": context(path, v["file"], line) if v.get("file") and line else ""}) + "\n")
+                    written += 1
+        print(f"\nworksheet: {written} unlabelled findings in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
