@@ -123,6 +123,8 @@ def main():
     seen = set()
     by_rule = collections.defaultdict(lambda: {"fired": 0, "true": 0, "false": 0})
     unlabelled = collections.defaultdict(list)
+    advisory = collections.Counter()
+    demoted = set()
     gates = []
     print("== Precision corpus (bench/precision/corpus.txt)")
     for entry in corpus():
@@ -133,8 +135,13 @@ def main():
         count = 0
         verdicts_by_check = collections.defaultdict(lambda: [0, 0])
         for check, v in findings(report):
-            count += 1
             rule = v["ruleId"]
+            if v["severity"] == "info":
+                # advisory: counts for nothing in scores or the gate, and claims no defect
+                advisory[rule] += 1
+                demoted.add((entry["id"], v["fingerprint"]))
+                continue
+            count += 1
             key = (entry["id"], v["fingerprint"])
             stat = by_rule[rule]
             stat["fired"] += 1
@@ -146,7 +153,7 @@ def main():
             else:
                 unlabelled[rule].append((entry, path, check, v))
         gate = report["gate"]
-        print(f"  {entry['id']:<28} {count:5d} findings, gate {'passed' if gate['passed'] else 'failed'}")
+        print(f"  {entry['id']:<28} {count:5d} findings above info, gate {'passed' if gate['passed'] else 'failed'}")
         if not gate["passed"]:
             for reason in gate["reasons"]:
                 check = reason.split()[0]
@@ -173,7 +180,13 @@ def main():
     print(f"  findings reported: {fired}, of them labelled: {n}, unlabelled: {fired - n}")
     print(f"  rules below 85%: {', '.join(below) if below else 'none'}")
 
-    gone = [row for key, row in labels.items() if key not in seen]
+    print(f"  info (advisory, not counted): {sum(advisory.values())} findings: "
+          + ", ".join(f"{r} {n}" for r, n in sorted(advisory.items())))
+
+    info = [row for key, row in labels.items() if key in demoted]
+    print(f"\n== Labelled findings now info: {len(info)} ({sum(r['verdict'] == 'false' for r in info)} false, "
+          f"{sum(r['verdict'] == 'true' for r in info)} true)")
+    gone = [row for key, row in labels.items() if key not in seen and key not in demoted]
     lost = [row for row in gone if row["verdict"] == "true"]
     print(f"\n== Labelled findings no longer reported: {len(gone)} ({len(gone) - len(lost)} false, {len(lost)} true)")
     for row in lost:

@@ -273,6 +273,7 @@ enum Planted {
             runs-on: ubuntu-latest
             steps:
               - uses: actions/checkout@v4
+              - uses: docker/login-action@v3
               - uses: actions/setup-node@8f152de45cc393bb48ce5d89d36b731f54556e65
               - run: curl -sSL https://example.com/install.sh | bash
 

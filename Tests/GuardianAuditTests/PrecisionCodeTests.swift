@@ -169,6 +169,11 @@ import Testing
                     }
                 }
                 func testNothing() {
+                    // TODO: write this test
+                    let value = 1
+                    print(value)
+                }
+                func testSmoke() {
                     _ = Parser()
                 }
                 func testOptionalTry() {
@@ -181,9 +186,10 @@ import Testing
             }
             """
         let found = Self.findings("Tests/ParserTests/ParserTests.swift", swift, rule: "tdd/test-without-assertion")
-        #expect(found[Self.line("testNothing", in: swift)] != nil, "\(found.keys.sorted())")
-        #expect(found[Self.line("testOptionalTry", in: swift)] != nil, "try? swallows the error")
-        for quiet in ["testThroughHelper", "testThroughTry", "testThroughSelf", "testThroughClosure", "func check(", "func helper("] {
+        #expect(found[Self.line("testNothing", in: swift)] != nil, "it runs nothing, so it cannot fail: \(found.keys.sorted())")
+        // a test that calls code fails when the code throws or traps: a smoke test, kept on purpose
+        for quiet in ["testThroughHelper", "testThroughTry", "testThroughSelf", "testThroughClosure", "func check(", "func helper(",
+                      "testSmoke", "testOptionalTry"] {
             #expect(found[Self.line(quiet, in: swift)] == nil, "'\(quiet)' asserts or is no test")
         }
         let python = """
@@ -196,10 +202,23 @@ import Testing
 
 
             def test_nothing():
-                encode(1)
+                pass
+
+
+            def test_attribute_exists():
+                codec.encode
+
+
+            def test_callbacks():
+                def test_inner():
+                    return 1
+                assert test_inner() == 1
             """
         let py = Self.findings("tests/test_codec.py", python, rule: "tdd/test-without-assertion")
-        #expect(py[Self.line("def test_nothing", in: python)] != nil && py[Self.line("def test_roundtrip", in: python)] == nil, "\(py.keys.sorted())")
+        #expect(py[Self.line("def test_nothing", in: python)] != nil, "\(py.keys.sorted())")
+        for quiet in ["def test_roundtrip", "def test_attribute_exists", "def test_inner"] {
+            #expect(py[Self.line(quiet, in: python)] == nil, "'\(quiet)' asserts, can fail, or is a nested callback")
+        }
     }
 
     /// A call is dangerous by what reaches it: constant input is not reported, outside input is

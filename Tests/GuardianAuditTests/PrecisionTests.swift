@@ -232,7 +232,7 @@ import Testing
         let repo = try FixtureRepo()
         try repo.write("README.md", "# Demo\n\n## Security\n\nReport vulnerabilities to security@example.org.\n")
         try repo.write(".github/workflows/ci.yml", "on: push\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
-                       + "      - uses: actions/checkout@v4\n      - uses: actions/setup-node@v4\n      - uses: actions/cache@v4\n")
+                       + "      - uses: actions/checkout@v4\n      - uses: docker/setup-buildx-action@v3\n      - uses: docker/login-action@v3\n      - uses: codecov/codecov-action@v4\n")
         try repo.commit("Add the demo")
         // years ago: long subjects and WIP commits, which no longer decide anything
         for i in 0..<5 { try repo.write("old\(i).txt", "x"); try repo.commit("WIP this is an old and very long subject line that goes on well past seventy-two characters \(i)") }

@@ -104,32 +104,32 @@ import Testing
     /// The comment syntaxes of every supported language: the marker on the line above the finding,
     /// or on the same line; a reason after `--`.
     static let commented: [(path: String, above: String, todo: String)] = [
-        ("Sources/App/A.swift", "// guardian:ignore integrity/placeholder-marker -- tracked in #12", "// TODO: later"),
-        ("app/a.py", "# guardian:ignore integrity/placeholder-marker -- tracked in #12", "# TODO: later"),
-        ("web/a.js", "/* guardian:ignore integrity/placeholder-marker -- tracked in #12 */", "// TODO: later"),
-        ("web/a.ts", "// guardian:ignore integrity/placeholder-marker -- tracked in #12", "// TODO: later"),
-        ("pkg/a/a.go", "// guardian:ignore integrity/placeholder-marker -- tracked in #12", "// TODO: later"),
-        ("crates/a/src/a.rs", "// guardian:ignore integrity/placeholder-marker -- tracked in #12", "// TODO: later"),
-        ("src/main/java/A.java", "// guardian:ignore integrity/placeholder-marker -- tracked in #12", "// TODO: later"),
-        ("src/main/kotlin/A.kt", "// guardian:ignore integrity/placeholder-marker -- tracked in #12", "// TODO: later"),
-        ("lib/a.c", "/* guardian:ignore integrity/placeholder-marker -- tracked in #12 */", "/* TODO: later */"),
-        ("lib/a.cpp", "// guardian:ignore integrity/placeholder-marker -- tracked in #12", "// TODO: later"),
-        ("src/A.cs", "// guardian:ignore integrity/placeholder-marker -- tracked in #12", "// TODO: later"),
+        ("Sources/App/A.swift", "// guardian:ignore integrity/placeholder-marker -- tracked in #12", "// FIXME: later"),
+        ("app/a.py", "# guardian:ignore integrity/placeholder-marker -- tracked in #12", "# FIXME: later"),
+        ("web/a.js", "/* guardian:ignore integrity/placeholder-marker -- tracked in #12 */", "// FIXME: later"),
+        ("web/a.ts", "// guardian:ignore integrity/placeholder-marker -- tracked in #12", "// FIXME: later"),
+        ("pkg/a/a.go", "// guardian:ignore integrity/placeholder-marker -- tracked in #12", "// FIXME: later"),
+        ("crates/a/src/a.rs", "// guardian:ignore integrity/placeholder-marker -- tracked in #12", "// FIXME: later"),
+        ("src/main/java/A.java", "// guardian:ignore integrity/placeholder-marker -- tracked in #12", "// FIXME: later"),
+        ("src/main/kotlin/A.kt", "// guardian:ignore integrity/placeholder-marker -- tracked in #12", "// FIXME: later"),
+        ("lib/a.c", "/* guardian:ignore integrity/placeholder-marker -- tracked in #12 */", "/* FIXME: later */"),
+        ("lib/a.cpp", "// guardian:ignore integrity/placeholder-marker -- tracked in #12", "// FIXME: later"),
+        ("src/A.cs", "// guardian:ignore integrity/placeholder-marker -- tracked in #12", "// FIXME: later"),
     ]
 
     @Test func inlineSuppressionsInEveryLanguage() throws {
         let repo = try FixtureRepo()
         for c in Self.commented {
-            // line 1: a counted TODO (the control); lines 3-4: the suppressed one; line 6: same-line form
+            // line 1: a counted FIXME (the control); lines 3-4: the suppressed one; line 6: same-line form
             try repo.write(c.path, "\(c.todo)\n\n\(c.above)\n\(c.todo)\n\n\(c.todo) guardian:ignore integrity/placeholder-marker\n")
         }
-        try repo.write("app/other.py", "# guardian:ignore strict/dangerous-call -- another rule\n# TODO: counted\n# guardian:ignore integrity/placehlder-marker\n# TODO: typo, counted\n")
+        try repo.write("app/other.py", "# guardian:ignore strict/dangerous-call -- another rule\n# FIXME: counted\n# guardian:ignore integrity/placehlder-marker\n# FIXME: typo, counted\n")
         try repo.commit("feat: markers")
         let r = try Self.audit(repo)
         for c in Self.commented {
             let markers = r.allViolations.filter { $0.ruleId == "integrity/placeholder-marker" && $0.file == c.path }
             let byLine = Dictionary(uniqueKeysWithValues: markers.map { ($0.line ?? 0, $0) })
-            #expect(byLine[1]?.suppression == nil, "\(c.path): the control TODO must count")
+            #expect(byLine[1]?.suppression == nil, "\(c.path): the control FIXME must count")
             #expect(byLine[4]?.suppression == Suppression(kind: .inSource, justification: "tracked in #12"), "\(c.path): \(markers)")
             #expect(byLine[6]?.suppression?.kind == .inSource, "\(c.path): same-line form")
         }
@@ -142,7 +142,7 @@ import Testing
         // the same repository without the suppressions scores lower: suppressed findings count toward nothing
         let plain = try FixtureRepo()
         for c in Self.commented { try plain.write(c.path, "\(c.todo)\n\n\n\(c.todo)\n\n\(c.todo)\n") }
-        try plain.write("app/other.py", "\n# TODO: counted\n\n# TODO: typo, counted\n")
+        try plain.write("app/other.py", "\n# FIXME: counted\n\n# FIXME: typo, counted\n")
         try plain.commit("feat: markers")
         let unsuppressed = try Self.audit(plain)
         #expect(try #require(unsuppressed.result(.integrity)).score < integrity.score)

@@ -321,14 +321,21 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: out) }
         let curl = Process()
         curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        curl.arguments = ["-sN", "--max-time", "6", "-o", out, "-H", "Authorization: Bearer \(agent.adminToken)", url]
+        curl.arguments = ["-sN", "--max-time", "60", "-o", out, "-H", "Authorization: Bearer \(agent.adminToken)", url]
         try curl.run()
-        try await Task.sleep(for: .milliseconds(300))
+        defer { if curl.isRunning { kill(curl.processIdentifier, SIGKILL) } }
+        func received() -> String { (try? String(contentsOfFile: out, encoding: .utf8)) ?? "" }
+        // the stream is open once its preamble has arrived (polled: a loaded machine connects slowly)
+        var deadline = Date().addingTimeInterval(20)
+        while !received().contains(": guardian events") && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
         let r = try await agent.json("POST", "/v1/projects", ["repositoryUrl": repo.path, "name": "events"])
         let id = try #require(r.json["id"] as? String)
         _ = try await agent.waitForResult(project: id)
+        deadline = Date().addingTimeInterval(20)
+        while !received().contains("event: audit.finished") && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        kill(curl.processIdentifier, SIGKILL)
         curl.waitUntilExit()
-        let text = try String(contentsOfFile: out, encoding: .utf8)
+        let text = received()
         for type in ["project.registered", "audit.queued", "audit.started", "audit.progress", "audit.finished"] {
             #expect(text.contains("event: \(type)"), "no \(type) in: \(text.prefix(500))")
         }

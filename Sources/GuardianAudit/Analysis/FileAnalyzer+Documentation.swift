@@ -76,7 +76,7 @@ extension FileAnalyzer {
                 if hasDocComment(tokens, before: k) {
                     facts.documentedDecls += 1
                 } else {
-                    add("sages/undocumented-public-api", .low, line: t.line,
+                    add("sages/undocumented-public-api", .info, line: t.line,
                         "public declaration '\(name)' has no documentation comment")
                     if blocks.last == .conforming || blocks.last == .plainExtension { facts.possibleWitnesses.append(PossibleWitness(line: t.line, name: name)) }
                 }
@@ -97,7 +97,7 @@ extension FileAnalyzer {
                 if k > 0, tokens[k - 1].kind == .comment, tokens[k - 1].endLine >= t.line - 1 {
                     facts.documentedDecls += 1
                 } else {
-                    add("sages/undocumented-public-api", .low, line: t.line,
+                    add("sages/undocumented-public-api", .info, line: t.line,
                         "exported '\(text(nameTok))' has no doc comment")
                 }
             }
@@ -119,7 +119,7 @@ extension FileAnalyzer {
                 if b < tokens.count && tokens[b].kind == .string {
                     facts.documentedDecls += 1
                 } else {
-                    add("sages/undocumented-public-api", .low, line: intro.line,
+                    add("sages/undocumented-public-api", .info, line: intro.line,
                         "public function '\(f.facts.name)' has no docstring")
                 }
             }
@@ -195,6 +195,17 @@ extension FileAnalyzer {
         case .java, .csharp: return javaWitnesses.contains(name)
         default: return false
         }
+    }
+
+    /// Whether the token at `k` is inside a Swift type declared without `public` or `open`.
+    func insideHiddenSwiftType(_ tokens: [Token], before k: Int) -> Bool {
+        guard facts.language == .swift else { return false }
+        let protocols = declaredProtocols(tokens)
+        var blocks: [SwiftBlock] = []
+        for j in 0..<min(k, tokens.count) {
+            if tokens[j].isPunct(B.lbrace) { blocks.append(swiftBlock(tokens, openingAt: j, protocols: protocols)) } else if tokens[j].isPunct(B.rbrace) { _ = blocks.popLast() }
+        }
+        return blocks.contains(.hidden)
     }
 
     enum SwiftBlock: Equatable {

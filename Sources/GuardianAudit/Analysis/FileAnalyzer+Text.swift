@@ -59,7 +59,11 @@ extension FileAnalyzer {
             if ref.hasPrefix("- ") { ref = String(ref.dropFirst(2)) }
             if let hash = ref.firstIndex(of: "#") { ref = String(ref[..<hash]).trimmed }
             ref = ref.trimmingCharacters(in: ["\"", "'"])
-            if ref.hasPrefix("./") || ref.isEmpty { continue }
+            // GitHub's own actions (actions/*, github/*) are trusted like the runner itself; Semgrep's
+            // third-party-action rule draws the same line
+            // Reusable workflows (OWNER/REPO/.github/workflows/X.yml@ref) are the organisation's own CI
+            // templates, versioned with it.
+            if ref.hasPrefix("./") || ref.isEmpty || ref.hasPrefix("actions/") || ref.hasPrefix("github/") || ref.has("/.github/workflows/") { continue }
             if ref.hasPrefix("docker://") {
                 if !ref.contains("@sha256:") {
                     add("servant/unpinned-action", .medium, line: line, "container action '\(ref)' is not pinned by digest")
@@ -122,7 +126,14 @@ extension FileAnalyzer {
             var words = rest[rest.index(after: pipe)...].split(separator: " ").map(String.init)
             while let f = words.first, f == "sudo" || f.hasPrefix("-") || f == "env" { words.removeFirst() }
             if let w = words.first, shells.contains(w.trimmingCharacters(in: ["\"", "'", ";", ")"])) {
-                add("servant/curl-pipe-shell", .high, line: line, "download piped into a shell: \(s.trimmed.prefix(120))")
+                // raw.githubusercontent.com/OWNER/REPO/REF/PATH: the check drops it when PATH is a file
+                // of the audited repository, i.e. the project runs its own script
+                var message = "download piped into a shell: \(s.trimmed.prefix(120))"
+                if let r = s.range(of: "raw.githubusercontent.com/") {
+                    let parts = s[r.upperBound...].prefix { !" \"'|;)".contains($0) }.split(separator: "/")
+                    if parts.count > 3 { message += " [script: \(parts.dropFirst(3).joined(separator: "/"))]" }
+                }
+                add("servant/curl-pipe-shell", .high, line: line, message)
             }
         }
     }
@@ -149,6 +160,10 @@ extension FileAnalyzer {
         // pointer to the organisation's policy) is a security policy
         facts.statesSecurityPolicy = contains(0..<buf.count, Array("vulnerabilit".utf8)) || contains(0..<buf.count, Array("security@".utf8))
             || contains(0..<buf.count, Array("# security".utf8)) || contains(0..<buf.count, Array("security policy".utf8))
+        facts.statesContributing = contains(0..<buf.count, Array("# contributing".utf8)) || contains(0..<buf.count, Array("# contribution".utf8))
+            || contains(0..<buf.count, Array("# how to contribute".utf8))
+        facts.linksDocumentation = ["://docs.", "readthedocs.io", "swiftpackageindex.com", "/documentation/", "github.io/"]
+            .contains { contains(0..<buf.count, Array($0.utf8)) }
     }
 
     mutating func lcov() {

@@ -11,7 +11,7 @@ public struct AnalysisLimits: Sendable, Hashable {
 
 /// Analyses one file's bytes into `FileFacts`. Pure: no I/O, no clock.
 struct FileAnalyzer {
-    static let version = "guardian-analyzer/6"
+    static let version = "guardian-analyzer/7"
 
     let path: String
     let buf: UnsafeBufferPointer<UInt8>
@@ -22,6 +22,8 @@ struct FileAnalyzer {
     var lineStarts: [Int32] = [0]
     /// A test file's functions, judged together once all are read (FileAnalyzer+Code.swift).
     var testBodies: [TestBody] = []
+    /// Per line (1-based): whether it holds code, for functions' code lengths.
+    var codeLineFlags: [Bool] = []
 
     init(path: String, buffer: UnsafeBufferPointer<UInt8>, isTest: Bool, limits: AnalysisLimits) {
         self.path = path

@@ -12,8 +12,16 @@ struct FunctionFacts: Sendable, Equatable {
     var signatureHash: UInt64
     var isTest: Bool
     var hasAssertion: Bool
+    /// `case` labels counted in `ccn`, and the `switch` statements they belong to.
+    var switchCases: Int32 = 0
+    var switches: Int32 = 0
+    /// Lines of the function that hold code: not blank, not only comment, not its docstring.
+    var codeLength: Int32 = 0
 
     var length: Int32 { endLine - startLine + 1 }
+    /// Complexity with each `switch` counted once, whatever its number of cases (lizard's
+    /// "modified CCN"): a flat switch that maps values is one decision for a reader.
+    var modifiedCcn: Int32 { ccn - switchCases + min(switches, switchCases) }
 }
 
 /// A finding that does not depend on thresholds, found while analysing one file.
@@ -75,6 +83,10 @@ struct FileFacts: Sendable, Equatable {
     var suppressions: [InlineSuppression] = []
     /// Markdown that says how to report a vulnerability.
     var statesSecurityPolicy = false
+    /// A README with a Contributing section.
+    var statesContributing = false
+    /// A README that links to hosted documentation (a docs site, Read the Docs, Swift Package Index).
+    var linksDocumentation = false
     /// A program's entry point (Swift `@main`, Go `package main`): its target is an executable,
     /// whose public declarations are no library's API.
     var declaresMain = false
@@ -83,6 +95,9 @@ struct FileFacts: Sendable, Equatable {
     /// requires is a witness, documented by the requirement (resolved across files by the sages check).
     var protocolRequirements: [String] = []
     var possibleWitnesses: [PossibleWitness] = []
+    /// Test files: the modules they import (`@testable import NIOCore`, `from click import …`), which
+    /// pair a module with its tests by what they test rather than by name.
+    var imports: [String] = []
 
     init(language: Language, isTest: Bool) {
         self.language = language

@@ -20,6 +20,8 @@ struct FunctionScanner {
         var depthInFunction: Int32
     }
 
+    static let sourceLocationWords: Set<String> = ["file", "fileID", "filePath", "line", "column", "function", "isolation"]
+
     private struct Pending {
         var introToken: Int
         var nameToken: Int
@@ -31,6 +33,9 @@ struct FunctionScanner {
         var state: State = .beforeParams
         var commas: Int32 = 0
         var paramTokens: Int32 = 0
+        /// Swift parameters that default to the caller's source location (`line: UInt = #line`):
+        /// the compiler fills them in, no caller passes them.
+        var sourceLocationParams: Int32 = 0
         var returnType = false
         var goReceiverPending = false
     }
@@ -86,6 +91,13 @@ struct FunctionScanner {
         default: decision.insert(v.catch_)
         }
         let controlWords = v.controlWords
+        // Statements whose `{` opens a nested block; any other `{` in a function (a closure, a
+        // trailing closure, a `defer`) nests nothing a reader follows, as ESLint's max-depth counts.
+        var blockWords: Set<UInt64> = [v.if_, v.else_, v.for_, v.foreach, v.while_, v.do_, v.switch_, v.guard_, v.catch_,
+                                       v.when, v.match, v.loop, v.synchronized, v.lock, v.using, v.with, Vocabulary.h("repeat"),
+                                       Vocabulary.h("finally"), Vocabulary.h("select")]
+        if !isSwift { blockWords.insert(v.try_) }
+        var blockAt: Int? // the paren depth at which a block statement's `{` is expected
 
         var stack: [Frame] = []
         var current = -1
@@ -126,6 +138,7 @@ struct FunctionScanner {
                     } else if prevIsDot(k) {
                     } else {
                         functions[current].facts.ccn += 1
+                        if h == v.case_ { functions[current].facts.switchCases += 1 }
                     }
                 } else if let p = pending, p.goReceiverPending == false, p.state == .beforeParams,
                           p.nameToken == p.introToken, introWords.contains(tokens[p.introToken].hash), isGo {
@@ -133,8 +146,16 @@ struct FunctionScanner {
                     pending?.nameToken = k
                     pending?.name = text(t)
                 }
+                if current >= 0 && blockWords.contains(h) && !prevIsDot(k) && !(isSwift && isArgumentLabel(k)) {
+                    blockAt = parenDepth
+                    if h == v.switch_ || (isGo && h == Vocabulary.h("select")) { functions[current].facts.switches += 1 }
+                }
                 if var p = pending, p.state == .inParams, parenDepth == p.parenBase + 1 {
-                    p.paramTokens += 1; pending = p
+                    p.paramTokens += 1
+                    if isSwift && k > 0 && tokens[k - 1].isPunct(B.hash) && Self.sourceLocationWords.contains(text(t)) {
+                        p.sourceLocationParams += 1
+                    }
+                    pending = p
                 }
             case .punct:
                 let h = t.hash
@@ -188,7 +209,7 @@ struct FunctionScanner {
                         // Swift `init`/`subscript` always take parameters: a `{` before them is not a body.
                         if !(isSwift && p.state == .beforeParams) {
                             openFunction(name: p.name, line: p.line, intro: p.introToken, nameToken: p.nameToken,
-                                         params: p.paramTokens == 0 ? 0 : p.commas + 1, returnType: ret,
+                                         params: p.paramTokens == 0 ? 0 : p.commas + 1 - p.sourceLocationParams, returnType: ret,
                                          brace: k, stack: &stack, current: &current)
                             opened = true
                         }
@@ -211,7 +232,9 @@ struct FunctionScanner {
                         pending = nil
                     }
                     if !opened {
-                        let depth = (stack.last.map { $0.isFunction ? 0 : $0.depthInFunction } ?? 0) + 1
+                        let isBlock = blockAt == parenDepth
+                        blockAt = nil
+                        let depth = (stack.last.map { $0.isFunction ? 0 : $0.depthInFunction } ?? 0) + (isBlock || current < 0 ? 1 : 0)
                         let isProto = protocolPending && parenDepth == 0
                         protocolPending = false
                         stack.append(Frame(isFunction: false, isProtocol: isProto, outerFunction: current,
@@ -231,6 +254,7 @@ struct FunctionScanner {
                     if let p = pending, stack.count < p.braceDepth { pending = nil }
                     parenDepth = 0
                 } else if h == UInt64(B.semicolon) {
+                    blockAt = nil
                     if let p = pending, parenDepth == p.parenBase { pending = nil }
                 } else if h == UInt64(B.eq) {
                     if let p = pending, p.state == .afterParams, parenDepth == p.parenBase, isKotlin || language == .rust {

@@ -47,6 +47,12 @@ enum PathRules {
                                          "__main__.py", "build.gradle", "build.gradle.kts", "gulpfile.js", "webpack.config.js",
                                          "rollup.config.js", "vite.config.ts", "jest.config.js", "babel.config.js"]
 
+    /// A build manifest (`Package.swift`, `Package@swift-5.9.swift`, `setup.py` …).
+    static func isManifest(_ path: String) -> Bool {
+        let name = (path.split(separator: "/").last ?? "").lowercased()
+        return manifests.contains(name) || name.hasPrefix("package@swift")
+    }
+
     /// Code that is no library's API: examples, samples, docs, benchmarks, scripts, tools, plugins
     /// and build manifests. Its public declarations need no documentation comments.
     static func isOutsideAPI(_ path: String) -> Bool {

@@ -83,6 +83,7 @@ extension FileFacts {
         for f in functions {
             w.str(f.name); w.i32(f.startLine); w.i32(f.endLine); w.i32(f.ccn); w.i32(f.params); w.i32(f.maxNesting)
             w.fixed(f.signatureHash); w.bool(f.isTest); w.bool(f.hasAssertion)
+            w.i32(f.switchCases); w.i32(f.switches); w.i32(f.codeLength)
         }
         w.u(UInt64(findings.count))
         for f in findings {
@@ -99,10 +100,11 @@ extension FileFacts {
             w.i32(s.line); w.optStr(s.reason)
             w.u(UInt64(s.rules.count)); for r in s.rules { w.str(r) }
         }
-        w.bool(statesSecurityPolicy)
+        w.bool(statesSecurityPolicy); w.bool(statesContributing); w.bool(linksDocumentation)
         w.bool(declaresMain)
         w.u(UInt64(protocolRequirements.count)); for n in protocolRequirements { w.str(n) }
         w.u(UInt64(possibleWitnesses.count)); for p in possibleWitnesses { w.i32(p.line); w.str(p.name) }
+        w.u(UInt64(imports.count)); for n in imports { w.str(n) }
         return w.bytes
     }
 
@@ -118,7 +120,8 @@ extension FileFacts {
         for _ in 0..<nf {
             f.functions.append(FunctionFacts(name: try r.str(), startLine: try r.i32(), endLine: try r.i32(), ccn: try r.i32(),
                                              params: try r.i32(), maxNesting: try r.i32(), signatureHash: try r.fixed(),
-                                             isTest: try r.bool(), hasAssertion: try r.bool()))
+                                             isTest: try r.bool(), hasAssertion: try r.bool(), switchCases: try r.i32(),
+                                             switches: try r.i32(), codeLength: try r.i32()))
         }
         let ng = try r.int()
         guard ng < 1_000_000 else { throw CodecError() }
@@ -145,6 +148,8 @@ extension FileFacts {
             f.suppressions.append(InlineSuppression(line: line, rules: try (0..<nr).map { _ in try r.str() }, reason: reason))
         }
         f.statesSecurityPolicy = try r.bool()
+        f.statesContributing = try r.bool()
+        f.linksDocumentation = try r.bool()
         f.declaresMain = try r.bool()
         let nreq = try r.int()
         guard nreq < 1_000_000 else { throw CodecError() }
@@ -152,6 +157,9 @@ extension FileFacts {
         let nw = try r.int()
         guard nw < 1_000_000 else { throw CodecError() }
         f.possibleWitnesses = try (0..<nw).map { _ in PossibleWitness(line: try r.i32(), name: try r.str()) }
+        let ni = try r.int()
+        guard ni < 1_000_000 else { throw CodecError() }
+        f.imports = try (0..<ni).map { _ in try r.str() }
         return f
     }
 }

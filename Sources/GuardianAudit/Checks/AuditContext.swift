@@ -57,6 +57,9 @@ struct AuditContext: Sendable {
         return commits.filter { $0.time >= since }
     }
 
+    /// A Python source distribution (an sdist unpacked): its metadata file at the root.
+    var isSourceDistribution: Bool { files.contains { $0.path == "PKG-INFO" } }
+
     var sourceFiles: [AuditedFile] { files.filter { $0.facts.language.isCode && !$0.facts.isTest && $0.facts.skipReason == nil } }
     var testFiles: [AuditedFile] { files.filter { $0.facts.language.isCode && $0.facts.isTest && $0.facts.skipReason == nil } }
 

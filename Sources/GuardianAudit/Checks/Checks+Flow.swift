@@ -23,7 +23,8 @@ extension Checks {
         guard ctx.isGit else { return }
         let mainline = ctx.recentCommits.filter { ctx.firstParent.contains($0.id) }
         let eligible = mainline.filter { !$0.parents.isEmpty }
-        if eligible.count >= 5 {
+        // how a project merges shows in 20 or more commits; in fewer, a release bump or two decides it
+        if eligible.count >= 20 {
             let merged = eligible.filter(arrivedByReview).count
             let share = Double(merged) / Double(eligible.count)
             if share < ctx.thresholds.minMergedShare {

@@ -25,7 +25,8 @@ extension Checks {
             }
         }
         if let readme = find(["readme"]) {
-            if readme.facts.words < 150 || (readme.facts.headings < 2 && readme.facts.language == .markdown) {
+            // a short README that points to hosted documentation is the project's choice of where docs live
+            if (readme.facts.words < 150 || (readme.facts.headings < 2 && readme.facts.language == .markdown)) && !readme.facts.linksDocumentation {
                 out.add("sages/readme-thin", file: readme.path,
                         "README has \(readme.facts.words) words and \(readme.facts.headings) sections", key: "readme-thin")
             }
@@ -33,15 +34,26 @@ extension Checks {
             out.add("sages/readme-missing", "no README at the repository root", key: "readme")
         }
         if find(["license", "licence", "copying"]) == nil { out.add("sages/missing-license", "no LICENSE file", key: "license") }
-        if find(["contributing"]) == nil { out.add("sages/missing-contributing", "no CONTRIBUTING guide", key: "contributing") }
+        if find(["contributing"]) == nil && !(find(["readme"])?.facts.statesContributing ?? false) {
+            out.add("sages/missing-contributing", "no CONTRIBUTING guide (nor a README section on contributing)", key: "contributing")
+        }
         if find(["security"]) == nil && !(find(["readme"])?.facts.statesSecurityPolicy ?? false) {
             out.add("sages/missing-security", "no SECURITY policy (nor a README section on reporting vulnerabilities)", key: "security")
         }
-        if find(["changelog", "changes", "history", "news", "releases"]) == nil {
+        // `.github/release.yml` configures the release notes GitHub writes for each release
+        if find(["changelog", "changes", "history", "news", "releases"]) == nil && !ctx.files.contains(where: { $0.path == ".github/release.yml" || $0.path == ".github/release.yaml" }) {
             out.add("sages/missing-changelog", "no CHANGELOG", key: "changelog")
         }
-        if !ctx.files.contains(where: { let l = $0.path.lowercased(); return l.hasPrefix("docs/") || l.hasPrefix("doc/") || l.hasPrefix("documentation/") || l.has(".docc/") }) {
-            out.add("sages/missing-docs", "no docs/ folder or DocC catalog", key: "docs")
+        // documentation built elsewhere counts: Swift Package Index (.spi.yml), Jazzy, MkDocs, Sphinx,
+        // a Docs.md, or a README link to a hosted site; a project under 3,000 code lines is
+        // documented by its README
+        let docsKept = ctx.files.contains { f in
+            let l = f.path.lowercased()
+            return l.hasPrefix("docs/") || l.hasPrefix("doc/") || l.hasPrefix("documentation/") || l.has(".docc/")
+                || [".spi.yml", ".jazzy.yaml", ".jazzy.yml", "mkdocs.yml", "docs.md", "documentation.md", ".readthedocs.yaml", ".readthedocs.yml"].contains(l)
+        } || (find(["readme"])?.facts.linksDocumentation ?? false)
+        if !docsKept && ctx.codeLines >= 3000 {
+            out.add("sages/missing-docs", "no docs/ folder, DocC catalog or documentation site configuration", key: "docs")
         }
         if ctx.isGit {
             // merge commits count: "Merge pull request #N" is how a merge workflow references its PR

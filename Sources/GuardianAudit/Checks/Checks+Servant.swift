@@ -6,6 +6,12 @@ extension Checks {
 
     static func servant(_ ctx: AuditContext, _ out: inout CheckOutput) {
         fileFindings(ctx, prefix: "servant/", &out)
+        // a workflow that fetches the project's own script from its repository runs the project's code
+        let paths = Set(ctx.files.map(\.path))
+        out.findings.removeAll { f in
+            guard f.ruleId == "servant/curl-pipe-shell", let r = f.message.range(of: " [script: ") else { return false }
+            return paths.contains(String(f.message[r.upperBound...].dropLast()))
+        }
         // actions not pinned to a commit are one policy choice, however many places repeat it:
         // one finding at the first place, naming the others
         let unpinned = out.findings.filter { $0.ruleId == "servant/unpinned-action" }
@@ -17,12 +23,12 @@ extension Checks {
                     "\(unpinned.count) actions are not pinned to a commit SHA: \(places.prefix(8).joined(separator: ", "))\(places.count > 8 ? ", …" : "")",
                     key: "unpinned-actions")
         }
-        let paths = ctx.files.map { $0.path.lowercased() }
-        let pathSet = Set(paths)
-        let ci = paths.contains { $0.hasPrefix(".github/workflows/") && ($0.hasSuffix(".yml") || $0.hasSuffix(".yaml")) }
+        let lowerPaths = ctx.files.map { $0.path.lowercased() }
+        let pathSet = Set(lowerPaths)
+        let ci = lowerPaths.contains { $0.hasPrefix(".github/workflows/") && ($0.hasSuffix(".yml") || $0.hasSuffix(".yaml")) }
             || pathSet.contains(".gitlab-ci.yml") || pathSet.contains("jenkinsfile") || pathSet.contains(".circleci/config.yml")
             || pathSet.contains("azure-pipelines.yml") || pathSet.contains("bitbucket-pipelines.yml") || pathSet.contains(".travis.yml")
-            || paths.contains { $0.hasPrefix(".buildkite/") } || pathSet.contains(".drone.yml") || pathSet.contains(".ci/run")
+            || lowerPaths.contains { $0.hasPrefix(".buildkite/") } || pathSet.contains(".drone.yml") || pathSet.contains(".ci/run")
         if !ci { out.add("servant/no-ci", "no CI configuration (.github/workflows, .gitlab-ci.yml, Jenkinsfile …)", key: "no-ci") }
         let manifests: [(String, [String])] = [
             ("package.json", ["package-lock.json", "yarn.lock", "pnpm-lock.yaml", "npm-shrinkwrap.json", "bun.lockb"]),
@@ -30,12 +36,12 @@ extension Checks {
             ("gemfile", ["gemfile.lock"]), ("composer.json", ["composer.lock"]),
             ("pyproject.toml", ["poetry.lock", "uv.lock", "pdm.lock", "requirements.txt"]),
         ]
-        for p in paths.sorted() where !p.has("node_modules/") && !p.has("vendor/") {
+        for p in lowerPaths.sorted() where !p.has("node_modules/") && !p.has("vendor/") {
             let name = p.split(separator: "/").last.map(String.init) ?? p
             let dir = p.count > name.count ? String(p.dropLast(name.count)) : ""
             for (m, locks) in manifests where name == m {
                 if !locks.contains(where: { pathSet.contains(dir + $0) }) {
-                    if m == "go.mod" && !paths.contains(where: { $0.hasPrefix(dir) && $0.hasSuffix(".go") }) { continue }
+                    if m == "go.mod" && !lowerPaths.contains(where: { $0.hasPrefix(dir) && $0.hasSuffix(".go") }) { continue }
                     out.add("servant/missing-lockfile", file: p, "\(p) has no lockfile (\(locks.joined(separator: ", ")))", key: "lock:" + p)
                 }
             }

@@ -4,6 +4,17 @@ import GuardianCore
 extension Checks {
     // MARK: tdd
 
+    /// Code that makes a module a team would test: not examples, demos, benchmarks, scripts, tools,
+    /// manifests, CI or docs; not an executable target (a tool's `main`); not a C shim target.
+    static func isLibraryModule(_ path: String, executables: Set<String>) -> Bool {
+        let lower = path.lowercased()
+        if PathRules.isOutsideAPI(path) || lower.hasPrefix(".github/") || lower.hasPrefix("docs/") || lower.hasPrefix("doc/") { return false }
+        if executables.contains(target(of: path)) { return false }
+        let parts = path.split(separator: "/")
+        if parts.count >= 3 && parts[0] == "Sources" && BundledLibraries.isCTargetName(parts[1]) { return false }
+        return true
+    }
+
     static func tdd(_ ctx: AuditContext, _ out: inout CheckOutput) {
         fileFindings(ctx, prefix: "tdd/", &out)
         let sources = ctx.sourceFiles, tests = ctx.testFiles
@@ -12,12 +23,17 @@ extension Checks {
         } else if !sources.isEmpty {
             // module pairing
             let testKeys = tests.map { PathRules.matchKey($0.path) }
+            let imported = Set(tests.flatMap(\.facts.imports).map(PathRules.matchKey))
+            let executables = executableTargets(ctx)
             var modules: [String: Int] = [:]
-            for f in sources { modules[PathRules.module(of: f.path), default: 0] += Int(f.facts.codeLines) }
+            for f in sources where isLibraryModule(f.path, executables: executables) {
+                modules[PathRules.module(of: f.path), default: 0] += Int(f.facts.codeLines)
+            }
             for (module, lines) in modules.sorted(by: { $0.key < $1.key }) where lines >= 50 {
                 let key = PathRules.matchKey(module)
-                guard !key.isEmpty else { continue }
-                if !testKeys.contains(where: { $0.has(key) }) {
+                // a package whose one target is the source root itself (`path: "Sources"`) is paired by any test
+                guard !key.isEmpty, !["sources", "source", "src", "lib"].contains(key) else { continue }
+                if !testKeys.contains(where: { $0.has(key) }) && !imported.contains(key) {
                     out.add("tdd/untested-module", "module '\(module)' (\(lines) code lines) has no paired tests",
                             key: "module:" + module)
                 }

@@ -15,8 +15,12 @@ enum Checks {
         case .strict: strict(ctx, &out)
         case .predictive: predictive(ctx, &out)
         }
+        let sdist = ctx.isSourceDistribution
+        if sdist { out.findings.removeAll { sourceDistributionOmits.contains($0.ruleId) } }
         for rule in RuleCatalog.rules(for: check) {
-            if rule.needsHistory && !ctx.isGit {
+            if sdist && sourceDistributionOmits.contains(rule.id) {
+                out.skip(rule.id, "a source distribution (PKG-INFO): it leaves out the project's CI, tests, docs and policies")
+            } else if rule.needsHistory && !ctx.isGit {
                 out.skip(rule.id, "not a git repository: history is not available")
             } else if rule.needsEvents && ctx.events.isEmpty {
                 out.skip(rule.id, "needs webhook events; none were supplied (local audit)")
@@ -24,6 +28,14 @@ enum Checks {
         }
         return out
     }
+
+    /// Rules about what a project keeps beside its code, which a Python source distribution leaves
+    /// out by design: in an sdist their absence says nothing about the project.
+    static let sourceDistributionOmits: Set<String> = [
+        "servant/no-ci", "servant/no-dependency-updates", "servant/missing-lockfile", "sages/missing-docs",
+        "sages/missing-contributing", "sages/missing-security", "sages/missing-changelog", "tdd/no-tests",
+        "tdd/low-test-ratio", "tdd/untested-module",
+    ]
 
     /// Copies a file's cached raw findings of the given rule prefix.
     static func fileFindings(_ ctx: AuditContext, prefix: String, _ out: inout CheckOutput) {

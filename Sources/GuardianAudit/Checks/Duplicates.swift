@@ -5,7 +5,8 @@ import GuardianCore
 enum Duplicates {
     static func find(_ ctx: AuditContext, window: Int, _ out: inout CheckOutput) {
         let w = max(2, window)
-        let files = ctx.files.enumerated().filter { !$0.element.facts.isTest && $0.element.facts.dupHashes.count >= w }
+        // manifests (`Package@swift-5.9.swift` beside `Package.swift`) are copies by SwiftPM's design
+        let files = ctx.files.enumerated().filter { !$0.element.facts.isTest && $0.element.facts.dupHashes.count >= w && !PathRules.isManifest($0.element.path) && !PathRules.isOutsideAPI($0.element.path) }
         var first = FirstOccurrence(capacity: files.reduce(0) { $0 + $1.element.facts.dupHashes.count })
         var windows: [[UInt64]] = []
         for (_, f) in files {
@@ -39,7 +40,10 @@ enum Duplicates {
                 let originLine = Int(origin.facts.dupLines[o.pos])
                 var key = StableHash()
                 for j in s..<e + w { key.add(word: f.facts.dupHashes[j]) }
-                out.findings.append(.init(ruleId: "strict/duplicated-block", severity: .medium, file: f.path, line: startLine, column: nil,
+                // info by default: in the precision corpus most copies were overloads' parameter
+                // lists, argument forwarding, #if platform twins, lookup tables and deliberate module
+                // forks, which reviewers would not extract (docs/precision.md)
+                out.findings.append(.init(ruleId: "strict/duplicated-block", severity: .info, file: f.path, line: startLine, column: nil,
                                           message: "\(e - s + w) code lines (\(startLine)–\(endLine)) duplicate \(origin.path):\(originLine)",
                                           contentHash: Fingerprint.contentHash(ruleId: "strict/duplicated-block", normalizedLine: key.value)))
                 s = e + w
