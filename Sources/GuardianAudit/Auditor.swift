@@ -83,6 +83,8 @@ public enum Auditor {
         var cacheStats: (hits: Int, misses: Int)
         /// `.guardian.yml` and `.gitattributes` of the audited commit (or directory).
         var config = RepositoryConfig()
+        /// The code host owner of the repository (from its URL or its `origin`), when known.
+        var owner: String?
     }
 
     /// The repository's configuration from its root files (`read` gives a root file's text).
@@ -248,7 +250,8 @@ public enum Auditor {
         return Loaded(subject: AuditSubject(repository: display, commit: headId, revision: revision, isGitRepository: true),
                       files: audited, skipped: skipped.sorted { $0.path < $1.path }, commits: history,
                       firstParent: Set(mainline.map(GitRepository.hex)), headTime: history.first?.time ?? 0,
-                      cacheStats: (todo.count - missing.count, missing.count), config: config)
+                      cacheStats: (todo.count - missing.count, missing.count), config: config,
+                      owner: GitRepository.owner(ofURL: display) ?? repo.originURL().flatMap(GitRepository.owner(ofURL:)))
     }
 
     /// Facts for each (path, blob), analysed on `jobs` threads, each with its own handles on
@@ -350,6 +353,7 @@ public enum Auditor {
                                headTime: l.headTime, profile: options.profile, thresholds: l.config.apply(to: options.profile.thresholds),
                                events: options.events, pastScores: options.pastScores, config: l.config, dismissals: options.dismissals,
                                ruleWeights: Dictionary(options.learning.map { ($0.ruleId, $0.weight) }, uniquingKeysWith: min),
+                               owner: l.owner,
                                suppressions: Dictionary(l.files.filter { !$0.facts.suppressions.isEmpty }.map { ($0.path, $0.facts.suppressions) },
                                                         uniquingKeysWith: { a, _ in a }))
         let iso = Auditor.isoFormatter

@@ -25,7 +25,7 @@ public struct Rule: Sendable, Hashable {
 public enum RuleCatalog {
     public static let all: [Rule] = [
         // integrity
-        Rule("integrity/placeholder-marker", .integrity, "PlaceholderMarker", .low, .code,
+        Rule("integrity/placeholder-marker", .integrity, "PlaceholderMarker", .info, .code,
              "Placeholder marker (TODO, FIXME, HACK, XXX, 仮実装, 後で) in a comment of non-test code.",
              help: "Finish the work or track it in the issue tracker and remove the marker."),
         Rule("integrity/stub-body", .integrity, "StubBody", .high, .code,

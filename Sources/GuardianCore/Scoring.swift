@@ -18,8 +18,8 @@ public enum Scoring {
     public static let halfLife: Double = 8
 
     /// The most that low-severity findings can add to a check's penalty, however many there are:
-    /// at `halfLife`, lows alone keep the score above 50, which no profile's `failScore` exceeds,
-    /// so volume of low findings alone never fails a check.
+    /// at `halfLife`, lows alone keep the score at 50 or above, and no shipped profile's `failScore`
+    /// is above 50, so volume of low findings alone never fails a check under them.
     public static let lowCap: Double = halfLife
 
     /// `lowCodeWeights`/`lowRepositoryWeights` are the low-severity part, which saturates at `lowCap`.

@@ -149,8 +149,9 @@ import Testing
         #expect(docs == ["Sources/Lib/Impl.swift:4"], "\(docs)")
     }
 
-    /// A test that asserts through a helper, `try` or `Issue.record` asserts (misfire class 7).
-    @Test func testsThatAssertThroughHelpersAssert() {
+    /// Only a test that neither asserts nor runs anything is without assertion: one that calls code
+    /// (a helper, `try`, a trailing closure) fails when that code throws or traps (misfire class 7).
+    @Test func onlyTestsThatCannotFailAreWithoutAssertion() {
         let swift = """
             import XCTest
             final class ParserTests: XCTestCase {
@@ -176,6 +177,9 @@ import Testing
                 func testSmoke() {
                     _ = Parser()
                 }
+                func testTrailing() {
+                    withParser { _ in }
+                }
                 func testOptionalTry() {
                     _ = try? Parser().parse("a")
                 }
@@ -189,7 +193,7 @@ import Testing
         #expect(found[Self.line("testNothing", in: swift)] != nil, "it runs nothing, so it cannot fail: \(found.keys.sorted())")
         // a test that calls code fails when the code throws or traps: a smoke test, kept on purpose
         for quiet in ["testThroughHelper", "testThroughTry", "testThroughSelf", "testThroughClosure", "func check(", "func helper(",
-                      "testSmoke", "testOptionalTry"] {
+                      "testSmoke", "testOptionalTry", "testTrailing"] {
             #expect(found[Self.line(quiet, in: swift)] == nil, "'\(quiet)' asserts or is no test")
         }
         let python = """
@@ -219,6 +223,89 @@ import Testing
         for quiet in ["def test_roundtrip", "def test_attribute_exists", "def test_inner"] {
             #expect(py[Self.line(quiet, in: python)] == nil, "'\(quiet)' asserts, can fail, or is a nested callback")
         }
+    }
+
+    /// Modules are paired with tests by what the tests import (and what those modules re-export);
+    /// tools, manifests and examples are no modules (misfire class 5).
+    @Test func modulesArePairedByWhatTestsImport() throws {
+        func body(_ name: String) -> String {
+            "/// \(name).\npublic func \(name.lowercased())() -> Int {\n" + (0..<110).map { "    let v\($0) = \($0)\n" }.joined() + "    return v0\n}\n"
+        }
+        let repo = try FixtureRepo()
+        try repo.write("Package.swift", "// swift-tools-version:5.9\n" + (0..<60).map { "let p\($0) = \($0)\n" }.joined())
+        try repo.write("Sources/Core/Core.swift", body("Core"))
+        try repo.write("Sources/Compat/Compat.swift", "@_exported import Extras\n" + body("Compat"))
+        try repo.write("Sources/Extras/Extras.swift", body("Extras"))
+        try repo.write("Sources/Lonely/Lonely.swift", body("Lonely"))
+        try repo.write("Sources/Tool/main.swift", body("Tool"))
+        try repo.write("Examples/Demo/Demo.swift", body("Demo"))
+        try repo.write("Tests/AllTests/AllTests.swift", "@testable import Core\nimport Compat\nimport XCTest\n"
+                       + "final class AllTests: XCTestCase {\n    func testCore() { XCTAssertEqual(core(), 0) }\n}\n")
+        try repo.commit("Add the package")
+        let r = try RepositoryControlsTests.audit(repo)
+        let untested = r.allViolations.filter { $0.ruleId == "tdd/untested-module" }.map(\.message)
+        #expect(untested.count == 1 && untested[0].hasPrefix("module 'Lonely'"), "\(untested)")
+    }
+
+    /// An unpacked PyPI sdist leaves out CI, tests, docs and policies by design: the rules about
+    /// them are skipped with that reason, not failed.
+    @Test func sourceDistributionsSkipWhatTheyLeaveOut() throws {
+        let dir = try FixtureRepo(initGit: false)
+        try dir.write("PKG-INFO", "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n")
+        try dir.write("README.md", "# Demo\n\nA demo package.\n")
+        try dir.write("src/demo/core.py", (0..<60).map { "def f\($0)(x):\n    \"\"\"F.\"\"\"\n    return x + \($0)\n\n\n" }.joined())
+        var o = AuditOptions(target: dir.path)
+        o.cacheDirectory = nil
+        let r = try Auditor.run(o)
+        for rule in ["servant/no-ci", "tdd/no-tests", "sages/missing-docs", "servant/no-dependency-updates"] {
+            #expect(!r.allViolations.contains { $0.ruleId == rule }, "\(rule) is not reported in an sdist")
+        }
+        let skipped = r.magicResults.values.flatMap(\.skippedRules)
+        #expect(skipped.contains { $0.ruleId == "servant/no-ci" && $0.reason.contains("source distribution") }, "\(skipped)")
+        // the same tree without PKG-INFO is judged as a project
+        try FileManager.default.removeItem(atPath: dir.path + "/PKG-INFO")
+        let plain = try Auditor.run(o)
+        #expect(plain.allViolations.contains { $0.ruleId == "servant/no-ci" } && plain.allViolations.contains { $0.ruleId == "tdd/no-tests" })
+    }
+
+    /// Actions of the repository's own owner, GitHub's own actions and reusable workflows are not
+    /// unpinned third-party code; the owner comes from the `origin` remote.
+    @Test func unpinnedActionsAreThirdPartyOnes() throws {
+        #expect(GitRepository.owner(ofURL: "https://github.com/apple/swift-nio.git") == "apple")
+        #expect(GitRepository.owner(ofURL: "git@gitlab.com:acme/app.git") == "acme")
+        #expect(GitRepository.owner(ofURL: "ssh://git@host.example/acme/app") == "acme")
+        #expect(GitRepository.owner(ofURL: "/srv/git/app") == nil && GitRepository.owner(ofURL: "file:///srv/git/app") == nil)
+        let repo = try FixtureRepo()
+        _ = try repo.git("remote", "add", "origin", "https://github.com/acme/app.git")
+        try repo.write(".github/workflows/ci.yml", """
+            on: push
+            permissions: {}
+            jobs:
+              a:
+                runs-on: ubuntu-latest
+                steps:
+                  - uses: actions/checkout@v4
+                  - uses: acme/build-action@v1
+                  - uses: docker/login-action@v3
+              b:
+                uses: acme/ci/.github/workflows/swift.yml@main
+
+            """)
+        try repo.commit("Add CI")
+        let r = try RepositoryControlsTests.audit(repo)
+        #expect(!r.allViolations.contains { $0.ruleId == "servant/broad-permissions" })
+        let unpinned = r.allViolations.filter { $0.ruleId == "servant/unpinned-action" }.map(\.message)
+        #expect(unpinned == ["action 'docker/login-action@v3' is pinned to 'v3', not to a commit SHA"], "\(unpinned)")
+    }
+
+    /// Least-privilege permissions declared on every job are as good as a top-level block.
+    @Test func jobLevelPermissionsCount() {
+        func found(_ yaml: String) -> Bool { !PrecisionTests.findings(".github/workflows/ci.yml", yaml, rule: "servant/broad-permissions").isEmpty }
+        let everyJob = "on: push\njobs:\n  test:\n    permissions:\n      contents: read\n    runs-on: x\n  lint:\n    runs-on: x\n    permissions:\n      contents: read\n"
+        #expect(!found(everyJob))
+        let oneJob = "on: push\njobs:\n  test:\n    permissions:\n      contents: read\n    runs-on: x\n  lint:\n    runs-on: x\n    steps:\n      - run: make\n"
+        #expect(found(oneJob), "lint runs with the default token permissions")
+        #expect(found("on: push\njobs:\n  test:\n    runs-on: x\n"))
     }
 
     /// A call is dangerous by what reaches it: constant input is not reported, outside input is

@@ -37,6 +37,7 @@ extension FileAnalyzer {
             documentation(tokens, built: built, pyBodyFirst: pyBodyFirst)
             duplicateHashes(tokens)
             entropySecrets(tokens)
+            if facts.language == .swift { facts.imports = importedModules(tokens, exportedOnly: true) }
         } else {
             testsWithoutAssertion()
             skippedTests(tokens)
@@ -68,15 +69,21 @@ extension FileAnalyzer {
 
     /// The top-level modules a file imports: Swift `import X`, `@testable import X`, `import struct X.Y`;
     /// Python `import a.b` and `from a.b import c` (not relative imports).
-    func importedModules(_ tokens: [Token]) -> [String] {
+    func importedModules(_ tokens: [Token], exportedOnly: Bool = false) -> [String] {
         guard facts.language == .swift || facts.language == .python else { return [] }
         let kinds: Set<String> = ["struct", "class", "enum", "protocol", "func", "var", "let", "typealias"]
         var out: [String] = []
         for k in tokens.indices where tokens[k].kind == .identifier {
             let w = text(tokens[k])
             guard w == "import" || (facts.language == .python && w == "from") else { continue }
-            // `from a import b`: the module is after `from`, not after `import`
-            if facts.language == .python && w == "import" && k >= 2 && tokens[k - 2].kind == .identifier && text(tokens[k - 2]) == "from" { continue }
+            if exportedOnly && !(k >= 1 && text(tokens[k - 1]) == "_exported") { continue }
+            // `from a.b import c`: the module is after `from`, not after `import`
+            if facts.language == .python && w == "import" {
+                var j = k - 1
+                var fromStatement = false
+                while j >= 0 && tokens[j].line == tokens[k].line { if tokens[j].kind == .identifier && text(tokens[j]) == "from" { fromStatement = true; break }; j -= 1 }
+                if fromStatement { continue }
+            }
             var j = k + 1
             while j < tokens.count, tokens[j].kind == .identifier, kinds.contains(text(tokens[j])) { j += 1 }
             guard j < tokens.count, tokens[j].kind == .identifier, tokens[j].line == tokens[k].line else { continue }
@@ -135,13 +142,12 @@ extension FileAnalyzer {
             var k = first
             var found = false
             var calls = false
-            var callees: [String] = []
             while k < end {
                 let t = tokens[k]
                 if t.kind == .identifier && isAssertion(tokens, k) { found = true; break }
-                if t.kind == .identifier, let c = helperCall(tokens, k) { callees.append(c) }
                 // a call, or a member access (Python raises AttributeError, Swift may trap), can fail
-                if !calls && t.kind == .identifier && k + 1 < end && tokens[k + 1].isPunct(B.lparen)
+                if !calls && t.kind == .identifier && k + 1 < end
+                    && (tokens[k + 1].isPunct(B.lparen) || (lang == .swift && tokens[k + 1].isPunct(B.lbrace)))
                     && !FileAnalyzer.inertCalls.contains(text(t)) { calls = true }
                 if !calls && t.isPunct(B.dot) && k > first && tokens[k - 1].kind == .identifier && k + 1 < end
                     && tokens[k + 1].kind == .identifier && text(tokens[k - 1]) != "self" { calls = true }
@@ -152,7 +158,7 @@ extension FileAnalyzer {
                 f.facts.isTest = true
                 facts.tests += 1
             }
-            testBodies.append(TestBody(name: name, line: f.facts.startLine, isTest: isTestFn, asserts: found, calls: calls, callees: callees))
+            testBodies.append(TestBody(name: name, line: f.facts.startLine, isTest: isTestFn, asserts: found, calls: calls))
             return
         }
         guard !body.isEmpty else {
@@ -371,79 +377,29 @@ extension FileAnalyzer {
         return false
     }
 
-    /// A test file's function: whether it asserts itself, and the helpers it calls (bare or on
-    /// `self`), so that a test that delegates to an asserting helper counts as asserting.
+    /// A test file's function: whether it asserts, and whether it calls or reads anything that
+    /// could fail it.
     struct TestBody {
         var name: String
         var line: Int32
         var isTest: Bool
         var asserts: Bool
-        /// Whether it calls anything that could fail it (a throw, a crash): not only `print`.
+        /// A call (`f(…)`, Swift `f { … }`) or a member access (`a.b`): code that can throw, raise or
+        /// trap, which fails the test. Not `print` and the like.
         var calls: Bool
-        var callees: [String]
     }
 
-    /// Calls that cannot make a test fail.
+    /// Calls that cannot make a test fail, and keywords that precede `(` or `{`.
     static let inertCalls: Set<String> = ["print", "println", "printf", "log", "debugPrint", "NSLog", "sleep", "if", "while",
-                                          "for", "switch", "guard", "return", "catch", "elif", "and", "or", "not", "in"]
+                                          "for", "switch", "guard", "return", "catch", "elif", "and", "or", "not", "in",
+                                          "else", "do", "repeat", "defer", "try", "where", "get", "set", "willSet", "didSet"]
 
-    /// `helper(` or `self.helper(`: a call that may reach a helper of the test suite.
-    func helperCall(_ tokens: [Token], _ k: Int) -> String? {
-        // `helper(…)`, or Swift's `helper { … }` with a trailing closure
-        guard k + 1 < tokens.count, tokens[k + 1].isPunct(B.lparen) || (facts.language == .swift && tokens[k + 1].isPunct(B.lbrace)) else { return nil }
-        let c = buf[Int(tokens[k].start)]
-        guard c == 95 || (c >= 97 && c <= 122) else { return nil } // lower case or _
-        if k > 0 && tokens[k - 1].isPunct(B.dot) {
-            let onSelf = k > 1 && tokens[k - 2].kind == .identifier && text(tokens[k - 2]) == "self"
-            return (onSelf ? "self." : "member.") + text(tokens[k])
-        }
-        return text(tokens[k])
-    }
-
-    /// Names of helpers that check what they run (`verifyX`, `testCases.run()`).
-    static let checkingPrefixes = ["test", "check", "verify", "assert", "expect", "validate", "run", "ensure"]
-    static let helperPrefixes = checkingPrefixes + ["_", "do", "perform"]
-
-    /// A test is without assertion when neither it nor a helper it calls asserts. A helper this file
-    /// does not define may assert when the call names the suite (`self.helper(`), the helper is
-    /// named like one (`_helper`, `testX`, `checkX`, `verifyX`, `runX` …), or a method checks by its
-    /// name (`testCases.run()`, `response.verify()`): such a test is not reported.
+    /// A test is reported only when it neither asserts nor runs anything: a test that calls code is
+    /// a smoke test that fails when the code throws or traps, and projects keep such tests on
+    /// purpose ("does not raise", "compiles"); a test that runs nothing cannot fail.
     mutating func testsWithoutAssertion() {
-        var byName: [String: [Int]] = [:]
-        for (i, b) in testBodies.enumerated() { byName[b.name, default: []].append(i) }
-        let keywords: Set<String> = ["if", "guard", "for", "while", "switch", "return", "try", "await", "catch", "print", "defer",
-                                     "func", "init", "super", "let", "var", "in", "repeat", "do", "throw", "sizeof", "len",
-                                     "range", "str", "int", "list", "dict", "set", "tuple", "isinstance", "open", "make",
-                                     "append", "println", "max", "min", "abs", "zip", "map", "filter", "sorted"]
-        var memo: [Int: Bool] = [:]
-        func asserts(_ i: Int, _ depth: Int) -> Bool {
-            if let m = memo[i] { return m }
-            let b = testBodies[i]
-            if b.asserts { return true }
-            guard depth < 6 else { return false }
-            memo[i] = false
-            for callee in b.callees {
-                let onSelf = callee.hasPrefix("self."), member = callee.hasPrefix("member.")
-                let c = onSelf ? String(callee.dropFirst(5)) : member ? String(callee.dropFirst(7)) : callee
-                guard !keywords.contains(c) else { continue }
-                guard let targets = byName[c] else {
-                    let lower = c.lowercased()
-                    if onSelf || (FileAnalyzer.helperPrefixes.contains(where: { lower.hasPrefix($0) }) && !member)
-                        || (member && FileAnalyzer.checkingPrefixes.contains(where: { lower.hasPrefix($0) })) {
-                        memo[i] = true // a helper of the suite defined elsewhere: it may assert
-                        return true
-                    }
-                    continue
-                }
-                if targets.contains(where: { $0 != i && asserts($0, depth + 1) }) { memo[i] = true; return true }
-            }
-            return false
-        }
-        // a test that calls code is a smoke test: a throw or a crash fails it, and projects keep such
-        // tests on purpose ("does not raise", "compiles"); only a test that runs nothing cannot fail
-        for i in testBodies.indices where testBodies[i].isTest && !testBodies[i].calls && !asserts(i, 0) {
-            add("tdd/test-without-assertion", .medium, line: testBodies[i].line,
-                "test '\(testBodies[i].name)' has no assertion and calls nothing: it cannot fail")
+        for b in testBodies where b.isTest && !b.asserts && !b.calls {
+            add("tdd/test-without-assertion", .medium, line: b.line, "test '\(b.name)' has no assertion and calls nothing: it cannot fail")
         }
     }
 
@@ -469,10 +425,10 @@ extension FileAnalyzer {
     // MARK: comments: placeholder markers
 
     static let markers: [(bytes: [UInt8], severity: Severity, ascii: Bool)] = [
-        // TODO is info, as SonarQube's S1135 rates it: most TODOs are notes about later work, not
-        // defects; FIXME, HACK and XXX say that something is wrong now
-        (Array("TODO".utf8), .info, true), (Array("FIXME".utf8), .medium, true), (Array("HACK".utf8), .medium, true),
-        (Array("XXX".utf8), .medium, true), (Array("仮実装".utf8), .high, false), (Array("後で".utf8), .info, false),
+        // Markers are info (docs/precision.md); 仮実装 ("provisional implementation") says the code
+        // is a stand-in, which is a defect claim.
+        (Array("TODO".utf8), .info, true), (Array("FIXME".utf8), .info, true), (Array("HACK".utf8), .info, true),
+        (Array("XXX".utf8), .info, true), (Array("仮実装".utf8), .high, false), (Array("後で".utf8), .info, false),
     ]
 
     mutating func markers(_ tokens: [Token]) {
@@ -557,9 +513,8 @@ extension FileAnalyzer {
     static let patterns: [Language: [CallPattern]] = {
         typealias P = CallPattern
         let swift: [P] = [
-            // info: Swift authors write try! and unsafeBitCast where they know the call cannot fail
-            // or the layout matches (a C callback's context pointer); from the code alone that is a
-            // judgement call, and reviewers of the precision corpus declined most of them
+            // Info: whether the call can fail or the layout matches is not decidable from the
+            // code alone (docs/precision.md).
             P(parts: [.ident("try"), .punct(B.bang)], severity: .info,
               message: "try! crashes the process on error; use do/catch or try?", bareCall: false, tight: true),
             P(parts: [.ident("unsafeBitCast"), .punct(B.lparen)], severity: .info,

@@ -13,17 +13,19 @@ extension FileAnalyzer {
         var message: String
     }
 
+    static let buildManifests: Set<String> = ["setup.py", "package.swift", "noxfile.py", "fabfile.py", "build.gradle", "build.gradle.kts"]
+
     static let untrustedNames = ["request", "req", "argv", "input", "query", "params", "body", "payload", "form", "stdin",
                                  "environ", "getenv", "user", "upload", "cookie", "header", "args"]
 
     func judgeDangerousCall(_ p: CallPattern, _ tokens: [Token], at k: Int, outsideAPI: Bool) -> JudgedCall? {
         let first = text(tokens[k])
         // a build manifest runs the project's own code at build time (`exec` of its `__version__.py`)
-        if let name = path.split(separator: "/").last?.lowercased(), PathRules.manifests.contains(name) { return nil }
+        if let name = path.split(separator: "/").last?.lowercased(), FileAnalyzer.buildManifests.contains(name) || name.hasPrefix("package@swift") { return nil }
         // Swift try!
         if facts.language == .swift && first == "try" {
             if outsideAPI { return nil }
-            if commentNear(tokens[k].line, tokens) { return nil }
+            if commentNear(tokens[k].line, at: k, tokens) { return nil }
             var j = k + 2
             while j < tokens.count, tokens[j].kind == .identifier, text(tokens[j]) == "await" { j += 1 }
             // `Type.member(` or `function(`: the call's own arguments
@@ -40,9 +42,7 @@ extension FileAnalyzer {
             }
             return nil
         }
-        guard p.severity >= .medium, isInjectionSink(p) else {
-            return outsideAPI && p.severity < .high ? nil : JudgedCall(severity: p.severity, message: p.message)
-        }
+        guard p.severity >= .medium, isInjectionSink(p) else { return JudgedCall(severity: p.severity, message: p.message) }
         // the call's arguments: after the pattern's `(`, or the call that encloses `shell=True`
         let open: Int?
         if let last = p.parts.last, case .punct(let c) = last, c == B.lparen {
@@ -55,7 +55,7 @@ extension FileAnalyzer {
         if let o = open {
             if constantArguments(tokens, open: o) != nil { return nil }
             let names = argumentIdentifiers(tokens, open: o)
-            if let name = names.first(where: { n in FileAnalyzer.untrustedNames.contains { n.lowercased().contains($0) } }) {
+            if let name = names.first(where: { n in FileAnalyzer.words(of: n).contains { FileAnalyzer.untrustedNames.contains($0) } }) {
                 return JudgedCall(severity: .high, message: p.message + "; it is called with outside input ('\(name)')")
             }
             return JudgedCall(severity: .medium, message: p.message + "; its input is built at run time: make sure no outside input reaches it")
@@ -69,10 +69,17 @@ extension FileAnalyzer {
         return m.contains("executes") || m.contains("shell") || m.contains("external commands") || m.contains("runs a")
     }
 
-    /// Whether a comment sits on `line` or the line above it.
-    func commentNear(_ line: Int32, _ tokens: [Token]) -> Bool {
-        let text = lineText(line), above = line > 1 ? lineText(line - 1).trimmed : ""
-        return text.contains("//") || above.hasPrefix("//") || above.hasPrefix("/*") || above.hasPrefix("*")
+    /// Whether a comment token sits on `line` or ends on the line above it, as a reason the author
+    /// wrote down for the call on `line`.
+    func commentNear(_ line: Int32, at k: Int, _ tokens: [Token]) -> Bool {
+        var j = k
+        while j > 0 && tokens[j - 1].endLine >= line - 1 { j -= 1 }
+        var i = j
+        while i < tokens.count && tokens[i].line <= line {
+            if tokens[i].kind == .comment && (tokens[i].line == line || tokens[i].endLine == line - 1) { return true }
+            i += 1
+        }
+        return false
     }
 
     /// The index of the `)` that closes the argument list opened at `open` when every argument is a
@@ -106,16 +113,38 @@ extension FileAnalyzer {
         return nil
     }
 
-    /// The identifiers inside the argument list opened at `open`.
+    /// The identifiers inside the argument list opened at `open`: not argument labels (`name:`,
+    /// `name=`), nor the value of an `env=` argument (the environment handed to the child).
     func argumentIdentifiers(_ tokens: [Token], open: Int) -> [String] {
         var out: [String] = []
         var depth = 0, j = open
+        var inEnv = false
         while j < tokens.count {
             let t = tokens[j]
-            if t.isPunct(B.lparen) { depth += 1 } else if t.isPunct(B.rparen) { depth -= 1; if depth == 0 { break } }
-            if t.kind == .identifier { out.append(text(t)) }
+            if t.isPunct(B.lparen) || t.isPunct(B.lbracket) { depth += 1 } else if t.isPunct(B.rparen) || t.isPunct(B.rbracket) {
+                depth -= 1
+                if depth == 0 { break }
+            }
+            if depth == 1 && t.isPunct(B.comma) { inEnv = false }
+            if t.kind == .identifier {
+                let label = j + 1 < tokens.count && (tokens[j + 1].isPunct(B.colon) || tokens[j + 1].isPunct(B.eq))
+                if label && depth == 1 && text(t) == "env" { inEnv = true }
+                if !label && !inEnv { out.append(text(t)) }
+            }
             j += 1
         }
+        return out
+    }
+
+    /// The lower-case words of an identifier (`request_body` → request, body; `userInput` → user, input).
+    static func words(of name: String) -> [String] {
+        var out: [String] = [], cur = ""
+        for ch in name {
+            if ch == "_" || ch == "-" { if !cur.isEmpty { out.append(cur) }; cur = ""; continue }
+            if ch.isUppercase && !cur.isEmpty && !(cur.last?.isUppercase ?? false) { out.append(cur); cur = "" }
+            cur.append(Character(ch.lowercased()))
+        }
+        if !cur.isEmpty { out.append(cur) }
         return out
     }
 

@@ -38,8 +38,9 @@ extension FileAnalyzer {
                 // a trait of its own (`(.disabled` or `, .disabled`), not `Mode.disabled` nor an element of an argument list
                 if word == "disabled", prev?.isPunct(B.dot) == true, k >= 2, tokens[k - 2].isPunct(B.lparen) || tokens[k - 2].isPunct(B.comma),
                    insideTestAttribute(tokens, at: k) {
-                    // .disabled(if: …) is a condition
-                    if !(next?.isPunct(B.lparen) == true && k + 2 < tokens.count && text(tokens[k + 2]) == "if") { report(t.line, .low, "disabled test") }
+                    // .disabled(if: …) and .disabled("why") { condition } are conditions
+                    let ifLabel = next?.isPunct(B.lparen) == true && k + 2 < tokens.count && text(tokens[k + 2]) == "if"
+                    if !ifLabel && !conditionClosureFollows(tokens, afterParenAt: k + 1) { report(t.line, .low, "disabled test") }
                 } else if word == "XCTSkip", prev.map({ text($0) == "throw" }) == true, !conditional {
                     report(t.line)
                 } else if word == "withKnownIssue", next?.isPunct(B.lparen) == true, k + 2 < tokens.count, text(tokens[k + 2]) == "isIntermittent" {
@@ -92,6 +93,21 @@ extension FileAnalyzer {
             steps += 1
         }
         return false
+    }
+
+    /// Whether the argument list opened at `open` is followed by a trailing closure (`{ … }`): Swift
+    /// Testing's `.disabled(_:_:)` takes its condition that way.
+    func conditionClosureFollows(_ tokens: [Token], afterParenAt open: Int) -> Bool {
+        guard open < tokens.count, tokens[open].isPunct(B.lparen) else { return false }
+        var depth = 0, j = open
+        while j < tokens.count {
+            if tokens[j].isPunct(B.lparen) { depth += 1 } else if tokens[j].isPunct(B.rparen) {
+                depth -= 1
+                if depth == 0 { break }
+            }
+            j += 1
+        }
+        return j + 1 < tokens.count && tokens[j + 1].isPunct(B.lbrace)
     }
 
     /// Whether the token at `k` is a direct argument of an `@Test(…)` or `@Suite(…)` attribute (not

@@ -47,10 +47,25 @@ extension FileAnalyzer {
 
     mutating func workflow() {
         var sawPermissions = false
+        // jobs (keys one level under `jobs:`) and those that declare their own permissions
+        var inJobs = false, jobIndent = -1, jobs = 0, jobsWithPermissions = 0, currentHasPermissions = false
         for (line, r) in lines() {
             let s = string(r)
             let t = s.trimmed
             if s.hasPrefix("permissions:") { sawPermissions = true }
+            let indent = s.prefix { $0 == " " }.count
+            if !t.isEmpty && !t.hasPrefix("#") {
+                if indent == 0 { inJobs = s.hasPrefix("jobs:") } else if inJobs {
+                    if jobIndent < 0 { jobIndent = indent }
+                    if indent == jobIndent && t.hasSuffix(":") {
+                        jobs += 1
+                        currentHasPermissions = false
+                    } else if indent == jobIndent + 2 && t.hasPrefix("permissions:") && !currentHasPermissions {
+                        currentHasPermissions = true
+                        jobsWithPermissions += 1
+                    }
+                }
+            }
             if t.hasPrefix("permissions:") && t.contains("write-all") {
                 add("servant/broad-permissions", .medium, line: line, "workflow grants write-all permissions")
             }
@@ -81,7 +96,8 @@ extension FileAnalyzer {
                     "action '\(ref)' is pinned to '\(version)', not to a commit SHA")
             }
         }
-        if !sawPermissions {
+        // every job declaring its own least-privilege block is as good as a top-level one
+        if !sawPermissions && !(jobs > 0 && jobsWithPermissions == jobs) {
             add("servant/broad-permissions", .medium, line: 1, "workflow has no top-level permissions: block",
                 key: "no-permissions")
         }
@@ -126,12 +142,12 @@ extension FileAnalyzer {
             var words = rest[rest.index(after: pipe)...].split(separator: " ").map(String.init)
             while let f = words.first, f == "sudo" || f.hasPrefix("-") || f == "env" { words.removeFirst() }
             if let w = words.first, shells.contains(w.trimmingCharacters(in: ["\"", "'", ";", ")"])) {
-                // raw.githubusercontent.com/OWNER/REPO/REF/PATH: the check drops it when PATH is a file
-                // of the audited repository, i.e. the project runs its own script
+                // raw.githubusercontent.com/OWNER/REPO/REF/PATH: the check drops it when OWNER is the
+                // audited repository's owner and PATH one of its files: the project runs its own script
                 var message = "download piped into a shell: \(s.trimmed.prefix(120))"
                 if let r = s.range(of: "raw.githubusercontent.com/") {
                     let parts = s[r.upperBound...].prefix { !" \"'|;)".contains($0) }.split(separator: "/")
-                    if parts.count > 3 { message += " [script: \(parts.dropFirst(3).joined(separator: "/"))]" }
+                    if parts.count > 3 { message += " [script: \(parts[0]) \(parts.dropFirst(3).joined(separator: "/"))]" }
                 }
                 add("servant/curl-pipe-shell", .high, line: line, message)
             }
@@ -162,8 +178,11 @@ extension FileAnalyzer {
             || contains(0..<buf.count, Array("# security".utf8)) || contains(0..<buf.count, Array("security policy".utf8))
         facts.statesContributing = contains(0..<buf.count, Array("# contributing".utf8)) || contains(0..<buf.count, Array("# contribution".utf8))
             || contains(0..<buf.count, Array("# how to contribute".utf8))
-        facts.linksDocumentation = ["://docs.", "readthedocs.io", "swiftpackageindex.com", "/documentation/", "github.io/"]
-            .contains { contains(0..<buf.count, Array($0.utf8)) }
+        // hosted documentation of the project: a docs site, Read the Docs, or a Swift Package Index
+        // documentation page (not its badge, not Apple's developer documentation)
+        let text = String(decoding: buf, as: UTF8.self).lowercased()
+        facts.linksDocumentation = text.contains("://docs.") || text.contains(".readthedocs.io")
+            || text.range(of: #"swiftpackageindex\.com/[^/\s)]+/[^/\s)]+/[^\s)]*documentation"#, options: .regularExpression) != nil
     }
 
     mutating func lcov() {

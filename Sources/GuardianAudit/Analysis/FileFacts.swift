@@ -96,7 +96,8 @@ struct FileFacts: Sendable, Equatable {
     var protocolRequirements: [String] = []
     var possibleWitnesses: [PossibleWitness] = []
     /// Test files: the modules they import (`@testable import NIOCore`, `from click import …`), which
-    /// pair a module with its tests by what they test rather than by name.
+    /// pair a module with its tests by what they test rather than by name. Swift source files: the
+    /// modules they re-export (`@_exported import X`), tested through the module that re-exports them.
     var imports: [String] = []
 
     init(language: Language, isTest: Bool) {

@@ -93,10 +93,18 @@ struct FunctionScanner {
         let controlWords = v.controlWords
         // Statements whose `{` opens a nested block; any other `{` in a function (a closure, a
         // trailing closure, a `defer`) nests nothing a reader follows, as ESLint's max-depth counts.
-        var blockWords: Set<UInt64> = [v.if_, v.else_, v.for_, v.foreach, v.while_, v.do_, v.switch_, v.guard_, v.catch_,
-                                       v.when, v.match, v.loop, v.synchronized, v.lock, v.using, v.with, Vocabulary.h("repeat"),
-                                       Vocabulary.h("finally"), Vocabulary.h("select")]
-        if !isSwift { blockWords.insert(v.try_) }
+        // Only each language's keywords: `loop`, `match`, `with` … are plain names elsewhere.
+        var blockWords: Set<UInt64> = [v.if_, v.else_, v.for_, v.while_, v.switch_]
+        switch language {
+        case .swift: blockWords.formUnion([v.do_, v.guard_, v.catch_, Vocabulary.h("repeat")])
+        case .go: blockWords.insert(Vocabulary.h("select"))
+        case .rust: blockWords.formUnion([v.loop, v.match])
+        case .kotlin: blockWords.formUnion([v.do_, v.when, v.try_, v.catch_, Vocabulary.h("finally")])
+        case .java: blockWords.formUnion([v.do_, v.try_, v.catch_, Vocabulary.h("finally"), v.synchronized])
+        case .csharp: blockWords.formUnion([v.do_, v.try_, v.catch_, Vocabulary.h("finally"), v.foreach, v.lock, v.using])
+        case .javascript, .typescript: blockWords.formUnion([v.do_, v.try_, v.catch_, Vocabulary.h("finally"), v.with])
+        default: blockWords.formUnion([v.do_, v.try_, v.catch_])
+        }
         var blockAt: Int? // the paren depth at which a block statement's `{` is expected
 
         var stack: [Frame] = []
@@ -232,8 +240,9 @@ struct FunctionScanner {
                         pending = nil
                     }
                     if !opened {
+                        // a `{` inside the statement's parentheses (a closure argument) leaves it pending
                         let isBlock = blockAt == parenDepth
-                        blockAt = nil
+                        if isBlock { blockAt = nil }
                         let depth = (stack.last.map { $0.isFunction ? 0 : $0.depthInFunction } ?? 0) + (isBlock || current < 0 ? 1 : 0)
                         let isProto = protocolPending && parenDepth == 0
                         protocolPending = false

@@ -47,6 +47,8 @@ struct AuditContext: Sendable {
     var dismissals: [String: Suppression] = [:]
     /// Weights (0.25–1) of rules the team weighed down by its dismissals.
     var ruleWeights: [String: Double] = [:]
+    /// The repository's owner on its code host (`apple` for github.com/apple/swift-nio), when known.
+    var owner: String?
     /// `guardian:ignore` comments by file.
     var suppressions: [String: [InlineSuppression]] = [:]
 

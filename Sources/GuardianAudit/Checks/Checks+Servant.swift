@@ -6,11 +6,20 @@ extension Checks {
 
     static func servant(_ ctx: AuditContext, _ out: inout CheckOutput) {
         fileFindings(ctx, prefix: "servant/", &out)
-        // a workflow that fetches the project's own script from its repository runs the project's code
+        // a workflow that fetches the project's own script from its owner's repository runs the
+        // project's code
         let paths = Set(ctx.files.map(\.path))
-        out.findings.removeAll { f in
-            guard f.ruleId == "servant/curl-pipe-shell", let r = f.message.range(of: " [script: ") else { return false }
-            return paths.contains(String(f.message[r.upperBound...].dropLast()))
+        if let owner = ctx.owner?.lowercased() {
+            out.findings.removeAll { f in
+                guard f.ruleId == "servant/curl-pipe-shell", let r = f.message.range(of: " [script: ") else { return false }
+                let tag = f.message[r.upperBound...].dropLast().split(separator: " ", maxSplits: 1)
+                return tag.count == 2 && tag[0].lowercased() == owner && paths.contains(String(tag[1]))
+            }
+        }
+        // the repository's own owner's actions move with its own releases: pinning them to a SHA
+        // protects against no one but the owner
+        if let owner = ctx.owner?.lowercased() {
+            out.findings.removeAll { $0.ruleId == "servant/unpinned-action" && $0.message.lowercased().hasPrefix("action '\(owner)/") }
         }
         // actions not pinned to a commit are one policy choice, however many places repeat it:
         // one finding at the first place, naming the others

@@ -29,10 +29,8 @@ extension Checks {
                     out.findings.append(.init(ruleId: rule, severity: sev, file: f.path, line: Int(fn.startLine), column: nil,
                                               message: msg, contentHash: Fingerprint.contentHash(ruleId: rule, normalizedLine: fn.signatureHash)))
                 }
-                // complexity, length and parameter count are info by default: reviewers of the
-                // precision corpus declined about half of them even far past the threshold (flat
-                // state machines, dispatch tables, frozen public signatures); a team that wants them
-                // counted re-rates them in .guardian.yml (docs/precision.md)
+                // Complexity, length and parameter count are info by default; a team that wants them
+                // counted re-rates them in .guardian.yml. Why: docs/precision.md.
                 let ccn = Int(fn.modifiedCcn)
                 if ccn > t.maxCyclomatic {
                     add("strict/cyclomatic-complexity", .info,
@@ -55,9 +53,7 @@ extension Checks {
         Duplicates.find(ctx, window: t.duplicateMinLines, &out)
     }
 
-    /// A measure over its threshold by at most half is info: that close to a threshold, whether the
-    /// code should change is a judgement call, and reviewers of the precision corpus declined most
-    /// such findings (docs/precision.md). Past half it is `base`, past twice `above2x`.
+    /// Info up to half over the threshold, `base` past half, `above2x` past twice (docs/scoring.md).
     static func metricSeverity(_ value: Int, _ threshold: Int, _ base: Severity, _ above2x: Severity) -> Severity {
         if value > 2 * threshold { return above2x }
         return 2 * value <= 3 * threshold ? .info : base

@@ -10,8 +10,10 @@ extension Checks {
         let lower = path.lowercased()
         if PathRules.isOutsideAPI(path) || lower.hasPrefix(".github/") || lower.hasPrefix("docs/") || lower.hasPrefix("doc/") { return false }
         if executables.contains(target(of: path)) { return false }
+        // C files of a SwiftPM C target (`Sources/CNIOLinux/shim.c`): a shim tested through its users
         let parts = path.split(separator: "/")
-        if parts.count >= 3 && parts[0] == "Sources" && BundledLibraries.isCTargetName(parts[1]) { return false }
+        let ext = parts.last.flatMap { $0.split(separator: ".").last }.map { $0.lowercased() } ?? ""
+        if parts.count >= 3 && parts[0] == "Sources" && BundledLibraries.isCTargetName(parts[1]) && BundledLibraries.cFamily.contains(ext) { return false }
         return true
     }
 
@@ -23,13 +25,18 @@ extension Checks {
         } else if !sources.isEmpty {
             // module pairing
             let testKeys = tests.map { PathRules.matchKey($0.path) }
-            let imported = Set(tests.flatMap(\.facts.imports).map(PathRules.matchKey))
+            var imported = Set(tests.flatMap(\.facts.imports).map(PathRules.matchKey))
+            // a module re-exported by a tested module is tested through it
+            for f in sources where imported.contains(PathRules.matchKey(PathRules.module(of: f.path))) {
+                imported.formUnion(f.facts.imports.map(PathRules.matchKey))
+            }
             let executables = executableTargets(ctx)
             var modules: [String: Int] = [:]
             for f in sources where isLibraryModule(f.path, executables: executables) {
                 modules[PathRules.module(of: f.path), default: 0] += Int(f.facts.codeLines)
             }
-            for (module, lines) in modules.sorted(by: { $0.key < $1.key }) where lines >= 50 {
+            // under 100 code lines a module is a shim or a compatibility re-export, tested through its users
+            for (module, lines) in modules.sorted(by: { $0.key < $1.key }) where lines >= 100 {
                 let key = PathRules.matchKey(module)
                 // a package whose one target is the source root itself (`path: "Sources"`) is paired by any test
                 guard !key.isEmpty, !["sources", "source", "src", "lib"].contains(key) else { continue }

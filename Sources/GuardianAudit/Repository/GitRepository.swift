@@ -310,6 +310,36 @@ final class GitRepository {
         return lastError("\(what) (as user \(credentials.username))")
     }
 
+    /// The URL of the `origin` remote as configured (`remote.origin.url`, before any `insteadOf`
+    /// rewriting, which names where to fetch from rather than whose repository it is).
+    func originURL() -> String? {
+        var cfg: OpaquePointer?
+        guard git_repository_config_snapshot(&cfg, repo) == 0 else { return nil }
+        defer { git_config_free(cfg) }
+        var value: UnsafePointer<CChar>?
+        guard git_config_get_string(&value, cfg, "remote.origin.url") == 0, let value else { return nil }
+        return String(cString: value)
+    }
+
+    /// The owner (user or organisation) in a code host URL: `https://github.com/OWNER/NAME.git`,
+    /// `git@gitlab.com:OWNER/NAME.git`, `ssh://git@host/OWNER/NAME`; nil for local paths.
+    static func owner(ofURL url: String) -> String? {
+        var rest: Substring
+        if let r = url.range(of: "://") {
+            rest = url[r.upperBound...]
+            guard let slash = rest.firstIndex(of: "/") else { return nil }
+            rest = rest[rest.index(after: slash)...]
+            if url.hasPrefix("file://") { return nil }
+        } else if let at = url.firstIndex(of: "@"), let colon = url[at...].firstIndex(of: ":") {
+            rest = url[url.index(after: colon)...]
+        } else {
+            return nil
+        }
+        let parts = rest.split(separator: "/")
+        guard parts.count >= 2, let owner = parts.first, !owner.isEmpty else { return nil }
+        return String(owner)
+    }
+
     /// Fetches every branch and tag of `origin` into an existing bare mirror.
     func fetchOrigin(credentials: GitCredentials? = nil) throws {
         var remote: OpaquePointer?
