@@ -6,6 +6,7 @@ with the verdicts of bench/precision/labels.tsv, and prints precision per rule a
 gate of each repository, and the labelled true findings that are no longer reported (recall lost).
 
   scripts/bench_precision.py                 report (what `make bench-precision` runs)
+  scripts/bench_precision.py --no-planted     without the planted-fixture recall (which builds the tests)
   scripts/bench_precision.py --worksheet N   also write up to N unlabelled findings per rule,
                                              spread over the repositories, with their code, to
                                              bench-work/precision/worksheet.jsonl for labelling
@@ -113,9 +114,23 @@ def context(path, file, line, radius=8):
     return "\n".join(f"{n:5d}{'>' if n == line else ' '} {lines[n - 1]}" for n in range(lo, hi + 1))
 
 
+def planted_recall():
+    """Recall on the planted fixtures: every finding planted in Tests/GuardianAuditTests must be found."""
+    source = open(os.path.join(ROOT, "Tests/GuardianAuditTests/AuditTests.swift")).read()
+    planted = source.count("expectFinding(r, ")
+    p = subprocess.run(["swift", "test", "--disable-xctest", "--filter", "PlantedAuditTests"], cwd=ROOT,
+                       capture_output=True, text=True)
+    missed = [l for l in p.stdout.splitlines() if "expected " in l and "recorded an issue" in l]
+    print(f"\n== Recall on the planted fixtures: {planted - len(missed)} of {planted} planted findings found"
+          + ("" if p.returncode == 0 else f" (PlantedAuditTests failed: {len(missed)} missed)"))
+    for l in missed[:20]:
+        print(f"  {l.strip()[:200]}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--worksheet", type=int, default=0, help="write up to N unlabelled findings per rule")
+    ap.add_argument("--no-planted", action="store_true", help="skip the planted-fixture recall (it builds the tests)")
     args = ap.parse_args()
     if not os.path.exists(BIN):
         raise SystemExit("no release binary: run `make release` first")
@@ -195,6 +210,9 @@ def main():
     print("\n== Gate failures")
     for g in gates or ["none"]:
         print(f"  {g}")
+
+    if not args.no_planted:
+        planted_recall()
 
     if args.worksheet:
         out = os.path.join(WORK, "worksheet.jsonl")

@@ -81,6 +81,15 @@ public struct LearnedWeight: Codable, Sendable, Equatable {
         return LearnedWeight(ruleId: ruleId, team: team, weight: (w * 100).rounded() / 100, dismissed: dismissed, total: total)
     }
 
+    /// The prior that teams sharing their feedback give a team without enough evidence of its own:
+    /// the same rule on their dismissals, explained as theirs.
+    public static func communityPrior(ruleId: String, team: String, dismissed: Int, total: Int, teams: Int) -> LearnedWeight? {
+        guard var w = learned(ruleId: ruleId, team: team, dismissed: dismissed, total: total) else { return nil }
+        w.explanation = "\(ruleId) weighs \(format(w.weight)) for team \(team): \(w.dismissed) of \(w.total) dismissed as false positive "
+            + "by \(teams) team\(teams == 1 ? "" : "s") that share their feedback (community prior)"
+        return w
+    }
+
     static func format(_ w: Double) -> String { w == w.rounded() ? "\(Int(w))" : String(format: "%.2f", w).replacingOccurrences(of: "0$", with: "", options: .regularExpression) }
 }
 

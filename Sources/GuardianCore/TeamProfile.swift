@@ -12,6 +12,9 @@ public struct TeamProfile: Codable, Sendable, Equatable {
     public var publicDashboard: Bool
     /// With `--baseline`, the gate fails when a new finding is at least this severe.
     public var gateSeverity: Severity
+    /// Share this team's false-positive rates with the mesh, as a prior for teams that have too
+    /// few dismissals of their own.
+    public var communityFeedback: Bool = false
 
     enum CodingKeys: String, CodingKey {
         case name, strictness
@@ -21,6 +24,7 @@ public struct TeamProfile: Codable, Sendable, Equatable {
         case complianceMode = "compliance_mode"
         case publicDashboard = "public_dashboard"
         case gateSeverity = "gate_severity"
+        case communityFeedback = "community_feedback"
     }
 
     public init(name: String, strictness: Double, focusAreas: [Check], autoCorrection: Bool,
@@ -45,6 +49,7 @@ public struct TeamProfile: Codable, Sendable, Equatable {
         complianceMode = try c.decodeIfPresent(Bool.self, forKey: .complianceMode) ?? false
         publicDashboard = try c.decodeIfPresent(Bool.self, forKey: .publicDashboard) ?? false
         gateSeverity = try c.decodeIfPresent(Severity.self, forKey: .gateSeverity) ?? .high
+        communityFeedback = try c.decodeIfPresent(Bool.self, forKey: .communityFeedback) ?? false
     }
 
     public var thresholds: Thresholds { Thresholds.forStrictness(strictness) }
@@ -59,9 +64,13 @@ public struct TeamProfile: Codable, Sendable, Equatable {
     public static let enterprise = TeamProfile(
         name: "enterprise", strictness: 0.95, focusAreas: [.integrity, .servant, .strict], autoCorrection: false,
         notificationFrequency: "daily", complianceMode: true, publicDashboard: false)
-    public static let openSource = TeamProfile(
-        name: "open-source", strictness: 0.85, focusAreas: [.git, .sages], autoCorrection: true,
-        notificationFrequency: "weekly", complianceMode: false, publicDashboard: true)
+    /// Open-source teams work in public: they share their false-positive rates with the mesh.
+    public static let openSource: TeamProfile = {
+        var p = TeamProfile(name: "open-source", strictness: 0.85, focusAreas: [.git, .sages], autoCorrection: true,
+                            notificationFrequency: "weekly", complianceMode: false, publicDashboard: true)
+        p.communityFeedback = true
+        return p
+    }()
     /// Used when no profile is named.
     public static let standard = TeamProfile(
         name: "default", strictness: 0.8, focusAreas: [], autoCorrection: true,

@@ -253,4 +253,34 @@ import Testing
         let unpinned = r.allViolations.filter { $0.ruleId == "servant/unpinned-action" }
         #expect(unpinned.count == 1 && unpinned[0].message.hasPrefix("3 actions"), "\(unpinned)")
     }
+
+    /// History is judged in the units reviewers saw: a merged pull request, not each commit on its
+    /// branch; a sweep of a few lines per file and a bot's bump are not oversized (misfire class 9).
+    @Test func historyIsJudgedByReviewUnits() throws {
+        let repo = try FixtureRepo()
+        try repo.write("README.md", "# Demo\n")
+        try repo.commit("Start")
+        // a branch that adds 70 generated files and takes them out again before it is merged
+        _ = try repo.git("checkout", "-q", "-b", "feature")
+        for i in 0..<70 { try repo.write("gen/f\(i).txt", (0..<10).map { "line \($0)\n" }.joined()) }
+        try repo.commit("Try generated fixtures")
+        try repo.remove("gen")
+        try repo.write("src/app.py", "def f():\n    \"\"\"F.\"\"\"\n    return 1\n")
+        try repo.commit("Keep only the function")
+        _ = try repo.git("checkout", "-q", "main")
+        _ = try repo.git("merge", "-q", "--no-ff", "-m", "Merge pull request #1 from feature", "feature")
+        // a licence-header sweep over 80 files, and a bot's dependency bump over 80 files
+        for i in 0..<80 { try repo.write("src/m\(i).py", "# SPDX-License-Identifier: MIT\n") }
+        try repo.commit("Add SPDX headers")
+        for i in 0..<80 { try repo.write("vendor/dep\(i).txt", (0..<20).map { "v2 \($0)\n" }.joined()) }
+        try repo.commit("Bump dependencies", author: "dependabot[bot]")
+        let r = try RepositoryControlsTests.audit(repo)
+        let oversized = r.allViolations.filter { $0.ruleId == "flow/oversized-commit" }.map(\.message)
+        #expect(oversized.isEmpty, "\(oversized)")
+        // the same 70 files in one reviewed commit on the default branch are oversized
+        for i in 0..<70 { try repo.write("gen/f\(i).txt", (0..<10).map { "line \($0)\n" }.joined()) }
+        try repo.commit("Add generated fixtures")
+        let again = try RepositoryControlsTests.audit(repo)
+        #expect(again.allViolations.contains { $0.ruleId == "flow/oversized-commit" && $0.message.contains("Add generated fixtures") })
+    }
 }

@@ -194,5 +194,8 @@ import Testing
         #expect(LearnedWeight.learned(ruleId: "r/x", team: "t", dismissed: 12, total: 15)?.explanation
             == "r/x weighs 0.25 for team t: 12 of 15 dismissed as false positive")
         #expect(LearnedWeight.learned(ruleId: "r/x", team: "t", dismissed: 5, total: 3)?.total == 5, "dismissals of findings gone since still count")
+        let prior = LearnedWeight.communityPrior(ruleId: "r/x", team: "t", dismissed: 6, total: 12, teams: 2)
+        #expect(prior?.weight == 0.5 && prior?.explanation == "r/x weighs 0.5 for team t: 6 of 12 dismissed as false positive by 2 teams that share their feedback (community prior)")
+        #expect(LearnedWeight.communityPrior(ruleId: "r/x", team: "t", dismissed: 2, total: 12, teams: 3) == nil, "the same evidence bar")
     }
 }

@@ -137,4 +137,50 @@ import Testing
         #expect(try #require(strictAfter["penalty"] as? Double) < (try #require(strictBefore["penalty"] as? Double)) * 2 / 6,
                 "\(strictAfter["penalty"] ?? "") vs \(strictBefore["penalty"] ?? "")")
     }
+
+    /// Community feedback: a team that shares its feedback gives its false-positive rates to teams
+    /// with no evidence of their own, explained as a community prior; a team that does not share
+    /// gives nothing.
+    @Test func sharedFeedbackIsAPriorForOtherTeams() async throws {
+        func repo(_ name: String) throws -> FixtureRepo {
+            let r = try FixtureRepo()
+            var code = "import os\n\n"
+            for i in 0..<6 { code += "\ndef run\(i)(c):\n    \"\"\"Run.\"\"\"\n    os.system(c + \"\(i)\")\n" }
+            try r.write("app/calls.py", code)
+            try r.write("README.md", "# \(name)\n")
+            try r.commit("feat: calls")
+            return r
+        }
+        let agent = try AgentProcess(binary: GuardianBinary.path)
+        try await agent.start()
+        defer { agent.stop() }
+        let shared = #"{"name": "payments", "strictness": 0.8, "community_feedback": true}"#
+        #expect(try await agent.request("PUT", "/v1/teams/payments", body: Data(shared.utf8)).status == 200)
+        let payRepo = try repo("pay"), searchRepo = try repo("search")
+        let pay = try #require(try await agent.json("POST", "/v1/projects", ["repositoryUrl": payRepo.path, "name": "pay", "team": "payments"]).json["id"] as? String)
+        _ = try await agent.waitForResult(project: pay)
+        for call in try await Self.findings(agent, pay, rule: "strict/dangerous-call").prefix(4) {
+            let made = try await agent.json("POST", "/v1/projects/\(pay)/dismissals", ["fingerprint": try #require(call["fingerprint"] as? String),
+                                                                                     "reason": "false_positive"])
+            #expect(made.status == 201)
+        }
+        try await Self.audit(agent, pay)
+        let search = try #require(try await agent.json("POST", "/v1/projects", ["repositoryUrl": searchRepo.path, "name": "search", "team": "search"]).json["id"] as? String)
+        _ = try await agent.waitForResult(project: search)
+        let status = try await agent.request("GET", "/v1/projects/\(search)/audit-status").json
+        let learning = try #require((status["teamConfiguration"] as? [String: Any])?["learning"] as? [[String: Any]], "\(status["teamConfiguration"] ?? "")")
+        let entry = try #require(learning.first { $0["ruleId"] as? String == "strict/dangerous-call" })
+        #expect(entry["weight"] as? Double == 0.33)
+        #expect(entry["explanation"] as? String == "strict/dangerous-call weighs 0.33 for team search: 4 of 6 dismissed as false positive "
+                + "by 1 team that share their feedback (community prior)")
+
+        // the same team not sharing: no prior
+        let private_ = #"{"name": "payments", "strictness": 0.8}"#
+        #expect(try await agent.request("PUT", "/v1/teams/payments", body: Data(private_.utf8)).status == 200)
+        try await Self.audit(agent, search)
+        let after = try await agent.request("GET", "/v1/projects/\(search)/audit-status").json
+        let config = try #require(after["teamConfiguration"] as? [String: Any], "\(after)")
+        let learned = config["learning"] as? [[String: Any]] // absent when nothing was learned
+        #expect(learned?.contains { $0["ruleId"] as? String == "strict/dangerous-call" } != true, "\(config)")
+    }
 }

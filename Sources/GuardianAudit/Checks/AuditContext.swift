@@ -59,6 +59,20 @@ struct AuditContext: Sendable {
         return commits.filter { $0.time >= since }
     }
 
+    /// The units a reviewer saw: default-branch commits, where a merge stands for its whole pull
+    /// request (its change against the first parent) and the commits on the merged branch are not
+    /// judged one by one. Newest first.
+    var reviewUnits: [CommitFacts] {
+        recentCommits.filter { !$0.parents.isEmpty && (firstParent.isEmpty || firstParent.contains($0.id)) }
+    }
+
+    /// Commits by automation (Dependabot, Renovate, GitHub Actions, any `[bot]` account).
+    static func isBot(_ c: CommitFacts) -> Bool {
+        let n = c.authorName.lowercased(), e = c.authorEmail.lowercased()
+        return n.hasSuffix("[bot]") || e.contains("[bot]") || n.contains("dependabot") || n.contains("renovate")
+            || n == "github-actions" || e.hasPrefix("bot@") || e.contains("noreply@github.com") && n.hasSuffix("bot")
+    }
+
     /// A Python source distribution (an sdist unpacked): its metadata file at the root.
     var isSourceDistribution: Bool { files.contains { $0.path == "PKG-INFO" } }
 

@@ -33,15 +33,19 @@ extension Checks {
                                share * 100, eligible.count, ctx.thresholds.minMergedShare * 100), key: "direct")
             }
         }
-        for c in ctx.recentCommits where c.parents.count == 1 {
+        for c in ctx.reviewUnits {
             let files = c.files.count
             let lines = Int(c.insertions + c.deletions)
-            if files > ctx.thresholds.maxCommitFiles || (c.statsComputed && lines > ctx.thresholds.maxCommitLines) {
+            // a sweep of a few lines per file (a licence header, a renamed import) is mechanical:
+            // it is reviewed as one change however many files it touches
+            let mechanical = c.statsComputed && files > 0 && lines <= 4 * files
+            if !mechanical && !AuditContext.isBot(c)
+                && (files > ctx.thresholds.maxCommitFiles || (c.statsComputed && lines > ctx.thresholds.maxCommitLines)) {
                 out.add("flow/oversized-commit",
                         "commit \(c.id.prefix(10)) changes \(files) files" + (c.statsComputed ? " and \(lines) lines" : "")
                             + ": \(c.summary.prefix(80))", key: "commit:" + c.id)
             }
-            if c.summary.hasPrefix("Revert \"") || c.summary.lowercased().hasPrefix("revert:") || c.summary.lowercased().hasPrefix("revert ") {
+            if c.parents.count == 1, c.summary.hasPrefix("Revert \"") || c.summary.lowercased().hasPrefix("revert:") || c.summary.lowercased().hasPrefix("revert ") {
                 out.add("flow/revert", "commit \(c.id.prefix(10)) is a revert: \(c.summary.prefix(80))", key: "revert:" + c.id)
             }
         }

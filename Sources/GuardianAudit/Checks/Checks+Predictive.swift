@@ -16,7 +16,8 @@ extension Checks {
         var authorsTouches: [String: Int] = [:]
         for c in recent {
             let isFix = isFixCommit(c.summary)
-            authorsTouches[c.authorEmail.lowercased(), default: 0] += 1
+            // automation is no one's knowledge
+            if !AuditContext.isBot(c) { authorsTouches[c.authorEmail.lowercased(), default: 0] += 1 }
             for p in c.files where existing[p] != nil {
                 churn[p, default: 0] += 1
                 if isFix { fixes[p, default: 0] += 1 }
@@ -30,7 +31,8 @@ extension Checks {
         }
         var hotspots: [(path: String, score: Int, churn: Int, ccn: Int)] = []
         for (p, c) in churn where c >= 3 {
-            guard let f = existing[p], f.facts.language.isCode, !f.facts.isTest else { continue }
+            // benchmarks, examples, scripts and tools are not where the product's defects are
+            guard let f = existing[p], f.facts.language.isCode, !f.facts.isTest, !PathRules.isOutsideAPI(p) else { continue }
             let complexity = f.facts.functions.reduce(0) { $0 + Int($1.ccn) }
             guard complexity > 0 else { continue }
             hotspots.append((p, c * complexity, c, complexity))

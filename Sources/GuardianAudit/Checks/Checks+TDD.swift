@@ -68,12 +68,15 @@ extension Checks {
         }
         // recent commits that change source but no test
         if ctx.isGit {
-            let recent = ctx.recentCommits.filter { $0.parents.count == 1 }.prefix(100)
+            // pull requests as reviewed (a merge's whole change), not the commits on their branches;
+            // not automation's dependency bumps
+            let recent = ctx.reviewUnits.filter { !AuditContext.isBot($0) }.prefix(100)
             var touching = 0, untested = 0
             var memo: [String: (code: Bool, test: Bool)] = [:]
             func kind(_ p: String) -> (code: Bool, test: Bool) {
                 if let k = memo[p] { return k }
-                let k = (Language.detect(path: p).isCode, PathRules.isTest(p))
+                // a build manifest (Package.swift, setup.py) is configuration, not source to test
+                let k = (Language.detect(path: p).isCode && !PathRules.isManifest(p), PathRules.isTest(p))
                 memo[p] = k
                 return k
             }

@@ -544,9 +544,17 @@ struct AuditJob: Sendable {
         options.dismissals = Dictionary(try store.dismissals(project: project.id).map {
             ($0.fingerprint, Suppression(kind: .external, justification: $0.justification))
         }, uniquingKeysWith: { a, _ in a })
-        options.learning = try store.learningCounts(team: project.team).compactMap { rule, n in
+        // the team's own evidence first; where it has none, the teams that share theirs
+        var learning = try store.learningCounts(team: project.team).compactMap { rule, n in
             LearnedWeight.learned(ruleId: rule, team: project.team, dismissed: n.dismissed, total: n.total)
         }
+        let community = try store.communityCounts(excluding: project.team)
+        for (rule, n) in community.counts.sorted(by: { $0.key < $1.key }) where !learning.contains(where: { $0.ruleId == rule }) {
+            if let w = LearnedWeight.communityPrior(ruleId: rule, team: project.team, dismissed: n.dismissed, total: n.total, teams: community.teams) {
+                learning.append(w)
+            }
+        }
+        options.learning = learning
         options.events = ((try? store.events(project: project.id)) ?? []).compactMap { e in
             RepositoryEvent.Kind(rawValue: e.kind).map { RepositoryEvent(kind: $0, ref: e.ref, actor: e.actor, id: e.id) }
         }

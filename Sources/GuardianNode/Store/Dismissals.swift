@@ -68,6 +68,22 @@ extension Store {
         }
     }
 
+    /// Team learning's counts summed over the teams whose profile shares its feedback
+    /// (`community_feedback: true`), other than `team`; and how many such teams there are.
+    public func communityCounts(excluding team: String) throws -> (counts: [String: (dismissed: Int, total: Int)], teams: Int) {
+        let sharing = try read { try TeamRecord.fetchAll($0) }.filter { t in
+            t.id != team && ((try? TeamProfile.decode(Data(t.profile.utf8), source: "team \(t.id)"))?.communityFeedback ?? false)
+        }
+        var out: [String: (dismissed: Int, total: Int)] = [:]
+        for t in sharing {
+            for (rule, n) in try learningCounts(team: t.id) {
+                out[rule, default: (0, 0)].dismissed += n.dismissed
+                out[rule, default: (0, 0)].total += n.total
+            }
+        }
+        return (out, sharing.count)
+    }
+
     /// The rule of the project's finding with this fingerprint in its latest result, if any.
     public func findingRule(project: String, fingerprint: String) throws -> String? {
         guard let latest = try latestResultSummary(project: project) else { return nil }
