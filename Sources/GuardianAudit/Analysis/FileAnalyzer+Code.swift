@@ -72,10 +72,10 @@ extension FileAnalyzer {
     func importedModules(_ tokens: [Token], exportedOnly: Bool = false) -> [String] {
         guard facts.language == .swift || facts.language == .python else { return [] }
         let kinds: Set<String> = ["struct", "class", "enum", "protocol", "func", "var", "let", "typealias"]
+        let python = facts.language == .python
         var out: [String] = []
-        for k in tokens.indices where tokens[k].kind == .identifier {
+        for k in tokens.indices where tokens[k].kind == .identifier && (tokens[k].hash == v.import_ || (python && tokens[k].hash == v.from)) {
             let w = text(tokens[k])
-            guard w == "import" || (facts.language == .python && w == "from") else { continue }
             if exportedOnly && !(k >= 1 && text(tokens[k - 1]) == "_exported") { continue }
             // `from a.b import c`: the module is after `from`, not after `import`
             if facts.language == .python && w == "import" {
@@ -632,10 +632,10 @@ extension FileAnalyzer {
         var lines = Set<Int32>()
         // a type named Mock… that production code declares and documents is an adapter by design
         // (requests' MockRequest for http.cookiejar): only doubles declared elsewhere are reported
-        let declaring: Set<String> = ["class", "struct", "enum", "actor", "interface", "type", "protocol"]
+        let declaring: Set<UInt64> = [v.class_, v.struct_, v.enum_, v.actor, v.interface, v.type, v.protocol_]
         var declared = Set<String>()
         for k in 1..<max(1, tokens.count) where tokens[k].kind == .identifier && tokens[k - 1].kind == .identifier
-            && declaring.contains(text(tokens[k - 1])) { declared.insert(text(tokens[k])) }
+            && declaring.contains(tokens[k - 1].hash) { declared.insert(text(tokens[k])) }
         let prefixes: [[UInt8]] = [Array("Mock".utf8), Array("Fake".utf8), Array("Stub".utf8)]
         for t in tokens where t.kind == .identifier && t.end - t.start > 4 {
             let b0 = buf[Int(t.start)]

@@ -172,6 +172,8 @@ extension FileAnalyzer {
         }
         facts.words = words
         facts.headings = headings
+        // what a README says about the project's policies and docs (only READMEs are asked)
+        guard (path.split(separator: "/").last ?? "").lowercased().hasPrefix("readme") else { return }
         // a README that says how to report a vulnerability (a Security section, an address, or a
         // pointer to the organisation's policy) is a security policy
         facts.statesSecurityPolicy = contains(0..<buf.count, Array("vulnerabilit".utf8)) || contains(0..<buf.count, Array("security@".utf8))
@@ -180,9 +182,9 @@ extension FileAnalyzer {
             || contains(0..<buf.count, Array("# how to contribute".utf8))
         // hosted documentation of the project: a docs site, Read the Docs, or a Swift Package Index
         // documentation page (not its badge, not Apple's developer documentation)
-        let text = String(decoding: buf, as: UTF8.self).lowercased()
-        facts.linksDocumentation = text.contains("://docs.") || text.contains(".readthedocs.io")
-            || text.range(of: #"swiftpackageindex\.com/[^/\s)]+/[^/\s)]+/[^\s)]*documentation"#, options: .regularExpression) != nil
+        let all = 0..<buf.count
+        facts.linksDocumentation = contains(all, Array("://docs.".utf8)) || contains(all, Array(".readthedocs.io".utf8))
+            || (contains(all, Array("swiftpackageindex.com/".utf8)) && contains(all, Array("/documentation".utf8)))
     }
 
     mutating func lcov() {
