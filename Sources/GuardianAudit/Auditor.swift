@@ -244,7 +244,7 @@ public enum Auditor {
             if let c = cslots.items[k] { commits[i] = c; freshCommits.append((ckeys[i], c)) }
         }
         cache?.store(commitFacts: freshCommits)
-        let history = commits.compactMap { $0 }
+        let history = repo.withMailmap(commits.compactMap { $0 })
         Trace.mark("history \(history.count)")
         let headId = GitRepository.hex(head)
         return Loaded(subject: AuditSubject(repository: display, commit: headId, revision: revision, isGitRepository: true),

@@ -283,4 +283,26 @@ import Testing
         let again = try RepositoryControlsTests.audit(repo)
         #expect(again.allViolations.contains { $0.ruleId == "flow/oversized-commit" && $0.message.contains("Add generated fixtures") })
     }
+
+    /// One person under two addresses is one author (`.mailmap`), and a commit that moves files is
+    /// judged by its edits, not by the size of the files it moved (misfire class 9).
+    @Test func mailmapAndRenamesAreHonoured() throws {
+        let repo = try FixtureRepo()
+        try repo.write("README.md", "# Demo\n")
+        for i in 0..<70 { try repo.write("old/f\(i).txt", (0..<30).map { "line \($0) of \(i)\n" }.joined()) }
+        try repo.commit("Start", author: "Ann Old")
+        for i in 0..<24 {
+            try repo.write("src/f.py", "def f():\n    \"\"\"F.\"\"\"\n    return \(i)\n")
+            try repo.commit("Change \(i)", author: i % 2 == 0 ? "Ann Old" : "Ann New")
+        }
+        let before = try RepositoryControlsTests.audit(repo)
+        #expect(!before.allViolations.contains { $0.ruleId == "predictive/bus-factor" }, "two addresses look like two authors")
+        try repo.write(".mailmap", "Ann <ann.new@example.com> <ann.old@example.com>\n")
+        _ = try repo.git("mv", "old", "moved")
+        try repo.commit("Move the fixtures", author: "Bob") // 12 + 12 commits by Ann's two addresses, 1 by Bob
+        let after = try RepositoryControlsTests.audit(repo)
+        let bus = after.allViolations.filter { $0.ruleId == "predictive/bus-factor" }
+        #expect(bus.count == 1, "one person: \(bus)")
+        #expect(!after.allViolations.contains { $0.ruleId == "flow/oversized-commit" }, "a move of 70 files is not a large change")
+    }
 }

@@ -266,6 +266,14 @@ final class GitRepository {
             var diff: OpaquePointer?
             if git_diff_tree_to_tree(&diff, repo, oldTree, newTree, &opts) == 0, let diff {
                 defer { git_diff_free(diff) }
+                // a moved file is one path whose changed lines are only its edits (a rename sweep is
+                // mechanical, not a large change)
+                if git_diff_num_deltas(diff) <= maxStatFiles {
+                    var find = git_diff_find_options()
+                    guardian_git_diff_find_options_init(&find)
+                    find.flags = GIT_DIFF_FIND_RENAMES.rawValue
+                    _ = git_diff_find_similar(diff, &find)
+                }
                 let n = git_diff_num_deltas(diff)
                 for i in 0..<n {
                     guard let d = git_diff_get_delta(diff, i) else { continue }
@@ -308,6 +316,31 @@ final class GitRepository {
     static func lastError(_ what: String, credentials: GitCredentials?) -> GuardianError {
         guard let credentials else { return lastError(what) }
         return lastError("\(what) (as user \(credentials.username))")
+    }
+
+    /// The commits with their authors as the repository's `.mailmap` names them (one person under
+    /// two addresses is one author); unchanged without a mailmap.
+    func withMailmap(_ commits: [CommitFacts]) -> [CommitFacts] {
+        var mm: OpaquePointer?
+        guard git_mailmap_from_repository(&mm, repo) == 0, let mm else { return commits }
+        defer { git_mailmap_free(mm) }
+        var memo: [String: (name: String, email: String)] = [:]
+        return commits.map { c in
+            var c = c
+            let key = c.authorName + "\u{0}" + c.authorEmail
+            if let r = memo[key] { (c.authorName, c.authorEmail) = r; return c }
+            // libgit2 may answer with the very pointers it was given: read them while they live
+            let resolved: (String, String)? = c.authorName.withCString { name in
+                c.authorEmail.withCString { email in
+                    var realName: UnsafePointer<CChar>?, realEmail: UnsafePointer<CChar>?
+                    guard git_mailmap_resolve(&realName, &realEmail, mm, name, email) == 0 else { return nil }
+                    return (realName.map { String(cString: $0) } ?? c.authorName, realEmail.map { String(cString: $0) } ?? c.authorEmail)
+                }
+            }
+            if let (n, e) = resolved { c.authorName = n; c.authorEmail = e }
+            memo[key] = (c.authorName, c.authorEmail)
+            return c
+        }
     }
 
     /// The URL of the `origin` remote as configured (`remote.origin.url`, before any `insteadOf`
