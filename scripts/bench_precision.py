@@ -119,7 +119,7 @@ def planted_recall():
     source = open(os.path.join(ROOT, "Tests/GuardianAuditTests/AuditTests.swift")).read()
     planted = source.count("expectFinding(r, ")
     p = subprocess.run(["swift", "test", "--disable-xctest", "--filter", "PlantedAuditTests"], cwd=ROOT,
-                       capture_output=True, text=True)
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     missed = [l for l in p.stdout.splitlines() if "expected " in l and "recorded an issue" in l]
     print(f"\n== Recall on the planted fixtures: {planted - len(missed)} of {planted} planted findings found"
           + ("" if p.returncode == 0 else f" (PlantedAuditTests failed: {len(missed)} missed)"))

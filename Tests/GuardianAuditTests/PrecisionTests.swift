@@ -282,6 +282,23 @@ import Testing
         try repo.commit("Add generated fixtures")
         let again = try RepositoryControlsTests.audit(repo)
         #expect(again.allViolations.contains { $0.ruleId == "flow/oversized-commit" && $0.message.contains("Add generated fixtures") })
+
+        // a revert made on a branch (GitHub's Revert button) and merged is still a revert; a
+        // `git pull` merge of others' work is no review unit
+        _ = try repo.git("checkout", "-q", "-b", "revert-1")
+        try repo.write("src/app.py", "def f():\n    \"\"\"F.\"\"\"\n    return 2\n")
+        try repo.commit("Revert \"Keep only the function\"")
+        _ = try repo.git("checkout", "-q", "main")
+        _ = try repo.git("merge", "-q", "--no-ff", "-m", "Merge pull request #2 from revert-1", "revert-1")
+        _ = try repo.git("checkout", "-q", "-b", "upstream", "HEAD~1")
+        for i in 0..<70 { try repo.write("theirs/f\(i).txt", (0..<10).map { "theirs \($0)\n" }.joined()) }
+        try repo.commit("Their large change")
+        _ = try repo.git("checkout", "-q", "main")
+        _ = try repo.git("merge", "-q", "--no-ff", "-m", "Merge branch 'main' of github.com:acme/app", "upstream")
+        let third = try RepositoryControlsTests.audit(repo)
+        #expect(third.allViolations.contains { $0.ruleId == "flow/revert" }, "the revert on its branch is found")
+        let merges = third.allViolations.filter { $0.ruleId == "flow/oversized-commit" && $0.message.contains("Merge branch") }
+        #expect(merges.isEmpty, "\(merges)")
     }
 
     /// One person under two addresses is one author (`.mailmap`), and a commit that moves files is

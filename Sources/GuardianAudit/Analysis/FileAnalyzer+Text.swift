@@ -184,7 +184,24 @@ extension FileAnalyzer {
         // documentation page (not its badge, not Apple's developer documentation)
         let all = 0..<buf.count
         facts.linksDocumentation = contains(all, Array("://docs.".utf8)) || contains(all, Array(".readthedocs.io".utf8))
-            || (contains(all, Array("swiftpackageindex.com/".utf8)) && contains(all, Array("/documentation".utf8)))
+            || linksSPIDocumentation()
+    }
+
+    /// A Swift Package Index URL that is a documentation page: `/documentation` within the same URL.
+    func linksSPIDocumentation() -> Bool {
+        let host = Array("swiftpackageindex.com/".utf8), page = Array("/documentation".utf8)
+        var k = 0
+        while k + host.count <= buf.count {
+            if buf[k] == host[0] && (0..<host.count).allSatisfy({ buf[k + $0] == host[$0] }) {
+                var end = k + host.count
+                while end < buf.count && !B.isSpace(buf[end]) && buf[end] != B.nl && buf[end] != B.rparen && buf[end] != B.quote { end += 1 }
+                if contains(k..<end, page) { return true }
+                k = end
+            } else {
+                k += 1
+            }
+        }
+        return false
     }
 
     mutating func lcov() {

@@ -63,7 +63,17 @@ struct AuditContext: Sendable {
     /// request (its change against the first parent) and the commits on the merged branch are not
     /// judged one by one. Newest first.
     var reviewUnits: [CommitFacts] {
-        recentCommits.filter { !$0.parents.isEmpty && (firstParent.isEmpty || firstParent.contains($0.id)) }
+        recentCommits.filter { c in
+            guard !c.parents.isEmpty, firstParent.isEmpty || firstParent.contains(c.id) else { return false }
+            // a `git pull` merge ("Merge branch 'main' of …") brings in others' work: no review unit
+            return c.parents.count == 1 || AuditContext.mergesPullRequest(c.summary)
+        }
+    }
+
+    /// A merge commit of a pull or merge request, by the code hosts' own wording.
+    static func mergesPullRequest(_ summary: String) -> Bool {
+        summary.hasPrefix("Merge pull request") || summary.contains("See merge request") || summary.hasPrefix("Merged in ")
+            || summary.hasPrefix("Merge PR") || (summary.hasPrefix("Merge branch") && !summary.contains(" of "))
     }
 
     /// Commits by automation (Dependabot, Renovate, GitHub Actions, any `[bot]` account).

@@ -45,7 +45,10 @@ extension Checks {
                         "commit \(c.id.prefix(10)) changes \(files) files" + (c.statsComputed ? " and \(lines) lines" : "")
                             + ": \(c.summary.prefix(80))", key: "commit:" + c.id)
             }
-            if c.parents.count == 1, c.summary.hasPrefix("Revert \"") || c.summary.lowercased().hasPrefix("revert:") || c.summary.lowercased().hasPrefix("revert ") {
+        }
+        // a revert is a revert wherever it was committed (GitHub's Revert button puts it on a branch)
+        for c in ctx.recentCommits where c.parents.count == 1 {
+            if c.summary.hasPrefix("Revert \"") || c.summary.lowercased().hasPrefix("revert:") || c.summary.lowercased().hasPrefix("revert ") {
                 out.add("flow/revert", "commit \(c.id.prefix(10)) is a revert: \(c.summary.prefix(80))", key: "revert:" + c.id)
             }
         }

@@ -544,13 +544,15 @@ struct AuditJob: Sendable {
         options.dismissals = Dictionary(try store.dismissals(project: project.id).map {
             ($0.fingerprint, Suppression(kind: .external, justification: $0.justification))
         }, uniquingKeysWith: { a, _ in a })
-        // the team's own evidence first; where it has none, the teams that share theirs
-        var learning = try store.learningCounts(team: project.team).compactMap { rule, n in
+        // the team's own evidence first; where it has too little to judge (fewer than 5 findings of
+        // the rule), the teams that share theirs
+        let own = try store.learningCounts(team: project.team)
+        var learning = own.compactMap { rule, n in
             LearnedWeight.learned(ruleId: rule, team: project.team, dismissed: n.dismissed, total: n.total)
         }
-        let community = try store.communityCounts(excluding: project.team)
-        for (rule, n) in community.counts.sorted(by: { $0.key < $1.key }) where !learning.contains(where: { $0.ruleId == rule }) {
-            if let w = LearnedWeight.communityPrior(ruleId: rule, team: project.team, dismissed: n.dismissed, total: n.total, teams: community.teams) {
+        for (rule, n) in try store.communityCounts(excluding: project.team).sorted(by: { $0.key < $1.key })
+        where !learning.contains(where: { $0.ruleId == rule }) && max(own[rule]?.total ?? 0, own[rule]?.dismissed ?? 0) < 5 {
+            if let w = LearnedWeight.communityPrior(ruleId: rule, team: project.team, dismissed: n.dismissed, total: n.total, teams: n.teams) {
                 learning.append(w)
             }
         }

@@ -68,20 +68,24 @@ extension Store {
         }
     }
 
-    /// Team learning's counts summed over the teams whose profile shares its feedback
-    /// (`community_feedback: true`), other than `team`; and how many such teams there are.
-    public func communityCounts(excluding team: String) throws -> (counts: [String: (dismissed: Int, total: Int)], teams: Int) {
-        let sharing = try read { try TeamRecord.fetchAll($0) }.filter { t in
-            t.id != team && ((try? TeamProfile.decode(Data(t.profile.utf8), source: "team \(t.id)"))?.communityFeedback ?? false)
-        }
-        var out: [String: (dismissed: Int, total: Int)] = [:]
-        for t in sharing {
-            for (rule, n) in try learningCounts(team: t.id) {
-                out[rule, default: (0, 0)].dismissed += n.dismissed
-                out[rule, default: (0, 0)].total += n.total
+    /// Team learning's counts per rule, summed over the teams whose projects audit with a profile
+    /// that shares its feedback (`community_feedback: true`, the team's own or a built-in one such
+    /// as `open-source`), other than `team`; with how many teams gave each rule's counts. A team
+    /// counts for a rule only where this node holds results with that rule's findings: dismissals
+    /// replicate everywhere, results only to their owners.
+    public func communityCounts(excluding team: String) throws -> [String: (dismissed: Int, total: Int, teams: Int)] {
+        let sharing = Set(try projects().filter { $0.team != team && effectiveProfile($0).communityFeedback }.map(\.team))
+        var out: [String: (dismissed: Int, total: Int, teams: Int)] = [:]
+        for t in sharing.sorted() {
+            for (rule, n) in try learningCounts(team: t) where n.total > 0 {
+                var e = out[rule] ?? (0, 0, 0)
+                e.dismissed += n.dismissed
+                e.total += n.total
+                e.teams += 1
+                out[rule] = e
             }
         }
-        return (out, sharing.count)
+        return out
     }
 
     /// The rule of the project's finding with this fingerprint in its latest result, if any.
