@@ -161,4 +161,145 @@ extension FileAnalyzer {
         }
         return nil
     }
+
+    // MARK: the patterns
+
+    struct CallPattern {
+        enum Part {
+            case identHash(UInt64), punct(UInt8), punct2(UInt8, UInt8), shellString
+            static func ident(_ word: String) -> Part { .identHash(StableHash.of(word)) }
+            /// The token hash the part matches first (identifier hash or punctuation byte).
+            var firstHash: UInt64? {
+                switch self {
+                case .identHash(let h): h
+                case .punct(let c): UInt64(c)
+                default: nil
+                }
+            }
+        }
+        var parts: [Part]
+        var severity: Severity
+        var message: String
+        var bareCall = true
+        var tight = false
+        var fix: (String, String)? = nil
+    }
+
+    static let patterns: [Language: [CallPattern]] = {
+        typealias P = CallPattern
+        let swift: [P] = [
+            // Info: whether the call can fail or the layout matches is not decidable from the
+            // code alone (docs/precision.md).
+            P(parts: [.ident("try"), .punct(B.bang)], severity: .info,
+              message: "try! crashes the process on error; use do/catch or try?", bareCall: false, tight: true),
+            P(parts: [.ident("unsafeBitCast"), .punct(B.lparen)], severity: .info,
+              message: "unsafeBitCast bypasses type safety"),
+            P(parts: [.ident("system"), .punct(B.lparen)], severity: .high, message: "system() runs a shell command"),
+        ]
+        let python: [P] = [
+            P(parts: [.ident("eval"), .punct(B.lparen)], severity: .high, message: "eval() executes arbitrary code"),
+            P(parts: [.ident("exec"), .punct(B.lparen)], severity: .high, message: "exec() executes arbitrary code"),
+            P(parts: [.ident("os"), .punct(B.dot), .ident("system"), .punct(B.lparen)], severity: .high,
+              message: "os.system() runs a shell; use subprocess.run([...]) without a shell", bareCall: false),
+            P(parts: [.ident("os"), .punct(B.dot), .ident("popen"), .punct(B.lparen)], severity: .high,
+              message: "os.popen() runs a shell; use subprocess.run([...])", bareCall: false),
+            P(parts: [.ident("shell"), .punct(B.eq), .ident("True")], severity: .high,
+              message: "shell=True passes input to a shell; pass an argument list instead", bareCall: false),
+            P(parts: [.ident("pickle"), .punct(B.dot), .ident("loads"), .punct(B.lparen)], severity: .medium,
+              message: "pickle.loads() on untrusted data executes code", bareCall: false),
+            P(parts: [.ident("yaml"), .punct(B.dot), .ident("load"), .punct(B.lparen)], severity: .medium,
+              message: "yaml.load() can construct arbitrary objects; use yaml.safe_load()", bareCall: false,
+              fix: ("yaml.load(", "yaml.safe_load(")),
+        ]
+        let js: [P] = [
+            P(parts: [.ident("eval"), .punct(B.lparen)], severity: .high, message: "eval() executes arbitrary code"),
+            P(parts: [.ident("new"), .ident("Function"), .punct(B.lparen)], severity: .high,
+              message: "new Function() executes arbitrary code", bareCall: false),
+            P(parts: [.ident("execSync"), .punct(B.lparen)], severity: .medium,
+              message: "execSync() runs a shell command; use execFileSync with an argument list", bareCall: false),
+            P(parts: [.punct(B.dot), .ident("innerHTML"), .punct(B.eq)], severity: .medium,
+              message: "assigning innerHTML enables XSS; use textContent", bareCall: false),
+            P(parts: [.ident("document"), .punct(B.dot), .ident("write"), .punct(B.lparen)], severity: .medium,
+              message: "document.write() enables XSS", bareCall: false),
+            P(parts: [.ident("dangerouslySetInnerHTML")], severity: .medium,
+              message: "dangerouslySetInnerHTML enables XSS", bareCall: false),
+        ]
+        let go: [P] = [
+            P(parts: [.ident("exec"), .punct(B.dot), .ident("Command"), .punct(B.lparen), .shellString], severity: .high,
+              message: "exec.Command with a shell runs arbitrary commands; pass the program and arguments", bareCall: false),
+            P(parts: [.ident("template"), .punct(B.dot), .ident("HTML"), .punct(B.lparen)], severity: .medium,
+              message: "template.HTML() disables escaping", bareCall: false),
+        ]
+        let rust: [P] = [
+            P(parts: [.ident("unsafe"), .punct(B.lbrace)], severity: .low, message: "unsafe block", bareCall: false),
+        ]
+        let java: [P] = [
+            P(parts: [.ident("Runtime"), .punct(B.dot), .ident("getRuntime"), .punct(B.lparen), .punct(B.rparen),
+                      .punct(B.dot), .ident("exec"), .punct(B.lparen)], severity: .high,
+              message: "Runtime.exec() runs external commands", bareCall: false),
+        ]
+        let c: [P] = [
+            P(parts: [.ident("gets"), .punct(B.lparen)], severity: .critical, message: "gets() cannot bound its input; use fgets()",
+              fix: ("gets(", "fgets(")),
+            P(parts: [.ident("strcpy"), .punct(B.lparen)], severity: .medium, message: "strcpy() does not bound the copy; use strlcpy/strncpy"),
+            P(parts: [.ident("strcat"), .punct(B.lparen)], severity: .medium, message: "strcat() does not bound the copy; use strlcat/strncat"),
+            P(parts: [.ident("sprintf"), .punct(B.lparen)], severity: .medium, message: "sprintf() does not bound the output; use snprintf()",
+              fix: ("sprintf(", "snprintf(")),
+            P(parts: [.ident("vsprintf"), .punct(B.lparen)], severity: .medium, message: "vsprintf() does not bound the output; use vsnprintf()"),
+            P(parts: [.ident("system"), .punct(B.lparen)], severity: .high, message: "system() runs a shell command"),
+            P(parts: [.ident("popen"), .punct(B.lparen)], severity: .medium, message: "popen() runs a shell command"),
+        ]
+        let cs: [P] = [
+            P(parts: [.ident("Process"), .punct(B.dot), .ident("Start"), .punct(B.lparen)], severity: .low,
+              message: "Process.Start() runs external commands", bareCall: false),
+        ]
+        return [.swift: swift, .python: python, .javascript: js, .typescript: js, .go: go, .rust: rust,
+                .java: java, .kotlin: java, .c: c, .cpp: c, .objc: c, .csharp: cs]
+    }()
+
+    func matches(_ p: CallPattern, _ tokens: [Token], at k: Int) -> Bool {
+        guard k + p.parts.count <= tokens.count else { return false }
+        for (o, part) in p.parts.enumerated() {
+            let t = tokens[k + o]
+            switch part {
+            case .identHash(let h): if !(t.kind == .identifier && t.hash == h) { return false }
+            case .punct(let c): if !t.isPunct(c) { return false }
+            case .punct2(let a, let b): if !t.isPunct2(a, b) { return false }
+            case .shellString:
+                guard t.kind == .string else { return false }
+                let s = text(t)
+                if !["\"sh\"", "\"bash\"", "\"/bin/sh\"", "\"/bin/bash\"", "\"zsh\"", "\"cmd\""].contains(s) { return false }
+            }
+            if p.tight && o > 0 && t.spaceBefore { return false }
+        }
+        if p.bareCall && k > 0 {
+            let prev = tokens[k - 1]
+            if prev.isPunct(B.dot) || prev.isIdent(v.func_) || prev.isIdent(v.def) || prev.isIdent(v.function)
+                || prev.isIdent(v.fn) { return false }
+        }
+        return true
+    }
+
+    /// Patterns of each language indexed by the hash of their first token, built once.
+    static let patternIndex: [Language: [UInt64: [Int]]] = patterns.mapValues { list in
+        var index: [UInt64: [Int]] = [:]
+        for (i, p) in list.enumerated() { if let h = p.parts[0].firstHash { index[h, default: []].append(i) } }
+        return index
+    }
+
+    mutating func dangerousCalls(_ tokens: [Token]) {
+        guard let list = FileAnalyzer.patterns[facts.language], let index = FileAnalyzer.patternIndex[facts.language] else { return }
+        let outsideAPI = PathRules.isOutsideAPI(path)
+        for k in 0..<tokens.count {
+            let t = tokens[k]
+            guard t.kind == .identifier || t.kind == .punct, let cs = index[t.hash] else { continue }
+            for i in cs where matches(list[i], tokens, at: k) {
+                let p = list[i]
+                guard let judged = judgeDangerousCall(p, tokens, at: k, outsideAPI: outsideAPI) else { break }
+                add("strict/dangerous-call", judged.severity, line: t.line, column: t.start - lineStarts[Int(t.line) - 1] + 1,
+                    judged.message, fixOriginal: p.fix?.0, fixReplacement: p.fix?.1)
+                break
+            }
+        }
+    }
 }

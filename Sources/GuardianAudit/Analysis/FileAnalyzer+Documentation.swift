@@ -281,12 +281,22 @@ extension FileAnalyzer {
     /// `@_spi(…)` or a deprecation among the attributes of the declaration whose modifier is at `k`:
     /// an SPI is not public API, and a deprecated declaration is on its way out.
     func spiOrDeprecated(_ tokens: [Token], declarationAt k: Int) -> Bool {
+        attributeBefore(tokens, declarationAt: k) { j in
+            let t = tokens[j]
+            return (j >= 1 && tokens[j - 1].isPunct(B.at) && text(t) == "_spi")
+                || (text(t) == "deprecated" && lineText(t.line).contains("@available"))
+        }
+    }
+
+    /// Whether an identifier among the attributes and modifiers before the declaration at `k` (back
+    /// to the previous `{`, `}` or `;`, comments skipped) satisfies `match`, given its index.
+    func attributeBefore(_ tokens: [Token], declarationAt k: Int, _ match: (Int) -> Bool) -> Bool {
         var j = k - 1, steps = 0
-        while j >= 1 && steps < 24 {
+        while j >= 0 && steps < 24 {
             let t = tokens[j]
             if t.isPunct(B.lbrace) || t.isPunct(B.rbrace) || t.isPunct(B.semicolon) { return false }
-            if t.kind == .identifier && tokens[j - 1].isPunct(B.at) && text(t) == "_spi" { return true }
-            if t.kind == .identifier && text(t) == "deprecated" && lineText(t.line).contains("@available") { return true }
+            if t.kind == .comment { j -= 1; continue }
+            if t.kind == .identifier && match(j) { return true }
             j -= 1; steps += 1
         }
         return false
@@ -331,15 +341,7 @@ extension FileAnalyzer {
     /// Whether the declaration whose access modifier is at `k` overrides: `override` among the
     /// modifiers before it, or a Java/Kotlin/C# `@Override` annotation.
     func overrides(_ tokens: [Token], declarationAt k: Int) -> Bool {
-        var j = k - 1, steps = 0
-        while j >= 0 && steps < 24 {
-            let t = tokens[j]
-            if t.isPunct(B.lbrace) || t.isPunct(B.rbrace) || t.isPunct(B.semicolon) { return false }
-            if t.kind == .comment { j -= 1; continue }
-            if t.kind == .identifier && (t.hash == v.override_ || text(t) == "Override") { return true }
-            j -= 1; steps += 1
-        }
-        return false
+        attributeBefore(tokens, declarationAt: k) { j in tokens[j].hash == v.override_ || text(tokens[j]) == "Override" }
     }
 
     /// A Python method's class (its name and indentation): the nearest less indented line above
