@@ -2,7 +2,7 @@
 SWIFT ?= swift
 RELEASE_BIN := .build/release/guardian
 
-.PHONY: deps build release run audit test bench bench-agent bench-mesh bench-precision clean-cache
+.PHONY: deps build release release-bench run audit test bench bench-agent bench-mesh bench-precision clean-cache
 
 deps:
 	@scripts/install-deps.sh
@@ -12,6 +12,10 @@ build: deps
 
 release: deps
 	$(SWIFT) build -c release --product guardian
+
+# The benchmarks' own binary: guardian-bench links the simulators and the test kit; guardian does not.
+release-bench: release
+	$(SWIFT) build -c release --product guardian-bench
 
 # The main job: a single-node Guardian on embedded defaults that registers and audits this repository.
 run: release
@@ -25,10 +29,10 @@ test: deps
 	$(SWIFT) test --disable-xctest
 
 # Benchmarks on real repositories from the local package mirror (see docs/benchmarks.md).
-bench: release
+bench: release-bench
 	@scripts/bench.sh
 
-bench-agent: release
+bench-agent: release-bench
 	@scripts/bench-agent.sh
 
 # Precision of the findings on a labelled corpus of real code (bench/precision/, docs/precision.md).
@@ -36,7 +40,7 @@ bench-precision: release
 	@python3 scripts/bench_precision.py
 
 # The mesh simulator (1,000 nodes) and ring figures; no network, no mirror.
-bench-mesh: release
+bench-mesh: release-bench
 	@scripts/bench-mesh.sh
 
 clean-cache:

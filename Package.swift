@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "guardian", targets: ["guardian"]),
+        .executable(name: "guardian-bench", targets: ["guardian-bench"]),
         .library(name: "GuardianAudit", targets: ["GuardianAudit"]),
     ],
     dependencies: [
@@ -32,8 +33,10 @@ let package = Package(
                        providers: [.apt(["libgit2-dev"])]),
         .target(name: "GuardianCore", swiftSettings: strict),
         .target(name: "GuardianCrypto", dependencies: ["CSodium", "GuardianCore"], swiftSettings: strict),
-        // The mesh's pure core: membership, ring, simulator. No I/O; time and randomness are parameters.
+        // The mesh's pure core: membership, ring, registry and replication sessions. No I/O; time and randomness are parameters.
         .target(name: "GuardianMesh", swiftSettings: strict),
+        // Seeded simulators that drive the mesh's shipped state machines (tests and benchmarks only).
+        .target(name: "GuardianSimulation", dependencies: ["GuardianMesh"], swiftSettings: strict),
         .target(
             name: "GuardianAudit",
             dependencies: [
@@ -61,16 +64,25 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict),
-        // Seeded fuzzing of every decoder of outside bytes: run briefly by the tests, at length by `guardian bench-fuzz`.
+        // Seeded fuzzing of every decoder of outside bytes: run briefly by the tests, at length by `guardian-bench fuzz`.
         .target(name: "GuardianFuzz", dependencies: ["GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianMesh", "GuardianNode"],
                 swiftSettings: strict),
         .executableTarget(
             name: "guardian",
             dependencies: [
-                "GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianNode", "GuardianMesh", "GuardianFuzz",
-                // bench-shards starts real agents with the test kit's process handle (Foundation only)
+                "GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianNode", "GuardianMesh",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+        // The benchmarks, apart from the shipped binary: `guardian` links neither the test kit nor the simulators.
+        .executableTarget(
+            name: "guardian-bench",
+            dependencies: [
+                "GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianNode", "GuardianMesh", "GuardianSimulation", "GuardianFuzz",
+                // `shards` starts real agents with the test kit's process handle (Foundation only)
                 "GuardianTestKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .target(name: "GuardianTestKit", swiftSettings: strict),
@@ -80,7 +92,7 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(name: "GuardianCLITests", dependencies: ["GuardianCore", "GuardianTestKit"], swiftSettings: strict),
         .testTarget(name: "GuardianCryptoTests", dependencies: ["GuardianCrypto"], swiftSettings: strict),
-        .testTarget(name: "GuardianMeshTests", dependencies: ["GuardianMesh", "GuardianCrypto"], swiftSettings: strict),
+        .testTarget(name: "GuardianMeshTests", dependencies: ["GuardianMesh", "GuardianSimulation", "GuardianCrypto"], swiftSettings: strict),
         .testTarget(name: "GuardianFuzzTests", dependencies: ["GuardianFuzz"], swiftSettings: strict),
         .testTarget(name: "GuardianNodeTests",
                     dependencies: ["GuardianNode", "GuardianAudit", "GuardianCrypto", "GuardianCore", "GuardianTestKit", "GuardianMesh", "GuardianFuzz",

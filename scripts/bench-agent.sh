@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# Benchmarks the agent: store throughput and verification (guardian bench-store), the audit-status
+# Benchmarks the agent: store throughput and verification (guardian-bench store), the audit-status
 # read under load with wrk, idle memory with 1,000 projects, and a webhook-to-signed-result round trip
 # on a real repository (apple/swift-nio from the local package mirror). Needs the release binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BIN=$ROOT/.build/release/guardian
+BENCH=$ROOT/.build/release/guardian-bench
 WORK=$ROOT/bench-work/agent
 rm -rf "$WORK"; mkdir -p "$WORK"
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 DATA=$WORK/data
 
 echo "== Store: seed 1,000 projects and 100,000 findings; durable signed results; verification"
-"$BIN" bench-store --data-dir "$DATA" --projects 1000 --findings-per-project 100 --throughput-results 2000
+"$BENCH" store --data-dir "$DATA" --projects 1000 --findings-per-project 100 --throughput-results 2000
 
 echo
 echo "== audit-status under load (wrk, loopback, 2 threads; 4 and 16 connections flat out, then paced to the bar; 10 s each)"

@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BIN=$ROOT/.build/release/guardian
+BENCH=$ROOT/.build/release/guardian-bench
 REPO_URL=${BENCH_REPO:-https://github.com/apple/swift-nio.git}
 WORK=$ROOT/bench-work
 JOBS=${BENCH_JOBS:-2}
@@ -57,7 +58,7 @@ print(f"changed file re-analysed: {t['cacheMisses']} (cache hits {t['cacheHits']
 print(f"audit time in process:    {t['totalMs']:.0f} ms")
 print(f"wall time of the command: {float(sys.argv[2])*1000:.0f} ms (includes process start and libgit2 init)")
 PY
-"$BIN" bench-incremental "$SRC" --base HEAD~1 --head HEAD --jobs "$JOBS"
+"$BENCH" incremental "$SRC" --base HEAD~1 --head HEAD --jobs "$JOBS"
 
 echo
 echo "== Cyclomatic complexity agreement with lizard (per function, matched by file and start line)"

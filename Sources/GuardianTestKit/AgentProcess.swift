@@ -163,14 +163,19 @@ public final class AgentProcess: @unchecked Sendable { // mutated only from the 
 /// .build/debug/guardian.
 public enum GuardianBinary {
     /// `GUARDIAN_TEST_BINARY` picks another build (a release binary, for the harness's figures).
-    public static var path: String {
-        if let p = ProcessInfo.processInfo.environment["GUARDIAN_TEST_BINARY"], FileManager.default.isExecutableFile(atPath: p) { return p }
+    public static var path: String { executable("guardian", override: "GUARDIAN_TEST_BINARY") }
+
+    /// `guardian-bench`, the benchmarks' executable, found the same way.
+    public static var bench: String { executable("guardian-bench", override: "GUARDIAN_TEST_BENCH_BINARY") }
+
+    static func executable(_ name: String, override: String) -> String {
+        if let p = ProcessInfo.processInfo.environment[override], FileManager.default.isExecutableFile(atPath: p) { return p }
         let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [dir.appendingPathComponent("guardian"), dir.deletingLastPathComponent().appendingPathComponent("guardian")]
+        for candidate in [dir.appendingPathComponent(name), dir.deletingLastPathComponent().appendingPathComponent(name)]
         where FileManager.default.isExecutableFile(atPath: candidate.path) {
             return candidate.path
         }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return root.appendingPathComponent(".build/debug/guardian").path
+        return root.appendingPathComponent(".build/debug/\(name)").path
     }
 }

@@ -11,8 +11,9 @@ struct Guardian: AsyncParsableCommand {
         discussion: "Exit codes: 0 passed, 1 the gate failed, 2 usage or runtime error.",
         version: Auditor.version,
         subcommands: [AuditCommand.self, AgentCommand.self, ProjectsCommand.self, StatusCommand.self, ResultsCommand.self,
-                      VerifyCommand.self, IdentityCommand.self, KeygenCommand.self, MembersCommand.self, JoinCommand.self, LeaveCommand.self, ForceLeaveCommand.self, KeysCommand.self, ExportCommand.self, ImportCommand.self, DismissCommand.self, DismissalsCommand.self, RulesCommand.self, FunctionsCommand.self,
-                      BenchIncrementalCommand.self, BenchStoreCommand.self, BenchMeshCommand.self, BenchReplicationCommand.self, BenchAirGapCommand.self, BenchShardsCommand.self, BenchFuzzCommand.self])
+                      VerifyCommand.self, IdentityCommand.self, KeygenCommand.self, MembersCommand.self, JoinCommand.self,
+                      LeaveCommand.self, ForceLeaveCommand.self, KeysCommand.self, ExportCommand.self, ImportCommand.self,
+                      DismissCommand.self, DismissalsCommand.self, RulesCommand.self, FunctionsCommand.self])
 
     /// Runs the command and maps errors to exit code 2 with a one-line reason.
     static func mainEntry() async {

@@ -100,7 +100,7 @@ import Testing
         #expect(throws: (any Error).self) { try Shards.analyse(absent, in: [repo.path], jobs: 1) }
     }
 
-    /// Found by `guardian bench-fuzz`: a varint over `Int.max` where a length or a limit sits
+    /// Found by `guardian-bench fuzz`: a varint over `Int.max` where a length or a limit sits
     /// trapped the decoder (a member could stop any node with one shard message).
     @Test func numbersPastIntMaxAreErrorsNotTraps() throws {
         let work = ShardMessage.work(ShardWork(project: "p", commit: String(repeating: "a", count: 40), index: 0, limits: AnalysisLimits(), files: []))

@@ -6,7 +6,7 @@ import Testing
 @Suite struct CLITests {
     static var binary: String { GuardianBinary.path }
 
-    static func guardian(_ args: [String], cwd: String? = nil) throws -> CommandResult {
+    static func guardian(_ args: [String], cwd: String? = nil, binary: String = CLITests.binary) throws -> CommandResult {
         let cache = FileManager.default.temporaryDirectory.appendingPathComponent("guardian-cli-cache").path
         return try CommandRunner.run(binary, args, cwd: cwd, env: ["XDG_CACHE_HOME": cache])
     }
@@ -167,11 +167,28 @@ import Testing
 /// between processes, so nothing in the core may depend on it).
 @Suite struct SimulatorReplayTests {
     @Test func sameSeedSameFiguresInTwoProcesses() throws {
-        let args = ["bench-mesh", "--nodes", "30", "--parts", "detection,dissemination", "--trials", "3", "--seed", "7"]
-        let first = try CLITests.guardian(args), second = try CLITests.guardian(args)
+        let args = ["mesh", "--nodes", "30", "--parts", "detection,dissemination", "--trials", "3", "--seed", "7"]
+        let bench = GuardianBinary.bench
+        let first = try CLITests.guardian(args, binary: bench), second = try CLITests.guardian(args, binary: bench)
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout == second.stdout && first.stdout.contains("median"), "\(first.stdout)\n---\n\(second.stdout)")
-        let other = try CLITests.guardian(["bench-mesh", "--nodes", "30", "--parts", "detection,dissemination", "--trials", "3", "--seed", "8"])
+        let other = try CLITests.guardian(["mesh", "--nodes", "30", "--parts", "detection,dissemination", "--trials", "3", "--seed", "8"], binary: bench)
         #expect(other.stdout != first.stdout)
+    }
+}
+
+/// The shipped binary carries neither the test kit nor the simulators; the benchmarks' binary does
+/// (which is what makes the first half of this test able to fail).
+@Suite struct ShippedBinaryTests {
+    static func modules(in path: String) throws -> Set<String> {
+        let bytes = try #require(FileManager.default.contents(atPath: path), "cannot read \(path)")
+        return Set(["GuardianTestKit", "GuardianSimulation", "GuardianFuzz"].filter { bytes.range(of: Data($0.utf8)) != nil })
+    }
+
+    @Test func guardianLinksNoTestKitNorSimulators() throws {
+        #expect(try Self.modules(in: GuardianBinary.path).isEmpty)
+        #expect(try Self.modules(in: GuardianBinary.bench) == ["GuardianTestKit", "GuardianSimulation", "GuardianFuzz"])
+        let help = try CLITests.guardian(["--help"])
+        #expect(help.status == 0 && help.stdout.contains("audit") && !help.stdout.contains("bench"), "\(help.stdout)")
     }
 }

@@ -3,7 +3,7 @@ import Testing
 
 /// Every decoder of bytes from outside gets seeded, mutated input (`Fuzz`): none may trap, and the
 /// valid seeds must still decode (a fuzzer whose target refuses everything tests nothing). The
-/// benchmark (`guardian bench-fuzz`) runs 100,000 inputs per decoder; this is the short run.
+/// benchmark (`guardian-bench fuzz`) runs 100,000 inputs per decoder; this is the short run.
 @Suite struct DecoderFuzzTests {
     @Test(arguments: Fuzz.targets.map(\.name))
     func decoderSurvivesMutatedInput(name: String) throws {

@@ -1,5 +1,6 @@
 import Testing
 @testable import GuardianMesh
+@testable import GuardianSimulation
 
 @Suite struct ResultSyncTests {
     static func randomID(_ rng: inout SplitMix64) -> String {

@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 @testable import GuardianMesh
+@testable import GuardianSimulation
 
 /// Seeded simulator runs. Every assertion names its seed so a failure replays exactly.
 @Suite struct SimulatorTests {

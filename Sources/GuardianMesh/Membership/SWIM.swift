@@ -395,7 +395,7 @@ public struct SWIMInstance: Sendable {
     }
 
     /// Forgets queued updates (a simulated cluster that starts fully joined has nothing to spread).
-    mutating func clearBroadcasts() { broadcasts = Broadcasts(); refreshDeadline() }
+    public mutating func clearBroadcasts() { broadcasts = Broadcasts(); refreshDeadline() }
 
     // MARK: internals
 

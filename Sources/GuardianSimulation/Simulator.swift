@@ -1,3 +1,5 @@
+import GuardianMesh
+
 /// A deterministic discrete-event simulator for membership: many `SWIMInstance`s and a message
 /// router with seeded latency, loss, partitions, crashes and stalls (a stalled node is a SIGSTOPped
 /// process: its timers fire late and its datagrams queue until it resumes). Push-pull syncs run

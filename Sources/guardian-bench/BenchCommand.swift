@@ -8,7 +8,7 @@ import GuardianCore
 /// the only ones analysed. Repeats with fresh caches and prints the median.
 struct BenchIncrementalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-incremental", abstract: "Benchmark an incremental audit in process.", shouldDisplay: false)
+        commandName: "incremental", abstract: "Benchmark an incremental audit in process.")
 
     @Argument var target: String
     @Option var base: String = "HEAD~1"

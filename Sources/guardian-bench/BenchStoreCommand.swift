@@ -9,7 +9,7 @@ import GuardianNode
 /// signed results acknowledged durably per second (one transaction each, and group commit), and
 /// signature verifications per second on one core. Used by scripts/bench-agent.sh.
 struct BenchStoreCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench-store", abstract: "Seed and measure the store.", shouldDisplay: false)
+    static let configuration = CommandConfiguration(commandName: "store", abstract: "Seed and measure the store.")
 
     @Option var dataDir: String
     @Option var projects: Int = 1000

@@ -2,12 +2,12 @@ import ArgumentParser
 import Foundation
 import GuardianFuzz
 
-/// `guardian bench-fuzz`: the long run of the decoder fuzzers (`GuardianFuzz`): every decoder of
+/// `guardian-bench fuzz`: the long run of the decoder fuzzers (`GuardianFuzz`): every decoder of
 /// outside bytes gets `--inputs` seeded, mutated inputs. A trap ends the process; the table
 /// says how many inputs each decoder accepted and how fast it went.
 struct BenchFuzzCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-fuzz",
+        commandName: "fuzz",
         abstract: "Fuzz every wire decoder with seeded, mutated input (100,000 inputs each by default).")
 
     @Option(help: "Inputs per decoder.") var inputs = 100_000

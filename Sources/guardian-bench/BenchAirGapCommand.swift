@@ -10,7 +10,7 @@ import Logging
 /// data directory with signed results, exports them to a bundle file, imports the file into a fresh
 /// data directory that never saw the exporter, then imports it again (nothing changes).
 struct BenchAirGapCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench-airgap", abstract: "Export and import figures.", shouldDisplay: false)
+    static let configuration = CommandConfiguration(commandName: "airgap", abstract: "Export and import figures.")
 
     @Option var results = 100_000
     @Option var projects = 100

@@ -1,11 +1,12 @@
 import ArgumentParser
 import Foundation
 import GuardianMesh
+import GuardianSimulation
 
 /// Result replication in the simulator (issue 5's bars): seeded fault schedules that must lose no
 /// acknowledged result, and the bytes anti-entropy moves against the bytes actually missing.
 struct BenchReplicationCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench-replication", abstract: "Replication simulator figures.", shouldDisplay: false)
+    static let configuration = CommandConfiguration(commandName: "replication", abstract: "Replication simulator figures.")
 
     @Option(help: "Fault schedules to run (seeds 1…N).") var schedules = 100
     @Option var nodes = 5

@@ -1,11 +1,12 @@
 import ArgumentParser
 import Foundation
 import GuardianMesh
+import GuardianSimulation
 
 /// The mesh's simulator and ring figures (scripts/bench-mesh.sh): seeded, deterministic runs with
 /// 1,000 nodes that print histograms against the bars of issue 4.
 struct BenchMeshCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench-mesh", abstract: "Simulator and ring figures.", shouldDisplay: false)
+    static let configuration = CommandConfiguration(commandName: "mesh", abstract: "Simulator and ring figures.")
 
     @Option var nodes = 1000
     @Option var seed: UInt64 = 1

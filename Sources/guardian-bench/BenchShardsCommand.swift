@@ -8,7 +8,7 @@ import GuardianTestKit
 /// one alone, and a mesh of `--nodes`; registers the same repository on both, and times each
 /// registration audit from the request to the stored result, with cold caches and no mirror.
 struct BenchShardsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench-shards", abstract: "Sharded audit figures.", shouldDisplay: false)
+    static let configuration = CommandConfiguration(commandName: "shards", abstract: "Sharded audit figures.")
 
     @Option(help: "The repository (on this machine the GitHub URLs resolve to the local mirror).")
     var repo = "https://github.com/apple/swift-syntax.git"

@@ -1,3 +1,5 @@
+import GuardianMesh
+
 /// A deterministic simulator for result replication: nodes that audit (a new result is acknowledged
 /// once it is in the node's own durable set), push to the other owners, keep hints for owners they
 /// cannot reach, hand them off, and run `ResultSync` anti-entropy sessions, with every message
