@@ -96,7 +96,9 @@ let package = Package(
         .testTarget(name: "GuardianFuzzTests", dependencies: ["GuardianFuzz"], swiftSettings: strict),
         .testTarget(name: "GuardianNodeTests",
                     dependencies: ["GuardianNode", "GuardianAudit", "GuardianCrypto", "GuardianCore", "GuardianTestKit", "GuardianMesh", "GuardianFuzz",
-                                   .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Yams", package: "Yams")],
+                                   .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Yams", package: "Yams"),
+                                   .product(name: "Hummingbird", package: "hummingbird"),
+                                   .product(name: "HummingbirdTesting", package: "hummingbird")],
                     swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

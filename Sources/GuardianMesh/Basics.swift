@@ -38,7 +38,14 @@ public enum MeshHash {
 
 /// A message that could not be decoded, or an update that was refused.
 public struct MeshError: Error, Sendable, CustomStringConvertible, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// The state machine refuses the request in its current state.
+        case refused
+        /// The request names a member this node does not know.
+        case noSuchMember
+    }
     public var message: String
-    public init(_ message: String) { self.message = message }
+    public var kind: Kind
+    public init(_ message: String, kind: Kind = .refused) { self.message = message; self.kind = kind }
     public var description: String { message }
 }

@@ -291,7 +291,7 @@ public struct SWIMInstance: Sendable {
     /// is no longer tried by push-pull, and the news is spread. An alive member cannot be forced out.
     public mutating func forceLeave(_ name: String, now: Millis) throws(MeshError) -> [Directive] {
         defer { refreshDeadline() }
-        guard let m = members[name] else { throw MeshError("no member named \(name)") }
+        guard let m = members[name] else { throw MeshError("no member named \(name)", kind: .noSuchMember) }
         guard m.status != .alive else { throw MeshError("\(name) is alive; only a failed member can be forced to leave") }
         guard m.status != .left else { return [] }
         var out: [Directive] = []

@@ -57,7 +57,7 @@ extension Node {
     /// and teams, no secrets, no tokens) and signed results, optionally of one project and since a time.
     public nonisolated func exportBundle(project: String?, since: Double?, keys: [String: VerifyingKey],
                                          write: ([UInt8]) async throws -> Void) async throws -> ExportSummary {
-        if let project, try store.project(id: project) == nil { throw APIError(.notFound, "not_found", "no project '\(project)'") }
+        if let project, try store.project(id: project) == nil { throw NodeError.noProject(project) }
         let (count, signerIDs, projects) = try store.exportSelection(project: project, since: since)
         let registryRecords = try registry.exportable(project: project, since: since, including: projects)
         let signers = signerIDs.compactMap { id in keys[id].map { AirGapBundle.Signer(id: id, publicKey: $0.base64) } }

@@ -832,10 +832,12 @@ public actor MeshNode: Service {
 
     /// `guardian force-leave NAME`.
     public func forceLeave(_ name: String) async throws {
-        guard instance != nil else { throw GuardianError.io("the mesh is not running") }
+        guard instance != nil else { throw NodeError(.conflict, "force_leave_refused", "the mesh is not running") }
         let now = mono()
         let ds: [SWIMInstance.Directive]
-        do { ds = try instance!.forceLeave(name, now: now) } catch { throw GuardianError.usage(error.message) }
+        do { ds = try instance!.forceLeave(name, now: now) } catch {
+            throw NodeError(error.kind == .noSuchMember ? .notFound : .conflict, "force_leave_refused", error.message)
+        }
         await carryOut(ds)
     }
 

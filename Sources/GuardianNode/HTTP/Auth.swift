@@ -2,6 +2,7 @@ import Foundation
 import GuardianCrypto
 import HTTPTypes
 import Hummingbird
+import Synchronization
 
 /// An error the API returns as `{"error": {"code", "message"}}` with an HTTP status.
 public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Sendable {
@@ -75,4 +76,12 @@ public enum Auth {
         cache?.put(h, p)
         return p
     }
+}
+
+/// Token lookups by hash, remembered until any token is revoked.
+final class TokenCache: Sendable {
+    private let entries = Mutex<[Data: Principal]>([:])
+    func get(_ hash: Data) -> Principal? { entries.withLock { $0[hash] } }
+    func put(_ hash: Data, _ p: Principal) { entries.withLock { if $0.count > 10_000 { $0.removeAll() }; $0[hash] = p } }
+    func clear() { entries.withLock { $0.removeAll() } }
 }

@@ -5,13 +5,23 @@ import Hummingbird
 import NIOCore
 
 /// The request context of Guardian's router: besides Hummingbird's own, the member claim of a
-/// request that another member forwarded (set by `MemberAuthMiddleware`, never by a handler).
+/// request that another member forwarded (set by `MemberAuthMiddleware`) and the authenticated
+/// caller (set by `AuthMiddleware`); never set by a handler.
 public struct GuardianContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The claim of the member that forwarded this request; nil for a request from a client.
     public internal(set) var forwarded: MemberClaim?
+    /// Who is calling; set on every route behind `AuthMiddleware`.
+    public internal(set) var principal: Principal?
 
     public init(source: ApplicationRequestContextSource) { coreContext = .init(source: source) }
+
+    /// The authenticated caller. A route outside `AuthMiddleware` that asks has a wiring defect: it
+    /// answers 401 rather than serve an anonymous caller.
+    func caller() throws -> Principal {
+        guard let principal else { throw APIError(.unauthorized, "unauthorized", "this route needs a bearer token") }
+        return principal
+    }
 }
 
 /// Checks `X-Guardian-Member` before any route runs. A request that carries the header must prove

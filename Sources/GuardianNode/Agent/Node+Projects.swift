@@ -1,0 +1,120 @@
+import Dispatch
+import Foundation
+import GuardianAudit
+import GuardianCore
+import GuardianCrypto
+import GuardianMesh
+import Logging
+import Synchronization
+
+/// Projects: registration, changes, secrets and removal.
+extension Node {
+
+    /// Registers a project. `admin`: the caller holds an admin token (only admins register local
+    /// repositories); the repository policy is checked before anything is stored.
+    public func register(_ input: ProjectInput, admin: Bool) async throws -> ProjectRecord {
+        guard let url = input.repositoryUrl?.trimmingCharacters(in: .whitespaces), !url.isEmpty else {
+            throw NodeError(.invalid, "missing_field", "repositoryUrl is required (a URL or a local path)")
+        }
+        if let p = FieldLimits.problem(url, "repositoryUrl", max: FieldLimits.url) { throw InvalidRecord(p) }
+        try policy.check(url, admin: admin)
+        let profile = input.profile ?? "default"
+        if TeamProfile.builtIn[profile] == nil { throw NodeError(.invalid, "invalid_profile", "unknown profile '\(profile)'") }
+        if let s = input.scheduleSeconds, s < 0 { throw NodeError(.invalid, "invalid_schedule", "scheduleSeconds must be ≥ 0") }
+        try Node.checkSecrets(input)
+        let name = input.name ?? Node.defaultName(url)
+        let now = Date().timeIntervalSince1970
+        let schedule = input.scheduleSeconds ?? config.defaultScheduleSeconds
+        let record = ProjectRecord(
+            id: Node.slug(name) + "-" + Sodium.hex(Sodium.randomBytes(3)), name: name, repositoryUrl: url,
+            team: input.team ?? "default", branch: input.branch, scheduleSeconds: schedule, profile: profile,
+            webhookSecret: input.webhookSecret.map(seal), credentials: input.credentials.map(seal),
+            createdAt: now, updatedAt: now, lastAuditAt: nil, nextAuditAt: schedule > 0 ? now + Double(schedule) : nil)
+        do { try registry.insert(project: record) } catch let c as StoreConflict {
+            throw NodeError(.conflict, "project_exists", "a project with this repository and branch is already registered (\(c.message))")
+        }
+        await events.publish("project.registered", ["project": record.id, "name": record.name])
+        // In a mesh the primary audits it, here or when the registration reaches it.
+        if await isPrimary(record.id) { _ = try enqueue(project: record.id, reason: .registration, revision: nil) }
+        return record
+    }
+
+    /// Project secrets are bounded like every other field (they are sealed before they are stored,
+    /// so the registry's rules cannot see them).
+    static func checkSecrets(_ input: ProjectInput) throws {
+        for (value, field) in [(input.webhookSecret, "webhookSecret"), (input.credentials, "credentials")] {
+            if let value, let p = FieldLimits.problem(value, field, max: FieldLimits.secret) { throw InvalidRecord(p) }
+        }
+    }
+
+    static func defaultName(_ url: String) -> String {
+        var last = url.split(separator: "/").last.map(String.init) ?? url
+        if last.hasSuffix(".git") { last = String(last.dropLast(4)) }
+        return last.isEmpty ? "project" : String(last.prefix(100))
+    }
+
+    /// An id-safe form of a name: ASCII letters and digits, '-' for anything else, at most 40.
+    static func slug(_ s: String) -> String {
+        let allowed = s.lowercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "-" }
+        let slug = String(allowed).split(separator: "-").joined(separator: "-")
+        return slug.isEmpty ? "project" : String(slug.prefix(40))
+    }
+
+    /// Seals a project secret (webhook secret, repository credentials) for storage.
+    nonisolated func seal(_ secret: String) -> Data { Data(secrets.seal(Array(secret.utf8))) }
+
+    /// The project's repository credentials, decrypted for one fetch. A sealed value that no longer
+    /// opens (secret.key replaced) is an error that says so rather than an anonymous fetch.
+    func credentials(of project: ProjectRecord) throws -> GitCredentials? {
+        guard let sealed = project.credentials else { return nil }
+        guard let plain = unseal(sealed) else {
+            throw GuardianError.io("the credentials of \(project.id) cannot be decrypted with this node's secret.key; set them again with PATCH")
+        }
+        return GitCredentials(parsing: plain)
+    }
+
+    public func webhookSecret(of project: ProjectRecord) -> String? { project.webhookSecret.flatMap(unseal) }
+
+    /// The inverse of `seal`; nil when the value does not open with this node's secret.key.
+    nonisolated func unseal(_ sealed: Data) -> String? {
+        (try? secrets.open([UInt8](sealed))).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    public func deleteProject(_ id: String) async throws {
+        let team = try store.project(id: id)?.team
+        guard try registry.deleteProject(id: id) else { throw NodeError.noProject(id) }
+        removeRepositories(of: id)
+        await events.publish("project.removed", ["project": id], team: team)
+    }
+
+    /// Removes a project's mirror and the objects peers sent for its shards.
+    nonisolated func removeRepositories(of project: String) {
+        // an id that is not a name names no folder of this node's: there is nothing to remove
+        guard let paths = try? [dataDir.mirror(project), dataDir.peerObjects(project)] else { return }
+        for path in paths { try? FileManager.default.removeItem(atPath: path) }
+    }
+
+    /// A project with the changes of a `PATCH` applied (the caller's right to move it to another
+    /// team is the HTTP layer's to check). Secrets rotate: a new value replaces the old one, an
+    /// empty string removes it.
+    nonisolated func applying(_ input: ProjectInput, to project: ProjectRecord, now: Double = Date().timeIntervalSince1970) throws -> ProjectRecord {
+        try Node.checkSecrets(input)
+        var updated = project
+        if let n = input.name { updated.name = n }
+        if let b = input.branch { updated.branch = b }
+        if let s = input.scheduleSeconds {
+            guard s >= 0 else { throw NodeError(.invalid, "invalid_schedule", "scheduleSeconds must be ≥ 0") }
+            updated.scheduleSeconds = s
+            updated.nextAuditAt = s > 0 ? now + Double(s) : nil
+        }
+        if let pr = input.profile {
+            guard TeamProfile.builtIn[pr] != nil else { throw NodeError(.invalid, "invalid_profile", "unknown profile '\(pr)'") }
+            updated.profile = pr
+        }
+        if let t = input.team { updated.team = t }
+        if let w = input.webhookSecret { updated.webhookSecret = w.isEmpty ? nil : seal(w) }
+        if let c = input.credentials { updated.credentials = c.isEmpty ? nil : seal(c) }
+        updated.updatedAt = now
+        return updated
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import GuardianCore
+import Hummingbird
+
+/// Dismissals of a project's findings by fingerprint (docs/checks.md): maintainers of the
+/// project's team (and admins) dismiss and restore; its readers list them. A dismissal is a
+/// registry record: it reaches every node, and every owner's next audit applies it.
+struct DismissalsController {
+    let api: API
+    var node: Node { api.node }
+
+    struct DismissalInput: Decodable {
+        var fingerprint: String
+        var ruleId: String?
+        var reason: String
+        var comment: String?
+    }
+
+    var routes: RouteCollection<GuardianContext> {
+        let r = RouteCollection(context: GuardianContext.self)
+        r.get("projects/:id/dismissals", use: list)
+        r.post("projects/:id/dismissals", use: dismiss)
+        r.delete("projects/:id/dismissals/:fingerprint", use: restore)
+        return r
+    }
+
+    @Sendable func list(_ request: Request, context: GuardianContext) async throws -> Response {
+        let (_, project) = try api.readable(context)
+        return try API.encodable(Items(try node.store.dismissals(project: project.id)))
+    }
+
+    @Sendable func dismiss(_ request: Request, context: GuardianContext) async throws -> Response {
+        let (p, project) = try api.writable(context)
+        let input: DismissalInput = try await api.decode(request)
+        guard let reason = DismissalRecord.Reason(rawValue: input.reason) else {
+            throw APIError(.badRequest, "invalid_reason", "reason must be false_positive, wont_fix or accepted_risk")
+        }
+        guard DismissalRecord.validFingerprint(input.fingerprint) else {
+            throw APIError(.badRequest, "invalid_fingerprint", "a fingerprint is 32 lowercase hex digits (a finding's `fingerprint`)")
+        }
+        // the rule comes from the finding itself when this node holds it; a caller's word otherwise
+        let known = try node.store.findingRule(project: project.id, fingerprint: input.fingerprint)
+        guard let rule = known ?? input.ruleId else {
+            throw APIError(.badRequest, "missing_field", "ruleId is required for a fingerprint this node has not seen in the project's findings")
+        }
+        if let given = input.ruleId, let known, given != known {
+            throw APIError(.badRequest, "rule_mismatch", "the finding \(input.fingerprint) is of rule \(known), not \(given)")
+        }
+        let record = DismissalRecord(projectId: project.id, fingerprint: input.fingerprint, ruleId: rule, reason: reason,
+                                     comment: input.comment, byToken: p.tokenId, createdAt: Date().timeIntervalSince1970)
+        try node.registry.save(dismissal: record)
+        await node.events.publish("finding.dismissed", ["project": project.id, "fingerprint": record.fingerprint, "rule": rule,
+                                                        "reason": record.reason])
+        return try API.encodable(record, status: .created)
+    }
+
+    @Sendable func restore(_ request: Request, context: GuardianContext) async throws -> Response {
+        let (_, project) = try api.writable(context)
+        let fingerprint = try context.parameters.require("fingerprint")
+        guard try node.registry.deleteDismissal(id: DismissalRecord.id(project: project.id, fingerprint: fingerprint)) else {
+            throw NodeError(.notFound, "not_found", "no dismissal of \(fingerprint) in \(project.id)")
+        }
+        await node.events.publish("finding.restored", ["project": project.id, "fingerprint": fingerprint])
+        return Response(status: .noContent)
+    }
+}

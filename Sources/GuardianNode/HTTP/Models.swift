@@ -1,0 +1,165 @@
+import Foundation
+import GuardianCore
+import GuardianMesh
+
+// The API's request and response bodies (docs/openapi.yaml). Public so that clients decode the
+// same types the server encodes. An optional field the API documents as nullable is written as
+// `null`, never left out.
+
+/// A registered project as the API shows it: secrets only as "is one set".
+public struct ProjectView: Codable, Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var repositoryUrl: String
+    public var team: String
+    public var branch: String?
+    public var scheduleSeconds: Int
+    public var profile: String
+    public var createdAt: Double
+    public var lastAuditAt: Double?
+    public var nextAuditAt: Double?
+    public var hasWebhookSecret: Bool
+    public var hasCredentials: Bool
+    public var webhookUrl: String
+
+    public init(_ p: ProjectRecord) {
+        id = p.id; name = p.name; repositoryUrl = p.repositoryUrl; team = p.team; branch = p.branch
+        scheduleSeconds = p.scheduleSeconds; profile = p.profile; createdAt = p.createdAt
+        lastAuditAt = p.lastAuditAt; nextAuditAt = p.nextAuditAt
+        hasWebhookSecret = p.webhookSecret != nil; hasCredentials = p.credentials != nil
+        webhookUrl = "/v1/hooks/github/\(p.id)"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id); try c.encode(name, forKey: .name)
+        try c.encode(repositoryUrl, forKey: .repositoryUrl); try c.encode(team, forKey: .team)
+        try c.encodeOrNull(branch, forKey: .branch); try c.encode(scheduleSeconds, forKey: .scheduleSeconds)
+        try c.encode(profile, forKey: .profile); try c.encode(createdAt, forKey: .createdAt)
+        try c.encodeOrNull(lastAuditAt, forKey: .lastAuditAt); try c.encodeOrNull(nextAuditAt, forKey: .nextAuditAt)
+        try c.encode(hasWebhookSecret, forKey: .hasWebhookSecret); try c.encode(hasCredentials, forKey: .hasCredentials)
+        try c.encode(webhookUrl, forKey: .webhookUrl)
+    }
+}
+
+/// A page of items.
+public struct Items<T: Codable & Sendable>: Codable, Sendable {
+    public var items: [T]
+    public init(_ items: [T]) { self.items = items }
+}
+
+/// One member of the mesh as this node sees it.
+public struct MemberView: Codable, Sendable, Equatable {
+    public var name: String
+    public var id: String
+    public var address: String
+    public var httpAddress: String
+    public var status: String
+    public var incarnation: UInt64
+    public var tags: [String: String]
+    public var version: String
+    /// Round-trip time in milliseconds; null before the first probe answered.
+    public var rtt: Millis?
+    /// Ed25519 public key (base64); given for a node that runs alone.
+    public var publicKey: String?
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name); try c.encode(id, forKey: .id); try c.encode(address, forKey: .address)
+        try c.encode(httpAddress, forKey: .httpAddress); try c.encode(status, forKey: .status)
+        try c.encode(incarnation, forKey: .incarnation); try c.encode(tags, forKey: .tags); try c.encode(version, forKey: .version)
+        try c.encodeOrNull(rtt, forKey: .rtt); try c.encodeIfPresent(publicKey, forKey: .publicKey)
+    }
+}
+
+public struct MembersView: Codable, Sendable {
+    public var members: [MemberView]
+    /// A digest of the membership view: equal on two nodes when they agree.
+    public var digest: String
+}
+
+/// `GET /v1/node`: this node's identity and load.
+public struct NodeInfo: Codable, Sendable {
+    public var name: String
+    public var id: String
+    public var address: String
+    public var httpAddress: String
+    public var status: String
+    public var incarnation: UInt64
+    public var tags: [String: String]
+    public var publicKey: String
+    public var version: String
+    public var uptimeSeconds: Int
+    public var queueDepth: Int
+    public var runningAudits: Int
+    public var results: Int
+}
+
+/// `GET /v1/ring`.
+public struct RingView: Codable, Sendable {
+    public struct Node: Codable, Sendable {
+        public var name: String
+        public var capacity: Int
+        public var share: Double
+    }
+    public var replicationFactor: Int
+    public var vnodesPerCapacity: Int
+    public var nodes: [Node]
+}
+
+/// The owners of a key on the ring, primary first.
+public struct OwnersView: Codable, Sendable {
+    public var key: String?
+    public var owners: [String]
+    public var primary: String?
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodeIfPresent(key, forKey: .key); try c.encode(owners, forKey: .owners); try c.encodeOrNull(primary, forKey: .primary)
+    }
+}
+
+/// The keyring's key ids.
+public struct KeysView: Codable, Sendable {
+    public var primary: String
+    public var keys: [String]
+}
+
+/// `POST /v1/projects/{id}/audits` answers with the queued task.
+public struct AuditAccepted: Codable, Sendable {
+    public var taskId: String
+    public var state: String
+    public var statusUrl: String
+}
+
+/// `POST /v1/tokens` answers with the secret, shown once.
+public struct TokenCreated: Codable, Sendable {
+    public var id: String
+    public var token: String
+    public var role: String
+    public var team: String
+}
+
+/// `POST /v1/verify`: whether an envelope verifies against the keys this node trusts.
+public struct VerifyView: Codable, Sendable {
+    public var valid: Bool
+    public var reason: String?
+    public var record: String?
+    public var signers: [String]?
+    public var repository: String?
+    public var commit: String?
+    public var overallHealthScore: Int?
+}
+
+/// A team's profile.
+public struct TeamView: Encodable, Sendable {
+    public var id: String
+    public var profile: TeamProfile
+}
+
+extension KeyedEncodingContainer {
+    /// Writes `null` for nil: the API's nullable fields are always present.
+    mutating func encodeOrNull<T: Encodable>(_ value: T?, forKey key: Key) throws {
+        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
+    }
+}
