@@ -189,7 +189,7 @@ public struct ReplicationSimulator {
         var moved = false
         for i in nodes.indices {
             for j in nodes.indices where j != i && reachable(i, j) {
-                let scope = projects.filter { let o = owners($0); return o.contains(i) && o.contains(j) }
+                let scope = projects.filter { let o = owners($0); return o.contains(i) && o.contains(j) }.sorted()
                 guard !scope.isEmpty else { continue }
                 report.sessions += 1
                 let s = session(i, j, scope: scope, lossy: lossy)
@@ -208,59 +208,72 @@ public struct ReplicationSimulator {
     /// Bytes one session moved.
     public struct SessionBytes: Sendable { public var frames = 0, records = 0, moved = 0, aborted = false }
 
-    /// One anti-entropy session from `i` to `j`, every frame encoded and decoded; a lost frame aborts
-    /// it (what each side stored stays stored), a duplicated one is handled twice by the responder.
+    /// One anti-entropy session from `i` to `j`, driven by the shipped state machines
+    /// (`ResultSessionInitiator` on `i`, `ResultSessionResponder` on `j`), every frame encoded and
+    /// decoded. A lost frame aborts it (what each side stored stays stored); a duplicated one is
+    /// handled twice by the responder.
     mutating func session(_ i: Int, _ j: Int, scope: [String], lossy: Bool) -> SessionBytes {
         var bytes = SessionBytes()
-        var lost: () -> Bool = { false }
-        var dup: () -> Bool = { false }
-        var r = rng
-        if lossy {
-            let loss = config.loss, duplication = config.duplication
-            lost = { Double.random(in: 0..<1, using: &r) < loss }
-            dup = { Double.random(in: 0..<1, using: &r) < duplication }
-        }
-        defer { rng = r }
-        let mineI = ids(i, scope: scope)
-        var responderIDs = ids(j, scope: scope)
-        func wire(_ m: ResultSync) -> ResultSync? {
-            let encoded = m.encode()
-            bytes.frames += encoded.count + 40 // the seal: header, nonce, tag
-            if lost() { bytes.aborted = true; return nil }
-            return try? ResultSync.decode(encoded)
-        }
-        guard case .open(_, _, let d)? = wire(.open(from: Self.name(i), scope: ResultSync.scopeHash(scope), digest: mineI.digest)) else { return bytes }
-        if d == responderIDs.digest { _ = wire(.inSync); return bytes }
-        guard case .reply(let first, _, _, _)? = wire(.reply(nodes: responderIDs.children(of: ""), records: [], want: [])) else { return bytes }
-        var walk = SyncWalk(mine: mineI)
-        walk.receive(first)
-        var wanted: [String] = [], wantedSet: Set<String> = []
-        for _ in 0..<10_000 {
-            let (expand, leaves) = walk.next()
-            let (records, consumed) = budgeted(wanted)
-            wanted.removeFirst(consumed)
-            let last = expand.isEmpty && leaves.isEmpty && wanted.isEmpty && records.isEmpty
-            guard case .descend(let e, let l, let rs)? = wire(.descend(expand: expand, leaves: leaves, records: records)) else { return bytes }
-            var reply = ResultSync.reply(nodes: [], records: [], want: [])
-            for _ in 0..<(dup() ? 2 : 1) {
-                for rec in rs { responderIDs.insert(Self.id(of: rec)); nodes[j].ids.insert(Self.id(of: rec)) }
-                bytes.records += rs.reduce(0) { $0 + $1.envelope.count }
-                bytes.moved += rs.count
-                var (nodesOut, send, want) = SyncWalk.respond(expand: e, leaves: l, mine: responderIDs)
-                let (out, used) = budgeted(send)
-                nodesOut += SyncWalk.unfinished(leaves: l, unsent: send[used...], mine: responderIDs)
-                reply = .reply(nodes: nodesOut, records: out, want: want)
+        var initiator = ResultSessionInitiator(from: Self.name(i), scope: scope)
+        var responder = ResultSessionResponder()
+        var directive = initiator.start(digest: ids(i, scope: scope).digest)
+        for _ in 0..<ResultSession.maxRounds {
+            switch directive {
+            case .send(let message, _):
+                guard let delivered = wire(message, lossy: lossy, &bytes) else { return bytes }
+                var answer: ResultSync?
+                for _ in 0..<(lossy && chance(config.duplication) ? 2 : 1) {
+                    answer = respond(&responder, to: delivered, on: j, peer: i, &bytes)
+                }
+                guard let answer, let back = wire(answer, lossy: lossy, &bytes) else { return bytes }
+                directive = initiator.receive(back)
+            case .need(let need):
+                directive = initiator.provide(fulfil(need, on: i, peer: j, &bytes))
+            case .finished, .refuse:
+                return bytes
             }
-            guard case .reply(let nodesIn, let theirs, let want, _)? = wire(reply) else { return bytes }
-            for rec in theirs { nodes[i].ids.insert(Self.id(of: rec)) }
-            bytes.records += theirs.reduce(0) { $0 + $1.envelope.count }
-            bytes.moved += theirs.count
-            walk.received(theirs.map(Self.id))
-            for id in want where wantedSet.insert(id).inserted { wanted.append(id) }
-            walk.receive(nodesIn)
-            if last { return bytes }
         }
         return bytes
+    }
+
+    /// A message as on the wire: encoded, counted with its seal (header, nonce, tag), maybe lost, decoded.
+    private mutating func wire(_ m: ResultSync, lossy: Bool, _ bytes: inout SessionBytes) -> ResultSync? {
+        let encoded = m.encode()
+        bytes.frames += encoded.count + 40
+        if lossy && chance(config.loss) { bytes.aborted = true; return nil }
+        return try? ResultSync.decode(encoded)
+    }
+
+    /// The responder's answer to one message, its needs met from node `x`'s state.
+    private mutating func respond(_ responder: inout ResultSessionResponder, to message: ResultSync, on x: Int, peer: Int,
+                                  _ bytes: inout SessionBytes) -> ResultSync? {
+        var directive = responder.receive(message)
+        while case .need(let need) = directive { directive = responder.provide(fulfil(need, on: x, peer: peer, &bytes)) }
+        guard case .send(let reply, _) = directive else { return nil }
+        return reply
+    }
+
+    /// What a session needs of node `x`, as the agent's shell answers it from its store.
+    private mutating func fulfil(_ need: ResultSession.Need, on x: Int, peer: Int, _ bytes: inout SessionBytes) -> ResultSession.Answer {
+        switch need {
+        case .sharedScope:
+            return .scope(projects.filter { let o = owners($0); return o.contains(x) && o.contains(peer) }.sorted())
+        case .registered(let theirs):
+            return .scope(theirs.sorted())
+        case .digest(let scope):
+            return .digest(ids(x, scope: scope).digest)
+        case .ids(let scope):
+            return .ids(ids(x, scope: scope))
+        case .records(let wanted):
+            let (records, consumed) = budgeted(wanted)
+            return .records(records, consumed: consumed)
+        case .store(let records):
+            let stored = records.map(Self.id)
+            for id in stored { nodes[x].ids.insert(id) }
+            bytes.records += records.reduce(0) { $0 + $1.envelope.count }
+            bytes.moved += records.count
+            return .stored(ids: stored, refused: 0)
+        }
     }
 
     /// Records for ids until 8 MB, as the shell sends them.

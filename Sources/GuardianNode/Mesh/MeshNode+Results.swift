@@ -237,65 +237,67 @@ extension MeshNode {
 
     // MARK: the session
 
-    /// How a session ended.
-    enum SyncOutcome: Equatable {
-        /// The digests were equal: nothing differed.
-        case inSync
-        /// Ran to its end and the peer stored everything it lacked: it now holds all this node holds in scope.
-        case complete
-        /// Ran to its end, but records were refused on one side or subtrees given up on.
-        case partial
-        case failed
+    typealias SyncOutcome = ResultSession.Outcome
+
+    /// Answers what a session's state machine needs from this node: its ring, its store, and
+    /// verification of the records a peer sent. Counts the envelopes that cross.
+    nonisolated func fulfil(_ need: ResultSession.Need, _ replicas: Replicas, counter: inout SyncBytes,
+                            vouched: inout [String: VerifyingKey]?) async throws -> ResultSession.Answer {
+        let store = replicas.store
+        switch need {
+        case .sharedScope(let peer):
+            return .scope(await sharedScope(with: peer, registered: try store.projectIDs()))
+        case .registered(let theirs):
+            let registered = Set(try store.projectIDs())
+            return .scope(theirs.filter { registered.contains($0) }.sorted())
+        case .digest(let scope):
+            return .digest(try store.resultDigest(projects: scope))
+        case .ids(let scope):
+            return .ids(try store.resultIDSet(projects: scope))
+        case .records(let ids):
+            // the keys vouched for are read once per session (the node's keys come from files)
+            if vouched == nil { vouched = await outgoingKeys(replicas) }
+            let (records, consumed) = try store.replicaRecords(ids: ids, maxBytes: Self.recordBudget, keys: vouched ?? [:])
+            counter.records += records.reduce(0) { $0 + $1.envelope.count }
+            return .records(records, consumed: consumed)
+        case .store(let records):
+            counter.records += records.reduce(0) { $0 + $1.envelope.count }
+            let (stored, refused) = await replicas.storeVerified(records, await signerKeys())
+            return .stored(ids: stored, refused: refused)
+        }
     }
 
-    /// Anti-entropy with one member over `scope` (this node's initiative).
+    /// Anti-entropy with one member over `scope` (this node's initiative), driven by
+    /// `ResultSessionInitiator`.
     @discardableResult
     nonisolated func syncResults(with address: String, scope: [String], _ replicas: Replicas) async -> SyncOutcome {
-        let store = replicas.store
         do {
-            let digest = try store.resultDigest(projects: scope)
-            let open = ResultSync.open(from: config.name, scope: ResultSync.scopeHash(scope), digest: digest)
-            let keys = await signerKeys()
-            let vouched = await outgoingKeys(replicas)
+            let digest = try replicas.store.resultDigest(projects: scope)
+            let name = config.name
             return try await withStream(to: address, seconds: 300) { it, out in
+                var session = ResultSessionInitiator(from: name, scope: scope)
                 var counter = SyncBytes()
+                var vouched: [String: VerifyingKey]?
                 defer { counter.record() }
-                func ask(_ m: ResultSync) async throws -> ResultSync {
-                    let frame = await self.sealed(.results, m.encode())
-                    counter.frames += frame.readableBytes
-                    try await out.write(frame)
-                    guard let answer = try await it.next() else { throw GuardianError.io("the peer closed the session") }
-                    counter.frames += answer.readableBytes
-                    guard let plain = await self.opened(answer, .results) else { throw GuardianError.io("a refused frame") }
-                    return try ResultSync.decode(plain)
-                }
-                var reply = try await ask(open)
-                if reply == .needScope { reply = try await ask(.scope(scope)) }
-                if reply == .inSync { return .inSync }
-                guard case .reply(let first, _, _, _) = reply else { return .failed }
-                var walk = SyncWalk(mine: try store.resultIDSet(projects: scope))
-                walk.receive(first)
-                var wanted: [String] = [], wantedSet: Set<String> = []
-                var refusedThere = 0
-                for _ in 0..<100_000 {
-                    let (expand, leaves) = walk.next()
-                    let (records, consumed) = try store.replicaRecords(ids: wanted, maxBytes: Self.recordBudget, keys: vouched)
-                    wanted.removeFirst(consumed)
-                    counter.records += records.reduce(0) { $0 + $1.envelope.count }
-                    let last = expand.isEmpty && leaves.isEmpty && wanted.isEmpty && records.isEmpty
-                    guard case .reply(let nodes, let theirs, let want, let refused) = try await ask(.descend(expand: expand, leaves: leaves, records: records)) else {
-                        throw GuardianError.io("an answer out of order")
+                var directive = session.start(digest: digest)
+                while true {
+                    switch directive {
+                    case .send(let message, _):
+                        let frame = await self.sealed(.results, message.encode())
+                        counter.frames += frame.readableBytes
+                        try await out.write(frame)
+                        guard let answer = try await it.next() else { throw GuardianError.io("the peer closed the session") }
+                        counter.frames += answer.readableBytes
+                        guard let plain = await self.opened(answer, .results) else { throw GuardianError.io("a refused frame") }
+                        directive = session.receive(try ResultSync.decode(plain))
+                    case .need(let need):
+                        directive = session.provide(try await self.fulfil(need, replicas, counter: &counter, vouched: &vouched))
+                    case .finished(let outcome):
+                        return outcome
+                    case .refuse(let reason):
+                        throw GuardianError.io(reason)
                     }
-                    refusedThere += refused
-                    if !theirs.isEmpty {
-                        counter.records += theirs.reduce(0) { $0 + $1.envelope.count }
-                        walk.received(await replicas.storeVerified(theirs, keys).stored)
-                    }
-                    for id in want where wantedSet.insert(id).inserted { wanted.append(id) }
-                    walk.receive(nodes)
-                    if last { return walk.abandoned == 0 && refusedThere == 0 ? .complete : .partial } // the empty descend ended it
                 }
-                return .partial
             }
         } catch {
             logger.warning("mesh: result sync with \(address) failed", metadata: ["error": "\(error)"])
@@ -303,20 +305,15 @@ extension MeshNode {
         }
     }
 
-    /// Serves a results stream: one push, or an anti-entropy session, frame by frame.
+    /// Serves a results stream (one push, or an anti-entropy session) with `ResultSessionResponder`.
     nonisolated func serveResults(first: ByteBuffer, _ it: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
                                   _ out: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws {
         guard let replicas = await replicas else { return }
-        let store = replicas.store
-        var frame: ByteBuffer? = first
-        var scope: [String]?
-        var ids: IDSet?
-        var from = ""
-        var theirDigest = SetDigest()
+        var session = ResultSessionResponder()
         var counter = SyncBytes()
-        var ended = false
-        var vouched: [String: VerifyingKey]? // read once per session (the node's keys come from files)
+        var vouched: [String: VerifyingKey]?
         defer { counter.record() }
+        var frame: ByteBuffer? = first
         while let f = frame {
             counter.frames += f.readableBytes
             guard let plain = await opened(f, .results) else { return }
@@ -326,57 +323,22 @@ extension MeshNode {
                 logger.warning("mesh: malformed result sync message", metadata: ["error": "\(error)"])
                 return
             }
-            let reply: ResultSync
-            switch message {
-            case .push(let records):
-                let (stored, refused) = await replicas.storeVerified(records, await signerKeys())
-                reply = .pushed(stored: stored.count, refused: refused)
-            case .open(let peer, let hash, let digest):
-                from = peer
-                theirDigest = digest
-                let mine = await sharedScope(with: peer, registered: try store.projectIDs())
-                if ResultSync.scopeHash(mine) != hash { reply = .needScope; break }
-                scope = mine
-                if try store.resultDigest(projects: mine) == digest { reply = .inSync; break }
-                ids = try store.resultIDSet(projects: mine)
-                reply = .reply(nodes: ids!.children(of: ""), records: [], want: [])
-            case .scope(let theirs):
-                guard !from.isEmpty else { await refuse("malformed"); return }
-                let registered = Set(try store.projectIDs())
-                let mine = theirs.filter { registered.contains($0) }.sorted()
-                scope = mine
-                // equal digests over the initiator's scope: nothing to do (also when it hands off)
-                if mine.count == theirs.count, try store.resultDigest(projects: mine) == theirDigest { reply = .inSync; break }
-                ids = try store.resultIDSet(projects: mine)
-                reply = .reply(nodes: ids!.children(of: ""), records: [], want: [])
-            case .descend(let expand, let leaves, let records):
-                guard let s = scope else { await refuse("malformed"); return }
-                ended = expand.isEmpty && leaves.isEmpty && records.isEmpty
-                if ids == nil { ids = try store.resultIDSet(projects: s) }
-                let inScope = Set(s)
-                let acceptable = records.filter { inScope.contains($0.project) }
-                var refused = records.count - acceptable.count
-                if !acceptable.isEmpty {
-                    counter.records += acceptable.reduce(0) { $0 + $1.envelope.count }
-                    let (stored, bad) = await replicas.storeVerified(acceptable, await signerKeys())
-                    for id in stored { ids!.insert(id) }
-                    refused += bad
-                }
-                var (nodes, send, want) = SyncWalk.respond(expand: expand, leaves: leaves, mine: ids!)
-                if vouched == nil, !send.isEmpty { vouched = await outgoingKeys(replicas) }
-                let (out, consumed) = try store.replicaRecords(ids: send, maxBytes: Self.recordBudget, keys: vouched ?? [:])
-                counter.records += out.reduce(0) { $0 + $1.envelope.count }
-                nodes += SyncWalk.unfinished(leaves: leaves, unsent: send[consumed...], mine: ids!)
-                reply = .reply(nodes: nodes, records: out, want: want, refused: refused)
-            case .needScope, .inSync, .reply, .pushed:
-                await refuse("malformed")
+            var directive = session.receive(message)
+            while case .need(let need) = directive {
+                directive = session.provide(try await fulfil(need, replicas, counter: &counter, vouched: &vouched))
+            }
+            switch directive {
+            case .send(let reply, let last):
+                let answer = await sealed(.results, reply.encode())
+                counter.frames += answer.readableBytes
+                try await out.write(answer)
+                if last { return }
+            case .refuse(let reason):
+                await refuse(reason)
+                return
+            case .need, .finished:
                 return
             }
-            let answer = await sealed(.results, reply.encode())
-            counter.frames += answer.readableBytes
-            try await out.write(answer)
-            if case .pushed = reply { return }
-            if reply == .inSync || ended { return }
             frame = try await it.next()
         }
     }
