@@ -149,43 +149,21 @@ extension MeshNode {
     /// projects with; a catch-up round starts only members the cycle still owes.
     public func antiEntropyRound(catchUp: Bool = false) async {
         guard let replicas, let ring = ring() else { return }
-        let me = config.name
         guard let registered = try? replicas.store.projectIDs(), let held = try? replicas.store.projectsWithResults() else { return }
-        var scopes: [String: [String]] = [:]
-        var unowned: [String: [String]] = [:]
-        for p in registered {
-            let owners = ring.owners(of: p, count: config.replicationFactor)
-            let mine = owners.contains(me)
-            guard mine || held.contains(p) else { continue }
-            for o in owners where o != me { scopes[o, default: []].append(p) }
-            if !mine { unowned[p] = owners }
+        let count = config.replicationFactor
+        let plan = handoffs.plan(registered: registered, held: held, owners: { ring.owners(of: $0, count: count) }, now: mono(),
+                                 running: sessions.running)
+        for (p, owners) in plan.drop.sorted(by: { $0.key < $1.key }) {
+            if let n = try? replicas.store.deleteResults(project: p) {
+                logger.notice("mesh: \(p) is owned by \(owners.joined(separator: ", ")), which hold its results; dropped \(n) here")
+                Metrics.Counter(label: "guardian_results_handed_off_total").increment(by: n)
+            }
         }
         let live = liveAddresses()
-        let now = mono()
-        for (p, owners) in unowned {
-            var h = handoffs[p] ?? Handoff(owners: owners, since: now)
-            if h.owners != owners { h = Handoff(owners: owners, since: h.since) } // new owners confirm again
-            handoffs[p] = h
-        }
-        for p in handoffs.keys where unowned[p] == nil { handoffs[p] = nil } // owned again (or gone)
-        // A former owner drops a project's results once every current owner holds them and the
-        // change has lasted the grace period (a node that is only down for a while does not move
-        // data for good), and only while no session with those owners runs: one still comparing the
-        // project would hand the dropped results straight back. Dropped projects leave the scopes.
-        let grace = Millis(config.handoffGraceSeconds) * 1000
-        var dropped: Set<String> = []
-        for (p, h) in handoffs where Set(h.owners).isSubset(of: h.confirmed) && now - h.since >= grace && sessions.running.isDisjoint(with: h.owners) {
-            if let n = try? replicas.store.deleteResults(project: p) {
-                logger.notice("mesh: \(p) is owned by \(h.owners.joined(separator: ", ")), which hold its results; dropped \(n) here")
-                Metrics.Counter(label: "guardian_results_handed_off_total").increment(by: n)
-                dropped.insert(p)
-            }
-            handoffs[p] = nil
-        }
+        let shared = plan.scopes
         // A session runs on its own task, a few at once, each with a different member; a round does
         // not wait for them. After a partition heals, each owner that missed a backlog receives it as
         // soon as it is seen again, in parallel, not after the sessions that were already running.
-        let shared = scopes.mapValues { all in all.filter { !dropped.contains($0) }.sorted() }
         if !catchUp { sessions.startCycle(shared.keys.sorted()) }
         for peer in sessions.next(reachable: { live[$0] != nil && shared[$0]?.isEmpty == false }) {
             let scope = shared[peer]!, address = live[peer]!
@@ -203,7 +181,7 @@ extension MeshNode {
     func sessionEnded(with peer: String, scope: [String], _ outcome: SyncOutcome) {
         if sessions.ended(peer) { catchUpDue = true }
         guard outcome == .inSync || outcome == .complete else { return }
-        for p in scope where handoffs[p]?.owners.contains(peer) == true { handoffs[p]!.confirmed.insert(peer) }
+        handoffs.confirmed(peer, scope: scope)
     }
 
     /// Read repair: a sync of one project with its other live owners, at most once per 10 s.
@@ -351,15 +329,6 @@ extension MeshNode {
             return owners.contains(config.name) && owners.contains(peer)
         }.sorted()
     }
-}
-
-/// A handoff of a project this node no longer owns: its owners, since when, and which of them
-/// confirmed (by a complete anti-entropy session) that they hold everything this node holds.
-struct Handoff: Sendable {
-    var owners: [String]
-    /// When this node stopped owning the project.
-    var since: Millis
-    var confirmed: Set<String> = []
 }
 
 /// Bytes one anti-entropy session moved: all frames, and the envelopes among them.

@@ -36,7 +36,7 @@ public actor MeshNode: Service {
     /// Result replication (MeshNode+Results.swift): the store, and how verified records are stored.
     var replicas: Replicas?
     /// Projects this node no longer owns, and which owners confirmed holding their results.
-    var handoffs: [String: Handoff] = [:]
+    var handoffs: HandoffPlanner
     /// Anti-entropy sessions: which run, and which members the current cycle still owes one
     /// (MeshNode+Results.swift).
     var sessions = SessionSchedule(parallel: MeshNode.parallelSessions)
@@ -86,6 +86,7 @@ public actor MeshNode: Service {
         advertised = config.gossipAddr
         httpAddress = config.httpAddr
         self.registry = registry
+        handoffs = HandoffPlanner(me: config.name, grace: Millis(config.handoffGraceSeconds) * 1000)
     }
 
     /// The HTTP server is bound: gossip its real address (the configured port may be 0, the host
