@@ -32,7 +32,7 @@ struct BenchAirGapCommand: AsyncParsableCommand {
         let base = workDir ?? FileManager.default.temporaryDirectory.appendingPathComponent("guardian-bench-airgap-\(UUID())").path
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
         // A directory the bench made itself goes when it ends, failed or not: each run leaves
-        // about 1.8 GB, and a temporary directory filled a disk before this.
+        // about 1.8 GB: more than a temporary directory may hold.
         let owned = workDir == nil && !keep
         defer { if owned { try? FileManager.default.removeItem(atPath: base) } }
         let source = try node(base + "/source", "source")

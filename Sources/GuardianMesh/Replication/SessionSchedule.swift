@@ -3,12 +3,8 @@
 /// A *cycle* (a periodic round, or a round after a membership change) owes one session to every
 /// member this node shares projects with. At most `parallel` sessions run at once, so a round can
 /// leave members waiting; when a session ends, a catch-up round starts those, and a member already
-/// served in the cycle does not go again. The cycle is over when nobody waits.
-///
-/// Before this, a round started the first `parallel` members in name order and passed over the
-/// rest until the next periodic round, which started the same first ones again: a node sharing
-/// projects with more than four members never ran anti-entropy with the others, and two owners of a
-/// project that were not among each other's first four never compared it.
+/// served in the cycle does not go again. The cycle is over when nobody waits, so every member
+/// this node shares projects with gets its session, however many there are beyond `parallel`.
 public struct SessionSchedule: Sendable {
     public let parallel: Int
     /// Members owed a session this cycle, in the order they will be started.

@@ -165,7 +165,7 @@ public enum AirGapBundle {
 /// checksum fails is reported and skipped; a length that cannot be right ends the reading there.
 /// Result frames (all but a handful of a bundle's frames) come out whole and unchecked: their
 /// checksums are checked with `AirGapBundle.openResult` on every core, not on the one thread that
-/// reads the file (it was a serial step of about 7 µs per result between the parallel ones).
+/// reads the file (a serial step between the parallel ones otherwise).
 public struct BundleReader: Sendable {
     public enum Item: Sendable {
         case frame(AirGapBundle.Kind, [UInt8], offset: Int)

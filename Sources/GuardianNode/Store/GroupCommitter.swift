@@ -21,10 +21,10 @@ import Synchronization
 /// replica was pushed. Every other write of the store (`Store.write`) commits with FULL.
 ///
 /// Each caller is told on its own: a blocking caller by its own semaphore (a shared condition would
-/// wake every waiting producer on every commit), an async one by resuming its continuation. The threads start on the first write and end after a second without one, so an idle
-/// store holds none. (The writer used to be the first caller, leader/follower style, handing the lead
-/// to the next waiting caller after each commit; on two busy cores that handoff waited for the new
-/// leader's thread to be scheduled while the disk sat idle.)
+/// wake every waiting producer on every commit), an async one by resuming its continuation. The
+/// threads start on the first write and end after a second without one, so an idle store holds
+/// none. The writer is a thread of its own, never a caller: handing the lead from caller to caller
+/// would make each commit wait for the next caller's thread to be scheduled while the disk sits idle.
 final class GroupCommitter: Sendable {
     /// A caller's results and how it is told the outcome (called once, from the writer or syncer).
     private struct Ticket: Sendable {

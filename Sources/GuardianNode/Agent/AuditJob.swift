@@ -1,0 +1,141 @@
+import Dispatch
+import Foundation
+import GuardianAudit
+import GuardianCore
+import GuardianCrypto
+import GuardianMesh
+import Logging
+import Synchronization
+
+extension ResultSync.Record {
+    /// The signer key the sending member vouches for, when it sent one.
+    var vouchedKey: VerifyingKey? { signerKey.isEmpty ? nil : try? VerifyingKey(bytes: signerKey) }
+}
+
+/// One audit of one project: mirror, audit, sign, store durably. Runs off the cooperative pool.
+struct AuditJob: Sendable {
+    let project: ProjectRecord
+    let revision: String?
+    let mirror: String
+    let cacheDir: String
+    let key: SigningKey
+    let store: Store
+    let taskId: String
+    let node: Node
+    let credentials: GitCredentials?
+    let shards: Node.ShardRunner?
+    let shardMinFiles: Int
+    let policy: RepositoryPolicy
+    let logger: Logger
+
+    func run() async throws -> ResultRecord { try await offPool { try self.blockingRun() } }
+
+    /// The audit's shard analysis (a blocking call from the audit's thread into the mesh).
+    private func shardAnalysis() -> (@Sendable (String, [ShardFile]) -> [[UInt8]?])? {
+        guard let shards, shardMinFiles > 0 else { return nil }
+        return { [project, mirror, node, taskId] commit, files in
+            let box = ShardAnswerBox()
+            let done = DispatchSemaphore(value: 0)
+            Task {
+                let (facts, runs) = await shards(project.id, commit, files, AnalysisLimits(), mirror)
+                if !runs.isEmpty { await node.setShards(taskId, runs) }
+                box.value = facts
+                done.signal()
+            }
+            done.wait()
+            return box.value
+        }
+    }
+
+    private func blockingRun() throws -> ResultRecord {
+        let progress: @Sendable (String, Double) -> Void = { [node, taskId] phase, f in
+            Task { await node.setProgress(taskId, phase, f) }
+        }
+        progress("fetching", 0.01)
+        // The registration may have come from a peer or a bundle: this node's own policy decides,
+        // and a local repository is fetched from the place the check resolved.
+        let source = try policy.fetchable(project.repositoryUrl, admin: true)
+        do { try Mirror.sync(url: source, to: mirror, credentials: credentials) } catch {
+            throw fetchFailure(error)
+        }
+        var options = AuditOptions(target: mirror)
+        options.revision = revision ?? project.branch.map { "refs/heads/\($0)" } ?? "HEAD"
+        options.profile = store.effectiveProfile(project)
+        options.cacheDirectory = cacheDir
+        options.progress = progress
+        options.shardAnalysis = shardAnalysis()
+        options.shardMinFiles = shardMinFiles
+        options.jobs = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        options.pastScores = try pastScores()
+        options.dismissals = Dictionary(try store.dismissals(project: project.id).map {
+            ($0.fingerprint, Suppression(kind: .external, justification: $0.justification))
+        }, uniquingKeysWith: { a, _ in a })
+        // the team's own evidence first; where it has too little to judge (fewer than 5 findings of
+        // the rule), the teams that share theirs
+        let own = try store.learningCounts(team: project.team)
+        var learning = own.compactMap { rule, n in
+            LearnedWeight.learned(ruleId: rule, team: project.team, dismissed: n.dismissed, total: n.total)
+        }
+        for (rule, n) in try store.communityCounts(excluding: project.team).sorted(by: { $0.key < $1.key })
+        where !learning.contains(where: { $0.ruleId == rule }) && max(own[rule]?.total ?? 0, own[rule]?.dismissed ?? 0) < 5 {
+            if let w = LearnedWeight.communityPrior(ruleId: rule, team: project.team, dismissed: n.dismissed, total: n.total, teams: n.teams) {
+                learning.append(w)
+            }
+        }
+        options.learning = learning
+        options.events = ((try? store.events(project: project.id)) ?? []).compactMap { e in
+            RepositoryEvent.Kind(rawValue: e.kind).map { RepositoryEvent(kind: $0, ref: e.ref, actor: e.actor, id: e.id) }
+        }
+        var report = try Auditor.run(options)
+        report.subject.repository = project.repositoryUrl
+        report.subject.project = project.id
+        let ms = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+        let envelope = try Attestation.sign(report.forSigning(atMs: ms), key: key)
+        let known = try store.latestFingerprints(project: project.id)
+        let (record, findings) = ResultRecord.signed(report, envelope: envelope, project: project.id, signer: key.verifyingKey.nodeID.value,
+                                                     at: Timestamp.seconds(ms)) { fp in known.map { !$0.contains(fp) } ?? false }
+        progress("storing", 0.98)
+        try store.insert(result: record, findings: findings)
+        // A task says "succeeded" only with its result stored under its own project.
+        guard try store.result(id: record.id)?.projectId == project.id else {
+            throw GuardianError.io("result \(record.id.prefix(12)) is stored under another project; nothing was stored for \(project.id)")
+        }
+        return record
+    }
+
+    /// What a failed fetch tells the caller. A remote fetch's failure is one sentence that does not
+    /// say whether a host answered or a port was open (libgit2's own message goes to the log):
+    /// else a registration would scan the node's network. The one exception is a project with
+    /// credentials that the server refused: its owners need to know the credentials are wrong.
+    /// A local repository's failure is reported in full (an admin registered it, under an allowed root).
+    func fetchFailure(_ error: any Error) -> GuardianError {
+        let detail = "\(error)"
+        if case .local? = RepositoryPolicy.locate(project.repositoryUrl) {
+            return .repository("cannot mirror \(project.repositoryUrl): \(detail)")
+        }
+        logger.warning("fetch failed", metadata: ["project": "\(project.id)", "url": "\(project.repositoryUrl)", "error": "\(detail)"])
+        if let refused = error as? CredentialsRefused { return .repository("cannot mirror \(project.repositoryUrl): \(refused)") }
+        return .repository("cannot mirror \(project.repositoryUrl): the repository could not be fetched (not found, unreachable,"
+                           + " not a git repository, or it needs credentials)")
+    }
+
+    private func pastScores() throws -> [PastScore] {
+        let recent = try store.results(project: project.id, limit: 20, before: nil)
+        var out: [PastScore] = []
+        for r in recent {
+            guard let env = try? JSONDecoder().decode(DSSEEnvelope.self, from: r.envelope),
+                  let payload = Data(base64Encoded: env.payload),
+                  let st = try? JSONDecoder().decode(AuditStatement.self, from: payload) else { continue }
+            for (k, v) in st.predicate.magicResults {
+                if let c = Check(rawValue: k) { out.append(PastScore(check: c, time: Int64(r.createdAt), score: v.score)) }
+            }
+        }
+        return out
+    }
+}
+
+/// Carries the shard answers from the mesh's task back to the audit's thread (written once,
+/// before the semaphore is signalled; read after it).
+private final class ShardAnswerBox: @unchecked Sendable {
+    var value: [[UInt8]?] = []
+}

@@ -1,0 +1,95 @@
+import Foundation
+import GuardianAudit
+import GuardianCore
+import GuardianCrypto
+import GuardianMesh
+import Logging
+import Metrics
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// Members as the rest of the node sees them: claims for forwarded HTTP requests, their HTTP
+/// addresses, joins, and forced leaves.
+extension MeshNode {
+    /// The sealed `X-Guardian-Member` header for a request this node forwards (`MemberClaim`).
+    public func sealClaim(_ claim: MemberClaim) -> String {
+        Sodium.base64Encode(ClusterSeal.seal(claim.encode(), keyring: keyring, context: .member, now: wall()))
+    }
+
+    /// The claim a member header proves, or nil (counted) when it does not open, was seen before,
+    /// is stale, or is not a claim. The caller checks that it names this node and the request.
+    public func openClaim(_ header: String) -> MemberClaim? {
+        guard header.utf8.count <= 16 << 10, let sealed = Sodium.base64Decode(header) else { refuse("malformed"); return nil }
+        let plain: [UInt8]
+        do { plain = try ClusterSeal.open(sealed, keyring: keyring, context: .member, replay: &memberReplay, now: wall()) } catch {
+            refuse(error.rawValue)
+            return nil
+        }
+        guard let claim = MemberClaim.decode(plain) else { refuse("forged"); return nil }
+        return claim
+    }
+
+    /// HTTP addresses of live members by name (this node included).
+    public func httpAddresses() -> [String: String] {
+        var out = [config.name: httpAddress]
+        for m in liveOthers { out[m.name] = m.meta.httpAddress }
+        return out
+    }
+
+    /// Other members that are alive or suspect.
+    var liveOthers: [Member] { instance?.others.filter(\.status.isLive) ?? [] }
+
+    func pushPullLoop() async {
+        let interval = Double(config.pushPullSeconds)
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(Int(interval * 1000 * Double.random(in: 0.75...1.25))))
+            guard let leaving = instance?.leaving, !leaving else { continue }
+            let peer = instance!.pushPullPeer()
+            if let peer {
+                await exchange(with: peer.meta.address)
+            } else {
+                // alone (or everyone forgotten): try the configured and remembered peers again
+                for a in config.join + savedPeers() where await exchange(with: a) { break }
+            }
+        }
+    }
+
+    /// Joins through each address, retrying with backoff (1 s doubling to 30 s) until it answers.
+    func joinAll(_ addresses: [String]) async {
+        await withDiscardingTaskGroup { group in
+            for a in Set(addresses) where a != advertised {
+                group.addTask {
+                    var delay = 1.0
+                    while !Task.isCancelled {
+                        if await self.exchange(with: a) {
+                            await self.logJoined(a)
+                            return
+                        }
+                        try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+                        delay = min(30, delay * 2)
+                    }
+                }
+            }
+        }
+    }
+
+    func logJoined(_ a: String) { logger.notice("mesh: joined through \(a)") }
+
+    /// `guardian force-leave NAME`.
+    public func forceLeave(_ name: String) async throws {
+        guard instance != nil else { throw NodeError(.conflict, "force_leave_refused", "the mesh is not running") }
+        let now = mono()
+        let ds: [SWIMInstance.Directive]
+        do { ds = try instance!.forceLeave(name, now: now) } catch {
+            throw NodeError(error.kind == .noSuchMember ? .notFound : .conflict, "force_leave_refused", error.message)
+        }
+        await carryOut(ds)
+    }
+
+    /// `guardian join` at run time: one attempt, answered with the number of members now known.
+    public func join(_ address: String) async -> Int? {
+        guard await exchange(with: address) else { return nil }
+        return instance.map { $0.liveCount }
+    }
+}
