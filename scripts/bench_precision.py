@@ -127,60 +127,60 @@ def planted_recall():
         print(f"  {l.strip()[:200]}")
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--worksheet", type=int, default=0, help="write up to N unlabelled findings per rule")
-    ap.add_argument("--no-planted", action="store_true", help="skip the planted-fixture recall (it builds the tests)")
-    args = ap.parse_args()
-    if not os.path.exists(BIN):
-        raise SystemExit("no release binary: run `make release` first")
-    labels = load_labels()
-    seen = set()
-    by_rule = collections.defaultdict(lambda: {"fired": 0, "true": 0, "false": 0})
-    unlabelled = collections.defaultdict(list)
-    advisory = collections.Counter()
-    demoted = set()
-    gates = []
-    print("== Precision corpus (bench/precision/corpus.txt)")
-    for entry in corpus():
-        path = prepare(entry)
-        if path is None:
-            continue
-        report = audit(path)
+class Tally:
+    """Findings above info by rule and verdict, the info ones, and the gate failures, over the corpus."""
+
+    def __init__(self, labels):
+        self.labels = labels
+        self.seen = set()
+        self.by_rule = collections.defaultdict(lambda: {"fired": 0, "true": 0, "false": 0})
+        self.unlabelled = collections.defaultdict(list)
+        self.advisory = collections.Counter()
+        self.demoted = set()
+        self.gates = []
+
+    def add(self, entry, path, report):
+        """Counts one audited corpus entry; returns the number of findings above info."""
         count = 0
         verdicts_by_check = collections.defaultdict(lambda: [0, 0])
         for check, v in findings(report):
-            rule = v["ruleId"]
+            key = (entry["id"], v["fingerprint"])
             if v["severity"] == "info":
                 # advisory: counts for nothing in scores or the gate, and claims no defect
-                advisory[rule] += 1
-                demoted.add((entry["id"], v["fingerprint"]))
+                self.advisory[v["ruleId"]] += 1
+                self.demoted.add(key)
                 continue
             count += 1
-            key = (entry["id"], v["fingerprint"])
-            stat = by_rule[rule]
-            stat["fired"] += 1
-            if key in labels:
-                seen.add(key)
-                verdict = labels[key]["verdict"]
-                stat[verdict] += 1
-                verdicts_by_check[check][0 if verdict == "true" else 1] += 1
+            verdict = self.count(v["ruleId"], key)
+            if verdict is None:
+                self.unlabelled[v["ruleId"]].append((entry, path, check, v))
             else:
-                unlabelled[rule].append((entry, path, check, v))
-        gate = report["gate"]
-        print(f"  {entry['id']:<28} {count:5d} findings above info, gate {'passed' if gate['passed'] else 'failed'}")
-        if not gate["passed"]:
-            for reason in gate["reasons"]:
+                verdicts_by_check[check][0 if verdict == "true" else 1] += 1
+        if not report["gate"]["passed"]:
+            for reason in report["gate"]["reasons"]:
                 check = reason.split()[0]
                 t, f = verdicts_by_check.get(check, [0, 0])
-                gates.append(f"{entry['id']}: {reason}; labelled findings of {check}: {t} true, {f} false")
+                self.gates.append(f"{entry['id']}: {reason}; labelled findings of {check}: {t} true, {f} false")
+        return count
 
+    def count(self, rule, key):
+        stat = self.by_rule[rule]
+        stat["fired"] += 1
+        if key not in self.labels:
+            return None
+        self.seen.add(key)
+        verdict = self.labels[key]["verdict"]
+        stat[verdict] += 1
+        return verdict
+
+
+def print_precision(t):
     print("\n== Precision by rule (labelled findings)")
     print(f"  {'rule':<40} {'fired':>6} {'labelled':>8} {'true':>5} {'false':>5} {'precision':>9}")
     total_t = total_f = 0
     below = []
-    for rule in sorted(by_rule):
-        s = by_rule[rule]
+    for rule in sorted(t.by_rule):
+        s = t.by_rule[rule]
         n = s["true"] + s["false"]
         total_t += s["true"]
         total_f += s["false"]
@@ -191,52 +191,78 @@ def main():
     n = total_t + total_f
     print(f"\n  overall: {total_t} of {n} labelled findings true: "
           + (f"{100 * total_t / n:.1f}% precision" if n else "no labels"))
-    fired = sum(s["fired"] for s in by_rule.values())
+    fired = sum(s["fired"] for s in t.by_rule.values())
     print(f"  findings reported: {fired}, of them labelled: {n}, unlabelled: {fired - n}")
     print(f"  rules below 85%: {', '.join(below) if below else 'none'}")
+    print(f"  info (advisory, not counted): {sum(t.advisory.values())} findings: "
+          + ", ".join(f"{r} {n}" for r, n in sorted(t.advisory.items())))
 
-    print(f"  info (advisory, not counted): {sum(advisory.values())} findings: "
-          + ", ".join(f"{r} {n}" for r, n in sorted(advisory.items())))
 
-    info = [row for key, row in labels.items() if key in demoted]
+def print_recall(t):
+    info = [row for key, row in t.labels.items() if key in t.demoted]
     print(f"\n== Labelled findings now info: {len(info)} ({sum(r['verdict'] == 'false' for r in info)} false, "
           f"{sum(r['verdict'] == 'true' for r in info)} true)")
-    gone = [row for key, row in labels.items() if key not in seen and key not in demoted]
+    gone = [row for key, row in t.labels.items() if key not in t.seen and key not in t.demoted]
     lost = [row for row in gone if row["verdict"] == "true"]
     print(f"\n== Labelled findings no longer reported: {len(gone)} ({len(gone) - len(lost)} false, {len(lost)} true)")
     for row in lost:
         print(f"  recall lost: {row['repo']} {row['rule']} {row['file']}:{row['line']} ({row['reason']})")
-
     print("\n== Gate failures")
-    for g in gates or ["none"]:
+    for g in t.gates or ["none"]:
         print(f"  {g}")
 
+
+def pick_spread(items, limit):
+    """Up to `limit` items, spread over repositories, in a stable order."""
+    items.sort(key=lambda it: hashlib.sha256((it[0]["id"] + it[3]["fingerprint"]).encode()).hexdigest())
+    per_repo = collections.defaultdict(list)
+    for it in items:
+        per_repo[it[0]["id"]].append(it)
+    picked = []
+    while len(picked) < limit and any(per_repo.values()):
+        for repo in sorted(per_repo):
+            if per_repo[repo] and len(picked) < limit:
+                picked.append(per_repo[repo].pop(0))
+    return picked
+
+
+def write_worksheet(t, limit):
+    out = os.path.join(WORK, "worksheet.jsonl")
+    written = 0
+    with open(out, "w") as f:
+        for rule, items in sorted(t.unlabelled.items()):
+            for entry, path, check, v in pick_spread(items, limit):
+                line = v.get("line") or 0
+                f.write(json.dumps({"repo": entry["id"], "source": path, "rule": rule, "severity": v["severity"],
+                                    "file": v.get("file", ""), "line": line, "fingerprint": v["fingerprint"],
+                                    "message": v["message"],
+                                    "code": context(path, v["file"], line) if v.get("file") and line else ""}) + "\n")
+                written += 1
+    print(f"\nworksheet: {written} unlabelled findings in {out}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--worksheet", type=int, default=0, help="write up to N unlabelled findings per rule")
+    ap.add_argument("--no-planted", action="store_true", help="skip the planted-fixture recall (it builds the tests)")
+    args = ap.parse_args()
+    if not os.path.exists(BIN):
+        raise SystemExit("no release binary: run `make release` first")
+    tally = Tally(load_labels())
+    print("== Precision corpus (bench/precision/corpus.txt)")
+    for entry in corpus():
+        path = prepare(entry)
+        if path is None:
+            continue
+        report = audit(path)
+        count = tally.add(entry, path, report)
+        print(f"  {entry['id']:<28} {count:5d} findings above info, gate {'passed' if report['gate']['passed'] else 'failed'}")
+    print_precision(tally)
+    print_recall(tally)
     if not args.no_planted:
         planted_recall()
-
     if args.worksheet:
-        out = os.path.join(WORK, "worksheet.jsonl")
-        written = 0
-        with open(out, "w") as f:
-            for rule, items in sorted(unlabelled.items()):
-                # spread over repositories, in a stable order
-                items.sort(key=lambda it: hashlib.sha256((it[0]["id"] + it[3]["fingerprint"]).encode()).hexdigest())
-                per_repo = collections.defaultdict(list)
-                for it in items:
-                    per_repo[it[0]["id"]].append(it)
-                picked = []
-                while len(picked) < args.worksheet and any(per_repo.values()):
-                    for repo in sorted(per_repo):
-                        if per_repo[repo] and len(picked) < args.worksheet:
-                            picked.append(per_repo[repo].pop(0))
-                for entry, path, check, v in picked:
-                    line = v.get("line") or 0
-                    f.write(json.dumps({"repo": entry["id"], "source": path, "rule": rule, "severity": v["severity"],
-                                        "file": v.get("file", ""), "line": line, "fingerprint": v["fingerprint"],
-                                        "message": v["message"],
-                                        "code": context(path, v["file"], line) if v.get("file") and line else ""}) + "\n")
-                    written += 1
-        print(f"\nworksheet: {written} unlabelled findings in {out}")
+        write_worksheet(tally, args.worksheet)
     return 0
 
 

@@ -43,4 +43,43 @@ import Testing
         defer { try? FileManager.default.removeItem(at: bad) }
         #expect(throws: GuardianError.self) { try AgentConfig.resolve(flags: .init(), environment: [:], file: bad.path) }
     }
+
+    /// Every setting of the file has its `GUARDIAN_*` variable, and the variable sets it.
+    @Test func everySettingHasAnEnvironmentVariable() throws {
+        let encoded = try JSONSerialization.jsonObject(with: JSONEncoder().encode(AgentConfig())) as? [String: Any] ?? [:]
+        var keys = Set(encoded.keys)
+        keys.formUnion(["cluster_key", "advertise_addr"]) // nil by default, so not encoded
+        let variables = Set(AgentConfig.variables)
+        #expect(keys.count > 30)
+        for key in keys { #expect(variables.contains("GUARDIAN_" + key.uppercased()), "no variable for \(key)") }
+        let env = ["GUARDIAN_QUEUE_CAPACITY": "7", "GUARDIAN_PUBLIC_METRICS": "off", "GUARDIAN_MAX_BODY_BYTES": "4096",
+                   "GUARDIAN_DEFAULT_SCHEDULE_SECONDS": "0", "GUARDIAN_TAGS": "team=red, site=lab", "GUARDIAN_JOIN": "10.0.0.1:7946, ",
+                   "GUARDIAN_DISCOVERY_PORT": "9000", "GUARDIAN_CLUSTER_KEY": "k", "GUARDIAN_NAME": ""]
+        let c = try AgentConfig.resolve(flags: .init(), environment: env, file: nil)
+        #expect(c.queueCapacity == 7 && !c.publicMetrics && c.maxBodyBytes == 4096 && c.defaultScheduleSeconds == 0)
+        #expect(c.tags == ["team": "red", "site": "lab"] && c.join == ["10.0.0.1:7946"] && c.discoveryPort == 9000)
+        #expect(c.clusterKey == "k" && c.name == AgentConfig().name, "an empty variable counts as unset")
+    }
+
+    /// A refused value names its setting, from the environment and from the file alike.
+    @Test func refusalsNameTheSetting() throws {
+        for (variable, value) in [("GUARDIAN_DISCOVERY_PORT", "70000"), ("GUARDIAN_PUBLIC_METRICS", "maybe"), ("GUARDIAN_TAGS", "novalue"),
+                                  ("GUARDIAN_MAX_BODY_BYTES", "10")] {
+            do {
+                _ = try AgentConfig.resolve(flags: .init(), environment: [variable: value], file: nil)
+                Issue.record("\(variable)=\(value) was accepted")
+            } catch let e as GuardianError {
+                #expect(e.description.contains(variable), "\(e.description)")
+            }
+        }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-\(UUID()).yaml")
+        try Data("replication_factor: 0\n".utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        do {
+            _ = try AgentConfig.resolve(flags: .init(), environment: [:], file: file.path)
+            Issue.record("replication_factor 0 was accepted")
+        } catch let e as GuardianError {
+            #expect(e.description.contains("replication_factor"), "\(e.description)")
+        }
+    }
 }

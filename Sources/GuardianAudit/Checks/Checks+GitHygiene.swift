@@ -21,29 +21,7 @@ extension Checks {
 
     static func gitHygiene(_ ctx: AuditContext, _ out: inout CheckOutput) {
         for f in ctx.files {
-            let lower = f.path.lowercased()
-            let name = lower.split(separator: "/").last.map(String.init) ?? lower
-            var why: (String, Severity)?
-            if name == ".env" || (name.hasPrefix(".env.") && !name.hasSuffix(".example") && !name.hasSuffix(".sample") && !name.hasSuffix(".template")) {
-                why = ("environment file \(f.path) may hold secrets", .high)
-            } else if lower.hasPrefix("node_modules/") || lower.has("/node_modules/") {
-                why = ("dependency folder node_modules is committed", .medium)
-            } else if name == ".ds_store" || name == "thumbs.db" || name == "desktop.ini" {
-                why = ("OS metadata file \(f.path)", .low)
-            } else if name.hasSuffix(".pyc") || lower.has("__pycache__/") || lower.hasPrefix(".idea/") || lower.hasPrefix(".vscode/settings")
-                        || lower.hasPrefix(".build/") || name.hasSuffix(".swp") || name.hasSuffix(".class") || name.hasSuffix(".o") {
-                why = ("build or editor artefact \(f.path)", .low)
-            }
-            if let (msg, sev) = why {
-                let pattern = lower.has("node_modules/") ? "node_modules/" : (name == ".env" ? ".env" : name)
-                var o = CheckOutput.Finding(ruleId: "git/ignorable-file", severity: sev, file: f.path, line: nil, column: nil,
-                                            message: msg, contentHash: Fingerprint.contentHash(ruleId: "git/ignorable-file",
-                                                                                                 normalizedLine: StableHash.of(f.path)), fix: nil)
-                o.fix = Suggestion(ruleId: "git/ignorable-file", kind: .patch,
-                                   message: "run `git rm --cached \(f.path)` and add the pattern to .gitignore",
-                                   file: ".gitignore", patch: "--- a/.gitignore\n+++ b/.gitignore\n@@ -0,0 +1 @@\n+\(pattern)\n")
-                out.findings.append(o)
-            }
+            ignorableFile(f, &out)
             let big = f.facts.bytes > Int64(ctx.thresholds.largeFileBytes)
             let bigBinary = f.facts.isBinary && f.facts.bytes > 1_000_000
             if big || bigBinary {
@@ -51,31 +29,75 @@ extension Checks {
                         "\(f.facts.isBinary ? "binary" : "large") file \(f.path) is \(f.facts.bytes / 1024) KiB", key: "large:" + f.path)
             }
         }
-        for e in ctx.events where e.kind == .branchPushed {
-            let branch = e.ref.hasPrefix("refs/heads/") ? String(e.ref.dropFirst(11)) : e.ref
-            let ok = ["main", "master", "develop", "trunk"].contains(branch)
-                || ["feature/", "feat/", "fix/", "bugfix/", "hotfix/", "release/", "chore/", "docs/", "refactor/", "test/", "ci/", "dependabot/", "renovate/"].contains { branch.hasPrefix($0) }
-            if !ok { out.add("git/branch-name", "branch '\(branch)' does not follow the naming pattern", key: "branch:" + branch) }
-        }
+        branchNames(ctx, &out)
         guard ctx.isGit else { return }
         let mainline = ctx.recentCommits.filter { ctx.firstParent.contains($0.id) && $0.parents.count <= 1 }
-        // Conventions count where the project adopted them: Conventional Commits when most commits
-        // follow them or a commitlint/commitizen configuration says so; short subjects when most
-        // subjects are short. Otherwise a finding is information, not a defect.
+        conventionalCommits(ctx, mainline, &out)
+        subjects(ctx, mainline, &out)
+    }
+
+    /// Why a committed file should have been ignored, and how bad it is; nil for a file that belongs.
+    static func ignorable(path: String) -> (String, Severity)? {
+        let lower = path.lowercased()
+        let name = lower.split(separator: "/").last.map(String.init) ?? lower
+        if name == ".env" || (name.hasPrefix(".env.") && !name.hasSuffix(".example") && !name.hasSuffix(".sample") && !name.hasSuffix(".template")) {
+            return ("environment file \(path) may hold secrets", .high)
+        }
+        if lower.hasPrefix("node_modules/") || lower.has("/node_modules/") { return ("dependency folder node_modules is committed", .medium) }
+        if name == ".ds_store" || name == "thumbs.db" || name == "desktop.ini" { return ("OS metadata file \(path)", .low) }
+        let artefact = name.hasSuffix(".pyc") || lower.has("__pycache__/") || lower.hasPrefix(".idea/") || lower.hasPrefix(".vscode/settings")
+            || lower.hasPrefix(".build/") || name.hasSuffix(".swp") || name.hasSuffix(".class") || name.hasSuffix(".o")
+        return artefact ? ("build or editor artefact \(path)", .low) : nil
+    }
+
+    static func ignorableFile(_ f: AuditedFile, _ out: inout CheckOutput) {
+        guard let (msg, sev) = ignorable(path: f.path) else { return }
+        let lower = f.path.lowercased()
+        let name = lower.split(separator: "/").last.map(String.init) ?? lower
+        let pattern = lower.has("node_modules/") ? "node_modules/" : (name == ".env" ? ".env" : name)
+        var o = CheckOutput.Finding(ruleId: "git/ignorable-file", severity: sev, file: f.path, line: nil, column: nil,
+                                    message: msg, contentHash: Fingerprint.contentHash(ruleId: "git/ignorable-file",
+                                                                                         normalizedLine: StableHash.of(f.path)), fix: nil)
+        o.fix = Suggestion(ruleId: "git/ignorable-file", kind: .patch,
+                           message: "run `git rm --cached \(f.path)` and add the pattern to .gitignore",
+                           file: ".gitignore", patch: "--- a/.gitignore\n+++ b/.gitignore\n@@ -0,0 +1 @@\n+\(pattern)\n")
+        out.findings.append(o)
+    }
+
+    static let standardBranches = ["main", "master", "develop", "trunk"]
+    static let branchPrefixes = ["feature/", "feat/", "fix/", "bugfix/", "hotfix/", "release/", "chore/", "docs/", "refactor/", "test/",
+                                 "ci/", "dependabot/", "renovate/"]
+
+    static func branchNames(_ ctx: AuditContext, _ out: inout CheckOutput) {
+        for e in ctx.events where e.kind == .branchPushed {
+            let branch = e.ref.hasPrefix("refs/heads/") ? String(e.ref.dropFirst(11)) : e.ref
+            let ok = standardBranches.contains(branch) || branchPrefixes.contains { branch.hasPrefix($0) }
+            if !ok { out.add("git/branch-name", "branch '\(branch)' does not follow the naming pattern", key: "branch:" + branch) }
+        }
+    }
+
+    /// Conventions count where the project adopted them: Conventional Commits when most commits
+    /// follow them or a commitlint/commitizen configuration says so. Otherwise a finding is
+    /// information, not a defect.
+    static func conventionalCommits(_ ctx: AuditContext, _ mainline: [CommitFacts], _ out: inout CheckOutput) {
+        guard mainline.count >= 5 else { return }
         let conv = mainline.filter { isConventional($0.summary) }.count
-        let convAdopted = (mainline.count > 0 && conv * 2 > mainline.count) || ctx.files.contains { f in
+        let share = Double(conv) / Double(mainline.count)
+        let threshold = ctx.thresholds.minConventionalShare
+        guard share < threshold else { return }
+        let adopted = conv * 2 > mainline.count || ctx.files.contains { f in
             let name = f.path.lowercased().split(separator: "/").last.map(String.init) ?? ""
             return name.hasPrefix(".commitlintrc") || name.hasPrefix("commitlint.config") || name == ".czrc" || name == ".cz.toml" || name == ".cz.json"
         }
-        if mainline.count >= 5 {
-            let share = Double(conv) / Double(mainline.count)
-            if share < ctx.thresholds.minConventionalShare {
-                out.add("git/non-conventional-commits", !convAdopted ? .info : share < ctx.thresholds.minConventionalShare / 2 ? .medium : .low,
-                        String(format: "%.0f%% of the last %d default-branch commits follow Conventional Commits (threshold %.0f%%)",
-                               share * 100, mainline.count, ctx.thresholds.minConventionalShare * 100)
-                            + (convAdopted ? "" : "; the project has not adopted them"), key: "conventional")
-            }
-        }
+        out.add("git/non-conventional-commits", !adopted ? .info : share < threshold / 2 ? .medium : .low,
+                String(format: "%.0f%% of the last %d default-branch commits follow Conventional Commits (threshold %.0f%%)",
+                       share * 100, mainline.count, threshold * 100)
+                    + (adopted ? "" : "; the project has not adopted them"), key: "conventional")
+    }
+
+    /// Long subjects (where most subjects are short: the project keeps them so) and work-in-progress
+    /// commits on the default branch.
+    static func subjects(_ ctx: AuditContext, _ mainline: [CommitFacts], _ out: inout CheckOutput) {
         let subjects = mainline.map { withoutSquashSuffix($0.summary) }
         let longCount = subjects.filter { $0.count > ctx.thresholds.maxSubjectLength }.count
         let shortAdopted = !subjects.isEmpty && Double(longCount) / Double(subjects.count) <= 0.2

@@ -6,25 +6,10 @@ extension Checks {
 
     static func sages(_ ctx: AuditContext, _ out: inout CheckOutput) {
         fileFindings(ctx, prefix: "sages/", &out)
-        // an executable target's public declarations are no library's API, and a member that a
-        // protocol requires is documented by the requirement
-        let executables = executableTargets(ctx)
-        let witnesses = witnessLines(ctx)
-        if !executables.isEmpty || !witnesses.isEmpty {
-            out.findings.removeAll { f in
-                guard f.ruleId == "sages/undocumented-public-api", let file = f.file else { return false }
-                return executables.contains(target(of: file)) || witnesses.contains("\(file):\(f.line ?? 0)")
-            }
-        }
-        let top = ctx.files.filter { !$0.path.has("/") || $0.path.lowercased().hasPrefix(".github/") || $0.path.lowercased().hasPrefix("docs/") }
-        func find(_ stems: [String]) -> AuditedFile? {
-            top.first { f in
-                let name = f.path.lowercased().split(separator: "/").last.map(String.init) ?? ""
-                let stem = name.split(separator: ".").first.map(String.init) ?? name
-                return stems.contains(stem)
-            }
-        }
-        if let readme = find(["readme"]) {
+        dropUndocumentedThatNeedNoDocs(ctx, &out)
+        let top = TopFiles(ctx.files)
+        let readme = top.find(["readme"])
+        if let readme {
             // a short README that points to hosted documentation is the project's choice of where docs live
             if (readme.facts.words < 150 || (readme.facts.headings < 2 && readme.facts.language == .markdown)) && !readme.facts.linksDocumentation {
                 out.add("sages/readme-thin", file: readme.path,
@@ -33,40 +18,80 @@ extension Checks {
         } else {
             out.add("sages/readme-missing", "no README at the repository root", key: "readme")
         }
-        if find(["license", "licence", "copying"]) == nil { out.add("sages/missing-license", "no LICENSE file", key: "license") }
-        if find(["contributing"]) == nil && !(find(["readme"])?.facts.statesContributing ?? false) {
+        projectFiles(ctx, top, readme: readme, &out)
+        if !keepsDocumentation(ctx, readme: readme) && ctx.codeLines >= 3000 {
+            out.add("sages/missing-docs", "no docs/ folder, DocC catalog or documentation site configuration", key: "docs")
+        }
+        if ctx.isGit { issueReferences(ctx, &out) }
+    }
+
+    /// An executable target's public declarations are no library's API, and a member that a
+    /// protocol requires is documented by the requirement.
+    static func dropUndocumentedThatNeedNoDocs(_ ctx: AuditContext, _ out: inout CheckOutput) {
+        let executables = executableTargets(ctx)
+        let witnesses = witnessLines(ctx)
+        guard !executables.isEmpty || !witnesses.isEmpty else { return }
+        out.findings.removeAll { f in
+            guard f.ruleId == "sages/undocumented-public-api", let file = f.file else { return false }
+            return executables.contains(target(of: file)) || witnesses.contains("\(file):\(f.line ?? 0)")
+        }
+    }
+
+    /// The files at the root, in `.github/` and in `docs/`, found by their stem (`LICENSE.md` is `license`).
+    struct TopFiles {
+        let files: [AuditedFile]
+        init(_ all: [AuditedFile]) {
+            files = all.filter { !$0.path.has("/") || $0.path.lowercased().hasPrefix(".github/") || $0.path.lowercased().hasPrefix("docs/") }
+        }
+        func find(_ stems: [String]) -> AuditedFile? {
+            files.first { f in
+                let name = f.path.lowercased().split(separator: "/").last.map(String.init) ?? ""
+                let stem = name.split(separator: ".").first.map(String.init) ?? name
+                return stems.contains(stem)
+            }
+        }
+    }
+
+    /// LICENSE, CONTRIBUTING, SECURITY and CHANGELOG, each also satisfied by what stands for it.
+    static func projectFiles(_ ctx: AuditContext, _ top: TopFiles, readme: AuditedFile?, _ out: inout CheckOutput) {
+        if top.find(["license", "licence", "copying"]) == nil { out.add("sages/missing-license", "no LICENSE file", key: "license") }
+        if top.find(["contributing"]) == nil && !(readme?.facts.statesContributing ?? false) {
             out.add("sages/missing-contributing", "no CONTRIBUTING guide (nor a README section on contributing)", key: "contributing")
         }
-        if find(["security"]) == nil && !(find(["readme"])?.facts.statesSecurityPolicy ?? false) {
+        if top.find(["security"]) == nil && !(readme?.facts.statesSecurityPolicy ?? false) {
             out.add("sages/missing-security", "no SECURITY policy (nor a README section on reporting vulnerabilities)", key: "security")
         }
         // `.github/release.yml` configures the release notes GitHub writes for each release
-        if find(["changelog", "changes", "history", "news", "releases"]) == nil && !ctx.files.contains(where: { $0.path == ".github/release.yml" || $0.path == ".github/release.yaml" }) {
+        let releaseNotes = ctx.files.contains { $0.path == ".github/release.yml" || $0.path == ".github/release.yaml" }
+        if top.find(["changelog", "changes", "history", "news", "releases"]) == nil && !releaseNotes {
             out.add("sages/missing-changelog", "no CHANGELOG", key: "changelog")
         }
-        // documentation built elsewhere counts: Swift Package Index (.spi.yml), Jazzy, MkDocs, Sphinx,
-        // a Docs.md, or a README link to a hosted site; a project under 3,000 code lines is
-        // documented by its README
-        let docsKept = ctx.files.contains { f in
+    }
+
+    static let documentationConfigs: Set<String> = [".spi.yml", ".jazzy.yaml", ".jazzy.yml", "mkdocs.yml", "docs.md", "documentation.md",
+                                                    ".readthedocs.yaml", ".readthedocs.yml"]
+
+    /// Documentation built elsewhere counts: Swift Package Index (.spi.yml), Jazzy, MkDocs, Sphinx,
+    /// a Docs.md, or a README link to a hosted site (a project under 3,000 code lines is documented
+    /// by its README; the caller checks that).
+    static func keepsDocumentation(_ ctx: AuditContext, readme: AuditedFile?) -> Bool {
+        let kept = ctx.files.contains { f in
             let l = f.path.lowercased()
-            return l.hasPrefix("docs/") || l.hasPrefix("doc/") || l.hasPrefix("documentation/") || l.has(".docc/")
-                || [".spi.yml", ".jazzy.yaml", ".jazzy.yml", "mkdocs.yml", "docs.md", "documentation.md", ".readthedocs.yaml", ".readthedocs.yml"].contains(l)
-        } || (find(["readme"])?.facts.linksDocumentation ?? false)
-        if !docsKept && ctx.codeLines >= 3000 {
-            out.add("sages/missing-docs", "no docs/ folder, DocC catalog or documentation site configuration", key: "docs")
+            return l.hasPrefix("docs/") || l.hasPrefix("doc/") || l.hasPrefix("documentation/") || l.has(".docc/") || documentationConfigs.contains(l)
         }
-        if ctx.isGit {
-            // merge commits count: "Merge pull request #N" is how a merge workflow references its PR
-            let recent = ctx.recentCommits.prefix(200)
-            if recent.count >= 10 {
-                let refs = recent.filter { referencesIssue($0.message) }.count
-                let share = Double(refs) / Double(recent.count)
-                if share < 0.5 {
-                    out.add("sages/commits-without-issue",
-                            String(format: "%.0f%% of the last %d commits reference an issue or pull request", share * 100, recent.count),
-                            key: "issue-refs")
-                }
-            }
+        return kept || (readme?.facts.linksDocumentation ?? false)
+    }
+
+    /// Merge commits count: "Merge pull request #N" is how a merge workflow references its PR.
+    static func issueReferences(_ ctx: AuditContext, _ out: inout CheckOutput) {
+        let recent = ctx.recentCommits.prefix(200)
+        guard recent.count >= 10 else { return }
+        let refs = recent.filter { referencesIssue($0.message) }.count
+        let share = Double(refs) / Double(recent.count)
+        if share < 0.5 {
+            out.add("sages/commits-without-issue",
+                    String(format: "%.0f%% of the last %d commits reference an issue or pull request", share * 100, recent.count),
+                    key: "issue-refs")
         }
     }
 

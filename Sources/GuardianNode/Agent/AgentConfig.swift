@@ -146,100 +146,60 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         }
     }
 
-    /// Resolves flags > environment > file > defaults.
+    /// Resolves flags > environment > file > defaults, then checks the result.
     public static func resolve(flags: Overrides, environment: [String: String], file: String?) throws -> AgentConfig {
-        var c = AgentConfig()
-        let path = file ?? environment["GUARDIAN_CONFIG"]
-        if let path {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw GuardianError.usage("cannot read config file \(path)")
+        var c = try load(file ?? environment["GUARDIAN_CONFIG"])
+        try c.apply(environment: environment)
+        c.apply(flags)
+        try c.validate()
+        return c
+    }
+
+    /// The config file (YAML by its extension, else JSON), or the defaults without one.
+    static func load(_ path: String?) throws -> AgentConfig {
+        guard let path else { return AgentConfig() }
+        guard let data = FileManager.default.contents(atPath: path) else { throw GuardianError.usage("cannot read config file \(path)") }
+        do {
+            if path.hasSuffix(".yaml") || path.hasSuffix(".yml") {
+                return try YAMLDecoder().decode(AgentConfig.self, from: String(decoding: data, as: UTF8.self))
             }
-            do {
-                if path.hasSuffix(".yaml") || path.hasSuffix(".yml") {
-                    c = try YAMLDecoder().decode(AgentConfig.self, from: String(decoding: data, as: UTF8.self))
-                } else {
-                    c = try JSONDecoder().decode(AgentConfig.self, from: data)
-                }
-            } catch {
-                throw GuardianError.usage("config file \(path) is not valid: \(error)")
+            return try JSONDecoder().decode(AgentConfig.self, from: data)
+        } catch {
+            throw GuardianError.usage("config file \(path) is not valid: \(error)")
+        }
+    }
+
+    mutating func apply(_ flags: Overrides) {
+        if !flags.allowLocalRoots.isEmpty { allowedLocalRoots = flags.allowLocalRoots }
+        if flags.noDiscovery { discovery = false }
+        if let v = flags.clusterKey { clusterKey = v }
+        if !flags.join.isEmpty { join = flags.join }
+        for (k, v) in flags.tags { tags[k] = v }
+        if let v = flags.dataDir { dataDir = v }
+        if let v = flags.httpAddr { httpAddr = v }
+        if let v = flags.gossipAddr { gossipAddr = v }
+        if let v = flags.name { name = v }
+    }
+
+    /// Refuses a configuration the agent cannot run with, naming the setting.
+    func validate() throws {
+        _ = try Self.parseAddress(httpAddr, what: "http address")
+        _ = try Self.parseAddress(gossipAddr, what: "gossip address")
+        for j in join { _ = try Self.parseAddress(j, what: "join address") }
+        if let a = advertiseAddr { _ = try Self.parseAddress(a, what: "advertise address") }
+        for setting in Self.numbers {
+            let value = self[keyPath: setting.path]
+            guard value >= setting.minimum && value <= setting.maximum else {
+                throw GuardianError.usage("\(setting.key) must be \(setting.must) (it is \(value))")
             }
         }
-        func env(_ k: String) -> String? { environment["GUARDIAN_" + k].flatMap { $0.isEmpty ? nil : $0 } }
-        /// A whole-number setting from `GUARDIAN_<key>`, at least `minimum`; `message` says what it must be.
-        func integer(_ k: String, atLeast minimum: Int, _ message: String) throws -> Int? {
-            guard let v = env(k) else { return nil }
-            guard let n = Int(v), n >= minimum else { throw GuardianError.usage(message) }
-            return n
-        }
-        if let v = env("DATA_DIR") { c.dataDir = v }
-        if let v = env("HTTP_ADDR") { c.httpAddr = v }
-        if let v = env("GOSSIP_ADDR") { c.gossipAddr = v }
-        if let v = env("NAME") { c.name = v }
-        if let n = try integer("MAX_CONCURRENT_AUDITS", atLeast: 1, "GUARDIAN_MAX_CONCURRENT_AUDITS must be a positive number") { c.maxConcurrentAudits = n }
-        if let v = env("CLUSTER_KEY") { c.clusterKey = v }
-        if let v = env("ADVERTISE_ADDR") { c.advertiseAddr = v }
-        if let v = env("JOIN") { c.join = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
-        if let n = try integer("PROBE_INTERVAL_MS", atLeast: 50, "GUARDIAN_PROBE_INTERVAL_MS must be a number of milliseconds >= 50") { c.probeIntervalMs = n }
-        if let n = try integer("PUSH_PULL_SECONDS", atLeast: 1, "GUARDIAN_PUSH_PULL_SECONDS must be a positive number") { c.pushPullSeconds = n }
-        if let n = try integer("REPLICATION_FACTOR", atLeast: 1, "GUARDIAN_REPLICATION_FACTOR must be a positive number") { c.replicationFactor = n }
-        if let v = env("DISCOVERY") {
-            guard let b = ["1": true, "true": true, "on": true, "0": false, "false": false, "off": false][v.lowercased()] else {
-                throw GuardianError.usage("GUARDIAN_DISCOVERY must be on or off")
-            }
-            c.discovery = b
-        }
-        if let v = env("DISCOVERY_PORT") {
-            guard let n = Int(v), (1...65535).contains(n) else { throw GuardianError.usage("GUARDIAN_DISCOVERY_PORT must be a port number") }
-            c.discoveryPort = n
-        }
-        if let n = try integer("ANTI_ENTROPY_SECONDS", atLeast: 1, "GUARDIAN_ANTI_ENTROPY_SECONDS must be a positive number") { c.antiEntropySeconds = n }
-        if let n = try integer("HINT_WINDOW_SECONDS", atLeast: 0, "GUARDIAN_HINT_WINDOW_SECONDS must be a number of seconds") { c.hintWindowSeconds = n }
-        if let n = try integer("HANDOFF_GRACE_SECONDS", atLeast: 0, "GUARDIAN_HANDOFF_GRACE_SECONDS must be a number of seconds") { c.handoffGraceSeconds = n }
-        if let n = try integer("SHARD_MIN_FILES", atLeast: 0, "GUARDIAN_SHARD_MIN_FILES must be a number of files (0 turns sharding off)") { c.shardMinFiles = n }
-        if let n = try integer("SHARD_TIMEOUT_SECONDS", atLeast: 1, "GUARDIAN_SHARD_TIMEOUT_SECONDS must be a positive number") { c.shardTimeoutSeconds = n }
-        /// A list from `GUARDIAN_<key>`: comma-separated (paths may not hold commas).
-        func list(_ k: String) -> [String]? {
-            env(k).map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
-        }
-        if let v = list("ALLOWED_LOCAL_ROOTS") { c.allowedLocalRoots = v }
-        if let v = list("REPOSITORY_SCHEMES") { c.repositorySchemes = v }
-        if let v = list("REPOSITORY_HOSTS_ALLOW") { c.repositoryHostsAllow = v }
-        if let v = list("REPOSITORY_HOSTS_DENY") { c.repositoryHostsDeny = v }
-        if let n = try integer("HTTP_IDLE_TIMEOUT_SECONDS", atLeast: 1, "GUARDIAN_HTTP_IDLE_TIMEOUT_SECONDS must be a positive number") { c.httpIdleTimeoutSeconds = n }
-        if let n = try integer("HTTP_REQUEST_TIMEOUT_SECONDS", atLeast: 1, "GUARDIAN_HTTP_REQUEST_TIMEOUT_SECONDS must be a positive number") { c.httpRequestTimeoutSeconds = n }
-        if let n = try integer("MAX_EVENT_STREAMS", atLeast: 1, "GUARDIAN_MAX_EVENT_STREAMS must be a positive number") { c.maxEventStreams = n }
-        if let n = try integer("MAX_EVENT_STREAMS_PER_TOKEN", atLeast: 1, "GUARDIAN_MAX_EVENT_STREAMS_PER_TOKEN must be a positive number") { c.maxEventStreamsPerToken = n }
-        if let n = try integer("MAX_EVENT_STREAMS_PER_TEAM", atLeast: 1, "GUARDIAN_MAX_EVENT_STREAMS_PER_TEAM must be a positive number") { c.maxEventStreamsPerTeam = n }
-        if !flags.allowLocalRoots.isEmpty { c.allowedLocalRoots = flags.allowLocalRoots }
-        if flags.noDiscovery { c.discovery = false }
-        if let v = flags.clusterKey { c.clusterKey = v }
-        if !flags.join.isEmpty { c.join = flags.join }
-        for (k, v) in flags.tags { c.tags[k] = v }
-        if let v = flags.dataDir { c.dataDir = v }
-        if let v = flags.httpAddr { c.httpAddr = v }
-        if let v = flags.gossipAddr { c.gossipAddr = v }
-        if let v = flags.name { c.name = v }
-        _ = try parseAddress(c.httpAddr, what: "http address")
-        _ = try parseAddress(c.gossipAddr, what: "gossip address")
-        guard c.maxConcurrentAudits > 0, c.queueCapacity > 0 else { throw GuardianError.usage("concurrency and queue capacity must be positive") }
-        for j in c.join { _ = try parseAddress(j, what: "join address") }
-        if let a = c.advertiseAddr { _ = try parseAddress(a, what: "advertise address") }
-        guard (1...65535).contains(c.discoveryPort) else { throw GuardianError.usage("discovery_port must be a port number") }
-        guard c.antiEntropySeconds >= 1, c.hintWindowSeconds >= 0 else { throw GuardianError.usage("anti_entropy_seconds must be >= 1 and hint_window_seconds >= 0") }
-        guard c.shardMinFiles >= 0, c.shardTimeoutSeconds >= 1 else { throw GuardianError.usage("shard_min_files must be >= 0 and shard_timeout_seconds >= 1") }
-        guard c.replicationFactor >= 1 else { throw GuardianError.usage("replication_factor must be at least 1") }
-        guard c.probeIntervalMs >= 50, c.pushPullSeconds >= 1 else { throw GuardianError.usage("probe_interval_ms must be >= 50 and push_pull_seconds >= 1") }
-        guard c.httpIdleTimeoutSeconds >= 1, c.httpRequestTimeoutSeconds >= 1, c.maxEventStreams >= 1, c.maxEventStreamsPerToken >= 1, c.maxEventStreamsPerTeam >= 1 else {
-            throw GuardianError.usage("http_idle_timeout_seconds, http_request_timeout_seconds, max_event_streams and max_event_streams_per_token must be positive")
-        }
-        for root in c.allowedLocalRoots where !root.hasPrefix("/") {
+        for root in allowedLocalRoots where !root.hasPrefix("/") {
             throw GuardianError.usage("allowed_local_roots: '\(root)' is not an absolute path")
         }
-        for scheme in c.repositorySchemes where !RepositoryPolicy.knownSchemes.contains(scheme.lowercased()) {
+        for scheme in repositorySchemes where !RepositoryPolicy.knownSchemes.contains(scheme.lowercased()) {
             throw GuardianError.usage("repository_schemes: '\(scheme)' is not one of \(RepositoryPolicy.knownSchemes.sorted().joined(separator: ", "))")
         }
-        try Identifier.check(c.name, "node name")
-        return c
+        try Identifier.check(name, "node name")
     }
 
     /// The host name as a node name (an id): other characters become '-'.
