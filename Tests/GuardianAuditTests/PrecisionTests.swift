@@ -17,9 +17,14 @@ import Testing
         return Dictionary(facts.findings.filter { $0.ruleId == rule }.map { ($0.line, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
-    /// The 1-based line of the first line containing `needle`.
-    static func line(_ needle: String, in text: String) -> Int32 {
-        Int32((text.components(separatedBy: "\n").firstIndex { $0.contains(needle) } ?? -1) + 1)
+    /// The 1-based line of the first line containing `needle`. A needle the fixture does not hold
+    /// fails the test: line 0 would make every "no finding there" check pass.
+    static func line(_ needle: String, in text: String, sourceLocation: SourceLocation = #_sourceLocation) -> Int32 {
+        guard let i = text.components(separatedBy: "\n").firstIndex(where: { $0.contains(needle) }) else {
+            Issue.record("'\(needle)' is not in the fixture", sourceLocation: sourceLocation)
+            return -1
+        }
+        return Int32(i + 1)
     }
 
     /// Only unconditional skips are skipped tests (misfire class 1).

@@ -23,36 +23,59 @@ import Testing
         try CommandRunner.run(GuardianBinary.path, args + ["--http-addr", "127.0.0.1:\(agent.port)", "--data-dir", agent.dataDir])
     }
 
+    /// An agent's membership view: its digest and each member's status. Throws when the agent does
+    /// not answer with both (a failed read is not an empty mesh).
     static func members(_ a: AgentProcess) async throws -> (digest: String, status: [String: String]) {
         let r = try await a.request("GET", "/v1/members")
-        let list = r.json["members"] as? [[String: Any]] ?? []
+        guard r.status == 200, let list = r.json["members"] as? [[String: Any]], let digest = r.json["digest"] as? String, !digest.isEmpty else {
+            throw FixtureError(message: "members of \(a.dataDir): \(r.status) \(r.text.prefix(200))")
+        }
         var status: [String: String] = [:]
-        for m in list { status[m["name"] as? String ?? "?"] = m["status"] as? String }
-        return (r.json["digest"] as? String ?? "", status)
+        for m in list {
+            guard let name = m["name"] as? String, let s = m["status"] as? String else { throw FixtureError(message: "a member without name or status: \(m)") }
+            status[name] = s
+        }
+        return (digest, status)
     }
 
-    /// Polls until `condition` holds for every agent, or fails after `timeout` seconds.
+    /// Polls until `condition` holds for every agent's view; throws after `timeout` seconds with the views.
     static func eventually(_ what: String, timeout: Double = 30, _ agents: [AgentProcess],
                            _ condition: ([String: String]) -> Bool) async throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            var ok = true
-            for a in agents where !condition(try await members(a).status) { ok = false }
-            if ok { return }
-            try await Task.sleep(for: .milliseconds(200))
+        do {
+            try await GuardianTestKit.eventually(what, timeout: timeout, every: .milliseconds(200)) {
+                for a in agents where !condition(try await members(a).status) { return false }
+                return true
+            }
+        } catch let e as TimedOut {
+            var views: [String] = []
+            for a in agents { views.append("\((try? await members(a).status).map { "\($0)" } ?? "unreadable")") }
+            throw FixtureError(message: "\(e.description): \(views.joined(separator: " | "))")
         }
-        var views: [String] = []
-        for a in agents { views.append("\(try await members(a).status)") }
-        Issue.record("not \(what) within \(timeout) s: \(views.joined(separator: " | "))")
     }
 
-    /// A refusal counter from `/metrics` (gossip's by default, or `guardian_discovery_rejected_total`).
-    static func counter(_ a: AgentProcess, _ reason: String, metric: String = "guardian_gossip_rejected_total") async throws -> Int {
-        let text = try await a.request("GET", "/metrics", token: "").text
-        for line in text.split(separator: "\n") where line.hasPrefix("\(metric){reason=\"\(reason)\"}") {
-            return Int(line.split(separator: " ").last ?? "0") ?? 0
+    /// Both views hold exactly these agents, all alive.
+    static func bothAlive(_ agents: [AgentProcess]) async throws -> Bool {
+        for a in agents {
+            let s = try await members(a).status
+            guard s.count == agents.count, s.values.allSatisfy({ $0 == "alive" }) else { return false }
         }
-        return 0
+        return true
+    }
+
+    /// A token made on `from` authenticates on `to`: the registry's stream frames sealed by `from`
+    /// were opened by `to`.
+    static func replicates(from: AgentProcess, to: AgentProcess) async throws {
+        let made = try await from.json("POST", "/v1/tokens", ["role": "viewer", "team": "probe"])
+        let token = try #require(made.json["token"] as? String, "\(made.status) \(made.text)")
+        try await GuardianTestKit.eventually("a token made on one node works on the other") {
+            try await to.request("GET", "/v1/projects", token: token).status == 200
+        }
+    }
+
+    /// A refusal counter from `/metrics` (gossip's by default, or `guardian_discovery_rejected_total`);
+    /// 0 only when the series is absent, which is how a reason that never occurred reads.
+    static func counter(_ a: AgentProcess, _ reason: String, metric: String = "guardian_gossip_rejected_total") async throws -> Int {
+        Int(try await a.metric(metric, labels: "reason=\"\(reason)\"") ?? 0)
     }
 
     @Test func joinConvergeCrashLeaveAndTheRing() async throws {
@@ -139,13 +162,16 @@ import Testing
         try await Self.eventually("joined", [a, b]) { s in s.count == 2 && s.values.allSatisfy { $0 == "alive" } }
         for n in [a, b] { #expect(try Self.cli(n, ["keys", "install", new]).status == 0) }
         #expect(try Self.cli(a, ["keys", "use", new]).status == 0) // a seals with the new key, b still with the old: both open both
-        try await Task.sleep(for: .seconds(2))
-        try await Self.eventually("still together", [a, b]) { s in s.values.allSatisfy { $0 == "alive" } }
+        // bravo opened what alpha sealed with the new key: a token made on alpha reaches it
+        try await Self.replicates(from: a, to: b)
+        try await GuardianTestKit.holds("both alive while alpha seals with the new key", for: 2) { try await Self.bothAlive([a, b]) }
         #expect(try Self.cli(b, ["keys", "use", new]).status == 0)
         #expect(try Self.cli(a, ["keys", "remove", new]).status == 2, "the primary cannot be removed")
         for n in [a, b] { #expect(try Self.cli(n, ["keys", "remove", old]).status == 0) }
-        try await Task.sleep(for: .seconds(2))
-        try await Self.eventually("together on the new key", [a, b]) { s in s.count == 2 && s.values.allSatisfy { $0 == "alive" } }
+        // only the new key is left on either side, and each still opens what the other sends
+        try await Self.replicates(from: b, to: a)
+        try await Self.replicates(from: a, to: b)
+        try await GuardianTestKit.holds("both alive on the new key alone", for: 2) { try await Self.bothAlive([a, b]) }
         let list = try Self.cli(a, ["keys", "list"])
         #expect(list.stdout.split(separator: "\n").count == 1 && list.stdout.contains("primary"), "\(list.stdout)")
         // a restart started with the old key on the command line keeps the rotated keyring (the old
@@ -165,10 +191,10 @@ import Testing
 
         // a node with another key cannot join
         let intruder = try await Self.start("intruder", key: ClusterKeyring.generate(), join: target)
-        try await Task.sleep(for: .seconds(2))
+        // the intruder's packets arrived and were refused: only then does "not joined" say anything
+        try await GuardianTestKit.eventually("the intruder's packets refused") { try await Self.counter(a, "unknown_key") > 0 }
         #expect(try await Self.members(a).status == ["alpha": "alive"])
         #expect(try await Self.members(intruder).status == ["intruder": "alive"])
-        #expect(try await Self.counter(a, "unknown_key") > 0)
         intruder.stop()
 
         // hand-made datagrams: garbled, forged, replayed, oversized, sealed nonsense, a forged identity
@@ -187,9 +213,9 @@ import Testing
         try UDP.send([1, 2, 3], to: target)
         try UDP.send(ClusterSeal.seal([0xFF, 0x00, 0x13], keyring: ring, context: .datagram, now: now), to: target)
         try UDP.send(ClusterSeal.seal(Wire.encode(.nack(seq: 1, source: "x")), keyring: ring, context: .datagram, now: now - 3_600_000), to: target)
-        try await Task.sleep(for: .milliseconds(500))
+        // every datagram was handled (each is counted) before membership is compared
         for reason in ["replayed", "forged", "oversized", "malformed", "bad_identity", "stale"] {
-            #expect(try await Self.counter(a, reason) >= 1, "\(reason) not counted")
+            try await GuardianTestKit.eventually("\(reason) counted", timeout: 10) { try await Self.counter(a, reason) >= 1 }
         }
         let after = try await Self.members(a)
         #expect(after.status == ["alpha": "alive"], "a hostile datagram changed membership: \(after.status)")

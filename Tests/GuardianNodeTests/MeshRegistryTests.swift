@@ -13,12 +13,7 @@ import Testing
 
     /// Polls `check` until it is true, or records an issue after `timeout` seconds.
     static func eventually(_ what: String, timeout: Double = 30, _ check: () async throws -> Bool) async throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if try await check() { return }
-            try await Task.sleep(for: .milliseconds(200))
-        }
-        Issue.record("not \(what) within \(timeout) s")
+        try await GuardianTestKit.eventually(what, timeout: timeout, every: .milliseconds(200), check)
     }
 
     static func repo() throws -> FixtureRepo {

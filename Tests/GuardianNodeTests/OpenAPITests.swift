@@ -48,6 +48,12 @@ import Testing
         #expect(docs.subtracting(code).isEmpty, "documented routes that do not exist: \(docs.subtracting(code).sorted())")
     }
 
+    @Test func everyReferenceResolves() throws {
+        let spec = try SchemaValidator(path: Self.spec)
+        #expect(spec.unresolvedReferences().isEmpty, "\(spec.unresolvedReferences())")
+        #expect(!spec.validate(.object([]), ["$ref": "#/components/schemas/NoSuchSchema"]).isEmpty)
+    }
+
     /// Calls the routes with an admin token over a node holding a project with a signed result,
     /// and checks each answer's status and body against the documented schema for that status.
     @Test func answersHaveTheDocumentedShapes() async throws {
@@ -124,11 +130,11 @@ import Testing
                 let paths = spec.document["paths"] as? [String: Any]
                 let op = (paths?[documented] as? [String: Any])?[method.rawValue.lowercased()] as? [String: Any]
                 let body = ((op?["requestBody"] as? [String: Any])?["content"] as? [String: Any])?["application/json"] as? [String: Any]
-                let required = spec.resolve(body?["schema"] as? [String: Any] ?? [:])["required"] as? [String] ?? []
-                #expect(!required.isEmpty, "\(documented) documents no required field")
+                let schema = try #require(spec.resolve(body?["schema"] as? [String: Any] ?? [:]), "\(documented): no request schema")
+                let firstRequired = try #require((schema["required"] as? [String])?.first, "\(documented) documents no required field")
                 let r = try await client.execute(uri: uri, method: method, headers: [.authorization: "Bearer \(admin)"], body: ByteBuffer(string: "{}"))
                 let text = String(buffer: r.body)
-                #expect(r.status == .badRequest && text.contains("missing_field") && text.contains(required[0]), "\(uri): \(r.status) \(text)")
+                #expect(r.status == .badRequest && text.contains("missing_field") && text.contains(firstRequired), "\(uri): \(r.status) \(text)")
             }
         }
     }

@@ -15,21 +15,19 @@ import Testing
     }
 
     /// A metric's value from `/metrics`, summed over its label sets (`labels` narrows to lines that
-    /// contain it).
+    /// contain it). Throws when the agent exposes no such series: absent is not 0.
     static func metric(_ a: AgentProcess, _ name: String, labels: String = "") async throws -> Int {
-        let text = try await a.request("GET", "/metrics", token: "").text
-        var total = 0.0
-        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
-            let key = line.split(separator: " ").first.map(String.init) ?? ""
-            guard key == name || key.hasPrefix(name + "{"), labels.isEmpty || key.contains(labels) else { continue }
-            total += Double(line.split(separator: " ").last ?? "0") ?? 0
-        }
-        return Int(total)
+        Int(try await a.requireMetric(name, labels: labels))
     }
 
-    /// The result ids an agent holds for a project, from its own store.
+    /// The result ids an agent holds for a project, from its own store. Throws when the agent does
+    /// not answer with a list: a failed read is not "holds nothing".
     static func localIDs(_ a: AgentProcess, _ project: String) async throws -> [String] {
-        try await a.request("GET", "/v1/projects/\(project)/results?local=1&limit=200").json["ids"] as? [String] ?? []
+        let r = try await a.request("GET", "/v1/projects/\(project)/results?local=1&limit=200")
+        guard r.status == 200, let ids = r.json["ids"] as? [String] else {
+            throw FixtureError(message: "results of \(project) on \(a.dataDir): \(r.status) \(r.text.prefix(200))")
+        }
+        return ids
     }
 
     /// Flips one byte of a stored envelope behind the agent's back (the agent keeps running: WAL).

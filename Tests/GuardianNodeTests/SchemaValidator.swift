@@ -25,15 +25,32 @@ struct SchemaValidator: @unchecked Sendable {
         return content?["schema"] as? [String: Any]
     }
 
-    func resolve(_ schema: [String: Any]) -> [String: Any] {
-        guard let ref = schema["$ref"] as? String, ref.hasPrefix("#/") else { return schema }
-        var node: Any = document
-        for part in ref.dropFirst(2).split(separator: "/") { node = (node as? [String: Any])?[String(part)] as Any }
-        return resolve(node as? [String: Any] ?? [:])
+    /// The schema a `$ref` names (itself when it is none); nil when the reference leads nowhere.
+    func resolve(_ schema: [String: Any]) -> [String: Any]? {
+        guard let ref = schema["$ref"] as? String else { return schema }
+        guard ref.hasPrefix("#/") else { return nil }
+        var node: Any? = document
+        for part in ref.dropFirst(2).split(separator: "/") { node = (node as? [String: Any])?[String(part)] }
+        return (node as? [String: Any]).flatMap(resolve)
+    }
+
+    /// Every `$ref` in the document that leads nowhere.
+    func unresolvedReferences() -> [String] {
+        var out: [String] = []
+        func walk(_ node: Any) {
+            if let d = node as? [String: Any] {
+                if let ref = d["$ref"] as? String, resolve(d) == nil { out.append(ref) }
+                for v in d.values { walk(v) }
+            } else if let a = node as? [Any] {
+                for v in a { walk(v) }
+            }
+        }
+        walk(document)
+        return out
     }
 
     func validate(_ value: JSONValue, _ schema: [String: Any], at path: String = "$") -> [String] {
-        let schema = resolve(schema)
+        guard let schema = resolve(schema) else { return ["\(path): the schema's $ref \(schema["$ref"] ?? "") leads nowhere"] }
         var problems: [String] = []
         let types: [String] = (schema["type"] as? [String]) ?? (schema["type"] as? String).map { [$0] } ?? []
         if !types.isEmpty && !types.contains(where: { Self.matches(value, type: $0) }) {

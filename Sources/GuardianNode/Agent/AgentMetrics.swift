@@ -19,8 +19,26 @@ public enum AgentMetrics {
             [.microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
              .milliseconds(25), .milliseconds(100), .milliseconds(500), .seconds(1)]
         MetricsSystem.bootstrap(f)
+        for (label, dimensions) in zeroed { Metrics.Counter(label: label, dimensions: dimensions).increment(by: 0) }
         return r
     }()
+
+    /// Counters whose series are known in advance, exposed at 0 from the start: a rate over a
+    /// series that appears only at its first event misses that event, and "none happened" must
+    /// read as 0, not as an absent series. (Series named by an open set of reasons appear when
+    /// they first occur.)
+    static let zeroed: [(String, [(String, String)])] = [
+        ("guardian_results_refused_total", []), ("guardian_results_corrupt_total", []), ("guardian_results_pushed_total", []),
+        ("guardian_results_handed_off_total", []), ("guardian_read_repairs_total", []),
+        ("guardian_hints_stored_total", []), ("guardian_hints_delivered_total", []), ("guardian_hints_expired_total", []),
+        ("guardian_antientropy_sessions_total", []), ("guardian_antientropy_bytes_total", [("part", "frames")]),
+        ("guardian_antientropy_bytes_total", [("part", "records")]),
+        ("guardian_audits_total", [("outcome", "succeeded")]), ("guardian_audits_total", [("outcome", "failed")]),
+        ("guardian_shards_sent_total", []), ("guardian_shards_served_total", []), ("guardian_shards_reassigned_total", []),
+        ("guardian_store_commits_total", []), ("guardian_store_wal_fsync_failures_total", []),
+        ("guardian_registry_refused_total", [("reason", "future")]), ("guardian_registry_refused_total", [("reason", "invalid")]),
+        ("guardian_registry_refused_total", [("reason", "malformed")]),
+    ]
 
     /// A finished audit: its duration and outcome.
     static func audit(succeeded: Bool, seconds: Double) {

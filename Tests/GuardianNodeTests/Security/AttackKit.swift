@@ -89,15 +89,7 @@ enum AttackKit {
     /// A metric's value summed over the series whose labels contain `labels`; nil when no such
     /// series is exposed (a counter that never moved is absent: callers assert on that).
     static func metric(_ a: AgentProcess, _ name: String, labels: String = "") async throws -> Double? {
-        let text = try await a.request("GET", "/metrics", token: "").text
-        var total: Double?
-        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
-            let key = line.split(separator: " ").first.map(String.init) ?? ""
-            guard key == name || key.hasPrefix(name + "{"), labels.isEmpty || key.contains(labels),
-                  let v = Double(line.split(separator: " ").last ?? "") else { continue }
-            total = (total ?? 0) + v
-        }
-        return total
+        try await a.metric(name, labels: labels)
     }
 
     /// An event stream read over a raw connection: the bytes it delivered until `until` held or
@@ -119,7 +111,9 @@ enum AttackKit {
         let conn = try RawTCP(port: a.port)
         #expect(conn.send(Array("GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n\r\n".utf8)))
         let preamble = conn.receive(seconds: 10) { String(decoding: $0, as: UTF8.self).contains(": guardian events") } ?? []
-        #expect(String(decoding: preamble, as: UTF8.self).contains(": guardian events"), "the stream did not open")
+        guard String(decoding: preamble, as: UTF8.self).contains(": guardian events") else {
+            throw FixtureError(message: "the event stream did not open: \(String(decoding: preamble, as: UTF8.self).prefix(200))")
+        }
         return conn
     }
 
@@ -133,14 +127,9 @@ enum AttackKit {
         }
     }
 
-    /// Polls `condition` until it holds or `seconds` pass.
+    /// Polls `condition` until it holds; throws when `seconds` pass first.
     static func eventually(_ what: String, seconds: Double = 30, _ condition: () async throws -> Bool) async throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        Issue.record("timed out waiting for: \(what)")
+        try await GuardianTestKit.eventually(what, timeout: seconds, condition)
     }
 
     /// Three agents in one mesh, all alive, each project on one owner (so that the others forward).
