@@ -347,13 +347,9 @@ import Testing
         #expect(resumed.stdout.contains("id: 3\n"))
         let unauthorized = try CommandRunner.run("/usr/bin/curl", ["-s", "--max-time", "2", url])
         #expect(unauthorized.stdout.contains("unauthorized"))
-        // an open stream does not block a graceful shutdown
-        let open = Process()
-        open.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        open.arguments = ["-sN", "--max-time", "30", "-o", "/dev/null", "-H", "Authorization: Bearer \(agent.adminToken)", url]
-        try open.run()
-        try await Task.sleep(for: .milliseconds(300))
+        // an open stream (the agent wrote its preamble) does not block a graceful shutdown
+        let open = try AttackKit.openEvents(agent, token: agent.adminToken)
         #expect(await agent.stopGracefully(timeout: 10), "SIGTERM did not stop the agent with an event stream open")
-        open.terminate()
+        _ = open
     }
 }
