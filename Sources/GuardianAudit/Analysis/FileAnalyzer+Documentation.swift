@@ -6,8 +6,7 @@ import GuardianCore
 /// extension of a protocol the file declares, well-known witnesses such as `description`,
 /// `hash(into:)`, `encode(to:)`, `body`, associated types such as `RawValue`, operators), what is
 /// not API (`@_spi`, names starting with `_`, public members of a type that is not public),
-/// deprecated declarations, a
-/// parameterless `init()`, `init(from:)`, Python `@overload` signatures,
+/// deprecated declarations, a parameterless `init()`, `init(from:)`, Python `@overload` signatures,
 /// property setters, nested functions, code under `if __name__ == "__main__":`, methods of private
 /// classes, and code outside any library's API (examples, samples, docs, benchmarks, scripts,
 /// tools, plugins, manifests; executable targets are dropped in the sages check).
@@ -18,113 +17,137 @@ extension FileAnalyzer {
         // an underscored module (`Sources/_NIOFileSystem/`) is not public API by Swift's convention
         if facts.language == .swift && (path.hasPrefix("Sources/_") || path.contains("/Sources/_")) { return }
         switch facts.language {
-        case .swift, .java, .csharp, .rust, .javascript, .typescript:
-            let markers: Set<UInt64>
-            switch facts.language {
-            case .swift: markers = [v.public_, v.open]
-            case .rust: markers = [v.pub]
-            case .javascript, .typescript: markers = [v.export]
-            default: markers = [v.public_]
+        case .swift, .java, .csharp, .rust, .javascript, .typescript: markedDeclarations(tokens)
+        case .go: goExports(tokens, built: built)
+        case .python: pythonDocstrings(tokens, built: built, pyBodyFirst: pyBodyFirst)
+        default: break
+        }
+    }
+
+    /// The word that makes a declaration public in each language.
+    var publicMarkers: Set<UInt64> {
+        switch facts.language {
+        case .swift: [v.public_, v.open]
+        case .rust: [v.pub]
+        case .javascript, .typescript: [v.export]
+        default: [v.public_]
+        }
+    }
+
+    /// Swift, Java, C#, Rust, JavaScript and TypeScript: declarations a marker makes public.
+    mutating func markedDeclarations(_ tokens: [Token]) {
+        let markers = publicMarkers
+        let protocols = facts.language == .swift ? declaredProtocols(tokens) : []
+        if facts.language == .swift { facts.protocolRequirements = protocolRequirements(tokens) }
+        var blocks: [SwiftBlock] = []
+        for k in 0..<tokens.count {
+            let t = tokens[k]
+            if t.isPunct(B.lbrace) { blocks.append(facts.language == .swift ? swiftBlock(tokens, openingAt: k, protocols: protocols) : .other); continue }
+            if t.isPunct(B.rbrace) { _ = blocks.popLast(); continue }
+            guard t.kind == .identifier, markers.contains(t.hash) else { continue }
+            // witnesses and default implementations inherit the requirement's documentation;
+            // public members of an internal type are not API
+            if blocks.last == .witnesses || blocks.contains(.hidden) || !isPublicDeclarationMarker(tokens, k) { continue }
+            guard let name = declaredName(tokens, markerAt: k), !name.hasPrefix("_"), !overrides(tokens, declarationAt: k),
+                  !FileAnalyzer.inheritsDocumentation(name, facts.language),
+                  !(name == "init" && (lineText(t.line).contains("from decoder") || lineText(t.line).contains("init()"))) else { continue }
+            facts.publicDecls += 1
+            if hasDocComment(tokens, before: k) {
+                facts.documentedDecls += 1
+            } else {
+                add("sages/undocumented-public-api", .info, line: t.line, "public declaration '\(name)' has no documentation comment")
+                if blocks.last == .conforming || blocks.last == .plainExtension { facts.possibleWitnesses.append(PossibleWitness(line: t.line, name: name)) }
             }
-            let declWords: Set<UInt64> = [v.func_, v.var_, v.let_, v.class_, v.struct_, v.enum_, v.protocol_, v.init_,
-                                          v.subscript_, v.typealias_, v.actor, v.macro, v.fn, v.trait, v.const_, v.type,
-                                          v.mod, v.function, v.interface, Vocabulary.h("record"), v.static_]
-            let skipAfter: Set<UInt64> = [v.extension_, v.import_, v.using, v.use]
-            let protocols = facts.language == .swift ? declaredProtocols(tokens) : []
-            if facts.language == .swift { facts.protocolRequirements = protocolRequirements(tokens) }
-            var blocks: [SwiftBlock] = []
-            for k in 0..<tokens.count {
-                let t = tokens[k]
-                if t.isPunct(B.lbrace) { blocks.append(facts.language == .swift ? swiftBlock(tokens, openingAt: k, protocols: protocols) : .other); continue }
-                if t.isPunct(B.rbrace) { _ = blocks.popLast(); continue }
-                guard t.kind == .identifier, markers.contains(t.hash) else { continue }
-                // witnesses and default implementations inherit the requirement's documentation;
-                // public members of an internal type are not API
-                if blocks.last == .witnesses || blocks.contains(.hidden) { continue }
-                if facts.language == .swift && spiOrDeprecated(tokens, declarationAt: k) { continue }
-                if k > 0 && (tokens[k - 1].isPunct(B.dot) || tokens[k - 1].isPunct(B.lparen)) { continue }
-                if k + 1 < tokens.count && tokens[k + 1].isPunct(B.lparen) { continue } // pub(crate), public(set)?
-                if facts.language == .swift && t.hash == v.open && !(k + 1 < tokens.count && tokens[k + 1].kind == .identifier) { continue }
-                // find the declaration keyword within a few tokens
-                var j = k + 1
-                var declName: String?
-                var skip = false
-                while j < min(tokens.count, k + 8) {
-                    let u = tokens[j]
-                    if u.kind == .identifier && (skipAfter.contains(u.hash) || u.hash == v.override_) { skip = true; break }
-                    if u.kind == .identifier && declWords.contains(u.hash) && u.hash != v.static_ {
-                        if j + 1 < tokens.count { declName = text(tokens[j + 1]) }
-                        if u.hash == v.init_ || u.hash == v.subscript_ { declName = text(u) }
-                        break
-                    }
-                    if u.isPunct(B.lbrace) || u.isPunct(B.semicolon) || u.isPunct(B.eq) { break }
-                    j += 1
-                }
-                if facts.language == .java || facts.language == .csharp, declName == nil, !skip {
-                    // Java/C#: `public Type name(` or `public class X`
-                    var q = k + 1
-                    while q < min(tokens.count, k + 8) {
-                        if tokens[q].isPunct(B.lparen), q > 0 { declName = text(tokens[q - 1]); break }
-                        if tokens[q].isPunct(B.lbrace) || tokens[q].isPunct(B.semicolon) || tokens[q].isPunct(B.eq) { break }
-                        q += 1
-                    }
-                }
-                guard !skip, let name = declName, !name.hasPrefix("_"), !overrides(tokens, declarationAt: k),
-                      !FileAnalyzer.inheritsDocumentation(name, facts.language),
-                      !(name == "init" && (lineText(t.line).contains("from decoder") || lineText(t.line).contains("init()"))) else { continue }
-                facts.publicDecls += 1
-                if hasDocComment(tokens, before: k) {
-                    facts.documentedDecls += 1
-                } else {
-                    add("sages/undocumented-public-api", .info, line: t.line,
-                        "public declaration '\(name)' has no documentation comment")
-                    if blocks.last == .conforming || blocks.last == .plainExtension { facts.possibleWitnesses.append(PossibleWitness(line: t.line, name: name)) }
-                }
+        }
+    }
+
+    /// A marker at `k` that starts a public declaration: not `@_spi` or deprecated, not a member
+    /// access or an argument, not `pub(crate)`/`public(set)`, not Swift's `open` as a plain word.
+    func isPublicDeclarationMarker(_ tokens: [Token], _ k: Int) -> Bool {
+        if facts.language == .swift && spiOrDeprecated(tokens, declarationAt: k) { return false }
+        if k > 0 && (tokens[k - 1].isPunct(B.dot) || tokens[k - 1].isPunct(B.lparen)) { return false }
+        if k + 1 < tokens.count && tokens[k + 1].isPunct(B.lparen) { return false }
+        return !(facts.language == .swift && tokens[k].hash == v.open && !(k + 1 < tokens.count && tokens[k + 1].kind == .identifier))
+    }
+
+    static let declarationWords: Set<UInt64> = {
+        let v = Vocabulary.shared
+        return [v.func_, v.var_, v.let_, v.class_, v.struct_, v.enum_, v.protocol_, v.init_, v.subscript_, v.typealias_, v.actor, v.macro,
+                v.fn, v.trait, v.const_, v.type, v.mod, v.function, v.interface, Vocabulary.h("record"), v.static_]
+    }()
+    static let notDeclarations: Set<UInt64> = {
+        let v = Vocabulary.shared
+        return [v.extension_, v.import_, v.using, v.use, v.override_]
+    }()
+
+    /// The name a public marker at `k` declares, found within a few tokens; nil for what declares
+    /// nothing of its own (an extension, an import, an override).
+    func declaredName(_ tokens: [Token], markerAt k: Int) -> String? {
+        let limit = min(tokens.count, k + 8)
+        var j = k + 1
+        while j < limit {
+            let u = tokens[j]
+            if u.kind == .identifier && Self.notDeclarations.contains(u.hash) { return nil }
+            if u.kind == .identifier && Self.declarationWords.contains(u.hash) && u.hash != v.static_ {
+                if u.hash == v.init_ || u.hash == v.subscript_ { return text(u) }
+                if j + 1 < tokens.count { return text(tokens[j + 1]) }
+                break
             }
-        case .go:
-            var depth = 0
-            for k in 0..<tokens.count {
-                let t = tokens[k]
-                if t.isPunct(B.lbrace) || t.isPunct(B.lparen) { depth += 1; continue }
-                if t.isPunct(B.rbrace) || t.isPunct(B.rparen) { depth = max(0, depth - 1); continue }
-                guard depth == 0, t.kind == .identifier, t.hash == v.func_ || t.hash == v.type else { continue }
-                guard let fnIdx = built.firstIndex(where: { $0.introToken == k }) ?? (t.hash == v.type ? -1 : nil) else { continue }
-                let nameTok = fnIdx >= 0 ? tokens[built[fnIdx].nameToken] : (k + 1 < tokens.count ? tokens[k + 1] : t)
-                guard nameTok.kind == .identifier else { continue }
-                let c = buf[Int(nameTok.start)]
-                guard c >= 65 && c <= 90 else { continue }
-                facts.publicDecls += 1
-                if k > 0, tokens[k - 1].kind == .comment, tokens[k - 1].endLine >= t.line - 1 {
-                    facts.documentedDecls += 1
-                } else {
-                    add("sages/undocumented-public-api", .info, line: t.line,
-                        "exported '\(text(nameTok))' has no doc comment")
-                }
+            if u.isPunct(B.lbrace) || u.isPunct(B.semicolon) || u.isPunct(B.eq) { break }
+            j += 1
+        }
+        guard facts.language == .java || facts.language == .csharp else { return nil }
+        // Java/C#: `public Type name(` or `public class X`
+        var q = k + 1
+        while q < limit {
+            if tokens[q].isPunct(B.lparen) { return text(tokens[q - 1]) }
+            if tokens[q].isPunct(B.lbrace) || tokens[q].isPunct(B.semicolon) || tokens[q].isPunct(B.eq) { break }
+            q += 1
+        }
+        return nil
+    }
+
+    /// Go: exported (capitalised) top-level functions and types, documented by a comment just above.
+    mutating func goExports(_ tokens: [Token], built: [FunctionScanner.Built]) {
+        var depth = 0
+        for k in 0..<tokens.count {
+            let t = tokens[k]
+            if t.isPunct(B.lbrace) || t.isPunct(B.lparen) { depth += 1; continue }
+            if t.isPunct(B.rbrace) || t.isPunct(B.rparen) { depth = max(0, depth - 1); continue }
+            guard depth == 0, t.kind == .identifier, t.hash == v.func_ || t.hash == v.type else { continue }
+            guard let fnIdx = built.firstIndex(where: { $0.introToken == k }) ?? (t.hash == v.type ? -1 : nil) else { continue }
+            let nameTok = fnIdx >= 0 ? tokens[built[fnIdx].nameToken] : (k + 1 < tokens.count ? tokens[k + 1] : t)
+            guard nameTok.kind == .identifier else { continue }
+            let c = buf[Int(nameTok.start)]
+            guard c >= 65 && c <= 90 else { continue }
+            facts.publicDecls += 1
+            if k > 0, tokens[k - 1].kind == .comment, tokens[k - 1].endLine >= t.line - 1 {
+                facts.documentedDecls += 1
+            } else {
+                add("sages/undocumented-public-api", .info, line: t.line, "exported '\(text(nameTok))' has no doc comment")
             }
-        case .python:
-            for (i, f) in built.enumerated() {
-                guard !f.facts.name.hasPrefix("_") else { continue }
-                let intro = tokens[f.introToken]
-                // module-level functions and methods of public module-level classes; not nested
-                // functions, nor code under `if __name__ == "__main__":`
-                let indent = lineText(intro.line).prefix { $0 == " " || $0 == "\t" }.count
-                if indent > 0 {
-                    guard let cls = pythonEnclosingClass(f), cls.indent == 0, !cls.name.hasPrefix("_") else { continue }
-                }
-                guard !pythonDecorators(of: f).contains(where: { $0.hasSuffix("overload") || $0.hasSuffix(".setter") || $0.hasSuffix(".deleter") }) else { continue }
-                facts.publicDecls += 1
-                let bf = pyBodyFirst[i]
-                var b = bf
-                while b < tokens.count && tokens[b].kind == .comment { b += 1 }
-                if b < tokens.count && tokens[b].kind == .string {
-                    facts.documentedDecls += 1
-                } else {
-                    add("sages/undocumented-public-api", .info, line: intro.line,
-                        "public function '\(f.facts.name)' has no docstring")
-                }
+        }
+    }
+
+    /// Python: module-level functions and methods of public module-level classes; not nested
+    /// functions, nor code under `if __name__ == "__main__":`, nor overloads and property setters.
+    mutating func pythonDocstrings(_ tokens: [Token], built: [FunctionScanner.Built], pyBodyFirst: [Int]) {
+        for (i, f) in built.enumerated() {
+            guard !f.facts.name.hasPrefix("_") else { continue }
+            let intro = tokens[f.introToken]
+            let indent = lineText(intro.line).prefix { $0 == " " || $0 == "\t" }.count
+            if indent > 0 {
+                guard let cls = pythonEnclosingClass(f), cls.indent == 0, !cls.name.hasPrefix("_") else { continue }
             }
-        default:
-            break
+            guard !pythonDecorators(of: f).contains(where: { $0.hasSuffix("overload") || $0.hasSuffix(".setter") || $0.hasSuffix(".deleter") }) else { continue }
+            facts.publicDecls += 1
+            var b = pyBodyFirst[i]
+            while b < tokens.count && tokens[b].kind == .comment { b += 1 }
+            if b < tokens.count && tokens[b].kind == .string {
+                facts.documentedDecls += 1
+            } else {
+                add("sages/undocumented-public-api", .info, line: intro.line, "public function '\(f.facts.name)' has no docstring")
+            }
         }
     }
 

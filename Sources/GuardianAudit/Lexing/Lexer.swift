@@ -50,71 +50,78 @@ struct Lexer {
             }
             if B.isSpace(b) || b == 0 { i += 1; sawSpace = true; continue }
             let start = i, startLine = line
-            if b == B.slash && d.slashComments && at(i + 1) == B.slash {
-                lineComment()
-                emit(.comment, start: start, startLine: startLine, hash: 0)
-            } else if b == B.slash && d.slashComments && at(i + 1) == B.star {
-                blockComment()
-                emit(.comment, start: start, startLine: startLine, hash: 0)
-            } else if b == B.hash && d.hashComments {
-                lineComment()
-                emit(.comment, start: start, startLine: startLine, hash: 0)
-            } else if b == B.hash && d.cPreprocessor && atLineStart {
-                directive()
-                emit(.directive, start: start, startLine: startLine, hash: 0)
-            } else if b == B.hash && d.swiftStrings && swiftCompilerDirectiveAhead() {
-                // #if / #elseif / #else / #endif: a whole-line directive, not code (lizard does the same)
-                lineComment()
-                emit(.directive, start: start, startLine: startLine, hash: 0)
-            } else if b == B.hash && d.swiftStrings && (at(i + 1) == B.quote || at(i + 1) == B.hash) && rawSwiftAhead() {
-                swiftRawString()
-                emit(.string, start: start, startLine: startLine, hash: 0)
-            } else if b == B.quote {
-                doubleQuoted()
-                emit(.string, start: start, startLine: startLine, hash: 0)
-            } else if b == B.apos {
-                if d.rustLifetimes && isLifetime() {
-                    i += 1
-                    while i < n && B.isIdentChar(buf[i]) { i += 1 }
-                    emit(.identifier, start: start, startLine: startLine, hash: 0)
-                } else if d.singleQuoteString || d.singleQuoteChar {
-                    singleQuoted()
-                    emit(.string, start: start, startLine: startLine, hash: 0)
-                } else {
-                    i += 1; emit(.punct, start: start, startLine: startLine, hash: UInt64(b))
-                }
-            } else if b == B.backtick && (d.backtickTemplate || d.backtickRaw) {
-                backtickString()
-                emit(.string, start: start, startLine: startLine, hash: 0)
-            } else if b == B.backtick && d.backtickIdentifier {
-                i += 1
-                let s = i
-                while i < n && buf[i] != B.backtick && buf[i] != B.nl { i += 1 }
-                let h = StableHash.of(buf, from: s, to: i)
-                if i < n && buf[i] == B.backtick { i += 1 }
-                emit(.identifier, start: start, startLine: startLine, hash: h)
-            } else if B.isDigit(b) {
-                number()
-                emit(.number, start: start, startLine: startLine, hash: StableHash.of(buf, from: start, to: i))
-            } else if B.isIdentStart(b) {
-                i += 1
-                while i < n && B.isIdentChar(buf[i]) { i += 1 }
-                if stringPrefix(start: start) {
-                    emit(.string, start: start, startLine: startLine, hash: 0)
-                } else {
-                    emit(.identifier, start: start, startLine: startLine, hash: StableHash.of(buf, from: start, to: i))
-                }
-            } else if b == B.at && d.csharpStrings && at(i + 1) == B.quote {
-                i += 1; verbatimString()
-                emit(.string, start: start, startLine: startLine, hash: 0)
-            } else {
-                i += 1
-                var h = UInt64(b)
-                let c = at(i)
-                if isTwoBytePunct(b, c) { h |= UInt64(c) << 8; i += 1 }
-                emit(.punct, start: start, startLine: startLine, hash: h)
-            }
+            let (kind, hash) = token(b, start: start)
+            emit(kind, start: start, startLine: startLine, hash: hash)
         }
+    }
+
+    /// Reads the token that starts with `b` at `i`, leaving `i` after it: its kind and hash.
+    @inline(__always) mutating func token(_ b: UInt8, start: Int) -> (Token.Kind, UInt64) {
+        if let t = commentOrDirective(b) { return t }
+        switch b {
+        case B.quote: doubleQuoted(); return (.string, 0)
+        case B.apos: return apostrophe()
+        case B.backtick where d.backtickTemplate || d.backtickRaw: backtickString(); return (.string, 0)
+        case B.backtick where d.backtickIdentifier: return backtickIdentifier()
+        case B.at where d.csharpStrings && at(i + 1) == B.quote: i += 1; verbatimString(); return (.string, 0)
+        default: break
+        }
+        if B.isDigit(b) {
+            number()
+            return (.number, StableHash.of(buf, from: start, to: i))
+        }
+        if B.isIdentStart(b) {
+            i += 1
+            while i < buf.count && B.isIdentChar(buf[i]) { i += 1 }
+            return stringPrefix(start: start) ? (.string, 0) : (.identifier, StableHash.of(buf, from: start, to: i))
+        }
+        i += 1
+        var h = UInt64(b)
+        let c = at(i)
+        if isTwoBytePunct(b, c) { h |= UInt64(c) << 8; i += 1 }
+        return (.punct, h)
+    }
+
+    /// Comments, preprocessor and Swift compiler directives, and Swift raw strings (`#"…"#`): what a
+    /// `/` or a `#` may start. Nil when it starts none of them.
+    @inline(__always) mutating func commentOrDirective(_ b: UInt8) -> (Token.Kind, UInt64)? {
+        if b == B.slash && d.slashComments {
+            if at(i + 1) == B.slash { lineComment(); return (.comment, 0) }
+            if at(i + 1) == B.star { blockComment(); return (.comment, 0) }
+            return nil
+        }
+        guard b == B.hash else { return nil }
+        if d.hashComments { lineComment(); return (.comment, 0) }
+        if d.cPreprocessor && atLineStart { directive(); return (.directive, 0) }
+        // #if / #elseif / #else / #endif: a whole-line directive, not code (lizard does the same)
+        if d.swiftStrings && swiftCompilerDirectiveAhead() { lineComment(); return (.directive, 0) }
+        if d.swiftStrings && (at(i + 1) == B.quote || at(i + 1) == B.hash) && rawSwiftAhead() { swiftRawString(); return (.string, 0) }
+        return nil
+    }
+
+    /// A Rust lifetime (`'a`), a quoted string or character, or a lone apostrophe.
+    mutating func apostrophe() -> (Token.Kind, UInt64) {
+        if d.rustLifetimes && isLifetime() {
+            i += 1
+            while i < buf.count && B.isIdentChar(buf[i]) { i += 1 }
+            return (.identifier, 0)
+        }
+        if d.singleQuoteString || d.singleQuoteChar {
+            singleQuoted()
+            return (.string, 0)
+        }
+        i += 1
+        return (.punct, UInt64(B.apos))
+    }
+
+    /// A backtick-quoted identifier (Swift, Kotlin): hashed without its backticks.
+    mutating func backtickIdentifier() -> (Token.Kind, UInt64) {
+        i += 1
+        let s = i
+        while i < buf.count && buf[i] != B.backtick && buf[i] != B.nl { i += 1 }
+        let h = StableHash.of(buf, from: s, to: i)
+        if i < buf.count && buf[i] == B.backtick { i += 1 }
+        return (.identifier, h)
     }
 
     @inline(__always) func isTwoBytePunct(_ a: UInt8, _ b: UInt8) -> Bool {
@@ -179,37 +186,6 @@ struct Lexer {
                 break
             }
         }
-    }
-
-    /// Python (r, b, f, u and pairs), Rust (r#", b", br"), C++ (R", u8R", L"), C# ($", $@") prefixes.
-    mutating func stringPrefix(start: Int) -> Bool {
-        let len = i - start
-        guard len <= 3, i < buf.count else { return false }
-        let next = buf[i]
-        if d.pythonPrefixes && (next == B.quote || next == B.apos) {
-            for k in start..<i {
-                switch buf[k] | 0x20 {
-                case 114, 98, 102, 117: continue // r b f u
-                default: return false
-                }
-            }
-            if next == B.quote { doubleQuoted() } else { singleQuoted() }
-            return true
-        }
-        if d.rustRawStrings {
-            let word = Array(buf[start..<i])
-            if (word == [114] || word == [98, 114]) && (next == B.hash || next == B.quote) {
-                rustRawString(); return true
-            }
-            if word == [98] && next == B.quote { doubleQuoted(); return true }
-            if word == [98] && next == B.apos { singleQuoted(); return true }
-        }
-        if d.cppRawStrings && next == B.quote {
-            let word = Array(buf[start..<i])
-            if word.last == 82 && word.count <= 3 { cppRawString(); return true } // R"delim(
-            if word == [76] || word == [117] || word == [85] || word == [117, 56] { doubleQuoted(); return true }
-        }
-        return false
     }
 
     mutating func doubleQuoted() {
@@ -295,98 +271,6 @@ struct Lexer {
             if d.backtickTemplate {
                 if c == B.backslash { if at(i + 1) == B.nl { newline(at: i + 1) }; i += 2; continue }
                 if c == B.dollar && at(i + 1) == B.lbrace { i += 2; skipBalanced(B.lbrace, B.rbrace); continue }
-            }
-            i += 1
-        }
-    }
-
-    func swiftCompilerDirectiveAhead() -> Bool {
-        guard at(i + 1) == 105 || at(i + 1) == 101 else { return false } // i, e
-        var k = i + 1
-        while k < buf.count && B.isIdentChar(buf[k]) { k += 1 }
-        let word = Array(buf[(i + 1)..<k])
-        return word == Array("if".utf8) || word == Array("elseif".utf8) || word == Array("else".utf8)
-            || word == Array("endif".utf8)
-    }
-
-    func rawSwiftAhead() -> Bool {
-        var k = i
-        while k < buf.count && buf[k] == B.hash { k += 1 }
-        return k < buf.count && buf[k] == B.quote
-    }
-
-    /// `#"…"#`, `##"""…"""##`: no escapes except `\#(`; ends at the quote followed by the same number of #.
-    mutating func swiftRawString() {
-        let n = buf.count
-        var hashes = 0
-        while i < n && buf[i] == B.hash { hashes += 1; i += 1 }
-        let triple = at(i) == B.quote && at(i + 1) == B.quote && at(i + 2) == B.quote
-        i += triple ? 3 : 1
-        while i < n {
-            let c = buf[i]
-            if c == B.nl {
-                if !triple { return }
-                newline(at: i); i += 1; continue
-            }
-            if c == B.quote && (!triple || (at(i + 1) == B.quote && at(i + 2) == B.quote)) {
-                var k = i + (triple ? 3 : 1)
-                var h = 0
-                while k < n && buf[k] == B.hash && h < hashes { h += 1; k += 1 }
-                if h == hashes { i = k; return }
-            }
-            i += 1
-        }
-    }
-
-    mutating func rustRawString() {
-        let n = buf.count
-        var hashes = 0
-        while i < n && buf[i] == B.hash { hashes += 1; i += 1 }
-        guard i < n && buf[i] == B.quote else { return }
-        i += 1
-        while i < n {
-            let c = buf[i]
-            if c == B.nl { newline(at: i); i += 1; continue }
-            if c == B.quote {
-                var k = i + 1, h = 0
-                while k < n && buf[k] == B.hash && h < hashes { h += 1; k += 1 }
-                if h == hashes { i = k; return }
-            }
-            i += 1
-        }
-    }
-
-    /// `R"delim( … )delim"`.
-    mutating func cppRawString() {
-        let n = buf.count
-        i += 1
-        let ds = i
-        while i < n && buf[i] != B.lparen && buf[i] != B.nl && i - ds < 16 { i += 1 }
-        guard i < n && buf[i] == B.lparen else { return }
-        let delim = Array(buf[ds..<i])
-        i += 1
-        while i < n {
-            let c = buf[i]
-            if c == B.nl { newline(at: i); i += 1; continue }
-            if c == B.rparen {
-                var ok = true
-                for (k, x) in delim.enumerated() where at(i + 1 + k) != x { ok = false; break }
-                if ok && at(i + 1 + delim.count) == B.quote { i += 2 + delim.count; return }
-            }
-            i += 1
-        }
-    }
-
-    /// C# `@"…"` with `""` as the escaped quote.
-    mutating func verbatimString() {
-        let n = buf.count
-        i += 1
-        while i < n {
-            let c = buf[i]
-            if c == B.nl { newline(at: i); i += 1; continue }
-            if c == B.quote {
-                if at(i + 1) == B.quote { i += 2; continue }
-                i += 1; return
             }
             i += 1
         }
