@@ -93,24 +93,40 @@ extension FileAnalyzer {
             if t.isPunct(B.lparen) || t.isPunct(B.lbracket) { depth += 1 } else if t.isPunct(B.rparen) || t.isPunct(B.rbracket) {
                 depth -= 1
                 if depth == 0 { return j }
-            } else if t.kind == .string {
-                let s = text(t)
-                if s.contains("\\(") || s.contains("${") || s.hasPrefix("f\"") || s.hasPrefix("f'") || s.hasPrefix("`") { return nil }
-            } else if t.kind == .number || t.isPunct(B.comma) || t.isPunct(B.colon) || t.isPunct(B.minus) || t.kind == .comment {
-                // constant
-            } else if t.kind == .identifier {
-                let w = text(t)
-                let label = j + 1 < tokens.count && (tokens[j + 1].isPunct(B.colon) || tokens[j + 1].isPunct(B.eq))
-                let enumCase = j > 0 && tokens[j - 1].isPunct(B.dot) && j > 1 && (tokens[j - 2].isPunct(B.lparen) || tokens[j - 2].isPunct(B.comma) || tokens[j - 2].isPunct(B.colon) || tokens[j - 2].isPunct(B.lbracket))
-                guard label || enumCase || ["true", "false", "nil", "None", "True", "False", "null"].contains(w) else { return nil }
-            } else if t.isPunct(B.dot) || t.isPunct(B.eq) {
-                // `.case`, `name=value` keyword arguments
-            } else {
+            } else if !isConstantPart(tokens, j) {
                 return nil
             }
             j += 1
         }
         return nil
+    }
+
+    static let constantWords: Set<String> = ["true", "false", "nil", "None", "True", "False", "null"]
+
+    /// A token of a constant argument list other than its brackets: a literal without interpolation,
+    /// a number, a separator, a comment, a label (`name:`, `name=`), an `.enumCase`, a constant word.
+    func isConstantPart(_ tokens: [Token], _ j: Int) -> Bool {
+        let t = tokens[j]
+        switch t.kind {
+        case .string:
+            let s = text(t)
+            return !(s.contains("\\(") || s.contains("${") || s.hasPrefix("f\"") || s.hasPrefix("f'") || s.hasPrefix("`"))
+        case .number, .comment:
+            return true
+        case .identifier:
+            let label = j + 1 < tokens.count && (tokens[j + 1].isPunct(B.colon) || tokens[j + 1].isPunct(B.eq))
+            return label || isEnumCase(tokens, j) || Self.constantWords.contains(text(t))
+        default:
+            // `,` `:` `-`, and `.case`, `name=value` keyword arguments
+            return t.isPunct(B.comma) || t.isPunct(B.colon) || t.isPunct(B.minus) || t.isPunct(B.dot) || t.isPunct(B.eq)
+        }
+    }
+
+    /// `.case` as an argument: after `(`, `,`, `:` or `[`.
+    func isEnumCase(_ tokens: [Token], _ j: Int) -> Bool {
+        guard j > 1, tokens[j - 1].isPunct(B.dot) else { return false }
+        let p = tokens[j - 2]
+        return p.isPunct(B.lparen) || p.isPunct(B.comma) || p.isPunct(B.colon) || p.isPunct(B.lbracket)
     }
 
     /// The identifiers inside the argument list opened at `open`: not argument labels (`name:`,

@@ -46,34 +46,42 @@ extension FileAnalyzer {
             let b = buf[k]
             if b == 65 || b == 103 || b == 120 || b == 115 || b == 45 { // A g x s -
                 if k > 0 && FileAnalyzer.alnum(buf[k - 1]) && b != 45 { k += 1; continue }
-                for f in FileAnalyzer.formats where f.prefix[0] == b && k + f.prefix.count + f.minBody <= n {
-                    var ok = true
-                    for j in 1..<f.prefix.count where buf[k + j] != f.prefix[j] { ok = false; break }
-                    guard ok else { continue }
-                    var m = k + f.prefix.count
-                    var len = 0
-                    while m < n && f.body(buf[m]) { m += 1; len += 1 }
-                    guard len >= f.minBody else { continue }
-                    if f.name == "private key" {
-                        let s = string(k..<m)
-                        guard s.hasSuffix("PRIVATE KEY") || s.contains("PRIVATE KEY") else { continue }
-                        if isTest { k = m; break } // a test's key pair
-                    }
-                    let line = lineOf(offset: k)
-                    let text = lineText(line)
-                    if text.contains("EXAMPLE") || text.contains("example") { continue }
-                    if line != lastLine {
-                        lastLine = line
-                        add("strict/hardcoded-secret", isTest ? .low : .critical, line: line,
-                            column: Int32(k) - lineStarts[Int(line) - 1] + 1,
-                            isTest ? "possible \(f.name) in test code (revoke it if it is live)" : "possible \(f.name) in source")
-                    }
-                    k = m
-                    break
-                }
+                if let end = secretFormat(at: k, lastLine: &lastLine) { k = end }
             }
             k += 1
         }
+    }
+
+    /// A token format that starts at `k`, reported (once per line) unless the line says it is an
+    /// example: the end of the match, or nil when no format matches there.
+    mutating func secretFormat(at k: Int, lastLine: inout Int32) -> Int? {
+        for f in FileAnalyzer.formats where f.prefix[0] == buf[k] && k + f.prefix.count + f.minBody <= buf.count {
+            guard let m = match(f, at: k) else { continue }
+            if f.name == "private key" {
+                let s = string(k..<m)
+                guard s.hasSuffix("PRIVATE KEY") || s.contains("PRIVATE KEY") else { continue }
+                if isTest { return m } // a test's key pair
+            }
+            let line = lineOf(offset: k)
+            let text = lineText(line)
+            if text.contains("EXAMPLE") || text.contains("example") { continue }
+            if line != lastLine {
+                lastLine = line
+                add("strict/hardcoded-secret", isTest ? .low : .critical, line: line,
+                    column: Int32(k) - lineStarts[Int(line) - 1] + 1,
+                    isTest ? "possible \(f.name) in test code (revoke it if it is live)" : "possible \(f.name) in source")
+            }
+            return m
+        }
+        return nil
+    }
+
+    /// The end of `f`'s prefix and body at `k`, when the body is long enough.
+    func match(_ f: SecretFormat, at k: Int) -> Int? {
+        for j in 1..<f.prefix.count where buf[k + j] != f.prefix[j] { return nil }
+        var m = k + f.prefix.count
+        while m < buf.count && f.body(buf[m]) { m += 1 }
+        return m - (k + f.prefix.count) >= f.minBody ? m : nil
     }
 
     /// `scheme://user:password@host` with a password that is not a placeholder (`${DB_PASS}`,

@@ -45,62 +45,68 @@ extension FileAnalyzer {
 
     // MARK: CI workflows
 
+    /// A workflow's jobs (keys one level under `jobs:`), and how many declare their own permissions.
+    struct WorkflowJobs {
+        var inJobs = false, jobIndent = -1, jobs = 0, withPermissions = 0, currentHasPermissions = false
+
+        mutating func read(_ s: String, trimmed t: String) {
+            let indent = s.prefix { $0 == " " }.count
+            guard !t.isEmpty && !t.hasPrefix("#") else { return }
+            if indent == 0 { inJobs = s.hasPrefix("jobs:"); return }
+            guard inJobs else { return }
+            if jobIndent < 0 { jobIndent = indent }
+            if indent == jobIndent && t.hasSuffix(":") {
+                jobs += 1
+                currentHasPermissions = false
+            } else if indent == jobIndent + 2 && t.hasPrefix("permissions:") && !currentHasPermissions {
+                currentHasPermissions = true
+                withPermissions += 1
+            }
+        }
+    }
+
     mutating func workflow() {
         var sawPermissions = false
-        // jobs (keys one level under `jobs:`) and those that declare their own permissions
-        var inJobs = false, jobIndent = -1, jobs = 0, jobsWithPermissions = 0, currentHasPermissions = false
+        var jobs = WorkflowJobs()
         for (line, r) in lines() {
             let s = string(r)
             let t = s.trimmed
             if s.hasPrefix("permissions:") { sawPermissions = true }
-            let indent = s.prefix { $0 == " " }.count
-            if !t.isEmpty && !t.hasPrefix("#") {
-                if indent == 0 { inJobs = s.hasPrefix("jobs:") } else if inJobs {
-                    if jobIndent < 0 { jobIndent = indent }
-                    if indent == jobIndent && t.hasSuffix(":") {
-                        jobs += 1
-                        currentHasPermissions = false
-                    } else if indent == jobIndent + 2 && t.hasPrefix("permissions:") && !currentHasPermissions {
-                        currentHasPermissions = true
-                        jobsWithPermissions += 1
-                    }
-                }
-            }
+            jobs.read(s, trimmed: t)
             if t.hasPrefix("permissions:") && t.contains("write-all") {
                 add("servant/broad-permissions", .medium, line: line, "workflow grants write-all permissions")
             }
-            guard let u = t.range(of: "uses:") else { continue }
-            var ref = String(t[u.upperBound...]).trimmed
-            if ref.hasPrefix("- ") { ref = String(ref.dropFirst(2)) }
-            if let hash = ref.firstIndex(of: "#") { ref = String(ref[..<hash]).trimmed }
-            ref = ref.trimmingCharacters(in: ["\"", "'"])
-            // GitHub's own actions (actions/*, github/*) are trusted like the runner itself; Semgrep's
-            // third-party-action rule draws the same line
-            // Reusable workflows (OWNER/REPO/.github/workflows/X.yml@ref) are the organisation's own CI
-            // templates, versioned with it.
-            if ref.hasPrefix("./") || ref.isEmpty || ref.hasPrefix("actions/") || ref.hasPrefix("github/") || ref.has("/.github/workflows/") { continue }
-            if ref.hasPrefix("docker://") {
-                if !ref.contains("@sha256:") {
-                    add("servant/unpinned-action", .medium, line: line, "container action '\(ref)' is not pinned by digest")
-                }
-                continue
-            }
-            guard let at = ref.lastIndex(of: "@") else {
-                add("servant/unpinned-action", .medium, line: line, "action '\(ref)' has no version")
-                continue
-            }
-            let version = ref[ref.index(after: at)...]
-            let isSha = version.count == 40 && version.allSatisfy { $0.isHexDigit }
-            if !isSha {
-                add("servant/unpinned-action", .medium, line: line,
-                    "action '\(ref)' is pinned to '\(version)', not to a commit SHA")
-            }
+            if let u = t.range(of: "uses:") { actionReference(String(t[u.upperBound...]), line: line) }
         }
         // every job declaring its own least-privilege block is as good as a top-level one
-        if !sawPermissions && !(jobs > 0 && jobsWithPermissions == jobs) {
+        if !sawPermissions && !(jobs.jobs > 0 && jobs.withPermissions == jobs.jobs) {
             add("servant/broad-permissions", .medium, line: 1, "workflow has no top-level permissions: block",
                 key: "no-permissions")
         }
+    }
+
+    /// `uses: OWNER/REPO@REF`: an action not pinned to a commit (or a container not pinned by digest).
+    mutating func actionReference(_ value: String, line: Int32) {
+        var ref = value.trimmed
+        if ref.hasPrefix("- ") { ref = String(ref.dropFirst(2)) }
+        if let hash = ref.firstIndex(of: "#") { ref = String(ref[..<hash]).trimmed }
+        ref = ref.trimmingCharacters(in: ["\"", "'"])
+        // GitHub's own actions (actions/*, github/*) are trusted like the runner itself; Semgrep's
+        // third-party-action rule draws the same line. Reusable workflows
+        // (OWNER/REPO/.github/workflows/X.yml@ref) are the organisation's own CI templates,
+        // versioned with it.
+        if ref.hasPrefix("./") || ref.isEmpty || ref.hasPrefix("actions/") || ref.hasPrefix("github/") || ref.has("/.github/workflows/") { return }
+        if ref.hasPrefix("docker://") {
+            if !ref.contains("@sha256:") { add("servant/unpinned-action", .medium, line: line, "container action '\(ref)' is not pinned by digest") }
+            return
+        }
+        guard let at = ref.lastIndex(of: "@") else {
+            add("servant/unpinned-action", .medium, line: line, "action '\(ref)' has no version")
+            return
+        }
+        let version = ref[ref.index(after: at)...]
+        let isSha = version.count == 40 && version.allSatisfy { $0.isHexDigit }
+        if !isSha { add("servant/unpinned-action", .medium, line: line, "action '\(ref)' is pinned to '\(version)', not to a commit SHA") }
     }
 
     // MARK: Dockerfile

@@ -103,6 +103,23 @@ struct FunctionScanner {
 
     private mutating func identifier(_ t: Token) {
         let h = t.hash
+        word(t, h)
+        if current >= 0 && rules.blockWords.contains(h) && !prevIsDot(k) && !(rules.isSwift && isArgumentLabel(k)) {
+            blockAt = parenDepth
+            if h == v.switch_ || (rules.isGo && h == rules.select) { functions[current].facts.switches += 1 }
+        }
+        if var p = pending, p.state == .inParams, parenDepth == p.parenBase + 1 {
+            p.paramTokens += 1
+            if rules.isSwift && k > 0 && tokens[k - 1].isPunct(B.hash) && Self.sourceLocationWords.contains(text(t)) {
+                p.sourceLocationParams += 1
+            }
+            pending = p
+        }
+    }
+
+    /// What a word starts or counts: a signature (`func`, Swift's `init` and `subscript`), a
+    /// protocol body, a decision, or a Go method's name after its receiver.
+    private mutating func word(_ t: Token, _ h: UInt64) {
         let inProtocol = stack.last?.isProtocol ?? false
         if rules.introWords.contains(h) && !prevIsDot(k) && !inProtocol && !(k > 0 && tokens[k - 1].isIdent(v.import_)) {
             pending = introduced(t)
@@ -115,17 +132,6 @@ struct FunctionScanner {
             countDecision(h)
         } else if rules.isGo {
             nameAfterGoReceiver(t)
-        }
-        if current >= 0 && rules.blockWords.contains(h) && !prevIsDot(k) && !(rules.isSwift && isArgumentLabel(k)) {
-            blockAt = parenDepth
-            if h == v.switch_ || (rules.isGo && h == rules.select) { functions[current].facts.switches += 1 }
-        }
-        if var p = pending, p.state == .inParams, parenDepth == p.parenBase + 1 {
-            p.paramTokens += 1
-            if rules.isSwift && k > 0 && tokens[k - 1].isPunct(B.hash) && Self.sourceLocationWords.contains(text(t)) {
-                p.sourceLocationParams += 1
-            }
-            pending = p
         }
     }
 

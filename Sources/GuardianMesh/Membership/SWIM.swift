@@ -57,7 +57,7 @@ public struct SWIMInstance: Sendable {
         case event(MemberEvent)
     }
 
-    private struct Probe: Sendable {
+    struct Probe: Sendable {
         var seq: UInt32
         var target: String
         var sentAt: Millis
@@ -69,13 +69,13 @@ public struct SWIMInstance: Sendable {
         var nacks = 0
     }
 
-    private struct Relay: Sendable {
+    struct Relay: Sendable {
         var requester: String
         var seq: UInt32
         var nackAt: Millis
     }
 
-    private struct Suspicion: Sendable {
+    struct Suspicion: Sendable {
         var start: Millis
         var incarnation: UInt64
         var confirmations: Set<String> = []
@@ -105,34 +105,34 @@ public struct SWIMInstance: Sendable {
     }
 
     public let config: Config
-    public private(set) var me: NodeMeta
-    public private(set) var incarnation: UInt64
+    public internal(set) var me: NodeMeta
+    public internal(set) var incarnation: UInt64
     /// Written only through `store` and `forget`, which keep the indexes below in step.
-    public private(set) var members: [String: Member] = [:]
+    public internal(set) var members: [String: Member] = [:]
     /// Member names in a deterministic order, for random picks without sorting (index = position).
-    private var names: [String] = []
-    private var position: [String: Int] = [:]
-    private var liveOthers = 0
-    private var nextReapAt: Millis = 0
+    var names: [String] = []
+    var position: [String: Int] = [:]
+    var liveOthers = 0
+    var nextReapAt: Millis = 0
     /// Lifeguard's local health multiplier (0 = healthy).
-    public private(set) var awareness = 0
-    public private(set) var leaving = false
+    public internal(set) var awareness = 0
+    public internal(set) var leaving = false
     /// Round-trip time of the last direct probe answered by each member.
-    public private(set) var rtt: [String: Millis] = [:]
+    public internal(set) var rtt: [String: Millis] = [:]
 
-    private var rng: SplitMix64
-    private var seq: UInt32 = 0
-    private var probe: Probe?
-    private var nextProbeAt: Millis
-    private var nextGossipAt: Millis
-    private var probeList: [String] = []
-    private var probeIndex = 0
-    private var relays: [UInt32: Relay] = [:]
+    var rng: SplitMix64
+    var seq: UInt32 = 0
+    var probe: Probe?
+    var nextProbeAt: Millis
+    var nextGossipAt: Millis
+    var probeList: [String] = []
+    var probeIndex = 0
+    var relays: [UInt32: Relay] = [:]
     /// Written only through `setSuspicion`, which keeps `earliestSuspicion` (the soonest timeout)
     /// current, so scheduling does not scan every open suspicion on every message.
-    private var suspicions: [String: Suspicion] = [:]
-    private var earliestSuspicion: Millis = .max
-    private var broadcasts = Broadcasts()
+    var suspicions: [String: Suspicion] = [:]
+    var earliestSuspicion: Millis = .max
+    var broadcasts = Broadcasts()
 
     /// - Parameters:
     ///   - incarnation: start above any incarnation this node used before (the shell persists it, or
@@ -161,9 +161,9 @@ public struct SWIMInstance: Sendable {
 
     /// The earliest time `tick` has something to do (kept up to date by every mutating entry point,
     /// so a scheduler reads a stored value).
-    public private(set) var nextDeadline: Millis = 0
+    public internal(set) var nextDeadline: Millis = 0
 
-    private mutating func refreshDeadline() {
+    mutating func refreshDeadline() {
         var d = nextProbeAt
         if !broadcasts.isEmpty && !leaving { d = min(d, nextGossipAt) }
         if let p = probe { d = min(d, p.indirectSent ? p.endsAt : p.indirectAt) }
@@ -310,53 +310,7 @@ public struct SWIMInstance: Sendable {
         broadcasts.add(.alive(incarnation: incarnation, meta: me))
     }
 
-    // MARK: push-pull
-
-    /// A peer for the periodic full-state sync: any other member not known to have left, including
-    /// the ones believed dead, so that a partition heals without an operator.
-    public mutating func pushPullPeer() -> Member? {
-        guard !names.isEmpty else { return nil }
-        for _ in 0..<32 {
-            if let m = members[names[Int.random(in: 0..<names.count, using: &rng)]], m.status != .left { return m }
-        }
-        return names.compactMap { members[$0] }.filter { $0.status != .left }.randomElement(using: &rng)
-    }
-
-    /// This node's full state for a push-pull exchange.
-    public var state: [MemberState] {
-        var all: [MemberState] = []
-        all.reserveCapacity(names.count + 1)
-        for n in names { if let m = members[n] { all.append(MemberState(meta: m.meta, status: m.status, incarnation: m.incarnation)) } }
-        all.append(MemberState(meta: me, status: leaving ? .left : .alive, incarnation: incarnation))
-        return all
-    }
-
-    /// Merges a peer's full state. A member the peer believes dead is only suspected here, so that
-    /// it gets the chance to refute (memberlist does the same).
-    public mutating func merge(_ remote: [MemberState], from peer: String, now: Millis) -> [Directive] {
-        defer { refreshDeadline() }
-        var out: [Directive] = []
-        for s in remote {
-            // Nothing new: the common case of a periodic sync between nodes that agree.
-            if let m = members[s.meta.name], s.incarnation < m.incarnation
-                || (s.incarnation == m.incarnation && s.status == m.status && s.status != .suspect) {
-                continue
-            }
-            switch s.status {
-            case .alive: apply(.alive(incarnation: s.incarnation, meta: s.meta), now: now, into: &out)
-            case .suspect, .dead:
-                if members[s.meta.name] == nil && s.meta.name != me.name {
-                    // Learn about it first (as alive at that incarnation), then suspect it.
-                    apply(.alive(incarnation: s.incarnation, meta: s.meta), now: now, into: &out)
-                }
-                apply(.suspect(name: s.meta.name, incarnation: s.incarnation, from: peer), now: now, into: &out)
-            case .left: apply(.dead(name: s.meta.name, incarnation: s.incarnation, from: s.meta.name), now: now, into: &out)
-            }
-        }
-        return out
-    }
-
-    private mutating func store(_ m: Member) {
+    mutating func store(_ m: Member) {
         if let old = members[m.name] {
             liveOthers += (m.status.isLive ? 1 : 0) - (old.status.isLive ? 1 : 0)
         } else {
@@ -367,14 +321,14 @@ public struct SWIMInstance: Sendable {
         members[m.name] = m
     }
 
-    private mutating func forget(_ name: String) {
+    mutating func forget(_ name: String) {
         guard let m = members.removeValue(forKey: name), let i = position.removeValue(forKey: name) else { return }
         if m.status.isLive { liveOthers -= 1 }
         let last = names.removeLast()
         if i < names.count { names[i] = last; position[last] = i }
     }
 
-    private mutating func expireSuspicions(now: Millis, into out: inout [Directive]) {
+    mutating func expireSuspicions(now: Millis, into out: inout [Directive]) {
         let due = suspicions.filter { now >= $0.value.deadline }
         for name in due.keys { suspicions[name] = nil }
         earliestSuspicion = suspicions.values.reduce(Millis.max) { min($0, $1.deadline) }
@@ -384,7 +338,7 @@ public struct SWIMInstance: Sendable {
         }
     }
 
-    private mutating func setSuspicion(_ name: String, _ value: Suspicion?) {
+    mutating func setSuspicion(_ name: String, _ value: Suspicion?) {
         let old = suspicions[name]
         suspicions[name] = value
         if let v = value, v.deadline < earliestSuspicion { earliestSuspicion = v.deadline; return }
@@ -399,21 +353,21 @@ public struct SWIMInstance: Sendable {
 
     // MARK: internals
 
-    private mutating func nextSeq() -> UInt32 { seq &+= 1; return seq }
+    mutating func nextSeq() -> UInt32 { seq &+= 1; return seq }
 
-    private mutating func adjustAwareness(_ delta: Int) {
+    mutating func adjustAwareness(_ delta: Int) {
         guard config.lifeguard else { return }
         awareness = min(config.awarenessMax - 1, max(0, awareness + delta))
     }
 
     /// Updates for one message, after the bytes its fixed part needs.
-    private mutating func piggyback(reserve: Int = 96) -> [Update] {
+    mutating func piggyback(reserve: Int = 96) -> [Update] {
         broadcasts.take(budget: config.maxMessage - reserve, limit: retransmitLimit)
     }
 
     /// Up to `count` distinct random members that are alive (or live: alive or suspect), not in
     /// `excluding`. Random picks from the name array, so the cost does not grow with the cluster.
-    private mutating func randomMembers(count: Int, excluding: Set<String>, live: Bool = false) -> [Member] {
+    mutating func randomMembers(count: Int, excluding: Set<String>, live: Bool = false) -> [Member] {
         func ok(_ m: Member) -> Bool { (live ? m.status.isLive : m.status == .alive) && !excluding.contains(m.name) }
         guard count > 0, !names.isEmpty else { return [] }
         if names.count <= 4 * count + excluding.count {
@@ -430,119 +384,5 @@ public struct SWIMInstance: Sendable {
             out.append(m)
         }
         return out
-    }
-
-    private mutating func startProbe(now: Millis, into out: inout [Directive]) {
-        guard let target = nextProbeTarget() else { return }
-        let s = nextSeq()
-        var updates: [Update] = []
-        // Buddy system: a suspected member hears about the suspicion first, so it can refute.
-        if config.lifeguard, target.status == .suspect {
-            updates.append(.suspect(name: target.name, incarnation: target.incarnation, from: me.name))
-        }
-        updates += piggyback(reserve: 96 + updates.reduce(0) { $0 + Wire.size(of: $1) })
-        probe = Probe(seq: s, target: target.name, sentAt: now, indirectAt: now + scaled(config.probeTimeout),
-                      endsAt: now + scaled(config.probeWindow))
-        out.append(.send(.ping(seq: s, target: target.name, source: me.name, updates: updates), to: target.meta.address))
-    }
-
-    private mutating func nextProbeTarget() -> Member? {
-        for pass in 0..<2 {
-            while probeIndex < probeList.count {
-                let name = probeList[probeIndex]
-                probeIndex += 1
-                if let m = members[name], m.status.isLive { return m }
-            }
-            guard pass == 0 else { break }
-            probeList = names.filter { members[$0]?.status.isLive == true }
-            probeList.shuffle(using: &rng)
-            probeIndex = 0
-        }
-        return nil
-    }
-
-    private mutating func finishProbe(_ p: Probe, now: Millis, into out: inout [Directive]) {
-        guard !p.acked else { return }
-        // Lifeguard: relays that did not even nack suggest the problem is here, not at the target.
-        if config.lifeguard {
-            adjustAwareness(p.expectedNacks > 0 ? max(0, p.expectedNacks - p.nacks) : 1)
-        }
-        guard let m = members[p.target], m.status.isLive else { return }
-        apply(.suspect(name: m.name, incarnation: m.incarnation, from: me.name), now: now, into: &out)
-    }
-
-    private mutating func refute(_ seen: UInt64) {
-        incarnation = max(incarnation, seen) + 1
-        broadcasts.add(.alive(incarnation: incarnation, meta: me))
-        adjustAwareness(1)
-    }
-
-    private mutating func apply(_ u: Update, now: Millis, into out: inout [Directive]) {
-        switch u {
-        case .alive(let inc, let meta):
-            if meta.name == me.name {
-                // Someone announces us with our incarnation or newer but other data: say who we are.
-                if inc > incarnation || (inc == incarnation && meta != me) { refute(inc) }
-                return
-            }
-            if let m = members[meta.name] {
-                guard inc > m.incarnation else { return }
-                let kind: MemberEvent.Kind = m.status == .suspect ? .recovered : (m.status.isLive ? .updated : .joined)
-                let changed = m.status != .alive || m.meta != meta
-                store(Member(meta: meta, status: .alive, incarnation: inc, since: m.status == .alive ? m.since : now))
-                setSuspicion(meta.name, nil)
-                broadcasts.add(u)
-                if changed, let nm = members[meta.name] { out.append(.event(MemberEvent(kind: kind, member: nm, at: now))) }
-            } else {
-                let m = Member(meta: meta, status: .alive, incarnation: inc, since: now)
-                store(m)
-                broadcasts.add(u)
-                // A newcomer joins the probe rotation at a random place.
-                probeList.insert(meta.name, at: Int.random(in: probeIndex...probeList.count, using: &rng))
-                out.append(.event(MemberEvent(kind: .joined, member: m, at: now)))
-            }
-        case .suspect(let name, let inc, let from):
-            if name == me.name {
-                if !leaving && inc >= incarnation { refute(inc) }
-                return
-            }
-            guard var m = members[name], inc >= m.incarnation, m.status.isLive else { return }
-            if m.status == .suspect, inc == m.incarnation {
-                // An independent confirmation shortens the timeout; pass it on.
-                if var s = suspicions[name], from != me.name, !s.confirmations.contains(from), s.confirmations.count < s.k {
-                    s.confirm(by: from, lifeguard: config.lifeguard)
-                    setSuspicion(name, s)
-                    broadcasts.add(u)
-                }
-                return
-            }
-            m.status = .suspect
-            m.incarnation = inc
-            m.since = now
-            store(m)
-            let n = Double(liveCount)
-            let minTimeout = Millis(Double(config.suspicionMult) * max(1, log10(n)) * Double(config.probeInterval))
-            var k = config.suspicionMult - 2
-            if liveCount - 2 < k { k = 0 }
-            setSuspicion(name, Suspicion(start: now, incarnation: inc, k: k, min: minTimeout,
-                                         max: minTimeout * Millis(config.suspicionMaxMult), lifeguard: config.lifeguard))
-            broadcasts.add(u)
-            out.append(.event(MemberEvent(kind: .suspected, member: m, at: now)))
-        case .dead(let name, let inc, let from):
-            if name == me.name {
-                if from != me.name && !leaving && inc >= incarnation { refute(inc) }
-                return
-            }
-            // A leave (from == name) also turns a dead member into a left one (force-leave).
-            guard var m = members[name], inc >= m.incarnation, m.status.isLive || (from == name && m.status == .dead) else { return }
-            m.status = from == name ? .left : .dead
-            m.incarnation = inc
-            m.since = now
-            store(m)
-            setSuspicion(name, nil)
-            broadcasts.add(u)
-            if probe?.target == name { probe = nil }
-            out.append(.event(MemberEvent(kind: m.status == .left ? .left : .died, member: m, at: now)))
-        }
     }
 }
