@@ -46,10 +46,19 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict),
+        // The node's SQLite store (GRDB): results, findings, the replicated registry, hints, dismissals.
+        .target(
+            name: "GuardianStore",
+            dependencies: [
+                "GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianMesh",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict),
         .target(
             name: "GuardianNode",
             dependencies: [
-                "GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianMesh",
+                "GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianMesh", "GuardianStore",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -65,12 +74,12 @@ let package = Package(
             ],
             swiftSettings: strict),
         // Seeded fuzzing of every decoder of outside bytes: run briefly by the tests, at length by `guardian-bench fuzz`.
-        .target(name: "GuardianFuzz", dependencies: ["GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianMesh", "GuardianNode"],
+        .target(name: "GuardianFuzz", dependencies: ["GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianMesh", "GuardianNode", "GuardianStore"],
                 swiftSettings: strict),
         .executableTarget(
             name: "guardian",
             dependencies: [
-                "GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianNode", "GuardianMesh",
+                "GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianNode", "GuardianStore", "GuardianMesh",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -78,7 +87,7 @@ let package = Package(
         .executableTarget(
             name: "guardian-bench",
             dependencies: [
-                "GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianNode", "GuardianMesh", "GuardianSimulation", "GuardianFuzz",
+                "GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianNode", "GuardianStore", "GuardianMesh", "GuardianSimulation", "GuardianFuzz",
                 // `shards` starts real agents with the test kit's process handle (Foundation only)
                 "GuardianTestKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -95,7 +104,7 @@ let package = Package(
         .testTarget(name: "GuardianMeshTests", dependencies: ["GuardianMesh", "GuardianSimulation", "GuardianCrypto"], swiftSettings: strict),
         .testTarget(name: "GuardianFuzzTests", dependencies: ["GuardianFuzz"], swiftSettings: strict),
         .testTarget(name: "GuardianNodeTests",
-                    dependencies: ["GuardianNode", "GuardianAudit", "GuardianCrypto", "GuardianCore", "GuardianTestKit", "GuardianMesh", "GuardianFuzz",
+                    dependencies: ["GuardianNode", "GuardianStore", "GuardianAudit", "GuardianCrypto", "GuardianCore", "GuardianTestKit", "GuardianMesh", "GuardianFuzz",
                                    .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Yams", package: "Yams"),
                                    .product(name: "Hummingbird", package: "hummingbird"),
                                    .product(name: "HummingbirdTesting", package: "hummingbird")],

@@ -4,6 +4,7 @@ import GuardianCore
 import GuardianCrypto
 import GuardianMesh
 import GuardianNode
+import GuardianStore
 
 extension Fuzz {
     /// Every decoder of bytes from outside: gossip datagrams (sealed and opened), stream frames,

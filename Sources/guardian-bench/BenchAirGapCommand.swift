@@ -4,6 +4,7 @@ import GuardianAudit
 import GuardianCore
 import GuardianCrypto
 import GuardianNode
+import GuardianStore
 import Logging
 
 /// Air-gap figures (issue 5's bar: a 100,000-result bundle verifies and merges in ≤ 15 s): seeds a

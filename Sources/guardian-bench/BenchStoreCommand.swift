@@ -4,6 +4,7 @@ import GuardianAudit
 import GuardianCore
 import GuardianCrypto
 import GuardianNode
+import GuardianStore
 
 /// Seeds a data directory with projects, signed results and findings, measuring on the way:
 /// signed results acknowledged durably per second (one transaction each, and group commit), and

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GuardianNode
+import GuardianStore
 import Logging
 
 /// `guardian agent`: one node with embedded defaults.

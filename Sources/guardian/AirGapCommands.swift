@@ -5,6 +5,7 @@ import FoundationNetworking
 #endif
 import GuardianCore
 import GuardianNode
+import GuardianStore
 import Logging
 
 /// Where an air-gap command works: a running agent (when `--http-addr` or `--token` is given), or

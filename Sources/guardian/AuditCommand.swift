@@ -4,6 +4,7 @@ import GuardianAudit
 import GuardianCore
 import GuardianCrypto
 import GuardianNode
+import GuardianStore
 
 extension ReportFormat: ExpressibleByArgument {}
 

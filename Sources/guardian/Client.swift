@@ -5,6 +5,7 @@ import FoundationNetworking
 #endif
 import GuardianCore
 import GuardianNode
+import GuardianStore
 
 /// Where the local agent is and how to authenticate to it.
 struct AgentOptions: ParsableArguments {

@@ -4,6 +4,7 @@ import GuardianAudit
 import GuardianCore
 import GuardianCrypto
 import GuardianNode
+import GuardianStore
 
 /// `guardian verify FILE`: checks a signed result (DSSE envelope over an in-toto statement).
 struct VerifyCommand: ParsableCommand {

@@ -2,6 +2,7 @@ import Foundation
 import GuardianCore
 import Testing
 @testable import GuardianNode
+@testable import GuardianStore
 
 @Suite struct AgentConfigTests {
     static let configs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

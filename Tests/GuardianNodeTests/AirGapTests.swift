@@ -4,6 +4,7 @@ import GuardianCore
 import GuardianCrypto
 import GuardianMesh
 @testable import GuardianNode
+@testable import GuardianStore
 import GuardianTestKit
 import Logging
 import Testing

@@ -5,6 +5,7 @@ import GuardianCrypto
 import GuardianTestKit
 import Testing
 @testable import GuardianNode
+@testable import GuardianStore
 
 @Suite struct IdentityTests {
     func tempDir() -> String { FileManager.default.temporaryDirectory.appendingPathComponent("guardian-data-\(UUID())").path }

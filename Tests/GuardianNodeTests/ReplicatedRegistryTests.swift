@@ -3,6 +3,7 @@ import GuardianCrypto
 import GuardianMesh
 import Testing
 @testable import GuardianNode
+@testable import GuardianStore
 
 /// The registry on real SQLite: local writes stamped with their rows, merges from a peer, tombstones,
 /// refused future stamps, malformed values, secrets sealed per node, the clock across a restart.

@@ -3,6 +3,7 @@ import GRDB
 import GuardianCrypto
 import GuardianMesh
 @testable import GuardianNode
+@testable import GuardianStore
 import GuardianTestKit
 import Testing
 

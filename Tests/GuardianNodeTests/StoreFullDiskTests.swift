@@ -2,6 +2,7 @@ import Foundation
 import GuardianCore
 import Testing
 @testable import GuardianNode
+@testable import GuardianStore
 
 /// A full disk gives a clear error and loses nothing that was acknowledged. Runs on a small tmpfs,
 /// which needs root (CI runs as root); elsewhere the test is skipped.

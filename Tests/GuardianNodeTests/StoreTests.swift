@@ -3,6 +3,7 @@ import GRDB
 import GuardianCore
 import Testing
 @testable import GuardianNode
+@testable import GuardianStore
 
 /// The store's write path: group commit under concurrency, idempotent inserts, read-only disks.
 @Suite struct StoreTests {

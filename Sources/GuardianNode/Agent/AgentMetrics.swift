@@ -1,5 +1,6 @@
 import CoreMetrics
 import Foundation
+import GuardianStore
 import Metrics
 import Prometheus
 

@@ -1,3 +1,4 @@
+import GuardianStore
 import Foundation
 
 /// A live event for `GET /v1/events` (Server-Sent Events). Ids increase so a client can resume

@@ -1,3 +1,4 @@
+import GuardianStore
 import GuardianCrypto
 
 /// What a member asserts when it forwards an HTTP request to another member: who it is, which

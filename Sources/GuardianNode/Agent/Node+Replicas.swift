@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import GuardianStore
 import GuardianAudit
 import GuardianCore
 import GuardianCrypto

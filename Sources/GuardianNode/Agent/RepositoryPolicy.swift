@@ -1,3 +1,4 @@
+import GuardianStore
 import Foundation
 
 /// A repository URL this node will not fetch. Its message is the same whether a path or a port

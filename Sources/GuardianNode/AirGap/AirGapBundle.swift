@@ -1,4 +1,5 @@
 import Foundation
+import GuardianStore
 import GuardianCrypto
 import GuardianMesh
 

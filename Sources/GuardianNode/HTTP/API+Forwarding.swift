@@ -1,4 +1,5 @@
 import Foundation
+import GuardianStore
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif

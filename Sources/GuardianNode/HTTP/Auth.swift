@@ -1,6 +1,7 @@
 import Foundation
 import GuardianCrypto
 import HTTPTypes
+import GuardianStore
 import Hummingbird
 import Synchronization
 
@@ -30,7 +31,7 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Senda
 
 /// Who made a request.
 public struct Principal: Sendable, Equatable {
-    public enum Role: String, Sendable, Codable { case admin, maintainer, viewer }
+    public typealias Role = TokenRole
     public var role: Role
     public var team: String?
     public var tokenId: String

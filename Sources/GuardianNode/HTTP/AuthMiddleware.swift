@@ -1,3 +1,4 @@
+import GuardianStore
 import Hummingbird
 
 /// Authenticates every request of the routes behind it, once, and puts the caller in the context:

@@ -1,4 +1,5 @@
 import GuardianCore
+import GuardianStore
 import HTTPTypes
 import Hummingbird
 import NIOCore

@@ -1,3 +1,4 @@
+import GuardianStore
 import HTTPTypes
 import NIOCore
 import NIOHTTPTypes

@@ -1,3 +1,4 @@
+import GuardianStore
 import Foundation
 import GuardianAudit
 import GuardianCore

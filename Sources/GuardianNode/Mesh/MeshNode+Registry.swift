@@ -1,4 +1,5 @@
 import Foundation
+import GuardianStore
 import GuardianAudit
 import GuardianCore
 import GuardianCrypto

@@ -1,4 +1,5 @@
 import Foundation
+import GuardianStore
 import GuardianCore
 import GuardianCrypto
 import GuardianMesh

@@ -1,3 +1,4 @@
+import GuardianStore
 import Dispatch
 import Foundation
 import GuardianAudit

@@ -1,3 +1,4 @@
+import GuardianStore
 import GuardianCrypto
 import NIOCore
 import Synchronization

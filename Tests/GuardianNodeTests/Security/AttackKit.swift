@@ -2,6 +2,7 @@ import Foundation
 import GuardianCrypto
 import GuardianMesh
 @testable import GuardianNode
+@testable import GuardianStore
 import GuardianTestKit
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 @testable import GuardianNode
+@testable import GuardianStore
 import GuardianTestKit
 import Testing
 

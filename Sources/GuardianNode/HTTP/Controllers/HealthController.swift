@@ -1,3 +1,4 @@
+import GuardianStore
 import Hummingbird
 import NIOCore
 

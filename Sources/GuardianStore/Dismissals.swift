@@ -29,7 +29,7 @@ public struct DismissalRecord: Codable, Sendable, Equatable, FetchableRecord, Pe
     public static func id(project: String, fingerprint: String) -> String { "\(project).\(fingerprint)" }
 
     /// Fingerprints are 32 lowercase hex digits (docs/json-schema.md).
-    static func validFingerprint(_ s: String) -> Bool {
+    public static func validFingerprint(_ s: String) -> Bool {
         s.utf8.count == 32 && s.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
     }
 

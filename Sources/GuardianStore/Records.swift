@@ -123,6 +123,9 @@ public struct TokenRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
     public var team: String?
     public var name: String
     public var createdAt: Double
+    public init(id: String, hash: Data, role: String, team: String?, name: String, createdAt: Double) {
+        self.id = id; self.hash = hash; self.role = role; self.team = team; self.name = name; self.createdAt = createdAt
+    }
 }
 
 public struct TeamRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
@@ -131,6 +134,7 @@ public struct TeamRecord: Codable, Sendable, Equatable, FetchableRecord, Persist
     /// The team profile as JSON (snake_case, like configs/teams/*.json).
     public var profile: String
     public var updatedAt: Double
+    public init(id: String, profile: String, updatedAt: Double) { self.id = id; self.profile = profile; self.updatedAt = updatedAt }
 }
 
 struct DeliveryRecord: Codable, FetchableRecord, PersistableRecord {
@@ -140,14 +144,18 @@ struct DeliveryRecord: Codable, FetchableRecord, PersistableRecord {
     var receivedAt: Double
 }
 
-struct RepositoryEventRecord: Codable, FetchableRecord, PersistableRecord {
-    static let databaseTableName = "repositoryEvent"
-    var id: String
-    var projectId: String
-    var kind: String
-    var ref: String
-    var actor: String?
-    var createdAt: Double
+/// A repository event a webhook reported (a forced push, an unreviewed merge, a branch), kept for the checks.
+public struct RepositoryEventRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+    public static let databaseTableName = "repositoryEvent"
+    public var id: String
+    public var projectId: String
+    public var kind: String
+    public var ref: String
+    public var actor: String?
+    public var createdAt: Double
+    public init(id: String, projectId: String, kind: String, ref: String, actor: String?, createdAt: Double) {
+        self.id = id; self.projectId = projectId; self.kind = kind; self.ref = ref; self.actor = actor; self.createdAt = createdAt
+    }
 }
 
 extension Store {
@@ -290,7 +298,7 @@ extension Store {
     // MARK: webhooks
 
     /// Records a delivery id; false when it was seen before (a duplicate delivery).
-    func recordDelivery(id: String, project: String?, at time: Double) throws -> Bool {
+    public func recordDelivery(id: String, project: String?, at time: Double) throws -> Bool {
         try write { db in
             if try DeliveryRecord.exists(db, key: id) { return false }
             try DeliveryRecord(id: id, projectId: project, receivedAt: time).insert(db)
@@ -298,9 +306,9 @@ extension Store {
         }
     }
 
-    func record(event: RepositoryEventRecord) throws { try write { try event.save($0) } }
+    public func record(event: RepositoryEventRecord) throws { try write { try event.save($0) } }
 
-    func events(project: String) throws -> [RepositoryEventRecord] {
+    public func events(project: String) throws -> [RepositoryEventRecord] {
         try read { try RepositoryEventRecord.filter(Column("projectId") == project).order(Column("createdAt")).fetchAll($0) }
     }
 }

@@ -35,13 +35,16 @@ enum RegistryRules {
     static func token(_ t: TokenRecord) throws {
         try id(t.id, "token id")
         if let team = t.team { try id(team, "team") }
-        guard Principal.Role(rawValue: t.role) != nil else {
+        guard TokenRole(rawValue: t.role) != nil else {
             throw InvalidRecord("token role '\(t.role.prefix(20))' is not admin, maintainer or viewer")
         }
-        guard t.role == Principal.Role.admin.rawValue || t.team != nil else { throw InvalidRecord("a \(t.role) token needs a team") }
+        guard t.role == TokenRole.admin.rawValue || t.team != nil else { throw InvalidRecord("a \(t.role) token needs a team") }
         guard t.hash.count == 32 else { throw InvalidRecord("a token hash is 32 bytes") }
         try check(t.name, "token name", max: FieldLimits.name)
     }
 
     static func team(_ t: TeamRecord) throws { try id(t.id, "team") }
 }
+
+/// What a token may do: an admin anything, a maintainer change its team, a viewer read it.
+public enum TokenRole: String, Sendable, Codable { case admin, maintainer, viewer }

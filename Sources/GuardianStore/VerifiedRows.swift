@@ -16,8 +16,8 @@ import GuardianMesh
 /// is about that project's repository (and names that project, when it names one), and its time is
 /// the statement's signed audit time. A statement that carries no time (older versions zeroed it)
 /// keeps the time it came with, but never one in the future.
-struct VerifiedRows {
-    enum Outcome {
+public struct VerifiedRows {
+    public enum Outcome {
         case present
         /// `signature`: the envelope did not verify (else its statement does not fit the project).
         case refused(String, unknownSigner: String?, signature: Bool)
@@ -33,11 +33,11 @@ struct VerifiedRows {
     /// Ids turned into rows by this builder (their insert may still be running).
     private var seen: Set<String> = []
 
-    init(store: Store) { self.store = store }
+    public init(store: Store) { self.store = store }
 
     /// Each record's outcome, in order. `trusted` gives the keys a record may be signed with.
     /// `ids` are the records' ids when the caller hashed them already.
-    mutating func prepare(_ records: [ResultSync.Record], ids known: [String]? = nil,
+    public mutating func prepare(_ records: [ResultSync.Record], ids known: [String]? = nil,
                           trusted: @Sendable (ResultSync.Record) -> [String: VerifyingKey]) throws -> [Outcome] {
         let ids = known ?? ParallelMap.run(records) { DSSE.recordID($0.envelope) }
         let stored = try store.existingIDs(ids)
@@ -113,19 +113,19 @@ extension VerifiedRows {
 /// Releases large values on a thread of its own. Freeing a batch's arrays (8,192 results: their
 /// statements, findings and frames, each a few heap objects) took tens of milliseconds at the end
 /// of every batch of an import, on the one thread the next batch waits for, while a core sat idle.
-enum Discard {
+public enum Discard {
     private static let queue = DispatchQueue(label: "guardian.discard", qos: .utility)
 
     /// `value`'s last reference goes with the closure, which `queue` releases after running it.
-    static func later<T: Sendable>(_ value: consuming T) {
+    public static func later<T: Sendable>(_ value: consuming T) {
         let last = value
         queue.async { withExtendedLifetime(last) {} }
     }
 }
 
 /// Maps over an array on every core (signature checks dominate an import).
-enum ParallelMap {
-    static func run<T: Sendable, U: Sendable>(_ items: [T], _ f: @Sendable (T) -> U) -> [U] {
+public enum ParallelMap {
+    public static func run<T: Sendable, U: Sendable>(_ items: [T], _ f: @Sendable (T) -> U) -> [U] {
         let out = UnsafeMutablePointer<U?>.allocate(capacity: items.count)
         out.initialize(repeating: nil, count: items.count)
         defer { out.deinitialize(count: items.count); out.deallocate() }

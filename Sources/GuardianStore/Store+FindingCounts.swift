@@ -2,7 +2,7 @@ import GRDB
 
 extension Store {
     /// Findings by severity over each project's latest result (the `guardian_findings` gauge).
-    func findingCounts() throws -> [String: Int] {
+    public func findingCounts() throws -> [String: Int] {
         try read { db in
             var out: [String: Int] = [:]
             let rows = try Row.fetchAll(db, sql: """
