@@ -30,7 +30,7 @@ import Testing
         #expect(plan(Self.grace - 1).drop.isEmpty, "within the grace period")
         #expect(plan(Self.grace, running: ["c"]).drop.isEmpty, "a session with an owner still runs")
         let done = plan(Self.grace)
-        #expect(done.drop == ["p": ["b", "c", "d"]] && done.scopes["d"] == [])
+        #expect(done.drop == ["p": ["b", "c", "d"]] && done.scopes["d"] == ["p"] && done.scopes(without: ["p"])["d"] == [])
         #expect(planner.handoffs["p"] == nil)
     }
 

@@ -139,4 +139,27 @@ import Testing
             }
         }
     }
+
+    /// Which refusal a caller sees when a request has several faults, and what a project without a
+    /// result answers, as clients have relied on.
+    @Test func refusalsComeInTheirOrder() async throws {
+        let node = try Self.node()
+        let tokenFile = try #require(try await node.ensureAdminToken())
+        let admin = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        try AirGapTests.seed(node, projects: ["demo"], results: 0)
+        let app = Application(router: API(node: node).router())
+        try await app.test(.router) { client in
+            func call(_ method: HTTPRequest.Method, _ uri: String, _ body: String? = nil) async throws -> (Int, String) {
+                let r = try await client.execute(uri: uri, method: method, headers: [.authorization: "Bearer \(admin)"],
+                                                 body: body.map { ByteBuffer(string: $0) })
+                return (Int(r.status.code), String(buffer: r.body))
+            }
+            let schedule = try await call(.patch, "/v1/projects/demo", #"{"repositoryUrl": "https://x.invalid/y.git", "scheduleSeconds": -1}"#)
+            #expect(schedule.0 == 400 && schedule.1.contains("invalid_schedule"), "\(schedule)")
+            let immutable = try await call(.patch, "/v1/projects/demo", #"{"repositoryUrl": "https://x.invalid/y.git", "name": "n"}"#)
+            #expect(immutable.0 == 400 && immutable.1.contains("immutable_field"), "\(immutable)")
+            let noResult = try await call(.get, "/v1/projects/demo/findings?check=bogus")
+            #expect(noResult.0 == 200 && noResult.1.contains(#""items":[]"#), "\(noResult)")
+        }
+    }
 }

@@ -20,6 +20,12 @@ public struct HandoffPlanner: Sendable {
         public var scopes: [String: [String]]
         /// Projects whose results to drop here, with the owners that hold them.
         public var drop: [String: [String]]
+
+        /// The scopes without the projects whose results were dropped (a drop that failed keeps
+        /// its project compared, as before it was planned).
+        public func scopes(without dropped: Set<String>) -> [String: [String]] {
+            scopes.mapValues { $0.filter { !dropped.contains($0) } }
+        }
     }
 
     public let me: String
@@ -52,7 +58,7 @@ public struct HandoffPlanner: Sendable {
             drop[p] = h.owners
             handoffs[p] = nil
         }
-        return Plan(scopes: scopes.mapValues { all in all.filter { drop[$0] == nil }.sorted() }, drop: drop)
+        return Plan(scopes: scopes.mapValues { $0.sorted() }, drop: drop)
     }
 
     /// A complete session with `peer` over `scope`: for handoffs, `peer` holds those results.

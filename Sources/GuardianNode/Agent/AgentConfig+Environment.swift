@@ -19,7 +19,7 @@ extension AgentConfig {
         Number(key: "max_concurrent_audits", path: \.maxConcurrentAudits, minimum: 1, must: "a positive number"),
         Number(key: "queue_capacity", path: \.queueCapacity, minimum: 1, must: "a positive number"),
         Number(key: "default_schedule_seconds", path: \.defaultScheduleSeconds, minimum: 0, must: "a number of seconds (0: no schedule)"),
-        Number(key: "max_body_bytes", path: \.maxBodyBytes, minimum: 1024, must: "a number of bytes >= 1024"),
+        Number(key: "max_body_bytes", path: \.maxBodyBytes, minimum: 1, must: "a positive number of bytes"),
         Number(key: "probe_interval_ms", path: \.probeIntervalMs, minimum: 50, must: "a number of milliseconds >= 50"),
         Number(key: "push_pull_seconds", path: \.pushPullSeconds, minimum: 1, must: "a positive number"),
         Number(key: "replication_factor", path: \.replicationFactor, minimum: 1, must: "a positive number"),

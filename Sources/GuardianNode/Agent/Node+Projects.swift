@@ -95,11 +95,11 @@ extension Node {
         for path in paths { try? FileManager.default.removeItem(atPath: path) }
     }
 
-    /// A project with the changes of a `PATCH` applied (the caller's right to move it to another
-    /// team is the HTTP layer's to check). Secrets rotate: a new value replaces the old one, an
-    /// empty string removes it.
-    nonisolated func applying(_ input: ProjectInput, to project: ProjectRecord, now: Double = Date().timeIntervalSince1970) throws -> ProjectRecord {
-        try Node.checkSecrets(input)
+    /// A project with the changes of a `PATCH` applied, checked in this order: schedule, profile,
+    /// the move to another team (`mayMove`, the caller's right, which the HTTP layer knows), the
+    /// secrets. Secrets rotate: a new value replaces the old one, an empty string removes it.
+    nonisolated func applying(_ input: ProjectInput, to project: ProjectRecord, now: Double = Date().timeIntervalSince1970,
+                              mayMove: (String) throws -> Void) throws -> ProjectRecord {
         var updated = project
         if let n = input.name { updated.name = n }
         if let b = input.branch { updated.branch = b }
@@ -112,7 +112,11 @@ extension Node {
             guard TeamProfile.builtIn[pr] != nil else { throw NodeError(.invalid, "invalid_profile", "unknown profile '\(pr)'") }
             updated.profile = pr
         }
-        if let t = input.team { updated.team = t }
+        if let t = input.team {
+            try mayMove(t)
+            updated.team = t
+        }
+        try Node.checkSecrets(input)
         if let w = input.webhookSecret { updated.webhookSecret = w.isEmpty ? nil : seal(w) }
         if let c = input.credentials { updated.credentials = c.isEmpty ? nil : seal(c) }
         updated.updatedAt = now

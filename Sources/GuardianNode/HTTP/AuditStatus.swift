@@ -18,7 +18,7 @@ extension API {
         if let hit = statusCache.get(cacheKey) {
             bytes = hit
         } else {
-            bytes = try renderStatus(project, latest: latest.flatMap { try? node.store.result(id: $0.id) })
+            bytes = try renderStatus(project, latest: try latest.flatMap { try node.store.result(id: $0.id) })
             statusCache.put(cacheKey, bytes, project: project.id)
         }
         let running: Any
@@ -40,15 +40,14 @@ extension API {
         let profile = node.store.effectiveProfile(project)
         var configuration: [String: Any] = ["team": project.team, "profile": profile.name, "strictness": profile.strictness,
                                             "focusAreas": profile.focusAreas.map(\.rawValue)]
-        if let latest {
+        // a stored envelope that no longer reads (scrub and repair replace it) shows as no audit yet
+        if let latest, let report = Self.predicate(of: latest.envelope) {
             body["lastAuditTime"] = ISO8601.format(latest.createdAt)
             body["overallHealthScore"] = latest.health
             body["commit"] = latest.commitId ?? NSNull()
             body["resultId"] = latest.id
-            if let report = Self.predicate(of: latest.envelope) {
-                for key in ["magicResults", "aiInsights", "gate"] { body[key] = report[key] }
-                for key in ["profile", "strictness", "learning"] { if let v = report[key] { configuration[key] = v } }
-            }
+            for key in ["magicResults", "aiInsights", "gate"] { body[key] = report[key] }
+            for key in ["profile", "strictness", "learning"] { if let v = report[key] { configuration[key] = v } }
         }
         body["teamConfiguration"] = configuration
         return [UInt8](try JSONSerialization.data(withJSONObject: body, options: [.withoutEscapingSlashes]))

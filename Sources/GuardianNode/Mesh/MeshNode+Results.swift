@@ -154,14 +154,16 @@ extension MeshNode {
         let count = config.replicationFactor
         let plan = handoffs.plan(registered: registered, held: held, owners: { ring.owners(of: $0, count: count) }, now: mono(),
                                  running: sessions.running)
+        var dropped: Set<String> = []
         for (p, owners) in plan.drop.sorted(by: { $0.key < $1.key }) {
             if let n = try? replicas.store.deleteResults(project: p) {
                 logger.notice("mesh: \(p) is owned by \(owners.joined(separator: ", ")), which hold its results; dropped \(n) here")
                 Metrics.Counter(label: "guardian_results_handed_off_total").increment(by: n)
+                dropped.insert(p)
             }
         }
         let live = liveAddresses()
-        let shared = plan.scopes
+        let shared = plan.scopes(without: dropped)
         // A session runs on its own task, a few at once, each with a different member; a round does
         // not wait for them. After a partition heals, each owner that missed a backlog receives it as
         // soon as it is seen again, in parallel, not after the sessions that were already running.
@@ -303,8 +305,13 @@ extension MeshNode {
                 return
             }
             var directive = session.receive(message)
+            // a push is replication, not anti-entropy: its envelopes are not counted as a session's
+            var uncounted = SyncBytes()
+            let isPush: Bool = if case .push = message { true } else { false }
             while case .need(let need) = directive {
-                directive = session.provide(try await fulfil(need, replicas, counter: &counter, vouched: &vouched))
+                let answer = isPush ? try await fulfil(need, replicas, counter: &uncounted, vouched: &vouched)
+                    : try await fulfil(need, replicas, counter: &counter, vouched: &vouched)
+                directive = session.provide(answer)
             }
             switch directive {
             case .send(let reply, let last):

@@ -45,9 +45,10 @@ struct ProjectsController {
     @Sendable func update(_ request: Request, context: GuardianContext) async throws -> Response {
         let (p, project) = try api.writable(context)
         let input: ProjectInput = try await api.decode(request)
+        let updated = try node.applying(input, to: project) { team in
+            guard p.canWrite(team: team) else { throw api.forbidden(team) }
+        }
         if input.repositoryUrl != nil { throw APIError(.badRequest, "immutable_field", "repositoryUrl cannot change; register a new project") }
-        if let t = input.team, !p.canWrite(team: t) { throw api.forbidden(t) }
-        let updated = try node.applying(input, to: project)
         try node.registry.update(project: updated)
         return try API.encodable(ProjectView(updated))
     }
@@ -78,11 +79,11 @@ struct ProjectsController {
     @Sendable func findings(_ request: Request, context: GuardianContext) async throws -> Response {
         let (p, project) = try api.readable(context)
         if let forwarded = try await api.forwardIfNotOwner(request, context, as: p, project: project.id) { return forwarded }
+        guard let latest = try node.store.latestResultSummary(project: project.id) else { return try API.encodable(Items([String]())) }
         let q = request.uri.queryParameters
         let check = q.get("check"), severity = q.get("severity")
         if let c = check, Check(rawValue: c) == nil { throw APIError(.badRequest, "invalid_check", "unknown check '\(c)'") }
         if let s = severity, Severity(rawValue: s) == nil { throw APIError(.badRequest, "invalid_severity", "unknown severity '\(s)'") }
-        guard let latest = try node.store.latestResultSummary(project: project.id) else { return try API.encodable(Items([String]())) }
         let onlyNew = q.get("new").map { $0 == "1" || $0 == "true" } ?? false
         let rows = try node.store.findings(result: latest.id, check: check, severity: severity, onlyNew: onlyNew,
                                            limit: min(q.get("limit", as: Int.self) ?? 1000, 10_000))
