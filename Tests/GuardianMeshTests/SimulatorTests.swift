@@ -74,16 +74,21 @@ import Foundation
     func stalledNodesCauseNoFalseDeaths(seed: UInt64) {
         let n = 40
         var sim = Simulator(config: Self.config(nodes: n, seed: seed))
-        var deaths = 0
-        sim.onEvent = { _, e in if e.kind == .died { deaths += 1 } }
+        var deaths = 0, suspicions = 0, stalls = 0
+        sim.onEvent = { _, e in
+            if e.kind == .died { deaths += 1 }
+            if e.kind == .suspected { suspicions += 1 }
+        }
         var rng = SplitMix64(seed: seed)
         let flaky = Array((0..<n).shuffled(using: &rng).prefix(n / 10))
         var t: Millis = 0
         while t < 400_000 {
             t += 1_000
             sim.run(until: t)
-            for i in flaky where Int.random(in: 0..<15, using: &rng) == 0 { sim.stall(i, for: 2_000) }
+            for i in flaky where Int.random(in: 0..<15, using: &rng) == 0 { sim.stall(i, for: 2_000); stalls += 1 }
         }
+        // the stalls happened and were noticed (suspected), yet nobody was declared dead
+        #expect(stalls > 0 && suspicions > 0, "seed \(seed): \(stalls) stalls, \(suspicions) suspicions")
         #expect(deaths == 0, "seed \(seed): \(deaths) false deaths")
     }
 

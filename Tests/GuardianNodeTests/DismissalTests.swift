@@ -32,7 +32,9 @@ import Testing
         _ = try await agent.waitForResult(project: id)
         let call = try #require(try await Self.findings(agent, id, rule: "strict/dangerous-call").first)
         let fingerprint = try #require(call["fingerprint"] as? String)
-        let scoreBefore = try #require((try await agent.request("GET", "/v1/projects/\(id)/audit-status").json["magicResults"] as? [String: Any])?["strict"] as? [String: Any])["score"] as? Int
+        let statusBefore = try await agent.request("GET", "/v1/projects/\(id)/audit-status").json
+        let strictBefore = try #require((statusBefore["magicResults"] as? [String: Any])?["strict"] as? [String: Any])
+        let scoreBefore = try #require(strictBefore["score"] as? Int)
 
         let viewer = try await AttackKit.token(agent, role: "viewer", team: "t")
         let maintainer = try await AttackKit.token(agent, role: "maintainer", team: "t")
@@ -55,7 +57,7 @@ import Testing
         #expect(suppression["kind"] as? String == "external" && suppression["justification"] as? String == "false_positive: the command is a constant")
         let strict = try #require((try await agent.request("GET", "/v1/projects/\(id)/audit-status").json["magicResults"] as? [String: Any])?["strict"] as? [String: Any])
         #expect(strict["suppressed"] as? Int == 1)
-        #expect(try #require(strict["score"] as? Int) > (scoreBefore ?? 0), "a dismissed finding counts toward nothing")
+        #expect(try #require(strict["score"] as? Int) > scoreBefore, "a dismissed finding counts toward nothing")
 
         // restored: counted again
         #expect(try await agent.request("DELETE", "/v1/projects/\(id)/dismissals/\(fingerprint)", token: maintainer.secret).status == 204)
@@ -118,7 +120,7 @@ import Testing
         let calls = try await Self.findings(agent, id, rule: "strict/dangerous-call")
         #expect(calls.count == 6)
         let strictBefore = try #require((first["magicResults"] as? [String: Any])?["strict"] as? [String: Any])
-        #expect((first["teamConfiguration"] as? [String: Any])?["learning"] == nil)
+        #expect(try #require(first["teamConfiguration"] as? [String: Any])["learning"] == nil)
         // two dismissals teach nothing yet (too little evidence); four of six weigh the rule at 0.33
         for (k, call) in calls.prefix(4).enumerated() {
             let made = try await agent.json("POST", "/v1/projects/\(id)/dismissals", ["fingerprint": try #require(call["fingerprint"] as? String),
