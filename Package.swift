@@ -97,7 +97,7 @@ let package = Package(
         .target(name: "GuardianTestKit", swiftSettings: strict),
         .testTarget(name: "GuardianCoreTests", dependencies: ["GuardianCore"], swiftSettings: strict),
         .testTarget(name: "GuardianAuditTests",
-                    dependencies: ["GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianTestKit"],
+                    dependencies: ["GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianMesh", "GuardianTestKit"],
                     swiftSettings: strict),
         .testTarget(name: "GuardianCLITests", dependencies: ["GuardianCore", "GuardianTestKit"], swiftSettings: strict),
         .testTarget(name: "GuardianCryptoTests", dependencies: ["GuardianCrypto"], swiftSettings: strict),

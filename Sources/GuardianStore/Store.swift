@@ -13,7 +13,7 @@ public final class Store: Sendable {
     let committer: GroupCommitter
     /// Per-project digests of the stored result ids, for anti-entropy (Store+Replication.swift).
     let digests = DigestCache()
-    private let checkpointer: Checkpointer
+    let checkpointer: Checkpointer
     /// Bulk loads running now (imports), for the writer's cache size.
     private let bulkLoads = Mutex(0)
 
@@ -355,6 +355,10 @@ final class Checkpointer: @unchecked Sendable {
         do { _ = try queue.writeWithoutTransaction { try $0.checkpoint(.passive) } } catch { noteWrite() }
     }
 
+    /// Timer runs that found a checkpoint due but held back by a bulk load (what shows that the
+    /// pause, not the timing, kept the database file unchanged).
+    var heldBack: Int { policy.withLock { $0.heldBack } }
+
     deinit { timer.cancel() }
 }
 
@@ -373,9 +377,13 @@ struct CheckpointPolicy: Sendable {
         lastWrite = now
     }
 
+    /// Checks that were due but held back by a pause.
+    private(set) var heldBack = 0
+
     /// Whether a checkpoint is due now; if so, what it copies is no longer pending.
     mutating func take(at now: UInt64) -> Bool {
-        guard paused == 0, pending, now &- lastWrite >= Self.quiet || now &- firstWrite >= Self.longest else { return false }
+        guard pending, now &- lastWrite >= Self.quiet || now &- firstWrite >= Self.longest else { return false }
+        guard paused == 0 else { heldBack += 1; return false }
         pending = false
         return true
     }

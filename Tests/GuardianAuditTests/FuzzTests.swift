@@ -1,22 +1,12 @@
 import Foundation
 import GuardianCore
+import GuardianMesh
 import Testing
 @testable import GuardianAudit
 
 /// Seeded random input for every language: the analyzer must never trap, hang or report a finding
 /// outside the file. A failure prints its seed and language so it replays exactly.
 @Suite struct AnalyzerFuzzTests {
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let fragments: [String] = [
         "\"", "'", "`", "\"\"\"", "'''", "#", "##", "#\"", "\"#", "/*", "*/", "//", "\\", "\\(", "${", "{", "}", "(", ")",
         "[", "]", "<", ">", "\n", "\r\n", "\t", " ", "if", "for", "while", "case", "func", "fn", "def", "function", "fun",
@@ -31,7 +21,7 @@ import Testing
     @Test(arguments: languages)
     func randomInputNeverTraps(path: String) {
         for seed in UInt64(1)...UInt64(500) {
-            var rng = SplitMix64(state: seed &* 7919 &+ UInt64(path.utf8.count))
+            var rng = SplitMix64(seed: seed &* 7919 &+ UInt64(path.utf8.count))
             var bytes: [UInt8] = []
             let pieces = Int.random(in: 0...400, using: &rng)
             for _ in 0..<pieces {

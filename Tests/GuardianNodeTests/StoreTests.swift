@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import GuardianCore
+import GuardianTestKit
 import Testing
 @testable import GuardianNode
 @testable import GuardianStore
@@ -84,18 +85,25 @@ import Testing
         let (store, dir) = try Self.tempStore()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let db = dir + "/guardian.sqlite"
-        func size(_ path: String) -> Int { ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0 }
-        try await Task.sleep(for: .milliseconds(300)) // the registration's checkpoint
-        let before = size(db)
+        func size(_ path: String) throws -> Int {
+            try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int, "no size for \(path)")
+        }
+        // the registration's checkpoint: once nothing is pending, the file only grows by a checkpoint
+        try await eventually("the registration checkpointed", timeout: 10) {
+            let before = try size(db)
+            try await Task.sleep(for: .milliseconds(150))
+            return try size(db) == before
+        }
+        let before = try size(db)
         try await store.bulkLoad {
             for batch in 0..<4 { try await store.insert(results: (0..<100).map { Self.result(batch * 100 + $0) }) }
-            try await Task.sleep(for: .milliseconds(400))
-            #expect(size(db) == before, "nothing was copied into the database file during the load")
-            #expect(size(db + "-wal") > 0)
+            // a checkpoint fell due during the load and was held back: only then does "unchanged" say something
+            let held = store.checkpointer.heldBack
+            try await eventually("a due checkpoint held back", timeout: 10) { store.checkpointer.heldBack > held }
+            #expect(try size(db) == before, "nothing was copied into the database file during the load")
+            #expect(try size(db + "-wal") > 0)
         }
-        let deadline = Date().addingTimeInterval(10)
-        while size(db) == before && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(size(db) > before, "the checkpoint ran after the load")
+        try await eventually("the checkpoint ran after the load", timeout: 10) { try size(db) > before }
         #expect(try store.resultCount() == 400)
     }
 

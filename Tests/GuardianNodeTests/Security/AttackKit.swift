@@ -95,14 +95,15 @@ enum AttackKit {
 
     /// An event stream read over a raw connection: the bytes it delivered until `until` held or
     /// `seconds` passed.
-    static func events(_ a: AgentProcess, token: String, lastEventID: Int? = nil, seconds: Double, until: @escaping (String) -> Bool) throws -> (status: Int, text: String) {
+    /// `status` is nil when no status line arrived (no answer is not an answer).
+    static func events(_ a: AgentProcess, token: String, lastEventID: Int? = nil, seconds: Double, until: @escaping (String) -> Bool) throws -> (status: Int?, text: String) {
         let conn = try RawTCP(port: a.port)
         var head = "GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n"
         if let lastEventID { head += "Last-Event-ID: \(lastEventID)\r\n" }
         #expect(conn.send(Array((head + "\r\n").utf8)))
         let bytes = conn.receive(seconds: seconds) { until(String(decoding: $0, as: UTF8.self)) } ?? []
         let text = String(decoding: bytes, as: UTF8.self)
-        let status = Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
+        let status = text.hasPrefix("HTTP/") ? Int(text.split(separator: " ").dropFirst().first ?? "") : nil
         return (status, text)
     }
 

@@ -66,7 +66,11 @@ import Testing
                 if op.path == "/v1/events" {
                     // a stream never ends: its status line is the answer
                     let head = try AttackKit.events(agent, token: request.token, seconds: 5) { $0.contains("\r\n\r\n") }
-                    reply = AgentProcess.Reply(status: head.status, body: Data(head.text.utf8), headers: [:])
+                    guard let status = head.status else {
+                        Issue.record("GET /v1/events: no status line; seed \(seed), request \(i)")
+                        continue
+                    }
+                    reply = AgentProcess.Reply(status: status, body: Data(head.text.utf8), headers: [:])
                 } else {
                     reply = try await agent.request(op.method, request.path, body: request.body, token: request.token, headers: request.headers)
                 }

@@ -41,16 +41,23 @@ struct OpenAPIRoutes {
         let paths = try #require(doc["paths"] as? [String: Any])
         for (path, value) in paths {
             guard let item = value as? [String: Any] else { continue }
-            let shared = (item["parameters"] as? [Any] ?? []).compactMap(resolve)
+            // a parameter whose reference leads nowhere is a broken document, not a route without it
+            func resolveAll(_ list: Any?) throws -> [[String: Any]] {
+                try (list as? [Any] ?? []).map { try #require(resolve($0), "\(path): a parameter's $ref leads nowhere: \($0)") }
+            }
+            let shared = try resolveAll(item["parameters"])
             for method in ["get", "post", "put", "patch", "delete"] {
                 guard let op = item[method] as? [String: Any] else { continue }
-                let params = shared + (op["parameters"] as? [Any] ?? []).compactMap(resolve)
+                let params = shared + (try resolveAll(op["parameters"]))
                 let body = resolve(op["requestBody"]).flatMap { rb in
                     ((rb["content"] as? [String: Any])?["application/json"] as? [String: Any]).flatMap { resolve($0["schema"]) }
                 }.map { Self.deepResolve($0, resolve) }
+                let pathParameters = params.filter { $0["in"] as? String == "path" }.compactMap { $0["name"] as? String }
+                let placeholders = path.split(separator: "/").filter { $0.hasPrefix("{") }.map { String($0.dropFirst().dropLast()) }
+                #expect(Set(placeholders) == Set(pathParameters), "\(method) \(path): parameters \(pathParameters)")
                 ops.append(Operation(
                     method: method.uppercased(), path: path,
-                    pathParameters: params.filter { $0["in"] as? String == "path" }.compactMap { $0["name"] as? String },
+                    pathParameters: pathParameters,
                     query: params.filter { $0["in"] as? String == "query" }.compactMap { p in
                         (p["name"] as? String).map { Parameter(name: $0, schema: p["schema"] as? [String: Any] ?? [:]) }
                     },

@@ -60,7 +60,7 @@ import Testing
                 let reply: AgentProcess.Reply
                 if op.path == "/v1/events" {
                     let e = try AttackKit.events(front, token: token, lastEventID: 0, seconds: 3) { _ in false }
-                    reply = AgentProcess.Reply(status: e.status, body: Data(e.text.utf8), headers: [:])
+                    reply = AgentProcess.Reply(status: try #require(e.status, "no answer from /v1/events"), body: Data(e.text.utf8), headers: [:])
                 } else {
                     reply = try await front.request(op.method, path, body: body ?? (op.method == "GET" || op.method == "DELETE" ? nil : Data("{}".utf8)),
                                                     token: token)
