@@ -137,25 +137,33 @@ public final class AgentProcess: @unchecked Sendable { // mutated only from the 
 
     /// Polls an audit task until it finishes.
     public func waitForTask(_ id: String, timeout: Double = 60) async throws -> [String: Any] {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            let r = try await request("GET", "/v1/audits/\(id)")
-            let state = r.json["state"] as? String
-            if state == "succeeded" || state == "failed" { return r.json }
-            try await Task.sleep(for: .milliseconds(100))
+        try await poll("task \(id) to finish", timeout: timeout) {
+            let r = try await self.request("GET", "/v1/audits/\(id)")
+            return ["succeeded", "failed"].contains(r.json["state"] as? String ?? "") ? r.json : nil
         }
-        throw FixtureError(message: "task \(id) did not finish: \(output)")
     }
 
     /// Polls until the project has a result.
     public func waitForResult(project: String, timeout: Double = 60) async throws -> [String: Any] {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            let r = try await request("GET", "/v1/projects/\(project)/audit-status")
-            if r.json["resultId"] is String { return r.json }
-            try await Task.sleep(for: .milliseconds(100))
+        try await poll("a result of \(project)", timeout: timeout) {
+            let r = try await self.request("GET", "/v1/projects/\(project)/audit-status")
+            return r.json["resultId"] is String ? r.json : nil
         }
-        throw FixtureError(message: "project \(project) got no result: \(output)")
+    }
+
+    /// The first non-nil answer of `read`, polled with `eventually`; the agent's output on a timeout.
+    private func poll(_ what: String, timeout: Double, _ read: @escaping () async throws -> [String: Any]?) async throws -> [String: Any] {
+        var answer: [String: Any]?
+        do {
+            try await eventually(what, timeout: timeout) {
+                answer = try await read()
+                return answer != nil
+            }
+        } catch let e as TimedOut {
+            throw FixtureError(message: "\(e.description): \(output)")
+        }
+        guard let answer else { throw FixtureError(message: "\(what): no answer") }
+        return answer
     }
 }
 
