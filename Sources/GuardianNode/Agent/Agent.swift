@@ -6,7 +6,7 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 
-/// Runs a node: HTTP API and scheduler as services of one `ServiceGroup`, stopped in reverse order
+/// Runs a node: HTTP API, scheduler, mesh and audits as services of one `ServiceGroup`, stopped in reverse order
 /// on SIGTERM/SIGINT; SIGHUP re-reads the config file and applies what can change at run time.
 public enum Agent {
     public static func run(config: AgentConfig, configFile: String?, logger: Logger) async throws {
@@ -42,8 +42,13 @@ public enum Agent {
                               },
                               logger: logger)
         let scheduler = SchedulerService(node: node, configFile: configFile)
+        // stopped in reverse order: audits first (the running ones finish and are stored), then the
+        // mesh, the scheduler and the HTTP server
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app), .init(service: scheduler)]
+        if let mesh { services.append(.init(service: mesh)) }
+        services.append(.init(service: AuditService(node: node)))
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: app), .init(service: scheduler)] + (mesh.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0)] } ?? []),
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             cancellationSignals: [],
             logger: logger))

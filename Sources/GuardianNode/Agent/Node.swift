@@ -68,6 +68,11 @@ public actor Node {
     public nonisolated let policy: RepositoryPolicy
     let logger: Logger
     let startedAt = Date()
+    /// The clock of the audit queue (queued, started and finished times).
+    let now: @Sendable () -> Double
+    /// Audits the queue starts, for `AuditService` to run: the service owns them while they run.
+    public nonisolated let startedAudits: AsyncStream<AuditTask>
+    private let starts: AsyncStream<AuditTask>.Continuation
 
     /// Settings that SIGHUP can change at run time.
     private var maxConcurrentAudits: Int
@@ -96,9 +101,12 @@ public actor Node {
     /// `audits: false` for a node that serves one offline command (`guardian import` or `export`
     /// over a data directory): projects it registers are not audited by it; the agent audits them
     /// on their schedule, a webhook or on demand.
-    public init(config: AgentConfig, logger: Logger, audits: Bool = true) throws {
+    public init(config: AgentConfig, logger: Logger, audits: Bool = true,
+                clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) throws {
         self.config = config
         runsAudits = audits
+        now = clock
+        (startedAudits, starts) = AsyncStream.makeStream(of: AuditTask.self)
         self.logger = logger
         maxConcurrentAudits = config.maxConcurrentAudits
         queueCapacity = config.queueCapacity
@@ -201,7 +209,7 @@ public actor Node {
         // A queued audit of the same project and revision absorbs the new request.
         if let existing = queue.first(where: { $0.projectId == project && $0.revision == revision }) { return existing }
         let task = AuditTask(id: "t-" + Sodium.hex(Sodium.randomBytes(8)), projectId: project, reason: reason, revision: revision,
-                             state: .queued, phase: "queued", progress: 0, queuedAt: Date().timeIntervalSince1970)
+                             state: .queued, phase: "queued", progress: 0, queuedAt: now())
         queue.append(task)
         remember(task)
         Task { await self.events.publish("audit.queued", ["task": task.id, "project": project, "reason": reason.rawValue]) }
@@ -233,8 +241,9 @@ public actor Node {
         }
     }
 
-    /// Starts the highest-priority queued audits while there is capacity. Two audits of one project
-    /// never run at once: they would fetch into the same mirror (a second one waits its turn).
+    /// Starts the highest-priority queued audits while there is capacity: hands them to
+    /// `AuditService`, which runs each in its task group. Two audits of one project never run at
+    /// once: they would fetch into the same mirror (a second one waits its turn).
     private func pump() {
         while auditing.count < maxConcurrentAudits {
             var best: Int?
@@ -243,11 +252,10 @@ public actor Node {
             var task = queue.remove(at: best)
             auditing.insert(task.projectId)
             task.state = .running
-            task.startedAt = Date().timeIntervalSince1970
+            task.startedAt = now()
             task.phase = "starting"
             remember(task)
-            let t = task
-            Task { await self.execute(t) }
+            starts.yield(task)
         }
     }
 
@@ -266,7 +274,8 @@ public actor Node {
                                                 "progress": String(format: "%.2f", t.progress)])
     }
 
-    private func execute(_ task: AuditTask) async {
+    /// Runs one started audit to its end: the result stored and announced, or the failure recorded.
+    func execute(_ task: AuditTask) async {
         await events.publish("audit.started", ["task": task.id, "project": task.projectId])
         let outcome: Result<ResultRecord, any Error>
         do {
@@ -282,7 +291,7 @@ public actor Node {
             outcome = .failure(error)
         }
         var t = tasks[task.id] ?? task
-        t.finishedAt = Date().timeIntervalSince1970
+        t.finishedAt = now()
         switch outcome {
         case .success(let r):
             t.state = .succeeded; t.phase = "done"; t.progress = 1; t.resultId = r.id
