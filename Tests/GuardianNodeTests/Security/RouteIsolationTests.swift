@@ -32,8 +32,22 @@ import Testing
                                "alpha secret todo"])
     }
 
-    /// Every route with A's ids, as each of B's tokens; returns how many requests were sent.
+    /// Every route with A's ids, as each of B's tokens; returns how many requests were sent. Each
+    /// token must authenticate on `front` before and after: refusals of a token that works nowhere
+    /// would prove nothing.
     static func sweep(_ front: AgentProcess, _ a: TeamA, tokens: [String], members: [String]) async throws -> Int {
+        for token in tokens {
+            let r = try await front.request("GET", "/v1/projects", token: token)
+            #expect(r.status == 200 && (r.json["items"] as? [Any]) != nil, "team B's token does not work here: \(r.status) \(r.text)")
+        }
+        let sent = try await sweepRoutes(front, a, tokens: tokens, members: members)
+        for token in tokens {
+            #expect(try await front.request("GET", "/v1/projects", token: token).status == 200, "team B's token stopped working during the sweep")
+        }
+        return sent
+    }
+
+    static func sweepRoutes(_ front: AgentProcess, _ a: TeamA, tokens: [String], members: [String]) async throws -> Int {
         let routes = try OpenAPIRoutes().operations
         var sent = 0
         for op in routes {
