@@ -67,6 +67,27 @@ struct APIClient: Sendable {
     }
 }
 
+extension APIClient {
+    /// Calls and decodes the answer as the API's own response type (GuardianNode's `Models.swift`).
+    func decode<T: Decodable>(_ type: T.Type, _ method: String, _ path: String) async throws -> T {
+        let r = try await call(method, path)
+        guard r.status == 200 else {
+            let e = ((try? JSONSerialization.jsonObject(with: r.body)) as? [String: Any])?["error"] as? [String: Any]
+            throw GuardianError.io("agent answered \(r.status): \(e?["message"] as? String ?? String(decoding: r.body, as: UTF8.self))")
+        }
+        do { return try JSONDecoder().decode(T.self, from: r.body) } catch {
+            throw GuardianError.io("the agent's answer to \(method) \(path) is not what this client expects: \(error)")
+        }
+    }
+}
+
+/// Prints a value as the API's JSON, indented, keys sorted.
+func printEncoded<T: Encodable>(_ value: T) throws {
+    let e = JSONEncoder()
+    e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    FileHandle.standardOutput.write(try e.encode(value) + Data("\n".utf8))
+}
+
 func printJSON(_ obj: Any) {
     let data = (try? JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
     FileHandle.standardOutput.write(data + Data("\n".utf8))
@@ -113,13 +134,11 @@ struct ProjectsCommand: AsyncParsableCommand {
         @OptionGroup var agent: AgentOptions
         @Option var format: ListFormat = .text
         func run() async throws {
-            let r = try await agent.client().object("GET", "/v1/projects")
-            let items = r["items"] as? [[String: Any]] ?? []
-            if format == .json { printJSON(items); return }
+            let items = try await agent.client().decode(Items<ProjectView>.self, "GET", "/v1/projects").items
+            if format == .json { try printEncoded(items); return }
             print("ID".padding(toLength: 34, withPad: " ", startingAt: 0) + "TEAM".padding(toLength: 12, withPad: " ", startingAt: 0) + "REPOSITORY")
             for p in items {
-                print("\(p["id"] ?? "")".padding(toLength: 34, withPad: " ", startingAt: 0)
-                      + "\(p["team"] ?? "")".padding(toLength: 12, withPad: " ", startingAt: 0) + "\(p["repositoryUrl"] ?? "")")
+                print(p.id.padding(toLength: 34, withPad: " ", startingAt: 0) + p.team.padding(toLength: 12, withPad: " ", startingAt: 0) + p.repositoryUrl)
             }
         }
     }
@@ -239,17 +258,15 @@ struct MembersCommand: AsyncParsableCommand {
     @Option(help: "Only members whose status matches this regular expression (alive|suspect|dead|left).") var status: String?
     @Option var format: ListFormat = .text
     func run() async throws {
-        let r = try await agent.client().object("GET", "/v1/members")
-        var members = r["members"] as? [[String: Any]] ?? []
+        var view = try await agent.client().decode(MembersView.self, "GET", "/v1/members")
         if let status {
             guard let re = try? Regex(status) else { throw ValidationError("--status '\(status)' is not a regular expression") }
-            members = members.filter { (($0["status"] as? String) ?? "").wholeMatch(of: re) != nil }
+            view.members = view.members.filter { $0.status.wholeMatch(of: re) != nil }
         }
-        if format == .json { printJSON(["members": members, "digest": r["digest"] ?? ""]); return }
-        let rows = members.map { m -> [String] in
-            let tags = (m["tags"] as? [String: String] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-            return [m["name"] as? String ?? "", m["address"] as? String ?? "", m["status"] as? String ?? "", "\(m["incarnation"] ?? "")",
-                    (m["rtt"] as? Int).map { "\($0)ms" } ?? "-", tags]
+        if format == .json { try printEncoded(view); return }
+        let rows = view.members.map { m -> [String] in
+            let tags = m.tags.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+            return [m.name, m.address, m.status, "\(m.incarnation)", m.rtt.map { "\($0)ms" } ?? "-", tags]
         }
         let header = ["NAME", "ADDRESS", "STATUS", "INCARNATION", "RTT", "TAGS"]
         var widths = header.map(\.count)
