@@ -16,11 +16,12 @@ WORK=$PWD/bench-work/compare
 rm -rf "$WORK"; mkdir -p "$WORK"
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 ROUNDS=${ROUNDS:-3}
+AUDITS=${AUDITS:-11}
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
-echo "== cold audit of apple/swift-nio (no cache), $((ROUNDS * 2 + 1)) runs each, interleaved"
+echo "== cold audit of apple/swift-nio (no cache), $AUDITS runs each, interleaved"
 git clone -q --bare https://github.com/apple/swift-nio.git "$WORK/swift-nio.git"
-for i in $(seq 0 $((ROUNDS * 2))); do
+for i in $(seq 1 "$AUDITS"); do
     for side in A B; do
         bin=$([ $side = A ] && echo "$A" || echo "$B")
         s=$(date +%s.%N); "$bin" audit "$WORK/swift-nio.git" --no-cache --format json > /dev/null || true; e=$(date +%s.%N)
@@ -56,34 +57,7 @@ for i in $(seq 1 $ROUNDS); do
     for side in A B; do
         bin=$([ $side = A ] && echo "$A" || echo "$B")
         serve $side "$bin"
-        SRC=$WORK/nio-$side-$i
-        git clone -q "$WORK/swift-nio.git" "$SRC"
-        git -C "$SRC" config user.email bench@example.com; git -C "$SRC" config user.name bench
-        PID=$(curl -sf -H "Authorization: Bearer $TOKEN" -X POST "http://127.0.0.1:$PORT/v1/projects" \
-              -d "{\"repositoryUrl\": \"$SRC\", \"name\": \"nio\", \"webhookSecret\": \"s\", \"scheduleSeconds\": 0}" | python3 -c "import json,sys; print(json.load(sys.stdin)['id'])")
-        until curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/v1/projects/$PID/audit-status" | grep -q resultId; do sleep 0.2; done
-        FILE=$(cd "$SRC" && git ls-files 'Sources/*.swift' | awk 'NR == 1')
-        printf '\nfunc benchWebhookAdded() -> Int { 1 }\n' >> "$SRC/$FILE"
-        git -C "$SRC" commit -qam "bench: one-file push"
-        SHA=$(git -C "$SRC" rev-parse HEAD)
-        BODY="{\"ref\": \"refs/heads/main\", \"after\": \"$SHA\", \"repository\": {\"clone_url\": \"$SRC\"}}"
-        SIG="sha256=$(printf '%s' "$BODY" | openssl dgst -sha256 -hmac s -r | cut -d' ' -f1)"
-        python3 - "$PORT" "$TOKEN" "$PID" "$SHA" "$BODY" "$SIG" "$side" <<'PY'
-import json, sys, time, urllib.request
-port, token, pid, sha, body, sig, side = sys.argv[1:]
-start = time.time()
-req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/hooks/github/{pid}", data=body.encode(), method="POST",
-                             headers={"X-GitHub-Event": "push", "X-GitHub-Delivery": f"bench-{time.time()}", "X-Hub-Signature-256": sig,
-                                      "Content-Type": "application/json"})
-urllib.request.urlopen(req)
-while True:
-    r = urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/v1/projects/{pid}/audit-status",
-                                                      headers={"Authorization": f"Bearer {token}"}))
-    if json.load(r).get("commit") == sha:
-        break
-    time.sleep(0.01)
-print(f"  {side}: signed result stored {(time.time()-start)*1000:.0f} ms after the webhook")
-PY
+        echo "  $side: $(python3 scripts/webhook_roundtrip.py "$PORT" "$TOKEN" "$WORK/swift-nio.git" "$WORK/nio-$side-$i")"
         kill $AGENT; wait $AGENT 2>/dev/null || true
     done
 done

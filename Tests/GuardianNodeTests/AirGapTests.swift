@@ -11,12 +11,7 @@ import Testing
 
 /// Air-gap bundles: real nodes over real SQLite, bundles as bytes and as files through the CLI.
 @Suite struct AirGapTests {
-    static func node(_ name: String) throws -> Node {
-        var c = AgentConfig()
-        c.dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("guardian-airgap-\(name)-\(UUID())").path
-        c.name = name
-        return try Node(config: c, logger: Logger(label: "test"))
-    }
+    static func node(_ name: String) throws -> Node { try TestNode.make(name) }
 
     /// Registers `projects` projects (with a webhook secret) and stores `results` results for each,
     /// signed by the node; returns the result ids.

@@ -10,14 +10,6 @@ import Testing
 /// The audit service owns the audits the queue starts: none runs without it, and a graceful
 /// shutdown returns only once the running ones are stored.
 @Suite struct AuditServiceTests {
-    static func node(clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) throws -> Node {
-        var c = AgentConfig()
-        c.dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("guardian-audits-\(UUID())").path
-        c.name = "audits"
-        c.allowedLocalRoots = [AgentProcess.fixtureRoot]
-        return try Node(config: c, logger: Logger(label: "test"), clock: clock)
-    }
-
     static func repo() throws -> FixtureRepo {
         let repo = try FixtureRepo()
         try repo.write("README.md", "# Demo\n")
@@ -27,7 +19,7 @@ import Testing
     }
 
     @Test func startedAuditsRunOnlyInTheServiceAndShutdownWaitsForThem() async throws {
-        let node = try Self.node(clock: { 1_000 })
+        let node = try TestNode.make("audits", localRoots: [AgentProcess.fixtureRoot], clock: { 1_000 })
         let repo = try Self.repo()
         let project = try await node.register(ProjectInput(repositoryUrl: repo.path, scheduleSeconds: 0), admin: true)
         // registration queued and started an audit, but nothing runs it without the service

@@ -72,10 +72,11 @@ import Testing
         }
     }
 
-    /// A refusal counter from `/metrics` (gossip's by default, or `guardian_discovery_rejected_total`);
-    /// 0 only when the series is absent, which is how a reason that never occurred reads.
-    static func counter(_ a: AgentProcess, _ reason: String, metric: String = "guardian_gossip_rejected_total") async throws -> Int {
-        Int(try await a.metric(metric, labels: "reason=\"\(reason)\"") ?? 0)
+    /// Whether `/metrics` counts refusals for `reason` (gossip's by default, or
+    /// `guardian_discovery_rejected_total`): its series exists and is positive. A reason that never
+    /// occurred has no series.
+    static func counted(_ a: AgentProcess, _ reason: String, metric: String = "guardian_gossip_rejected_total") async throws -> Bool {
+        try await a.metric(metric, labels: "reason=\"\(reason)\"").map { $0 >= 1 } ?? false
     }
 
     @Test func joinConvergeCrashLeaveAndTheRing() async throws {
@@ -192,7 +193,7 @@ import Testing
         // a node with another key cannot join
         let intruder = try await Self.start("intruder", key: ClusterKeyring.generate(), join: target)
         // the intruder's packets arrived and were refused: only then does "not joined" say anything
-        try await GuardianTestKit.eventually("the intruder's packets refused") { try await Self.counter(a, "unknown_key") > 0 }
+        try await GuardianTestKit.eventually("the intruder's packets refused") { try await Self.counted(a, "unknown_key") }
         #expect(try await Self.members(a).status == ["alpha": "alive"])
         #expect(try await Self.members(intruder).status == ["intruder": "alive"])
         intruder.stop()
@@ -215,7 +216,7 @@ import Testing
         try UDP.send(ClusterSeal.seal(Wire.encode(.nack(seq: 1, source: "x")), keyring: ring, context: .datagram, now: now - 3_600_000), to: target)
         // every datagram was handled (each is counted) before membership is compared
         for reason in ["replayed", "forged", "oversized", "malformed", "bad_identity", "stale"] {
-            try await GuardianTestKit.eventually("\(reason) counted", timeout: 10) { try await Self.counter(a, reason) >= 1 }
+            try await GuardianTestKit.eventually("\(reason) counted", timeout: 10) { try await Self.counted(a, reason) }
         }
         let after = try await Self.members(a)
         #expect(after.status == ["alpha": "alive"], "a hostile datagram changed membership: \(after.status)")
@@ -237,7 +238,7 @@ import Testing
         let (a, b, stranger) = (agents[0], agents[1], agents[2])
         try await Self.eventually("found by discovery", [a, b]) { s in s.keys.sorted() == ["alpha", "bravo"] && s.values.allSatisfy { $0 == "alive" } }
         #expect(try await Self.members(stranger).status.keys.sorted() == ["stranger"])
-        #expect(try await Self.counter(a, "unknown_key", metric: "guardian_discovery_rejected_total") > 0, "the stranger's announcements were refused")
+        #expect(try await Self.counted(a, "unknown_key", metric: "guardian_discovery_rejected_total"), "the stranger's announcements were refused")
         for n in agents { n.stop() }
     }
 }

@@ -17,12 +17,7 @@ import Testing
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static var spec: String { root.appendingPathComponent("docs/openapi.yaml").path }
 
-    static func node() throws -> Node {
-        var c = AgentConfig()
-        c.dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("guardian-openapi-\(UUID())").path
-        c.name = "openapi"
-        return try Node(config: c, logger: Logger(label: "test"))
-    }
+    static func node() throws -> Node { try TestNode.make("openapi") }
 
     /// `:id` as `{id}`.
     static func convert(_ path: String) -> String {
@@ -59,8 +54,7 @@ import Testing
     /// and checks each answer's status and body against the documented schema for that status.
     @Test func answersHaveTheDocumentedShapes() async throws {
         let node = try Self.node()
-        let tokenFile = try #require(try await node.ensureAdminToken())
-        let admin = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let admin = try await TestNode.adminToken(node)
         let resultId = try #require(try AirGapTests.seed(node, projects: ["demo"], results: 1).first)
         let envelope = try #require(try node.store.result(id: resultId)).envelope
         let spec = try SchemaValidator(path: Self.spec)
@@ -117,8 +111,7 @@ import Testing
     /// with 400 `missing_field`.
     @Test func requestsWithoutARequiredFieldAreRefused() async throws {
         let node = try Self.node()
-        let tokenFile = try #require(try await node.ensureAdminToken())
-        let admin = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let admin = try await TestNode.adminToken(node)
         try AirGapTests.seed(node, projects: ["demo"], results: 1)
         let spec = try SchemaValidator(path: Self.spec)
         let app = Application(router: API(node: node).router())
@@ -144,8 +137,7 @@ import Testing
     /// result answers, as clients have relied on.
     @Test func refusalsComeInTheirOrder() async throws {
         let node = try Self.node()
-        let tokenFile = try #require(try await node.ensureAdminToken())
-        let admin = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let admin = try await TestNode.adminToken(node)
         try AirGapTests.seed(node, projects: ["demo"], results: 0)
         let app = Application(router: API(node: node).router())
         try await app.test(.router) { client in

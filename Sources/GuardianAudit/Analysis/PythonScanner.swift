@@ -13,7 +13,6 @@ struct PythonScanner {
 
     init(tokens: [Token], buffer: UnsafeBufferPointer<UInt8>, lineStarts: [Int32]) {
         self.tokens = tokens; self.buf = buffer; self.lineStarts = lineStarts
-        decisions = [v.if_, v.elif, v.for_, v.while_, v.except, Vocabulary.h("finally"), v.and, v.or]
     }
 
     func column(_ t: Token) -> Int32 { t.start - lineStarts[Int(t.line) - 1] }
@@ -21,7 +20,10 @@ struct PythonScanner {
     private struct Open { var fn: Int; var indent: Int32; var levels: [Int32] }
     /// The functions whose bodies the scan is in, innermost last.
     private var open: [Open] = []
-    private let decisions: Set<UInt64>
+    private static let decisions: Set<UInt64> = {
+        let v = Vocabulary.shared
+        return [v.if_, v.elif, v.for_, v.while_, v.except, Vocabulary.h("finally"), v.and, v.or]
+    }()
 
     mutating func run() {
         let heads = logicalLineHeads()
@@ -40,7 +42,7 @@ struct PythonScanner {
             guard t.kind == .identifier else { continue }
             if t.hash == v.def && (isHead || (k > 0 && tokens[k - 1].isIdent(v.async_))) && k + 1 < tokens.count {
                 define(at: k, head: isHead ? t : tokens[k - 1])
-            } else if decisions.contains(t.hash), let o = open.last {
+            } else if Self.decisions.contains(t.hash), let o = open.last {
                 functions[o.fn].facts.ccn += 1
             }
         }

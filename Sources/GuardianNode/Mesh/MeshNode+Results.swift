@@ -221,8 +221,8 @@ extension MeshNode {
     typealias SyncOutcome = ResultSession.Outcome
 
     /// Answers what a session's state machine needs from this node: its ring, its store, and
-    /// verification of the records a peer sent. Counts the envelopes that cross.
-    nonisolated func fulfil(_ need: ResultSession.Need, _ replicas: Replicas, counter: inout SyncBytes,
+    /// verification of the records a peer sent.
+    nonisolated func fulfil(_ need: ResultSession.Need, _ replicas: Replicas,
                             vouched: inout [String: VerifyingKey]?) async throws -> ResultSession.Answer {
         let store = replicas.store
         switch need {
@@ -239,10 +239,8 @@ extension MeshNode {
             // the keys vouched for are read once per session (the node's keys come from files)
             if vouched == nil { vouched = await outgoingKeys(replicas) }
             let (records, consumed) = try store.replicaRecords(ids: ids, maxBytes: Self.recordBudget, keys: vouched ?? [:])
-            counter.records += records.reduce(0) { $0 + $1.envelope.count }
             return .records(records, consumed: consumed)
         case .store(let records):
-            counter.records += records.reduce(0) { $0 + $1.envelope.count }
             let (stored, refused) = await replicas.storeVerified(records, await signerKeys())
             return .stored(ids: stored, refused: refused)
         }
@@ -272,7 +270,9 @@ extension MeshNode {
                         guard let plain = await self.opened(answer, .results) else { throw GuardianError.io("a refused frame") }
                         directive = session.receive(try ResultSync.decode(plain))
                     case .need(let need):
-                        directive = session.provide(try await self.fulfil(need, replicas, counter: &counter, vouched: &vouched))
+                        let answer = try await self.fulfil(need, replicas, vouched: &vouched)
+                        counter.add(need, answer)
+                        directive = session.provide(answer)
                     case .finished(let outcome):
                         return outcome
                     case .refuse(let reason):
@@ -306,11 +306,10 @@ extension MeshNode {
             }
             var directive = session.receive(message)
             // a push is replication, not anti-entropy: its envelopes are not counted as a session's
-            var uncounted = SyncBytes()
             let isPush: Bool = if case .push = message { true } else { false }
             while case .need(let need) = directive {
-                let answer = isPush ? try await fulfil(need, replicas, counter: &uncounted, vouched: &vouched)
-                    : try await fulfil(need, replicas, counter: &counter, vouched: &vouched)
+                let answer = try await fulfil(need, replicas, vouched: &vouched)
+                if !isPush { counter.add(need, answer) }
                 directive = session.provide(answer)
             }
             switch directive {
@@ -343,6 +342,15 @@ extension MeshNode {
 struct SyncBytes {
     var frames = 0
     var records = 0
+
+    /// The envelopes a step moved: those loaded to send, and those received to store.
+    mutating func add(_ need: ResultSession.Need, _ answer: ResultSession.Answer) {
+        switch (need, answer) {
+        case (.store(let received), _): records += received.reduce(0) { $0 + $1.envelope.count }
+        case (_, .records(let sent, _)): records += sent.reduce(0) { $0 + $1.envelope.count }
+        default: break
+        }
+    }
     func record() {
         Metrics.Counter(label: "guardian_antientropy_bytes_total", dimensions: [("part", "frames")]).increment(by: frames)
         Metrics.Counter(label: "guardian_antientropy_bytes_total", dimensions: [("part", "records")]).increment(by: records)

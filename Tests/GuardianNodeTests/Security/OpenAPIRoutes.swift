@@ -1,6 +1,5 @@
 import Foundation
 import Testing
-import Yams
 
 /// The routes of `docs/openapi.yaml` with what a request to each takes: path parameters, query
 /// parameters with their schemas, and the request body's schema ($refs resolved). The HTTP fuzzer
@@ -25,18 +24,10 @@ struct OpenAPIRoutes {
     init() throws {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("docs/openapi.yaml")
-        let doc = try #require(try Yams.load(yaml: String(contentsOf: url, encoding: .utf8)) as? [String: Any])
-        let components = doc["components"] as? [String: Any] ?? [:]
-        func resolve(_ v: Any?) -> [String: Any]? {
-            guard var d = v as? [String: Any] else { return nil }
-            while let ref = d["$ref"] as? String {
-                let parts = ref.split(separator: "/").dropFirst(2) // "#/components/…"
-                guard parts.count == 2, let group = components[String(parts.first!)] as? [String: Any],
-                      let target = group[String(parts.last!)] as? [String: Any] else { return nil }
-                d = target
-            }
-            return d
-        }
+        // one reader of the document and of its $refs for the whole suite
+        let spec = try SchemaValidator(path: url.path)
+        let doc = spec.document
+        func resolve(_ v: Any?) -> [String: Any]? { (v as? [String: Any]).flatMap(spec.resolve) }
         var ops: [Operation] = []
         let paths = try #require(doc["paths"] as? [String: Any])
         for (path, value) in paths {
@@ -51,7 +42,7 @@ struct OpenAPIRoutes {
                 let params = shared + (try resolveAll(op["parameters"]))
                 let body = resolve(op["requestBody"]).flatMap { rb in
                     ((rb["content"] as? [String: Any])?["application/json"] as? [String: Any]).flatMap { resolve($0["schema"]) }
-                }.map { Self.deepResolve($0, resolve) }
+                }.map { Self.deepResolve($0, spec.resolve) }
                 let pathParameters = params.filter { $0["in"] as? String == "path" }.compactMap { $0["name"] as? String }
                 let placeholders = path.split(separator: "/").filter { $0.hasPrefix("{") }.map { String($0.dropFirst().dropLast()) }
                 #expect(Set(placeholders) == Set(pathParameters), "\(method) \(path): parameters \(pathParameters)")
