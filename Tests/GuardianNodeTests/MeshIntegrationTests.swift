@@ -159,7 +159,8 @@ import Testing
     @Test func keyRotationWithNoDowntime() async throws {
         let old = ClusterKeyring.generate(), new = ClusterKeyring.generate()
         let a = try await Self.start("alpha", key: old)
-        let b = try await Self.start("bravo", key: old, join: try #require(a.gossipAddress))
+        let aGossip: String = try #require(a.gossipAddress)
+        let b = try await Self.start("bravo", key: old, join: aGossip)
         try await Self.eventually("joined", [a, b]) { s in s.count == 2 && s.values.allSatisfy { $0 == "alive" } }
         for n in [a, b] { #expect(try Self.cli(n, ["keys", "install", new]).status == 0) }
         #expect(try Self.cli(a, ["keys", "use", new]).status == 0) // a seals with the new key, b still with the old: both open both
@@ -178,7 +179,8 @@ import Testing
         // a restart started with the old key on the command line keeps the rotated keyring (the old
         // key is installed again for opening, but the new one stays primary)
         #expect(await a.stopGracefully())
-        let again = try await Self.start("alpha", key: old, join: try #require(b.gossipAddress), dataDir: a.dataDir)
+        let bGossip: String = try #require(b.gossipAddress)
+        let again = try await Self.start("alpha", key: old, join: bGossip, dataDir: a.dataDir)
         try await Self.eventually("rejoined on the new key", [again, b]) { s in s.count == 2 && s.values.allSatisfy { $0 == "alive" } }
         again.stop()
         b.stop()

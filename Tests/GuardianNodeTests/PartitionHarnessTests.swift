@@ -45,13 +45,13 @@ final class Netns: @unchecked Sendable { // used by one test at a time
         Self.made += 1
         subnet = (Int(getpid() % 40) * 5 + Self.made) % 250 + 1
         prefix = "gd\(getpid() % 1000)x\(Self.made)n"
-        try? Self.run(["link", "del", bridge])
+        _ = try? Self.run(["link", "del", bridge])
         try Self.run(["link", "add", bridge, "type", "bridge"])
         try Self.run(["addr", "add", "10.77.\(subnet).1/24", "dev", bridge])
         try Self.run(["link", "set", bridge, "up"])
         for i in 0..<count {
             let ns = names[i], veth = "\(prefix)v\(i)"
-            try? Self.run(["netns", "del", ns])
+            _ = try? Self.run(["netns", "del", ns])
             try Self.run(["netns", "add", ns])
             try Self.run(["link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns])
             try Self.run(["link", "set", veth, "master", bridge, "up"])
@@ -85,8 +85,8 @@ final class Netns: @unchecked Sendable { // used by one test at a time
 
     deinit {
         for i in 0..<count { _ = try? Self.run(["link", "del", "\(prefix)v\(i)"]) }
-        for ns in names { _ = try? Self.run(["netns", "del", ns]) }
-        _ = try? Self.run(["link", "del", bridge])
+        for ns in names { _ = _ = try? Self.run(["netns", "del", ns]) }
+        _ = _ = try? Self.run(["link", "del", bridge])
     }
 }
 

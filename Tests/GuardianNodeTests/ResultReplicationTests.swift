@@ -210,7 +210,8 @@ import Testing
             try await MeshRegistryTests.eventually("audited on alpha", timeout: 60) { try await Self.localIDs(a, p.id).count == 1 }
             before[p.id] = try await Self.localIDs(a, p.id)
         }
-        let b = try await Self.start("bravo", key: key, join: try #require(a.gossipAddress), env: env)
+        let aGossip: String = try #require(a.gossipAddress)
+        let b = try await Self.start("bravo", key: key, join: aGossip, env: env)
         defer { b.stop() }
         for p in projects where p.owner == "bravo" {
             try await MeshRegistryTests.eventually("alpha's results of \(p.id) streamed to bravo, then dropped on alpha", timeout: 40) {

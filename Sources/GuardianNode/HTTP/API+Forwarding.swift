@@ -1,14 +1,13 @@
+import AsyncHTTPClient
 import Foundation
 import GuardianStore
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import GuardianCrypto
 import GuardianMesh
 import HTTPTypes
 import Hummingbird
 import Metrics
 import NIOCore
+import NIOHTTP1
 
 /// Any node answers: a request about a project this node does not own is sent on to an owner
 /// (primary first) and the owner's answer returned, marked `X-Guardian-Served-By`. This node
@@ -30,13 +29,9 @@ extension API {
                                           "x-guardian-member", "x-guardian-served-by", "authorization", "cookie", "proxy-authorization",
                                           "x-gitlab-token", "x-hub-signature", "x-hub-signature-256"]
 
-    /// Outbound node-to-node HTTP (URLSession, which the CLI already links: no client package to build).
-    static let peerSession: URLSession = {
-        let c = URLSessionConfiguration.ephemeral
-        c.timeoutIntervalForRequest = 15
-        c.httpMaximumConnectionsPerHost = 8
-        return URLSession(configuration: c)
-    }()
+    /// How long a member has to answer a forwarded request, and the largest answer passed on.
+    static let peerTimeout = TimeAmount.seconds(15)
+    static let peerAnswerLimit = 64 << 20
 
     /// True when the request must be answered here: no mesh, `?local=1`, or it was forwarded already.
     func answersLocally(_ request: Request, _ context: GuardianContext) -> Bool {
@@ -68,7 +63,7 @@ extension API {
         for owner in owners {
             guard let address = addresses[owner] else { failures.append("\(owner): not alive here"); continue }
             do { return try await send(request, body: body, caller: caller, to: owner, at: address, via: mesh).response } catch {
-                failures.append("\(owner) at \(address): \(error.localizedDescription)")
+                failures.append("\(owner) at \(address): \(error)")
             }
         }
         throw APIError(.serviceUnavailable, "owners_unreachable",
@@ -88,8 +83,8 @@ extension API {
     /// A member's answer: the response to pass on, and its body and headers as received.
     struct PeerAnswer {
         var response: Response
-        var body: Data
-        var http: HTTPURLResponse
+        var body: ByteBuffer
+        var headers: HTTPHeaders
     }
 
     /// Stored results whose bytes no longer hash to their ids are removed (a good copy comes back by
@@ -103,39 +98,39 @@ extension API {
     /// when this node owns its project.
     func readRepair(_ answer: PeerAnswer, id: String) async {
         guard let mesh, answer.response.status == .ok,
-              let project = answer.http.value(forHTTPHeaderField: Self.projectHeader.rawName),
-              let createdAt = answer.http.value(forHTTPHeaderField: Self.createdAtHeader.rawName).flatMap(Double.init),
+              let project = answer.headers.first(name: Self.projectHeader.rawName),
+              let createdAt = answer.headers.first(name: Self.createdAtHeader.rawName).flatMap(Double.init),
               await node.owners(of: project).contains(node.config.name) else { return }
-        let envelope = [UInt8](answer.body)
+        let envelope = [UInt8](buffer: answer.body)
         guard DSSE.recordID(envelope) == id else { return }
         let (stored, _) = await node.storeReplicas([ResultSync.Record(project: project, createdAt: createdAt, envelope: envelope)],
                                                    signers: await mesh.signerKeys())
         if !stored.isEmpty { Metrics.Counter(label: "guardian_read_repairs_total").increment() }
     }
 
+    /// One forwarded request over the process's shared async-http-client pool (the server's own
+    /// event loops; no second networking stack).
     private func send(_ request: Request, body: ByteBuffer, caller: MemberClaim.Caller, to owner: String, at address: String,
                       via mesh: MeshNode) async throws -> PeerAnswer {
         let path = request.uri.description
-        guard let url = URL(string: "http://\(address)\(path)") else { throw APIError(.badGateway, "bad_address", address) }
-        var out = URLRequest(url: url)
-        out.httpMethod = request.method.rawValue
+        var out = HTTPClientRequest(url: "http://\(address)\(path)")
+        out.method = HTTPMethod(rawValue: request.method.rawValue)
         // the caller's headers (content type, a webhook's delivery id and event), never its credentials nor the hop's
         for field in request.headers where !Self.hopHeaders.contains(field.name.canonicalName) {
-            out.addValue(field.value, forHTTPHeaderField: field.name.rawName)
+            out.headers.add(name: field.name.rawName, value: field.value)
         }
-        let bytes = [UInt8](buffer: body)
         let claim = MemberClaim(from: node.config.name, to: owner, method: request.method.rawValue, path: path,
-                                bodyHash: MemberClaim.hash(body: bytes), caller: caller)
-        out.setValue(await mesh.sealClaim(claim), forHTTPHeaderField: "X-Guardian-Member")
-        if !bytes.isEmpty { out.httpBody = Data(bytes) }
-        let (data, response) = try await Self.peerSession.data(for: out)
-        guard let http = response as? HTTPURLResponse else { throw APIError(.badGateway, "bad_gateway", "no HTTP answer from \(owner)") }
+                                bodyHash: MemberClaim.hash(body: [UInt8](buffer: body)), caller: caller)
+        out.headers.replaceOrAdd(name: Self.memberHeader.rawName, value: await mesh.sealClaim(claim))
+        if body.readableBytes > 0 { out.body = .bytes(body) }
+        let answer = try await HTTPClient.shared.execute(out, timeout: Self.peerTimeout)
+        let data = try await answer.body.collect(upTo: Self.peerAnswerLimit)
         var headers: HTTPFields = [Self.servedByHeader: owner]
-        headers[.contentType] = http.value(forHTTPHeaderField: "Content-Type") ?? "application/json"
+        headers[.contentType] = answer.headers.first(name: "Content-Type") ?? "application/json"
         for name in [Self.recordIDHeader, Self.projectHeader, Self.createdAtHeader] {
-            if let v = http.value(forHTTPHeaderField: name.rawName) { headers[name] = v }
+            if let v = answer.headers.first(name: name.rawName) { headers[name] = v }
         }
-        return PeerAnswer(response: Response(status: .init(code: http.statusCode), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data))),
-                          body: data, http: http)
+        return PeerAnswer(response: Response(status: .init(code: Int(answer.status.code)), headers: headers, body: .init(byteBuffer: data)),
+                          body: data, headers: answer.headers)
     }
 }

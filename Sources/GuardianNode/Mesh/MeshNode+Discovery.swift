@@ -48,7 +48,8 @@ extension MeshNode {
     func setDiscoveryChannel(_ channel: any Channel) { discoveryChannel = channel }
 
     func sealedAnnouncement() -> [UInt8]? {
-        guard let me = instance?.myself, !(instance?.leaving ?? true) else { return nil }
+        guard !instance.leaving else { return nil }
+        let me = instance.myself
         let a = Discovery.Announcement(name: me.name, id: me.meta.id, publicKey: me.meta.publicKey, address: advertised)
         return ClusterSeal.seal(Discovery.encode(a, signer: signer), keyring: keyring, context: .discovery, now: wall())
     }
@@ -64,7 +65,7 @@ extension MeshNode {
             return refused(error.rawValue)
         }
         guard let a = Discovery.decode(plain) else { return refused("bad_signature") }
-        guard let s = instance, a.id != s.me.id, a.address != advertised else { return }
+        guard a.id != instance.me.id, a.address != advertised else { return }
         if liveOthers.contains(where: { $0.meta.id == a.id && $0.meta.address == a.address }) { return }
         let now = mono()
         if let last = discoveryAttempts[a.address], now - last < 10_000 { return }

@@ -39,15 +39,14 @@ extension MeshNode {
     }
 
     /// Other members that are alive or suspect.
-    var liveOthers: [Member] { instance?.others.filter(\.status.isLive) ?? [] }
+    var liveOthers: [Member] { instance.others.filter(\.status.isLive) }
 
     func pushPullLoop() async {
         let interval = Double(config.pushPullSeconds)
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(Int(interval * 1000 * Double.random(in: 0.75...1.25))))
-            guard let leaving = instance?.leaving, !leaving else { continue }
-            let peer = instance!.pushPullPeer()
-            if let peer {
+            guard !instance.leaving else { continue }
+            if let peer = instance.pushPullPeer() {
                 await exchange(with: peer.meta.address)
             } else {
                 // alone (or everyone forgotten): try the configured and remembered peers again
@@ -79,10 +78,9 @@ extension MeshNode {
 
     /// `guardian force-leave NAME`.
     public func forceLeave(_ name: String) async throws {
-        guard instance != nil else { throw NodeError(.conflict, "force_leave_refused", "the mesh is not running") }
         let now = mono()
         let ds: [SWIMInstance.Directive]
-        do { ds = try instance!.forceLeave(name, now: now) } catch {
+        do { ds = try instance.forceLeave(name, now: now) } catch {
             throw NodeError(error.kind == .noSuchMember ? .notFound : .conflict, "force_leave_refused", error.message)
         }
         await carryOut(ds)
@@ -91,6 +89,6 @@ extension MeshNode {
     /// `guardian join` at run time: one attempt, answered with the number of members now known.
     public func join(_ address: String) async -> Int? {
         guard await exchange(with: address) else { return nil }
-        return instance.map { $0.liveCount }
+        return instance.liveCount
     }
 }

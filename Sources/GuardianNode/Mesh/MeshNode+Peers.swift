@@ -19,8 +19,7 @@ extension MeshNode {
 
     func savePeers() {
         peersDirty = false
-        guard let s = instance else { return }
-        let list = s.others.filter { $0.status != .left }.map(\.meta.address).sorted()
+        let list = instance.others.filter { $0.status != .left }.map(\.meta.address).sorted()
         guard let data = try? JSONEncoder().encode(list) else { return }
         try? dataDir.writeAtomically("peers.json", [UInt8](data), mode: 0o600)
         // members' public keys, merged into what was kept before: an offline export names its signers with them

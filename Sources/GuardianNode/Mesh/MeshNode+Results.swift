@@ -149,7 +149,8 @@ extension MeshNode {
     /// One round. A new cycle (`catchUp` false) owes a session to every member this node shares
     /// projects with; a catch-up round starts only members the cycle still owes.
     public func antiEntropyRound(catchUp: Bool = false) async {
-        guard let replicas, let ring = ring() else { return }
+        guard let replicas else { return }
+        let ring = ring()
         guard let registered = try? replicas.store.projectIDs(), let held = try? replicas.store.projectsWithResults() else { return }
         let count = config.replicationFactor
         let plan = handoffs.plan(registered: registered, held: held, owners: { ring.owners(of: $0, count: count) }, now: mono(),
@@ -330,7 +331,7 @@ extension MeshNode {
 
     /// The projects this node and `peer` both own, from this node's ring.
     func sharedScope(with peer: String, registered: [String]) -> [String] {
-        guard let ring = ring() else { return [] }
+        let ring = ring()
         return registered.filter { p in
             let owners = ring.owners(of: p, count: config.replicationFactor)
             return owners.contains(config.name) && owners.contains(peer)

@@ -19,23 +19,22 @@ extension MeshNode {
         public var digest: UInt64
     }
 
-    public func view() -> View? {
-        guard let s = instance else { return nil }
+    public func view() -> View {
+        let s = instance
         return View(me: s.myself, members: s.others.sorted { $0.name < $1.name }, rtt: s.rtt, digest: s.digest)
     }
 
     /// The consistent-hash ring of the live members this node sees, itself included.
-    public func ring() -> Ring? {
-        guard let s = instance else { return nil }
+    public func ring() -> Ring {
         if let cachedRing { return cachedRing }
-        let r = Ring(members: s.others, including: s.me)
+        let r = Ring(members: instance.others, including: instance.me)
         cachedRing = r
         return r
     }
 
     /// The owners a key would have if every member not known to have left were alive.
     public func intendedOwners(of key: String) -> [String] {
-        guard let s = instance else { return [config.name] }
+        let s = instance
         if cachedIntendedRing == nil {
             let nodes = s.others.filter { $0.status != .left }.map { Ring.Node(name: $0.name, capacity: $0.meta.capacity) }
                 + [Ring.Node(name: s.me.name, capacity: s.me.capacity)]
@@ -47,6 +46,6 @@ extension MeshNode {
 
     /// The owners of a key on the current ring (primary first).
     public func owners(of key: String) -> [String] {
-        ring()?.owners(of: key, count: config.replicationFactor) ?? [config.name]
+        ring().owners(of: key, count: config.replicationFactor)
     }
 }

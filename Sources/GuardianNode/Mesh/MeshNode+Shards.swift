@@ -50,7 +50,8 @@ extension MeshNode {
     /// did. With no other live member there is nothing to shard: every answer is nil.
     public nonisolated func analyseShards(project: String, commit: String, files: [ShardFile], limits: AnalysisLimits,
                                           mirror: String) async -> (facts: [[UInt8]?], runs: [ShardRun]) {
-        guard let ring = await ring(), ring.nodes.count > 1, !files.isEmpty else { return (Array(repeating: nil, count: files.count), []) }
+        let ring = await ring()
+        guard ring.nodes.count > 1, !files.isEmpty else { return (Array(repeating: nil, count: files.count), []) }
         let members = ring.nodes.map(\.name).sorted()
         let parts = Shards.split(files, into: members.count)
         let offset = Int(Ring.position(of: "\(project)/\(commit)") % UInt64(members.count))

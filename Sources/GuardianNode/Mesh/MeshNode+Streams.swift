@@ -59,9 +59,8 @@ extension MeshNode {
         return frame.withUnsafeReadableBytes { open(UnsafeRawBufferPointer(rebasing: $0[1...]), kind.context) }
     }
 
-    func sealedState() -> ByteBuffer? {
-        guard let s = instance else { return nil }
-        return sealed(.pushPull, Wire.encode(states: s.state))
+    func sealedState() -> ByteBuffer {
+        sealed(.pushPull, Wire.encode(states: instance.state))
     }
 
     func mergeFrame(_ frame: ByteBuffer, from peer: String) async -> Bool {
@@ -69,9 +68,8 @@ extension MeshNode {
         guard let states = try? Wire.decodeStates(plain) else { refuse("malformed"); return false }
         let kept = states.filter { bound(.alive(incarnation: $0.incarnation, meta: $0.meta)) }
         if kept.count != states.count { refuse("bad_identity") }
-        guard instance != nil else { return false }
         let now = mono()
-        let ds = instance!.merge(kept, from: peer, now: now)
+        let ds = instance.merge(kept, from: peer, now: now)
         await carryOut(ds)
         return true
     }
@@ -102,7 +100,8 @@ extension MeshNode {
                 guard let frame = try await it.next() else { return }
                 switch frame.getInteger(at: frame.readerIndex, as: UInt8.self).flatMap(Stream.init) {
                 case .pushPull:
-                    guard await self.mergeFrame(frame, from: "push-pull"), let mine = await self.sealedState() else { return }
+                    guard await self.mergeFrame(frame, from: "push-pull") else { return }
+                    let mine = await self.sealedState()
                     try await outbound.write(mine)
                 case .registry:
                     var next: ByteBuffer? = frame
@@ -147,7 +146,7 @@ extension MeshNode {
     /// One push-pull exchange with the member at `address`; true when states were exchanged.
     @discardableResult
     public func pushPull(with address: String) async -> Bool {
-        guard let mine = sealedState() else { return false }
+        let mine = sealedState()
         do {
             return try await withStream(to: address) { it, out in
                 try await out.write(mine)

@@ -24,7 +24,9 @@ public actor MeshNode: Service {
     let peersFile: String
     let dataDir: DataDirectory
     let started = ContinuousClock.now
-    var instance: SWIMInstance?
+    /// The membership state machine. It exists from the start with the configured address; `run`
+    /// announces the bound one (a new incarnation) before any socket serves.
+    var instance: SWIMInstance
     var replay = ReplayWindow()
     /// Member headers of forwarded HTTP requests have their own window (a header opens once).
     var memberReplay = ReplayWindow()
@@ -88,6 +90,31 @@ public actor MeshNode: Service {
         httpAddress = config.httpAddr
         self.registry = registry
         handoffs = HandoffPlanner(me: config.name, grace: Millis(config.handoffGraceSeconds) * 1000)
+        var meta = NodeMeta(name: config.name, id: signer.verifyingKey.nodeID.value, publicKey: signer.verifyingKey.base64,
+                            address: config.advertiseAddr ?? config.gossipAddr, httpAddress: config.httpAddr,
+                            version: Auditor.version, tags: config.tags)
+        if meta.tags["capacity"] == nil { meta.tags["capacity"] = "1" }
+        // Start above any incarnation this identity used before: a restarted node must not be taken
+        // for its own dead former self.
+        instance = SWIMInstance(me: meta, incarnation: UInt64(Date().timeIntervalSince1970), config: Self.swimConfig(config),
+                                seed: UInt64.random(in: 0...UInt64.max), now: 0)
+    }
+
+    static func swimConfig(_ config: AgentConfig) -> SWIMInstance.Config {
+        var swim = SWIMInstance.Config()
+        swim.probeInterval = Millis(config.probeIntervalMs)
+        swim.probeTimeout = swim.probeInterval * 3 / 10
+        swim.probeWindow = swim.probeInterval * 8 / 10
+        swim.gossipInterval = max(20, swim.probeInterval / 5)
+        return swim
+    }
+
+    /// Announces this node's metadata when it changed (a new incarnation).
+    func announce(address: String? = nil, httpAddress: String? = nil) {
+        var meta = instance.me
+        if let address { meta.address = address }
+        if let httpAddress { meta.httpAddress = httpAddress }
+        if meta != instance.me { instance.update(meta: meta) }
     }
 
     /// The HTTP server is bound: gossip its real address (the configured port may be 0, the host
@@ -96,9 +123,7 @@ public actor MeshNode: Service {
         var h = host
         if h == "0.0.0.0", let (gossipHost, _) = try? AgentConfig.parseAddress(advertised, what: "address") { h = gossipHost }
         httpAddress = "\(h):\(port)"
-        guard var meta = instance?.myself.meta, meta.httpAddress != httpAddress else { return }
-        meta.httpAddress = httpAddress
-        instance!.update(meta: meta)
+        announce(httpAddress: httpAddress)
     }
 
     func mono() -> Millis {
@@ -123,17 +148,7 @@ public actor MeshNode: Service {
                 logger.warning("mesh: bound to 0.0.0.0 without advertise_addr; other hosts are told 127.0.0.1, which only works on one machine")
             }
         }
-        var meta = NodeMeta(name: config.name, id: identity.nodeID.value, publicKey: identity.base64, address: advertised,
-                            httpAddress: httpAddress, version: Auditor.version, tags: config.tags)
-        if meta.tags["capacity"] == nil { meta.tags["capacity"] = "1" }
-        var swim = SWIMInstance.Config()
-        swim.probeInterval = Millis(config.probeIntervalMs)
-        swim.probeTimeout = swim.probeInterval * 3 / 10
-        swim.probeWindow = swim.probeInterval * 8 / 10
-        swim.gossipInterval = max(20, swim.probeInterval / 5)
-        // Start above any incarnation this identity used before: a restarted node must not be taken
-        // for its own dead former self.
-        instance = SWIMInstance(me: meta, incarnation: UInt64(wall() / 1000), config: swim, seed: UInt64.random(in: 0...UInt64.max), now: mono())
+        announce(address: advertised, httpAddress: httpAddress)
         logger.notice("mesh: gossip on \(advertised) (UDP and TCP)", metadata: ["name": "\(config.name)"])
         FileHandle.standardError.write(Data("mesh gossip on \(advertised)\n".utf8))
 
@@ -262,9 +277,9 @@ public actor MeshNode: Service {
 
     /// Graceful leave: tell a few members, give the datagrams a moment to go out.
     public func leave() async {
-        guard let leaving = instance?.leaving, !leaving else { return }
+        guard !instance.leaving else { return }
         let now = mono()
-        let ds = instance!.leave(now: now)
+        let ds = instance.leave(now: now)
         await carryOut(ds)
         try? await Task.sleep(for: .milliseconds(200))
         logger.notice("mesh: left")
@@ -273,13 +288,13 @@ public actor MeshNode: Service {
     // MARK: datagrams
 
     func datagram(_ bytes: [UInt8], from address: SocketAddress) async {
-        guard instance != nil, let plain = open(bytes, .datagram, maxSize: Wire.maxDatagram) else { return }
+        guard let plain = open(bytes, .datagram, maxSize: Wire.maxDatagram) else { return }
         guard let message = try? Wire.decode(plain) else { return refuse("malformed") }
         let kept = message.updates.filter(bound)
         if kept.count != message.updates.count { refuse("bad_identity") }
         let from = "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
         let now = mono()
-        let ds = instance!.receive(kept.count == message.updates.count ? message : message.replacingUpdates(kept), from: from, now: now)
+        let ds = instance.receive(kept.count == message.updates.count ? message : message.replacingUpdates(kept), from: from, now: now)
         await carryOut(ds)
     }
 
@@ -345,13 +360,10 @@ public actor MeshNode: Service {
 
     func tickLoop() async {
         while !Task.isCancelled {
-            guard let deadline = instance?.nextDeadline else { return }
-            let wait = max(2, min(deadline - mono(), Millis(max(10, config.probeIntervalMs / 10))))
+            let wait = max(2, min(instance.nextDeadline - mono(), Millis(max(10, config.probeIntervalMs / 10))))
             try? await Task.sleep(for: .milliseconds(wait))
-            // read the instance again: datagrams and syncs changed it while this task slept
-            guard instance != nil else { return }
             let now = mono()
-            let ds = instance!.tick(now: now)
+            let ds = instance.tick(now: now)
             await carryOut(ds)
             // at most every 5 s, so churn does not rewrite the file on every event
             if peersDirty && now >= nextPeersSave {

@@ -1,6 +1,7 @@
 import GuardianStore
 import GuardianCrypto
 import NIOCore
+import NIOExtras
 import Synchronization
 
 /// The largest frame a connection accepts: small until the peer proves it holds the cluster key
@@ -40,7 +41,11 @@ struct PendingConnections {
     }
 }
 
-/// Stream frames: a 4-byte big-endian length, then the frame.
+/// Stream frames: a 4-byte big-endian length, then the frame (written by NIOExtras'
+/// `LengthFieldPrepender`). NIOExtras' `LengthFieldBasedFrameDecoder` reads the same format but
+/// buffers any frame up to 2 GiB, and `ByteToMessageHandler`'s `maximumBufferSize` is fixed per
+/// connection and checked only after bytes are held; this decoder refuses a header over the
+/// connection's current limit (`FrameLimit`, raised by the hello) before buffering a byte of it.
 struct FrameDecoder: ByteToMessageDecoder {
     typealias InboundOut = ByteBuffer
     let limit: FrameLimit
@@ -93,14 +98,6 @@ public enum StreamFrames {
     }
 }
 
-struct FrameEncoder: MessageToByteEncoder {
-    typealias OutboundIn = ByteBuffer
-    func encode(data: ByteBuffer, out: inout ByteBuffer) throws {
-        out.writeInteger(UInt32(data.readableBytes))
-        out.writeImmutableBuffer(data)
-    }
-}
-
 extension MeshNode {
     typealias FramedChannel = NIOAsyncChannel<ByteBuffer, ByteBuffer>
 
@@ -109,7 +106,7 @@ extension MeshNode {
         ch.eventLoop.makeCompletedFuture {
             let limit = FrameLimit()
             try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(limit: limit)))
-            try ch.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
+            try ch.pipeline.syncOperations.addHandler(LengthFieldPrepender(lengthFieldBitLength: .thirtyTwoBits))
             return (try FramedChannel(wrappingChannelSynchronously: ch), limit)
         }
     }

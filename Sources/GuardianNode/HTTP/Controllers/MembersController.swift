@@ -65,7 +65,7 @@ struct MembersController {
     }
 
     @Sendable func keys(_ request: Request, context: GuardianContext) async throws -> Response {
-        let ids = await try meshForAdmin(context, "see the keyring").keyIDs()
+        let ids = try await meshForAdmin(context, "see the keyring").keyIDs()
         return try API.encodable(KeysView(primary: ids.primary, keys: ids.all))
     }
 
