@@ -32,8 +32,10 @@ let package = Package(
                        providers: [.apt(["libsodium-dev"])]),
         .systemLibrary(name: "CGit2", pkgConfig: "libgit2",
                        providers: [.apt(["libgit2-dev"])]),
-        .target(name: "GuardianCore", swiftSettings: strict),
-        .target(name: "GuardianCrypto", dependencies: ["CSodium", "GuardianCore"], swiftSettings: strict),
+        // The one JSON module: the fast reader (`JSONValue`, `JSONValue.Reader`) and the canonical writer.
+        .target(name: "GuardianJSON", swiftSettings: strict),
+        .target(name: "GuardianCore", dependencies: ["GuardianJSON"], swiftSettings: strict),
+        .target(name: "GuardianCrypto", dependencies: ["CSodium", "GuardianCore", "GuardianJSON"], swiftSettings: strict),
         // The mesh's pure core: membership, ring, registry and replication sessions. No I/O; time and randomness are parameters.
         .target(name: "GuardianMesh", swiftSettings: strict),
         // Seeded simulators that drive the mesh's shipped state machines (tests and benchmarks only).
@@ -41,7 +43,7 @@ let package = Package(
         .target(
             name: "GuardianAudit",
             dependencies: [
-                "GuardianCore", "GuardianCrypto", "CGit2",
+                "GuardianCore", "GuardianCrypto", "GuardianJSON", "CGit2",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 // .guardian.yml, the repository's own configuration
                 .product(name: "Yams", package: "Yams"),
@@ -102,15 +104,16 @@ let package = Package(
             swiftSettings: strict),
         .target(name: "GuardianTestKit", swiftSettings: strict),
         .testTarget(name: "GuardianCoreTests", dependencies: ["GuardianCore"], swiftSettings: strict),
+        .testTarget(name: "GuardianJSONTests", dependencies: ["GuardianJSON"], swiftSettings: strict),
         .testTarget(name: "GuardianAuditTests",
-                    dependencies: ["GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianMesh", "GuardianTestKit"],
+                    dependencies: ["GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianJSON", "GuardianMesh", "GuardianTestKit"],
                     swiftSettings: strict),
         .testTarget(name: "GuardianCLITests", dependencies: ["GuardianCore", "GuardianTestKit"], swiftSettings: strict),
         .testTarget(name: "GuardianCryptoTests", dependencies: ["GuardianCrypto"], swiftSettings: strict),
         .testTarget(name: "GuardianMeshTests", dependencies: ["GuardianMesh", "GuardianSimulation", "GuardianCrypto"], swiftSettings: strict),
         .testTarget(name: "GuardianFuzzTests", dependencies: ["GuardianFuzz"], swiftSettings: strict),
         .testTarget(name: "GuardianNodeTests",
-                    dependencies: ["GuardianNode", "GuardianStore", "GuardianAudit", "GuardianCrypto", "GuardianCore", "GuardianTestKit", "GuardianMesh", "GuardianFuzz",
+                    dependencies: ["GuardianNode", "GuardianStore", "GuardianAudit", "GuardianCrypto", "GuardianCore", "GuardianJSON", "GuardianTestKit", "GuardianMesh", "GuardianFuzz",
                                    .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Yams", package: "Yams"),
                                    .product(name: "Hummingbird", package: "hummingbird"),
                                    .product(name: "HummingbirdTesting", package: "hummingbird")],

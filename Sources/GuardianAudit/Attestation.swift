@@ -1,6 +1,7 @@
 import Foundation
 import GuardianCore
 import GuardianCrypto
+import GuardianJSON
 
 /// An in-toto Statement v1 whose subject is the repository and its `gitCommit` digest and whose
 /// predicate is the audit report. Signed in a DSSE envelope, it is Guardian's result record.

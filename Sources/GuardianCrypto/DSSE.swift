@@ -1,5 +1,6 @@
 import Foundation
 import GuardianCore
+import GuardianJSON
 
 /// Dead Simple Signing Envelope (DSSE v1): signatures over the pre-authentication encoding
 /// `"DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`, so that the payload type is signed too.
@@ -26,28 +27,60 @@ public struct VerifiedEnvelope: Sendable {
 public enum DSSE {
     public static let inTotoPayloadType = "application/vnd.in-toto+json"
 
-    /// Reads an envelope. JSONSerialization is several times faster than JSONDecoder on Linux,
-    /// and verification sits on the import path.
-    public static func parse(_ envelope: [UInt8]) throws -> DSSEEnvelope {
-        var scanner = EnvelopeScanner(envelope)
-        if let fast = scanner.parse() {
-            return DSSEEnvelope(payloadType: fast.type, payload: String(decoding: envelope[fast.payload], as: UTF8.self), signatures: fast.signatures)
-        }
-        return try parseGeneral(envelope)
+    /// An envelope's members as read in place: the payload's base64 stays in the envelope's bytes
+    /// when it has no escapes (as every envelope Guardian writes).
+    struct Fields {
+        var type: String
+        var payload: JSONValue.StringSlice
+        var signatures: [DSSEEnvelope.Signature]
     }
 
-    /// Any JSON shape (escapes, extra white space the scanner declines).
-    static func parseGeneral(_ envelope: [UInt8]) throws -> DSSEEnvelope {
+    /// Reads an envelope's members with the JSON reader, in any key order and white space; other
+    /// members are passed over. Anything that is not such an object is not an envelope.
+    static func fields(_ envelope: [UInt8]) throws -> Fields {
         let bad = CryptoError("not a DSSE envelope: the JSON does not have payloadType, payload and signatures")
-        guard let obj = (try? JSONSerialization.jsonObject(with: Data(envelope))) as? [String: Any],
-              let type = obj["payloadType"] as? String, let payload = obj["payload"] as? String,
-              let sigs = obj["signatures"] as? [[String: Any]] else { throw bad }
-        var signatures: [DSSEEnvelope.Signature] = []
-        for s in sigs {
-            guard let keyid = s["keyid"] as? String, let sig = s["sig"] as? String else { throw bad }
-            signatures.append(.init(keyid: keyid, sig: sig))
+        do {
+            return try JSONValue.read(envelope) { r in
+                var type: String?, payload: JSONValue.StringSlice?, signatures: [DSSEEnvelope.Signature]?
+                try r.members { key, r in
+                    switch key {
+                    case "payloadType": type = try r.string()
+                    case "payload": payload = try r.stringSlice()
+                    case "signatures":
+                        var list: [DSSEEnvelope.Signature] = []
+                        try r.array { r in
+                            var keyid: String?, sig: String?
+                            try r.members { key, r in
+                                switch key {
+                                case "keyid": keyid = try r.string()
+                                case "sig": sig = try r.string()
+                                default: try r.skip()
+                                }
+                            }
+                            guard let keyid, let sig else { throw bad }
+                            list.append(.init(keyid: keyid, sig: sig))
+                        }
+                        signatures = list
+                    default: try r.skip()
+                    }
+                }
+                guard let type, let payload, let signatures else { throw bad }
+                return Fields(type: type, payload: payload, signatures: signatures)
+            }
+        } catch is JSONValue.ParseError {
+            throw bad
         }
-        return DSSEEnvelope(payloadType: type, payload: payload, signatures: signatures)
+    }
+
+    /// Reads an envelope.
+    public static func parse(_ envelope: [UInt8]) throws -> DSSEEnvelope {
+        let f = try fields(envelope)
+        let payload: String
+        switch f.payload {
+        case .bytes(let r): payload = String(decoding: envelope[r], as: UTF8.self)
+        case .decoded(let text): payload = text
+        }
+        return DSSEEnvelope(payloadType: f.type, payload: payload, signatures: f.signatures)
     }
 
     /// Pre-authentication encoding.
@@ -111,21 +144,14 @@ public enum DSSE {
     public static func verify(_ envelope: [UInt8], trusted: [String: VerifyingKey]) throws -> VerifiedEnvelope {
         let notCanonical = CryptoError("not a canonical Guardian envelope: the bytes were re-encoded (white space, key order or"
                                        + " escapes) or re-wrapped; verify the envelope exactly as Guardian served it")
-        // Fast path: the scanner finds the payload in place, and only the bytes after it are compared.
-        var scanner = EnvelopeScanner(envelope)
-        let type: String, signatures: [DSSEEnvelope.Signature], decoded: [UInt8]?
-        if let fast = scanner.parse() {
-            guard fast.payload.lowerBound == head.count, envelope.starts(with: head),
-                  envelope[fast.payload.upperBound...].elementsEqual(tail(type: fast.type, signatures: fast.signatures)) else { throw notCanonical }
-            (type, signatures) = (fast.type, fast.signatures)
-            decoded = envelope.withUnsafeBufferPointer { Sodium.base64Decode(UnsafeBufferPointer(rebasing: $0[fast.payload])) }
-        } else {
-            // strings with escapes (a payload type that needs them): the canonical form is written and compared whole
-            let env = try parseGeneral(envelope)
-            guard encode(payload: Array(env.payload.utf8), type: env.payloadType, signatures: env.signatures) == envelope else { throw notCanonical }
-            (type, signatures) = (env.payloadType, env.signatures)
-            decoded = Sodium.base64Decode(env.payload)
-        }
+        // The payload is read in place, and only the bytes around it are compared with the one
+        // canonical form: the head before it, and the tail (type and signatures) after it. A payload
+        // written with escapes is never canonical (base64 needs none).
+        let f = try fields(envelope)
+        guard case .bytes(let range) = f.payload, range.lowerBound == head.count, envelope.starts(with: head),
+              envelope[range.upperBound...].elementsEqual(tail(type: f.type, signatures: f.signatures)) else { throw notCanonical }
+        let (type, signatures) = (f.type, f.signatures)
+        let decoded = envelope.withUnsafeBufferPointer { Sodium.base64Decode(UnsafeBufferPointer(rebasing: $0[range])) }
         // base64 with spare bits set is refused by the decoder: one payload, one text
         guard let payload = decoded else { throw CryptoError("payload is not valid (canonical) base64") }
         // one signer: with several, reordering or dropping signatures would give the same statement new ids
@@ -149,74 +175,4 @@ public enum DSSE {
     }
 
     static let head = Array(#"{"payload":""#.utf8)
-}
-
-/// A byte-level reader for envelopes in the plain shape Guardian writes (no escapes inside strings,
-/// any white space and key order). Anything else returns nil and the general JSON parser decides.
-struct EnvelopeScanner {
-    let b: [UInt8]
-    var i = 0
-    init(_ bytes: [UInt8]) { b = bytes }
-
-    mutating func ws() { while i < b.count, b[i] == 32 || b[i] == 10 || b[i] == 13 || b[i] == 9 { i += 1 } }
-    mutating func eat(_ c: UInt8) -> Bool { ws(); guard i < b.count, b[i] == c else { return false }; i += 1; return true }
-    /// A string without escapes (escapes: leave to the general parser).
-    mutating func string() -> String? { rawString().map { String(decoding: b[$0], as: UTF8.self) } }
-
-    /// The raw string's byte range (no escapes), for the payload.
-    /// The closing quote is found with `memchr` and the bytes before it checked in one branch-free
-    /// pass: the payload is most of an envelope, and this scan ran once per byte with bounds checks.
-    mutating func rawString() -> Range<Int>? {
-        guard eat(34) else { return nil }
-        let start = i
-        let end: Int? = b.withUnsafeBufferPointer { buf in
-            guard let base = buf.baseAddress, start < buf.count,
-                  let quote = memchr(base + start, 34, buf.count - start) else { return nil }
-            let stop = start + UnsafeRawPointer(base + start).distance(to: UnsafeRawPointer(quote))
-            var bad: UInt8 = 0
-            for k in start..<stop {
-                let c = base[k]
-                bad |= (c == 92 ? 1 : 0) | (c < 32 ? 1 : 0)
-            }
-            return bad == 0 ? stop : nil
-        }
-        guard let end else { return nil }
-        i = end + 1
-        return start..<end
-    }
-
-    mutating func parse() -> (type: String, payload: Range<Int>, signatures: [DSSEEnvelope.Signature])? {
-        var type: String?, payload: Range<Int>?, sigs: [DSSEEnvelope.Signature]?
-        guard eat(123) else { return nil }
-        repeat {
-            guard let key = string(), eat(58) else { return nil }
-            switch key {
-            case "payloadType": type = string()
-            case "payload": payload = rawString()
-            case "signatures":
-                guard eat(91) else { return nil }
-                var list: [DSSEEnvelope.Signature] = []
-                if !eat(93) {
-                    repeat {
-                        guard eat(123) else { return nil }
-                        var keyid: String?, sig: String?
-                        repeat {
-                            guard let k = string(), eat(58), let v = string() else { return nil }
-                            if k == "keyid" { keyid = v } else if k == "sig" { sig = v }
-                        } while eat(44)
-                        guard eat(125), let keyid, let sig else { return nil }
-                        list.append(.init(keyid: keyid, sig: sig))
-                    } while eat(44)
-                    guard eat(93) else { return nil }
-                }
-                sigs = list
-            default:
-                return nil
-            }
-        } while eat(44)
-        guard eat(125), let type, let payload, let sigs else { return nil }
-        ws()
-        guard i == b.count else { return nil }
-        return (type, payload, sigs)
-    }
 }

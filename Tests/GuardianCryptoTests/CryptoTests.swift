@@ -150,6 +150,29 @@ func hexBytes(_ s: String) -> [UInt8] {
         #expect(throws: (any Error).self) { try DSSE.verify(open, trusted: trusted(key)) }
     }
 
+    /// `parse` reads any JSON shape of an envelope through the JSON reader (key order, white space,
+    /// escapes, members it does not know), as JSONDecoder does; `verify` then refuses every one that
+    /// is not the canonical form.
+    @Test func parseReadsAnyShapeOfAnEnvelope() throws {
+        let key = SigningKey()
+        let env = DSSE.sign(payload: Array("{\"a\":[1]}".utf8), payloadType: "application/json", key: key)
+        let d = try JSONDecoder().decode(DSSEEnvelope.self, from: Data(env))
+        let shapes = [
+            String(decoding: env, as: UTF8.self),
+            #" { "signatures" : [ { "sig" : "\#(d.signatures[0].sig)" , "keyid" : "\#(d.signatures[0].keyid)", "x": [{}] } ] ,"# +
+                #" "payloadType" : "application\/json", "extra": {"n": null}, "payload" : "\#(d.payload.replacingOccurrences(of: "/", with: "\\/"))" } "#,
+        ]
+        for shape in shapes {
+            #expect(try DSSE.parse(Array(shape.utf8)) == d, "\(shape)")
+            #expect(try JSONDecoder().decode(DSSEEnvelope.self, from: Data(shape.utf8)) == d)
+        }
+        #expect(throws: CryptoError.self) { try DSSE.verify(Array(shapes[1].utf8), trusted: trusted(key)) }
+        for bad in ["[]", "{}", #"{"payloadType":"x","payload":"AQID"}"#, #"{"payloadType":1,"payload":"AQID","signatures":[]}"#,
+                    #"{"payloadType":"x","payload":"AQID","signatures":[{"keyid":"k"}]}"#, #"{"payloadType":"x","payload":"AQID","signatures":{}}"#] {
+            #expect(throws: CryptoError.self, "\(bad)") { try DSSE.parse(Array(bad.utf8)) }
+        }
+    }
+
     @Test func genuineEnvelopeVerifies() throws {
         let key = SigningKey()
         let env = DSSE.sign(payload: Array("{\"a\":1}".utf8), payloadType: "application/json", key: key)

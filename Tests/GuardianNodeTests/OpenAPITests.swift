@@ -9,6 +9,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import Testing
+import GuardianJSON
 
 /// docs/openapi.yaml must list exactly the routes the router serves, and the bodies the routes
 /// answer must have the documented shapes. The router runs in process over a real node (real

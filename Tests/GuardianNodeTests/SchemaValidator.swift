@@ -1,6 +1,7 @@
 import Foundation
 import GuardianCore
 import Yams
+import GuardianJSON
 
 /// Checks a JSON value against the part of JSON Schema that docs/openapi.yaml uses: `$ref`,
 /// `type` (one or a list, "null" included), `required`, `properties`, `items`,

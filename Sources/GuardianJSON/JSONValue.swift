@@ -129,12 +129,31 @@ public indirect enum JSONValue: Sendable, Equatable {
             return try p.string()
         }
 
+        /// The string at the current position where it lies in the document: the byte range between
+        /// its quotes when it has no escapes (its bytes are its text, nothing is copied), else its
+        /// decoded text. Any other value is passed over and gives nil. For large strings read in
+        /// place (a signed envelope's base64 payload).
+        public mutating func stringSlice() throws -> StringSlice? {
+            p.skipSpace()
+            guard p.i < p.b.count, p.b[p.i] == UInt8(ascii: "\"") else { try p.skip(depth: 1); return nil }
+            if let range = p.plainString() { return .bytes(range) }
+            return .decoded(try p.string())
+        }
+
         /// The number at the current position; any other value is passed over and gives nil.
         @inlinable public mutating func number() throws -> Double? {
             p.skipSpace()
             guard p.i < p.b.count, p.b[p.i] == UInt8(ascii: "-") || (48...57).contains(p.b[p.i]) else { try p.skip(depth: 1); return nil }
             return try p.number()
         }
+    }
+
+    /// A string as `Reader.stringSlice` gives it.
+    public enum StringSlice: Equatable, Sendable {
+        /// Offsets into the document of the text between the quotes (no escapes in it).
+        case bytes(Range<Int>)
+        /// The text of a string written with escapes.
+        case decoded(String)
     }
 
     /// A member name as `Reader.members` gives it: the raw bytes between the quotes, or the decoded
