@@ -20,16 +20,21 @@ public enum Agent {
             try MeshNode(config: config, signer: node.identity, dataDir: node.dataDir, events: node.events, logger: logger,
                          registry: node.registry)
         }
-        if let mesh {
-            await mesh.attach(replicas: .init(store: node.store, keys: { node.knownKeys() }) { records, keys in await node.storeReplicas(records, signers: keys) })
-            await node.attach(owners: { await mesh.owners(of: $0) }, results: { await mesh.pushResult($0) },
+        let replication = mesh.map { mesh in
+            ResultReplication(mesh: mesh, storage: .init(store: node.store, keys: { node.knownKeys() }) { records, keys in
+                await node.storeReplicas(records, signers: keys)
+            }, config: config, logger: logger)
+        }
+        if let mesh, let replication {
+            await mesh.attach(results: replication)
+            await node.attach(owners: { await mesh.owners(of: $0) }, results: { await replication.pushResult($0) },
                               shards: { await mesh.analyseShards(project: $0, commit: $1, files: $2, limits: $3, mirror: $4) })
         }
         if mesh == nil { logger.notice("no cluster key: running as a single node (guardian keygen makes one; see docs/mesh.md)") }
         let requestSeconds = config.httpRequestTimeoutSeconds
         let server = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [RequestDeadline(seconds: requestSeconds)],
                                                                   idleTimeout: .seconds(Int64(config.httpIdleTimeoutSeconds))))
-        let app = Application(router: API(node: node, mesh: mesh).router(), server: server,
+        let app = Application(router: API(node: node, mesh: mesh, replication: replication).router(), server: server,
                               configuration: .init(address: .hostname(host, port: port), serverName: "guardian"),
                               onServerRunning: { channel in
                                   let addr = channel.localAddress.map { "\($0)" } ?? config.httpAddr
@@ -42,10 +47,11 @@ public enum Agent {
                               },
                               logger: logger)
         let scheduler = SchedulerService(node: node, configFile: configFile)
-        // stopped in reverse order: audits first (the running ones finish and are stored), then the
-        // mesh, the scheduler and the HTTP server
+        // stopped in reverse order: audits first (the running ones finish, are stored and pushed),
+        // then replication, the mesh, the scheduler and the HTTP server
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app), .init(service: scheduler)]
         if let mesh { services.append(.init(service: mesh)) }
+        if let replication { services.append(.init(service: replication)) }
         services.append(.init(service: AuditService(node: node)))
         let group = ServiceGroup(configuration: .init(
             services: services,

@@ -91,7 +91,7 @@ extension API {
     /// read repair or anti-entropy) and counted.
     func removeCorrupt(_ ids: [String]) async throws {
         for id in ids { try node.store.deleteResult(id: id) }
-        await mesh?.noteCorrupt(ids)
+        await replication?.noteCorrupt(ids)
     }
 
     /// Read repair: a result this node lacked, fetched from a member, is verified and stored here

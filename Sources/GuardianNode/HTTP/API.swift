@@ -12,12 +12,15 @@ import NIOCore
 public struct API: Sendable {
     let node: Node
     let mesh: MeshNode?
+    /// Result replication (with a mesh): read repair, and the corrupt records a read found.
+    let replication: ResultReplication?
     let statusCache = RenderCache()
     var tokenCache: TokenCache { node.tokenCache }
     /// The ring of a node without a mesh: itself alone.
     let soloRing: Ring
 
-    public init(node: Node, mesh: MeshNode? = nil) {
+    public init(node: Node, mesh: MeshNode? = nil, replication: ResultReplication? = nil) {
+        self.replication = replication
         self.node = node
         self.mesh = mesh
         soloRing = Ring(nodes: [Ring.Node(name: node.config.name, capacity: Int(node.config.tags["capacity"] ?? "") ?? 1)])

@@ -38,6 +38,25 @@ extension MeshNode {
         return out
     }
 
+    /// Result replication serves the results streams members open; its store answers which
+    /// projects are registered here.
+    public func attach(results: ResultReplication) {
+        self.results = results
+        projectStore = results.storage.store
+    }
+
+    /// Public keys of the known members (and this node): who may sign a result stored here.
+    public func signerKeys() -> [String: VerifyingKey] {
+        var keys = memberKeys.mapValues(\.key)
+        keys[identity.nodeID.value] = identity
+        return keys
+    }
+
+    /// Gossip addresses of the live members by name.
+    func liveAddresses() -> [String: String] {
+        Dictionary(liveOthers.map { ($0.name, $0.meta.address) }, uniquingKeysWith: { a, _ in a })
+    }
+
     /// Other members that are alive or suspect.
     var liveOthers: [Member] { instance.others.filter(\.status.isLive) }
 

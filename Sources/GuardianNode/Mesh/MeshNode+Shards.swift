@@ -178,7 +178,7 @@ extension MeshNode {
         guard work.analyzer == Shards.analyzer(work.limits) else {
             return try await send(.refused("this node runs \(Shards.analyzer(work.limits)), the shard asks for \(work.analyzer)"))
         }
-        guard (try? await replicas?.store.project(id: work.project)) != nil,
+        guard (try? await projectStore?.project(id: work.project)) != nil,
               let repositories = try? [dataDir.mirror(work.project), dataDir.peerObjects(work.project)] else {
             return try await send(.refused("project \(work.project) is not registered here"))
         }

@@ -110,7 +110,8 @@ extension MeshNode {
                         next = try await it.next()
                     }
                 case .results:
-                    try await self.serveResults(first: frame, &it, outbound)
+                    guard let results = await self.results else { return }
+                    try await results.serveResults(first: frame, &it, outbound)
                 case .shards:
                     try await self.serveShards(first: frame, &it, outbound)
                 case .hello, nil:

@@ -36,20 +36,11 @@ public actor MeshNode: Service {
     var discoveryAttempts: [String: Millis] = [:]
     /// The replicated registry this node serves and merges into (nil in tests of membership alone).
     let registry: ReplicatedRegistry?
-    /// Result replication (MeshNode+Results.swift): the store, and how verified records are stored.
-    var replicas: Replicas?
-    /// Projects this node no longer owns, and which owners confirmed holding their results.
-    var handoffs: HandoffPlanner
-    /// Anti-entropy sessions: which run, and which members the current cycle still owes one
-    /// (MeshNode+Results.swift).
-    var sessions = SessionSchedule(parallel: MeshNode.parallelSessions)
-    /// A session ended while members were waiting for one: a catch-up round is due.
-    var catchUpDue = false
-    /// When each project was last read-repaired.
-    var lastRepair: [String: Millis] = [:]
-    /// Where the scrub continues (a result seq).
-    var scrubCursor: Int64 = 0
-    /// Bumped on every membership change (and when corrupt records were removed): anti-entropy runs soon after.
+    /// Result replication, a service of its own: the results streams members open go to it.
+    var results: ResultReplication?
+    /// The store that says which projects are registered here (a shard is analysed only for those).
+    var projectStore: Store?
+    /// Bumped on every membership change: anti-entropy runs soon after.
     var membershipVersion = 0
     var udp: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>?
     var udpChannel: (any Channel)?
@@ -89,7 +80,6 @@ public actor MeshNode: Service {
         advertised = config.gossipAddr
         httpAddress = config.httpAddr
         self.registry = registry
-        handoffs = HandoffPlanner(me: config.name, grace: Millis(config.handoffGraceSeconds) * 1000)
         var meta = NodeMeta(name: config.name, id: signer.verifyingKey.nodeID.value, publicKey: signer.verifyingKey.base64,
                             address: config.advertiseAddr ?? config.gossipAddr, httpAddress: config.httpAddr,
                             version: Auditor.version, tags: config.tags)
@@ -222,8 +212,6 @@ public actor MeshNode: Service {
                 tasks.addTask { await self.joinAll(self.config.join + self.savedPeers()) }
                 tasks.addTask { await self.replicateLoop() }
                 tasks.addTask { await self.discoveryLoop() }
-                tasks.addTask { await self.antiEntropyLoop() }
-                tasks.addTask { await self.handoffLoop() }
                 for await _ in shutdown { break } // SIGTERM/SIGINT (or the service cancelled)
                 await self.leave()
                 await self.close()

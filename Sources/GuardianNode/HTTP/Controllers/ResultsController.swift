@@ -38,7 +38,7 @@ struct ResultsController {
         let (p, project) = try api.readable(context)
         if let forwarded = try await api.forwardIfNotOwner(request, context, as: p, project: project.id) { return forwarded }
         // read repair: an owner that serves a project's results compares it with the other owners
-        if let mesh = api.mesh { Task { await mesh.repair(project: project.id) } }
+        if let replication = api.replication { Task { await replication.repair(project: project.id) } }
         let limit = min(max(request.uri.queryParameters.get("limit", as: Int.self) ?? 20, 1), 200)
         let before = request.uri.queryParameters.get("before", as: Double.self)
         let rows = try node.store.results(project: project.id, limit: limit, before: before)

@@ -6,6 +6,7 @@ import GuardianMesh
 import Logging
 import Metrics
 import NIOCore
+import ServiceLifecycle
 
 /// Result replication between the owners of each project (docs/mesh.md, "Results"):
 ///
@@ -21,9 +22,13 @@ import NIOCore
 /// - a **scrub** checks stored records against their ids a few hundred at a time.
 ///
 /// Every record received is verified against its signer's member key before it is stored.
-extension MeshNode {
+///
+/// A service of its own beside the membership shell (`MeshNode`): it owns the replication state
+/// (handoffs, the session schedule, read-repair times, the scrub cursor) and reaches members
+/// through the shell's streams; the shell hands it the results streams members open.
+public actor ResultReplication: Service {
     /// What replication needs from the node.
-    public struct Replicas: Sendable {
+    public struct Storage: Sendable {
         public let store: Store
         /// Public keys of signers this node can vouch for beyond the members (imported results'), sent with their records.
         public let keys: @Sendable () -> [String: VerifyingKey]
@@ -36,17 +41,50 @@ extension MeshNode {
         }
     }
 
-    /// Keys to send with records: the members' and those the node vouches for.
-    func outgoingKeys(_ replicas: Replicas) -> [String: VerifyingKey] { replicas.keys().merging(signerKeys()) { _, member in member } }
+    let mesh: MeshNode
+    let storage: Storage
+    let config: AgentConfig
+    let logger: Logger
+    let started = ContinuousClock.now
+    /// Projects this node no longer owns, and which owners confirmed holding their results.
+    var handoffs: HandoffPlanner
+    /// Anti-entropy sessions: which run, and which members the current cycle still owes one.
+    var sessions = SessionSchedule(parallel: ResultReplication.parallelSessions)
+    /// A session ended while members were waiting for one: a catch-up round is due.
+    var catchUpDue = false
+    /// When each project was last read-repaired.
+    var lastRepair: [String: Millis] = [:]
+    /// Where the scrub continues (a result seq).
+    var scrubCursor: Int64 = 0
+    /// Bumped when corrupt records were removed: anti-entropy runs soon after, as after a membership change.
+    var corruptionVersion = 0
 
-    public func attach(replicas: Replicas) { self.replicas = replicas }
-
-    /// Public keys of the known members (and this node): who may sign a result stored here.
-    public func signerKeys() -> [String: VerifyingKey] {
-        var keys = memberKeys.mapValues(\.key)
-        keys[identity.nodeID.value] = identity
-        return keys
+    public init(mesh: MeshNode, storage: Storage, config: AgentConfig, logger: Logger) {
+        self.mesh = mesh
+        self.storage = storage
+        self.config = config
+        self.logger = logger
+        handoffs = HandoffPlanner(me: config.name, grace: Millis(config.handoffGraceSeconds) * 1000)
     }
+
+    /// Hands hints off and runs anti-entropy until the node shuts down. Pushes and the results
+    /// streams members open are served whenever they come (`pushResult`, `serveResults`).
+    public func run() async throws {
+        await withDiscardingTaskGroup { tasks in
+            tasks.addTask { await self.handoffLoop() }
+            tasks.addTask { await self.antiEntropyLoop() }
+            try? await gracefulShutdown()
+            tasks.cancelAll()
+        }
+    }
+
+    func mono() -> Millis {
+        let d = (ContinuousClock.now - started).components
+        return Millis(d.seconds * 1000 + d.attoseconds / 1_000_000_000_000_000)
+    }
+
+    /// Keys to send with records: the members' and those the node vouches for.
+    func outgoingKeys() async -> [String: VerifyingKey] { storage.keys().merging(await mesh.signerKeys()) { _, member in member } }
 
     /// Bytes of envelopes carried in one message.
     static let recordBudget = 8 << 20
@@ -58,19 +96,20 @@ extension MeshNode {
     /// Sends a new signed result to every other owner, those of the live ring and those it would have
     /// with the dead members back; owners that are down or do not answer "stored" get a hint.
     public func pushResult(_ r: ResultRecord) async {
-        var others = owners(of: r.projectId).filter { $0 != config.name }
-        for o in intendedOwners(of: r.projectId) where o != config.name && !others.contains(o) { others.append(o) }
+        var others = await mesh.owners(of: r.projectId).filter { $0 != config.name }
+        for o in await mesh.intendedOwners(of: r.projectId) where o != config.name && !others.contains(o) { others.append(o) }
         guard !others.isEmpty else { return }
-        let live = liveAddresses()
-        let frame = sealed(.results, ResultSync.push([ResultSync.Record(project: r.projectId, createdAt: r.createdAt, envelope: [UInt8](r.envelope),
+        let live = await mesh.liveAddresses()
+        let identity = mesh.identity
+        let frame = await mesh.sealed(.results, ResultSync.push([ResultSync.Record(project: r.projectId, createdAt: r.createdAt, envelope: [UInt8](r.envelope),
                                                                         signerKey: r.signer == identity.nodeID.value ? identity.bytes : [])]).encode())
         let reachable = others.compactMap { live[$0] }
-        let stored = await send(frame, as: .results, to: reachable)
+        let stored = await mesh.send(frame, as: .results, to: reachable)
         Metrics.Counter(label: "guardian_results_pushed_total").increment(by: stored.count)
         let missed = others.filter { live[$0].map { !stored.contains($0) } ?? true }
-        guard !missed.isEmpty, let replicas else { return }
+        guard !missed.isEmpty else { return }
         for owner in missed {
-            do { try replicas.store.addHints(owner: owner, results: [r.id], at: Date().timeIntervalSince1970) } catch {
+            do { try storage.store.addHints(owner: owner, results: [r.id], at: Date().timeIntervalSince1970) } catch {
                 logger.warning("mesh: cannot keep a hint for \(owner); anti-entropy will repair it", metadata: ["error": "\(error)"])
             }
         }
@@ -78,42 +117,38 @@ extension MeshNode {
         logger.info("mesh: result \(r.id.prefix(12)) kept as a hint for \(missed.joined(separator: ", "))")
     }
 
-    func liveAddresses() -> [String: String] {
-        Dictionary(liveOthers.map { ($0.name, $0.meta.address) }, uniquingKeysWith: { a, _ in a })
-    }
-
     /// Hands hinted results to owners that are alive again, 256 at a time; drops hints older than
     /// the hint window. Runs every 2 s.
     func handoffLoop() async {
-        guard let replicas else { return }
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(2))
             let window = Double(config.hintWindowSeconds)
-            if let expired = try? replicas.store.expireHints(before: Date().timeIntervalSince1970 - window), expired > 0 {
+            if let expired = try? storage.store.expireHints(before: Date().timeIntervalSince1970 - window), expired > 0 {
                 Metrics.Counter(label: "guardian_hints_expired_total").increment(by: expired)
                 logger.notice("mesh: \(expired) hints passed the hint window; anti-entropy repairs those owners")
             }
-            guard let counts = try? replicas.store.hintCounts(), !counts.isEmpty else { continue }
-            let live = liveAddresses()
+            guard let counts = try? storage.store.hintCounts(), !counts.isEmpty else { continue }
+            let live = await mesh.liveAddresses()
             for (owner, _) in counts.sorted(by: { $0.key < $1.key }) {
                 guard let address = live[owner] else { continue }
-                await handOff(to: owner, at: address, replicas)
+                await handOff(to: owner, at: address)
             }
         }
     }
 
-    private func handOff(to owner: String, at address: String, _ replicas: Replicas) async {
+    private func handOff(to owner: String, at address: String) async {
         while !Task.isCancelled {
-            guard let ids = try? replicas.store.hints(owner: owner, limit: 256), !ids.isEmpty,
-                  let batch = try? replicas.store.replicaRecords(ids: ids, maxBytes: Self.recordBudget, keys: outgoingKeys(replicas)) else { return }
+            let keys = await outgoingKeys()
+            guard let ids = try? storage.store.hints(owner: owner, limit: 256), !ids.isEmpty,
+                  let batch = try? storage.store.replicaRecords(ids: ids, maxBytes: Self.recordBudget, keys: keys) else { return }
             let (records, consumed) = batch
             if !records.isEmpty {
-                let frame = sealed(.results, ResultSync.push(records).encode())
-                guard !(await send(frame, as: .results, to: [address])).isEmpty else { return } // still unreachable: later
+                let frame = await mesh.sealed(.results, ResultSync.push(records).encode())
+                guard !(await mesh.send(frame, as: .results, to: [address])).isEmpty else { return } // still unreachable: later
                 Metrics.Counter(label: "guardian_hints_delivered_total").increment(by: records.count)
             }
             // delivered, or no longer stored here (nothing to hand off)
-            try? replicas.store.deleteHints(owner: owner, results: Array(ids.prefix(consumed)))
+            try? storage.store.deleteHints(owner: owner, results: Array(ids.prefix(consumed)))
             logger.info("mesh: handed \(records.count) hinted results to \(owner)")
         }
     }
@@ -127,15 +162,15 @@ extension MeshNode {
     /// session, at most 4 at once; when a session ends, a catch-up round starts the members still
     /// waiting (`SessionSchedule`). Each cycle also scrubs 500 records.
     func antiEntropyLoop() async {
-        guard replicas != nil else { return }
         var last: Millis = 0, seen = -1
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(250))
             let now = mono()
             let interval = Millis(config.antiEntropySeconds) * 1000
-            if now - last >= interval || (membershipVersion != seen && now - last >= 500) {
+            let version = await mesh.membershipVersion &+ corruptionVersion
+            if now - last >= interval || (version != seen && now - last >= 500) {
                 last = now
-                seen = membershipVersion
+                seen = version
                 catchUpDue = false
                 await antiEntropyRound()
                 scrubSome()
@@ -149,21 +184,20 @@ extension MeshNode {
     /// One round. A new cycle (`catchUp` false) owes a session to every member this node shares
     /// projects with; a catch-up round starts only members the cycle still owes.
     public func antiEntropyRound(catchUp: Bool = false) async {
-        guard let replicas else { return }
-        let ring = ring()
-        guard let registered = try? replicas.store.projectIDs(), let held = try? replicas.store.projectsWithResults() else { return }
+        let ring = await mesh.ring()
+        guard let registered = try? storage.store.projectIDs(), let held = try? storage.store.projectsWithResults() else { return }
         let count = config.replicationFactor
         let plan = handoffs.plan(registered: registered, held: held, owners: { ring.owners(of: $0, count: count) }, now: mono(),
                                  running: sessions.running)
         var dropped: Set<String> = []
         for (p, owners) in plan.drop.sorted(by: { $0.key < $1.key }) {
-            if let n = try? replicas.store.deleteResults(project: p) {
+            if let n = try? storage.store.deleteResults(project: p) {
                 logger.notice("mesh: \(p) is owned by \(owners.joined(separator: ", ")), which hold its results; dropped \(n) here")
                 Metrics.Counter(label: "guardian_results_handed_off_total").increment(by: n)
                 dropped.insert(p)
             }
         }
-        let live = liveAddresses()
+        let live = await mesh.liveAddresses()
         let shared = plan.scopes(without: dropped)
         // A session runs on its own task, a few at once, each with a different member; a round does
         // not wait for them. After a partition heals, each owner that missed a backlog receives it as
@@ -172,7 +206,7 @@ extension MeshNode {
         for peer in sessions.next(reachable: { live[$0] != nil && shared[$0]?.isEmpty == false }) {
             let scope = shared[peer]!, address = live[peer]!
             Task {
-                let outcome = await self.syncResults(with: address, scope: scope, replicas)
+                let outcome = await self.syncResults(with: address, scope: scope)
                 self.sessionEnded(with: peer, scope: scope, outcome)
             }
         }
@@ -190,19 +224,18 @@ extension MeshNode {
 
     /// Read repair: a sync of one project with its other live owners, at most once per 10 s.
     public func repair(project: String) async {
-        guard let replicas else { return }
         let now = mono()
         if let last = lastRepair[project], now - last < 10_000 { return }
         if lastRepair.count > 10_000 { lastRepair.removeAll() }
         lastRepair[project] = now
-        let live = liveAddresses()
-        for owner in owners(of: project) where owner != config.name {
-            if let address = live[owner] { await syncResults(with: address, scope: [project], replicas) }
+        let live = await mesh.liveAddresses()
+        for owner in await mesh.owners(of: project) where owner != config.name {
+            if let address = live[owner] { await syncResults(with: address, scope: [project]) }
         }
     }
 
     private func scrubSome() {
-        guard let replicas, let (corrupt, next) = try? replicas.store.scrub(after: scrubCursor, limit: 500) else { return }
+        guard let (corrupt, next) = try? storage.store.scrub(after: scrubCursor, limit: 500) else { return }
         scrubCursor = next
         noteCorrupt(corrupt)
     }
@@ -214,7 +247,7 @@ extension MeshNode {
         Metrics.Counter(label: "guardian_results_corrupt_total").increment(by: ids.count)
         logger.error("store: \(ids.count) stored results no longer match their ids; removed, to be repaired from a peer",
                      metadata: ["ids": "\(ids.map { String($0.prefix(12)) })"])
-        membershipVersion &+= 1 // run anti-entropy soon
+        corruptionVersion &+= 1 // run anti-entropy soon
     }
 
     // MARK: the session
@@ -223,9 +256,8 @@ extension MeshNode {
 
     /// Answers what a session's state machine needs from this node: its ring, its store, and
     /// verification of the records a peer sent.
-    nonisolated func fulfil(_ need: ResultSession.Need, _ replicas: Replicas,
-                            vouched: inout [String: VerifyingKey]?) async throws -> ResultSession.Answer {
-        let store = replicas.store
+    nonisolated func fulfil(_ need: ResultSession.Need, vouched: inout [String: VerifyingKey]?) async throws -> ResultSession.Answer {
+        let store = storage.store
         switch need {
         case .sharedScope(let peer):
             return .scope(await sharedScope(with: peer, registered: try store.projectIDs()))
@@ -238,11 +270,11 @@ extension MeshNode {
             return .ids(try store.resultIDSet(projects: scope))
         case .records(let ids):
             // the keys vouched for are read once per session (the node's keys come from files)
-            if vouched == nil { vouched = await outgoingKeys(replicas) }
+            if vouched == nil { vouched = await outgoingKeys() }
             let (records, consumed) = try store.replicaRecords(ids: ids, maxBytes: Self.recordBudget, keys: vouched ?? [:])
             return .records(records, consumed: consumed)
         case .store(let records):
-            let (stored, refused) = await replicas.storeVerified(records, await signerKeys())
+            let (stored, refused) = await storage.storeVerified(records, await mesh.signerKeys())
             return .stored(ids: stored, refused: refused)
         }
     }
@@ -250,11 +282,11 @@ extension MeshNode {
     /// Anti-entropy with one member over `scope` (this node's initiative), driven by
     /// `ResultSessionInitiator`.
     @discardableResult
-    nonisolated func syncResults(with address: String, scope: [String], _ replicas: Replicas) async -> SyncOutcome {
+    nonisolated func syncResults(with address: String, scope: [String]) async -> SyncOutcome {
         do {
-            let digest = try replicas.store.resultDigest(projects: scope)
+            let digest = try storage.store.resultDigest(projects: scope)
             let name = config.name
-            return try await withStream(to: address, seconds: 300) { it, out in
+            return try await mesh.withStream(to: address, seconds: 300) { it, out in
                 var session = ResultSessionInitiator(from: name, scope: scope)
                 var counter = SyncBytes()
                 var vouched: [String: VerifyingKey]?
@@ -263,15 +295,15 @@ extension MeshNode {
                 while true {
                     switch directive {
                     case .send(let message, _):
-                        let frame = await self.sealed(.results, message.encode())
+                        let frame = await self.mesh.sealed(.results, message.encode())
                         counter.frames += frame.readableBytes
                         try await out.write(frame)
                         guard let answer = try await it.next() else { throw GuardianError.io("the peer closed the session") }
                         counter.frames += answer.readableBytes
-                        guard let plain = await self.opened(answer, .results) else { throw GuardianError.io("a refused frame") }
+                        guard let plain = await self.mesh.opened(answer, .results) else { throw GuardianError.io("a refused frame") }
                         directive = session.receive(try ResultSync.decode(plain))
                     case .need(let need):
-                        let answer = try await self.fulfil(need, replicas, vouched: &vouched)
+                        let answer = try await self.fulfil(need, vouched: &vouched)
                         counter.add(need, answer)
                         directive = session.provide(answer)
                     case .finished(let outcome):
@@ -290,7 +322,6 @@ extension MeshNode {
     /// Serves a results stream (one push, or an anti-entropy session) with `ResultSessionResponder`.
     nonisolated func serveResults(first: ByteBuffer, _ it: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
                                   _ out: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws {
-        guard let replicas = await replicas else { return }
         var session = ResultSessionResponder()
         var counter = SyncBytes()
         var vouched: [String: VerifyingKey]?
@@ -298,10 +329,10 @@ extension MeshNode {
         var frame: ByteBuffer? = first
         while let f = frame {
             counter.frames += f.readableBytes
-            guard let plain = await opened(f, .results) else { return }
+            guard let plain = await mesh.opened(f, .results) else { return }
             let message: ResultSync
             do { message = try ResultSync.decode(plain) } catch {
-                await refuse("malformed")
+                await mesh.refuse("malformed")
                 logger.warning("mesh: malformed result sync message", metadata: ["error": "\(error)"])
                 return
             }
@@ -309,18 +340,18 @@ extension MeshNode {
             // a push is replication, not anti-entropy: its envelopes are not counted as a session's
             let isPush: Bool = if case .push = message { true } else { false }
             while case .need(let need) = directive {
-                let answer = try await fulfil(need, replicas, vouched: &vouched)
+                let answer = try await fulfil(need, vouched: &vouched)
                 if !isPush { counter.add(need, answer) }
                 directive = session.provide(answer)
             }
             switch directive {
             case .send(let reply, let last):
-                let answer = await sealed(.results, reply.encode())
+                let answer = await mesh.sealed(.results, reply.encode())
                 counter.frames += answer.readableBytes
                 try await out.write(answer)
                 if last { return }
             case .refuse(let reason):
-                await refuse(reason)
+                await mesh.refuse(reason)
                 return
             case .need, .finished:
                 return
@@ -330,8 +361,8 @@ extension MeshNode {
     }
 
     /// The projects this node and `peer` both own, from this node's ring.
-    func sharedScope(with peer: String, registered: [String]) -> [String] {
-        let ring = ring()
+    func sharedScope(with peer: String, registered: [String]) async -> [String] {
+        let ring = await mesh.ring()
         return registered.filter { p in
             let owners = ring.owners(of: p, count: config.replicationFactor)
             return owners.contains(config.name) && owners.contains(peer)
