@@ -51,6 +51,7 @@ public enum Agent {
         // then replication, the mesh, the scheduler and the HTTP server
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app), .init(service: scheduler)]
         if let mesh { services.append(.init(service: mesh)) }
+        if let mesh { services.append(.init(service: LANDiscovery(mesh: mesh, config: config, logger: logger))) }
         if let replication { services.append(.init(service: replication)) }
         services.append(.init(service: AuditService(node: node)))
         let group = ServiceGroup(configuration: .init(

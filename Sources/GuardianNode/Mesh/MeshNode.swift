@@ -30,10 +30,6 @@ public actor MeshNode: Service {
     var replay = ReplayWindow()
     /// Member headers of forwarded HTTP requests have their own window (a header opens once).
     var memberReplay = ReplayWindow()
-    /// LAN discovery: its socket, its replay window, and when each announced address was last tried.
-    var discoveryChannel: (any Channel)?
-    var discoveryReplay = ReplayWindow()
-    var discoveryAttempts: [String: Millis] = [:]
     /// The replicated registry this node serves and merges into (nil in tests of membership alone).
     let registry: ReplicatedRegistry?
     /// Result replication, a service of its own: the results streams members open go to it.
@@ -151,25 +147,13 @@ public actor MeshNode: Service {
         }
     }
 
-    typealias Datagrams = NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>
-
-    /// A UDP socket (with `SO_BROADCAST` for discovery announcements).
-    static func bindUDP(host: String, port: Int, broadcast: Bool = false) async throws -> Datagrams {
-        try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
-            .channelOption(.socketOption(.so_broadcast), value: broadcast ? 1 : 0)
-            .bind(host: host, port: port) { ch in
-                ch.eventLoop.makeCompletedFuture { try Datagrams(wrappingChannelSynchronously: ch) }
-            }
-    }
-
     /// UDP and TCP on the same port. With port 0 the kernel picks the UDP port, and that port may
     /// already be taken for TCP (another socket's ephemeral port): then both are released and another
     /// port is tried. A channel that was bound is always closed through `executeThenClose`.
-    static func bind(host: String, port: Int) async throws -> (Datagrams, NIOAsyncChannel<(FramedChannel, FrameLimit), Never>, Int) {
+    static func bind(host: String, port: Int) async throws -> (UDPSocket.Datagrams, NIOAsyncChannel<(FramedChannel, FrameLimit), Never>, Int) {
         let group = MultiThreadedEventLoopGroup.singleton
         for attempt in 1...20 {
-            let datagrams = try await bindUDP(host: host, port: port)
+            let datagrams = try await UDPSocket.bind(host: host, port: port)
             let boundPort = datagrams.channel.localAddress?.port ?? port
             do {
                 let server = try await ServerBootstrap(group: group)
@@ -187,13 +171,14 @@ public actor MeshNode: Service {
     }
 
     /// `datagrams` is bound on `host` (the gossip address's host); when it closes, it is bound again there.
-    func serve(datagrams: Datagrams, host: String,
+    func serve(datagrams: UDPSocket.Datagrams, host: String,
                        server: NIOAsyncChannel<(FramedChannel, FrameLimit), Never>, until shutdown: AsyncStream<Void>) async throws {
         let port = datagrams.channel.localAddress?.port ?? 0
         try await server.executeThenClose { connections in
             try await withThrowingDiscardingTaskGroup { tasks in
                 tasks.addTask {
-                    await self.keepBound("gossip", first: datagrams, bind: { try await Self.bindUDP(host: host, port: port) }) { socket in
+                    await UDPSocket.keepBound("gossip", first: datagrams, logger: self.logger, stopped: { await self.stopping },
+                                              bind: { try await UDPSocket.bind(host: host, port: port) }) { socket in
                         try await socket.executeThenClose { inbound, outbound in
                             await self.setWriter(outbound, socket.channel)
                             for try await envelope in inbound {
@@ -211,44 +196,12 @@ public actor MeshNode: Service {
                 tasks.addTask { await self.pushPullLoop() }
                 tasks.addTask { await self.joinAll(self.config.join + self.savedPeers()) }
                 tasks.addTask { await self.replicateLoop() }
-                tasks.addTask { await self.discoveryLoop() }
                 for await _ in shutdown { break } // SIGTERM/SIGINT (or the service cancelled)
                 await self.leave()
                 await self.close()
                 tasks.cancelAll()
             }
         }
-    }
-
-    /// Runs `body` over a UDP socket, and binds the socket again whenever it closes before the node
-    /// stops. NIO closes a datagram socket on a send error it takes for fatal: `EPERM` from a host
-    /// firewall that drops outgoing packets, `ENETUNREACH` while an interface is down. Without this
-    /// the node would stay deaf and mute for good after such a moment, taken for dead by every member
-    /// while it still runs (found by the partition harness: iptables OUTPUT rules cause `EPERM`).
-    nonisolated func keepBound(_ what: String, first: Datagrams, bind: @escaping @Sendable () async throws -> Datagrams,
-                                       _ body: @escaping @Sendable (Datagrams) async throws -> Void) async {
-        var socket: Datagrams? = first
-        var wait = 100
-        while !Task.isCancelled, await !stopping {
-            if let s = socket {
-                socket = nil
-                do { try await body(s) } catch {
-                    logger.debug("mesh: \(what) socket ended", metadata: ["error": "\(error)"])
-                }
-                guard !Task.isCancelled, await !stopping else { return }
-                Metrics.Counter(label: "guardian_gossip_socket_rebinds_total", dimensions: [("socket", what)]).increment()
-                logger.warning("mesh: the \(what) UDP socket closed (a send was refused or the network failed); binding it again")
-            }
-            do {
-                socket = try await bind()
-                wait = 100
-            } catch {
-                logger.warning("mesh: cannot bind the \(what) UDP socket again; retrying", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: .milliseconds(wait))
-                wait = min(wait * 2, 5_000)
-            }
-        }
-        if let socket { try? await socket.executeThenClose { _, _ in } }
     }
 
     func setWriter(_ w: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>, _ channel: any Channel) {
@@ -260,7 +213,6 @@ public actor MeshNode: Service {
         stopping = true
         try? await udpChannel?.close()
         try? await tcpChannel?.close()
-        try? await discoveryChannel?.close()
     }
 
     /// Graceful leave: tell a few members, give the datagrams a moment to go out.
