@@ -17,15 +17,16 @@ public enum Agent {
         let tokenFile = try await node.ensureAdminToken()
         let (host, port) = try AgentConfig.parseAddress(config.httpAddr, what: "http address")
         let mesh = try config.clusterKey.map { _ in
-            try MeshNode(config: config, signer: node.identity, dataDir: node.dataDir, events: node.events, logger: logger,
-                         registry: node.registry)
+            try MeshNode(config: config, signer: node.identity, dataDir: node.dataDir, events: node.events, logger: logger)
         }
         let replication = mesh.map { mesh in
             ResultReplication(mesh: mesh, storage: .init(store: node.store, keys: { node.knownKeys() }) { records, keys in
                 await node.storeReplicas(records, signers: keys)
             }, config: config, logger: logger)
         }
-        if let mesh, let replication {
+        let registrySync = mesh.map { RegistryReplication(mesh: $0, registry: node.registry, logger: logger) }
+        if let mesh, let replication, let registrySync {
+            await mesh.attach(registry: registrySync)
             await mesh.attach(results: replication)
             await node.attach(owners: { await mesh.owners(of: $0) }, results: { await replication.pushResult($0) },
                               shards: { await mesh.analyseShards(project: $0, commit: $1, files: $2, limits: $3, mirror: $4) })
@@ -52,6 +53,7 @@ public enum Agent {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app), .init(service: scheduler)]
         if let mesh { services.append(.init(service: mesh)) }
         if let mesh { services.append(.init(service: LANDiscovery(mesh: mesh, config: config, logger: logger))) }
+        if let registrySync { services.append(.init(service: registrySync)) }
         if let replication { services.append(.init(service: replication)) }
         services.append(.init(service: AuditService(node: node)))
         let group = ServiceGroup(configuration: .init(

@@ -45,6 +45,9 @@ extension MeshNode {
         projectStore = results.storage.store
     }
 
+    /// Registry replication serves the registry sessions members open, and follows each push-pull.
+    func attach(registry: RegistryReplication) { registrySync = registry }
+
     /// Public keys of the known members (and this node): who may sign a result stored here.
     public func signerKeys() -> [String: VerifyingKey] {
         var keys = memberKeys.mapValues(\.key)

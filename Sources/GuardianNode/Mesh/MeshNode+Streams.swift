@@ -104,8 +104,9 @@ extension MeshNode {
                     let mine = await self.sealedState()
                     try await outbound.write(mine)
                 case .registry:
+                    guard let registrySync = await self.registrySync else { return }
                     var next: ByteBuffer? = frame
-                    while let f = next, let reply = try await self.registrySession(f) {
+                    while let f = next, let reply = try await registrySync.session(f) {
                         try await outbound.write(reply)
                         next = try await it.next()
                     }
@@ -165,7 +166,35 @@ extension MeshNode {
     @discardableResult
     func exchange(with address: String) async -> Bool {
         guard await pushPull(with: address) else { return false }
-        await syncRegistry(with: address)
+        await registrySync?.sync(with: address)
         return true
+    }
+
+    /// Sends one sealed frame to each address at once and reads the answers; returns the addresses
+    /// that stored everything (result pushes) or answered (registry pushes). Failures are logged.
+    @discardableResult
+    func send(_ frame: ByteBuffer, as kind: Stream, to addresses: [String]) async -> Set<String> {
+        await withTaskGroup(of: String?.self) { g in
+            for a in addresses {
+                g.addTask {
+                    do {
+                        let answer = try await self.withStream(to: a) { it, out in
+                            try await out.write(frame)
+                            return try await it.next()
+                        }
+                        guard let answer, let plain = await self.opened(answer, kind) else { return nil }
+                        guard kind == .results else { return a }
+                        guard case .pushed(_, let refused)? = try? ResultSync.decode(plain), refused == 0 else { return nil }
+                        return a
+                    } catch {
+                        self.logger.debug("mesh: \(kind) push to \(a) failed", metadata: ["error": "\(error)"])
+                        return nil
+                    }
+                }
+            }
+            var answered: Set<String> = []
+            for await a in g { if let a { answered.insert(a) } }
+            return answered
+        }
     }
 }

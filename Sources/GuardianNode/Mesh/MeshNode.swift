@@ -30,8 +30,9 @@ public actor MeshNode: Service {
     var replay = ReplayWindow()
     /// Member headers of forwarded HTTP requests have their own window (a header opens once).
     var memberReplay = ReplayWindow()
-    /// The replicated registry this node serves and merges into (nil in tests of membership alone).
-    let registry: ReplicatedRegistry?
+    /// Registry replication, a service of its own: registry sessions members open go to it, and
+    /// every push-pull is followed by one.
+    var registrySync: RegistryReplication?
     /// Result replication, a service of its own: the results streams members open go to it.
     var results: ResultReplication?
     /// The store that says which projects are registered here (a shard is analysed only for those).
@@ -62,8 +63,7 @@ public actor MeshNode: Service {
     /// The HTTP address gossiped to members (the bound one, once the server runs).
     var httpAddress: String
 
-    public init(config: AgentConfig, signer: SigningKey, dataDir: DataDirectory, events: EventBus, logger: Logger,
-                registry: ReplicatedRegistry? = nil) throws {
+    public init(config: AgentConfig, signer: SigningKey, dataDir: DataDirectory, events: EventBus, logger: Logger) throws {
         guard let key = config.clusterKey else { throw GuardianError.usage("the mesh needs a cluster key") }
         keyring = try Self.loadKeyring(dataDir, configured: key)
         self.config = config
@@ -75,7 +75,6 @@ public actor MeshNode: Service {
         self.dataDir = dataDir
         advertised = config.gossipAddr
         httpAddress = config.httpAddr
-        self.registry = registry
         var meta = NodeMeta(name: config.name, id: signer.verifyingKey.nodeID.value, publicKey: signer.verifyingKey.base64,
                             address: config.advertiseAddr ?? config.gossipAddr, httpAddress: config.httpAddr,
                             version: Auditor.version, tags: config.tags)
@@ -195,7 +194,6 @@ public actor MeshNode: Service {
                 tasks.addTask { await self.tickLoop() }
                 tasks.addTask { await self.pushPullLoop() }
                 tasks.addTask { await self.joinAll(self.config.join + self.savedPeers()) }
-                tasks.addTask { await self.replicateLoop() }
                 for await _ in shutdown { break } // SIGTERM/SIGINT (or the service cancelled)
                 await self.leave()
                 await self.close()
