@@ -28,8 +28,10 @@ public enum Agent {
         if let mesh, let replication, let registrySync {
             await mesh.attach(registry: registrySync)
             await mesh.attach(results: replication)
+            let shards = ShardedAnalysis(mesh: mesh, config: config, logger: logger, store: node.store, dataDir: node.dataDir, signer: node.identity)
+            await mesh.attach(shards: shards)
             await node.attach(owners: { await mesh.owners(of: $0) }, results: { await replication.pushResult($0) },
-                              shards: { await mesh.analyseShards(project: $0, commit: $1, files: $2, limits: $3, mirror: $4) })
+                              shards: { await shards.analyseShards(project: $0, commit: $1, files: $2, limits: $3, mirror: $4) })
         }
         if mesh == nil { logger.notice("no cluster key: running as a single node (guardian keygen makes one; see docs/mesh.md)") }
         let requestSeconds = config.httpRequestTimeoutSeconds

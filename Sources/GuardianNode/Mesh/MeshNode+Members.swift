@@ -38,12 +38,11 @@ extension MeshNode {
         return out
     }
 
-    /// Result replication serves the results streams members open; its store answers which
-    /// projects are registered here.
-    public func attach(results: ResultReplication) {
-        self.results = results
-        projectStore = results.storage.store
-    }
+    /// Result replication serves the results streams members open.
+    public func attach(results: ResultReplication) { self.results = results }
+
+    /// Sharded analysis serves the shard streams members open.
+    public func attach(shards: ShardedAnalysis) { self.shards = shards }
 
     /// Registry replication serves the registry sessions members open, and follows each push-pull.
     func attach(registry: RegistryReplication) { registrySync = registry }
@@ -53,6 +52,12 @@ extension MeshNode {
         var keys = memberKeys.mapValues(\.key)
         keys[identity.nodeID.value] = identity
         return keys
+    }
+
+    /// The gossip address and key of a live member.
+    func liveMember(_ name: String) -> (String, VerifyingKey)? {
+        guard let m = liveOthers.first(where: { $0.name == name }), let key = memberKeys[m.meta.id]?.key else { return nil }
+        return (m.meta.address, key)
     }
 
     /// Gossip addresses of the live members by name.

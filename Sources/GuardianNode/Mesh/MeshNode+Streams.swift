@@ -114,7 +114,8 @@ extension MeshNode {
                     guard let results = await self.results else { return }
                     try await results.serveResults(first: frame, &it, outbound)
                 case .shards:
-                    try await self.serveShards(first: frame, &it, outbound)
+                    guard let shards = await self.shards else { return }
+                    try await shards.serveShards(first: frame, &it, outbound)
                 case .hello, nil:
                     await self.refuse("malformed")
                 }

@@ -35,8 +35,8 @@ public actor MeshNode: Service {
     var registrySync: RegistryReplication?
     /// Result replication, a service of its own: the results streams members open go to it.
     var results: ResultReplication?
-    /// The store that says which projects are registered here (a shard is analysed only for those).
-    var projectStore: Store?
+    /// Sharded analysis: the shard streams members open go to it.
+    var shards: ShardedAnalysis?
     /// Bumped on every membership change: anti-entropy runs soon after.
     var membershipVersion = 0
     var udp: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>?

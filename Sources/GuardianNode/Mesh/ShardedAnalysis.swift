@@ -37,7 +37,23 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
 /// verifies each answer against the owner's member key before using it. A shard whose owner dies
 /// (the failure detector stops counting it as live), refuses, times out or answers badly goes to
 /// the next member of that rotation (the primary analyses it itself when its turn comes).
-extension MeshNode {
+///
+/// Apart from the membership shell: it reaches members through the shell's streams, and the shell
+/// hands it the shard streams members open.
+public struct ShardedAnalysis: Sendable {
+    let mesh: MeshNode
+    let config: AgentConfig
+    let logger: Logger
+    /// Which projects are registered here (a shard is analysed only for those), and their mirrors.
+    let store: Store
+    let dataDir: DataDirectory
+    /// Signs the facts this node answers with.
+    let signer: SigningKey
+
+    public init(mesh: MeshNode, config: AgentConfig, logger: Logger, store: Store, dataDir: DataDirectory, signer: SigningKey) {
+        (self.mesh, self.config, self.logger, self.store, self.dataDir, self.signer) = (mesh, config, logger, store, dataDir, signer)
+    }
+
     /// Bytes of pack carried in one frame (frames are at most 16 MB).
     static let packChunk = 8 << 20
     /// Most bytes of pack an owner accepts for one shard.
@@ -48,9 +64,9 @@ extension MeshNode {
     /// Analyses `files` of `commit` in shards across the live members. Returns the encoded facts
     /// per file (nil where no shard answered: the caller analyses those itself) and what each shard
     /// did. With no other live member there is nothing to shard: every answer is nil.
-    public nonisolated func analyseShards(project: String, commit: String, files: [ShardFile], limits: AnalysisLimits,
+    public func analyseShards(project: String, commit: String, files: [ShardFile], limits: AnalysisLimits,
                                           mirror: String) async -> (facts: [[UInt8]?], runs: [ShardRun]) {
-        let ring = await ring()
+        let ring = await mesh.ring()
         guard ring.nodes.count > 1, !files.isEmpty else { return (Array(repeating: nil, count: files.count), []) }
         let members = ring.nodes.map(\.name).sorted()
         let parts = Shards.split(files, into: members.count)
@@ -75,7 +91,7 @@ extension MeshNode {
     }
 
     /// One shard: each candidate in turn until one answers; this node (last) analyses it itself.
-    private nonisolated func runShard(_ work: ShardWork, candidates: [String], mirror: String) async -> (ShardRun, [[UInt8]]?) {
+    private func runShard(_ work: ShardWork, candidates: [String], mirror: String) async -> (ShardRun, [[UInt8]]?) {
         let clock = ContinuousClock(), start = clock.now
         var run = ShardRun(index: work.index, files: work.files.count, owner: "", failed: [], packBytes: 0, seconds: 0)
         func finish(_ owner: String, _ facts: [[UInt8]]?) -> (ShardRun, [[UInt8]]?) {
@@ -91,7 +107,7 @@ extension MeshNode {
                     return finish(owner, nil)
                 }
             }
-            guard let (address, key) = await liveMember(owner) else { run.failed.append(owner); continue }
+            guard let (address, key) = await mesh.liveMember(owner) else { run.failed.append(owner); continue }
             Metrics.Counter(label: "guardian_shards_sent_total").increment()
             do {
                 let (facts, packed) = try await askShard(work, of: owner, at: address, key: key, mirror: mirror)
@@ -106,24 +122,18 @@ extension MeshNode {
         return finish(config.name, nil)
     }
 
-    /// The gossip address and key of a live member.
-    func liveMember(_ name: String) -> (String, VerifyingKey)? {
-        guard let m = liveOthers.first(where: { $0.name == name }), let key = memberKeys[m.meta.id]?.key else { return nil }
-        return (m.meta.address, key)
-    }
-
     /// Sends the work to `owner`, sends a pack of the blobs it asks for, and returns its verified
     /// facts (and the pack's size). Gives up when the owner stops being live or the shard timeout passes.
-    private nonisolated func askShard(_ work: ShardWork, of owner: String, at address: String, key: VerifyingKey,
+    private func askShard(_ work: ShardWork, of owner: String, at address: String, key: VerifyingKey,
                                       mirror: String) async throws -> ([[UInt8]], Int) {
         let asked = Set(work.files.map(\.blob))
         let exchange: @Sendable () async throws -> ([[UInt8]], Int) = {
-            try await self.withStream(to: address, seconds: Double(self.config.shardTimeoutSeconds)) { it, out in
+            try await self.mesh.withStream(to: address, seconds: Double(self.config.shardTimeoutSeconds)) { it, out in
                 var packed = 0
-                try await out.write(await self.sealed(.shards, ShardMessage.work(work).encoded()))
+                try await out.write(await self.mesh.sealed(.shards, ShardMessage.work(work).encoded()))
                 while true {
                     guard let frame = try await it.next() else { throw GuardianError.io("\(owner) closed the stream") }
-                    guard let plain = await self.opened(frame, .shards) else { throw GuardianError.io("a frame from \(owner) did not open") }
+                    guard let plain = await self.mesh.opened(frame, .shards) else { throw GuardianError.io("a frame from \(owner) did not open") }
                     switch try ShardMessage.decode(plain) {
                     case .need(let blobs):
                         // only blobs of this shard are packed: a stream never reads other objects out of the mirror
@@ -133,7 +143,7 @@ extension MeshNode {
                         var offset = 0
                         repeat {
                             let end = min(pack.count, offset + Self.packChunk)
-                            try await out.write(await self.sealed(.shards, ShardMessage.pack(Array(pack[offset..<end]), last: end == pack.count).encoded()))
+                            try await out.write(await self.mesh.sealed(.shards, ShardMessage.pack(Array(pack[offset..<end]), last: end == pack.count).encoded()))
                             offset = end
                         } while offset < pack.count
                         Metrics.Counter(label: "guardian_shard_pack_bytes_total", dimensions: [("direction", "sent")]).increment(by: pack.count)
@@ -151,7 +161,7 @@ extension MeshNode {
         return try await withThrowingTaskGroup(of: ([[UInt8]], Int)?.self) { g in
             g.addTask { try await exchange() }
             g.addTask {
-                while await self.liveMember(owner) != nil { try await Task.sleep(for: .milliseconds(250)) }
+                while await self.mesh.liveMember(owner) != nil { try await Task.sleep(for: .milliseconds(250)) }
                 return nil
             }
             defer { g.cancelAll() }
@@ -162,23 +172,23 @@ extension MeshNode {
 
     /// Serves a shard stream: checks the work, asks for the blobs missing here and stores the pack
     /// the primary sends (in `peer-objects/`), analyses the shard and answers with signed facts.
-    nonisolated func serveShards(first: ByteBuffer, _ it: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
+    func serveShards(first: ByteBuffer, _ it: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
                                  _ out: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws {
-        func send(_ m: ShardMessage) async throws { try await out.write(await sealed(.shards, m.encoded())) }
-        guard let plain = await opened(first, .shards) else { return }
+        func send(_ m: ShardMessage) async throws { try await out.write(await mesh.sealed(.shards, m.encoded())) }
+        guard let plain = await mesh.opened(first, .shards) else { return }
         let work: ShardWork
         do {
             guard case .work(let w) = try ShardMessage.decode(plain) else { throw GuardianError.usage("a shard stream starts with work") }
             work = w
         } catch {
-            await refuse("malformed")
+            await mesh.refuse("malformed")
             logger.warning("mesh: malformed shard message", metadata: ["error": "\(error)"])
             return
         }
         guard work.analyzer == Shards.analyzer(work.limits) else {
             return try await send(.refused("this node runs \(Shards.analyzer(work.limits)), the shard asks for \(work.analyzer)"))
         }
-        guard (try? await projectStore?.project(id: work.project)) != nil,
+        guard (try? store.project(id: work.project)) != nil,
               let repositories = try? [dataDir.mirror(work.project), dataDir.peerObjects(work.project)] else {
             return try await send(.refused("project \(work.project) is not registered here"))
         }
@@ -188,7 +198,7 @@ extension MeshNode {
             try await send(.need(lacking))
             var pack: [UInt8] = []
             while true {
-                guard let frame = try await it.next(), let p = await opened(frame, .shards) else { throw GuardianError.io("the primary closed the stream mid-pack") }
+                guard let frame = try await it.next(), let p = await mesh.opened(frame, .shards) else { throw GuardianError.io("the primary closed the stream mid-pack") }
                 guard case .pack(let chunk, let last) = try ShardMessage.decode(p) else { throw GuardianError.io("expected a pack") }
                 pack += chunk
                 guard pack.count <= Self.maxPack else { return try await send(.refused("the pack is over \(Self.maxPack) bytes")) }
