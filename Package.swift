@@ -70,9 +70,6 @@ let package = Package(
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 // stream framing's writer (LengthFieldPrepender)
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
-                // node-to-node HTTP (forwarding to owners), on the server's own event loops
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -81,13 +78,41 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict),
+        // The HTTP API: one RouteCollection per resource, auth and error middleware, Codable models,
+        // forwarding to owners. Above the node's domain, which knows nothing of HTTP.
+        .target(
+            name: "GuardianHTTP",
+            dependencies: [
+                "GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianMesh", "GuardianNode", "GuardianStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strict),
+        // The agent: the node, its mesh services and the HTTP server as one ServiceGroup.
+        .target(
+            name: "GuardianAgent",
+            dependencies: [
+                "GuardianHTTP", "GuardianNode", "GuardianStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
         // Seeded fuzzing of every decoder of outside bytes: run briefly by the tests, at length by `guardian-bench fuzz`.
-        .target(name: "GuardianFuzz", dependencies: ["GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianMesh", "GuardianNode", "GuardianStore"],
+        .target(name: "GuardianFuzz", dependencies: ["GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianHTTP", "GuardianMesh", "GuardianNode", "GuardianStore"],
                 swiftSettings: strict),
         .executableTarget(
             name: "guardian",
             dependencies: [
-                "GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianNode", "GuardianStore", "GuardianMesh",
+                "GuardianAgent", "GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianHTTP", "GuardianNode", "GuardianStore", "GuardianMesh",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -113,7 +138,7 @@ let package = Package(
         .testTarget(name: "GuardianMeshTests", dependencies: ["GuardianMesh", "GuardianSimulation", "GuardianCrypto"], swiftSettings: strict),
         .testTarget(name: "GuardianFuzzTests", dependencies: ["GuardianFuzz"], swiftSettings: strict),
         .testTarget(name: "GuardianNodeTests",
-                    dependencies: ["GuardianNode", "GuardianStore", "GuardianAudit", "GuardianCrypto", "GuardianCore", "GuardianJSON", "GuardianTestKit", "GuardianMesh", "GuardianFuzz",
+                    dependencies: ["GuardianNode", "GuardianHTTP", "GuardianStore", "GuardianAudit", "GuardianCrypto", "GuardianCore", "GuardianJSON", "GuardianTestKit", "GuardianMesh", "GuardianFuzz",
                                    .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Yams", package: "Yams"),
                                    .product(name: "Hummingbird", package: "hummingbird"),
                                    .product(name: "HummingbirdTesting", package: "hummingbird")],

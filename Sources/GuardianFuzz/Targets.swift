@@ -3,6 +3,7 @@ import GuardianAudit
 import GuardianCore
 import GuardianCrypto
 import GuardianMesh
+import GuardianHTTP
 import GuardianNode
 import GuardianStore
 

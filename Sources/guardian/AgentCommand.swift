@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GuardianAgent
 import GuardianNode
 import GuardianStore
 import Logging

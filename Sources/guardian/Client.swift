@@ -4,6 +4,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import GuardianCore
+import GuardianHTTP
 import GuardianNode
 import GuardianStore
 

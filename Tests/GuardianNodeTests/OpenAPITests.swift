@@ -2,6 +2,7 @@ import Foundation
 import GuardianAudit
 import GuardianCore
 @testable import GuardianNode
+@testable import GuardianHTTP
 @testable import GuardianStore
 import HTTPTypes
 import Hummingbird

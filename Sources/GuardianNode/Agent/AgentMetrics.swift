@@ -53,7 +53,7 @@ public enum AgentMetrics {
     static func resultRefused() { Metrics.Counter(label: "guardian_results_refused_total").increment() }
 
     /// Gauges read at scrape time, then the whole registry as Prometheus text.
-    static func render(queueDepth: Int, running: Int, resultsStored: Int, findings: [String: Int], hintsPending: Int) -> [UInt8] {
+    public static func render(queueDepth: Int, running: Int, resultsStored: Int, findings: [String: Int], hintsPending: Int) -> [UInt8] {
         _ = registry
         Gauge(label: "guardian_audit_queue_depth").record(queueDepth)
         Gauge(label: "guardian_audits_running").record(running)

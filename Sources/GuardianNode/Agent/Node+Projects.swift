@@ -98,7 +98,7 @@ extension Node {
     /// A project with the changes of a `PATCH` applied, checked in this order: schedule, profile,
     /// the move to another team (`mayMove`, the caller's right, which the HTTP layer knows), the
     /// secrets. Secrets rotate: a new value replaces the old one, an empty string removes it.
-    nonisolated func applying(_ input: ProjectInput, to project: ProjectRecord, now: Double = Date().timeIntervalSince1970,
+    public nonisolated func applying(_ input: ProjectInput, to project: ProjectRecord, now: Double = Date().timeIntervalSince1970,
                               mayMove: (String) throws -> Void) throws -> ProjectRecord {
         var updated = project
         if let n = input.name { updated.name = n }

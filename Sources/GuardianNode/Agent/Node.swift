@@ -58,16 +58,16 @@ public actor Node {
     public nonisolated let dataDir: DataDirectory
     public nonisolated let store: Store
     public nonisolated let identity: SigningKey
-    public let events: EventBus
+    public nonisolated let events: EventBus
     /// Projects, teams and tokens, stamped for replication across the mesh.
     public nonisolated let registry: ReplicatedRegistry
     /// Token lookups by hash; cleared whenever a token record changes (here or by replication).
-    let tokenCache = TokenCache()
+    public nonisolated let tokenCache = TokenCache()
     let secrets: SecretBox
     /// Which repositories this node fetches (checked at registration and before every fetch).
     public nonisolated let policy: RepositoryPolicy
     let logger: Logger
-    let startedAt = Date()
+    public nonisolated let startedAt = Date()
     /// The clock of the audit queue (queued, started and finished times).
     let now: @Sendable () -> Double
     /// Audits the queue starts, for `AuditService` to run: the service owns them while they run.

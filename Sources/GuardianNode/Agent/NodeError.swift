@@ -23,5 +23,5 @@ public struct NodeError: Error, CustomStringConvertible, Sendable, Equatable {
 
     public var description: String { message }
 
-    static func noProject(_ id: String) -> NodeError { NodeError(.notFound, "not_found", "no project '\(id)'") }
+    public static func noProject(_ id: String) -> NodeError { NodeError(.notFound, "not_found", "no project '\(id)'") }
 }

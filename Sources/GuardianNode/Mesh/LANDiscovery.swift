@@ -9,7 +9,7 @@ import ServiceLifecycle
 /// LAN discovery (`Discovery`), a service of its own beside the membership shell: sealed
 /// announcements on the discovery port, and a join through the shell to what they announce. It owns
 /// its socket, its replay window and when each announced address was last tried.
-actor LANDiscovery: Service {
+public actor LANDiscovery: Service {
     let mesh: MeshNode
     let config: AgentConfig
     let logger: Logger
@@ -18,13 +18,13 @@ actor LANDiscovery: Service {
     var attempts: [String: Millis] = [:]
     var stopping = false
 
-    init(mesh: MeshNode, config: AgentConfig, logger: Logger) {
+    public init(mesh: MeshNode, config: AgentConfig, logger: Logger) {
         self.mesh = mesh
         self.config = config
         self.logger = logger
     }
 
-    func run() async throws {
+    public func run() async throws {
         guard config.discovery else { return try await gracefulShutdown() }
         let port = config.discoveryPort
         let socket: UDPSocket.Datagrams

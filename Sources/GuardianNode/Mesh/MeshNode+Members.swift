@@ -45,7 +45,7 @@ extension MeshNode {
     public func attach(shards: ShardedAnalysis) { self.shards = shards }
 
     /// Registry replication serves the registry sessions members open, and follows each push-pull.
-    func attach(registry: RegistryReplication) { registrySync = registry }
+    public func attach(registry: RegistryReplication) { registrySync = registry }
 
     /// Public keys of the known members (and this node): who may sign a result stored here.
     public func signerKeys() -> [String: VerifyingKey] {

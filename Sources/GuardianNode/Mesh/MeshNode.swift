@@ -15,7 +15,7 @@ import ServiceLifecycle
 /// datagram and frame sealed with the cluster key (`ClusterSeal`). The instance stays pure: this
 /// actor feeds it datagrams and the clock, and sends what it asks.
 public actor MeshNode: Service {
-    let config: AgentConfig
+    public nonisolated let config: AgentConfig
     var keyring: ClusterKeyring
     let identity: VerifyingKey
     let signer: SigningKey

@@ -13,19 +13,19 @@ import ServiceLifecycle
 /// Registry replication, a service of its own beside the membership shell: each local registry
 /// write pushed to every live member, full-state sessions with members (after each push-pull, and
 /// served when a member opens one), over the shell's streams.
-actor RegistryReplication: Service {
+public actor RegistryReplication: Service {
     let mesh: MeshNode
     let registry: ReplicatedRegistry
     let logger: Logger
 
-    init(mesh: MeshNode, registry: ReplicatedRegistry, logger: Logger) {
+    public init(mesh: MeshNode, registry: ReplicatedRegistry, logger: Logger) {
         self.mesh = mesh
         self.registry = registry
         self.logger = logger
     }
 
     /// Pushes local writes until the node shuts down.
-    func run() async throws {
+    public func run() async throws {
         await withDiscardingTaskGroup { tasks in
             tasks.addTask { await self.pushLoop() }
             try? await gracefulShutdown()

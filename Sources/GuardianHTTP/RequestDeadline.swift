@@ -1,5 +1,8 @@
+import GuardianNode
 import GuardianStore
 import HTTPTypes
+import Hummingbird
+import HummingbirdCore
 import NIOCore
 import NIOHTTPTypes
 
@@ -59,5 +62,15 @@ final class RequestDeadline: ChannelInboundHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         check?.cancel()
         check = nil
+    }
+}
+
+extension API {
+    /// The HTTP/1.1 server: requests whose body stalls are closed (`RequestDeadline`), and idle
+    /// connections after `http_idle_timeout_seconds`.
+    public static func server(_ config: AgentConfig) -> HTTPServerBuilder {
+        let requestSeconds = config.httpRequestTimeoutSeconds
+        return .http1(configuration: .init(additionalChannelHandlers: [RequestDeadline(seconds: requestSeconds)],
+                                           idleTimeout: .seconds(Int64(config.httpIdleTimeoutSeconds))))
     }
 }

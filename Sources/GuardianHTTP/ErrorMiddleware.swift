@@ -1,3 +1,4 @@
+import GuardianNode
 import GuardianCore
 import GuardianStore
 import HTTPTypes

@@ -1,3 +1,5 @@
+import GuardianHTTP
+import GuardianNode
 import GuardianStore
 import Foundation
 import Hummingbird
@@ -34,9 +36,7 @@ public enum Agent {
                               shards: { await shards.analyseShards(project: $0, commit: $1, files: $2, limits: $3, mirror: $4) })
         }
         if mesh == nil { logger.notice("no cluster key: running as a single node (guardian keygen makes one; see docs/mesh.md)") }
-        let requestSeconds = config.httpRequestTimeoutSeconds
-        let server = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [RequestDeadline(seconds: requestSeconds)],
-                                                                  idleTimeout: .seconds(Int64(config.httpIdleTimeoutSeconds))))
+        let server = API.server(config)
         let app = Application(router: API(node: node, mesh: mesh, replication: replication).router(), server: server,
                               configuration: .init(address: .hostname(host, port: port), serverName: "guardian"),
                               onServerRunning: { channel in

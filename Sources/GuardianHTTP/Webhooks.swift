@@ -1,3 +1,4 @@
+import GuardianNode
 import Foundation
 import GuardianStore
 import GuardianAudit

@@ -1,3 +1,4 @@
+import GuardianNode
 import GuardianStore
 import Foundation
 import GuardianCore

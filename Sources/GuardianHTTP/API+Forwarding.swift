@@ -1,3 +1,4 @@
+import GuardianNode
 import AsyncHTTPClient
 import Foundation
 import GuardianStore
