@@ -11,7 +11,7 @@ import UnixSignals
 /// Runs a node: HTTP API, scheduler, mesh and audits as services of one `ServiceGroup`, stopped in reverse order
 /// on SIGTERM/SIGINT; SIGHUP re-reads the config file and applies what can change at run time.
 public enum Agent {
-    public static func run(config: AgentConfig, configFile: String?, logger: Logger) async throws {
+    public static func run(config: AgentConfig, configFile: String?, flags: AgentConfig.Overrides = .init(), logger: Logger) async throws {
         _ = AgentMetrics.registry // bootstrap swift-metrics before anything records
         // Everything the agent creates (the store and its WAL, mirrors, keys) is the owner's alone.
         umask(0o077)
@@ -49,7 +49,7 @@ public enum Agent {
                                   FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
                               },
                               logger: logger)
-        let scheduler = SchedulerService(node: node, configFile: configFile)
+        let scheduler = SchedulerService(node: node, configFile: configFile, flags: flags)
         // stopped in reverse order: audits first (the running ones finish, are stored and pushed),
         // then replication, the mesh, the scheduler and the HTTP server
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app), .init(service: scheduler)]
@@ -72,13 +72,15 @@ public enum Agent {
 struct SchedulerService: Service {
     let node: Node
     let configFile: String?
+    /// The command line's settings, kept over the file and the environment on a reload.
+    let flags: AgentConfig.Overrides
 
     func run() async throws {
         let hup = await UnixSignalsSequence(trapping: .sighup)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await _ in hup.cancelOnGracefulShutdown() {
-                    await node.reload(configFile: configFile)
+                    await node.reload(configFile: configFile, flags: flags)
                 }
             }
             group.addTask {

@@ -45,12 +45,12 @@ struct AgentCommand: AsyncParsableCommand {
             guard let eq = t.firstIndex(of: "="), eq != t.startIndex else { throw ValidationError("--tag takes KEY=VALUE, got '\(t)'") }
             tags[String(t[..<eq])] = String(t[t.index(after: eq)...])
         }
-        let cfg = try AgentConfig.resolve(flags: .init(dataDir: dataDir, httpAddr: httpAddr, gossipAddr: gossipAddr, name: name,
-                                                       clusterKey: clusterKey, join: join, tags: tags, noDiscovery: noDiscovery,
-                                                       allowLocalRoots: allowLocalRoot.map { URL(fileURLWithPath: $0).standardizedFileURL.path }),
-                                          environment: ProcessInfo.processInfo.environment, file: config)
+        let flags = AgentConfig.Overrides(dataDir: dataDir, httpAddr: httpAddr, gossipAddr: gossipAddr, name: name,
+                                          clusterKey: clusterKey, join: join, tags: tags, noDiscovery: noDiscovery,
+                                          allowLocalRoots: allowLocalRoot.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
+        let cfg = try AgentConfig.resolve(flags: flags, environment: ProcessInfo.processInfo.environment, file: config)
         var logger = Logger(label: "guardian")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        try await Agent.run(config: cfg, configFile: config ?? ProcessInfo.processInfo.environment["GUARDIAN_CONFIG"], logger: logger)
+        try await Agent.run(config: cfg, configFile: config ?? ProcessInfo.processInfo.environment["GUARDIAN_CONFIG"], flags: flags, logger: logger)
     }
 }

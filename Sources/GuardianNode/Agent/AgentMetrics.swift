@@ -39,6 +39,7 @@ public enum AgentMetrics {
         ("guardian_store_commits_total", []), ("guardian_store_wal_fsync_failures_total", []),
         ("guardian_registry_refused_total", [("reason", "future")]), ("guardian_registry_refused_total", [("reason", "invalid")]),
         ("guardian_registry_refused_total", [("reason", "malformed")]),
+        ("guardian_config_reloads_total", [("result", "success")]), ("guardian_config_reloads_total", [("result", "failure")]),
     ]
 
     /// A finished audit: its duration and outcome.
@@ -51,6 +52,17 @@ public enum AgentMetrics {
     /// A replicated result that failed verification (bad signature, unknown signer, unregistered
     /// project): counted, logged, never stored.
     static func resultRefused() { Metrics.Counter(label: "guardian_results_refused_total").increment() }
+
+    /// The configuration was loaded (at start) or reloaded (SIGHUP): whether the last attempt
+    /// succeeded and when one last did, and the queue limits now in force.
+    static func configReloaded(successfully ok: Bool, maxConcurrentAudits: Int, queueCapacity: Int) {
+        _ = registry
+        Gauge(label: "guardian_config_last_reload_successful").record(ok ? 1 : 0)
+        if ok { Gauge(label: "guardian_config_last_reload_success_timestamp_seconds").record(Date().timeIntervalSince1970) }
+        Metrics.Counter(label: "guardian_config_reloads_total", dimensions: [("result", ok ? "success" : "failure")]).increment()
+        Gauge(label: "guardian_audit_concurrency_limit").record(maxConcurrentAudits)
+        Gauge(label: "guardian_audit_queue_capacity").record(queueCapacity)
+    }
 
     /// Gauges read at scrape time, then the whole registry as Prometheus text.
     public static func render(queueDepth: Int, running: Int, resultsStored: Int, findings: [String: Int], hintsPending: Int) -> [UInt8] {

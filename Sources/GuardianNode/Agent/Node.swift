@@ -110,6 +110,9 @@ public actor Node {
         self.logger = logger
         maxConcurrentAudits = config.maxConcurrentAudits
         queueCapacity = config.queueCapacity
+        if audits {
+            AgentMetrics.configReloaded(successfully: true, maxConcurrentAudits: maxConcurrentAudits, queueCapacity: queueCapacity)
+        }
         dataDir = try DataDirectory(path: config.dataDir)
         policy = RepositoryPolicy(config: config, dataDir: dataDir.path)
         identity = try NodeIdentity.loadOrCreate(dataDir)
@@ -312,14 +315,20 @@ public actor Node {
     }
 
     /// SIGHUP: re-read the config file; concurrency and queue capacity apply at once, the rest at restart.
-    public func reload(configFile: String?) {
+    /// SIGHUP: the configuration resolved again as at start (the same command-line flags over the
+    /// environment and the file). The queue's limits apply at once; the rest at the next start. A
+    /// file that does not resolve changes nothing, and `guardian_config_last_reload_successful`
+    /// says so (as Prometheus and Alertmanager report their reloads).
+    public func reload(configFile: String?, flags: AgentConfig.Overrides = .init()) {
         do {
-            let fresh = try AgentConfig.resolve(flags: .init(), environment: ProcessInfo.processInfo.environment, file: configFile)
+            let fresh = try AgentConfig.resolve(flags: flags, environment: ProcessInfo.processInfo.environment, file: configFile)
             maxConcurrentAudits = fresh.maxConcurrentAudits
             queueCapacity = fresh.queueCapacity
-            logger.info("reloaded configuration", metadata: ["max_concurrent_audits": "\(maxConcurrentAudits)", "queue_capacity": "\(queueCapacity)"])
+            AgentMetrics.configReloaded(successfully: true, maxConcurrentAudits: maxConcurrentAudits, queueCapacity: queueCapacity)
+            logger.notice("reloaded configuration", metadata: ["max_concurrent_audits": "\(maxConcurrentAudits)", "queue_capacity": "\(queueCapacity)"])
             pump()
         } catch {
+            AgentMetrics.configReloaded(successfully: false, maxConcurrentAudits: maxConcurrentAudits, queueCapacity: queueCapacity)
             logger.error("reload failed; keeping the running configuration", metadata: ["error": "\(error)"])
         }
     }
