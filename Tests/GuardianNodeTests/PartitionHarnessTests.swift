@@ -85,8 +85,8 @@ final class Netns: @unchecked Sendable { // used by one test at a time
 
     deinit {
         for i in 0..<count { _ = try? Self.run(["link", "del", "\(prefix)v\(i)"]) }
-        for ns in names { _ = _ = try? Self.run(["netns", "del", ns]) }
-        _ = _ = try? Self.run(["link", "del", bridge])
+        for ns in names { _ = try? Self.run(["netns", "del", ns]) }
+        _ = try? Self.run(["link", "del", bridge])
     }
 }
 
@@ -156,9 +156,8 @@ struct PartitionHarnessTests {
         return out
     }
 
-    /// Seeds 1 to 5, or the ones `HARNESS_SEEDS` names (comma-separated), to replay one schedule.
-    static let harnessSeeds: [UInt64] = ProcessInfo.processInfo.environment["HARNESS_SEEDS"]
-        .map { $0.split(separator: ",").compactMap { UInt64($0) } } ?? [1, 2, 3, 4, 5]
+    /// Seeds 1 to 5, or the ones `GUARDIAN_TEST_SEEDS` names, to replay one schedule.
+    static let harnessSeeds = TestSeeds.or([1, 2, 3, 4, 5])
 
     /// Seeded schedules of partitions, crashes and restarts while audits and registry writes run on
     /// every side; then every acknowledged result must be on every owner, owners identical, every
@@ -294,7 +293,9 @@ struct PartitionHarnessTests {
         defer { mesh.stopAll() }
         for i in 0..<5 { try await mesh.start(i) }
         let admin = mesh.agents[0].adminToken
-        _ = try await Self.within(30) { try await Self.allAlive(mesh, admin) }
+        let formed = try await Self.within(30) { try await Self.allAlive(mesh, admin) }
+        let views = formed == nil ? await Self.views(mesh, admin) : ""
+        try #require(formed != nil, "the five nodes did not all see each other alive:\n\(views)")
         // the bundle: 10,000 results of project "backlog", signed by a node outside the mesh
         let file = try await AirGapTests.bundleFile("backlog-source", project: "backlog", results: 10_000)
         // owners of "backlog" on the five-node ring; the first is cut off with one non-owner
@@ -308,7 +309,15 @@ struct PartitionHarnessTests {
                                                                    "--trust", file.signer, file.path])
         #expect(imported.status == 0, "\(imported.stdout) \(imported.stderr)")
         #expect(try await Self.localIDs(a, "backlog").count == 10_000)
-        try await Task.sleep(for: .seconds(3)) // both sides notice the partition
+        // the two sides must have noticed the partition, or healing it proves nothing
+        try await eventually("each side sees the other's owner as not alive", timeout: 30) {
+            for (viewer, member) in [(owners[0], owners[1]), (owners[1], owners[0])] {
+                let m = try await mesh.agents[viewer].request("GET", "/v1/members", token: admin)
+                guard let entry = (m.json["members"] as? [[String: Any]])?.first(where: { $0["name"] as? String == "node\(member)" }),
+                      let status = entry["status"] as? String, status != "alive" else { return false }
+            }
+            return true
+        }
         try mesh.net.heal()
         let healStart = Date()
         let healed = try await Self.within(60) {

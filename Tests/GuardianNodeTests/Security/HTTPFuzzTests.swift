@@ -12,7 +12,7 @@ import Testing
 /// repository URL a registration can reach is on loopback (`repository_hosts_allow`), and a join
 /// names only loopback addresses: the pass sends nothing off this machine.
 @Suite(.serialized) struct HTTPFuzzTests {
-    static let seed: UInt64 = ProcessInfo.processInfo.environment["HTTP_FUZZ_SEED"].flatMap(UInt64.init) ?? 20261202
+    static let seed: UInt64 = TestSeeds.or([20261202])[0]
     static let requests = ProcessInfo.processInfo.environment["HTTP_FUZZ_REQUESTS"].flatMap(Int.init) ?? 400
 
     static let env = ["GUARDIAN_REPOSITORY_HOSTS_ALLOW": "127.0.0.1,localhost", "GUARDIAN_DISCOVERY": "off",

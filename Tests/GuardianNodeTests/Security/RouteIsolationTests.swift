@@ -40,14 +40,22 @@ import Testing
             let r = try await front.request("GET", "/v1/projects", token: token)
             #expect(r.status == 200 && (r.json["items"] as? [Any]) != nil, "team B's token does not work here: \(r.status) \(r.text)")
         }
-        let sent = try await sweepRoutes(front, a, tokens: tokens, members: members)
+        // B's own project, registered after A's: its event ends the replay B reads from /v1/events,
+        // so the stream is read to its end (and is shown to work for B) rather than for a fixed time
+        let repo = try FixtureRepo()
+        try repo.write("b.py", "def b():\n    return 1\n")
+        try repo.commit("feat: b")
+        // (a local repository takes an admin token)
+        let registered = try await front.json("POST", "/v1/projects", ["repositoryUrl": repo.path, "team": "team-b"])
+        let marker = try #require(registered.json["id"] as? String, "team B could not register its own project: \(registered.status) \(registered.text)")
+        let sent = try await sweepRoutes(front, a, tokens: tokens, members: members, marker: marker)
         for token in tokens {
             #expect(try await front.request("GET", "/v1/projects", token: token).status == 200, "team B's token stopped working during the sweep")
         }
         return sent
     }
 
-    static func sweepRoutes(_ front: AgentProcess, _ a: TeamA, tokens: [String], members: [String]) async throws -> Int {
+    static func sweepRoutes(_ front: AgentProcess, _ a: TeamA, tokens: [String], members: [String], marker: String) async throws -> Int {
         let routes = try OpenAPIRoutes().operations
         var sent = 0
         for op in routes {
@@ -73,7 +81,8 @@ import Testing
                 let body = bodies["\(op.method) \(op.path)"].flatMap { try? JSONSerialization.data(withJSONObject: $0) }
                 let reply: AgentProcess.Reply
                 if op.path == "/v1/events" {
-                    let e = try AttackKit.events(front, token: token, lastEventID: 0, seconds: 3) { _ in false }
+                    let e = try AttackKit.events(front, token: token, lastEventID: 0, seconds: 20) { $0.contains(marker) }
+                    #expect(e.text.contains(marker), "team B's own event never arrived, so the replay was not read to its end: \(e.text.prefix(300))")
                     reply = AgentProcess.Reply(status: try #require(e.status, "no answer from /v1/events"), body: Data(e.text.utf8), headers: [:])
                 } else {
                     reply = try await front.request(op.method, path, body: body ?? (op.method == "GET" || op.method == "DELETE" ? nil : Data("{}".utf8)),
