@@ -117,8 +117,8 @@ public enum ClusterSeal {
     }
 
     /// Seals into `out`, exactly `overhead + message.count` bytes (a stream frame is written straight
-    /// into its network buffer: an anti-entropy frame is megabytes, and each copy of it was a fresh
-    /// allocation the kernel had to zero).
+    /// into its network buffer: an anti-entropy frame is megabytes, and a copy would be a fresh
+    /// allocation the kernel has to zero).
     public static func seal(_ message: [UInt8], keyring: ClusterKeyring, context: Context, now: Int64, into out: UnsafeMutableRawBufferPointer) {
         precondition(out.count == overhead + message.count, "a sealed packet is the message plus \(overhead) bytes")
         let key = keyring.primary

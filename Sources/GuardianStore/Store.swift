@@ -32,10 +32,10 @@ public final class Store: Sendable {
 
     /// The writer's page cache in KiB. SQLite's default outside bulk loads: at the end of every
     /// transaction SQLite walks the whole page cache's hash table (pcache1 truncation), and with
-    /// 64 MiB of cached pages that walk cost more than a small commit's inserts (a fifth of the
-    /// durable commit rate). A bulk load's transactions of thousands of results need the large one:
+    /// 64 MiB of cached pages that walk costs more than a small commit's inserts
+    /// (docs/benchmarks.md). A bulk load's transactions of thousands of results need the large one:
     /// with 2 MiB they spill dirty index pages to the WAL in the middle of the transaction and write
-    /// the same pages again and again (a 100,000-result import took about 1 s longer).
+    /// the same pages again and again.
     static let cacheKiB = 2_000, bulkCacheKiB = 65_536
 
     private func setWriterCache(_ kib: Int) {
@@ -321,8 +321,8 @@ public struct StoreConflict: Error, Sendable { public var message: String }
 /// writes have paused for 100 ms, or after a second of writes without a pause, and never when
 /// nothing was written. During a burst of commits each checkpoint's writes and its fsync of the
 /// database file compete with the commits' own WAL fsyncs on the disk, and the pages a burst
-/// rewrites in every commit (the table's last leaf, index pages) are copied once per checkpoint:
-/// checkpointing every 100 ms regardless cost a fifth of the durable commit rate. Passive
+/// rewrites in every commit (the table's last leaf, index pages) are copied once per checkpoint,
+/// so checkpointing on a fixed beat during a burst slows durable commits. Passive
 /// checkpoints never block writers or readers; one that fails (disk full) is tried again.
 // @unchecked: the timer is only touched in init and deinit; the policy is a Mutex.
 final class Checkpointer: @unchecked Sendable {
