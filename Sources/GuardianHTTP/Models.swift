@@ -2,6 +2,7 @@ import GuardianNode
 import Foundation
 import GuardianStore
 import GuardianCore
+import GuardianCrypto
 import GuardianMesh
 
 // The API's request and response bodies (docs/openapi.yaml). Public so that clients decode the
@@ -164,4 +165,48 @@ extension KeyedEncodingContainer {
     mutating func encodeOrNull<T: Encodable>(_ value: T?, forKey key: Key) throws {
         if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
     }
+}
+
+/// `GET /v1/projects/{id}/audit-status` as the CLI reads it: the fields it shows. The server writes
+/// this answer from its render cache (`API.auditStatus`); the OpenAPI test checks both against
+/// `ProjectAuditStatus`.
+public struct AuditStatusView: Decodable, Sendable {
+    public struct Running: Decodable, Sendable {
+        public var taskId: String
+        public var state: String
+        public var phase: String
+        public var progress: Double
+    }
+    public struct CheckSummary: Decodable, Sendable {
+        public var status: String
+        public var score: Int
+        public var findings: Int
+        enum CodingKeys: String, CodingKey { case status, score, violations }
+        /// A finding is counted, not read.
+        struct Counted: Decodable { init(from decoder: any Decoder) throws {} }
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            status = try c.decode(String.self, forKey: .status)
+            score = try c.decode(Int.self, forKey: .score)
+            findings = try c.decode([Counted].self, forKey: .violations).count
+        }
+    }
+    public struct Gate: Decodable, Sendable { public var passed: Bool }
+    public var projectId: String
+    public var projectName: String
+    public var repositoryUrl: String
+    public var lastAuditTime: String?
+    public var commit: String?
+    public var overallHealthScore: Int?
+    public var runningAudit: Running?
+    public var magicResults: [String: CheckSummary]
+    /// Present once the project has a result.
+    public var gate: Gate?
+}
+
+/// `GET /v1/projects/{id}/results`: the signed envelopes as stored, newest first, and their ids.
+public struct ResultsPage: Decodable, Sendable {
+    public var ids: [String]
+    public var items: [DSSEEnvelope]
+    public var next: String?
 }

@@ -56,26 +56,30 @@ struct APIClient: Sendable {
         }
     }
 
-    /// Calls and returns the JSON object, or throws the API's error message.
+    /// Calls and returns the JSON object (empty for a 204), or throws the API's error message. An
+    /// answer that is not a JSON object is an error, not an empty object.
     func object(_ method: String, _ path: String, json: [String: Any]? = nil, expect: Set<Int> = [200]) async throws -> [String: Any] {
         let r = try await call(method, path, json: json)
-        let obj = (try? JSONSerialization.jsonObject(with: r.body)) as? [String: Any] ?? [:]
-        guard expect.contains(r.status) else {
-            let e = obj["error"] as? [String: Any]
-            throw GuardianError.io("agent answered \(r.status): \(e?["message"] as? String ?? String(decoding: r.body, as: UTF8.self))")
+        guard expect.contains(r.status) else { throw Self.refusal(r) }
+        if r.status == 204 { return [:] }
+        guard let obj = (try? JSONSerialization.jsonObject(with: r.body)) as? [String: Any] else {
+            throw GuardianError.io("the agent's answer to \(method) \(path) is not a JSON object: \(String(decoding: r.body.prefix(200), as: UTF8.self))")
         }
         return obj
+    }
+
+    /// The API's error message of a refused call.
+    static func refusal(_ r: Reply) -> GuardianError {
+        let e = ((try? JSONSerialization.jsonObject(with: r.body)) as? [String: Any])?["error"] as? [String: Any]
+        return GuardianError.io("agent answered \(r.status): \(e?["message"] as? String ?? String(decoding: r.body, as: UTF8.self))")
     }
 }
 
 extension APIClient {
     /// Calls and decodes the answer as the API's own response type (GuardianNode's `Models.swift`).
-    func decode<T: Decodable>(_ type: T.Type, _ method: String, _ path: String) async throws -> T {
+    func decode<T: Decodable>(_ type: T.Type, _ method: String, _ path: String, expect: Set<Int> = [200]) async throws -> T {
         let r = try await call(method, path)
-        guard r.status == 200 else {
-            let e = ((try? JSONSerialization.jsonObject(with: r.body)) as? [String: Any])?["error"] as? [String: Any]
-            throw GuardianError.io("agent answered \(r.status): \(e?["message"] as? String ?? String(decoding: r.body, as: UTF8.self))")
-        }
+        guard expect.contains(r.status) else { throw Self.refusal(r) }
         do { return try JSONDecoder().decode(T.self, from: r.body) } catch {
             throw GuardianError.io("the agent's answer to \(method) \(path) is not what this client expects: \(error)")
         }
@@ -150,9 +154,9 @@ struct ProjectsCommand: AsyncParsableCommand {
         @Argument var id: String
         @Option var format: ListFormat = .text
         func run() async throws {
-            let s = try await agent.client().object("GET", "/v1/projects/\(id)/audit-status")
-            if format == .json { printJSON(s); return }
-            printStatus(s)
+            let c = try agent.client()
+            if format == .json { printJSON(try await c.object("GET", "/v1/projects/\(id)/audit-status")); return }
+            printStatus(try await c.decode(AuditStatusView.self, "GET", "/v1/projects/\(id)/audit-status"))
         }
     }
 
@@ -167,21 +171,16 @@ struct ProjectsCommand: AsyncParsableCommand {
     }
 }
 
-func printStatus(_ s: [String: Any]) {
-    print("project:  \(s["projectName"] ?? "") (\(s["projectId"] ?? ""))")
-    print("repo:     \(s["repositoryUrl"] ?? "")")
-    let last = s["lastAuditTime"] as? String ?? "never"
-    print("audited:  \(last)" + ((s["commit"] as? String).map { " at \($0.prefix(12))" } ?? ""))
-    if let h = s["overallHealthScore"] as? Int { print("health:   \(h)/100") }
-    if let run = s["runningAudit"] as? [String: Any] {
-        print("running:  \(run["phase"] ?? "") \(Int(((run["progress"] as? Double) ?? 0) * 100))%")
-    }
-    if let m = s["magicResults"] as? [String: Any] {
-        for check in Check.allCases {
-            guard let c = m[check.rawValue] as? [String: Any] else { continue }
-            let n = (c["violations"] as? [Any])?.count ?? 0
-            print("  \(check.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \("\(c["status"] ?? "")".padding(toLength: 8, withPad: " ", startingAt: 0)) \(c["score"] ?? "")  \(n) findings")
-        }
+func printStatus(_ s: AuditStatusView) {
+    print("project:  \(s.projectName) (\(s.projectId))")
+    print("repo:     \(s.repositoryUrl)")
+    print("audited:  \(s.lastAuditTime ?? "never")" + (s.commit.map { " at \($0.prefix(12))" } ?? ""))
+    if let h = s.overallHealthScore { print("health:   \(h)/100") }
+    if let run = s.runningAudit { print("running:  \(run.phase) \(Int(run.progress * 100))%") }
+    if let gate = s.gate { print("gate:     \(gate.passed ? "passed" : "failed")") }
+    for check in Check.allCases {
+        guard let c = s.magicResults[check.rawValue] else { continue }
+        print("  \(check.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(c.status.padding(toLength: 8, withPad: " ", startingAt: 0)) \(c.score)  \(c.findings) findings")
     }
 }
 
@@ -192,15 +191,14 @@ struct StatusCommand: AsyncParsableCommand {
     @Option var format: ListFormat = .text
     func run() async throws {
         let c = try agent.client()
-        if let project {
-            let s = try await c.object("GET", "/v1/projects/\(project)/audit-status")
-            if format == .json { printJSON(s) } else { printStatus(s) }
+        let path = project.map { "/v1/projects/\($0)/audit-status" } ?? "/v1/node"
+        if format == .json { printJSON(try await c.object("GET", path)); return }
+        if project != nil {
+            printStatus(try await c.decode(AuditStatusView.self, "GET", path))
         } else {
-            let n = try await c.object("GET", "/v1/node")
-            if format == .json { printJSON(n) } else {
-                print("node \(n["name"] ?? "") \(n["id"] ?? "")")
-                print("http \(n["httpAddress"] ?? "")  queue \(n["queueDepth"] ?? 0)  running \(n["runningAudits"] ?? 0)  results \(n["results"] ?? 0)")
-            }
+            let n = try await c.decode(NodeInfo.self, "GET", path)
+            print("node \(n.name) \(n.id)")
+            print("http \(n.httpAddress)  queue \(n.queueDepth)  running \(n.runningAudits)  results \(n.results)")
         }
     }
 }
@@ -212,12 +210,11 @@ struct ResultsCommand: AsyncParsableCommand {
     @Option var limit: Int = 10
     @Option var format: ListFormat = .text
     func run() async throws {
-        let r = try await agent.client().object("GET", "/v1/projects/\(project)/results?limit=\(limit)")
-        if format == .json { printJSON(r); return }
-        let ids = r["ids"] as? [String] ?? []
-        for (id, env) in zip(ids, r["items"] as? [[String: Any]] ?? []) {
-            let signer = ((env["signatures"] as? [[String: Any]])?.first?["keyid"] as? String).map { String($0.prefix(7)) } ?? "?"
-            print("\(id)  signed by \(signer)")
+        let c = try agent.client(), path = "/v1/projects/\(project)/results?limit=\(limit)"
+        if format == .json { printJSON(try await c.object("GET", path)); return }
+        let page = try await c.decode(ResultsPage.self, "GET", path)
+        for (id, env) in zip(page.ids, page.items) {
+            print("\(id)  signed by \(env.signatures.first.map { String($0.keyid.prefix(7)) } ?? "?")")
         }
     }
 }
@@ -227,25 +224,25 @@ enum RemoteAudit {
     static func run(project: String, agent: AgentOptions, rev: String?) async throws -> Bool {
         let c = try agent.client()
         let q = rev.map { "?rev=\($0.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? $0)" } ?? ""
-        let t = try await c.object("POST", "/v1/projects/\(project)/audits\(q)", expect: [202])
-        guard let task = t["taskId"] as? String else { throw GuardianError.io("agent did not return a task id") }
+        let task = try await c.decode(AuditAccepted.self, "POST", "/v1/projects/\(project)/audits\(q)", expect: [202]).taskId
         var last = ""
         while true {
-            let s = try await c.object("GET", "/v1/audits/\(task)")
-            let state = s["state"] as? String ?? ""
-            let p = (s["progress"] as? Double) ?? 0
+            let s = try await c.decode(AuditTask.self, "GET", "/v1/audits/\(task)")
+            let p = min(1, max(0, s.progress))
             let bar = String(repeating: "#", count: Int(p * 30)) + String(repeating: ".", count: 30 - Int(p * 30))
-            let line = "\r[\(bar)] \(Int(p * 100))% \(s["phase"] ?? "")"
+            let line = "\r[\(bar)] \(Int(p * 100))% \(s.phase)"
             if line != last { FileHandle.standardError.write(Data(line.padding(toLength: 60, withPad: " ", startingAt: 0).utf8)); last = line }
-            if state == "succeeded" {
+            if s.state == .succeeded {
                 FileHandle.standardError.write(Data("\n".utf8))
-                let st = try await c.object("GET", "/v1/projects/\(project)/audit-status")
+                let st = try await c.decode(AuditStatusView.self, "GET", "/v1/projects/\(project)/audit-status")
                 printStatus(st)
-                return ((st["gate"] as? [String: Any])?["passed"] as? Bool) ?? true
+                // the gate decides the exit code: a status without one is an error, never a pass
+                guard let gate = st.gate else { throw GuardianError.io("the agent's status of \(project) has no gate after the audit succeeded") }
+                return gate.passed
             }
-            if state == "failed" {
+            if s.state == .failed {
                 FileHandle.standardError.write(Data("\n".utf8))
-                throw GuardianError.io("audit failed: \(s["error"] ?? "unknown error")")
+                throw GuardianError.io("audit failed: \(s.error ?? "unknown error")")
             }
             try await Task.sleep(for: .milliseconds(200))
         }
