@@ -77,8 +77,9 @@ struct APIClient: Sendable {
 
 extension APIClient {
     /// Calls and decodes the answer as the API's own response type (GuardianNode's `Models.swift`).
-    func decode<T: Decodable>(_ type: T.Type, _ method: String, _ path: String, expect: Set<Int> = [200]) async throws -> T {
-        let r = try await call(method, path)
+    func decode<T: Decodable>(_ type: T.Type, _ method: String, _ path: String, json: [String: Any]? = nil,
+                              expect: Set<Int> = [200]) async throws -> T {
+        let r = try await call(method, path, json: json)
         guard expect.contains(r.status) else { throw Self.refusal(r) }
         do { return try JSONDecoder().decode(T.self, from: r.body) } catch {
             throw GuardianError.io("the agent's answer to \(method) \(path) is not what this client expects: \(error)")
@@ -129,8 +130,8 @@ struct ProjectsCommand: AsyncParsableCommand {
             if let schedule { body["scheduleSeconds"] = schedule }
             if let profile { body["profile"] = profile }
             if let webhookSecret { body["webhookSecret"] = webhookSecret }
-            let p = try await agent.client().object("POST", "/v1/projects", json: body, expect: [201])
-            if format == .json { printJSON(p) } else { print("registered \(p["id"] ?? "?") (\(p["repositoryUrl"] ?? "")); first audit queued") }
+            let p = try await agent.client().decode(ProjectView.self, "POST", "/v1/projects", json: body, expect: [201])
+            if format == .json { try printEncoded(p) } else { print("registered \(p.id) (\(p.repositoryUrl)); first audit queued") }
         }
     }
 
@@ -303,8 +304,8 @@ struct KeysCommand: AsyncParsableCommand {
                                                     subcommands: [List.self, Install.self, Use.self, Remove.self])
 
     static func change(_ agent: AgentOptions, _ action: String, _ key: String) async throws {
-        let r = try await agent.client().object("POST", "/v1/keys", json: ["action": action, "key": key])
-        print("primary \(r["primary"] ?? "")  keys \((r["keys"] as? [String] ?? []).joined(separator: " "))")
+        let r = try await agent.client().decode(KeysView.self, "POST", "/v1/keys", json: ["action": action, "key": key])
+        print("primary \(r.primary)  keys \(r.keys.joined(separator: " "))")
     }
 
     struct List: AsyncParsableCommand {
@@ -312,10 +313,9 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var agent: AgentOptions
         @Option var format: ListFormat = .text
         func run() async throws {
-            let r = try await agent.client().object("GET", "/v1/keys")
-            if format == .json { printJSON(r); return }
-            let primary = r["primary"] as? String ?? ""
-            for k in r["keys"] as? [String] ?? [] { print(k == primary ? "\(k)  primary" : k) }
+            let r = try await agent.client().decode(KeysView.self, "GET", "/v1/keys")
+            if format == .json { try printEncoded(r); return }
+            for k in r.keys { print(k == r.primary ? "\(k)  primary" : k) }
         }
     }
     struct Install: AsyncParsableCommand {

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import GuardianCore
+import GuardianHTTP
+import GuardianStore
 
 /// `guardian dismiss PROJECT FINGERPRINT --reason …`: dismisses a finding mesh-wide; every owner's
 /// next audit reports it as suppressed (external) and counts it toward nothing.
@@ -30,8 +32,8 @@ struct DismissCommand: AsyncParsableCommand {
         var body: [String: Any] = ["fingerprint": fingerprint, "reason": reason]
         if let comment { body["comment"] = comment }
         if let rule { body["ruleId"] = rule }
-        let d = try await client.object("POST", "/v1/projects/\(project)/dismissals", json: body, expect: [201])
-        if format == .json { printJSON(d) } else { print("dismissed \(d["ruleId"] ?? "") \(fingerprint) in \(project) as \(reason)") }
+        let d = try await client.decode(DismissalRecord.self, "POST", "/v1/projects/\(project)/dismissals", json: body, expect: [201])
+        if format == .json { try printEncoded(d) } else { print("dismissed \(d.ruleId) \(fingerprint) in \(project) as \(reason)") }
     }
 }
 
@@ -43,12 +45,11 @@ struct DismissalsCommand: AsyncParsableCommand {
     @Option var format: ListFormat = .text
 
     func run() async throws {
-        let list = try await agent.client().object("GET", "/v1/projects/\(project)/dismissals")
-        let items = list["items"] as? [[String: Any]] ?? []
-        if format == .json { printJSON(items); return }
+        let items = try await agent.client().decode(Items<DismissalRecord>.self, "GET", "/v1/projects/\(project)/dismissals").items
+        if format == .json { try printEncoded(items); return }
         for d in items {
-            print("\(d["fingerprint"] ?? "")  \("\(d["ruleId"] ?? "")".padding(toLength: 34, withPad: " ", startingAt: 0))"
-                  + " \("\(d["reason"] ?? "")".padding(toLength: 15, withPad: " ", startingAt: 0)) \(d["comment"] ?? "")")
+            print("\(d.fingerprint)  \(d.ruleId.padding(toLength: 34, withPad: " ", startingAt: 0))"
+                  + " \(d.reason.padding(toLength: 15, withPad: " ", startingAt: 0)) \(d.comment ?? "")")
         }
         if items.isEmpty { print("no dismissals in \(project)") }
     }
