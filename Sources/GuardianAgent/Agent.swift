@@ -19,7 +19,7 @@ public enum Agent {
         let tokenFile = try await node.ensureAdminToken()
         let (host, port) = try AgentConfig.parseAddress(config.httpAddr, what: "http address")
         let mesh = try config.clusterKey.map { _ in
-            try MeshNode(config: config, signer: node.identity, dataDir: node.dataDir, events: node.events, logger: logger)
+            try MeshShell(config: config, signer: node.identity, dataDir: node.dataDir, events: node.events, logger: logger)
         }
         let replication = mesh.map { mesh in
             ResultReplication(mesh: mesh, storage: .init(store: node.store, keys: { node.knownKeys() }) { records, keys in

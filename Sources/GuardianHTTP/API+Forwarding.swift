@@ -58,7 +58,7 @@ extension API {
     }
 
     /// The first answer of `owners`, in order; throws `owners_unreachable` with each failure.
-    private func forward(_ request: Request, body: ByteBuffer, caller: MemberClaim.Caller, to owners: [String], via mesh: MeshNode) async throws -> Response {
+    private func forward(_ request: Request, body: ByteBuffer, caller: MemberClaim.Caller, to owners: [String], via mesh: MeshShell) async throws -> Response {
         let addresses = await mesh.httpAddresses()
         var failures: [String] = []
         for owner in owners {
@@ -112,7 +112,7 @@ extension API {
     /// One forwarded request over the process's shared async-http-client pool (the server's own
     /// event loops; no second networking stack).
     private func send(_ request: Request, body: ByteBuffer, caller: MemberClaim.Caller, to owner: String, at address: String,
-                      via mesh: MeshNode) async throws -> PeerAnswer {
+                      via mesh: MeshShell) async throws -> PeerAnswer {
         let path = request.uri.description
         var out = HTTPClientRequest(url: "http://\(address)\(path)")
         out.method = HTTPMethod(rawValue: request.method.rawValue)

@@ -12,7 +12,7 @@ import NIOCore
 /// caller in the context; errors become JSON in `ErrorMiddleware`.
 public struct API: Sendable {
     let node: Node
-    let mesh: MeshNode?
+    let mesh: MeshShell?
     /// Result replication (with a mesh): read repair, and the corrupt records a read found.
     let replication: ResultReplication?
     let statusCache = RenderCache()
@@ -20,7 +20,7 @@ public struct API: Sendable {
     /// The ring of a node without a mesh: itself alone.
     let soloRing: Ring
 
-    public init(node: Node, mesh: MeshNode? = nil, replication: ResultReplication? = nil) {
+    public init(node: Node, mesh: MeshShell? = nil, replication: ResultReplication? = nil) {
         self.replication = replication
         self.node = node
         self.mesh = mesh

@@ -33,7 +33,7 @@ public struct GuardianContext: RequestContext {
 /// forwarding member never sends one). A proven claim goes to the context.
 struct MemberAuthMiddleware: RouterMiddleware {
     typealias Context = GuardianContext
-    let mesh: MeshNode?
+    let mesh: MeshShell?
     let maxBodyBytes: Int
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {

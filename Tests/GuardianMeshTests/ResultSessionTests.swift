@@ -2,7 +2,7 @@ import Testing
 @testable import GuardianMesh
 
 /// The session state machines alone, driven by a small in-memory shell: the same types the agent's
-/// `MeshNode` and the replication simulator drive.
+/// `MeshShell` and the replication simulator drive.
 @Suite struct ResultSessionTests {
     /// One node's results: ids by project, as a store would hold them.
     struct Side {

@@ -22,7 +22,7 @@ struct MembersController {
     }
 
     /// The mesh, for a route that changes it: admin tokens only, and only when there is a mesh.
-    func meshForAdmin(_ context: GuardianContext, _ what: String) throws -> MeshNode {
+    func meshForAdmin(_ context: GuardianContext, _ what: String) throws -> MeshShell {
         try api.requireAdmin(context, what)
         guard let mesh = api.mesh else {
             throw NodeError(.conflict, "no_mesh", "this node runs alone: start it with a cluster key (guardian keygen)")
@@ -74,7 +74,7 @@ struct MembersController {
         let mesh = try meshForAdmin(context, "change the keyring")
         struct Input: Decodable { var action: String; var key: String }
         let input: Input = try await api.decode(request)
-        guard let action = MeshNode.KeyAction(rawValue: input.action) else {
+        guard let action = MeshShell.KeyAction(rawValue: input.action) else {
             throw APIError(.badRequest, "invalid_action", "action must be install, use or remove")
         }
         do { try await mesh.changeKey(action, input.key) } catch let e as CryptoError {

@@ -1,7 +1,7 @@
 /// One anti-entropy session or push of `ResultSync`, as two pure state machines: the initiator
 /// (the node that opens the session) and the responder. Neither does I/O. Each step returns a
 /// directive: send a message, ask the shell for data (`Need`, answered with `provide`), or stop.
-/// The agent's shell (`MeshNode`) carries the messages over a sealed stream and reads its store;
+/// The agent's shell (`MeshShell`) carries the messages over a sealed stream and reads its store;
 /// the replication simulator drives the very same types over its in-memory nodes.
 public enum ResultSession {
     /// What a state machine needs from its node before it can go on.

@@ -1,5 +1,5 @@
 /// Result replication between the owners of projects, as pure messages and decisions; the shell
-/// (`MeshNode`) carries them over a sealed TCP stream and loads and stores the records.
+/// (`MeshShell`) carries them over a sealed TCP stream and loads and stores the records.
 ///
 /// Results are immutable and named by a content hash (64 hex digits), so a project's results are a
 /// grow-only set and two owners agree exactly when they hold the same ids. Anti-entropy compares the

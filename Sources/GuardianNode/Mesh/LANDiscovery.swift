@@ -10,7 +10,7 @@ import ServiceLifecycle
 /// announcements on the discovery port, and a join through the shell to what they announce. It owns
 /// its socket, its replay window and when each announced address was last tried.
 public actor LANDiscovery: Service {
-    let mesh: MeshNode
+    let mesh: MeshShell
     let config: AgentConfig
     let logger: Logger
     let started = ContinuousClock.now
@@ -18,7 +18,7 @@ public actor LANDiscovery: Service {
     var attempts: [String: Millis] = [:]
     var stopping = false
 
-    public init(mesh: MeshNode, config: AgentConfig, logger: Logger) {
+    public init(mesh: MeshShell, config: AgentConfig, logger: Logger) {
         self.mesh = mesh
         self.config = config
         self.logger = logger
@@ -112,7 +112,7 @@ public actor LANDiscovery: Service {
     }
 }
 
-extension MeshNode {
+extension MeshShell {
     /// This node's announcement, sealed; nil once it is leaving.
     func sealedAnnouncement() -> [UInt8]? {
         guard !instance.leaving else { return nil }

@@ -14,11 +14,11 @@ import ServiceLifecycle
 /// write pushed to every live member, full-state sessions with members (after each push-pull, and
 /// served when a member opens one), over the shell's streams.
 public actor RegistryReplication: Service {
-    let mesh: MeshNode
+    let mesh: MeshShell
     let registry: ReplicatedRegistry
     let logger: Logger
 
-    public init(mesh: MeshNode, registry: ReplicatedRegistry, logger: Logger) {
+    public init(mesh: MeshShell, registry: ReplicatedRegistry, logger: Logger) {
         self.mesh = mesh
         self.registry = registry
         self.logger = logger

@@ -23,7 +23,7 @@ import ServiceLifecycle
 ///
 /// Every record received is verified against its signer's member key before it is stored.
 ///
-/// A service of its own beside the membership shell (`MeshNode`): it owns the replication state
+/// A service of its own beside the membership shell (`MeshShell`): it owns the replication state
 /// (handoffs, the session schedule, read-repair times, the scrub cursor) and reaches members
 /// through the shell's streams; the shell hands it the results streams members open.
 public actor ResultReplication: Service {
@@ -41,7 +41,7 @@ public actor ResultReplication: Service {
         }
     }
 
-    let mesh: MeshNode
+    let mesh: MeshShell
     let storage: Storage
     let config: AgentConfig
     let logger: Logger
@@ -59,7 +59,7 @@ public actor ResultReplication: Service {
     /// Bumped when corrupt records were removed: anti-entropy runs soon after, as after a membership change.
     var corruptionVersion = 0
 
-    public init(mesh: MeshNode, storage: Storage, config: AgentConfig, logger: Logger) {
+    public init(mesh: MeshShell, storage: Storage, config: AgentConfig, logger: Logger) {
         self.mesh = mesh
         self.storage = storage
         self.config = config

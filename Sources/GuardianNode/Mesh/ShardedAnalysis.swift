@@ -41,7 +41,7 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
 /// Apart from the membership shell: it reaches members through the shell's streams, and the shell
 /// hands it the shard streams members open.
 public struct ShardedAnalysis: Sendable {
-    let mesh: MeshNode
+    let mesh: MeshShell
     let config: AgentConfig
     let logger: Logger
     /// Which projects are registered here (a shard is analysed only for those), and their mirrors.
@@ -50,7 +50,7 @@ public struct ShardedAnalysis: Sendable {
     /// Signs the facts this node answers with.
     let signer: SigningKey
 
-    public init(mesh: MeshNode, config: AgentConfig, logger: Logger, store: Store, dataDir: DataDirectory, signer: SigningKey) {
+    public init(mesh: MeshShell, config: AgentConfig, logger: Logger, store: Store, dataDir: DataDirectory, signer: SigningKey) {
         (self.mesh, self.config, self.logger, self.store, self.dataDir, self.signer) = (mesh, config, logger, store, dataDir, signer)
     }
 

@@ -94,11 +94,11 @@ public enum StreamFrames {
 
     /// The stream kinds and what each frame's sealed message is opened as.
     public static func context(ofKind kind: UInt8) -> ClusterSeal.Context? {
-        MeshNode.Stream(rawValue: kind)?.context
+        MeshShell.Stream(rawValue: kind)?.context
     }
 }
 
-extension MeshNode {
+extension MeshShell {
     typealias FramedChannel = NIOAsyncChannel<ByteBuffer, ByteBuffer>
 
     /// A connection with stream framing, and the frame limit that its hello raises.

@@ -12,7 +12,7 @@ import ServiceLifecycle
 
 /// Members as the rest of the node sees them: claims for forwarded HTTP requests, their HTTP
 /// addresses, joins, and forced leaves.
-extension MeshNode {
+extension MeshShell {
     /// The sealed `X-Guardian-Member` header for a request this node forwards (`MemberClaim`).
     public func sealClaim(_ claim: MemberClaim) -> String {
         Sodium.base64Encode(ClusterSeal.seal(claim.encode(), keyring: keyring, context: .member, now: wall()))

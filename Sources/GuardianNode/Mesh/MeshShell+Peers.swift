@@ -11,7 +11,7 @@ import NIOPosix
 import ServiceLifecycle
 
 /// The durable peer list (peers.json): members to try again after a restart.
-extension MeshNode {
+extension MeshShell {
     func savedPeers() -> [String] {
         guard let d = FileManager.default.contents(atPath: peersFile), let list = try? JSONDecoder().decode([String].self, from: d) else { return [] }
         return list

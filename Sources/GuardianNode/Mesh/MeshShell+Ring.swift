@@ -11,7 +11,7 @@ import NIOPosix
 import ServiceLifecycle
 
 /// What the node sees: the membership view, the ring of live members, and the owners of a key.
-extension MeshNode {
+extension MeshShell {
     public struct View: Sendable {
         public var me: Member
         public var members: [Member]

@@ -14,7 +14,7 @@ import ServiceLifecycle
 /// gossip address for probes and gossip; TCP on the same port for push-pull full-state syncs; every
 /// datagram and frame sealed with the cluster key (`ClusterSeal`). The instance stays pure: this
 /// actor feeds it datagrams and the clock, and sends what it asks.
-public actor MeshNode: Service {
+public actor MeshShell: Service {
     public nonisolated let config: AgentConfig
     var keyring: ClusterKeyring
     let identity: VerifyingKey

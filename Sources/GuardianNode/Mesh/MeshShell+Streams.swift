@@ -12,7 +12,7 @@ import ServiceLifecycle
 
 /// TCP streams between members: the hello that proves the cluster key, sealed frames, push-pull
 /// full-state syncs, and the streams other parts (registry, results, shards) open.
-extension MeshNode {
+extension MeshShell {
     /// What a TCP stream carries, in the byte before its first sealed frame.
     enum Stream: UInt8 {
         case pushPull = 1, registry = 2, results = 3, shards = 4

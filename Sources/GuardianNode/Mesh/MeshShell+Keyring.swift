@@ -11,7 +11,7 @@ import NIOPosix
 import ServiceLifecycle
 
 /// The cluster keyring: loaded from and saved to the data directory, changed at run time.
-extension MeshNode {
+extension MeshShell {
     struct KeyringFile: Codable { var primary: String; var keys: [String] }
 
     /// The keyring is kept in `DATA_DIR/keyring.json` (mode 0600) once it exists, so rotations made
