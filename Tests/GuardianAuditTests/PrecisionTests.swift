@@ -229,6 +229,16 @@ import Testing
         #expect(found[1] != nil && found[1]?.severity == .high, "\(found)")
         #expect(found[2] == nil && found[3] == nil, "placeholders are not credentials")
         #expect(Self.findings("tests/test_db.py", "URL = 'postgres://app:password@localhost/test'\n", rule: "strict/hardcoded-secret").isEmpty)
+        // templates and URLs assigned to a secret-named variable are computed or judged by the URL
+        // rule; a literal token beside them is still a leak
+        let code = "base, secret = f\"http://127.0.0.1:{port}\", \"bench-secret\"\n"
+            + "API_SECRET_URL = \"https://api.example.com/v1/{tenant}/keys\"\n"
+            + "token_path = \"${HOME}/.config/app/credentials\"\n"
+            + "client_secret = \"q8Zr4LmV2xT9pW3sK7nB1dF6\"\n"
+        let inCode = Self.findings("scripts/deploy.py", code, rule: "strict/hardcoded-secret")
+        #expect(inCode.keys.sorted() == [4], "only the literal token on line 4 is a secret: \(inCode)")
+        let swift = "let secretURL = \"https://\\(host)/oauth/token?grant=client\"\nlet apiSecret = \"Zq8r4LmV2xT9pW3sK7nB1dF6\"\n"
+        #expect(Self.findings("Sources/App/Client.swift", swift, rule: "strict/hardcoded-secret").keys.sorted() == [2])
     }
 
     /// History conventions count where the project adopted them, squash suffixes are not part of

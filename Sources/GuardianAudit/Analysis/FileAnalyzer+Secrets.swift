@@ -130,6 +130,10 @@ extension FileAnalyzer {
         guard literal.count >= 16, literal.count <= 200 else { return false }
         let bytes = buf[literal]
         if bytes.contains(B.sp) { return false }
+        // a template (`{port}`, `${VAR}`, `\(x)`) is computed where it is used, not a literal; a URL
+        // is judged by the URL rule, which reads its user-info for a password
+        if bytes.contains(UInt8(ascii: "{")) && bytes.contains(UInt8(ascii: "}")) { return false }
+        if contains(literal, Array("\\(".utf8)) || contains(literal, Array("://".utf8)) { return false }
         let s = string(literal).lowercased()
         for p in FileAnalyzer.placeholders where s.contains(p) { return false }
         return FileAnalyzer.entropy(bytes) >= 3.5

@@ -11,7 +11,7 @@ public struct AnalysisLimits: Sendable, Hashable {
 
 /// Analyses one file's bytes into `FileFacts`. Pure: no I/O, no clock.
 struct FileAnalyzer {
-    static let version = "guardian-analyzer/9"
+    static let version = "guardian-analyzer/10"
 
     let path: String
     let buf: UnsafeBufferPointer<UInt8>
