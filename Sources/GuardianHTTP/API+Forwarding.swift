@@ -30,9 +30,19 @@ extension API {
                                           "x-guardian-member", "x-guardian-served-by", "authorization", "cookie", "proxy-authorization",
                                           "x-gitlab-token", "x-hub-signature", "x-hub-signature-256"]
 
-    /// How long a member has to answer a forwarded request, and the largest answer passed on.
-    static let peerTimeout = TimeAmount.seconds(15)
+    /// How long a member has to answer a forwarded request, head and body, and the largest answer passed on.
+    static let peerSeconds = 15
     static let peerAnswerLimit = 64 << 20
+
+    /// The process's client for node-to-node HTTP, on the server's own event loops. It follows no
+    /// redirect (a redirect would carry the sealed member header and the body to another host) and
+    /// decompresses nothing; it lives as long as the process, so it is never shut down.
+    static let peerClient: HTTPClient = {
+        var c = HTTPClient.Configuration(redirectConfiguration: .disallow,
+                                         timeout: .init(connect: .seconds(2), read: .seconds(Int64(peerSeconds))))
+        c.decompression = .disabled
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: c)
+    }()
 
     /// True when the request must be answered here: no mesh, `?local=1`, or it was forwarded already.
     func answersLocally(_ request: Request, _ context: GuardianContext) -> Bool {
@@ -109,8 +119,21 @@ extension API {
         if !stored.isEmpty { Metrics.Counter(label: "guardian_read_repairs_total").increment() }
     }
 
-    /// One forwarded request over the process's shared async-http-client pool (the server's own
-    /// event loops; no second networking stack).
+    /// `body`, cancelled when `seconds` pass first.
+    static func within<T: Sendable>(seconds: Int, owner: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { g in
+            g.addTask { try await body() }
+            g.addTask { try await Task.sleep(for: .seconds(seconds)); return nil }
+            defer { g.cancelAll() }
+            guard let first = try await g.next(), let value = first else {
+                throw APIError(.gatewayTimeout, "owner_timeout", "\(owner) did not answer within \(seconds) s")
+            }
+            return value
+        }
+    }
+
+    /// One forwarded request over the process's peer client (the server's own event loops; no
+    /// second networking stack).
     private func send(_ request: Request, body: ByteBuffer, caller: MemberClaim.Caller, to owner: String, at address: String,
                       via mesh: MeshShell) async throws -> PeerAnswer {
         let path = request.uri.description
@@ -124,14 +147,19 @@ extension API {
                                 bodyHash: MemberClaim.hash(body: [UInt8](buffer: body)), caller: caller)
         out.headers.replaceOrAdd(name: Self.memberHeader.rawName, value: await mesh.sealClaim(claim))
         if body.readableBytes > 0 { out.body = .bytes(body) }
-        let answer = try await HTTPClient.shared.execute(out, timeout: Self.peerTimeout)
-        let data = try await answer.body.collect(upTo: Self.peerAnswerLimit)
-        var headers: HTTPFields = [Self.servedByHeader: owner]
-        headers[.contentType] = answer.headers.first(name: "Content-Type") ?? "application/json"
-        for name in [Self.recordIDHeader, Self.projectHeader, Self.createdAtHeader] {
-            if let v = answer.headers.first(name: name.rawName) { headers[name] = v }
+        // one deadline over the head and the whole body: a member that sends its head and then
+        // trickles the body loses the request, as one that never answers does
+        let request = out
+        let (status, answerHeaders, data) = try await Self.within(seconds: Self.peerSeconds, owner: owner) {
+            let answer = try await Self.peerClient.execute(request, timeout: .seconds(Int64(Self.peerSeconds)))
+            return (answer.status, answer.headers, try await answer.body.collect(upTo: Self.peerAnswerLimit))
         }
-        return PeerAnswer(response: Response(status: .init(code: Int(answer.status.code)), headers: headers, body: .init(byteBuffer: data)),
-                          body: data, headers: answer.headers)
+        var headers: HTTPFields = [Self.servedByHeader: owner]
+        headers[.contentType] = answerHeaders.first(name: "Content-Type") ?? "application/json"
+        for name in [Self.recordIDHeader, Self.projectHeader, Self.createdAtHeader] {
+            if let v = answerHeaders.first(name: name.rawName) { headers[name] = v }
+        }
+        return PeerAnswer(response: Response(status: .init(code: Int(status.code)), headers: headers, body: .init(byteBuffer: data)),
+                          body: data, headers: answerHeaders)
     }
 }

@@ -168,8 +168,8 @@ extension KeyedEncodingContainer {
 }
 
 /// `GET /v1/projects/{id}/audit-status` as the CLI reads it: the fields it shows. The server writes
-/// this answer from its render cache (`API.auditStatus`); the OpenAPI test checks both against
-/// `ProjectAuditStatus`.
+/// this answer from its render cache (`API.auditStatus`), which the OpenAPI test checks against
+/// `ProjectAuditStatus`; `CLIClientTests` decodes it from a real agent through the CLI.
 public struct AuditStatusView: Decodable, Sendable {
     public struct Running: Decodable, Sendable {
         public var taskId: String
@@ -209,4 +209,10 @@ public struct ResultsPage: Decodable, Sendable {
     public var ids: [String]
     public var items: [DSSEEnvelope]
     public var next: String?
+}
+
+/// `POST /v1/members/join`: the address joined through and the live members now known.
+public struct JoinedView: Codable, Sendable {
+    public var joined: String
+    public var members: Int
 }

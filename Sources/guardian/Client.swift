@@ -282,8 +282,8 @@ struct JoinCommand: AsyncParsableCommand {
     @OptionGroup var agent: AgentOptions
     @Argument(help: "Gossip address HOST:PORT of any member.") var address: String
     func run() async throws {
-        let r = try await agent.client().object("POST", "/v1/members/join", json: ["address": address])
-        print("joined through \(address): \(r["members"] ?? 0) live members")
+        let r = try await agent.client().decode(JoinedView.self, "POST", "/v1/members/join", json: ["address": address])
+        print("joined through \(r.joined): \(r.members) live members")
     }
 }
 

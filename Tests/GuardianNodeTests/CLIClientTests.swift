@@ -21,6 +21,7 @@ import Testing
         let project = try #require(r.json["id"] as? String, "\(r.text)")
         let first = try await agent.waitForResult(project: project)
         let gatePassed = try #require((first["gate"] as? [String: Any])?["passed"] as? Bool, "the status has no gate: \(first)")
+        #expect(!gatePassed, "the fixture's hard-coded secret fails the gate, so the exit code below is 1")
 
         let status = try Self.cli(agent, ["status", project])
         #expect(status.status == 0, "\(status.stderr)")

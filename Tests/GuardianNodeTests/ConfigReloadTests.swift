@@ -9,7 +9,7 @@ import Testing
         let agent = try AgentProcess(binary: GuardianBinary.path)
         let file = agent.dataDir + "-config.json"
         defer { try? FileManager.default.removeItem(atPath: file) }
-        try Data(#"{"max_concurrent_audits": 1, "queue_capacity": 10}"#.utf8).write(to: URL(fileURLWithPath: file))
+        try Data(#"{"max_concurrent_audits": 1, "queue_capacity": 10, "http_addr": "not-an-address"}"#.utf8).write(to: URL(fileURLWithPath: file))
         try await agent.start(extraArgs: ["--config", file])
         #expect(try await agent.requireMetric("guardian_config_last_reload_successful") == 1, "the load at start counts as a success")
         #expect(try await agent.requireMetric("guardian_audit_concurrency_limit") == 1)
@@ -33,8 +33,9 @@ import Testing
         }
         #expect(try await agent.requireMetric("guardian_audit_concurrency_limit") == 1)
 
-        // a good file: the new limits apply at once
-        try Data(#"{"max_concurrent_audits": 3, "queue_capacity": 40}"#.utf8).write(to: URL(fileURLWithPath: file))
+        // a good file: the new limits apply at once. Its http_addr is not an address, as in the first
+        // file: the command line's --http-addr overrides it at start and must on reload too
+        try Data(#"{"max_concurrent_audits": 3, "queue_capacity": 40, "http_addr": "not-an-address"}"#.utf8).write(to: URL(fileURLWithPath: file))
         kill(agent.pid, SIGHUP)
         try await eventually("the reload applies") {
             try await agent.requireMetric("guardian_config_last_reload_successful") == 1

@@ -130,13 +130,56 @@ extension FileAnalyzer {
         guard literal.count >= 16, literal.count <= 200 else { return false }
         let bytes = buf[literal]
         if bytes.contains(B.sp) { return false }
-        // a template (`{port}`, `${VAR}`, `\(x)`) is computed where it is used, not a literal; a URL
-        // is judged by the URL rule, which reads its user-info for a password
-        if bytes.contains(UInt8(ascii: "{")) && bytes.contains(UInt8(ascii: "}")) { return false }
-        if contains(literal, Array("\\(".utf8)) || contains(literal, Array("://".utf8)) { return false }
         let s = string(literal).lowercased()
         for p in FileAnalyzer.placeholders where s.contains(p) { return false }
-        return FileAnalyzer.entropy(bytes) >= 3.5
+        // template parts (`{port}`, `\(host)`) are computed where the string is used: only the
+        // literal rest can be a secret
+        let rest = FileAnalyzer.withoutTemplates(Array(bytes))
+        // a URL's user-info is the URL rule's; a token in its path or query is a secret here
+        if let scheme = FileAnalyzer.index(of: Array("://".utf8), in: rest) {
+            return FileAnalyzer.carriesToken(rest[(scheme + 3)...])
+        }
+        return rest.count >= 16 && FileAnalyzer.entropy(rest) >= 3.5
+    }
+
+    /// The bytes without template spans: `{identifier}` (f-strings, format strings) and `\(…)`
+    /// (Swift interpolation). `${…}` and `{{…}}` are placeholders, refused before this.
+    static func withoutTemplates(_ b: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = [], k = 0
+        out.reserveCapacity(b.count)
+        func isIdent(_ c: UInt8) -> Bool { B.isIdentChar(c) || c == UInt8(ascii: ".") }
+        while k < b.count {
+            if b[k] == UInt8(ascii: "{"), let close = b[(k + 1)...].firstIndex(of: UInt8(ascii: "}")),
+               close > k + 1, b[(k + 1)..<close].allSatisfy(isIdent) {
+                k = close + 1
+                continue
+            }
+            if b[k] == UInt8(ascii: "\\"), k + 1 < b.count, b[k + 1] == UInt8(ascii: "("),
+               let close = b[(k + 2)...].firstIndex(of: UInt8(ascii: ")")) {
+                k = close + 1
+                continue
+            }
+            out.append(b[k])
+            k += 1
+        }
+        return out
+    }
+
+    static func index(of needle: [UInt8], in b: [UInt8]) -> Int? {
+        guard b.count >= needle.count else { return nil }
+        return (0...(b.count - needle.count)).first { b[$0..<($0 + needle.count)].elementsEqual(needle) }
+    }
+
+    /// A URL's path or query (after `scheme://host`) holds a token: a segment of 16 or more bytes,
+    /// letters and digits mixed, as random as a key. Words and slugs (`secrets-management`) are not.
+    static func carriesToken(_ afterScheme: ArraySlice<UInt8>) -> Bool {
+        guard let slash = afterScheme.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") }) else { return false }
+        let separators: Set<UInt8> = Set("/?&=#.-_".utf8)
+        for segment in afterScheme[slash...].split(whereSeparator: { separators.contains($0) }) where segment.count >= 16 {
+            let letters = segment.contains { ($0 | 0x20) >= 97 && ($0 | 0x20) <= 122 }
+            if letters && segment.contains(where: B.isDigit) && entropy(segment) >= 3.5 { return true }
+        }
+        return false
     }
 
     /// Code: `name = "literal"` or `name: "literal"` where name contains a secret word.

@@ -49,7 +49,7 @@ struct MembersController {
         guard let n = await mesh.join(input.address) else {
             throw APIError(.badGateway, "join_failed", "no push-pull answer from \(input.address) (wrong address, or a different cluster key)")
         }
-        return API.json(["joined": input.address, "members": n])
+        return try API.encodable(JoinedView(joined: input.address, members: n))
     }
 
     @Sendable func forceLeave(_ request: Request, context: GuardianContext) async throws -> Response {

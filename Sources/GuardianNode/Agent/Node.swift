@@ -314,7 +314,6 @@ public actor Node {
         pump()
     }
 
-    /// SIGHUP: re-read the config file; concurrency and queue capacity apply at once, the rest at restart.
     /// SIGHUP: the configuration resolved again as at start (the same command-line flags over the
     /// environment and the file). The queue's limits apply at once; the rest at the next start. A
     /// file that does not resolve changes nothing, and `guardian_config_last_reload_successful`

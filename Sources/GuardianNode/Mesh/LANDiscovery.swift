@@ -115,15 +115,16 @@ public actor LANDiscovery: Service {
 extension MeshShell {
     /// This node's announcement, sealed; nil once it is leaving.
     func sealedAnnouncement() -> [UInt8]? {
-        guard !instance.leaving else { return nil }
+        guard serving, !instance.leaving else { return nil }
         let me = instance.myself
         let a = Discovery.Announcement(name: me.name, id: me.meta.id, publicKey: me.meta.publicKey, address: advertised)
         return ClusterSeal.seal(Discovery.encode(a, signer: signer), keyring: keyring, context: .discovery, now: wall())
     }
 
-    /// True when an announcement names this node, or a live member at the address it gives.
+    /// True when an announcement names this node, or a live member at the address it gives (or
+    /// when this node is not serving yet: it joins nobody before it listens itself).
     func knows(_ a: Discovery.Announcement) -> Bool {
-        a.id == instance.me.id || a.address == advertised
+        !serving || a.id == instance.me.id || a.address == advertised
             || liveOthers.contains { $0.meta.id == a.id && $0.meta.address == a.address }
     }
 }

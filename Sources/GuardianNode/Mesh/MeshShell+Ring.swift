@@ -48,4 +48,13 @@ extension MeshShell {
     public func owners(of key: String) -> [String] {
         ring().owners(of: key, count: config.replicationFactor)
     }
+
+    /// The ring and the live members' gossip addresses, read in one turn.
+    func placement() -> (ring: Ring, live: [String: String]) { (ring(), liveAddresses()) }
+
+    /// A key's owners on the live ring, its intended owners, and the live members' gossip addresses,
+    /// read in one turn.
+    func placement(of key: String) -> (owners: [String], intended: [String], live: [String: String]) {
+        (owners(of: key), intendedOwners(of: key), liveAddresses())
+    }
 }

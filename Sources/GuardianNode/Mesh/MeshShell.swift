@@ -45,6 +45,9 @@ public actor MeshShell: Service {
     var pending = PendingConnections()
     /// Set when the node shuts down: its sockets are closed on purpose, not bound again.
     var stopping = false
+    /// Set once the sockets are bound and the bound address announced: before, the address this
+    /// node would give others (the configured one, perhaps port 0) is not yet where it listens.
+    var serving = false
     var tcpChannel: (any Channel)?
     var peersDirty = false
     var nextPeersSave: Millis = 0
@@ -134,6 +137,7 @@ public actor MeshShell: Service {
             }
         }
         announce(address: advertised, httpAddress: httpAddress)
+        serving = true
         logger.notice("mesh: gossip on \(advertised) (UDP and TCP)", metadata: ["name": "\(config.name)"])
         FileHandle.standardError.write(Data("mesh gossip on \(advertised)\n".utf8))
 

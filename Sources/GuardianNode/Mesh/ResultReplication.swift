@@ -96,10 +96,10 @@ public actor ResultReplication: Service {
     /// Sends a new signed result to every other owner, those of the live ring and those it would have
     /// with the dead members back; owners that are down or do not answer "stored" get a hint.
     public func pushResult(_ r: ResultRecord) async {
-        var others = await mesh.owners(of: r.projectId).filter { $0 != config.name }
-        for o in await mesh.intendedOwners(of: r.projectId) where o != config.name && !others.contains(o) { others.append(o) }
+        let (owners, intended, live) = await mesh.placement(of: r.projectId)
+        var others = owners.filter { $0 != config.name }
+        for o in intended where o != config.name && !others.contains(o) { others.append(o) }
         guard !others.isEmpty else { return }
-        let live = await mesh.liveAddresses()
         let identity = mesh.identity
         let frame = await mesh.sealed(.results, ResultSync.push([ResultSync.Record(project: r.projectId, createdAt: r.createdAt, envelope: [UInt8](r.envelope),
                                                                         signerKey: r.signer == identity.nodeID.value ? identity.bytes : [])]).encode())
@@ -184,7 +184,8 @@ public actor ResultReplication: Service {
     /// One round. A new cycle (`catchUp` false) owes a session to every member this node shares
     /// projects with; a catch-up round starts only members the cycle still owes.
     public func antiEntropyRound(catchUp: Bool = false) async {
-        let ring = await mesh.ring()
+        // the ring and the live members as one view (one turn of the shell)
+        let (ring, live) = await mesh.placement()
         guard let registered = try? storage.store.projectIDs(), let held = try? storage.store.projectsWithResults() else { return }
         let count = config.replicationFactor
         let plan = handoffs.plan(registered: registered, held: held, owners: { ring.owners(of: $0, count: count) }, now: mono(),
@@ -197,7 +198,6 @@ public actor ResultReplication: Service {
                 dropped.insert(p)
             }
         }
-        let live = await mesh.liveAddresses()
         let shared = plan.scopes(without: dropped)
         // A session runs on its own task, a few at once, each with a different member; a round does
         // not wait for them. After a partition heals, each owner that missed a backlog receives it as
