@@ -119,19 +119,6 @@ extension API {
         if !stored.isEmpty { Metrics.Counter(label: "guardian_read_repairs_total").increment() }
     }
 
-    /// `body`, cancelled when `seconds` pass first.
-    static func within<T: Sendable>(seconds: Int, owner: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { g in
-            g.addTask { try await body() }
-            g.addTask { try await Task.sleep(for: .seconds(seconds)); return nil }
-            defer { g.cancelAll() }
-            guard let first = try await g.next(), let value = first else {
-                throw APIError(.gatewayTimeout, "owner_timeout", "\(owner) did not answer within \(seconds) s")
-            }
-            return value
-        }
-    }
-
     /// One forwarded request over the process's peer client (the server's own event loops; no
     /// second networking stack).
     private func send(_ request: Request, body: ByteBuffer, caller: MemberClaim.Caller, to owner: String, at address: String,
@@ -150,7 +137,7 @@ extension API {
         // one deadline over the head and the whole body: a member that sends its head and then
         // trickles the body loses the request, as one that never answers does
         let request = out
-        let (status, answerHeaders, data) = try await Self.within(seconds: Self.peerSeconds, owner: owner) {
+        let (status, answerHeaders, data) = try await withDeadline(seconds: Double(Self.peerSeconds), "the answer of \(owner)") {
             let answer = try await Self.peerClient.execute(request, timeout: .seconds(Int64(Self.peerSeconds)))
             return (answer.status, answer.headers, try await answer.body.collect(upTo: Self.peerAnswerLimit))
         }

@@ -13,7 +13,7 @@ public actor LANDiscovery: Service {
     let mesh: MeshShell
     let config: AgentConfig
     let logger: Logger
-    let started = ContinuousClock.now
+    let clock = MonotonicMillis()
     var replay = ReplayWindow()
     var attempts: [String: Millis] = [:]
     var stopping = false
@@ -82,10 +82,7 @@ public actor LANDiscovery: Service {
         try? await channel?.close()
     }
 
-    func mono() -> Millis {
-        let d = (ContinuousClock.now - started).components
-        return Millis(d.seconds * 1000 + d.attoseconds / 1_000_000_000_000_000)
-    }
+    func mono() -> Millis { clock.now() }
 
     /// An announcement from the LAN: a member this node does not know as alive is joined through a
     /// push-pull (at most once per 10 s per address). Refusals are counted apart from gossip's.

@@ -31,16 +31,4 @@ extension MeshShell {
             try? dataDir.writeAtomically("member-keys.json", [UInt8](data), mode: 0o600)
         }
     }
-
-    static func withTimeout<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T.self) { g in
-            g.addTask { try await body() }
-            g.addTask {
-                try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
-                throw GuardianError.io("timed out after \(seconds) s")
-            }
-            defer { g.cancelAll() }
-            return try await g.next()!
-        }
-    }
 }

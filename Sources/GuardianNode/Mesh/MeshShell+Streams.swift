@@ -90,7 +90,7 @@ extension MeshShell {
         try? await conn.executeThenClose { inbound, outbound in
             // a result sync may carry a large backlog and a shard is analysed while the stream waits;
             // everything else is a few frames
-            try await Self.withTimeout(seconds: Double(max(300, self.config.shardTimeoutSeconds))) {
+            try await withDeadline(seconds: Double(max(300, self.config.shardTimeoutSeconds)), "a stream") {
                 var it = inbound.makeAsyncIterator()
                 guard await self.isHello(try await it.next()) else { return }
                 deadline.cancel()
@@ -134,7 +134,7 @@ extension MeshShell {
             .connectTimeout(.seconds(2))
             .connect(host: host, port: port) { ch in Self.framed(ch) }
         return try await conn.executeThenClose { inbound, outbound in
-            try await Self.withTimeout(seconds: seconds) {
+            try await withDeadline(seconds: seconds, "a stream to \(address)") {
                 var it = inbound.makeAsyncIterator()
                 try await outbound.write(await self.sealed(.hello, Self.helloMessage))
                 guard await self.isHello(try await it.next()) else {

@@ -23,7 +23,7 @@ public actor MeshShell: Service {
     let events: EventBus
     let peersFile: String
     let dataDir: DataDirectory
-    let started = ContinuousClock.now
+    let clock = MonotonicMillis()
     /// The membership state machine. It exists from the start with the configured address; `run`
     /// announces the bound one (a new incarnation) before any socket serves.
     var instance: SWIMInstance
@@ -114,10 +114,7 @@ public actor MeshShell: Service {
         announce(httpAddress: httpAddress)
     }
 
-    func mono() -> Millis {
-        let d = (ContinuousClock.now - started).components
-        return Millis(d.seconds * 1000 + d.attoseconds / 1_000_000_000_000_000)
-    }
+    func mono() -> Millis { clock.now() }
     nonisolated func wall() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     // MARK: lifecycle

@@ -45,7 +45,7 @@ public actor ResultReplication: Service {
     let storage: Storage
     let config: AgentConfig
     let logger: Logger
-    let started = ContinuousClock.now
+    let clock = MonotonicMillis()
     /// Projects this node no longer owns, and which owners confirmed holding their results.
     var handoffs: HandoffPlanner
     /// Anti-entropy sessions: which run, and which members the current cycle still owes one.
@@ -78,10 +78,7 @@ public actor ResultReplication: Service {
         }
     }
 
-    func mono() -> Millis {
-        let d = (ContinuousClock.now - started).components
-        return Millis(d.seconds * 1000 + d.attoseconds / 1_000_000_000_000_000)
-    }
+    func mono() -> Millis { clock.now() }
 
     /// Keys to send with records: the members' and those the node vouches for.
     func outgoingKeys() async -> [String: VerifyingKey] { storage.keys().merging(await mesh.signerKeys()) { _, member in member } }
