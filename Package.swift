@@ -26,6 +26,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // the dashboard: templates apart from the code, and gzip for pages and assets
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium",
@@ -93,7 +96,12 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "CompressNIO", package: "compress-nio"),
             ],
+            // the dashboard's templates and assets, compiled into the binary: nothing is read from disk or fetched
+            resources: [.embedInCode("Dashboard/Templates/head.mustache"), .embedInCode("Dashboard/Templates/foot.mustache"), .embedInCode("Dashboard/Templates/login.mustache"), .embedInCode("Dashboard/Templates/checkcells.mustache"), .embedInCode("Dashboard/Templates/fleet.mustache"), .embedInCode("Dashboard/Templates/project.mustache"), .embedInCode("Dashboard/Templates/team.mustache"), .embedInCode("Dashboard/Templates/mesh.mustache"), .embedInCode("Dashboard/Templates/error.mustache"),
+                        .embedInCode("Dashboard/Assets/style.css"), .embedInCode("Dashboard/Assets/live.js"), .embedInCode("Dashboard/Assets/icon.svg")],
             swiftSettings: strict),
         // The agent: the node, its mesh services and the HTTP server as one ServiceGroup.
         .target(

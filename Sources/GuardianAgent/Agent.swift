@@ -88,7 +88,7 @@ struct SchedulerService: Service {
                 while !Task.isCancelled && !Task.isShuttingDownGracefully {
                     try? await node.scheduleDue()
                     ticks += 1
-                    if ticks % 8 == 0 { await node.events.heartbeat() } // lets event streams notice gone clients
+                    if ticks % 5 == 0 { await node.events.heartbeat() } // lets event streams notice gone clients, within a peer client's 15 s read timeout
                     try? await Task.sleep(for: .seconds(2))
                 }
             }

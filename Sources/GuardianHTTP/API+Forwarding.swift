@@ -123,14 +123,50 @@ extension API {
     /// second networking stack).
     private func send(_ request: Request, body: ByteBuffer, caller: MemberClaim.Caller, to owner: String, at address: String,
                       via mesh: MeshShell) async throws -> PeerAnswer {
-        let path = request.uri.description
-        var out = HTTPClientRequest(url: "http://\(address)\(path)")
-        out.method = HTTPMethod(rawValue: request.method.rawValue)
         // the caller's headers (content type, a webhook's delivery id and event), never its credentials nor the hop's
-        for field in request.headers where !Self.hopHeaders.contains(field.name.canonicalName) {
-            out.headers.add(name: field.name.rawName, value: field.value)
+        let headers = request.headers.filter { !Self.hopHeaders.contains($0.name.canonicalName) }.map { ($0.name.rawName, $0.value) }
+        return try await send(method: request.method.rawValue, path: request.uri.description, headers: headers, body: body, caller: caller,
+                              to: owner, at: address, via: mesh)
+    }
+
+    /// A request this node makes of an owner for a caller it authenticated (the dashboard's reads
+    /// and actions): the owners of `project` in order, the first answer returned.
+    func askOwners(project: String, method: String, path: String, body: ByteBuffer = ByteBuffer(), contentType: String? = nil,
+                   as caller: Principal) async throws -> PeerAnswer {
+        guard let mesh else { throw APIError(.internalServerError, "no_mesh", "this node runs alone") }
+        let addresses = await mesh.httpAddresses()
+        var failures: [String] = []
+        for owner in await node.owners(of: project) {
+            guard let address = addresses[owner] else { failures.append("\(owner): not alive here"); continue }
+            do {
+                return try await send(method: method, path: path, headers: contentType.map { [("Content-Type", $0)] } ?? [], body: body,
+                                      caller: .token(caller), to: owner, at: address, via: mesh)
+            } catch { failures.append("\(owner) at \(address): \(error)") }
         }
-        let claim = MemberClaim(from: node.config.name, to: owner, method: request.method.rawValue, path: path,
+        throw APIError(.serviceUnavailable, "owners_unreachable", "no owner answered (\(failures.joined(separator: "; ")))")
+    }
+
+    /// The primary's event stream for a caller (the dashboard's live view of a project this node
+    /// does not own). Unlike a forwarded answer it has no deadline: it lasts as long as the reader.
+    func ownerEvents(project: String, as caller: Principal) async throws -> HTTPClientResponse {
+        guard let mesh, let owner = await node.owners(of: project).first, let address = await mesh.httpAddresses()[owner] else {
+            throw APIError(.serviceUnavailable, "owners_unreachable", "the project's primary is not alive here")
+        }
+        let path = "/v1/events"
+        var out = HTTPClientRequest(url: "http://\(address)\(path)")
+        let claim = MemberClaim(from: node.config.name, to: owner, method: "GET", path: path, bodyHash: MemberClaim.hash(body: []), caller: .token(caller))
+        out.headers.add(name: Self.memberHeader.rawName, value: await mesh.sealClaim(claim))
+        let answer = try await Self.peerClient.execute(out, timeout: .hours(24 * 365))
+        guard answer.status == .ok else { throw APIError(.badGateway, "owner_refused", "the primary answered \(answer.status.code)") }
+        return answer
+    }
+
+    private func send(method: String, path: String, headers: [(String, String)], body: ByteBuffer, caller: MemberClaim.Caller,
+                      to owner: String, at address: String, via mesh: MeshShell) async throws -> PeerAnswer {
+        var out = HTTPClientRequest(url: "http://\(address)\(path)")
+        out.method = HTTPMethod(rawValue: method)
+        for (name, value) in headers { out.headers.add(name: name, value: value) }
+        let claim = MemberClaim(from: node.config.name, to: owner, method: method, path: path,
                                 bodyHash: MemberClaim.hash(body: [UInt8](buffer: body)), caller: caller)
         out.headers.replaceOrAdd(name: Self.memberHeader.rawName, value: await mesh.sealClaim(claim))
         if body.readableBytes > 0 { out.body = .bytes(body) }

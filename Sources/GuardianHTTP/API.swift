@@ -16,6 +16,9 @@ public struct API: Sendable {
     /// Result replication (with a mesh): read repair, and the corrupt records a read found.
     let replication: ResultReplication?
     let statusCache = RenderCache()
+    /// The dashboard's login sessions and the reports its project pages decode.
+    let sessions = Sessions()
+    let reports = ReportCache()
     var tokenCache: TokenCache { node.tokenCache }
     /// The ring of a node without a mesh: itself alone.
     let soloRing: Ring
@@ -35,11 +38,12 @@ public struct API: Sendable {
         router.add(middleware: MemberAuthMiddleware(mesh: mesh, maxBodyBytes: node.config.maxBodyBytes))
         HealthController(api: self).register(on: router)
         webhooks().register(on: router) // verified by the project's secret, not by a token
+        Dashboard(api: self).register(on: router) // a login session, not a bearer token (the badge: either, or public)
         let v1 = router.group("v1").add(middleware: auth)
         let collections = [NodeController(api: self).routes, MembersController(api: self).routes,
                            ProjectsController(api: self).routes, ResultsController(api: self).routes,
                            TeamsController(api: self).routes, DismissalsController(api: self).routes,
-                           AirGapController(api: self).routes, EventsController(api: self).routes]
+                           AirGapController(api: self).routes, EventsController(api: self).routes, OverviewController(api: self).routes]
         for routes in collections { v1.addRoutes(routes) }
         return router
     }

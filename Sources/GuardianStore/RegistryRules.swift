@@ -44,6 +44,22 @@ enum RegistryRules {
     }
 
     static func team(_ t: TeamRecord) throws { try id(t.id, "team") }
+
+    static func summary(_ s: ProjectSummary) throws {
+        try id(s.id, "project id")
+        try check(s.resultId, "resultId", max: FieldLimits.name)
+        try check(s.signer, "signer", max: FieldLimits.name)
+        if let c = s.commit { try check(c, "commit", max: FieldLimits.name) }
+        guard (0...100).contains(s.health), s.trend.count <= ProjectSummary.trendLength, s.trend.allSatisfy({ (0...100).contains($0) }) else {
+            throw InvalidRecord("a summary's health and trend are scores from 0 to 100, at most \(ProjectSummary.trendLength)")
+        }
+        guard s.checks.count <= Check.allCases.count else { throw InvalidRecord("a summary has at most \(Check.allCases.count) checks") }
+        for (name, c) in s.checks {
+            guard Check(rawValue: name) != nil, CheckStatus(rawValue: c.status) != nil, (0...100).contains(c.score), c.findings >= 0 else {
+                throw InvalidRecord("a summary's check '\(name.prefix(20))' is not a check with a status and a score")
+            }
+        }
+    }
 }
 
 /// What a token may do: an admin anything, a maintainer change its team, a viewer read it.

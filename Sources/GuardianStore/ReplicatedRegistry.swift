@@ -103,6 +103,14 @@ public final class ReplicatedRegistry: Sendable {
         return true
     }
 
+    /// A project's latest result for the fleet view; kept only if it is newer than the one stored.
+    public func save(summary: ProjectSummary) throws {
+        try RegistryRules.summary(summary)
+        if let current = try store.summary(project: summary.id), current.createdAt > summary.createdAt
+            || (current.createdAt == summary.createdAt && current == summary) { return }
+        try write(.summary, summary.id, value: Data(try ProjectSummary.encoded(summary).utf8)) { db in try summary.save(db) }
+    }
+
     public func save(team: TeamRecord) throws {
         try RegistryRules.team(team)
         try write(.team, team.id, value: try JSONEncoder().encode(team)) { db in try team.save(db) }
@@ -187,6 +195,7 @@ public final class ReplicatedRegistry: Sendable {
             case .token: _ = try TokenRecord.deleteOne(db, key: r.id)
             case .team: _ = try TeamRecord.deleteOne(db, key: r.id)
             case .dismissal: _ = try DismissalRecord.deleteOne(db, key: r.id)
+            case .summary: _ = try ProjectSummary.deleteOne(db, key: r.id)
             }
             return
         }
@@ -222,6 +231,12 @@ public final class ReplicatedRegistry: Sendable {
             let d = try Self.decode(DismissalRecord.self, v, id: r.id, \.id)
             try RegistryRules.dismissal(d)
             try d.save(db)
+        case .summary:
+            let s = try Self.decode(ProjectSummary.self, v, id: r.id, \.id)
+            try RegistryRules.summary(s)
+            try s.save(db)
+            // the fleet's "last audit" is the latest result any owner stored, wherever it is listed
+            try db.execute(sql: "UPDATE project SET lastAuditAt = MAX(IFNULL(lastAuditAt, 0), ?) WHERE id = ?", arguments: [s.createdAt, s.id])
         }
     }
 
@@ -268,6 +283,7 @@ public final class ReplicatedRegistry: Sendable {
                 case .token: value = try TokenRecord.fetchOne(db, key: id).map { try JSONEncoder().encode($0) }
                 case .team: value = try TeamRecord.fetchOne(db, key: id).map { try JSONEncoder().encode($0) }
                 case .dismissal: value = try DismissalRecord.fetchOne(db, key: id).map { try JSONEncoder().encode($0) }
+                case .summary: value = try ProjectSummary.fetchOne(db, key: id).map { Data(try ProjectSummary.encoded($0).utf8) }
                 }
                 return value.map { RegistryRecord(kind: kind, id: id, stamp: s.stamp, value: [UInt8]($0)) }
             }
@@ -285,6 +301,7 @@ public final class ReplicatedRegistry: Sendable {
             keys.insert("project/\(p)")
             if let team = try store.project(id: p)?.team { keys.insert("team/\(team)") }
             for d in try store.dismissals(project: p) { keys.insert("dismissal/\(d.id)") }
+            keys.insert("summary/\(p)")
         }
         if project == nil {
             for (key, stamp) in try stamps() where !key.hasPrefix("token/") {
@@ -336,6 +353,7 @@ public final class ReplicatedRegistry: Sendable {
     static func delete(project id: String, _ db: Database) throws -> Bool {
         try db.execute(sql: "DELETE FROM finding WHERE resultSeq IN (SELECT seq FROM result WHERE projectId = ?)", arguments: [id])
         try db.execute(sql: "DELETE FROM dismissal WHERE projectId = ?", arguments: [id])
+        try db.execute(sql: "DELETE FROM projectSummary WHERE id = ?", arguments: [id])
         try ResultRecord.filter(Column("projectId") == id).deleteAll(db)
         return try ProjectRecord.deleteOne(db, key: id)
     }

@@ -171,6 +171,19 @@ extension Store {
         }
     }
 
+    /// The owners a result still waits to reach (hints held for them here).
+    public func hintOwners(result: String) throws -> [String] {
+        try read { try String.fetchAll($0, sql: "SELECT owner FROM hint WHERE resultId = ?", arguments: [result]) }
+    }
+
+    /// The fingerprints of a result's findings that its project's previous result did not have.
+    public func newFingerprints(result: String) throws -> Set<String> {
+        try read { db in
+            Set(try String.fetchAll(db, sql: "SELECT fingerprint FROM finding WHERE resultSeq = (SELECT seq FROM result WHERE id = ?) AND isNew = 1",
+                                    arguments: [result]))
+        }
+    }
+
     /// The oldest hinted result ids for an owner.
     public func hints(owner: String, limit: Int) throws -> [String] {
         try read { try String.fetchAll($0, sql: "SELECT resultId FROM hint WHERE owner = ? ORDER BY createdAt LIMIT ?", arguments: [owner, limit]) }

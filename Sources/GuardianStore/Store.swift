@@ -267,6 +267,16 @@ public final class Store: Sendable {
                 CREATE INDEX dismissal_project ON dismissal(projectId);
                 """)
         }
+        m.registerMigration("v6-summaries") { db in
+            // Each project's latest result as the fleet view shows it (ProjectSummary); replicated to every node.
+            try db.execute(sql: """
+                CREATE TABLE projectSummary (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    createdAt DOUBLE NOT NULL,
+                    value TEXT NOT NULL
+                );
+                """)
+        }
         return m
     }
 

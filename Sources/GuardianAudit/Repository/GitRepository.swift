@@ -141,6 +141,22 @@ final class GitRepository {
         return Int(git_blob_rawsize(blob))
     }
 
+    /// The blob at `file` (a path in the tree) of a commit; nil when there is none.
+    func blob(at file: String, commit: git_oid) -> git_oid? {
+        var oid = commit
+        var c: OpaquePointer?
+        guard git_commit_lookup(&c, repo, &oid) == 0 else { return nil }
+        defer { git_commit_free(c) }
+        var tree: OpaquePointer?
+        guard git_commit_tree(&tree, c) == 0 else { return nil }
+        defer { git_tree_free(tree) }
+        var entry: OpaquePointer?
+        guard git_tree_entry_bypath(&entry, tree, file) == 0 else { return nil }
+        defer { git_tree_entry_free(entry) }
+        guard git_tree_entry_type(entry) == GIT_OBJECT_BLOB else { return nil }
+        return git_tree_entry_id(entry).pointee
+    }
+
     /// Reads a blob and passes its bytes to `body`.
     func withBlob<T>(_ oid: git_oid, _ body: (UnsafeBufferPointer<UInt8>) throws -> T) throws -> T {
         var o = oid

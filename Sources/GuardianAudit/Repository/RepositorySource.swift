@@ -100,6 +100,31 @@ public enum Mirror {
         }
     }
 
+    /// Lines `line - radius ... line + radius` (numbered from 1) of `file` at `commit` in the mirror at
+    /// `path`: what a finding points at, for the dashboard. Nil when the mirror, the commit or the
+    /// file is not there, or the file is not text (a NUL byte) or larger than 1 MiB.
+    public static func lines(of file: String, at commit: String, in path: String, around line: Int, radius: Int) -> [(number: Int, text: String)]? {
+        guard line >= 1, let repo = try? GitRepository(path: path), let oid = try? repo.resolve(commit),
+              let blob = repo.blob(at: file, commit: oid), repo.blobSize(blob) <= 1 << 20 else { return nil }
+        return try? repo.withBlob(blob) { bytes -> [(number: Int, text: String)]? in
+            if bytes.contains(0) { return nil }
+            var out: [(number: Int, text: String)] = []
+            var number = 1, start = 0
+            let lo = line - radius, hi = line + radius
+            for i in 0...bytes.count where i == bytes.count || bytes[i] == 10 {
+                if number >= lo && number <= hi && !(i == bytes.count && start == i) {
+                    var end = i
+                    if end > start && bytes[end - 1] == 13 { end -= 1 }
+                    out.append((number, String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)))
+                }
+                number += 1
+                start = i + 1
+                if number > hi { break }
+            }
+            return out
+        } ?? nil
+    }
+
     /// The commit a revision resolves to in a mirror.
     public static func resolve(_ rev: String, in path: String) throws -> String {
         GitRepository.hex(try GitRepository(path: path).resolve(rev))

@@ -11,13 +11,6 @@ struct DismissalsController {
     let api: API
     var node: Node { api.node }
 
-    struct DismissalInput: Decodable {
-        var fingerprint: String
-        var ruleId: String?
-        var reason: String
-        var comment: String?
-    }
-
     var routes: RouteCollection<GuardianContext> {
         let r = RouteCollection(context: GuardianContext.self)
         r.get("projects/:id/dismissals", use: list)
@@ -34,6 +27,31 @@ struct DismissalsController {
     @Sendable func dismiss(_ request: Request, context: GuardianContext) async throws -> Response {
         let (p, project) = try api.writable(context)
         let input: DismissalInput = try await api.decode(request)
+        return try API.encodable(try await api.dismiss(input, project: project, by: p), status: .created)
+    }
+
+    @Sendable func restore(_ request: Request, context: GuardianContext) async throws -> Response {
+        let (_, project) = try api.writable(context)
+        let fingerprint = try context.parameters.require("fingerprint")
+        guard try node.registry.deleteDismissal(id: DismissalRecord.id(project: project.id, fingerprint: fingerprint)) else {
+            throw NodeError(.notFound, "not_found", "no dismissal of \(fingerprint) in \(project.id)")
+        }
+        await node.events.publish("finding.restored", ["project": project.id, "fingerprint": fingerprint])
+        return Response(status: .noContent)
+    }
+}
+
+/// `POST /v1/projects/{id}/dismissals`, and the dashboard's dismiss button.
+struct DismissalInput: Decodable {
+    var fingerprint: String
+    var reason: String
+    var comment: String?
+    var ruleId: String?
+}
+
+extension API {
+    /// Records a dismissal (a registry write: any node, replicated to all) for a caller that may change the project.
+    func dismiss(_ input: DismissalInput, project: ProjectRecord, by p: Principal) async throws -> DismissalRecord {
         guard let reason = DismissalRecord.Reason(rawValue: input.reason) else {
             throw APIError(.badRequest, "invalid_reason", "reason must be false_positive, wont_fix or accepted_risk")
         }
@@ -53,16 +71,6 @@ struct DismissalsController {
         try node.registry.save(dismissal: record)
         await node.events.publish("finding.dismissed", ["project": project.id, "fingerprint": record.fingerprint, "rule": rule,
                                                         "reason": record.reason])
-        return try API.encodable(record, status: .created)
-    }
-
-    @Sendable func restore(_ request: Request, context: GuardianContext) async throws -> Response {
-        let (_, project) = try api.writable(context)
-        let fingerprint = try context.parameters.require("fingerprint")
-        guard try node.registry.deleteDismissal(id: DismissalRecord.id(project: project.id, fingerprint: fingerprint)) else {
-            throw NodeError(.notFound, "not_found", "no dismissal of \(fingerprint) in \(project.id)")
-        }
-        await node.events.publish("finding.restored", ["project": project.id, "fingerprint": fingerprint])
-        return Response(status: .noContent)
+        return record
     }
 }

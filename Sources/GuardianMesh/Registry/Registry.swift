@@ -57,7 +57,9 @@ public struct HLCClock: Sendable {
 /// produced it, and its value, or nil for a tombstone (a delete that must win over older writes).
 public struct RegistryRecord: Sendable, Hashable, Codable {
     /// `dismissal`: a finding of a project dismissed by its fingerprint (applied by every owner's audits).
-    public enum Kind: String, Sendable, Codable { case project, team, token, dismissal }
+    /// `summary`: a project's latest result as every node's fleet view shows it (health, checks,
+    /// trend), written by the node that audited; a view, never a source of truth (the signed result is).
+    public enum Kind: String, Sendable, Codable { case project, team, token, dismissal, summary }
     public var kind: Kind
     public var id: String
     public var stamp: HLC

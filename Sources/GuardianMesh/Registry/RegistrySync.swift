@@ -112,7 +112,7 @@ public enum RegistrySync: Sendable, Equatable {
     }
 
     static func kindCode(_ k: RegistryRecord.Kind) -> UInt8 {
-        switch k { case .project: 1; case .team: 2; case .token: 3; case .dismissal: 4 }
+        switch k { case .project: 1; case .team: 2; case .token: 3; case .dismissal: 4; case .summary: 5 }
     }
 
     static func kind(_ b: UInt8) throws -> RegistryRecord.Kind {
@@ -121,6 +121,7 @@ public enum RegistrySync: Sendable, Equatable {
         case 2: .team
         case 3: .token
         case 4: .dismissal
+        case 5: .summary
         default: throw MeshError("unknown record kind \(b)")
         }
     }

@@ -9,6 +9,7 @@ public struct AuditService: Service {
     public init(node: Node) { self.node = node }
 
     public func run() async {
+        node.backfillSummaries()
         await withDiscardingTaskGroup { group in
             for await task in node.startedAudits.cancelOnGracefulShutdown() {
                 group.addTask { await node.execute(task) }

@@ -61,6 +61,8 @@ extension Node {
             held.append(r.id)
             await events.publish("result.replicated", ["project": r.projectId, "result": r.id, "signer": r.signer], team: teams[r.projectId])
         }
+        // the primary speaks for a project whose newest result arrived from another owner (failover, import)
+        for p in Set(batch.map(\.0.projectId)) where await isPrimary(p) { recordSummary(project: p) }
         // keep the keys of signers from outside the mesh: this node can then verify and export those results
         let signersStored = Set(batch.map(\.0.signer))
         keep(keys: records.compactMap(\.vouchedKey).filter { signers[$0.nodeID.value] == nil && signersStored.contains($0.nodeID.value) })

@@ -154,6 +154,12 @@ public actor Node {
             switch r.kind {
             case .token: tokenCache.clear()
             case .team, .dismissal: break
+            case .summary:
+                // the fleet view changed: a project elsewhere has a new result
+                if let value = r.value, let s = try? JSONDecoder().decode(ProjectSummary.self, from: Data(value)) {
+                    await events.publish("project.summary", ["project": s.id, "result": s.resultId, "health": String(s.health),
+                                                             "gate": s.gatePassed ? "passed" : "failed"])
+                }
             case .project:
                 if r.isTombstone {
                     removeRepositories(of: r.id)
@@ -301,6 +307,7 @@ public actor Node {
             AgentMetrics.audit(succeeded: true, seconds: t.finishedAt! - (t.startedAt ?? t.finishedAt!))
             // stored durably here: that is the acknowledgement; the other owners get it (or a hint) meanwhile
             if let resultSink { Task { await resultSink(r) } }
+            recordSummary(project: t.projectId)
             await events.publish("audit.finished", ["task": t.id, "project": t.projectId, "result": r.id,
                                                     "health": String(r.health), "gate": r.gatePassed ? "passed" : "failed"])
         case .failure(let e):

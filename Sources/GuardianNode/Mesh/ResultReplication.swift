@@ -54,6 +54,11 @@ public actor ResultReplication: Service {
     var catchUpDue = false
     /// When each project was last read-repaired.
     var lastRepair: [String: Millis] = [:]
+    /// Per peer, when the last anti-entropy session with it ended (wall time) and how.
+    var lastSessions: [String: (at: Double, outcome: String)] = [:]
+
+    /// The last anti-entropy session with each peer (the dashboard's replication health).
+    public func sessionHistory() -> [String: (at: Double, outcome: String)] { lastSessions }
     /// Where the scrub continues (a result seq).
     var scrubCursor: Int64 = 0
     /// Bumped when corrupt records were removed: anti-entropy runs soon after, as after a membership change.
@@ -214,6 +219,7 @@ public actor ResultReplication: Service {
     /// peer's own session, begun while it was cut off, was still waiting out its connect when the
     /// partition healed), a catch-up round starts them now rather than an interval later.
     func sessionEnded(with peer: String, scope: [String], _ outcome: SyncOutcome) {
+        lastSessions[peer] = (Date().timeIntervalSince1970, "\(outcome)")
         if sessions.ended(peer) { catchUpDue = true }
         guard outcome == .inSync || outcome == .complete else { return }
         handoffs.confirmed(peer, scope: scope)

@@ -1,0 +1,71 @@
+import Foundation
+import GRDB
+import GuardianCore
+
+/// A project's latest result as the fleet sees it: health, gate, each check's status, score and
+/// counted findings, and the health of the last audits (oldest first) for a trend. A registry
+/// record (kind `summary`, id = the project's id), written by the node that stored the result and
+/// replicated to every node, so that any node lists every project with its scores while the
+/// results themselves stay on the owners. A view: the signed result is the truth, and a summary
+/// never outlives its project.
+public struct ProjectSummary: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "projectSummary"
+    public static let trendLength = 20
+
+    public struct CheckBrief: Codable, Sendable, Equatable {
+        public var status: String
+        public var score: Int
+        public var findings: Int
+        public init(status: String, score: Int, findings: Int) { self.status = status; self.score = score; self.findings = findings }
+    }
+
+    public var id: String
+    public var resultId: String
+    public var createdAt: Double
+    public var commit: String?
+    public var health: Int
+    public var gatePassed: Bool
+    /// The node that signed the result.
+    public var signer: String
+    public var checks: [String: CheckBrief]
+    public var trend: [Int]
+
+    public init(id: String, resultId: String, createdAt: Double, commit: String?, health: Int, gatePassed: Bool, signer: String,
+                checks: [String: CheckBrief], trend: [Int]) {
+        self.id = id; self.resultId = resultId; self.createdAt = createdAt; self.commit = commit; self.health = health
+        self.gatePassed = gatePassed; self.signer = signer; self.checks = checks; self.trend = trend
+    }
+
+    public func encode(to container: inout PersistenceContainer) throws {
+        container["id"] = id
+        container["createdAt"] = createdAt
+        container["value"] = try Self.encoded(self)
+    }
+
+    public init(row: Row) throws {
+        self = try JSONDecoder().decode(ProjectSummary.self, from: Data((row["value"] as String).utf8))
+    }
+
+    static func encoded(_ s: ProjectSummary) throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = .sortedKeys
+        return String(decoding: try e.encode(s), as: UTF8.self)
+    }
+}
+
+extension Store {
+    /// Every project's summary, keyed by project id.
+    public func summaries() throws -> [String: ProjectSummary] {
+        try read { db in Dictionary(try ProjectSummary.fetchAll(db).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }) }
+    }
+
+    public func summary(project: String) throws -> ProjectSummary? { try read { try ProjectSummary.fetchOne($0, key: project) } }
+
+    /// The health of a project's latest `limit` results, oldest first.
+    public func healthTrend(project: String, limit: Int = ProjectSummary.trendLength) throws -> [Int] {
+        try read { db in
+            try Int.fetchAll(db, sql: "SELECT health FROM result WHERE projectId = ? ORDER BY createdAt DESC LIMIT ?",
+                             arguments: [project, limit]).reversed()
+        }
+    }
+}
