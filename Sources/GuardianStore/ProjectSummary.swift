@@ -46,7 +46,7 @@ public struct ProjectSummary: Codable, Sendable, Equatable, FetchableRecord, Per
         self = try JSONDecoder().decode(ProjectSummary.self, from: Data((row["value"] as String).utf8))
     }
 
-    static func encoded(_ s: ProjectSummary) throws -> String {
+    public static func encoded(_ s: ProjectSummary) throws -> String {
         let e = JSONEncoder()
         e.outputFormatting = .sortedKeys
         return String(decoding: try e.encode(s), as: UTF8.self)

@@ -78,6 +78,8 @@ import GuardianJSON
             (.get, "/v1/projects/{id}/results", "/v1/projects/demo/results", nil, 200),
             (.get, "/v1/results/{id}", "/v1/results/\(resultId)", nil, 200),
             (.get, "/v1/projects/{id}/findings", "/v1/projects/demo/findings", nil, 200),
+            (.get, "/v1/projects/{id}/overview", "/v1/projects/demo/overview", nil, 200),
+            (.get, "/v1/projects/{id}/overview", "/v1/projects/demo/overview?severity=worst", nil, 400),
             (.post, "/v1/projects/{id}/dismissals", "/v1/projects/demo/dismissals", #"{"fingerprint": "\#(fingerprint)", "reason": "wont_fix"}"#, 201),
             (.get, "/v1/projects/{id}/dismissals", "/v1/projects/demo/dismissals", nil, 200),
             (.get, "/v1/teams/{id}", "/v1/teams/default", nil, 200),

@@ -28,7 +28,7 @@ extension Node {
 
     /// At start: a summary for every project whose newest local result the registry does not show
     /// yet (results stored before summaries existed, or a write lost to a crash).
-    nonisolated func backfillSummaries() {
+    public nonisolated func backfillSummaries() {
         guard let projects = try? store.projects() else { return }
         for p in projects { recordSummary(project: p.id) }
     }
