@@ -25,8 +25,11 @@ run: release
 audit: release
 	@$(RELEASE_BIN) audit . ; rc=$$?; if [ $$rc -gt 1 ]; then exit $$rc; fi; echo "(gate exit code $$rc; see docs/checks.md and docs/scoring.md)"
 
+# The Swift suites, then the dashboard in headless Chromium against a real three-agent mesh.
 test: deps
+	@scripts/install-test-deps.sh
 	$(SWIFT) test --disable-xctest
+	python3 tests/browser/dashboard_test.py
 
 # Benchmarks on real repositories from the local package mirror (see docs/benchmarks.md).
 bench: release-bench

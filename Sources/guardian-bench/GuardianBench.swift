@@ -12,7 +12,7 @@ struct GuardianBench: AsyncParsableCommand {
         abstract: "Guardian's benchmarks (see docs/benchmarks.md).",
         version: Auditor.version,
         subcommands: [BenchIncrementalCommand.self, BenchStoreCommand.self, BenchMeshCommand.self, BenchReplicationCommand.self,
-                      BenchAirGapCommand.self, BenchShardsCommand.self, BenchFuzzCommand.self])
+                      BenchAirGapCommand.self, BenchShardsCommand.self, BenchFuzzCommand.self, BenchDashboardCommand.self])
 
     static func main() async {
         do {
