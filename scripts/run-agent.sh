@@ -22,6 +22,7 @@ fi
 cat <<MSG
 
 Guardian is running on http://$GUARDIAN_HTTP_ADDR (data in $GUARDIAN_DATA_DIR).
+  dashboard: http://$GUARDIAN_HTTP_ADDR/ui/  (log in with the token in $GUARDIAN_DATA_DIR/admin.token)
   status:   $BIN status $ID
   results:  $BIN results $ID
   API:      curl -H "Authorization: Bearer \$(cat $GUARDIAN_DATA_DIR/admin.token)" http://$GUARDIAN_HTTP_ADDR/v1/projects/$ID/audit-status

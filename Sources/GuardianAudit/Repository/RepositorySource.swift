@@ -1,6 +1,7 @@
 import Foundation
 import GuardianCore
 import GuardianCrypto
+import CGit2
 
 /// Where an audit reads from: a git repository (working directory or bare), or a plain directory.
 enum RepositorySource {
@@ -104,8 +105,17 @@ public enum Mirror {
     /// `path`: what a finding points at, for the dashboard. Nil when the mirror, the commit or the
     /// file is not there, or the file is not text (a NUL byte) or larger than 1 MiB.
     public static func lines(of file: String, at commit: String, in path: String, around line: Int, radius: Int) -> [(number: Int, text: String)]? {
-        guard line >= 1, let repo = try? GitRepository(path: path), let oid = try? repo.resolve(commit),
-              let blob = repo.blob(at: file, commit: oid), repo.blobSize(blob) <= 1 << 20 else { return nil }
+        lines(of: [(file, line)], at: commit, in: path, radius: radius).first ?? nil
+    }
+
+    /// The same for many places at one commit, with the mirror opened once.
+    public static func lines(of places: [(file: String, line: Int)], at commit: String, in path: String, radius: Int) -> [[(number: Int, text: String)]?] {
+        guard let repo = try? GitRepository(path: path), let oid = try? repo.resolve(commit) else { return places.map { _ in nil } }
+        return places.map { lines(of: $0.file, at: oid, in: repo, around: $0.line, radius: radius) }
+    }
+
+    static func lines(of file: String, at oid: git_oid, in repo: GitRepository, around line: Int, radius: Int) -> [(number: Int, text: String)]? {
+        guard line >= 1, let blob = repo.blob(at: file, commit: oid), repo.blobSize(blob) <= 1 << 20 else { return nil }
         return try? repo.withBlob(blob) { bytes -> [(number: Int, text: String)]? in
             if bytes.contains(0) { return nil }
             var out: [(number: Int, text: String)] = []

@@ -41,6 +41,14 @@ extension Dashboard {
         }
     }
 
+    /// A signer's node id with the member's name when the mesh knows it.
+    func signerName(_ id: String?) async -> String {
+        guard let id else { return "–" }
+        if id == node.nodeID { return "\(node.config.name) (\(id))" }
+        if let view = await api.mesh?.view(), let m = ([view.me] + view.members).first(where: { $0.meta.id == id }) { return "\(m.name) (\(id))" }
+        return id
+    }
+
     /// Whether this node answers for the project itself: it runs alone, or it is an owner.
     func ownsHere(_ project: String) async -> Bool {
         if api.mesh == nil { return true }
@@ -79,7 +87,7 @@ extension Dashboard {
         ctx["gate"] = o.gatePassed == true ? "passed" : "failed"
         if let w = Self.when(o.createdAt) { ctx["created"] = w.text; ctx["createdIso"] = w.iso }
         ctx["commit"] = o.commit ?? "–"
-        ctx["signer"] = o.signer ?? "–"
+        ctx["signer"] = await signerName(o.signer)
         ctx["profile"] = o.profile ?? "–"
         let v = await verify(o.envelope)
         ctx["verifiedClass"] = v.ok ? "s-passed" : "s-failed"

@@ -177,13 +177,17 @@ extension API {
         o.page = min(filter.page, o.pages)
         let slice = all.dropFirst((o.page - 1) * FindingFilter.pageSize).prefix(FindingFilter.pageSize)
         let newOnPage = filter.onlyNew ? fresh : try store.newFingerprints(result: latest.id)
-        let mirror = try? node.dataDir.mirror(project.id)
-        o.findings = slice.map { check, v in
-            var code: [ProjectOverview.CodeLine] = []
-            if let file = v.file, let line = v.line, let commit = latest.commitId, let mirror,
-               let lines = Mirror.lines(of: file, at: commit, in: mirror, around: line, radius: 2) {
-                code = lines.map { .init(number: $0.number, text: String($0.text.prefix(400)), hit: $0.number == line) }
+        // the code around each finding on the page, from this owner's mirror at the result's commit
+        let located = slice.compactMap { _, v in v.file.flatMap { f in v.line.map { (file: f, line: $0) } } }
+        var code: [String: [(number: Int, text: String)]] = [:]
+        if let commit = latest.commitId, let mirror = try? node.dataDir.mirror(project.id), !located.isEmpty {
+            for (place, lines) in zip(located, Mirror.lines(of: located, at: commit, in: mirror, radius: 2)) {
+                if let lines { code["\(place.file):\(place.line)"] = lines }
             }
+        }
+        o.findings = slice.map { check, v in
+            let lines = v.file.flatMap { f in v.line.flatMap { code["\(f):\($0)"] } } ?? []
+            let code = lines.map { ProjectOverview.CodeLine(number: $0.number, text: String($0.text.prefix(400)), hit: $0.number == v.line) }
             return .init(check: check.rawValue, ruleId: v.ruleId, severity: v.severity.rawValue, message: v.message, file: v.file, line: v.line,
                          fingerprint: v.fingerprint, isNew: newOnPage.contains(v.fingerprint), suppressed: v.suppression?.justification ?? v.suppression.map { _ in "suppressed" },
                          code: code, fix: v.fix.map(\.message), patch: v.fix?.patch ?? v.fix?.replacement.map { r in "- \(v.fix?.original ?? "")\n+ \(r)" })

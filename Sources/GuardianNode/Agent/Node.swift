@@ -307,7 +307,9 @@ public actor Node {
             AgentMetrics.audit(succeeded: true, seconds: t.finishedAt! - (t.startedAt ?? t.finishedAt!))
             // stored durably here: that is the acknowledgement; the other owners get it (or a hint) meanwhile
             if let resultSink { Task { await resultSink(r) } }
-            recordSummary(project: t.projectId)
+            // off the actor (it decodes the report), before the event: a page refreshed by it sees the summary
+            let project = t.projectId
+            await Task.detached { self.recordSummary(project: project) }.value
             await events.publish("audit.finished", ["task": t.id, "project": t.projectId, "result": r.id,
                                                     "health": String(r.health), "gate": r.gatePassed ? "passed" : "failed"])
         case .failure(let e):
