@@ -100,7 +100,7 @@ let package = Package(
                 .product(name: "CompressNIO", package: "compress-nio"),
             ],
             // the dashboard's templates and assets, compiled into the binary: nothing is read from disk or fetched
-            resources: [.embedInCode("Dashboard/Templates/head.mustache"), .embedInCode("Dashboard/Templates/foot.mustache"), .embedInCode("Dashboard/Templates/login.mustache"), .embedInCode("Dashboard/Templates/checkcells.mustache"), .embedInCode("Dashboard/Templates/fleet.mustache"), .embedInCode("Dashboard/Templates/project.mustache"), .embedInCode("Dashboard/Templates/team.mustache"), .embedInCode("Dashboard/Templates/mesh.mustache"), .embedInCode("Dashboard/Templates/error.mustache"),
+            resources: [.embedInCode("Dashboard/Templates/head.mustache"), .embedInCode("Dashboard/Templates/foot.mustache"), .embedInCode("Dashboard/Templates/login.mustache"), .embedInCode("Dashboard/Templates/checkcells.mustache"), .embedInCode("Dashboard/Templates/fleet.mustache"), .embedInCode("Dashboard/Templates/fleetrow.mustache"), .embedInCode("Dashboard/Templates/project.mustache"), .embedInCode("Dashboard/Templates/team.mustache"), .embedInCode("Dashboard/Templates/mesh.mustache"), .embedInCode("Dashboard/Templates/error.mustache"),
                         .embedInCode("Dashboard/Assets/style.css"), .embedInCode("Dashboard/Assets/live.js"), .embedInCode("Dashboard/Assets/icon.svg")],
             swiftSettings: strict),
         // The agent: the node, its mesh services and the HTTP server as one ServiceGroup.
@@ -149,7 +149,8 @@ let package = Package(
                     dependencies: ["GuardianNode", "GuardianHTTP", "GuardianStore", "GuardianAudit", "GuardianCrypto", "GuardianCore", "GuardianJSON", "GuardianTestKit", "GuardianMesh", "GuardianFuzz",
                                    .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Yams", package: "Yams"),
                                    .product(name: "Hummingbird", package: "hummingbird"),
-                                   .product(name: "HummingbirdTesting", package: "hummingbird")],
+                                   .product(name: "HummingbirdTesting", package: "hummingbird"),
+                                   .product(name: "Mustache", package: "swift-mustache")],
                     swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -44,6 +44,17 @@ extension API {
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: c)
     }()
 
+    /// The client of the dashboard's relayed event streams, apart from `peerClient`'s pool.
+    static let relayClient: HTTPClient = {
+        var c = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2), read: .seconds(Int64(peerSeconds))))
+        c.decompression = .disabled
+        c.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: maxRelays)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: c)
+    }()
+
+    /// The most relayed event streams a node holds at once.
+    static let maxRelays = 64
+
     /// True when the request must be answered here: no mesh, `?local=1`, or it was forwarded already.
     func answersLocally(_ request: Request, _ context: GuardianContext) -> Bool {
         mesh == nil || request.uri.queryParameters.get("local") == "1" || context.forwarded != nil
@@ -148,7 +159,7 @@ extension API {
 
     /// The primary's event stream for a caller (the dashboard's live view of a project this node
     /// does not own). Unlike a forwarded answer it has no deadline: it lasts as long as the reader.
-    func ownerEvents(project: String, as caller: Principal) async throws -> HTTPClientResponse {
+    func ownerEvents(project: String, as caller: Principal, lastId: String?) async throws -> HTTPClientResponse {
         guard let mesh, let owner = await node.owners(of: project).first, let address = await mesh.httpAddresses()[owner] else {
             throw APIError(.serviceUnavailable, "owners_unreachable", "the project's primary is not alive here")
         }
@@ -156,7 +167,9 @@ extension API {
         var out = HTTPClientRequest(url: "http://\(address)\(path)")
         let claim = MemberClaim(from: node.config.name, to: owner, method: "GET", path: path, bodyHash: MemberClaim.hash(body: []), caller: .token(caller))
         out.headers.add(name: Self.memberHeader.rawName, value: await mesh.sealClaim(claim))
-        let answer = try await Self.peerClient.execute(out, timeout: .hours(24 * 365))
+        if let lastId, Int(lastId) != nil { out.headers.add(name: "Last-Event-ID", value: lastId) }
+        // its own client: a long-lived stream must not hold one of the connections forwarded requests queue for
+        let answer = try await Self.relayClient.execute(out, timeout: .hours(24 * 365))
         guard answer.status == .ok else { throw APIError(.badGateway, "owner_refused", "the primary answered \(answer.status.code)") }
         return answer
     }

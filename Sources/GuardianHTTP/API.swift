@@ -6,6 +6,7 @@ import GuardianMesh
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Synchronization
 
 /// The HTTP API v1 (docs/openapi.yaml): the router, assembled from one controller per resource.
 /// Every route under `/v1` except the webhooks sits behind `AuthMiddleware`, so a handler finds its
@@ -19,6 +20,10 @@ public struct API: Sendable {
     /// The dashboard's login sessions and the reports its project pages decode.
     let sessions = Sessions()
     let reports = ReportCache()
+    let rowCache = RowCache()
+    /// Relayed event streams open now (at most `maxRelays`).
+    let relays = Slots(API.maxRelays)
+    let verified = VerifiedCache()
     var tokenCache: TokenCache { node.tokenCache }
     /// The ring of a node without a mesh: itself alone.
     let soloRing: Ring

@@ -56,8 +56,14 @@ public struct ProjectSummary: Codable, Sendable, Equatable, FetchableRecord, Per
 extension Store {
     /// Every project's summary, keyed by project id.
     public func summaries() throws -> [String: ProjectSummary] {
-        try read { db in Dictionary(try ProjectSummary.fetchAll(db).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }) }
+        if let cached = summaryCache.withLock({ $0 }) { return cached }
+        let all = try read { db in Dictionary(try ProjectSummary.fetchAll(db).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }) }
+        summaryCache.withLock { $0 = all }
+        return all
     }
+
+    /// Forgets the decoded summaries (a write or merge changed the registry).
+    func invalidateSummaries() { summaryCache.withLock { $0 = nil } }
 
     public func summary(project: String) throws -> ProjectSummary? { try read { try ProjectSummary.fetchOne($0, key: project) } }
 

@@ -45,8 +45,15 @@ enum RegistryRules {
 
     static func team(_ t: TeamRecord) throws { try id(t.id, "team") }
 
-    static func summary(_ s: ProjectSummary) throws {
+    /// A summary's time may run ahead of this node's clock by at most `maxAhead` seconds: one from
+    /// further ahead would keep every later summary of the project from replacing it.
+    static let summaryMaxAhead: Double = 300
+
+    static func summary(_ s: ProjectSummary, now: Double) throws {
         try id(s.id, "project id")
+        guard s.createdAt.isFinite, s.createdAt <= now + summaryMaxAhead else {
+            throw InvalidRecord("a summary's time is more than \(Int(summaryMaxAhead)) s ahead of this node's clock")
+        }
         try check(s.resultId, "resultId", max: FieldLimits.name)
         try check(s.signer, "signer", max: FieldLimits.name)
         if let c = s.commit { try check(c, "commit", max: FieldLimits.name) }

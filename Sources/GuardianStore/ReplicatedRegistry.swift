@@ -76,6 +76,10 @@ public final class ReplicatedRegistry: Sendable {
     public func deleteProject(id: String) throws -> Bool {
         var existed = false
         try write(.project, id, value: nil) { db in existed = try Self.delete(project: id, db) }
+        // the fleet's view of it goes too, everywhere: a late summary must not outlive the project
+        if try store.read({ try Self.stamp(.summary, id, $0) }).map({ !$0.deleted }) == true {
+            try write(.summary, id, value: nil) { _ in }
+        }
         return existed
     }
 
@@ -105,7 +109,7 @@ public final class ReplicatedRegistry: Sendable {
 
     /// A project's latest result for the fleet view; kept only if it is newer than the one stored.
     public func save(summary: ProjectSummary) throws {
-        try RegistryRules.summary(summary)
+        try RegistryRules.summary(summary, now: Date().timeIntervalSince1970)
         if let current = try store.summary(project: summary.id), current.createdAt > summary.createdAt
             || (current.createdAt == summary.createdAt && current == summary) { return }
         try write(.summary, summary.id, value: Data(try ProjectSummary.encoded(summary).utf8)) { db in try summary.save(db) }
@@ -124,6 +128,7 @@ public final class ReplicatedRegistry: Sendable {
             try apply(db)
             try Self.saveStamp(record, db)
         }
+        store.invalidateSummaries()
         invalidateDigest()
         outboxInput.yield(record)
     }
@@ -173,7 +178,7 @@ public final class ReplicatedRegistry: Sendable {
                 changed.append(Applied(record: r, created: !r.isTombstone && (current?.deleted ?? true), team: team))
             }
         }
-        if outcome.applied > 0 { invalidateDigest() }
+        if outcome.applied > 0 { invalidateDigest(); store.invalidateSummaries() }
         if outcome.refused > 0 {
             Metrics.Counter(label: "guardian_registry_refused_total", dimensions: [("reason", "future")]).increment(by: outcome.refused)
         }
@@ -209,7 +214,7 @@ public final class ReplicatedRegistry: Sendable {
             try db.execute(sql: """
                 INSERT INTO project (id, name, repositoryUrl, team, branch, scheduleSeconds, profile, webhookSecret, credentials,
                                      createdAt, updatedAt, lastAuditAt, nextAuditAt)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT createdAt FROM projectSummary WHERE id = ?), ?)
                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, repositoryUrl = excluded.repositoryUrl, team = excluded.team,
                     branch = excluded.branch, profile = excluded.profile,
                     webhookSecret = \(keepSecrets ? "IFNULL(excluded.webhookSecret, project.webhookSecret)" : "excluded.webhookSecret"),
@@ -218,7 +223,7 @@ public final class ReplicatedRegistry: Sendable {
                     scheduleSeconds = excluded.scheduleSeconds
                 """, arguments: [p.id, p.name, p.repositoryUrl, p.team, p.branch, p.scheduleSeconds, p.profile,
                                  p.webhookSecret.map { Data(secrets.seal(Array($0.utf8))) }, p.credentials.map { Data(secrets.seal(Array($0.utf8))) },
-                                 p.createdAt, p.updatedAt, next])
+                                 p.createdAt, p.updatedAt, p.id, next])
         case .token:
             let t = try Self.decode(TokenRecord.self, v, id: r.id, \.id)
             try RegistryRules.token(t)
@@ -233,7 +238,7 @@ public final class ReplicatedRegistry: Sendable {
             try d.save(db)
         case .summary:
             let s = try Self.decode(ProjectSummary.self, v, id: r.id, \.id)
-            try RegistryRules.summary(s)
+            try RegistryRules.summary(s, now: Date().timeIntervalSince1970)
             try s.save(db)
             // the fleet's "last audit" is the latest result any owner stored, wherever it is listed
             try db.execute(sql: "UPDATE project SET lastAuditAt = MAX(IFNULL(lastAuditAt, 0), ?) WHERE id = ?", arguments: [s.createdAt, s.id])

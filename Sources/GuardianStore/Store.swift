@@ -13,6 +13,8 @@ public final class Store: Sendable {
     let committer: GroupCommitter
     /// Per-project digests of the stored result ids, for anti-entropy (Store+Replication.swift).
     let digests = DigestCache()
+    /// Every project's summary, decoded once and kept until a registry write or merge changes one.
+    let summaryCache = Mutex<[String: ProjectSummary]?>(nil)
     let checkpointer: Checkpointer
     /// Bulk loads running now (imports), for the writer's cache size.
     private let bulkLoads = Mutex(0)

@@ -111,8 +111,8 @@ struct BenchDashboardCommand: AsyncParsableCommand {
         if gzip { args += ["-H", "Accept-Encoding: gzip"] }
         for _ in 0..<count { args += ["-o", "/dev/null", url] }
         let lines = try curl(args).split(separator: "\n").map { $0.split(separator: " ") }
-        guard lines.count == count, lines.allSatisfy({ $0.first == "200" }) else { throw ValidationError("\(url): \(lines.prefix(3))") }
+        guard lines.count == count, lines.allSatisfy({ $0.count == 3 && $0[0] == "200" }) else { throw ValidationError("\(url): \(lines.prefix(3))") }
         let times = lines.compactMap { Double($0[1]) }.sorted()
-        return (times[times.count / 2], times[min(times.count - 1, Int(Double(times.count) * 0.99))], Int(lines.last![2]) ?? 0)
+        return (times[times.count / 2], times[min(times.count - 1, Int(Double(times.count) * 0.99))], Int(lines[lines.count - 1][2]) ?? 0)
     }
 }

@@ -6,6 +6,7 @@ import GuardianMesh
 import GuardianStore
 import HTTPTypes
 import Hummingbird
+import Mustache
 import HummingbirdTesting
 import NIOCore
 import Testing
@@ -34,7 +35,12 @@ import Testing
     }
 
     @Test func templatesParseAndEveryPageEscapesWhatItShows() async throws {
-        #expect(DashboardResources.templates.keys.allSatisfy { Dashboard.library.getTemplate(named: $0) != nil })
+        // each compiled-in template parses on its own (the library is built with try!: a broken one must fail here first)
+        for (name, bytes) in DashboardResources.templates {
+            #expect(throws: Never.self, "\(name)") { _ = try MustacheTemplate(string: String(decoding: bytes, as: UTF8.self)) }
+        }
+        #expect(throws: (any Error).self) { _ = try MustacheTemplate(string: "{{#open}} never closed") }
+        #expect(Set(DashboardResources.templates.keys) == ["head", "foot", "login", "checkcells", "fleet", "fleetrow", "project", "team", "mesh", "error"])
         let node = try TestNode.make("dash-escape")
         let admin = try await TestNode.adminToken(node)
         try AirGapTests.seed(node, projects: ["demo"], results: 2)
@@ -77,6 +83,14 @@ import Testing
             #expect(try await Self.get(client, "/ui/teams/default", cookie).0 == .notFound)
             #expect(try await Self.get(client, "/v1/projects/alpha/badge.svg", cookie).0 == .notFound)
             #expect(try await Self.get(client, "/v1/projects/beta/badge.svg", cookie).0 == .ok)
+            // a bad bearer token learns no more than no token: the same 404 as an absent project
+            for headers: HTTPFields in [[.authorization: "Bearer junk"], [:]] {
+                #expect(try await client.execute(uri: "/v1/projects/alpha/badge.svg", method: .get, headers: headers).status == .notFound)
+                #expect(try await client.execute(uri: "/v1/projects/absent/badge.svg", method: .get, headers: headers).status == .notFound)
+            }
+            // the mesh page counts only what the viewer may read, and shows hints to admins only
+            let (_, meshPage) = try await Self.get(client, "/ui/mesh", cookie)
+            #expect(meshPage.contains("<td class=\"num\">1</td><td class=\"num\">1</td><td class=\"num\">–</td>"), "\(meshPage)")
             // the admin's fleet sorted by health, descending, and filtered by team
             let adminCookie = try await Self.login(client, admin)
             let (_, blue) = try await Self.get(client, "/ui/?team=blue&sort=health&dir=desc", adminCookie)
@@ -114,6 +128,15 @@ import Testing
                                                   headers: [.cookie: "guardian_login=\(String(repeating: "a", count: 64))", .contentType: "application/x-www-form-urlencoded"],
                                                   body: ByteBuffer(string: "token=\(admin)&csrf=\(String(repeating: "b", count: 64))"))
             #expect(forced.status == .forbidden && forced.headers[values: .setCookie].allSatisfy { !$0.hasPrefix("guardian_session=") })
+            // audit now and logout need the token too; with it, logout ends the session
+            let wrong = "csrf=" + String(repeating: "0", count: 64)
+            let audit = try await client.execute(uri: "/ui/projects/demo/audit", method: .post, headers: headers, body: ByteBuffer(string: wrong))
+            #expect(audit.status == .forbidden)
+            #expect(await node.queueDepth == 0, "a refused form queues nothing")
+            #expect(try await client.execute(uri: "/ui/logout", method: .post, headers: headers, body: ByteBuffer(string: wrong)).status == .forbidden)
+            #expect(try await Self.get(client, "/ui/", cookie).0 == .ok, "a refused logout leaves the session")
+            #expect(try await client.execute(uri: "/ui/logout", method: .post, headers: headers, body: ByteBuffer(string: "csrf=\(csrf)")).status == .seeOther)
+            #expect(try await Self.get(client, "/ui/", cookie).0 == .seeOther)
         }
     }
 
@@ -125,6 +148,15 @@ import Testing
         now.value = 1000 + Sessions.lifetime + 1
         #expect(sessions.get(id) == nil)
         #expect(Sessions.same("ab", "ab") && !Sessions.same("ab", "ac") && !Sessions.same("", ""))
+        // one token's logins push out only its own oldest sessions
+        now.value = 5000
+        let other = sessions.create(Principal(role: .admin, team: nil, tokenId: "admin")).id
+        var ids: [String] = []
+        for i in 0..<(Sessions.maxPerToken + 5) {
+            now.value = 5000 + Double(i + 1)
+            ids.append(sessions.create(Principal(role: .viewer, team: "t", tokenId: "noisy")).id)
+        }
+        #expect(sessions.get(other) != nil && sessions.get(ids[0]) == nil && sessions.get(ids.last!) != nil)
         let d = Dashboard(api: API(node: try TestNode.make("dash-next")))
         #expect(d.safeNext("/ui/projects/x") == "/ui/projects/x")
         for evil in ["//evil.example/ui/", "https://evil.example/", "/ui/\\evil", "/v1/projects", nil] { #expect(d.safeNext(evil) == "/ui/") }
@@ -156,6 +188,14 @@ import Testing
         #expect(try await node.registry.merge([try record(good, wall: wall + 2)]).applied == 1)
         #expect(try node.store.summary(project: "demo") == good)
         #expect(try node.store.project(id: "demo")?.lastAuditAt == good.createdAt, "a summary from a peer sets the project's last audit")
+        var ahead = good
+        ahead.createdAt = Date().timeIntervalSince1970 + 3600
+        #expect(try await node.registry.merge([try record(ahead, wall: wall + 3)]).invalid == 1, "a summary from an hour ahead would freeze the project's")
+        // deleting the project tombstones its summary too, so a late copy cannot bring it back
+        try node.registry.deleteProject(id: "demo")
+        #expect(try node.store.summary(project: "demo") == nil && (try node.store.summaries())["demo"] == nil)
+        #expect(try node.registry.records(["summary/demo"]).first?.isTombstone == true)
+        #expect(try await node.registry.merge([try record(good, wall: wall + 1)]).stale == 1)
     }
 }
 

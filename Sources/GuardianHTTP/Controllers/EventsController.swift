@@ -23,7 +23,9 @@ struct EventsController {
 
     /// The caller's event stream: only events of projects it may read (and mesh events), the
     /// backlog after `Last-Event-ID` filtered the same way; 429 past the stream caps.
-    func events(lastId: Int?, as p: Principal) async throws -> Response {
+    /// `stillValid` (the dashboard's session) is asked before each write, heartbeats included: a
+    /// stream whose session ended closes within a heartbeat.
+    func events(lastId: Int?, as p: Principal, stillValid: (@Sendable () -> Bool)? = nil) async throws -> Response {
         let subscription: (backlog: [NodeEvent], stream: AsyncStream<NodeEvent>, id: UUID)
         do { subscription = try await node.events.subscribe(after: lastId, as: p) } catch {
             let which: String
@@ -45,6 +47,7 @@ struct EventsController {
                 try await writer.write(ByteBuffer(string: ": guardian events\nretry: 2000\n\n"))
                 for e in backlog { try await writer.write(frame(e)) }
                 for await e in stream {
+                    if let stillValid, !stillValid() { break }
                     try await writer.write(e.id == 0 ? ByteBuffer(string: ": keepalive\n\n") : frame(e))
                 }
             } catch {

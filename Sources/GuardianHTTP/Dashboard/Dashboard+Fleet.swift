@@ -3,6 +3,7 @@ import GuardianCore
 import GuardianNode
 import GuardianStore
 import Hummingbird
+import Synchronization
 
 /// The fleet: one row per project the caller may see, from this node's registry and the replicated
 /// summaries (so any node lists every project with its scores), filtered, sorted and searched on
@@ -55,6 +56,26 @@ extension Dashboard {
         return (String(iso.prefix(16)).replacingOccurrences(of: "T", with: " ") + " UTC", iso)
     }
 
+    /// The fleet table's rows as HTML: each row rendered from `fleetrow` once per state of its
+    /// project (the project, its summary, a running audit's progress) and kept, so that a fleet of a
+    /// thousand projects costs a thousand lookups, not a thousand renders.
+    func rowsHTML(_ projects: [ProjectRecord], summaries: [String: ProjectSummary], linkPrefix: String = "/ui/projects/",
+                  live: Bool = true) -> String {
+        var html = ""
+        html.reserveCapacity(projects.count * 1600)
+        for p in projects {
+            let s = summaries[p.id]
+            let task = live ? node.currentTask(project: p.id) : nil
+            let running = task.map { $0.state == .running || $0.state == .queued } == true
+            let key = "\(linkPrefix)|\(p.updatedAt)|\(s?.resultId ?? "-")|\(s?.createdAt ?? 0)|\(p.lastAuditAt ?? 0)|\(running ? "\(task!.phase)\(Int(task!.progress * 100))" : "")"
+            if let hit = api.rowCache.get(p.id, key: key) { html += hit; continue }
+            let row = Self.library.render(rows([p], summaries: summaries, linkPrefix: linkPrefix, live: live)[0], withTemplate: "fleetrow") ?? ""
+            api.rowCache.put(p.id, key: key, html: row)
+            html += row
+        }
+        return html
+    }
+
     /// The rows of the fleet table for `projects` (already filtered to what the caller may see).
     func rows(_ projects: [ProjectRecord], summaries: [String: ProjectSummary], linkPrefix: String = "/ui/projects/",
               live: Bool = true) -> [[String: Any]] {
@@ -73,7 +94,7 @@ extension Dashboard {
                         "label": b.map { "\($0.status) \($0.score)" } ?? "none", "scoreText": b.map { ", score \($0.score)" } ?? ""]
             }
             if live, let t = node.currentTask(project: p.id), t.state == .running || t.state == .queued {
-                row["running"] = ["phase": t.state == .queued ? "queued" : t.phase, "percent": Int(t.progress * 100)] as [String: Any]
+                row["running"] = ["phase": t.state == .queued ? "queued" : t.phase, "percent": Int(min(max(t.progress, 0), 1) * 100)] as [String: Any]
             }
             return row
         }
@@ -108,15 +129,15 @@ extension Dashboard {
                 default: return Double(sum?.checks[q.sort]?.score ?? -1)
                 }
             }
-            list.sort { a, b in
-                let asc: Bool
+            // a strict order (ties broken by id), reversed by swapping the operands
+            func before(_ a: ProjectRecord, _ b: ProjectRecord) -> Bool {
                 switch q.sort {
-                case "name": asc = (a.name.lowercased(), a.id) < (b.name.lowercased(), b.id)
-                case "team": asc = (a.team, a.name.lowercased()) < (b.team, b.name.lowercased())
-                default: let ka = key(a), kb = key(b); asc = ka != kb ? ka < kb : a.id < b.id
+                case "name": return (a.name.lowercased(), a.id) < (b.name.lowercased(), b.id)
+                case "team": return (a.team, a.name.lowercased(), a.id) < (b.team, b.name.lowercased(), b.id)
+                default: let ka = key(a), kb = key(b); return ka != kb ? ka < kb : a.id < b.id
                 }
-                return q.dir == "asc" ? asc : !asc
             }
+            list.sort { q.dir == "asc" ? before($0, $1) : before($1, $0) }
             let pages = max(1, (list.count + FleetQuery.pageSize - 1) / FleetQuery.pageSize)
             let current = min(q.page, pages)
             let shown = Array(list.dropFirst((current - 1) * FleetQuery.pageSize).prefix(FleetQuery.pageSize))
@@ -130,7 +151,8 @@ extension Dashboard {
             ctx["checkOptions"] = Check.allCases.map { ["name": $0.rawValue, "selected": $0.rawValue == q.check] as [String: Any] }
             ctx["statusOptions"] = ["passed", "warning", "failed", "none"].map { ["name": $0, "selected": $0 == q.status] as [String: Any] }
             ctx["columns"] = columns(q)
-            ctx["rows"] = rows(shown, summaries: summaries)
+            ctx["rowsHtml"] = rowsHTML(shown, summaries: summaries)
+            ctx["hasRows"] = !shown.isEmpty
             ctx["shown"] = shown.count
             ctx["total"] = list.count
             if pages > 1 {
@@ -153,6 +175,18 @@ extension Dashboard {
                 if active { c["ariaSort"] = q.dir == "asc" ? "ascending" : "descending" }
             }
             return c
+        }
+    }
+}
+
+/// Rendered fleet rows, one entry per project, replaced when its state key changes.
+final class RowCache: Sendable {
+    private let entries = Mutex<[String: (key: String, html: String)]>([:])
+    func get(_ project: String, key: String) -> String? { entries.withLock { e in e[project].flatMap { $0.key == key ? $0.html : nil } } }
+    func put(_ project: String, key: String, html: String) {
+        entries.withLock { e in
+            if e.count > 100_000 { e.removeAll() }
+            e[project] = (key, html)
         }
     }
 }

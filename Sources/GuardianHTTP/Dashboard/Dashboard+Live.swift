@@ -5,6 +5,7 @@ import GuardianStore
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Synchronization
 
 /// `GET /ui/events`: the event stream of `/v1/events` for the browser's session. With
 /// `?project=ID` for a project this node does not own, the stream is the primary's (asked as the
@@ -14,24 +15,43 @@ import NIOCore
 extension Dashboard {
     @Sendable func events(_ request: Request, context: GuardianContext) async throws -> Response {
         guard let (_, s) = caller(request) else { throw APIError(.unauthorized, "unauthorized", "log in first") }
+        // the stream lasts while the session does: a logout or a revoked token closes it
+        let dashboard = self
+        let stillValid: @Sendable () -> Bool = { dashboard.caller(request) != nil }
+        let lastId = request.headers[HTTPField.Name("Last-Event-ID")!]
         if let id = request.uri.queryParameters.get("project"), api.mesh != nil {
             guard let project = try node.store.project(id: id), s.principal.canRead(team: project.team) else { throw NodeError.noProject(id) }
             if !(await node.owners(of: id)).contains(node.config.name) {
-                return try await relay(project: id, as: s.principal)
+                return try await relay(project: id, as: s.principal, lastId: lastId, stillValid: stillValid)
             }
         }
-        return try await EventsController(api: api).events(lastId: request.headers[HTTPField.Name("Last-Event-ID")!].flatMap(Int.init),
-                                                           as: s.principal)
+        return try await EventsController(api: api).events(lastId: lastId.flatMap(Int.init), as: s.principal, stillValid: stillValid)
     }
 
-    /// The primary's stream passed through as it arrives; it ends when either side goes.
-    func relay(project: String, as p: Principal) async throws -> Response {
-        let upstream = try await api.ownerEvents(project: project, as: p)
+    /// The primary's stream passed through as it arrives; it ends when either side goes or the
+    /// session ends. At most `API.maxRelays` at once on this node.
+    func relay(project: String, as p: Principal, lastId: String?, stillValid: @escaping @Sendable () -> Bool) async throws -> Response {
+        guard api.relays.acquire() else {
+            throw APIError(.tooManyRequests, "too_many_streams", "this node relays the most event streams it allows; reload later")
+        }
+        let upstream: HTTPClientResponse
+        do { upstream = try await api.ownerEvents(project: project, as: p, lastId: lastId) } catch {
+            api.relays.release()
+            throw error
+        }
+        let relays = api.relays
         let body = ResponseBody { writer in
-            for try await chunk in upstream.body { try await writer.write(chunk) }
+            defer { relays.release() }
+            for try await chunk in upstream.body {
+                guard stillValid() else { break }
+                try await writer.write(chunk)
+            }
             try await writer.finish(nil)
         }
-        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+        var headers = Self.securityHeaders
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache"
+        return Response(status: .ok, headers: headers, body: body)
     }
 }
 
@@ -51,4 +71,13 @@ struct OverviewController {
         let filter = try FindingFilter { request.uri.queryParameters.get($0) }
         return try API.encodable(try await api.overview(project, filter: filter))
     }
+}
+
+/// A count of things held at once, up to a limit.
+final class Slots: Sendable {
+    private let held = Mutex(0)
+    let limit: Int
+    init(_ limit: Int) { self.limit = limit }
+    func acquire() -> Bool { held.withLock { n in guard n < limit else { return false }; n += 1; return true } }
+    func release() { held.withLock { $0 = max(0, $0 - 1) } }
 }

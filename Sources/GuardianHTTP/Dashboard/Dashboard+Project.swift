@@ -6,6 +6,7 @@ import GuardianNode
 import GuardianStore
 import Hummingbird
 import NIOCore
+import Synchronization
 
 /// The project page. Its data comes from an owner (`GET /v1/projects/{id}/overview`, asked of the
 /// owners when this node is not one); the page is rendered here, with this node's session, and the
@@ -55,18 +56,31 @@ extension Dashboard {
         return await node.owners(of: project).contains(node.config.name)
     }
 
-    /// Whether this node verifies the envelope with the keys it trusts, and who signed it.
-    func verify(_ envelope: String?) async -> (ok: Bool, text: String) {
-        guard let envelope else { return (false, "no envelope") }
-        var trusted = NodeIdentity.trustedKeys(node.dataDir)
-        if let mesh = api.mesh { trusted.merge(await mesh.signerKeys()) { mine, _ in mine } }
-        trusted[node.nodeID] = node.identity.verifyingKey
-        do {
-            _ = try Attestation.verify(Array(envelope.utf8), trusted: trusted)
-            return (true, "verified on node \(node.config.name)")
-        } catch {
-            return (false, "does not verify on node \(node.config.name): \(error)")
+    /// Whether the page's result is what its owner signed: the envelope hashes to the result id it
+    /// names, its signature verifies with the keys this node trusts, and the signed statement gives
+    /// the project, health, gate and commit the page shows. Checked once per result id on this node.
+    func verify(_ o: ProjectOverview) async -> (ok: Bool, text: String) {
+        guard let envelope = o.envelope, let resultId = o.resultId else { return (false, "no envelope") }
+        let bytes = Array(envelope.utf8)
+        guard DSSE.recordID(bytes) == resultId else { return (false, "the envelope is not the result the page names") }
+        var facts = api.verified.get(resultId)
+        if facts == nil {
+            var trusted = NodeIdentity.trustedKeys(node.dataDir)
+            if let mesh = api.mesh { trusted.merge(await mesh.signerKeys()) { mine, _ in mine } }
+            trusted[node.nodeID] = node.identity.verifyingKey
+            do {
+                let (s, _) = try Attestation.verifySummary(bytes, trusted: trusted)
+                let f = VerifiedCache.Facts(project: s.project, health: s.overallHealthScore, gatePassed: s.gatePassed, commit: s.commit)
+                api.verified.put(resultId, f)
+                facts = f
+            } catch {
+                return (false, "does not verify on node \(node.config.name): \(error)")
+            }
         }
+        guard let f = facts, f.project == nil || f.project == o.project.id, f.health == o.health, f.gatePassed == o.gatePassed, f.commit == o.commit else {
+            return (false, "the page's data does not match the signed result")
+        }
+        return (true, "verified on node \(node.config.name)")
     }
 
     func projectContext(_ o: ProjectOverview, filter: FindingFilter, canWrite: Bool) async throws -> [String: Any] {
@@ -75,7 +89,7 @@ extension Dashboard {
                                   "canWrite": canWrite, "findingsTotal": o.findingsTotal, "onlyNew": filter.onlyNew]
         if let b = p.branch { ctx["branch"] = b }
         if o.builtBy != node.config.name { ctx["servedBy"] = o.builtBy }
-        if let r = o.running { ctx["running"] = ["phase": r.phase, "percent": Int(r.progress * 100)] as [String: Any] }
+        if let r = o.running { ctx["running"] = ["phase": r.phase, "percent": Int(min(max(r.progress, 0), 1) * 100)] as [String: Any] }
         ctx["owners"] = o.owners.enumerated().map { i, w in ["name": w.name, "holds": w.holds, "primary": i == 0] as [String: Any] }
         ctx["checkOptions"] = Check.allCases.map { ["name": $0.rawValue, "selected": $0.rawValue == filter.check] as [String: Any] }
         ctx["severityOptions"] = Severity.allCases.map { ["name": $0.rawValue, "selected": $0.rawValue == filter.severity] as [String: Any] }
@@ -89,7 +103,7 @@ extension Dashboard {
         ctx["commit"] = o.commit ?? "–"
         ctx["signer"] = await signerName(o.signer)
         ctx["profile"] = o.profile ?? "–"
-        let v = await verify(o.envelope)
+        let v = await verify(o)
         ctx["verifiedClass"] = v.ok ? "s-passed" : "s-failed"
         ctx["verifiedSymbol"] = v.ok ? "✔" : "✖"
         ctx["verifiedText"] = v.text
@@ -106,7 +120,7 @@ extension Dashboard {
         ctx["historyChart"] = Charts.history(health: o.history.map(\.health),
                                              checks: Check.allCases.map { c in (c.rawValue, o.history.compactMap { $0.checks[c.rawValue] }) })
         ctx["insights"] = o.insights.map { i in
-            var d: [String: Any] = ["kind": i.kind, "message": i.message, "confidence": Int((i.confidence * 100).rounded())]
+            var d: [String: Any] = ["kind": i.kind, "message": i.message, "confidence": Int((min(max(i.confidence, 0), 1) * 100).rounded())]
             if let f = i.file { d["file"] = f }
             return d
         }
@@ -121,7 +135,7 @@ extension Dashboard {
             if let x = f.patch { d["patch"] = x }
             return d
         }
-        if o.pages > 1 {
+        if o.pages > 1 && o.pages <= 10_000 {
             ctx["hasPages"] = true
             let base = "/ui/projects/\(p.id)?" + (filter.query.isEmpty ? "" : filter.query + "&")
             ctx["pageLinks"] = (1...o.pages).map { ["n": $0, "href": base + "page=\($0)#findings", "current": $0 == o.page] as [String: Any] }
@@ -163,4 +177,17 @@ extension Dashboard {
             throw Redirect(to: "/ui/projects/\(id)#findings")
         }
     }
+}
+
+/// Result ids whose envelopes this node verified, with the signed facts a page must match.
+final class VerifiedCache: Sendable {
+    struct Facts: Sendable, Equatable {
+        var project: String?
+        var health: Int
+        var gatePassed: Bool
+        var commit: String?
+    }
+    private let entries = Mutex<[String: Facts]>([:])
+    func get(_ id: String) -> Facts? { entries.withLock { $0[id] } }
+    func put(_ id: String, _ f: Facts) { entries.withLock { e in if e.count > 50_000 { e.removeAll() }; e[id] = f } }
 }

@@ -70,7 +70,8 @@ extension Dashboard {
             ctx["publicTeam"] = id
             ctx["heading"] = "Team \(id)"
             ctx["columns"] = (["Project", "Team", "Health"] + Check.allCases.map(\.rawValue) + ["Last audit", "Trend"]).map { ["label": $0] }
-            ctx["rows"] = rows(projects, summaries: summaries, linkPrefix: "#", live: false)
+            ctx["rowsHtml"] = rowsHTML(projects, summaries: summaries, linkPrefix: "#", live: false)
+            ctx["hasRows"] = !projects.isEmpty
             ctx["shown"] = projects.count
             ctx["total"] = projects.count
             return page("fleet", ctx, request: request)
@@ -90,12 +91,13 @@ extension Dashboard {
             // ownership over the projects this node knows: how many each member owns and leads
             let ring = await api.currentRing()
             var owns: [String: Int] = [:], leads: [String: Int] = [:]
-            for p in try node.store.projects() {
+            // ownership over the projects the caller may read; hints (over every team's results) for admins only
+            for p in try node.store.projects() where s.principal.canRead(team: p.team) {
                 let owners = ring.owners(of: p.id, count: node.config.replicationFactor)
                 for o in owners { owns[o, default: 0] += 1 }
                 if let first = owners.first { leads[first, default: 0] += 1 }
             }
-            let hints = try node.store.hintCounts()
+            let hints = s.principal.isAdmin ? try node.store.hintCounts() : [:]
             let sessions = await api.replication?.sessionHistory() ?? [:]
             var members: [[String: Any]] = []
             if let view = await api.mesh?.view() {
@@ -104,14 +106,14 @@ extension Dashboard {
                     members.append(["name": m.name, "status": status, "statusClass": status, "symbol": Self.symbol(status),
                                     "rtt": view.rtt[m.name].map { "\($0) ms" } ?? "–", "address": m.meta.address,
                                     "tags": m.meta.tags.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "),
-                                    "owns": owns[m.name] ?? 0, "primaryOf": leads[m.name] ?? 0, "hints": hints[m.name] ?? 0,
+                                    "owns": owns[m.name] ?? 0, "primaryOf": leads[m.name] ?? 0, "hints": s.principal.isAdmin ? String(hints[m.name] ?? 0) : "–",
                                     "lastSync": m.name == node.config.name ? "this node"
                                         : sessions[m.name].map { "\(Self.when($0.at)?.text ?? "") (\($0.outcome))" } ?? "not yet"])
                 }
             } else {
                 members.append(["name": me.name, "status": "alive", "statusClass": "alive", "symbol": Self.symbol("alive"), "rtt": "–",
                                 "address": me.address, "tags": "", "owns": owns[me.name] ?? 0, "primaryOf": leads[me.name] ?? 0,
-                                "hints": 0, "lastSync": "runs alone"])
+                                "hints": s.principal.isAdmin ? "0" : "–", "lastSync": "runs alone"])
             }
             ctx["members"] = members
             ctx["memberCount"] = members.count
@@ -126,8 +128,8 @@ extension Dashboard {
         guard let project = try node.store.project(id: id) else { throw NodeError.noProject(id) }
         let isPublic = (try? profile(of: project.team))?.publicDashboard == true
         if !isPublic {
-            let p = try caller(request)?.session.principal ?? (request.headers[.authorization] != nil
-                ? Auth.authenticate(request, store: node.store, cache: api.tokenCache) : nil)
+            // any failure answers as an absent project: a bad token learns nothing of which ids exist
+            let p = caller(request)?.session.principal ?? (try? Auth.authenticate(request, store: node.store, cache: api.tokenCache))
             guard let p, p.canRead(team: project.team) else { throw NodeError.noProject(id) }
         }
         let s = try node.store.summary(project: id)

@@ -4,7 +4,7 @@ import GuardianCrypto
 enum DashboardResources {
     static let templates: [String: [UInt8]] = [
         "head": PackageResources.head_mustache, "foot": PackageResources.foot_mustache, "login": PackageResources.login_mustache,
-        "checkcells": PackageResources.checkcells_mustache, "fleet": PackageResources.fleet_mustache,
+        "checkcells": PackageResources.checkcells_mustache, "fleet": PackageResources.fleet_mustache, "fleetrow": PackageResources.fleetrow_mustache,
         "project": PackageResources.project_mustache, "team": PackageResources.team_mustache, "mesh": PackageResources.mesh_mustache,
         "error": PackageResources.error_mustache,
     ]

@@ -23,6 +23,8 @@ final class Sessions: Sendable {
     static let loginCookie = "guardian_login"
     static let lifetime: Double = 12 * 3600
     static let maxSessions = 10_000
+    /// Sessions one token may hold: its own oldest goes first, so one token cannot push others out.
+    static let maxPerToken = 32
 
     private let entries = Mutex<[String: Session]>([:])
     let now: @Sendable () -> Double
@@ -38,6 +40,8 @@ final class Sessions: Sendable {
         entries.withLock { e in
             let t = now()
             e = e.filter { $0.value.expires > t }
+            let mine = e.filter { $0.value.principal.tokenId == p.tokenId }
+            if mine.count >= Self.maxPerToken, let oldest = mine.min(by: { $0.value.expires < $1.value.expires }) { e[oldest.key] = nil }
             if e.count >= Self.maxSessions, let oldest = e.min(by: { $0.value.expires < $1.value.expires }) { e[oldest.key] = nil }
             e[id] = s
         }
