@@ -2,7 +2,7 @@
 SWIFT ?= swift
 RELEASE_BIN := .build/release/guardian
 
-.PHONY: deps build release release-bench run audit test bench bench-agent bench-mesh bench-precision clean-cache
+.PHONY: deps build release release-bench run audit test bench bench-agent bench-mesh bench-precision bench-dashboard clean-cache
 
 deps:
 	@scripts/install-deps.sh
@@ -41,6 +41,10 @@ bench-agent: release-bench
 # Precision of the findings on a labelled corpus of real code (bench/precision/, docs/precision.md).
 bench-precision: release
 	@python3 scripts/bench_precision.py
+
+# The dashboard's pages over loopback: 1,000 projects and a project with 5,000 findings (docs/dashboard.md).
+bench-dashboard: release-bench
+	.build/release/guardian-bench dashboard
 
 # The mesh simulator (1,000 nodes) and ring figures; no network, no mirror.
 bench-mesh: release-bench

@@ -24,7 +24,7 @@ struct BenchDashboardCommand: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let t0 = Date()
         try seed(root)
-        print(String(format: "seeded %d projects (3 results each, 10 teams) and one with %d findings in %.1f s", projects, findings, Date().timeIntervalSince(t0)))
+        print(String(format: "seeded %d projects (3 results each, 10 teams), one of them with %d findings, in %.1f s", projects, findings, Date().timeIntervalSince(t0)))
         let guardian = binary ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("guardian").path
         let agent = try AgentProcess(binary: guardian, dataDir: root)
         try await agent.start()
@@ -41,7 +41,7 @@ struct BenchDashboardCommand: AsyncParsableCommand {
         for asset in ["style.css", "live.js", "icon.svg"] {
             assetsGzip += try measure("\(base)/ui/assets/\(asset)", cookie: cookie, count: 1, gzip: true).bytes
         }
-        for (label, path) in [("fleet, all \(projects + 1) projects", "/ui/"), ("fleet, sorted by health, filtered to one team", "/ui/?team=team-3&sort=health&dir=desc"),
+        for (label, path) in [("fleet, all \(projects) projects", "/ui/"), ("fleet, sorted by health, filtered to one team", "/ui/?team=team-3&sort=health&dir=desc"),
                               ("fleet, searched", "/ui/?q=bench-00"), ("project with \(findings) findings, page 1", "/ui/projects/big"),
                               ("project with \(findings) findings, last page, severity filter", "/ui/projects/big?severity=low&page=1000"),
                               ("project with history", "/ui/projects/bench-0001")] {
@@ -65,7 +65,7 @@ struct BenchDashboardCommand: AsyncParsableCommand {
                                                        createdAt: now, updatedAt: now, lastAuditAt: nil, nextAuditAt: nil))
         }
         var batch: [(ResultRecord, [FindingRecord])] = []
-        for i in 0..<projects {
+        for i in 0..<(projects - 1) {
             let id = String(format: "bench-%04d", i)
             try project(id, team: "team-\(i % 10)")
             for r in 0..<3 {

@@ -34,6 +34,10 @@ FAST = {"GUARDIAN_PROBE_INTERVAL_MS": "200", "GUARDIAN_PUSH_PULL_SECONDS": "2", 
         "GUARDIAN_ANTI_ENTROPY_SECONDS": "5"}
 
 
+class Fatal(AssertionError):
+    """A failure no retry can mend (an agent exited): raised through `eventually` at once."""
+
+
 def eventually(what, check, timeout=60.0, interval=0.25):
     """The first truthy answer of check(), polled until the deadline; fails with `what` after it."""
     deadline = time.monotonic() + timeout
@@ -43,6 +47,8 @@ def eventually(what, check, timeout=60.0, interval=0.25):
             answer = check()
             if answer:
                 return answer
+        except Fatal:
+            raise
         except Exception as e:  # a node still starting, a page still loading
             last = e
         time.sleep(interval)
@@ -70,7 +76,8 @@ class Agent:
         self.token = open(os.path.join(self.data, "admin.token")).read().strip()
 
     def _match(self, pattern):
-        expect(self.proc.poll() is None, f"{self.name} exited: {open(self.log).read()[-2000:]}")
+        if self.proc.poll() is not None:
+            raise Fatal(f"{self.name} exited: {open(self.log).read()[-2000:]}")
         m = re.search(pattern, open(self.log).read())
         return m.group(1) if m else None
 

@@ -11,7 +11,7 @@ import Synchronization
 extension Dashboard {
     struct FleetQuery {
         var q = "", team = "", check = "", status = "", sort = "name", dir = "asc", page = 1
-        static let pageSize = 500
+        static let pageSize = 1000
         static let sorts = ["name", "team", "health", "last"] + Check.allCases.map(\.rawValue)
 
         init(_ get: (String) -> String?) {

@@ -54,15 +54,26 @@ struct Dashboard {
     /// The caller, or the answer that sends the browser to the login page and back.
     func requireCaller(_ request: Request) throws -> (id: String, session: Sessions.Session) {
         if let c = caller(request) { return c }
+        try refuseBearer(request)
         let next = request.uri.path.hasPrefix("/ui/") ? request.uri.description : "/ui/"
         throw Redirect(to: "/ui/login?next=\(next.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")")
+    }
+
+    /// An API client (a bearer token, no session) gets 401, not a redirect to a login form.
+    func refuseBearer(_ request: Request) throws {
+        if request.headers[.authorization] != nil {
+            throw APIError(.unauthorized, "unauthorized", "the dashboard takes a login session (/ui/login), not a bearer token")
+        }
     }
 
     /// A form post's session, with its CSRF token checked against the one the session holds.
     func formCaller(_ request: inout Request) async throws -> (session: Sessions.Session, fields: [String: String]) {
         let body = try await request.collectBody(upTo: 64 << 10)
         let fields = formFields(body)
-        guard let (_, s) = caller(request) else { throw Redirect(to: "/ui/login") }
+        guard let (_, s) = caller(request) else {
+            try refuseBearer(request)
+            throw Redirect(to: "/ui/login")
+        }
         guard let token = fields["csrf"], Sessions.same(token, s.csrf) else {
             throw APIError(.forbidden, "csrf", "the form's CSRF token does not match this session; reload the page and try again")
         }
