@@ -67,6 +67,16 @@ extension Store {
 
     public func summary(project: String) throws -> ProjectSummary? { try read { try ProjectSummary.fetchOne($0, key: project) } }
 
+    /// A project's latest `limit` results without their envelopes, newest first.
+    public func resultHeads(project: String, limit: Int) throws -> [(id: String, createdAt: Double, commitId: String?, signer: String, health: Int, gatePassed: Bool)] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT id, createdAt, commitId, signer, health, gatePassed FROM result WHERE projectId = ? ORDER BY createdAt DESC LIMIT ?",
+                             arguments: [project, limit]).map { row in
+                (id: row["id"], createdAt: row["createdAt"], commitId: row["commitId"], signer: row["signer"], health: row["health"], gatePassed: row["gatePassed"])
+            }
+        }
+    }
+
     /// The health of a project's latest `limit` results, oldest first.
     public func healthTrend(project: String, limit: Int = ProjectSummary.trendLength) throws -> [Int] {
         try read { db in

@@ -115,6 +115,29 @@ public final class ReplicatedRegistry: Sendable {
         try write(.summary, summary.id, value: Data(try ProjectSummary.encoded(summary).utf8)) { db in try summary.save(db) }
     }
 
+    /// Many summaries in one transaction (a node's backfill at start); each kept only if newer.
+    public func save(summaries: [ProjectSummary]) throws {
+        let now = Date().timeIntervalSince1970
+        let current = try store.summaries()
+        var records: [(RegistryRecord, ProjectSummary)] = []
+        for s in summaries {
+            try RegistryRules.summary(s, now: now)
+            if let c = current[s.id], c.createdAt >= s.createdAt { continue }
+            let stamp = clock.withLock { $0.now(wall: Self.wallNow()) }
+            records.append((RegistryRecord(kind: .summary, id: s.id, stamp: stamp, value: Array(try ProjectSummary.encoded(s).utf8)), s))
+        }
+        guard !records.isEmpty else { return }
+        try store.write { db in
+            for (r, s) in records {
+                try s.save(db)
+                try Self.saveStamp(r, db)
+            }
+        }
+        store.invalidateSummaries()
+        invalidateDigest()
+        for (r, _) in records { outboxInput.yield(r) }
+    }
+
     public func save(team: TeamRecord) throws {
         try RegistryRules.team(team)
         try write(.team, team.id, value: try JSONEncoder().encode(team)) { db in try team.save(db) }

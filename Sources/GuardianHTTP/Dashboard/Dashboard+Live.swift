@@ -69,7 +69,7 @@ struct OverviewController {
         let (p, project) = try api.readable(context)
         if let forwarded = try await api.forwardIfNotOwner(request, context, as: p, project: project.id) { return forwarded }
         let filter = try FindingFilter { request.uri.queryParameters.get($0) }
-        return try API.encodable(try await api.overview(project, filter: filter))
+        return try API.encodable(try await api.overview(project, filter: filter, envelope: true))
     }
 }
 

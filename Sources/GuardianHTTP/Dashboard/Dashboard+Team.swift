@@ -85,7 +85,9 @@ extension Dashboard {
             ctx["navMesh"] = true
             let key = node.identity.verifyingKey
             let me = NodeController.member(node)
-            ctx["me"] = ["name": me.name, "id": me.id, "address": me.address, "httpAddress": me.httpAddress,
+            // the addresses the mesh announces (bound ports), not the configured ones (which may say :0)
+            let announced = await api.mesh?.view().me.meta
+            ctx["me"] = ["name": me.name, "id": me.id, "address": announced?.address ?? me.address, "httpAddress": announced?.httpAddress ?? me.httpAddress,
                          "fingerprint": Sodium.hex(Sodium.blake2b(Sodium.base64Decode(key.base64) ?? [], length: 16))]
             ctx["replicationFactor"] = node.config.replicationFactor
             // ownership over the projects this node knows: how many each member owns and leads

@@ -111,74 +111,107 @@ struct FindingFilter: Sendable {
     }
 }
 
-/// Decoded reports and per-result check scores, kept so that a page view decodes an envelope once.
+/// What a project page needs of a result, decoded once and kept: the report of the last eight
+/// results viewed, their findings in page order (the most severe first, then where they are) and
+/// the fingerprints new in them; and every viewed result's check scores (for the history chart).
 final class ReportCache: Sendable {
-    private let reports = Mutex<[(id: String, report: AuditReport)]>([])
+    struct Entry: Sendable {
+        var report: AuditReport
+        var ordered: [(check: Check, violation: Violation)]
+        var fresh: Set<String>
+    }
+    private let entries = Mutex<[(id: String, entry: Entry)]>([])
     private let scores = Mutex<[String: [String: Int]]>([:])
 
-    func report(_ r: ResultRecord) -> AuditReport? {
-        if let hit = reports.withLock({ $0.first { $0.id == r.id }?.report }) { return hit }
-        guard let report = Node.report(of: [UInt8](r.envelope)) else { return nil }
-        reports.withLock { list in
-            list.insert((r.id, report), at: 0)
+    func entry(_ id: String, store: Store) throws -> Entry? {
+        if let hit = entries.withLock({ $0.first { $0.id == id }?.entry }) { return hit }
+        guard let r = try store.result(id: id), let report = Node.report(of: [UInt8](r.envelope)) else { return nil }
+        var ordered: [(check: Check, violation: Violation)] = []
+        for check in Check.allCases { for v in report.magicResults[check.rawValue]?.violations ?? [] { ordered.append((check, v)) } }
+        ordered.sort { a, b in
+            a.violation.severity.rank != b.violation.severity.rank ? a.violation.severity.rank > b.violation.severity.rank
+                : Violation.reportOrder(a.violation, b.violation)
+        }
+        let e = Entry(report: report, ordered: ordered, fresh: try store.newFingerprints(result: id))
+        entries.withLock { list in
+            list.insert((id, e), at: 0)
             if list.count > 8 { list.removeLast() }
         }
-        return report
+        scores.withLock { $0[id] = report.magicResults.mapValues(\.score) }
+        return e
     }
 
-    func checkScores(_ r: ResultRecord) -> [String: Int] {
-        if let hit = scores.withLock({ $0[r.id] }) { return hit }
-        let s = report(r).map { $0.magicResults.mapValues(\.score) } ?? [:]
-        scores.withLock { if $0.count > 20_000 { $0.removeAll() }; $0[r.id] = s }
+    func checkScores(_ id: String, store: Store) -> [String: Int] {
+        if let hit = scores.withLock({ $0[id] }) { return hit }
+        let s = (try? store.result(id: id)).flatMap { $0 }.flatMap { Node.report(of: [UInt8]($0.envelope)) }.map { $0.magicResults.mapValues(\.score) } ?? [:]
+        scores.withLock { if $0.count > 20_000 { $0.removeAll() }; $0[id] = s }
         return s
     }
 }
 
 extension API {
-    /// The project page's data, from this node's store and mirror.
-    func overview(_ project: ProjectRecord, filter: FindingFilter) async throws -> ProjectOverview {
+    /// The project page's data, from this node's store and mirror. `envelope`: carry the latest
+    /// envelope (for a page another node renders and verifies; a page rendered here reads it from
+    /// the store only when it has not verified that result yet).
+    func overview(_ project: ProjectRecord, filter: FindingFilter, envelope: Bool) async throws -> ProjectOverview {
         let store = node.store
         var o = ProjectOverview(project: ProjectView(project), builtBy: node.config.name, checks: [], findings: [], findingsTotal: 0,
                                 page: filter.page, pages: 1, history: [], insights: [], owners: [])
         if let t = node.currentTask(project: project.id), t.state == .running || t.state == .queued {
             o.running = .init(taskId: t.id, phase: t.phase, progress: t.progress)
         }
-        let recent = try store.results(project: project.id, limit: 20, before: nil)
+        let recent = try store.resultHeads(project: project.id, limit: 20)
+        let latest = recent.first
+        // the latest first: its scores come with its entry
+        let entry = try latest.flatMap { try reports.entry($0.id, store: store) }
         o.history = recent.reversed().map { r in
-            .init(resultId: r.id, createdAt: r.createdAt, commit: r.commitId, signer: r.signer, health: r.health, checks: reports.checkScores(r))
+            .init(resultId: r.id, createdAt: r.createdAt, commit: r.commitId, signer: r.signer, health: r.health,
+                  checks: reports.checkScores(r.id, store: store))
         }
-        let waiting = Set(try recent.first.map { try store.hintOwners(result: $0.id) } ?? [])
-        o.owners = await node.owners(of: project.id).map { .init(name: $0, holds: recent.first != nil && !waiting.contains($0)) }
-        guard let latest = recent.first, let report = reports.report(latest) else { return o }
+        let waiting = Set(try latest.map { try store.hintOwners(result: $0.id) } ?? [])
+        o.owners = await node.owners(of: project.id).map { .init(name: $0, holds: latest != nil && !waiting.contains($0)) }
+        guard let latest, let entry else { return o }
+        let report = entry.report
         o.resultId = latest.id; o.createdAt = latest.createdAt; o.commit = latest.commitId; o.signer = latest.signer
         o.health = latest.health; o.gatePassed = latest.gatePassed; o.profile = report.profile
-        o.envelope = String(decoding: latest.envelope, as: UTF8.self)
+        if envelope, let r = try store.result(id: latest.id) { o.envelope = String(decoding: r.envelope, as: UTF8.self) }
         o.insights = report.aiInsights.map { .init(kind: $0.kind, message: $0.message, confidence: $0.confidence, file: $0.file) }
         let severities = Severity.allCases.sorted { $0.rank > $1.rank }
         for check in Check.allCases {
             guard let c = report.magicResults[check.rawValue] else { continue }
-            let counted = c.violations.filter(\.isCounted)
-            o.checks.append(.init(name: check.rawValue, question: check.question, status: c.status.rawValue, score: c.score,
-                                  severities: severities.map { s in counted.filter { $0.severity == s }.count }, findings: counted.count))
-        }
-        let fresh = filter.onlyNew ? try store.newFingerprints(result: latest.id) : []
-        var all: [(Check, Violation)] = []
-        for check in Check.allCases where filter.check == nil || filter.check == check.rawValue {
-            for v in report.magicResults[check.rawValue]?.violations ?? [] {
-                if let s = filter.severity, v.severity.rawValue != s { continue }
-                if filter.onlyNew && !fresh.contains(v.fingerprint) { continue }
-                all.append((check, v))
+            var counts = [Int](repeating: 0, count: severities.count), counted = 0
+            for v in c.violations where v.isCounted {
+                counted += 1
+                if let i = severities.firstIndex(of: v.severity) { counts[i] += 1 }
             }
+            o.checks.append(.init(name: check.rawValue, question: check.question, status: c.status.rawValue, score: c.score,
+                                  severities: counts, findings: counted))
         }
-        // the most severe first, then where they are
-        all.sort { a, b in a.1.severity.rank != b.1.severity.rank ? a.1.severity.rank > b.1.severity.rank : Violation.reportOrder(a.1, b.1) }
-        o.findingsTotal = all.count
-        o.pages = max(1, (all.count + FindingFilter.pageSize - 1) / FindingFilter.pageSize)
+        let severity = filter.severity.flatMap(Severity.init(rawValue:)), check = filter.check.flatMap(Check.init(rawValue:))
+        let size = FindingFilter.pageSize
+        // one pass in page order: count what matches, keep the page asked for
+        var total = 0
+        var slice: [(check: Check, violation: Violation)] = []
+        let firstWanted = (max(1, filter.page) - 1) * size
+        for f in entry.ordered {
+            if let check, f.check != check { continue }
+            if let severity, f.violation.severity != severity { continue }
+            if filter.onlyNew && !entry.fresh.contains(f.violation.fingerprint) { continue }
+            if total >= firstWanted && slice.count < size { slice.append(f) }
+            total += 1
+        }
+        o.findingsTotal = total
+        o.pages = max(1, (total + size - 1) / size)
         o.page = min(filter.page, o.pages)
-        let slice = all.dropFirst((o.page - 1) * FindingFilter.pageSize).prefix(FindingFilter.pageSize)
-        let newOnPage = filter.onlyNew ? fresh : try store.newFingerprints(result: latest.id)
+        if o.page != filter.page {
+            // asked past the last page: show the last one
+            slice = Array(entry.ordered.lazy.filter { f in
+                (check == nil || f.check == check) && (severity == nil || f.violation.severity == severity)
+                    && (!filter.onlyNew || entry.fresh.contains(f.violation.fingerprint))
+            }.dropFirst((o.page - 1) * size).prefix(size))
+        }
         // the code around each finding on the page, from this owner's mirror at the result's commit
-        let located = slice.compactMap { _, v in v.file.flatMap { f in v.line.map { (file: f, line: $0) } } }
+        let located = slice.compactMap { f in f.violation.file.flatMap { file in f.violation.line.map { (file: file, line: $0) } } }
         var code: [String: [(number: Int, text: String)]] = [:]
         if let commit = latest.commitId, let mirror = try? node.dataDir.mirror(project.id), !located.isEmpty {
             for (place, lines) in zip(located, Mirror.lines(of: located, at: commit, in: mirror, radius: 2)) {
@@ -189,7 +222,8 @@ extension API {
             let lines = v.file.flatMap { f in v.line.flatMap { code["\(f):\($0)"] } } ?? []
             let code = lines.map { ProjectOverview.CodeLine(number: $0.number, text: String($0.text.prefix(400)), hit: $0.number == v.line) }
             return .init(check: check.rawValue, ruleId: v.ruleId, severity: v.severity.rawValue, message: v.message, file: v.file, line: v.line,
-                         fingerprint: v.fingerprint, isNew: newOnPage.contains(v.fingerprint), suppressed: v.suppression?.justification ?? v.suppression.map { _ in "suppressed" },
+                         fingerprint: v.fingerprint, isNew: entry.fresh.contains(v.fingerprint),
+                         suppressed: v.suppression.map { $0.justification ?? "suppressed" },
                          code: code, fix: v.fix.map(\.message), patch: v.fix?.patch ?? v.fix?.replacement.map { r in "- \(v.fix?.original ?? "")\n+ \(r)" })
         }
         return o

@@ -11,26 +11,41 @@ extension Node {
     /// Writes the summary of `project`'s latest stored result, unless the registry holds one as new.
     nonisolated func recordSummary(project: String) {
         do {
-            guard let latest = try store.latestResultSummary(project: project) else { return }
-            if let current = try store.summary(project: project), current.createdAt >= latest.createdAt { return }
-            guard let r = try store.result(id: latest.id), let report = Self.report(of: [UInt8](r.envelope)) else { return }
-            var checks: [String: ProjectSummary.CheckBrief] = [:]
-            for (name, c) in report.magicResults {
-                checks[name] = .init(status: c.status.rawValue, score: c.score, findings: c.violations.filter(\.isCounted).count)
-            }
-            try registry.save(summary: ProjectSummary(id: project, resultId: r.id, createdAt: r.createdAt, commit: r.commitId,
-                                                      health: r.health, gatePassed: r.gatePassed, signer: r.signer, checks: checks,
-                                                      trend: try store.healthTrend(project: project)))
+            if let s = try summary(of: project) { try registry.save(summary: s) }
         } catch {
             logger.warning("could not record a project's summary", metadata: ["project": "\(project)", "error": "\(error)"])
         }
     }
 
+    /// The summary of `project`'s latest stored result; nil when the registry holds one as new.
+    nonisolated func summary(of project: String) throws -> ProjectSummary? {
+        guard let latest = try store.latestResultSummary(project: project) else { return nil }
+        if let current = try store.summary(project: project), current.createdAt >= latest.createdAt { return nil }
+        guard let r = try store.result(id: latest.id), let report = Self.report(of: [UInt8](r.envelope)) else { return nil }
+        var checks: [String: ProjectSummary.CheckBrief] = [:]
+        for (name, c) in report.magicResults {
+            checks[name] = .init(status: c.status.rawValue, score: c.score, findings: c.violations.filter(\.isCounted).count)
+        }
+        return ProjectSummary(id: project, resultId: r.id, createdAt: r.createdAt, commit: r.commitId, health: r.health,
+                              gatePassed: r.gatePassed, signer: r.signer, checks: checks, trend: try store.healthTrend(project: project))
+    }
+
     /// At start: a summary for every project whose newest local result the registry does not show
-    /// yet (results stored before summaries existed, or a write lost to a crash).
+    /// yet (results stored before summaries existed, or a write lost to a crash), 200 to a transaction.
     public nonisolated func backfillSummaries() {
         guard let projects = try? store.projects() else { return }
-        for p in projects { recordSummary(project: p.id) }
+        var batch: [ProjectSummary] = []
+        func flush() {
+            do { try registry.save(summaries: batch) } catch {
+                logger.warning("could not record projects' summaries", metadata: ["count": "\(batch.count)", "error": "\(error)"])
+            }
+            batch.removeAll()
+        }
+        for p in projects {
+            if let s = try? summary(of: p.id) { batch.append(s) }
+            if batch.count == 200 { flush() }
+        }
+        if !batch.isEmpty { flush() }
     }
 
     /// The report a stored envelope signs; nil when it does not read.
