@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs the system libraries Guardian builds against, when they are missing (Debian/Ubuntu).
+# Installs the system libraries Guardian builds against, and any Debian packages named as
+# arguments, when they are missing (Debian/Ubuntu).
 set -euo pipefail
 need=()
-for pkg in libsodium-dev libgit2-dev libsqlite3-dev pkg-config git curl python3 iproute2 iptables; do
+for pkg in libsodium-dev libgit2-dev libsqlite3-dev pkg-config git curl python3 iproute2 iptables "$@"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

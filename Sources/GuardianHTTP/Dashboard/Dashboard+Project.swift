@@ -151,14 +151,20 @@ extension Dashboard {
         return ctx
     }
 
+    /// The project `:id` names, for a session that may change it (another team's: as absent).
+    func writableProject(_ context: GuardianContext, _ s: Sessions.Session) throws -> ProjectRecord {
+        let id = try context.parameters.require("id")
+        guard let project = try node.store.project(id: id), s.principal.canRead(team: project.team) else { throw NodeError.noProject(id) }
+        guard s.principal.canWrite(team: project.team) else { throw api.forbidden(project.team) }
+        return project
+    }
+
     /// "Audit now": queued on the primary, through the API's own route (forwarded when not here).
     @Sendable func auditNow(_ request: Request, context: GuardianContext) async throws -> Response {
         var request = request
         return await handle(request) {
             let (s, _) = try await formCaller(&request)
-            let id = try context.parameters.require("id")
-            guard let project = try node.store.project(id: id), s.principal.canRead(team: project.team) else { throw NodeError.noProject(id) }
-            guard s.principal.canWrite(team: project.team) else { throw api.forbidden(project.team) }
+            let id = try writableProject(context, s).id
             if await ownsHere(id) {
                 _ = try await node.enqueue(project: id, reason: .manual, revision: nil)
             } else {
@@ -176,9 +182,8 @@ extension Dashboard {
         var request = request
         return await handle(request) {
             let (s, fields) = try await formCaller(&request)
-            let id = try context.parameters.require("id")
-            guard let project = try node.store.project(id: id), s.principal.canRead(team: project.team) else { throw NodeError.noProject(id) }
-            guard s.principal.canWrite(team: project.team) else { throw api.forbidden(project.team) }
+            let project = try writableProject(context, s)
+            let id = project.id
             _ = try await api.dismiss(DismissalInput(fingerprint: fields["fingerprint"] ?? "", reason: fields["reason"] ?? "",
                                                      comment: fields["comment"].flatMap { $0.isEmpty ? nil : $0 }, ruleId: fields["ruleId"]),
                                       project: project, by: s.principal)
