@@ -1,0 +1,144 @@
+/// Alert delivery's pure core (docs/alerts.md): the outbox entry, the retry policy, who sends, and
+/// the periods digests fall due in. No I/O and no clock: `now` and randomness are parameters.
+///
+/// One message per (event, channel) is written to the outbox of every owner of the project, with a
+/// delivery id that every owner computes the same way. The primary sends; each other owner is a
+/// standby of rank 1, 2, … that sends an entry only when no owner's delivery record for it has
+/// reached it and the entry is older than its rank times the grace period. A receiver that sees a
+/// delivery id twice can drop the repeat (`X-Guardian-Delivery`).
+
+/// What became of one delivery attempt.
+public enum AttemptOutcome: Sendable, Equatable {
+    /// A 2xx, or an SMTP 250: the message is delivered.
+    case delivered
+    /// 429, 5xx, a timeout, a refused connection: try again later; `retryAfter` when the receiver said when.
+    case retry(retryAfter: Millis?)
+    /// A 4xx other than 408 and 429 (a webhook URL that no longer exists, a bad credential): trying again will not help.
+    case rejected
+}
+
+/// The state of an outbox entry, as the history API shows it.
+public enum DeliveryState: String, Sendable, Codable, Equatable {
+    case queued, retrying, sent, dead
+}
+
+/// One message in the outbox.
+public struct OutboxEntry: Sendable, Equatable, Codable {
+    /// The same on every owner: the receiver's key for dropping a repeat.
+    public var deliveryID: String
+    public var channel: String
+    public var createdAt: Millis
+    public var state: DeliveryState = .queued
+    public var attempts = 0
+    /// When the next attempt may start (nil: now).
+    public var nextAttemptAt: Millis?
+    /// The receiver's last answer, for the history.
+    public var lastAnswer: String?
+
+    public init(deliveryID: String, channel: String, createdAt: Millis) {
+        self.deliveryID = deliveryID; self.channel = channel; self.createdAt = createdAt
+    }
+
+    public var isFinished: Bool { state == .sent || state == .dead }
+}
+
+/// Exponential backoff with full jitter, capped, honouring a receiver's `Retry-After`; an entry goes
+/// dead after `maxAttempts` attempts or at once when the receiver rejects it.
+public struct DeliveryPolicy: Sendable, Equatable {
+    public var baseDelay: Millis = 1_000
+    public var maxDelay: Millis = 300_000
+    public var maxAttempts = 8
+    /// The longest `Retry-After` honoured (a receiver cannot park an entry for a day).
+    public var maxRetryAfter: Millis = 3_600_000
+
+    public init(baseDelay: Millis = 1_000, maxDelay: Millis = 300_000, maxAttempts: Int = 8, maxRetryAfter: Millis = 3_600_000) {
+        self.baseDelay = baseDelay; self.maxDelay = maxDelay; self.maxAttempts = maxAttempts; self.maxRetryAfter = maxRetryAfter
+    }
+
+    /// The delay before attempt `attempts + 1` after `attempts` failed ones: uniform in
+    /// [d/2, d] where d = min(maxDelay, baseDelay · 2^(attempts-1)), never below `Retry-After`.
+    public func delay<R: RandomNumberGenerator>(afterFailed attempts: Int, retryAfter: Millis?, using rng: inout R) -> Millis {
+        let exponent = min(max(attempts - 1, 0), 30)
+        let d = min(maxDelay, baseDelay << Millis(exponent))
+        let jittered = d / 2 + Millis.random(in: 0...(d - d / 2), using: &rng)
+        guard let retryAfter else { return jittered }
+        return max(jittered, min(max(retryAfter, 0), maxRetryAfter))
+    }
+
+    /// The entry after an attempt that ended with `outcome` at `now`.
+    public func after<R: RandomNumberGenerator>(_ entry: OutboxEntry, _ outcome: AttemptOutcome, answer: String?, now: Millis,
+                                                using rng: inout R) -> OutboxEntry {
+        var e = entry
+        e.attempts += 1
+        e.lastAnswer = answer
+        switch outcome {
+        case .delivered:
+            e.state = .sent
+            e.nextAttemptAt = nil
+        case .rejected:
+            e.state = .dead
+            e.nextAttemptAt = nil
+        case .retry(let retryAfter):
+            if e.attempts >= maxAttempts {
+                e.state = .dead
+                e.nextAttemptAt = nil
+            } else {
+                e.state = .retrying
+                e.nextAttemptAt = now + delay(afterFailed: e.attempts, retryAfter: retryAfter, using: &rng)
+            }
+        }
+        return e
+    }
+}
+
+/// Who sends an owner's outbox entries: the primary at once; a standby of rank r (1 = the owner
+/// after the primary) only once every owner ranked before it has looked gone for `r × grace` and no
+/// delivery record for the entry has arrived. The grace runs from when the standby lost sight of
+/// them, not from the entry's age: a partition shorter than the grace makes no standby send, and
+/// the entries of results audited on a standby after the primary died long ago go at once.
+public struct SenderPlan: Sendable, Equatable {
+    public var grace: Millis
+
+    public init(grace: Millis = 30_000) { self.grace = grace }
+
+    /// This node's rank among a project's owners (0 = primary), or nil when it is not an owner.
+    public static func rank(of node: String, owners: [String]) -> Int? { owners.firstIndex(of: node) }
+
+    /// Whether the owner at `rank` should attempt `entry` now. `delivered`: an owner's delivery
+    /// record for the entry has reached this node. `goneFor(rank)`: how long this node has seen the
+    /// owner of that rank gone (suspect, dead, left or unreachable), nil while it sees it alive.
+    public func shouldSend(_ entry: OutboxEntry, rank: Int, now: Millis, delivered: Bool, goneFor: (Int) -> Millis?) -> Bool {
+        guard !entry.isFinished, !delivered else { return false }
+        if let next = entry.nextAttemptAt, next > now { return false }
+        if rank == 0 { return true }
+        let wait = Millis(rank) * grace
+        return (0..<rank).allSatisfy { goneFor($0).map { $0 >= wait } ?? false }
+    }
+}
+
+/// The period a digest covers: hourly, daily (UTC midnight) or weekly (Monday 00:00 UTC). Every
+/// node computes the same start for the same instant, so a digest's delivery id is the same on
+/// every node that sends it.
+public enum DigestPeriod: String, Sendable, Codable, CaseIterable {
+    case hourly, daily, weekly
+
+    public var length: Millis {
+        switch self {
+        case .hourly: 3_600_000
+        case .daily: 86_400_000
+        case .weekly: 7 * 86_400_000
+        }
+    }
+
+    /// The start of the period that contains `t` (ms since 1970, UTC). 1970-01-01 was a Thursday:
+    /// weeks start three days later, on Monday.
+    public func start(containing t: Millis) -> Millis {
+        let offset: Millis = self == .weekly ? 4 * 86_400_000 : 0
+        let shifted = t - offset
+        let floor = shifted >= 0 ? shifted / length : (shifted - length + 1) / length
+        return floor * length + offset
+    }
+
+    /// The delivery id of a channel's digest for the period starting at `start`.
+    public func deliveryID(channel: String, start: Millis) -> String { "digest-\(rawValue)-\(channel)-\(start)" }
+}
