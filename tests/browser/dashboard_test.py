@@ -218,8 +218,10 @@ def http_checks(owner, other, project, maintainer, beta_viewer, beta_project):
     print("http checks passed")
 
 
-def browser():
+def browser(javascript=True):
     options = Options()
+    if not javascript:
+        options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
     for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000",
                 "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-default-apps", "--disable-extensions"]:
@@ -253,18 +255,27 @@ def browser_checks(driver, agent, label, project, repo, maintainer, beta_viewer,
     shot("login")
     driver.find_element(By.CSS_SELECTOR, "form[action='/ui/login'] button").click()
     eventually("the fleet after login", lambda: driver.current_url.rstrip("/").endswith("/ui"), 20)
-    row = eventually("alpha's row with a score", lambda: [r for r in driver.find_elements(By.CSS_SELECTOR, "#fleet tbody tr")
-                                                          if "alpha-app" in r.text and re.search(r"\b\d{1,3}\b", r.find_elements(By.CSS_SELECTOR, "td")[1].text)], 30)[0]
-    cells = row.find_elements(By.CSS_SELECTOR, "td.cell")
-    expect(len(cells) == 8 and all(c.text.strip() for c in cells), f"eight check cells with text: {[c.text for c in cells]}")
+    # every read of a live page happens inside a poll: the script may swap the content at any time,
+    # and an element of the content swapped out goes stale
+
+    def alpha_row():
+        for r in driver.find_elements(By.CSS_SELECTOR, "#fleet tbody tr"):
+            if "alpha-app" in r.text and re.search(r"\b\d{1,3}\b", r.find_elements(By.CSS_SELECTOR, "td")[1].text):
+                return [c.text for c in r.find_elements(By.CSS_SELECTOR, "td.cell")], r.find_element(By.CSS_SELECTOR, "th a").get_attribute("href")
+        return None
+    cells, link = eventually("alpha's row with a score", alpha_row, 30)
+    expect(len(cells) == 8 and all(c.strip() for c in cells), f"eight check cells with text: {cells}")
     shot("fleet")
-    row.find_element(By.CSS_SELECTOR, "th a").click()
-    eventually("the project page", lambda: driver.find_elements(By.CSS_SELECTOR, "table.checks tbody tr"), 30)
-    checks = driver.find_elements(By.CSS_SELECTOR, "table.checks tbody tr")
-    expect(len(checks) == 8, f"the eight checks, not {len(checks)}")
-    locations = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "code.fileline")]
+    driver.get(link)
+
+    def project_page():
+        checks = driver.find_elements(By.CSS_SELECTOR, "table.checks tbody tr")
+        locations = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "code.fileline")]
+        return (len(checks), locations, len(driver.find_elements(By.CSS_SELECTOR, "pre.code .hit"))) if checks else None
+    count, locations, hits = eventually("the project page", project_page, 30)
+    expect(count == 8, f"the eight checks, not {count}")
     expect(any(re.fullmatch(r"app/main\.py:\d+", l) for l in locations), f"findings with file:line: {locations[:5]}")
-    expect(driver.find_elements(By.CSS_SELECTOR, "pre.code .hit"), "the code line of a finding is shown")
+    expect(hits > 0, "the code line of a finding is shown")
     shot("project")
     # an audit of a new commit, triggered through the API on another node, shows without a reload
     with open(os.path.join(repo, "app", "extra.py"), "w") as f:
@@ -280,11 +291,10 @@ def browser_checks(driver, agent, label, project, repo, maintainer, beta_viewer,
     expect(driver.execute_script("return window.__guardianNoReload;") == 42, "the page updated without a reload")
     shot("project-updated")
     driver.get(agent.base + "/ui/mesh")
-    members = driver.find_elements(By.CSS_SELECTOR, "table.members tbody tr")
-    expect(len(members) == 3, f"the mesh page lists three members, not {len(members)}")
+    eventually("the mesh page's three members", lambda: len(driver.find_elements(By.CSS_SELECTOR, "table.members tbody tr")) == 3, 20)
     shot("mesh")
     driver.get(agent.base + "/ui/teams/alpha")
-    expect("alpha-app" in driver.find_element(By.ID, "main").text, "the team page lists its project")
+    eventually("the team page's project", lambda: "alpha-app" in driver.find_element(By.ID, "main").text, 20)
     shot("team")
     errors = console_errors(driver)
     expect(not errors, f"no console error: {errors}")
@@ -304,6 +314,43 @@ def browser_checks(driver, agent, label, project, repo, maintainer, beta_viewer,
     hosts = requested_hosts(driver)
     expect(hosts <= {"127.0.0.1"}, f"requests only to loopback: {hosts}")
     print(f"browser checks passed on {label} ({agent.name})")
+
+
+def no_script_checks(agent, project, maintainer):
+    """With JavaScript off, every page still works: log in, filter and sort the fleet with the
+    form and the header links, open the project, filter its findings, dismiss one."""
+    driver = browser(javascript=False)
+    shot = lambda name: driver.save_screenshot(os.path.join(ARTIFACTS, f"no-script-{name}.png"))
+    try:
+        driver.get(agent.base + "/ui/login")
+        driver.find_element(By.ID, "token").send_keys(maintainer)
+        driver.find_element(By.CSS_SELECTOR, "form[action='/ui/login'] button").click()
+        eventually("the fleet after login, without script", lambda: driver.current_url.rstrip("/").endswith("/ui"), 20)
+        expect(driver.find_element(By.ID, "live-state").text == "", "the live script did not run")
+        driver.find_element(By.CSS_SELECTOR, "select[name='team'] option[value='alpha']").click()
+        driver.find_element(By.CSS_SELECTOR, "form.filters button").click()
+        # each read happens inside the poll: an element of the page being left goes stale
+        texts = eventually("the filtered fleet", lambda: "team=alpha" in driver.current_url and
+                           [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#fleet tbody tr[data-project]")], 20)
+        expect(all("alpha" in t for t in texts), f"the filter form works without script: {texts}")
+        driver.find_element(By.LINK_TEXT, "Health").click()
+        eventually("sorting by a header link", lambda: "sort=health" in driver.current_url and driver.find_elements(By.CSS_SELECTOR, "th[aria-sort]"), 20)
+        shot("fleet")
+        driver.get(agent.base + f"/ui/projects/{project}")
+        expect(len(driver.find_elements(By.CSS_SELECTOR, "table.checks tbody tr")) == 8, "the eight checks without script")
+        driver.find_element(By.CSS_SELECTOR, "select[name='severity'] option[value='critical']").click()
+        driver.find_element(By.CSS_SELECTOR, "form.filters[action='#findings'] button").click()
+        severities = eventually("the findings filter", lambda: "severity=critical" in driver.current_url and
+                                [e.text for e in driver.find_elements(By.CSS_SELECTOR, "article.finding .badge[class*='sev-']")], 20)
+        expect(all(s == "critical" for s in severities), f"the findings filter: {severities}")
+        shot("project")
+        forms = driver.find_elements(By.CSS_SELECTOR, "form.dismiss")
+        expect(forms, "a maintainer sees a dismiss form")
+        forms[0].find_element(By.CSS_SELECTOR, "button").click()
+        eventually("the form to dismiss one finding", lambda: len(agent.json("GET", f"/v1/projects/{project}/dismissals")[1].get("items", [])) == 1, 20)
+        print("no-script checks passed")
+    finally:
+        driver.quit()
 
 
 def main():
@@ -351,6 +398,7 @@ def main():
         driver = browser()
         browser_checks(driver, owner, "owner", project, repo, maintainer, beta_viewer, any_node=other)
         browser_checks(driver, other, "non-owner", project, repo, maintainer, beta_viewer, any_node=owner)
+        no_script_checks(other, project, maintainer)
         print("dashboard browser test passed; screenshots in", ARTIFACTS)
     except Exception:
         for x in agents:
