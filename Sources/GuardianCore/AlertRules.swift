@@ -94,8 +94,9 @@ public enum AlertRules {
             out.append(AlertEvent(kind: .healthDropped, project: project, summary: "health dropped from \(previous.health) to \(current.health)",
                                   severity: .medium))
         }
-        let known = Set(previous.findings.map(\.fingerprint))
-        for f in current.findings where !f.suppressed && !known.contains(f.fingerprint) {
+        var known = Set(previous.findings.map(\.fingerprint))
+        // a fingerprint is reported once, however often the result lists it
+        for f in current.findings where !f.suppressed && known.insert(f.fingerprint).inserted {
             out.append(AlertEvent(kind: .findingNew, project: project, subject: f.fingerprint,
                                   summary: "\(f.ruleId)\(f.location.map { " at \($0)" } ?? ""): \(f.message)", severity: f.severity))
         }

@@ -56,14 +56,16 @@ public struct ProjectSummary: Codable, Sendable, Equatable, FetchableRecord, Per
 extension Store {
     /// Every project's summary, keyed by project id.
     public func summaries() throws -> [String: ProjectSummary] {
-        if let cached = summaryCache.withLock({ $0 }) { return cached }
+        let (generation, cached) = summaryCache.withLock { ($0.generation, $0.value) }
+        if let cached { return cached }
         let all = try read { db in Dictionary(try ProjectSummary.fetchAll(db).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }) }
-        summaryCache.withLock { $0 = all }
+        // kept only if no write cleared the cache meanwhile: a read that raced a write is not kept
+        summaryCache.withLock { if $0.generation == generation { $0.value = all } }
         return all
     }
 
     /// Forgets the decoded summaries (a write or merge changed the registry).
-    func invalidateSummaries() { summaryCache.withLock { $0 = nil } }
+    func invalidateSummaries() { summaryCache.withLock { $0 = ($0.generation &+ 1, nil) } }
 
     public func summary(project: String) throws -> ProjectSummary? { try read { try ProjectSummary.fetchOne($0, key: project) } }
 

@@ -77,9 +77,7 @@ public final class ReplicatedRegistry: Sendable {
         var existed = false
         try write(.project, id, value: nil) { db in existed = try Self.delete(project: id, db) }
         // the fleet's view of it goes too, everywhere: a late summary must not outlive the project
-        if try store.read({ try Self.stamp(.summary, id, $0) }).map({ !$0.deleted }) == true {
-            try write(.summary, id, value: nil) { _ in }
-        }
+        try write(.summary, id, value: nil) { _ in }
         return existed
     }
 
@@ -121,7 +119,8 @@ public final class ReplicatedRegistry: Sendable {
         let current = try store.summaries()
         var records: [(RegistryRecord, ProjectSummary)] = []
         for s in summaries {
-            try RegistryRules.summary(s, now: now)
+            // one summary that breaks the rules (a clock that ran ahead) does not cost the others
+            guard (try? RegistryRules.summary(s, now: now)) != nil else { continue }
             if let c = current[s.id], c.createdAt >= s.createdAt { continue }
             let stamp = clock.withLock { $0.now(wall: Self.wallNow()) }
             records.append((RegistryRecord(kind: .summary, id: s.id, stamp: stamp, value: Array(try ProjectSummary.encoded(s).utf8)), s))
@@ -219,7 +218,11 @@ public final class ReplicatedRegistry: Sendable {
     private func apply(_ r: RegistryRecord, _ db: Database, keepSecrets: Bool) throws {
         guard let v = r.value else {
             switch r.kind {
-            case .project: _ = try Self.delete(project: r.id, db)
+            case .project:
+                _ = try Self.delete(project: r.id, db)
+                if try Self.stamp(.summary, r.id, db).map({ $0.stamp < r.stamp }) ?? true {
+                    try Self.saveStamp(RegistryRecord(kind: .summary, id: r.id, stamp: r.stamp, value: nil), db)
+                }
             case .token: _ = try TokenRecord.deleteOne(db, key: r.id)
             case .team: _ = try TeamRecord.deleteOne(db, key: r.id)
             case .dismissal: _ = try DismissalRecord.deleteOne(db, key: r.id)
@@ -262,6 +265,8 @@ public final class ReplicatedRegistry: Sendable {
         case .summary:
             let s = try Self.decode(ProjectSummary.self, v, id: r.id, \.id)
             try RegistryRules.summary(s, now: Date().timeIntervalSince1970)
+            // a summary of a deleted project is recorded (its stamp) and not stored: it must not bring the project's view back
+            if try Self.stamp(.project, s.id, db)?.deleted == true { return }
             try s.save(db)
             // the fleet's "last audit" is the latest result any owner stored, wherever it is listed
             try db.execute(sql: "UPDATE project SET lastAuditAt = MAX(IFNULL(lastAuditAt, 0), ?) WHERE id = ?", arguments: [s.createdAt, s.id])

@@ -14,7 +14,7 @@ public final class Store: Sendable {
     /// Per-project digests of the stored result ids, for anti-entropy (Store+Replication.swift).
     let digests = DigestCache()
     /// Every project's summary, decoded once and kept until a registry write or merge changes one.
-    let summaryCache = Mutex<[String: ProjectSummary]?>(nil)
+    let summaryCache = Mutex<(generation: UInt64, value: [String: ProjectSummary]?)>((0, nil))
     let checkpointer: Checkpointer
     /// Bulk loads running now (imports), for the writer's cache size.
     private let bulkLoads = Mutex(0)

@@ -30,3 +30,11 @@ import Testing
         #expect(AlertRules.events(project: "p", previous: nil, current: Self.snap(health: 90, gate: true, checks: [:])).isEmpty)
     }
 }
+
+extension AlertRulesTests {
+    @Test func aFingerprintListedTwiceIsOneEvent() {
+        let before = Self.snap(health: 80, gate: true, checks: [:])
+        let after = Self.snap(health: 80, gate: true, checks: [:], findings: [("f9", .high, false), ("f9", .high, false)])
+        #expect(AlertRules.events(project: "p", previous: before, current: after).map(\.key) == ["finding.new:f9"])
+    }
+}

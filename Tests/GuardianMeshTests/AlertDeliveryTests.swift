@@ -83,3 +83,26 @@ import Testing
         }
     }
 }
+
+extension AlertDeliveryTests {
+    @Test func deliveryIDsAreTheSameOnEveryOwnerAndDifferPerEventAndChannel() {
+        let a = OutboxEntry.deliveryID(result: "r1", eventKey: "finding.new:f1", channel: "ops")
+        #expect(a == OutboxEntry.deliveryID(result: "r1", eventKey: "finding.new:f1", channel: "ops") && a.hasPrefix("evt-") && a.count == 20)
+        #expect(a != OutboxEntry.deliveryID(result: "r1", eventKey: "finding.new:f1", channel: "dev"))
+        #expect(a != OutboxEntry.deliveryID(result: "r2", eventKey: "finding.new:f1", channel: "ops"))
+        #expect(OutboxEntry.deliveryID(result: "r", eventKey: "ab", channel: "c") != OutboxEntry.deliveryID(result: "ra", eventKey: "b", channel: "c"))
+    }
+
+    @Test func aStandbySendsNothingOlderThanMaxAgeAndPoliciesStayInRange() {
+        let plan = SenderPlan(grace: 1_000, maxAge: 60_000)
+        let old = OutboxEntry(deliveryID: "d", channel: "c", createdAt: 0)
+        #expect(plan.shouldSend(old, rank: 1, now: 60_000, delivered: false) { _ in 5_000 })
+        #expect(!plan.shouldSend(old, rank: 1, now: 60_001, delivered: false) { _ in 5_000 }, "a day-old alert is not news")
+        #expect(plan.shouldSend(old, rank: 0, now: 10_000_000, delivered: false) { _ in nil }, "the primary's own retries are bounded by the policy, not by age")
+        let p = DeliveryPolicy(baseDelay: -5, maxDelay: -1, maxAttempts: 0)
+        var rng = SplitMix64(seed: 1)
+        #expect(p.baseDelay == 1 && p.maxDelay == 1 && p.maxAttempts == 1)
+        #expect(p.delay(afterFailed: 40, retryAfter: nil, using: &rng) == 1)
+        #expect(DeliveryPolicy(baseDelay: Millis.max).delay(afterFailed: 64, retryAfter: nil, using: &rng) <= 86_400_000, "no overflow")
+    }
+}

@@ -71,3 +71,17 @@ import Testing
         for rejected in [400, 401, 403, 404, 410] { #expect(AlertMessages.outcome(status: rejected, retryAfter: nil, now: now) == .rejected) }
     }
 }
+
+extension AlertMessagesTests {
+    @Test func slackTextFromARepositoryCannotMentionOrDisguiseALink() throws {
+        let hostile = [AlertEvent(kind: .findingNew, project: "p", subject: "f", summary: "<!channel> see <https://evil.example|docs> & more")]
+        let m = try Self.json(AlertMessages.slack(hostile, Self.context))
+        let text = try #require(((m["blocks"] as? [[String: Any]])?[1]["text"] as? [String: Any])?["text"] as? String)
+        #expect(!text.contains("<!channel>") && !text.contains("<https://evil") && text.contains("&lt;!channel&gt;") && text.contains("&amp; more"))
+        // what does not fit says so
+        let many = (0..<2_000).map { AlertEvent(kind: .findingNew, project: "p", subject: "f\($0)", summary: String(repeating: "x", count: 200)) }
+        let blocks = try #require(try Self.json(AlertMessages.slack(many, Self.context))["blocks"] as? [[String: Any]])
+        #expect(((blocks[blocks.count - 2]["text"] as? [String: Any])?["text"] as? String)?.hasPrefix("…and ") == true)
+        #expect(AlertMessages.parseRetryAfter("+30", now: Date()) == nil && AlertMessages.parseRetryAfter("-1", now: Date()) == nil)
+    }
+}

@@ -65,39 +65,36 @@ extension Dashboard {
         html.reserveCapacity(projects.count * 1600)
         for p in projects {
             let s = summaries[p.id]
-            let task = live ? node.currentTask(project: p.id) : nil
-            let running = task.map { $0.state == .running || $0.state == .queued } == true
-            let key = "\(linkPrefix)|\(p.updatedAt)|\(s?.resultId ?? "-")|\(s?.createdAt ?? 0)|\(p.lastAuditAt ?? 0)|\(running ? "\(task!.phase)\(Int(task!.progress * 100))" : "")"
+            // one snapshot of the audit for both the key and the row
+            let task = live ? node.currentTask(project: p.id).flatMap { $0.state == .running || $0.state == .queued ? $0 : nil } : nil
+            let key = "\(linkPrefix)|\(p.updatedAt)|\(p.lastAuditAt ?? 0)|\(s.map { "\($0.resultId)|\($0.createdAt)|\($0.trend)" } ?? "-")|"
+                + (task.map { "\($0.state.rawValue)|\($0.phase)|\(Int($0.progress * 100))" } ?? "")
             if let hit = api.rowCache.get(p.id, key: key) { html += hit; continue }
-            let row = Self.library.render(rows([p], summaries: summaries, linkPrefix: linkPrefix, live: live)[0], withTemplate: "fleetrow") ?? ""
+            let row = Self.library.render(row(p, summary: s, task: task, linkPrefix: linkPrefix), withTemplate: "fleetrow") ?? ""
             api.rowCache.put(p.id, key: key, html: row)
             html += row
         }
         return html
     }
 
-    /// The rows of the fleet table for `projects` (already filtered to what the caller may see).
-    func rows(_ projects: [ProjectRecord], summaries: [String: ProjectSummary], linkPrefix: String = "/ui/projects/",
-              live: Bool = true) -> [[String: Any]] {
-        projects.map { p in
-            let s = summaries[p.id]
-            var row: [String: Any] = ["id": p.id, "name": p.name, "team": p.team, "link": linkPrefix + p.id,
-                                      "health": s.map { String($0.health) } ?? "–", "healthBand": Self.band(s?.health),
-                                      "sparkline": Charts.sparkline(s?.trend ?? [])]
-            if let s { row["gate"] = s.gatePassed ? "passed" : "failed" }
-            if let c = s?.commit { row["commit"] = String(c.prefix(10)) }
-            if let w = Self.when(s?.createdAt ?? p.lastAuditAt) { row["lastAudit"] = w.text; row["lastAuditIso"] = w.iso } else { row["lastAudit"] = "never" }
-            row["checks"] = Check.allCases.map { c -> [String: Any] in
-                let b = s?.checks[c.rawValue]
-                let status = b?.status ?? "none"
-                return ["name": c.rawValue, "status": status, "symbol": Self.symbol(status),
-                        "label": b.map { "\($0.status) \($0.score)" } ?? "none", "scoreText": b.map { ", score \($0.score)" } ?? ""]
-            }
-            if live, let t = node.currentTask(project: p.id), t.state == .running || t.state == .queued {
-                row["running"] = ["phase": t.state == .queued ? "queued" : t.phase, "percent": Int(min(max(t.progress, 0), 1) * 100)] as [String: Any]
-            }
-            return row
+    /// One row of the fleet table: the project, its summary, its running audit.
+    func row(_ p: ProjectRecord, summary s: ProjectSummary?, task: AuditTask?, linkPrefix: String) -> [String: Any] {
+        var row: [String: Any] = ["id": p.id, "name": p.name, "team": p.team, "link": linkPrefix + p.id,
+                                  "health": s.map { String($0.health) } ?? "–", "healthBand": Self.band(s?.health),
+                                  "sparkline": Charts.sparkline(s?.trend ?? [])]
+        if let s { row["gate"] = s.gatePassed ? "passed" : "failed" }
+        if let c = s?.commit { row["commit"] = String(c.prefix(10)) }
+        if let w = Self.when(s?.createdAt ?? p.lastAuditAt) { row["lastAudit"] = w.text; row["lastAuditIso"] = w.iso } else { row["lastAudit"] = "never" }
+        row["checks"] = Check.allCases.map { c -> [String: Any] in
+            let b = s?.checks[c.rawValue]
+            let status = b?.status ?? "none"
+            return ["name": c.rawValue, "status": status, "symbol": Self.symbol(status),
+                    "label": b.map { "\($0.status) \($0.score)" } ?? "none", "scoreText": b.map { ", score \($0.score)" } ?? ""]
         }
+        if let t = task {
+            row["running"] = ["phase": t.state == .queued ? "queued" : t.phase, "percent": Int(min(max(t.progress, 0), 1) * 100)] as [String: Any]
+        }
+        return row
     }
 
     @Sendable func fleet(_ request: Request, context: GuardianContext) async throws -> Response {

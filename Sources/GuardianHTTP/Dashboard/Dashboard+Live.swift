@@ -31,17 +31,14 @@ extension Dashboard {
     /// The primary's stream passed through as it arrives; it ends when either side goes or the
     /// session ends. At most `API.maxRelays` at once on this node.
     func relay(project: String, as p: Principal, lastId: String?, stillValid: @escaping @Sendable () -> Bool) async throws -> Response {
-        guard api.relays.acquire() else {
-            throw APIError(.tooManyRequests, "too_many_streams", "this node relays the most event streams it allows; reload later")
+        // the slot is held by an object the body captures: it is given back when the body ends or
+        // is dropped unrun (a client that left before the headers went out)
+        guard let slot = api.relays.acquire(for: p.tokenId) else {
+            throw APIError(.tooManyRequests, "too_many_streams", "this node (or this token) relays the most event streams it allows; reload later")
         }
-        let upstream: HTTPClientResponse
-        do { upstream = try await api.ownerEvents(project: project, as: p, lastId: lastId) } catch {
-            api.relays.release()
-            throw error
-        }
-        let relays = api.relays
+        let upstream = try await api.ownerEvents(project: project, as: p, lastId: lastId)
         let body = ResponseBody { writer in
-            defer { relays.release() }
+            withExtendedLifetime(slot) {}
             for try await chunk in upstream.body {
                 guard stillValid() else { break }
                 try await writer.write(chunk)
@@ -73,11 +70,39 @@ struct OverviewController {
     }
 }
 
-/// A count of things held at once, up to a limit.
+/// Things held at once, up to a limit in all and a quarter of it per token; a slot is given back
+/// when the `Slot` that holds it goes.
 final class Slots: Sendable {
-    private let held = Mutex(0)
+    private let held = Mutex<(total: Int, byToken: [String: Int])>((0, [:]))
     let limit: Int
     init(_ limit: Int) { self.limit = limit }
-    func acquire() -> Bool { held.withLock { n in guard n < limit else { return false }; n += 1; return true } }
-    func release() { held.withLock { $0 = max(0, $0 - 1) } }
+    var perToken: Int { max(1, limit / 4) }
+
+    func acquire(for token: String) -> Slot? {
+        let ok = held.withLock { h -> Bool in
+            guard h.total < limit, h.byToken[token, default: 0] < perToken else { return false }
+            h.total += 1
+            h.byToken[token, default: 0] += 1
+            return true
+        }
+        return ok ? Slot(self, token) : nil
+    }
+
+    fileprivate func release(_ token: String) {
+        held.withLock { h in
+            h.total = max(0, h.total - 1)
+            let n = (h.byToken[token] ?? 1) - 1
+            h.byToken[token] = n > 0 ? n : nil
+        }
+    }
+
+    var count: Int { held.withLock { $0.total } }
+}
+
+/// One held slot of `Slots`.
+final class Slot: Sendable {
+    let slots: Slots
+    let token: String
+    fileprivate init(_ slots: Slots, _ token: String) { self.slots = slots; self.token = token }
+    deinit { slots.release(token) }
 }

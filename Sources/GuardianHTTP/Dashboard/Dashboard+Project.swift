@@ -20,24 +20,24 @@ extension Dashboard {
                 throw NodeError.noProject(id)
             }
             let filter = try FindingFilter { request.uri.queryParameters.get($0) }
-            let o = try await overview(of: record, filter: filter, as: s.principal)
+            let (o, local) = try await overview(of: record, filter: filter, as: s.principal)
             var ctx = base(record.name, s, live: "project", project: id)
-            ctx.merge(try await projectContext(o, filter: filter, canWrite: s.principal.canWrite(team: record.team))) { _, new in new }
+            ctx.merge(try await projectContext(o, local: local, filter: filter, canWrite: s.principal.canWrite(team: record.team))) { _, new in new }
             return page("project", ctx, request: request)
         }
     }
 
     /// The overview from this node when it owns the project (or runs alone), else from an owner.
-    func overview(of project: ProjectRecord, filter: FindingFilter, as p: Principal) async throws -> ProjectOverview {
+    func overview(of project: ProjectRecord, filter: FindingFilter, as p: Principal) async throws -> (ProjectOverview, local: Bool) {
         if await ownsHere(project.id) {
-            return try await api.overview(project, filter: filter, envelope: false)
+            return (try await api.overview(project, filter: filter, envelope: false), true)
         }
         let q = filter.query + (filter.page > 1 ? (filter.query.isEmpty ? "" : "&") + "page=\(filter.page)" : "")
         let answer = try await api.askOwners(project: project.id, method: "GET", path: "/v1/projects/\(project.id)/overview" + (q.isEmpty ? "" : "?\(q)"), as: p)
         guard answer.response.status == .ok else {
             throw APIError(.badGateway, "owner_error", "the owner answered \(answer.response.status.code) for the project's data")
         }
-        do { return try JSONDecoder().decode(ProjectOverview.self, from: Data(buffer: answer.body)) } catch {
+        do { return (try JSONDecoder().decode(ProjectOverview.self, from: Data(buffer: answer.body)), false) } catch {
             throw APIError(.badGateway, "owner_error", "the owner's project data does not decode: \(error)")
         }
     }
@@ -59,13 +59,13 @@ extension Dashboard {
     /// Whether the page's result is what its owner signed: the envelope hashes to the result id it
     /// names, its signature verifies with the keys this node trusts, and the signed statement gives
     /// the project, health, gate and commit the page shows. Checked once per result id on this node.
-    func verify(_ o: ProjectOverview) async -> (ok: Bool, text: String) {
+    func verify(_ o: ProjectOverview, local: Bool) async -> (ok: Bool, text: String) {
         guard let resultId = o.resultId else { return (false, "no result") }
         var facts = api.verified.get(resultId)
         // a page built here from this node's store, of a result verified here already, needs no bytes
-        if facts == nil || o.builtBy != node.config.name {
+        if facts == nil || !local {
             let bytes: [UInt8]
-            if let envelope = o.envelope { bytes = Array(envelope.utf8) } else if o.builtBy == node.config.name, let r = try? node.store.result(id: resultId) {
+            if let envelope = o.envelope { bytes = Array(envelope.utf8) } else if local, let r = try? node.store.result(id: resultId) {
                 bytes = [UInt8](r.envelope)
             } else {
                 return (false, "no envelope")
@@ -91,7 +91,7 @@ extension Dashboard {
         return (true, "verified on node \(node.config.name)")
     }
 
-    func projectContext(_ o: ProjectOverview, filter: FindingFilter, canWrite: Bool) async throws -> [String: Any] {
+    func projectContext(_ o: ProjectOverview, local: Bool, filter: FindingFilter, canWrite: Bool) async throws -> [String: Any] {
         let p = o.project
         var ctx: [String: Any] = ["id": p.id, "name": p.name, "team": p.team, "repositoryUrl": p.repositoryUrl, "backLink": "/ui/",
                                   "canWrite": canWrite, "findingsTotal": o.findingsTotal, "onlyNew": filter.onlyNew]
@@ -111,7 +111,7 @@ extension Dashboard {
         ctx["commit"] = o.commit ?? "–"
         ctx["signer"] = await signerName(o.signer)
         ctx["profile"] = o.profile ?? "–"
-        let v = await verify(o)
+        let v = await verify(o, local: local)
         ctx["verifiedClass"] = v.ok ? "s-passed" : "s-failed"
         ctx["verifiedSymbol"] = v.ok ? "✔" : "✖"
         ctx["verifiedText"] = v.text

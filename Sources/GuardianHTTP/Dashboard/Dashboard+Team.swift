@@ -49,7 +49,7 @@ extension Dashboard {
             ctx["gateSeverity"] = profile.gateSeverity.rawValue
             ctx["publicDashboard"] = profile.publicDashboard
             ctx.merge(teamScores(projects, summaries)) { _, n in n }
-            ctx["rows"] = rows(projects, summaries: summaries)
+            ctx["rows"] = projects.map { row($0, summary: summaries[$0.id], task: nil, linkPrefix: "/ui/projects/") }
             return page("team", ctx, request: request)
         }
     }

@@ -3,9 +3,9 @@
 ///
 /// One message per (event, channel) is written to the outbox of every owner of the project, with a
 /// delivery id that every owner computes the same way. The primary sends; each other owner is a
-/// standby of rank 1, 2, … that sends an entry only when no owner's delivery record for it has
-/// reached it and the entry is older than its rank times the grace period. A receiver that sees a
-/// delivery id twice can drop the repeat (`X-Guardian-Delivery`).
+/// standby of rank 1, 2, … that sends an entry only when no owner's final record for it (sent or
+/// dead) has reached it and the owners ranked before it have looked gone for rank × the grace
+/// period. A receiver that sees a delivery id twice can drop the repeat (`X-Guardian-Delivery`).
 
 /// What became of one delivery attempt.
 public enum AttemptOutcome: Sendable, Equatable {
@@ -39,26 +39,41 @@ public struct OutboxEntry: Sendable, Equatable, Codable {
         self.deliveryID = deliveryID; self.channel = channel; self.createdAt = createdAt
     }
 
+    /// The delivery id of an event of a result for a channel: the same on every owner, which all
+    /// hold the same result. Hex of a 64-bit hash of the three, prefixed so a reader knows its kind.
+    public static func deliveryID(result: String, eventKey: String, channel: String) -> String {
+        let h = MeshHash.of("\(result)\u{0}\(eventKey)\u{0}\(channel)")
+        let hex = String(h, radix: 16)
+        return "evt-" + String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
     public var isFinished: Bool { state == .sent || state == .dead }
 }
 
-/// Exponential backoff with full jitter, capped, honouring a receiver's `Retry-After`; an entry goes
-/// dead after `maxAttempts` attempts or at once when the receiver rejects it.
+/// Exponential backoff with equal jitter (uniform in the upper half of the delay), capped,
+/// honouring a receiver's `Retry-After`; an entry goes dead after `maxAttempts` attempts (by
+/// default about an hour and a half of a receiver's outage: 1 s doubling to 5 min, 20 attempts) or
+/// at once when the receiver rejects it.
 public struct DeliveryPolicy: Sendable, Equatable {
-    public var baseDelay: Millis = 1_000
-    public var maxDelay: Millis = 300_000
-    public var maxAttempts = 8
+    public var baseDelay: Millis
+    public var maxDelay: Millis
+    public var maxAttempts: Int
     /// The longest `Retry-After` honoured (a receiver cannot park an entry for a day).
-    public var maxRetryAfter: Millis = 3_600_000
+    public var maxRetryAfter: Millis
 
-    public init(baseDelay: Millis = 1_000, maxDelay: Millis = 300_000, maxAttempts: Int = 8, maxRetryAfter: Millis = 3_600_000) {
-        self.baseDelay = baseDelay; self.maxDelay = maxDelay; self.maxAttempts = maxAttempts; self.maxRetryAfter = maxRetryAfter
+    /// Values out of range are brought in: delays of at least 1 ms, a cap no lower than the base, at least one attempt.
+    public init(baseDelay: Millis = 1_000, maxDelay: Millis = 300_000, maxAttempts: Int = 20, maxRetryAfter: Millis = 3_600_000) {
+        self.baseDelay = min(max(baseDelay, 1), 86_400_000)
+        self.maxDelay = min(max(maxDelay, self.baseDelay), 86_400_000)
+        self.maxAttempts = max(maxAttempts, 1)
+        self.maxRetryAfter = max(maxRetryAfter, 0)
     }
 
     /// The delay before attempt `attempts + 1` after `attempts` failed ones: uniform in
     /// [d/2, d] where d = min(maxDelay, baseDelay · 2^(attempts-1)), never below `Retry-After`.
     public func delay<R: RandomNumberGenerator>(afterFailed attempts: Int, retryAfter: Millis?, using rng: inout R) -> Millis {
         let exponent = min(max(attempts - 1, 0), 30)
+        // base ≤ 1 day and 2^30 × 1 day fits an Int64: no overflow before the cap
         let d = min(maxDelay, baseDelay << Millis(exponent))
         let jittered = d / 2 + Millis.random(in: 0...(d - d / 2), using: &rng)
         guard let retryAfter else { return jittered }
@@ -98,8 +113,11 @@ public struct DeliveryPolicy: Sendable, Equatable {
 /// the entries of results audited on a standby after the primary died long ago go at once.
 public struct SenderPlan: Sendable, Equatable {
     public var grace: Millis
+    /// A standby sends nothing older than this: an entry that waited a day on a primary that could
+    /// not deliver it went dead there, and its record may not have arrived; it is not news any more.
+    public var maxAge: Millis
 
-    public init(grace: Millis = 30_000) { self.grace = grace }
+    public init(grace: Millis = 30_000, maxAge: Millis = 86_400_000) { self.grace = grace; self.maxAge = maxAge }
 
     /// This node's rank among a project's owners (0 = primary), or nil when it is not an owner.
     public static func rank(of node: String, owners: [String]) -> Int? { owners.firstIndex(of: node) }
@@ -111,6 +129,7 @@ public struct SenderPlan: Sendable, Equatable {
         guard !entry.isFinished, !delivered else { return false }
         if let next = entry.nextAttemptAt, next > now { return false }
         if rank == 0 { return true }
+        guard now - entry.createdAt <= maxAge else { return false }
         let wait = Millis(rank) * grace
         return (0..<rank).allSatisfy { goneFor($0).map { $0 >= wait } ?? false }
     }
@@ -131,7 +150,7 @@ public enum DigestPeriod: String, Sendable, Codable, CaseIterable {
     }
 
     /// The start of the period that contains `t` (ms since 1970, UTC). 1970-01-01 was a Thursday:
-    /// weeks start three days later, on Monday.
+    /// weeks start on Mondays, four days later (1970-01-05) and every seven days from there.
     public func start(containing t: Millis) -> Millis {
         let offset: Millis = self == .weekly ? 4 * 86_400_000 : 0
         let shifted = t - offset

@@ -2,6 +2,7 @@ import Foundation
 import GuardianCore
 import GuardianCrypto
 import GuardianMesh
+import Synchronization
 
 /// What a message says about its project: the names, the result, and the dashboard link when the
 /// node has a `public_url`.
@@ -46,6 +47,12 @@ public enum AlertMessages {
 
     static func line(_ e: AlertEvent) -> String { "• \(e.severity.map { "[\($0.rawValue)] " } ?? "")\(e.summary)" }
 
+    /// Slack's mrkdwn escaping: `&`, `<` and `>` (text from a repository must not become a mention
+    /// such as `<!channel>` or a disguised link).
+    static func slackEscaped(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+    }
+
     // MARK: Slack (incoming webhook, Block Kit)
 
     struct SlackText: Encodable { var type: String; var text: String }
@@ -62,7 +69,7 @@ public enum AlertMessages {
         var blocks = [SlackBlock(type: "header", text: SlackText(type: "plain_text", text: clip(title, 150)))]
         // event lines, packed into sections under Slack's text limit, within its block limit
         var section = ""
-        for l in events.map(line) {
+        for l in events.map({ slackEscaped(line($0)) }) {
             if section.count + l.count + 1 > slackSectionText, !section.isEmpty {
                 blocks.append(SlackBlock(type: "section", text: SlackText(type: "mrkdwn", text: section)))
                 section = ""
@@ -70,8 +77,13 @@ public enum AlertMessages {
             section += (section.isEmpty ? "" : "\n") + clip(l, slackSectionText)
         }
         if !section.isEmpty { blocks.append(SlackBlock(type: "section", text: SlackText(type: "mrkdwn", text: section))) }
-        if blocks.count > slackBlocks - 1 { blocks = Array(blocks.prefix(slackBlocks - 1)) }
-        var context = "team \(c.team)" + (c.commit.map { " · commit \($0.prefix(10))" } ?? "")
+        if blocks.count > slackBlocks - 1 {
+            // the last section says what did not fit, not a silent cut
+            let shown = blocks.prefix(slackBlocks - 2).reduce(0) { $0 + ($1.text?.text.split(separator: "\n").count ?? 0) } - 0
+            blocks = Array(blocks.prefix(slackBlocks - 2))
+            blocks.append(SlackBlock(type: "section", text: SlackText(type: "mrkdwn", text: "…and \(max(0, events.count - shown)) more")))
+        }
+        var context = slackEscaped("team \(c.team)" + (c.commit.map { " · commit \($0.prefix(10))" } ?? ""))
         if let link = c.link { context += " · <\(link)|open in Guardian>" }
         blocks.append(SlackBlock(type: "context", elements: [SlackText(type: "mrkdwn", text: context)]))
         return encode(SlackMessage(text: clip(title, 3_000), blocks: blocks))
@@ -168,12 +180,18 @@ public enum AlertMessages {
     /// `Retry-After` in milliseconds: delta-seconds, or an IMF-fixdate (RFC 9110 §10.2.3).
     static func parseRetryAfter(_ value: String, now: Date) -> Millis? {
         let v = value.trimmingCharacters(in: .whitespaces)
-        if let seconds = Int(v), seconds >= 0 { return Millis(min(seconds, 86_400)) * 1_000 }
+        // delta-seconds is digits only (no sign)
+        if !v.isEmpty, v.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) { return Millis(min(Int(v.prefix(6)) ?? 86_400, 86_400)) * 1_000 }
+        guard let date = httpDate.withLock({ $0.date(from: v) }) else { return nil }
+        return max(0, Millis(date.timeIntervalSince(now) * 1_000))
+    }
+
+    /// IMF-fixdate, the one HTTP date format a sender must produce.
+    static let httpDate = Mutex<DateFormatter>({
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone(identifier: "GMT")
         f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        guard let date = f.date(from: v) else { return nil }
-        return max(0, Millis(date.timeIntervalSince(now) * 1_000))
-    }
+        return f
+    }())
 }
