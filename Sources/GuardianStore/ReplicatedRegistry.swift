@@ -76,8 +76,10 @@ public final class ReplicatedRegistry: Sendable {
     public func deleteProject(id: String) throws -> Bool {
         var existed = false
         try write(.project, id, value: nil) { db in existed = try Self.delete(project: id, db) }
-        // the fleet's view of it goes too, everywhere: a late summary must not outlive the project
-        try write(.summary, id, value: nil) { _ in }
+        // the fleet's view of it goes too: its summary is tombstoned with the project's own stamp,
+        // by the rule every node applies when it merges the project's tombstone (same stamps, same digest)
+        try store.write { db in try Self.tombstoneSummary(of: id, db) }
+        invalidateDigest()
         return existed
     }
 
@@ -220,9 +222,8 @@ public final class ReplicatedRegistry: Sendable {
             switch r.kind {
             case .project:
                 _ = try Self.delete(project: r.id, db)
-                if try Self.stamp(.summary, r.id, db).map({ $0.stamp < r.stamp }) ?? true {
-                    try Self.saveStamp(RegistryRecord(kind: .summary, id: r.id, stamp: r.stamp, value: nil), db)
-                }
+                try Self.saveStamp(r, db)
+                try Self.tombstoneSummary(of: r.id, db)
             case .token: _ = try TokenRecord.deleteOne(db, key: r.id)
             case .team: _ = try TeamRecord.deleteOne(db, key: r.id)
             case .dismissal: _ = try DismissalRecord.deleteOne(db, key: r.id)
@@ -376,6 +377,15 @@ public final class ReplicatedRegistry: Sendable {
     static func stamp(_ kind: RegistryRecord.Kind, _ id: String, _ db: Database) throws -> (stamp: HLC, deleted: Bool)? {
         try Row.fetchOne(db, sql: "SELECT wall, logical, node, deleted FROM registryStamp WHERE kind = ? AND id = ?", arguments: [kind.rawValue, id])
             .map { (HLC(wall: $0[0], logical: UInt32(clamping: $0[1] as Int64), node: $0[2]), $0[3]) }
+    }
+
+    /// A deleted project's summary: tombstoned with the project's tombstone stamp, unless a later
+    /// summary stamp is there (a summary never outlives its project, and a late one stays out).
+    static func tombstoneSummary(of project: String, _ db: Database) throws {
+        guard let p = try stamp(.project, project, db), p.deleted else { return }
+        if try stamp(.summary, project, db).map({ $0.stamp < p.stamp }) ?? true {
+            try saveStamp(RegistryRecord(kind: .summary, id: project, stamp: p.stamp, value: nil), db)
+        }
     }
 
     static func saveStamp(_ r: RegistryRecord, _ db: Database) throws {
