@@ -41,7 +41,10 @@ public enum Agent {
                               configuration: .init(address: .hostname(host, port: port), serverName: "guardian"),
                               onServerRunning: { channel in
                                   let addr = channel.localAddress.map { "\($0)" } ?? config.httpAddr
-                                  if let mesh, let bound = channel.localAddress?.port { Task { await mesh.setHTTPAddress(host: host, port: bound) } }
+                                  if let bound = channel.localAddress?.port {
+                                      node.serverBound(host: host, port: bound)
+                                      if let mesh { Task { await mesh.setHTTPAddress(host: host, port: bound) } }
+                                  }
                                   var lines = ["guardian agent \(node.nodeID.prefix(7)) listening on http://\(host):\(channel.localAddress?.port ?? port) (\(addr))",
                                                "data directory: \(node.dataDir.path)"]
                                   if let tokenFile { lines.append("admin token written to \(tokenFile) (mode 0600)") }

@@ -23,6 +23,17 @@ import Testing
         return try #require(r.json["id"] as? String)
     }
 
+    /// An agent started on port 0 reports the port it bound, not the one it was given.
+    @Test func theNodeReportsTheAddressItBound() async throws {
+        let agent = try AgentProcess(binary: Self.binary)
+        try await agent.start()
+        defer { agent.stop() }
+        let info = try await agent.request("GET", "/v1/node")
+        #expect(info.json["httpAddress"] as? String == "127.0.0.1:\(agent.port)", "\(info.text)")
+        let members = try await agent.request("GET", "/v1/members")
+        #expect((members.json["members"] as? [[String: Any]])?.first?["httpAddress"] as? String == "127.0.0.1:\(agent.port)")
+    }
+
     @Test func registerAuditVerifyAndTamper() async throws {
         let repo = try Self.fixture()
         let agent = try AgentProcess(binary: Self.binary)

@@ -20,7 +20,12 @@ struct NodeController {
 
     @Sendable func info(_ request: Request, context: GuardianContext) async throws -> Response {
         let node = api.node
-        let me = Self.member(node)
+        var me = Self.member(node)
+        // in a mesh, what the node announces: the bound gossip and HTTP addresses, its incarnation and tags
+        if let view = await api.mesh?.view() {
+            me.address = view.me.meta.address; me.httpAddress = view.me.meta.httpAddress
+            me.incarnation = view.me.incarnation; me.tags = view.me.meta.tags; me.status = view.me.status.rawValue
+        }
         return try API.encodable(NodeInfo(
             name: me.name, id: me.id, address: me.address, httpAddress: me.httpAddress, status: me.status, incarnation: me.incarnation,
             tags: me.tags, publicKey: me.publicKey ?? "", version: me.version,
@@ -31,7 +36,7 @@ struct NodeController {
     /// This node as a member: what `GET /v1/members` lists for a node that runs alone.
     static func member(_ node: Node) -> MemberView {
         let c = node.config
-        return MemberView(name: c.name, id: node.nodeID, address: c.gossipAddr, httpAddress: c.httpAddr, status: "alive",
+        return MemberView(name: c.name, id: node.nodeID, address: c.gossipAddr, httpAddress: node.httpAddress, status: "alive",
                           incarnation: 0, tags: ["team": "", "site": "", "capacity": "1"], version: Auditor.version, rtt: 0,
                           publicKey: node.identity.verifyingKey.base64)
     }

@@ -68,6 +68,10 @@ public actor Node {
     public nonisolated let policy: RepositoryPolicy
     let logger: Logger
     public nonisolated let startedAt = Date()
+    /// The HTTP address the server bound (the configured one may name port 0); set once it runs.
+    private nonisolated let boundHTTP = Mutex<String?>(nil)
+    public nonisolated var httpAddress: String { boundHTTP.withLock { $0 } ?? config.httpAddr }
+    public nonisolated func serverBound(host: String, port: Int) { boundHTTP.withLock { $0 = "\(host):\(port)" } }
     /// The clock of the audit queue (queued, started and finished times).
     let now: @Sendable () -> Double
     /// Audits the queue starts, for `AuditService` to run: the service owns them while they run.
