@@ -37,20 +37,19 @@ extension API {
     /// The process's client for node-to-node HTTP, on the server's own event loops. It follows no
     /// redirect (a redirect would carry the sealed member header and the body to another host) and
     /// decompresses nothing; it lives as long as the process, so it is never shut down.
-    static let peerClient: HTTPClient = {
+    static let peerClient = memberClient()
+
+    /// A client for node-to-node HTTP, as described above; `connections`: its pool per host.
+    static func memberClient(connections: Int? = nil) -> HTTPClient {
         var c = HTTPClient.Configuration(redirectConfiguration: .disallow,
                                          timeout: .init(connect: .seconds(2), read: .seconds(Int64(peerSeconds))))
         c.decompression = .disabled
+        if let connections { c.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections) }
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: c)
-    }()
+    }
 
     /// The client of the dashboard's relayed event streams, apart from `peerClient`'s pool.
-    static let relayClient: HTTPClient = {
-        var c = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2), read: .seconds(Int64(peerSeconds))))
-        c.decompression = .disabled
-        c.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: maxRelays)
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: c)
-    }()
+    static let relayClient = memberClient(connections: maxRelays)
 
     /// The most relayed event streams a node holds at once.
     static let maxRelays = 64
@@ -78,18 +77,23 @@ extension API {
         return try? await forward(request, body: body, caller: .webhook(project: project), to: [primary], via: mesh)
     }
 
-    /// The first answer of `owners`, in order; throws `owners_unreachable` with each failure.
+    /// The first answer of `owners`, in order.
     private func forward(_ request: Request, body: ByteBuffer, caller: MemberClaim.Caller, to owners: [String], via mesh: MeshShell) async throws -> Response {
+        try await firstAnswer(of: owners, via: mesh, hint: "; ?local=1 answers from this node's own store") { owner, address in
+            try await send(request, body: body, caller: caller, to: owner, at: address, via: mesh)
+        }.response
+    }
+
+    /// The first of `owners` (in order) that answers `ask`; throws `owners_unreachable` with each failure.
+    private func firstAnswer(of owners: [String], via mesh: MeshShell, hint: String = "",
+                             _ ask: (_ owner: String, _ address: String) async throws -> PeerAnswer) async throws -> PeerAnswer {
         let addresses = await mesh.httpAddresses()
         var failures: [String] = []
         for owner in owners {
             guard let address = addresses[owner] else { failures.append("\(owner): not alive here"); continue }
-            do { return try await send(request, body: body, caller: caller, to: owner, at: address, via: mesh).response } catch {
-                failures.append("\(owner) at \(address): \(error)")
-            }
+            do { return try await ask(owner, address) } catch { failures.append("\(owner) at \(address): \(error)") }
         }
-        throw APIError(.serviceUnavailable, "owners_unreachable",
-                       "no owner answered (\(failures.joined(separator: "; "))); ?local=1 answers from this node's own store")
+        throw APIError(.serviceUnavailable, "owners_unreachable", "no owner answered (\(failures.joined(separator: "; ")))\(hint)")
     }
 
     /// For ids that name no project (audit tasks, result records): the first other member that knows it.
@@ -145,16 +149,10 @@ extension API {
     func askOwners(project: String, method: String, path: String, body: ByteBuffer = ByteBuffer(), contentType: String? = nil,
                    as caller: Principal) async throws -> PeerAnswer {
         guard let mesh else { throw APIError(.internalServerError, "no_mesh", "this node runs alone") }
-        let addresses = await mesh.httpAddresses()
-        var failures: [String] = []
-        for owner in await node.owners(of: project) {
-            guard let address = addresses[owner] else { failures.append("\(owner): not alive here"); continue }
-            do {
-                return try await send(method: method, path: path, headers: contentType.map { [("Content-Type", $0)] } ?? [], body: body,
-                                      caller: .token(caller), to: owner, at: address, via: mesh)
-            } catch { failures.append("\(owner) at \(address): \(error)") }
+        return try await firstAnswer(of: await node.owners(of: project), via: mesh) { owner, address in
+            try await send(method: method, path: path, headers: contentType.map { [("Content-Type", $0)] } ?? [], body: body,
+                           caller: .token(caller), to: owner, at: address, via: mesh)
         }
-        throw APIError(.serviceUnavailable, "owners_unreachable", "no owner answered (\(failures.joined(separator: "; ")))")
     }
 
     /// The primary's event stream for a caller (the dashboard's live view of a project this node
@@ -163,19 +161,17 @@ extension API {
         guard let mesh, let owner = await node.owners(of: project).first, let address = await mesh.httpAddresses()[owner] else {
             throw APIError(.serviceUnavailable, "owners_unreachable", "the project's primary is not alive here")
         }
-        let path = "/v1/events"
-        var out = HTTPClientRequest(url: "http://\(address)\(path)")
-        let claim = MemberClaim(from: node.config.name, to: owner, method: "GET", path: path, bodyHash: MemberClaim.hash(body: []), caller: .token(caller))
-        out.headers.add(name: Self.memberHeader.rawName, value: await mesh.sealClaim(claim))
-        if let lastId, Int(lastId) != nil { out.headers.add(name: "Last-Event-ID", value: lastId) }
+        let out = await claimedRequest(method: "GET", path: "/v1/events", headers: lastId.flatMap { Int($0) != nil ? [("Last-Event-ID", $0)] : nil } ?? [],
+                                       body: ByteBuffer(), caller: .token(caller), to: owner, at: address, via: mesh)
         // its own client: a long-lived stream must not hold one of the connections forwarded requests queue for
         let answer = try await Self.relayClient.execute(out, timeout: .hours(24 * 365))
         guard answer.status == .ok else { throw APIError(.badGateway, "owner_refused", "the primary answered \(answer.status.code)") }
         return answer
     }
 
-    private func send(method: String, path: String, headers: [(String, String)], body: ByteBuffer, caller: MemberClaim.Caller,
-                      to owner: String, at address: String, via mesh: MeshShell) async throws -> PeerAnswer {
+    /// A request to `owner` carrying `headers`, `body` and the sealed claim that names the caller.
+    private func claimedRequest(method: String, path: String, headers: [(String, String)], body: ByteBuffer, caller: MemberClaim.Caller,
+                                to owner: String, at address: String, via mesh: MeshShell) async -> HTTPClientRequest {
         var out = HTTPClientRequest(url: "http://\(address)\(path)")
         out.method = HTTPMethod(rawValue: method)
         for (name, value) in headers { out.headers.add(name: name, value: value) }
@@ -183,9 +179,14 @@ extension API {
                                 bodyHash: MemberClaim.hash(body: [UInt8](buffer: body)), caller: caller)
         out.headers.replaceOrAdd(name: Self.memberHeader.rawName, value: await mesh.sealClaim(claim))
         if body.readableBytes > 0 { out.body = .bytes(body) }
+        return out
+    }
+
+    private func send(method: String, path: String, headers: [(String, String)], body: ByteBuffer, caller: MemberClaim.Caller,
+                      to owner: String, at address: String, via mesh: MeshShell) async throws -> PeerAnswer {
+        let request = await claimedRequest(method: method, path: path, headers: headers, body: body, caller: caller, to: owner, at: address, via: mesh)
         // one deadline over the head and the whole body: a member that sends its head and then
         // trickles the body loses the request, as one that never answers does
-        let request = out
         let (status, answerHeaders, data) = try await withDeadline(seconds: Double(Self.peerSeconds), "the answer of \(owner)") {
             let answer = try await Self.peerClient.execute(request, timeout: .seconds(Int64(Self.peerSeconds)))
             return (answer.status, answer.headers, try await answer.body.collect(upTo: Self.peerAnswerLimit))

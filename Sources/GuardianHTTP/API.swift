@@ -2,6 +2,7 @@ import GuardianNode
 import Foundation
 import GuardianStore
 import GuardianCore
+import GuardianCrypto
 import GuardianMesh
 import HTTPTypes
 import Hummingbird
@@ -16,11 +17,12 @@ public struct API: Sendable {
     let mesh: MeshShell?
     /// Result replication (with a mesh): read repair, and the corrupt records a read found.
     let replication: ResultReplication?
-    let statusCache = RenderCache()
+    let statusCache = RenderCache<[UInt8]>()
     /// The dashboard's login sessions and the reports its project pages decode.
     let sessions = Sessions()
     let reports = ReportCache()
-    let rowCache = RowCache()
+    /// The dashboard's fleet rows, rendered once per state of their project.
+    let rowCache = RenderCache<String>()
     /// Relayed event streams open now (at most `maxRelays`).
     let relays = Slots(API.maxRelays)
     let verified = VerifiedCache()
@@ -108,6 +110,15 @@ public struct API: Sendable {
         } catch {
             throw APIError(.badRequest, "invalid_json", "the request body is not valid JSON for this route")
         }
+    }
+
+    /// The keys a signature is checked against here: this node's, the kept ones (`keys/*.pub`), and
+    /// in a mesh every member's (results replicated here were signed by them).
+    func trustedKeys() async -> [String: VerifyingKey] {
+        var trusted = NodeIdentity.trustedKeys(node.dataDir)
+        if let mesh { trusted.merge(await mesh.signerKeys()) { mine, _ in mine } }
+        trusted[node.nodeID] = node.identity.verifyingKey
+        return trusted
     }
 
     /// The ring of the live members this node sees (itself alone without a mesh).

@@ -14,13 +14,13 @@ extension API {
     /// insights, the gate and the profile the audit used come from its signed statement.
     func auditStatus(_ project: ProjectRecord) throws -> Response {
         let latest = try node.store.latestResultSummary(project: project.id)
-        let cacheKey = "\(project.id)|\(latest?.id ?? "-")|\(project.updatedAt)|\(project.nextAuditAt ?? 0)"
+        let cacheKey = "\(latest?.id ?? "-")|\(project.updatedAt)|\(project.nextAuditAt ?? 0)"
         var bytes: [UInt8]
-        if let hit = statusCache.get(cacheKey) {
+        if let hit = statusCache.get(project.id, key: cacheKey) {
             bytes = hit
         } else {
             bytes = try renderStatus(project, latest: try latest.flatMap { try node.store.result(id: $0.id) })
-            statusCache.put(cacheKey, bytes, project: project.id)
+            statusCache.put(project.id, key: cacheKey, bytes)
         }
         let running: Any
         if let t = node.currentTask(project: project.id) {
@@ -71,15 +71,15 @@ extension API {
     }
 }
 
-/// Rendered JSON kept per project: one entry per project, replaced when its key changes.
-final class RenderCache: Sendable {
-    private let entries = Mutex<[String: (key: String, bytes: [UInt8])]>([:])
-    func get(_ key: String) -> [UInt8]? {
+/// Something rendered for a project and kept: one entry per project, replaced when its key (the
+/// state it was rendered from) changes; bounded, so ids that come and go cannot grow it forever.
+final class RenderCache<Value: Sendable>: Sendable {
+    private let entries = Mutex<[String: (key: String, value: Value)]>([:])
+    func get(_ project: String, key: String) -> Value? { entries.withLock { e in e[project].flatMap { $0.key == key ? $0.value : nil } } }
+    func put(_ project: String, key: String, _ value: Value) {
         entries.withLock { e in
-            let project = String(key.prefix { $0 != "|" })
-            guard let hit = e[project], hit.key == key else { return nil }
-            return hit.bytes
+            if e.count > 100_000 { e.removeAll() }
+            e[project] = (key, value)
         }
     }
-    func put(_ key: String, _ bytes: [UInt8], project: String) { entries.withLock { $0[project] = (key, bytes) } }
 }

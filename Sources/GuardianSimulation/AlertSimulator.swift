@@ -41,11 +41,10 @@ public struct AlertSimulator {
 
     struct Owner {
         var up = true
-        /// Entries still to send; a finished one leaves for `finished`.
+        /// Entries still to send: one leaves when its final record (sent or dead) is known here.
         var outbox: [String: OutboxEntry] = [:]
-        var finished: Set<String> = []
-        /// Delivery records this owner holds (its own and those replicated to it).
-        var deliveredIDs: Set<String> = []
+        /// Final records this owner holds, its own and those replicated to it.
+        var finalRecords: Set<String> = []
         /// An attempt in flight: the entry, when the receiver answers, whether it will accept.
         var inFlight: (id: String, answersAt: Millis, outcome: AttemptOutcome, accepts: Bool)?
     }
@@ -124,10 +123,10 @@ public struct AlertSimulator {
                 }
                 switch p.what {
                 case .entry(let e):
-                    if owners[p.to].outbox[e.deliveryID] == nil && !owners[p.to].finished.contains(e.deliveryID) { owners[p.to].outbox[e.deliveryID] = e }
+                    if owners[p.to].outbox[e.deliveryID] == nil && !owners[p.to].finalRecords.contains(e.deliveryID) { owners[p.to].outbox[e.deliveryID] = e }
                 case .delivered(let id):
-                    owners[p.to].deliveredIDs.insert(id)
-                    if owners[p.to].outbox.removeValue(forKey: id) != nil { owners[p.to].finished.insert(id) }
+                    owners[p.to].finalRecords.insert(id)
+                    owners[p.to].outbox[id] = nil
                 }
             }
             pending = still
@@ -139,17 +138,17 @@ public struct AlertSimulator {
                     guard var e = owners[i].outbox[f.id] else { continue }
                     e = c.policy.after(e, f.outcome, answer: nil, now: t, using: &rng)
                     owners[i].outbox[f.id] = e
-                    if e.isFinished { owners[i].outbox[f.id] = nil; owners[i].finished.insert(f.id) }
                     // a final record, sent or dead, replicates: no other owner sends the entry after it
                     if e.isFinished {
                         if e.state == .dead { outcome.dead += 1 }
-                        owners[i].deliveredIDs.insert(f.id)
+                        owners[i].outbox[f.id] = nil
+                        owners[i].finalRecords.insert(f.id)
                         for j in 0..<c.owners where j != i { pending.append((t + Millis.random(in: c.replicationDelay, using: &rng), i, j, .delivered(f.id))) }
                     }
                 }
                 guard owners[i].inFlight == nil else { continue }
                 let candidates = owners[i].outbox.values.filter { e in
-                    c.plan.shouldSend(e, rank: i, now: t, delivered: owners[i].deliveredIDs.contains(e.deliveryID)) { goneFor(i, $0, t) }
+                    c.plan.shouldSend(e, rank: i, now: t, delivered: owners[i].finalRecords.contains(e.deliveryID)) { goneFor(i, $0, t) }
                 }
                 guard let e = candidates.min(by: { ($0.nextAttemptAt ?? $0.createdAt, $0.deliveryID) < ($1.nextAttemptAt ?? $1.createdAt, $1.deliveryID) }) else { continue }
                 outcome.attempts += 1

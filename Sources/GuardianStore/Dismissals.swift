@@ -101,10 +101,13 @@ extension Store {
 extension Store {
     /// The profile a project's audits use: its team's, when the team has one, else the project's built-in one.
     public func effectiveProfile(_ project: ProjectRecord) -> TeamProfile {
-        if let team = try? self.team(id: project.team), let p = try? TeamProfile.decode(Data(team.profile.utf8), source: "team \(project.team)") {
-            return p
-        }
+        if let p = try? teamProfile(project.team) { return p }
         return TeamProfile.builtIn[project.profile] ?? .standard
+    }
+
+    /// A team's stored profile; nil when the team has none.
+    public func teamProfile(_ team: String) throws -> TeamProfile? {
+        try self.team(id: team).map { try TeamProfile.decode(Data($0.profile.utf8), source: "team \(team)") }
     }
 }
 

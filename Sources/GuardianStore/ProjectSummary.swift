@@ -67,7 +67,16 @@ extension Store {
     /// Forgets the decoded summaries (a write or merge changed the registry).
     func invalidateSummaries() { summaryCache.withLock { $0 = ($0.generation &+ 1, nil) } }
 
-    public func summary(project: String) throws -> ProjectSummary? { try read { try ProjectSummary.fetchOne($0, key: project) } }
+    public func summary(project: String) throws -> ProjectSummary? { try summaries()[project] }
+
+    /// Each project's newest stored result time, for the projects that have one (one query).
+    public func latestResultTimes() throws -> [String: Double] {
+        try read { db in
+            var out: [String: Double] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT projectId, MAX(createdAt) FROM result GROUP BY projectId") { out[row[0]] = row[1] }
+            return out
+        }
+    }
 
     /// A project's latest `limit` results without their envelopes, newest first.
     public func resultHeads(project: String, limit: Int) throws -> [(id: String, createdAt: Double, commitId: String?, signer: String, health: Int, gatePassed: Bool)] {
@@ -76,14 +85,6 @@ extension Store {
                              arguments: [project, limit]).map { row in
                 (id: row["id"], createdAt: row["createdAt"], commitId: row["commitId"], signer: row["signer"], health: row["health"], gatePassed: row["gatePassed"])
             }
-        }
-    }
-
-    /// The health of a project's latest `limit` results, oldest first.
-    public func healthTrend(project: String, limit: Int = ProjectSummary.trendLength) throws -> [Int] {
-        try read { db in
-            try Int.fetchAll(db, sql: "SELECT health FROM result WHERE projectId = ? ORDER BY createdAt DESC LIMIT ?",
-                             arguments: [project, limit]).reversed()
         }
     }
 }

@@ -16,13 +16,13 @@ import Synchronization
 /// and are sealed again with each node's own `secret.key` before they are stored.
 public final class ReplicatedRegistry: Sendable {
     public let store: Store
-    private let clock: Mutex<HLCClock>
+    let clock: Mutex<HLCClock>
     private let secrets: SecretBox
     /// The digest over every stamp, kept up to date as records change (nil: recompute).
     private let cachedDigest = Mutex<UInt64?>(nil)
     /// Local writes, for the mesh to push to every member (a no-op buffer without a mesh).
     public let outbox: AsyncStream<RegistryRecord>
-    private let outboxInput: AsyncStream<RegistryRecord>.Continuation
+    let outboxInput: AsyncStream<RegistryRecord>.Continuation
     private let hook = Mutex<(@Sendable ([Applied]) async -> Void)?>(nil)
 
     /// A record a merge changed; `created` when no row (or only a tombstone) was there before;
@@ -105,38 +105,6 @@ public final class ReplicatedRegistry: Sendable {
         guard try store.read({ try DismissalRecord.exists($0, key: id) }) else { return false }
         try write(.dismissal, id, value: nil) { db in _ = try DismissalRecord.deleteOne(db, key: id) }
         return true
-    }
-
-    /// A project's latest result for the fleet view; kept only if it is newer than the one stored.
-    public func save(summary: ProjectSummary) throws {
-        try RegistryRules.summary(summary, now: Date().timeIntervalSince1970)
-        if let current = try store.summary(project: summary.id), current.createdAt > summary.createdAt
-            || (current.createdAt == summary.createdAt && current == summary) { return }
-        try write(.summary, summary.id, value: Data(try ProjectSummary.encoded(summary).utf8)) { db in try summary.save(db) }
-    }
-
-    /// Many summaries in one transaction (a node's backfill at start); each kept only if newer.
-    public func save(summaries: [ProjectSummary]) throws {
-        let now = Date().timeIntervalSince1970
-        let current = try store.summaries()
-        var records: [(RegistryRecord, ProjectSummary)] = []
-        for s in summaries {
-            // one summary that breaks the rules (a clock that ran ahead) does not cost the others
-            guard (try? RegistryRules.summary(s, now: now)) != nil else { continue }
-            if let c = current[s.id], c.createdAt >= s.createdAt { continue }
-            let stamp = clock.withLock { $0.now(wall: Self.wallNow()) }
-            records.append((RegistryRecord(kind: .summary, id: s.id, stamp: stamp, value: Array(try ProjectSummary.encoded(s).utf8)), s))
-        }
-        guard !records.isEmpty else { return }
-        try store.write { db in
-            for (r, s) in records {
-                try s.save(db)
-                try Self.saveStamp(r, db)
-            }
-        }
-        store.invalidateSummaries()
-        invalidateDigest()
-        for (r, _) in records { outboxInput.yield(r) }
     }
 
     public func save(team: TeamRecord) throws {
@@ -301,7 +269,7 @@ public final class ReplicatedRegistry: Sendable {
         return d
     }
 
-    private func invalidateDigest() { cachedDigest.withLock { $0 = nil } }
+    func invalidateDigest() { cachedDigest.withLock { $0 = nil } }
 
     /// The current records under `keys` (`kind/id`), tombstones included; unknown keys are skipped.
     public func records(_ keys: [String]) throws -> [RegistryRecord] {
@@ -377,15 +345,6 @@ public final class ReplicatedRegistry: Sendable {
     static func stamp(_ kind: RegistryRecord.Kind, _ id: String, _ db: Database) throws -> (stamp: HLC, deleted: Bool)? {
         try Row.fetchOne(db, sql: "SELECT wall, logical, node, deleted FROM registryStamp WHERE kind = ? AND id = ?", arguments: [kind.rawValue, id])
             .map { (HLC(wall: $0[0], logical: UInt32(clamping: $0[1] as Int64), node: $0[2]), $0[3]) }
-    }
-
-    /// A deleted project's summary: tombstoned with the project's tombstone stamp, unless a later
-    /// summary stamp is there (a summary never outlives its project, and a late one stays out).
-    static func tombstoneSummary(of project: String, _ db: Database) throws {
-        guard let p = try stamp(.project, project, db), p.deleted else { return }
-        if try stamp(.summary, project, db).map({ $0.stamp < p.stamp }) ?? true {
-            try saveStamp(RegistryRecord(kind: .summary, id: project, stamp: p.stamp, value: nil), db)
-        }
     }
 
     static func saveStamp(_ r: RegistryRecord, _ db: Database) throws {

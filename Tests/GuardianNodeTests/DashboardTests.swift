@@ -141,7 +141,7 @@ import Testing
     }
 
     @Test func sessionsExpireAndRedirectsStayOnTheDashboard() throws {
-        let now = Mutex2(1000.0)
+        let now = ManualClock(1000.0)
         let sessions = Sessions(now: { now.value })
         let (id, s) = sessions.create(Principal(role: .viewer, team: "t", tokenId: "x"))
         #expect(sessions.get(id)?.csrf == s.csrf)
@@ -199,8 +199,8 @@ import Testing
     }
 }
 
-/// A value the test changes from outside a `@Sendable` clock.
-final class Mutex2<T: Sendable>: @unchecked Sendable {
+/// A clock the test sets, read from a `@Sendable` closure.
+final class ManualClock<T: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var v: T
     init(_ v: T) { self.v = v }

@@ -77,12 +77,8 @@ struct ResultsController {
     @Sendable func verify(_ request: Request, context: GuardianContext) async throws -> Response {
         let body = try await request.body.collect(upTo: node.config.maxBodyBytes)
         let bytes = [UInt8](Data(buffer: body))
-        var trusted = NodeIdentity.trustedKeys(node.dataDir)
-        // in a mesh, every member's key too: results replicated here were signed by them
-        if let mesh = api.mesh { trusted.merge(await mesh.signerKeys()) { mine, _ in mine } }
-        trusted[node.nodeID] = node.identity.verifyingKey
         do {
-            let (st, v) = try Attestation.verify(bytes, trusted: trusted)
+            let (st, v) = try Attestation.verify(bytes, trusted: await api.trustedKeys())
             return try API.encodable(VerifyView(valid: true, record: DSSE.recordID(bytes), signers: v.signers,
                                                 repository: st.subject.first?.name ?? "", commit: st.subject.first?.digest["gitCommit"] ?? "",
                                                 overallHealthScore: st.predicate.overallHealthScore))

@@ -22,8 +22,7 @@ struct TeamsController {
         let p = try context.caller()
         let id = try context.parameters.require("id")
         guard p.canRead(team: id) else { throw api.forbidden(id) }
-        guard let t = try node.store.team(id: id) else { return try API.encodable(TeamView(id: id, profile: TeamProfile.standard)) }
-        return try API.encodable(TeamView(id: id, profile: try TeamProfile.decode(Data(t.profile.utf8), source: "team \(id)")))
+        return try API.encodable(TeamView(id: id, profile: try node.store.teamProfile(id) ?? .standard))
     }
 
     @Sendable func saveTeam(_ request: Request, context: GuardianContext) async throws -> Response {

@@ -3,7 +3,6 @@ import GuardianCore
 import GuardianNode
 import GuardianStore
 import Hummingbird
-import Synchronization
 
 /// The fleet: one row per project the caller may see, from this node's registry and the replicated
 /// summaries (so any node lists every project with its scores), filtered, sorted and searched on
@@ -66,12 +65,12 @@ extension Dashboard {
         for p in projects {
             let s = summaries[p.id]
             // one snapshot of the audit for both the key and the row
-            let task = live ? node.currentTask(project: p.id).flatMap { $0.state == .running || $0.state == .queued ? $0 : nil } : nil
+            let task = live ? node.currentTask(project: p.id) : nil
             let key = "\(linkPrefix)|\(p.updatedAt)|\(p.lastAuditAt ?? 0)|\(s.map { "\($0.resultId)|\($0.createdAt)|\($0.trend)" } ?? "-")|"
                 + (task.map { "\($0.state.rawValue)|\($0.phase)|\(Int($0.progress * 100))" } ?? "")
             if let hit = api.rowCache.get(p.id, key: key) { html += hit; continue }
             let row = Self.library.render(row(p, summary: s, task: task, linkPrefix: linkPrefix), withTemplate: "fleetrow") ?? ""
-            api.rowCache.put(p.id, key: key, html: row)
+            api.rowCache.put(p.id, key: key, row)
             html += row
         }
         return html
@@ -172,18 +171,6 @@ extension Dashboard {
                 if active { c["ariaSort"] = q.dir == "asc" ? "ascending" : "descending" }
             }
             return c
-        }
-    }
-}
-
-/// Rendered fleet rows, one entry per project, replaced when its state key changes.
-final class RowCache: Sendable {
-    private let entries = Mutex<[String: (key: String, html: String)]>([:])
-    func get(_ project: String, key: String) -> String? { entries.withLock { e in e[project].flatMap { $0.key == key ? $0.html : nil } } }
-    func put(_ project: String, key: String, html: String) {
-        entries.withLock { e in
-            if e.count > 100_000 { e.removeAll() }
-            e[project] = (key, html)
         }
     }
 }

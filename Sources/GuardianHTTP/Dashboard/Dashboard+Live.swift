@@ -15,13 +15,15 @@ import Synchronization
 extension Dashboard {
     @Sendable func events(_ request: Request, context: GuardianContext) async throws -> Response {
         guard let (_, s) = caller(request) else { throw APIError(.unauthorized, "unauthorized", "log in first") }
-        // the stream lasts while the session does: a logout or a revoked token closes it
+        // the stream lasts while the session does: a logout or a revoked token closes it (the
+        // session and its token are read again at most every 5 s, not on every event)
         let dashboard = self
-        let stillValid: @Sendable () -> Bool = { dashboard.caller(request) != nil }
+        let session = Recheck(every: 5) { dashboard.caller(request) != nil }
+        let stillValid: @Sendable () -> Bool = { session.holds() }
         let lastId = request.headers[HTTPField.Name("Last-Event-ID")!]
-        if let id = request.uri.queryParameters.get("project"), api.mesh != nil {
+        if let id = request.uri.queryParameters.get("project") {
             guard let project = try node.store.project(id: id), s.principal.canRead(team: project.team) else { throw NodeError.noProject(id) }
-            if !(await node.owners(of: id)).contains(node.config.name) {
+            if !(await ownsHere(id)) {
                 return try await relay(project: id, as: s.principal, lastId: lastId, stillValid: stillValid)
             }
         }
@@ -105,4 +107,22 @@ final class Slot: Sendable {
     let token: String
     fileprivate init(_ slots: Slots, _ token: String) { self.slots = slots; self.token = token }
     deinit { slots.release(token) }
+}
+
+/// A condition read again at most every `every` seconds, and false for good once it fails.
+final class Recheck: Sendable {
+    private let state = Mutex<(at: Double, holds: Bool)>((0, true))
+    private let every: Double
+    private let check: @Sendable () -> Bool
+
+    init(every: Double, _ check: @escaping @Sendable () -> Bool) { self.every = every; self.check = check }
+
+    func holds() -> Bool {
+        let now = Date().timeIntervalSince1970
+        let (due, holds) = state.withLock { ($0.holds && now - $0.at >= every, $0.holds) }
+        guard due else { return holds }
+        let ok = check()
+        state.withLock { $0 = (now, ok) }
+        return ok
+    }
 }

@@ -32,7 +32,7 @@ extension Dashboard {
         if await ownsHere(project.id) {
             return (try await api.overview(project, filter: filter, envelope: false), true)
         }
-        let q = filter.query + (filter.page > 1 ? (filter.query.isEmpty ? "" : "&") + "page=\(filter.page)" : "")
+        let q = filter.query(page: filter.page)
         let answer = try await api.askOwners(project: project.id, method: "GET", path: "/v1/projects/\(project.id)/overview" + (q.isEmpty ? "" : "?\(q)"), as: p)
         guard answer.response.status == .ok else {
             throw APIError(.badGateway, "owner_error", "the owner answered \(answer.response.status.code) for the project's data")
@@ -72,11 +72,8 @@ extension Dashboard {
             }
             guard DSSE.recordID(bytes) == resultId else { return (false, "the envelope is not the result the page names") }
             if facts == nil {
-                var trusted = NodeIdentity.trustedKeys(node.dataDir)
-                if let mesh = api.mesh { trusted.merge(await mesh.signerKeys()) { mine, _ in mine } }
-                trusted[node.nodeID] = node.identity.verifyingKey
                 do {
-                    let (s, _) = try Attestation.verifySummary(bytes, trusted: trusted)
+                    let (s, _) = try Attestation.verifySummary(bytes, trusted: await api.trustedKeys())
                     let f = VerifiedCache.Facts(project: s.project, health: s.overallHealthScore, gatePassed: s.gatePassed, commit: s.commit)
                     api.verified.put(resultId, f)
                     facts = f
@@ -145,8 +142,7 @@ extension Dashboard {
         }
         if o.pages > 1 && o.pages <= 10_000 {
             ctx["hasPages"] = true
-            let base = "/ui/projects/\(p.id)?" + (filter.query.isEmpty ? "" : filter.query + "&")
-            ctx["pageLinks"] = (1...o.pages).map { ["n": $0, "href": base + "page=\($0)#findings", "current": $0 == o.page] as [String: Any] }
+            ctx["pageLinks"] = (1...o.pages).map { ["n": $0, "href": "/ui/projects/\(p.id)?\(filter.query(page: $0))#findings", "current": $0 == o.page] as [String: Any] }
         }
         return ctx
     }

@@ -9,10 +9,7 @@ import NIOCore
 /// The team page, the public pages of teams that chose `public_dashboard`, the mesh page and the
 /// README badge.
 extension Dashboard {
-    func profile(of team: String) throws -> TeamProfile {
-        guard let t = try node.store.team(id: team) else { return TeamProfile.standard }
-        return try TeamProfile.decode(Data(t.profile.utf8), source: "team \(team)")
-    }
+    func profile(of team: String) throws -> TeamProfile { try node.store.teamProfile(team) ?? .standard }
 
     /// Team-level scores over the projects' summaries.
     func teamScores(_ projects: [ProjectRecord], _ summaries: [String: ProjectSummary]) -> [String: Any] {

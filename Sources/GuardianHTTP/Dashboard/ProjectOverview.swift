@@ -102,11 +102,13 @@ struct FindingFilter: Sendable {
         if let s = severity, Severity(rawValue: s) == nil { throw APIError(.badRequest, "invalid_severity", "unknown severity '\(s.prefix(40))'") }
     }
 
-    var query: String {
+    /// The filters as a query string, with `page` when past the first.
+    func query(page: Int = 1) -> String {
         var parts: [String] = []
         if let check { parts.append("check=\(check)") }
         if let severity { parts.append("severity=\(severity)") }
         if onlyNew { parts.append("new=1") }
+        if page > 1 { parts.append("page=\(page)") }
         return parts.joined(separator: "&")
     }
 }
@@ -157,7 +159,7 @@ extension API {
         let store = node.store
         var o = ProjectOverview(project: ProjectView(project), builtBy: node.config.name, checks: [], findings: [], findingsTotal: 0,
                                 page: filter.page, pages: 1, history: [], insights: [], owners: [])
-        if let t = node.currentTask(project: project.id), t.state == .running || t.state == .queued {
+        if let t = node.currentTask(project: project.id) {
             o.running = .init(taskId: t.id, phase: t.phase, progress: t.progress)
         }
         let recent = try store.resultHeads(project: project.id, limit: 20)
@@ -189,27 +191,16 @@ extension API {
         }
         let severity = filter.severity.flatMap(Severity.init(rawValue:)), check = filter.check.flatMap(Check.init(rawValue:))
         let size = FindingFilter.pageSize
-        // one pass in page order: count what matches, keep the page asked for
-        var total = 0
-        var slice: [(check: Check, violation: Violation)] = []
-        let firstWanted = (max(1, filter.page) - 1) * size
-        for f in entry.ordered {
-            if let check, f.check != check { continue }
-            if let severity, f.violation.severity != severity { continue }
-            if filter.onlyNew && !entry.fresh.contains(f.violation.fingerprint) { continue }
-            if total >= firstWanted && slice.count < size { slice.append(f) }
-            total += 1
+        // the positions that match, in page order; a page past the last shows the last
+        let matching = entry.ordered.indices.filter { i in
+            let f = entry.ordered[i]
+            return (check == nil || f.check == check) && (severity == nil || f.violation.severity == severity)
+                && (!filter.onlyNew || entry.fresh.contains(f.violation.fingerprint))
         }
-        o.findingsTotal = total
-        o.pages = max(1, (total + size - 1) / size)
+        o.findingsTotal = matching.count
+        o.pages = max(1, (matching.count + size - 1) / size)
         o.page = min(filter.page, o.pages)
-        if o.page != filter.page {
-            // asked past the last page: show the last one
-            slice = Array(entry.ordered.lazy.filter { f in
-                (check == nil || f.check == check) && (severity == nil || f.violation.severity == severity)
-                    && (!filter.onlyNew || entry.fresh.contains(f.violation.fingerprint))
-            }.dropFirst((o.page - 1) * size).prefix(size))
-        }
+        let slice = matching.dropFirst((o.page - 1) * size).prefix(size).map { entry.ordered[$0] }
         // the code around each finding on the page, from this owner's mirror at the result's commit
         let located = slice.compactMap { f in f.violation.file.flatMap { file in f.violation.line.map { (file: file, line: $0) } } }
         var code: [String: [(number: Int, text: String)]] = [:]

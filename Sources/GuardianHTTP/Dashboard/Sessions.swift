@@ -61,14 +61,8 @@ final class Sessions: Sendable {
 
     var count: Int { entries.withLock { $0.count } }
 
-    /// Constant-time comparison of two CSRF tokens.
-    static func same(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count, !x.isEmpty else { return false }
-        var diff: UInt8 = 0
-        for i in x.indices { diff |= x[i] ^ y[i] }
-        return diff == 0
-    }
+    /// Constant-time comparison of two CSRF tokens; an empty one matches nothing.
+    static func same(_ a: String, _ b: String) -> Bool { !a.isEmpty && Sodium.constantTimeEqual(Array(a.utf8), Array(b.utf8)) }
 }
 
 extension Request {

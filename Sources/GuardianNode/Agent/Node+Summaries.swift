@@ -27,13 +27,18 @@ extension Node {
             checks[name] = .init(status: c.status.rawValue, score: c.score, findings: c.violations.filter(\.isCounted).count)
         }
         return ProjectSummary(id: project, resultId: r.id, createdAt: r.createdAt, commit: r.commitId, health: r.health,
-                              gatePassed: r.gatePassed, signer: r.signer, checks: checks, trend: try store.healthTrend(project: project))
+                              gatePassed: r.gatePassed, signer: r.signer, checks: checks,
+                              trend: try store.resultHeads(project: project, limit: ProjectSummary.trendLength).reversed().map(\.health))
     }
 
     /// At start: a summary for every project whose newest local result the registry does not show
-    /// yet (results stored before summaries existed, or a write lost to a crash), 200 to a transaction.
+    /// yet (results stored before summaries existed, or a write lost to a crash), 200 to a
+    /// transaction. Which projects those are is one query and the cached summaries: a start with
+    /// nothing to backfill reads no report.
     public nonisolated func backfillSummaries() {
-        guard let projects = try? store.projects() else { return }
+        guard let latest = try? store.latestResultTimes(), let known = try? store.summaries(),
+              let registered = try? Set(store.projects().map(\.id)) else { return }
+        let projects = latest.filter { p, t in registered.contains(p) && (known[p].map { $0.createdAt < t } ?? true) }.keys.sorted()
         var batch: [ProjectSummary] = []
         func flush() {
             do { try registry.save(summaries: batch) } catch {
@@ -42,7 +47,7 @@ extension Node {
             batch.removeAll()
         }
         for p in projects {
-            if let s = try? summary(of: p.id) { batch.append(s) }
+            if let s = try? summary(of: p) { batch.append(s) }
             if batch.count == 200 { flush() }
         }
         if !batch.isEmpty { flush() }

@@ -1,0 +1,80 @@
+import CGit2
+import Foundation
+import GuardianCore
+
+/// The remote side of a mirror: cloning, fetching `origin`, and who owns the URL it came from.
+extension GitRepository {
+    /// Clones `url` as a bare mirror into `destination` (https, ssh, file paths; honours url.insteadOf).
+    static func cloneBare(url: String, to destination: String, credentials: GitCredentials? = nil) throws {
+        _ = initialized
+        var opts = git_clone_options()
+        guardian_git_clone_options_init(&opts)
+        opts.bare = 1
+        // a redirect could take the fetch to a host the node's policy refuses: register the final URL
+        opts.fetch_opts.follow_redirects = GIT_REMOTE_REDIRECT_NONE
+        var r: OpaquePointer?
+        let login = CredentialBox.install(credentials, into: &opts.fetch_opts.callbacks)
+        let rc = withExtendedLifetime(login) { git_clone(&r, url, destination, &opts) }
+        if rc != 0, let login, login.refused { throw CredentialsRefused(username: login.credentials.username) }
+        guard rc == 0 else { throw lastError("cannot clone \(url)", credentials: credentials) }
+        git_repository_free(r)
+    }
+
+    /// Errors name the credentials' user (never the secret), so a rejected login is recognisable.
+    static func lastError(_ what: String, credentials: GitCredentials?) -> GuardianError {
+        guard let credentials else { return lastError(what) }
+        return lastError("\(what) (as user \(credentials.username))")
+    }
+
+    /// The URL of the `origin` remote as configured (`remote.origin.url`, before any `insteadOf`
+    /// rewriting, which names where to fetch from rather than whose repository it is).
+    func originURL() -> String? {
+        var cfg: OpaquePointer?
+        guard git_repository_config_snapshot(&cfg, repo) == 0 else { return nil }
+        defer { git_config_free(cfg) }
+        var value: UnsafePointer<CChar>?
+        guard git_config_get_string(&value, cfg, "remote.origin.url") == 0, let value else { return nil }
+        return String(cString: value)
+    }
+
+    /// The owner (user or organisation) in a code host URL: `https://github.com/OWNER/NAME.git`,
+    /// `git@gitlab.com:OWNER/NAME.git`, `ssh://git@host/OWNER/NAME`; nil for local paths.
+    static func owner(ofURL url: String) -> String? {
+        var rest: Substring
+        if let r = url.range(of: "://") {
+            rest = url[r.upperBound...]
+            guard let slash = rest.firstIndex(of: "/") else { return nil }
+            rest = rest[rest.index(after: slash)...]
+            if url.hasPrefix("file://") { return nil }
+        } else if let at = url.firstIndex(of: "@"), let colon = url[at...].firstIndex(of: ":") {
+            rest = url[url.index(after: colon)...]
+        } else {
+            return nil
+        }
+        let parts = rest.split(separator: "/")
+        guard parts.count >= 2, let owner = parts.first, !owner.isEmpty else { return nil }
+        return String(owner)
+    }
+
+    /// Fetches every branch and tag of `origin` into an existing bare mirror.
+    func fetchOrigin(credentials: GitCredentials? = nil) throws {
+        var remote: OpaquePointer?
+        guard git_remote_lookup(&remote, repo, "origin") == 0 else { throw GitRepository.lastError("no origin remote") }
+        defer { git_remote_free(remote) }
+        var opts = git_fetch_options()
+        guardian_git_fetch_options_init(&opts)
+        opts.prune = GIT_FETCH_PRUNE
+        opts.follow_redirects = GIT_REMOTE_REDIRECT_NONE
+        // A mirror: branches and tags land under the same names, so HEAD follows the origin.
+        let specs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
+        var cstrings = specs.map { strdup($0) }
+        defer { cstrings.forEach { free($0) } }
+        let login = CredentialBox.install(credentials, into: &opts.callbacks)
+        let rc = cstrings.withUnsafeMutableBufferPointer { buf -> Int32 in
+            var arr = git_strarray(strings: buf.baseAddress, count: buf.count)
+            return withExtendedLifetime(login) { git_remote_fetch(remote, &arr, &opts, nil) }
+        }
+        if rc != 0, let login, login.refused { throw CredentialsRefused(username: login.credentials.username) }
+        guard rc == 0 else { throw GitRepository.lastError("cannot fetch origin", credentials: credentials) }
+    }
+}
