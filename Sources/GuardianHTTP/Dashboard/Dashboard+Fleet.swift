@@ -66,7 +66,8 @@ extension Dashboard {
             let s = summaries[p.id]
             // one snapshot of the audit for both the key and the row
             let task = live ? node.currentTask(project: p.id) : nil
-            let key = "\(linkPrefix)|\(p.updatedAt)|\(p.lastAuditAt ?? 0)|\(s.map { "\($0.resultId)|\($0.createdAt)|\($0.trend)" } ?? "-")|"
+            // a summary is replaced only by one of a newer result: its result id stands for its content
+            let key = "\(linkPrefix)|\(p.updatedAt)|\(p.lastAuditAt ?? 0)|\(s?.resultId ?? "-")|"
                 + (task.map { "\($0.state.rawValue)|\($0.phase)|\(Int($0.progress * 100))" } ?? "")
             if let hit = api.rowCache.get(p.id, key: key) { html += hit; continue }
             let row = Self.library.render(row(p, summary: s, task: task, linkPrefix: linkPrefix), withTemplate: "fleetrow") ?? ""
