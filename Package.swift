@@ -29,6 +29,8 @@ let package = Package(
         // the dashboard: templates apart from the code, and gzip for pages and assets
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        // alert email: STARTTLS on the SMTP connection (already built for async-http-client)
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium",
@@ -98,6 +100,9 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             // the dashboard's templates and assets, compiled into the binary: nothing is read from disk or fetched
             resources: [.embedInCode("Dashboard/Templates/head.mustache"), .embedInCode("Dashboard/Templates/foot.mustache"), .embedInCode("Dashboard/Templates/login.mustache"), .embedInCode("Dashboard/Templates/checkcells.mustache"), .embedInCode("Dashboard/Templates/fleet.mustache"), .embedInCode("Dashboard/Templates/fleetrow.mustache"), .embedInCode("Dashboard/Templates/project.mustache"), .embedInCode("Dashboard/Templates/team.mustache"), .embedInCode("Dashboard/Templates/mesh.mustache"), .embedInCode("Dashboard/Templates/error.mustache"),

@@ -37,7 +37,9 @@ public enum Agent {
         }
         if mesh == nil { logger.notice("no cluster key: running as a single node (guardian keygen makes one; see docs/mesh.md)") }
         let server = API.server(config)
-        let app = Application(router: API(node: node, mesh: mesh, replication: replication).router(), server: server,
+        let api = API(node: node, mesh: mesh, replication: replication)
+        let alerts = try AlertSender(api: api, logger: logger)
+        let app = Application(router: api.router(), server: server,
                               configuration: .init(address: .hostname(host, port: port), serverName: "guardian"),
                               onServerRunning: { channel in
                                   let addr = channel.localAddress.map { "\($0)" } ?? config.httpAddr
@@ -60,6 +62,7 @@ public enum Agent {
         if let mesh { services.append(.init(service: LANDiscovery(mesh: mesh, config: config, logger: logger))) }
         if let registrySync { services.append(.init(service: registrySync)) }
         if let replication { services.append(.init(service: replication)) }
+        services.append(.init(service: alerts))
         services.append(.init(service: AuditService(node: node)))
         let group = ServiceGroup(configuration: .init(
             services: services,

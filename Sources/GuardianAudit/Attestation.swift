@@ -90,6 +90,8 @@ public struct StatementSummary: Sendable {
         public var line: Int?
         public var message: String
         public var fingerprint: String
+        /// Suppressed in the source or dismissed: reported, counted toward nothing, never alerted.
+        public var suppressed = false
     }
     public var commit: String?
     /// The repository the statement is about, and the project it was audited for (nil in
@@ -103,6 +105,8 @@ public struct StatementSummary: Sendable {
     public var gatePassed: Bool
     /// In check order, then as listed: the order the store keeps them in.
     public var findings: [Finding]
+    /// Each check's status (what alerts compare between results).
+    public var checkStatuses: [Check: CheckStatus] = [:]
 
     /// The summary of a report (what `verifySummary` reads back from its statement).
     public init(_ report: AuditReport) {
@@ -114,9 +118,11 @@ public struct StatementSummary: Sendable {
         gatePassed = report.gate.passed
         findings = Check.allCases.flatMap { c in
             (report.magicResults[c.rawValue]?.violations ?? []).map {
-                Finding(check: c, ruleId: $0.ruleId, severity: $0.severity, file: $0.file, line: $0.line, message: $0.message, fingerprint: $0.fingerprint)
+                Finding(check: c, ruleId: $0.ruleId, severity: $0.severity, file: $0.file, line: $0.line, message: $0.message,
+                        fingerprint: $0.fingerprint, suppressed: !$0.isCounted)
             }
         }
+        for c in Check.allCases { if let r = report.magicResults[c.rawValue] { checkStatuses[c] = r.status } }
     }
 
     /// Reads the statement, building only the violations (the rest of the report is skipped).
@@ -126,6 +132,7 @@ public struct StatementSummary: Sendable {
         var type: String?, score: Double?, passed: Bool?, commit: String?, repository: String?, project: String?, started: String?
         var sawResults = false
         var byCheck: [Check: [Finding]] = [:]
+        var statuses: [Check: CheckStatus] = [:]
         do {
             try JSONValue.read(bytes) { r in
                 try r.members { key, r in
@@ -157,6 +164,10 @@ public struct StatementSummary: Sendable {
                                 try r.members { name, r in
                                     guard let check = Check(rawValue: name.string) else { return try r.skip() }
                                     try r.members { key, r in
+                                        if case "status" = key {
+                                            if let s = try r.value().string.flatMap(CheckStatus.init(rawValue:)) { statuses[check] = s }
+                                            return
+                                        }
                                         guard case "violations" = key else { return try r.skip() }
                                         var list: [Finding] = []
                                         try r.array { r in list.append(try Self.finding(check, &r, bad)) }
@@ -180,6 +191,7 @@ public struct StatementSummary: Sendable {
         overallHealthScore = Int(score)
         gatePassed = passed
         findings = Check.allCases.flatMap { byCheck[$0] ?? [] }
+        checkStatuses = statuses
     }
 
     /// One violation, read member by member (building each as a `JSONValue` was most of the time an
@@ -187,6 +199,7 @@ public struct StatementSummary: Sendable {
     /// type than expected counts as missing.
     private static func finding(_ check: Check, _ r: inout JSONValue.Reader, _ bad: (String) -> CryptoError) throws -> Finding {
         var rule: String??, severity: String??, file: String??, line: Double??, message: String??, fingerprint: String??
+        var suppressed = false
         func string(_ slot: inout String??, _ r: inout JSONValue.Reader) throws {
             if slot == nil { slot = .some(try r.string()) } else { try r.skip() }
         }
@@ -198,13 +211,14 @@ public struct StatementSummary: Sendable {
             case "line": if line == nil { line = .some(try r.number()) } else { try r.skip() }
             case "message": try string(&message, &r)
             case "fingerprint": try string(&fingerprint, &r)
+            case "suppression": if case .null = try r.value() {} else { suppressed = true }
             default: try r.skip()
             }
         }
         guard let rule = rule ?? nil, let severity = (severity ?? nil).flatMap(Severity.init(rawValue:)),
               let message = message ?? nil, let fingerprint = fingerprint ?? nil else { throw bad("a violation without its fields") }
         return Finding(check: check, ruleId: rule, severity: severity, file: file ?? nil, line: (line ?? nil).map { Int($0) },
-                       message: message, fingerprint: fingerprint)
+                       message: message, fingerprint: fingerprint, suppressed: suppressed)
     }
 }
 

@@ -7,6 +7,8 @@ public enum AlertEventKind: String, Sendable, Codable, CaseIterable {
     case findingNew = "finding.new"
     case healthDropped = "health.dropped"
     case auditError = "audit.error"
+    /// `guardian channels test`: no channel subscribes to it.
+    case test
 }
 
 /// One audit event: what happened to which project, with what a message shows.

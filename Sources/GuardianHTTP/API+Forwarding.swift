@@ -182,7 +182,7 @@ extension API {
         return out
     }
 
-    private func send(method: String, path: String, headers: [(String, String)], body: ByteBuffer, caller: MemberClaim.Caller,
+    func send(method: String, path: String, headers: [(String, String)], body: ByteBuffer, caller: MemberClaim.Caller,
                       to owner: String, at address: String, via mesh: MeshShell) async throws -> PeerAnswer {
         let request = await claimedRequest(method: method, path: path, headers: headers, body: body, caller: caller, to: owner, at: address, via: mesh)
         // one deadline over the head and the whole body: a member that sends its head and then

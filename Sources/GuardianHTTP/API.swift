@@ -46,11 +46,13 @@ public struct API: Sendable {
         HealthController(api: self).register(on: router)
         webhooks().register(on: router) // verified by the project's secret, not by a token
         Dashboard(api: self).register(on: router) // a login session, not a bearer token (the badge: either, or public)
+        registerAlertFinals(on: router) // a member's claim, not a token
         let v1 = router.group("v1").add(middleware: auth)
         let collections = [NodeController(api: self).routes, MembersController(api: self).routes,
                            ProjectsController(api: self).routes, ResultsController(api: self).routes,
                            TeamsController(api: self).routes, DismissalsController(api: self).routes,
-                           AirGapController(api: self).routes, EventsController(api: self).routes, OverviewController(api: self).routes]
+                           AirGapController(api: self).routes, EventsController(api: self).routes, OverviewController(api: self).routes,
+                           AlertsController(api: self).routes]
         for routes in collections { v1.addRoutes(routes) }
         return router
     }

@@ -29,6 +29,8 @@ final class GroupCommitter: Sendable {
     /// A caller's results and how it is told the outcome (called once, from the writer or syncer).
     private struct Ticket: Sendable {
         let results: [(ResultRecord, [FindingRecord])]
+        /// Alert messages raised by these results, keyed by result id: written with them or not at all.
+        var outbox: [String: [AlertOutboxRow]] = [:]
         let store: Store
         let done: @Sendable (Result<Void, any Error>) -> Void
     }
@@ -44,20 +46,20 @@ final class GroupCommitter: Sendable {
         syncer.process = { [weak self] in self?.sync($0) }
     }
 
-    func commit(_ results: [(ResultRecord, [FindingRecord])], store: Store) throws {
+    func commit(_ results: [(ResultRecord, [FindingRecord])], outbox: [String: [AlertOutboxRow]] = [:], store: Store) throws {
         let wake = DispatchSemaphore(value: 0)
         // written once by `done` before the signal, read after the wait
         nonisolated(unsafe) var outcome: Result<Void, any Error>?
-        writer.add([Ticket(results: results, store: store) { outcome = $0; wake.signal() }])
+        writer.add([Ticket(results: results, outbox: outbox, store: store) { outcome = $0; wake.signal() }])
         wake.wait()
         try outcome!.get()
     }
 
     /// The same for async callers: they are resumed, not woken, so no thread of Swift's cooperative
     /// pool (two on this machine) is blocked for the length of a commit and its sync.
-    func commit(_ results: [(ResultRecord, [FindingRecord])], store: Store) async throws {
+    func commit(_ results: [(ResultRecord, [FindingRecord])], outbox: [String: [AlertOutboxRow]] = [:], store: Store) async throws {
         try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-            writer.add([Ticket(results: results, store: store) { done.resume(with: $0) }])
+            writer.add([Ticket(results: results, outbox: outbox, store: store) { done.resume(with: $0) }])
         }
     }
 
@@ -65,7 +67,7 @@ final class GroupCommitter: Sendable {
     private func write(_ group: [Ticket]) {
         counts.withLock { $0.commits += 1 }
         Metrics.Counter(label: "guardian_store_commits_total").increment()
-        let outcome = Result { try group[0].store.writeUnsynced { db in for t in group { try Store.insert(results: t.results, in: db) } } }
+        let outcome = Result { try group[0].store.writeUnsynced { db in for t in group { try Store.insert(results: t.results, outbox: t.outbox, in: db) } } }
         switch outcome {
         case .success: syncer.add(group)
         case .failure: finish(group, outcome)

@@ -192,14 +192,16 @@ extension Store {
 
     /// Stores results durably and returns once they are committed and the WAL holding them is synced.
     /// Concurrent callers share transactions and syncs through the group committer.
-    public func insert(results: [(ResultRecord, [FindingRecord])]) throws {
-        try committer.commit(results, store: self)
+    /// `outbox`: the alert messages each result raises (keyed by result id), written in the same
+    /// transaction, and only with a result that was not stored before.
+    public func insert(results: [(ResultRecord, [FindingRecord])], outbox: [String: [AlertOutboxRow]] = [:]) throws {
+        try committer.commit(results, outbox: outbox, store: self)
         resultsChanged(results.map(\.0.projectId))
     }
 
     /// The same for async callers (replicas, imports): they wait without holding a thread.
-    public func insert(results: [(ResultRecord, [FindingRecord])]) async throws {
-        try await committer.commit(results, store: self)
+    public func insert(results: [(ResultRecord, [FindingRecord])], outbox: [String: [AlertOutboxRow]] = [:]) async throws {
+        try await committer.commit(results, outbox: outbox, store: self)
         resultsChanged(results.map(\.0.projectId))
     }
 
@@ -207,7 +209,7 @@ extension Store {
     /// every value, which cost more than SQLite's own work on this path: 100,000 imported results
     /// with five findings each bind 1.7 million values). A result already stored is skipped: ids
     /// are content hashes.
-    static func insert(results: [(ResultRecord, [FindingRecord])], in db: Database) throws {
+    static func insert(results: [(ResultRecord, [FindingRecord])], outbox: [String: [AlertOutboxRow]] = [:], in db: Database) throws {
         let result = RawStatement(try db.cachedStatement(sql: """
             INSERT OR IGNORE INTO result (id, projectId, commitId, createdAt, signer, health, gatePassed, envelope)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -232,6 +234,7 @@ extension Store {
                 finding.text(9, f.message); finding.text(10, f.fingerprint); finding.int(11, f.isNew ? 1 : 0)
                 try finding.step(db)
             }
+            for row in outbox[r.id] ?? [] { try row.insert(db, onConflict: .ignore) }
             latest[r.projectId] = max(latest[r.projectId] ?? r.createdAt, r.createdAt)
         }
         for (id, time) in latest {

@@ -17,7 +17,7 @@ import Synchronization
 public final class ReplicatedRegistry: Sendable {
     public let store: Store
     let clock: Mutex<HLCClock>
-    private let secrets: SecretBox
+    let secrets: SecretBox
     /// The digest over every stamp, kept up to date as records change (nil: recompute).
     private let cachedDigest = Mutex<UInt64?>(nil)
     /// Local writes, for the mesh to push to every member (a no-op buffer without a mesh).
@@ -113,7 +113,7 @@ public final class ReplicatedRegistry: Sendable {
     }
 
     /// Stamps a local write and stores it with its stamp in one transaction, then queues it for the mesh.
-    private func write(_ kind: RegistryRecord.Kind, _ id: String, value: Data?, apply: (Database) throws -> Void) throws {
+    func write(_ kind: RegistryRecord.Kind, _ id: String, value: Data?, apply: (Database) throws -> Void) throws {
         let stamp = clock.withLock { $0.now(wall: Self.wallNow()) }
         let record = RegistryRecord(kind: kind, id: id, stamp: stamp, value: value.map { [UInt8]($0) })
         try store.write { db in
@@ -196,6 +196,7 @@ public final class ReplicatedRegistry: Sendable {
             case .team: _ = try TeamRecord.deleteOne(db, key: r.id)
             case .dismissal: _ = try DismissalRecord.deleteOne(db, key: r.id)
             case .summary: _ = try ProjectSummary.deleteOne(db, key: r.id)
+            case .channel: _ = try ChannelRow.deleteOne(db, key: r.id)
             }
             return
         }
@@ -239,6 +240,8 @@ public final class ReplicatedRegistry: Sendable {
             try s.save(db)
             // the fleet's "last audit" is the latest result any owner stored, wherever it is listed
             try db.execute(sql: "UPDATE project SET lastAuditAt = MAX(IFNULL(lastAuditAt, 0), ?) WHERE id = ?", arguments: [s.createdAt, s.id])
+        case .channel:
+            try applyChannel(v, id: r.id, db)
         }
     }
 
@@ -286,6 +289,7 @@ public final class ReplicatedRegistry: Sendable {
                 case .team: value = try TeamRecord.fetchOne(db, key: id).map { try JSONEncoder().encode($0) }
                 case .dismissal: value = try DismissalRecord.fetchOne(db, key: id).map { try JSONEncoder().encode($0) }
                 case .summary: value = try ProjectSummary.fetchOne(db, key: id).map { Data(try ProjectSummary.encoded($0).utf8) }
+                case .channel: value = try channelValue(id: id, db)
                 }
                 return value.map { RegistryRecord(kind: kind, id: id, stamp: s.stamp, value: [UInt8]($0)) }
             }
@@ -293,7 +297,7 @@ public final class ReplicatedRegistry: Sendable {
     }
 
     /// Registry records as an air-gap bundle carries them: projects, teams and dismissals (never
-    /// tokens), with project secrets removed; optionally only one project (with its team and
+    /// tokens or alert channels, which are credentials), with project secrets removed; optionally only one project (with its team and
     /// dismissals) or writes since a time. The projects in `including` (those of the exported
     /// results), their teams and dismissals are always carried, so that a bundle imports on a node
     /// that never saw them.
@@ -306,7 +310,7 @@ public final class ReplicatedRegistry: Sendable {
             keys.insert("summary/\(p)")
         }
         if project == nil {
-            for (key, stamp) in try stamps() where !key.hasPrefix("token/") {
+            for (key, stamp) in try stamps() where !key.hasPrefix("token/") && !key.hasPrefix("channel/") {
                 if let since, stamp.wall < Int64((since * 1000).rounded(.down)) { continue } // stamps are in ms
                 keys.insert(key)
             }

@@ -180,6 +180,35 @@ extension Store {
                 );
                 """)
         }
+        m.registerMigration("v7-alerts") { db in
+            // Alert channels (a registry kind; the value sealed with the node's secret key, for its URL and
+            // secret) and the outbox of alert messages with their delivery state.
+            try db.execute(sql: """
+                CREATE TABLE channel (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    team TEXT NOT NULL,
+                    sealed BLOB NOT NULL
+                );
+                CREATE INDEX channel_team ON channel(team);
+                CREATE TABLE alertOutbox (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    projectId TEXT,
+                    channel TEXT NOT NULL,
+                    resultId TEXT,
+                    payload TEXT,
+                    createdAt INTEGER NOT NULL,
+                    state TEXT NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    nextAttemptAt INTEGER,
+                    lastAnswer TEXT,
+                    updatedAt INTEGER NOT NULL,
+                    finishedBy TEXT
+                );
+                CREATE INDEX alertOutbox_due ON alertOutbox(state, nextAttemptAt);
+                CREATE INDEX alertOutbox_created ON alertOutbox(createdAt);
+                CREATE INDEX alertOutbox_project ON alertOutbox(projectId, createdAt);
+                """)
+        }
         return m
     }
 }

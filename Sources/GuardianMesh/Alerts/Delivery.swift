@@ -17,9 +17,10 @@ public enum AttemptOutcome: Sendable, Equatable {
     case rejected
 }
 
-/// The state of an outbox entry, as the history API shows it.
-public enum DeliveryState: String, Sendable, Codable, Equatable {
-    case queued, retrying, sent, dead
+/// The state of an outbox entry, as the history API shows it. `expired`: a standby's copy that it
+/// never had to send and that no owner's final record reached within `SenderPlan.maxAge`.
+public enum DeliveryState: String, Sendable, Codable, Equatable, CaseIterable {
+    case queued, retrying, sent, dead, expired
 }
 
 /// One message in the outbox.
@@ -47,7 +48,7 @@ public struct OutboxEntry: Sendable, Equatable, Codable {
         return "evt-" + String(repeating: "0", count: 16 - hex.count) + hex
     }
 
-    public var isFinished: Bool { state == .sent || state == .dead }
+    public var isFinished: Bool { state == .sent || state == .dead || state == .expired }
 }
 
 /// Exponential backoff with equal jitter (uniform in the upper half of the delay), capped,

@@ -59,7 +59,8 @@ public struct RegistryRecord: Sendable, Hashable, Codable {
     /// `dismissal`: a finding of a project dismissed by its fingerprint (applied by every owner's audits).
     /// `summary`: a project's latest result as every node's fleet view shows it (health, checks,
     /// trend), written by the node that audited; a view, never a source of truth (the signed result is).
-    public enum Kind: String, Sendable, Codable { case project, team, token, dismissal, summary }
+    /// `channel`: a team's alert channel (id `TEAM.NAME`), its URL and secret sealed at rest on every node.
+    public enum Kind: String, Sendable, Codable { case project, team, token, dismissal, summary, channel }
     public var kind: Kind
     public var id: String
     public var stamp: HLC

@@ -112,7 +112,7 @@ public enum RegistrySync: Sendable, Equatable {
     }
 
     static func kindCode(_ k: RegistryRecord.Kind) -> UInt8 {
-        switch k { case .project: 1; case .team: 2; case .token: 3; case .dismissal: 4; case .summary: 5 }
+        switch k { case .project: 1; case .team: 2; case .token: 3; case .dismissal: 4; case .summary: 5; case .channel: 6 }
     }
 
     static func kind(_ b: UInt8) throws -> RegistryRecord.Kind {
@@ -122,6 +122,7 @@ public enum RegistrySync: Sendable, Equatable {
         case 3: .token
         case 4: .dismissal
         case 5: .summary
+        case 6: .channel
         default: throw MeshError("unknown record kind \(b)")
         }
     }

@@ -34,6 +34,10 @@ extension AgentConfig {
         Number(key: "max_event_streams", path: \.maxEventStreams, minimum: 1, must: "a positive number"),
         Number(key: "max_event_streams_per_token", path: \.maxEventStreamsPerToken, minimum: 1, must: "a positive number"),
         Number(key: "max_event_streams_per_team", path: \.maxEventStreamsPerTeam, minimum: 1, must: "a positive number"),
+        Number(key: "alert_health_drop", path: \.alertHealthDrop, minimum: 1, maximum: 100, must: "a number of points from 1 to 100"),
+        Number(key: "alert_max_attempts", path: \.alertMaxAttempts, minimum: 1, maximum: 100, must: "a number of attempts from 1 to 100"),
+        Number(key: "alert_grace_seconds", path: \.alertGraceSeconds, minimum: 1, must: "a positive number"),
+        Number(key: "smtp_port", path: \.smtpPort, minimum: 1, maximum: 65535, must: "a port number"),
     ]
 
     static let strings: [(key: String, path: any WritableKeyPath<AgentConfig, String> & Sendable)] = [
@@ -41,7 +45,9 @@ extension AgentConfig {
     ]
 
     static let optionalStrings: [(key: String, path: any WritableKeyPath<AgentConfig, String?> & Sendable)] = [
-        ("cluster_key", \.clusterKey), ("advertise_addr", \.advertiseAddr),
+        ("cluster_key", \.clusterKey), ("advertise_addr", \.advertiseAddr), ("public_url", \.publicURL),
+        ("smtp_host", \.smtpHost), ("smtp_username", \.smtpUsername), ("smtp_password", \.smtpPassword),
+        ("smtp_password_file", \.smtpPasswordFile), ("smtp_from", \.smtpFrom), ("smtp_ca_file", \.smtpCAFile),
     ]
 
     /// Comma-separated lists (paths may not hold commas).
@@ -51,7 +57,8 @@ extension AgentConfig {
     ]
 
     static let switches: [(key: String, path: any WritableKeyPath<AgentConfig, Bool> & Sendable)] = [
-        ("discovery", \.discovery), ("public_metrics", \.publicMetrics),
+        ("discovery", \.discovery), ("public_metrics", \.publicMetrics), ("alert_allow_private_targets", \.alertAllowPrivateTargets),
+        ("smtp_starttls", \.smtpStarttls),
     ]
 
     static func variable(_ key: String) -> String { "GUARDIAN_" + key.uppercased() }

@@ -71,6 +71,30 @@ public struct AgentConfig: Codable, Sendable, Equatable {
     public var maxEventStreams: Int = 256
     public var maxEventStreamsPerToken: Int = 16
     public var maxEventStreamsPerTeam: Int = 64
+    /// The dashboard's address as users reach it (`https://guardian.example.com`): alert messages
+    /// link to the project's page under it. None: messages carry no link.
+    public var publicURL: String?
+    /// `health.dropped` fires for a drop of at least this many points.
+    public var alertHealthDrop: Int = 10
+    /// Attempts before an alert goes dead (the backoff runs from 1 s to 5 min: 20 is about 1.5 h).
+    public var alertMaxAttempts: Int = 20
+    /// A standby owner sends an alert only after the owners before it looked gone for rank × this.
+    public var alertGraceSeconds: Int = 30
+    /// Alert channels may POST to private, loopback and link-local addresses, and over plain http.
+    /// Off: a maintainer's channel must not make the node a client of its own network.
+    public var alertAllowPrivateTargets: Bool = false
+    /// Email channels' SMTP server (`smtp_host` empty: email channels cannot send).
+    public var smtpHost: String?
+    public var smtpPort: Int = 587
+    public var smtpUsername: String?
+    /// A secret: never logged or shown. `smtp_password_file` reads it from a file instead.
+    public var smtpPassword: String?
+    public var smtpPasswordFile: String?
+    public var smtpFrom: String?
+    /// STARTTLS before AUTH and the message (on by default; off only for a relay on the same host).
+    public var smtpStarttls: Bool = true
+    /// A PEM file of CAs to verify the SMTP server with, besides the system's.
+    public var smtpCAFile: String?
 
     public init() {}
 
@@ -88,6 +112,10 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         case httpIdleTimeoutSeconds = "http_idle_timeout_seconds", httpRequestTimeoutSeconds = "http_request_timeout_seconds"
         case maxEventStreams = "max_event_streams", maxEventStreamsPerToken = "max_event_streams_per_token"
         case maxEventStreamsPerTeam = "max_event_streams_per_team"
+        case publicURL = "public_url", alertHealthDrop = "alert_health_drop", alertMaxAttempts = "alert_max_attempts"
+        case alertGraceSeconds = "alert_grace_seconds", alertAllowPrivateTargets = "alert_allow_private_targets"
+        case smtpHost = "smtp_host", smtpPort = "smtp_port", smtpUsername = "smtp_username", smtpPassword = "smtp_password"
+        case smtpPasswordFile = "smtp_password_file", smtpFrom = "smtp_from", smtpStarttls = "smtp_starttls", smtpCAFile = "smtp_ca_file"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -125,6 +153,19 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         maxEventStreams = try c.decodeIfPresent(Int.self, forKey: .maxEventStreams) ?? d.maxEventStreams
         maxEventStreamsPerToken = try c.decodeIfPresent(Int.self, forKey: .maxEventStreamsPerToken) ?? d.maxEventStreamsPerToken
         maxEventStreamsPerTeam = try c.decodeIfPresent(Int.self, forKey: .maxEventStreamsPerTeam) ?? d.maxEventStreamsPerTeam
+        publicURL = try c.decodeIfPresent(String.self, forKey: .publicURL)
+        alertHealthDrop = try c.decodeIfPresent(Int.self, forKey: .alertHealthDrop) ?? d.alertHealthDrop
+        alertMaxAttempts = try c.decodeIfPresent(Int.self, forKey: .alertMaxAttempts) ?? d.alertMaxAttempts
+        alertGraceSeconds = try c.decodeIfPresent(Int.self, forKey: .alertGraceSeconds) ?? d.alertGraceSeconds
+        alertAllowPrivateTargets = try c.decodeIfPresent(Bool.self, forKey: .alertAllowPrivateTargets) ?? d.alertAllowPrivateTargets
+        smtpHost = try c.decodeIfPresent(String.self, forKey: .smtpHost)
+        smtpPort = try c.decodeIfPresent(Int.self, forKey: .smtpPort) ?? d.smtpPort
+        smtpUsername = try c.decodeIfPresent(String.self, forKey: .smtpUsername)
+        smtpPassword = try c.decodeIfPresent(String.self, forKey: .smtpPassword)
+        smtpPasswordFile = try c.decodeIfPresent(String.self, forKey: .smtpPasswordFile)
+        smtpFrom = try c.decodeIfPresent(String.self, forKey: .smtpFrom)
+        smtpStarttls = try c.decodeIfPresent(Bool.self, forKey: .smtpStarttls) ?? d.smtpStarttls
+        smtpCAFile = try c.decodeIfPresent(String.self, forKey: .smtpCAFile)
     }
 
     /// Values given on the command line (nil = not given).
@@ -201,6 +242,13 @@ public struct AgentConfig: Codable, Sendable, Equatable {
             throw GuardianError.usage("repository_schemes: '\(scheme)' is not one of \(RepositoryPolicy.knownSchemes.sorted().joined(separator: ", "))")
         }
         try Identifier.check(name, "node name")
+        if let u = publicURL {
+            guard let c = URLComponents(string: u), ["http", "https"].contains(c.scheme?.lowercased() ?? ""), c.host?.isEmpty == false else {
+                throw GuardianError.usage("public_url: '\(u)' is not an http(s) URL")
+            }
+        }
+        if smtpHost != nil, smtpFrom == nil { throw GuardianError.usage("smtp_from is needed with smtp_host (the sender's address)") }
+        if smtpPassword != nil, smtpPasswordFile != nil { throw GuardianError.usage("smtp_password and smtp_password_file: give one") }
     }
 
     /// The host name as a node name (an id): other characters become '-'.

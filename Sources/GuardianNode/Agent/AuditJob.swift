@@ -96,7 +96,8 @@ struct AuditJob: Sendable {
         let (record, findings) = ResultRecord.signed(report, envelope: envelope, project: project.id, signer: key.verifyingKey.nodeID.value,
                                                      at: Timestamp.seconds(ms)) { fp in known.map { !$0.contains(fp) } ?? false }
         progress("storing", 0.98)
-        try store.insert(result: record, findings: findings)
+        let alerts = node.alerts.rows(project: project, result: record, summary: StatementSummary(report), now: Date().timeIntervalSince1970)
+        try store.insert(results: [(record, findings)], outbox: [record.id: alerts])
         // A task says "succeeded" only with its result stored under its own project.
         guard try store.result(id: record.id)?.projectId == project.id else {
             throw GuardianError.io("result \(record.id.prefix(12)) is stored under another project; nothing was stored for \(project.id)")

@@ -13,6 +13,8 @@ public struct MemberClaim: Sendable, Equatable {
         case token(Principal)
         /// A webhook for this project whose signature the forwarding node verified.
         case webhook(project: String)
+        /// The member itself, on its own behalf (an alert's final delivery record for the other owners).
+        case member
     }
 
     public var from: String
@@ -38,6 +40,7 @@ public struct MemberClaim: Sendable, Equatable {
         switch caller {
         case .token(let p): who = "token \(p.role.rawValue) \(p.team ?? "-") \(p.tokenId)"
         case .webhook(let project): who = "webhook \(project)"
+        case .member: who = "member"
         }
         return Array([Self.magic, from, to, method, path, bodyHash, who].joined(separator: "\n").utf8)
     }
@@ -54,6 +57,9 @@ public struct MemberClaim: Sendable, Equatable {
         case "webhook"?:
             guard who.count == 2 else { return nil }
             caller = .webhook(project: who[1])
+        case "member"?:
+            guard who.count == 1 else { return nil }
+            caller = .member
         default:
             return nil
         }

@@ -61,6 +61,8 @@ public actor Node {
     public nonisolated let events: EventBus
     /// Projects, teams and tokens, stamped for replication across the mesh.
     public nonisolated let registry: ReplicatedRegistry
+    /// What results and failed audits raise in the alert outbox.
+    public nonisolated let alerts: AlertPlanner
     /// Token lookups by hash; cleared whenever a token record changes (here or by replication).
     public nonisolated let tokenCache = TokenCache()
     let secrets: SecretBox
@@ -130,6 +132,7 @@ public actor Node {
             try? store.project(id: id)?.team
         }
         registry = try ReplicatedRegistry(store: store, node: identity.verifyingKey.nodeID.value, secrets: secrets)
+        alerts = AlertPlanner(registry: registry, healthDrop: config.alertHealthDrop, publicURL: config.publicURL)
         try FileManager.default.createDirectory(atPath: dataDir.file("mirrors"), withIntermediateDirectories: true)
         registry.onApplied { [weak self] changed in await self?.applied(changed) }
     }
@@ -157,7 +160,7 @@ public actor Node {
             let r = a.record
             switch r.kind {
             case .token: tokenCache.clear()
-            case .team, .dismissal: break
+            case .team, .dismissal, .channel: break
             case .summary:
                 // the fleet view changed: a project elsewhere has a new result
                 if let value = r.value, let s = try? JSONDecoder().decode(ProjectSummary.self, from: Data(value)) {
@@ -320,6 +323,14 @@ public actor Node {
             t.state = .failed; t.phase = "failed"; t.error = "\(e)"
             AgentMetrics.audit(succeeded: false, seconds: 0)
             logger.warning("audit failed", metadata: ["project": "\(t.projectId)", "error": "\(e)"])
+            if let project = try? store.project(id: t.projectId) {
+                let rows = alerts.errorRows(project: project, error: "\(e)", now: now())
+                if !rows.isEmpty {
+                    do { try store.insert(alerts: rows) } catch {
+                        logger.error("could not queue the audit.error alert", metadata: ["project": "\(t.projectId)", "error": "\(error)"])
+                    }
+                }
+            }
             await events.publish("audit.failed", ["task": t.id, "project": t.projectId, "error": "\(e)"])
         }
         remember(t)

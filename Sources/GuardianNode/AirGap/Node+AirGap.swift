@@ -213,6 +213,8 @@ struct BundleImporter {
             }
             for r in rs {
                 if r.kind == .token { refuse("token records are never imported"); continue }
+                // a channel is a URL the node will POST to: a bundle may not add or change one
+                if r.kind == .channel { refuse("alert channel records are never imported"); continue }
                 registryBatch.append(r)
             }
         case .result:

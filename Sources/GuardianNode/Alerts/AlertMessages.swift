@@ -6,7 +6,7 @@ import Synchronization
 
 /// What a message says about its project: the names, the result, and the dashboard link when the
 /// node has a `public_url`.
-public struct AlertContext: Sendable, Equatable {
+public struct AlertContext: Sendable, Equatable, Codable {
     public var projectId: String
     public var projectName: String
     public var team: String

@@ -65,6 +65,20 @@ extension MeshShell {
         Dictionary(liveOthers.map { ($0.name, $0.meta.address) }, uniquingKeysWith: { a, _ in a })
     }
 
+    /// How long each named member has looked gone here (suspect, dead or left: how long since its
+    /// status last changed), nil for this node and the members seen alive; a member this node does
+    /// not know at all counts as gone for as long as this node has run.
+    public func goneFor(_ names: [String]) -> [String: Millis] {
+        let now = mono()
+        var out: [String: Millis] = [:]
+        let known = Dictionary(instance.others.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for n in names where n != config.name {
+            guard let m = known[n] else { out[n] = now; continue }
+            if m.status != .alive { out[n] = max(0, now - m.since) }
+        }
+        return out
+    }
+
     /// Other members that are alive or suspect.
     var liveOthers: [Member] { instance.others.filter(\.status.isLive) }
 

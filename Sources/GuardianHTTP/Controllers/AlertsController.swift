@@ -1,0 +1,271 @@
+import Foundation
+import GuardianCore
+import GuardianCrypto
+import GuardianMesh
+import GuardianNode
+import GuardianStore
+import Hummingbird
+import NIOCore
+
+/// Alert channels and their history (docs/alerts.md): `/v1/teams/{id}/channels[/{name}[/test]]`
+/// and `GET /v1/notifications`. A channel's URL and secret are never in an answer: its host and
+/// `hasSecret` are.
+struct AlertsController {
+    let api: API
+    var node: Node { api.node }
+
+    var routes: RouteCollection<GuardianContext> {
+        let r = RouteCollection(context: GuardianContext.self)
+        r.get("teams/:id/channels", use: list)
+        r.post("teams/:id/channels", use: create)
+        r.get("teams/:id/channels/:name", use: show)
+        r.patch("teams/:id/channels/:name", use: update)
+        r.delete("teams/:id/channels/:name", use: remove)
+        r.post("teams/:id/channels/:name/test", use: test)
+        r.get("notifications", use: notifications)
+        return r
+    }
+
+    struct ChannelView: Encodable {
+        var id, team, name, kind: String
+        var host: String?
+        var to: [String]?
+        var hasSecret: Bool
+        var events: [String]
+        var minSeverity: String
+        var frequency: String?
+        /// The frequency it sends at: its own, else the team profile's.
+        var effectiveFrequency: String
+        var createdAt, updatedAt: Double
+    }
+
+    func view(_ c: AlertChannel) -> ChannelView {
+        ChannelView(id: c.id, team: c.team, name: c.name, kind: c.kind, host: c.host, to: c.to, hasSecret: c.secret != nil, events: c.events,
+                    minSeverity: c.minSeverity, frequency: c.frequency, effectiveFrequency: node.alerts.frequency(c).rawValue,
+                    createdAt: c.createdAt, updatedAt: c.updatedAt)
+    }
+
+    /// The team of the path, which the caller may read (`write`: change).
+    func team(_ context: GuardianContext, write: Bool) throws -> String {
+        let p = try context.caller()
+        let team = try context.parameters.require("id")
+        guard Identifier.isValid(team) else { throw APIError(.badRequest, "invalid_id", Identifier.message(team, "team")) }
+        if write { guard p.canWrite(team: team) else { throw api.forbidden(team) } } else {
+            guard p.canRead(team: team) else { throw APIError(.forbidden, "forbidden", "this token may not read team '\(team)'") }
+        }
+        return team
+    }
+
+    func channel(_ context: GuardianContext, team: String) throws -> AlertChannel {
+        let name = try context.parameters.require("name")
+        guard Identifier.isValid(name), let c = try node.registry.channel(id: AlertChannel.id(team: team, name: name)) else {
+            throw NodeError(.notFound, "not_found", "team \(team) has no channel '\(name.prefix(60))'")
+        }
+        return c
+    }
+
+    @Sendable func list(_ request: Request, context: GuardianContext) async throws -> Response {
+        let team = try team(context, write: false)
+        return try API.encodable(["channels": try node.registry.channels(team: team).map(view)])
+    }
+
+    @Sendable func show(_ request: Request, context: GuardianContext) async throws -> Response {
+        let team = try team(context, write: false)
+        return try API.encodable(view(try channel(context, team: team)))
+    }
+
+    /// The fields a client sends; `to` as an array or one comma-separated string.
+    struct Input: Decodable {
+        var name: String?
+        var kind: String?
+        var url: String?
+        var to: [String]?
+        var secret: String?
+        var events: [String]?
+        var minSeverity: String?
+        var frequency: String?
+
+        enum Keys: String, CodingKey { case name, kind, url, to, secret, events, minSeverity, frequency }
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: Keys.self)
+            name = try c.decodeIfPresent(String.self, forKey: .name)
+            kind = try c.decodeIfPresent(String.self, forKey: .kind)
+            url = try c.decodeIfPresent(String.self, forKey: .url)
+            if let list = try? c.decodeIfPresent([String].self, forKey: .to) { to = list } else if let one = try c.decodeIfPresent(String.self, forKey: .to) {
+                to = one.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            }
+            secret = try c.decodeIfPresent(String.self, forKey: .secret)
+            events = try c.decodeIfPresent([String].self, forKey: .events)
+            minSeverity = try c.decodeIfPresent(String.self, forKey: .minSeverity)
+            frequency = try c.decodeIfPresent(String.self, forKey: .frequency)
+        }
+    }
+
+    /// Checks a channel as this node would send to it, then saves it (the registry checks the rest).
+    func save(_ c: AlertChannel) throws {
+        if let url = c.url {
+            do { try api.alertTargets.checkForm(url) } catch let e as AlertTargets.Refused {
+                throw APIError(.badRequest, "refused_target", e.description)
+            }
+        }
+        do { try node.registry.save(channel: c) } catch let e as InvalidRecord {
+            throw APIError(.badRequest, "invalid_channel", e.description)
+        }
+    }
+
+    @Sendable func create(_ request: Request, context: GuardianContext) async throws -> Response {
+        let team = try team(context, write: true)
+        let input: Input = try await api.decode(request)
+        guard let name = input.name else { throw APIError(.badRequest, "missing_field", "'name' is required") }
+        guard let kindName = input.kind else { throw APIError(.badRequest, "missing_field", "'kind' is required") }
+        guard let kind = AlertChannel.Kind(rawValue: kindName) else {
+            throw APIError(.badRequest, "invalid_channel", "kind is slack, discord, email or webhook")
+        }
+        guard Identifier.isValid(name), !name.contains(".") else {
+            throw APIError(.badRequest, "invalid_channel", "a channel's name is an id without '.'")
+        }
+        guard try node.registry.channel(id: AlertChannel.id(team: team, name: name)) == nil else {
+            throw APIError(.conflict, "conflict", "team \(team) already has a channel '\(name)'")
+        }
+        guard let severity = Severity(rawValue: input.minSeverity ?? "info") else {
+            throw APIError(.badRequest, "invalid_channel", "minSeverity is one of critical, high, medium, low, info")
+        }
+        let now = Date().timeIntervalSince1970
+        var c = AlertChannel(team: team, name: name, kind: kind, url: input.url, to: input.to, secret: input.secret,
+                             events: input.events ?? AlertChannel.defaultEvents, minSeverity: severity, frequency: nil, createdAt: now, updatedAt: now)
+        c.frequency = input.frequency
+        try save(c)
+        return try API.encodable(view(c), status: .created)
+    }
+
+    @Sendable func update(_ request: Request, context: GuardianContext) async throws -> Response {
+        let team = try team(context, write: true)
+        var c = try channel(context, team: team)
+        let body = try await request.body.collect(upTo: node.config.maxBodyBytes)
+        let input: Input
+        do { input = try JSONDecoder().decode(Input.self, from: Data(buffer: body)) } catch {
+            throw APIError(.badRequest, "invalid_json", "the body is not a channel's fields")
+        }
+        // a field sent as null is cleared (a secret removed, the frequency back to the team's)
+        let present = (try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]) ?? [:]
+        if input.name != nil || input.kind != nil { throw APIError(.badRequest, "invalid_channel", "a channel's name and kind stay: make a new channel") }
+        if present["url"] != nil { c.url = input.url }
+        if present["to"] != nil { c.to = input.to }
+        if present["secret"] != nil { c.secret = input.secret }
+        if let e = input.events { c.events = e }
+        if let s = input.minSeverity { c.minSeverity = s }
+        if present["frequency"] != nil { c.frequency = input.frequency }
+        c.updatedAt = Date().timeIntervalSince1970
+        try save(c)
+        return try API.encodable(view(c))
+    }
+
+    @Sendable func remove(_ request: Request, context: GuardianContext) async throws -> Response {
+        let team = try team(context, write: true)
+        let c = try channel(context, team: team)
+        try node.registry.deleteChannel(id: c.id)
+        return Response(status: .noContent)
+    }
+
+    struct TestAnswer: Encodable {
+        var delivery: String
+        var outcome: String
+        var delivered: Bool
+        var answer: String
+    }
+
+    /// Sends a test message now, from this node, and says what the receiver answered.
+    @Sendable func test(_ request: Request, context: GuardianContext) async throws -> Response {
+        let team = try team(context, write: true)
+        let c = try channel(context, team: team)
+        let transport: AlertTransport
+        do { transport = try AlertTransport(node.config) } catch {
+            throw APIError(.internalServerError, "smtp_settings", "this node's SMTP settings cannot be read: \(error)")
+        }
+        let delivery = "test-" + Sodium.hex(Sodium.randomBytes(8))
+        let context = AlertContext(projectId: "guardian-test", projectName: "Guardian test message", team: team, resultId: nil,
+                                   commit: nil, health: nil, link: node.alerts.publicURL.map { $0 + "/ui/" })
+        let event = AlertEvent(kind: .test, project: "guardian-test", summary: "a test of channel \(c.name) from node \(node.config.name)")
+        let (outcome, answer) = await transport.send([event], context, deliveryID: delivery, to: c)
+        let label = AlertSender.label(outcome)
+        return try API.encodable(TestAnswer(delivery: delivery, outcome: label, delivered: outcome == .delivered, answer: answer))
+    }
+
+    struct NotificationView: Encodable {
+        var delivery: String
+        var project: String?
+        var channel: String
+        var resultId: String?
+        var state: String
+        var attempts: Int
+        var nextAttemptAt: Double?
+        var lastAnswer: String?
+        var createdAt: Double
+        var updatedAt: Double
+        var finishedBy: String?
+        var events: [EventView]
+        struct EventView: Encodable { var kind, subject, summary: String; var severity: String? }
+    }
+
+    /// The history: each message with its state and the receiver's last answer, newest first.
+    /// Held by the project's owners; asked with `project` on another node, it comes from an owner.
+    @Sendable func notifications(_ request: Request, context: GuardianContext) async throws -> Response {
+        let p = try context.caller()
+        let q = request.uri.queryParameters
+        let limit = min(max(Int(q["limit"].map(String.init) ?? "") ?? 100, 1), 1000)
+        let project = q["project"].map(String.init)
+        let state = q["status"].map(String.init)
+        if let state, DeliveryState(rawValue: state) == nil {
+            throw APIError(.badRequest, "invalid_query", "status is one of \(DeliveryState.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let project {
+            guard let record = try node.store.project(id: project), p.canRead(team: record.team) else { throw NodeError.noProject(project) }
+            if api.mesh != nil, context.forwarded == nil, await !node.owners(of: project).contains(node.config.name) {
+                return try await api.askOwners(project: project, method: "GET", path: request.uri.description, as: p).response
+            }
+        }
+        var channels: [String]? = nil
+        if let ch = q["channel"].map(String.init) {
+            let team = String(ch.split(separator: ".").dropLast().joined(separator: "."))
+            guard p.canRead(team: team) else { throw APIError(.forbidden, "forbidden", "this token may not read team '\(team)'") }
+            channels = [ch]
+        } else if !p.isAdmin, let team = p.team {
+            channels = try node.registry.channels(team: team).map(\.id)
+        }
+        let before = q["before"].flatMap { Double(String($0)) }.map { Int64($0 * 1000) }
+        let rows = try node.store.alerts(project: project, channels: channels, state: state, before: before, limit: limit)
+        let views = rows.map { r in
+            NotificationView(delivery: r.id, project: r.projectId, channel: r.channel, resultId: r.resultId, state: r.state, attempts: r.attempts,
+                             nextAttemptAt: r.nextAttemptAt.map { Double($0) / 1000 }, lastAnswer: r.lastAnswer,
+                             createdAt: Double(r.createdAt) / 1000, updatedAt: Double(r.updatedAt) / 1000, finishedBy: r.finishedBy,
+                             events: (AlertPayload.decode(r.payload)?.events ?? []).map {
+                                 .init(kind: $0.kind.rawValue, subject: $0.subject, summary: $0.summary, severity: $0.severity?.rawValue)
+                             })
+        }
+        return try API.encodable(["notifications": views])
+    }
+}
+
+extension API {
+    static let alertFinalsPath = "/v1/alerts/finals"
+
+    var alertTargets: AlertTargets { AlertTargets(allowPrivate: node.config.alertAllowPrivateTargets) }
+
+    /// `POST /v1/alerts/finals`: an owner's final delivery records, from a member on its own behalf
+    /// (a `member` claim); nothing else may call it.
+    func registerAlertFinals(on router: Router<GuardianContext>) {
+        router.post(RouterPath(Self.alertFinalsPath)) { request, context -> Response in
+            guard let claim = context.forwarded, claim.caller == .member else {
+                throw APIError(.unauthorized, "unauthorized", "only a member of this mesh sends delivery records")
+            }
+            let body = try await request.body.collect(upTo: node.config.maxBodyBytes)
+            let finals: [AlertFinalRecord]
+            do { finals = try JSONDecoder().decode([AlertFinalRecord].self, from: Data(buffer: body)) } catch {
+                throw APIError(.badRequest, "invalid_json", "the body is not a list of delivery records")
+            }
+            guard finals.count <= 1_000 else { throw APIError(.contentTooLarge, "too_many", "at most 1,000 records at once") }
+            try node.store.apply(finals: finals)
+            return Response(status: .noContent)
+        }
+    }
+}

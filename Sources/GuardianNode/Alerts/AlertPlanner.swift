@@ -1,0 +1,114 @@
+import Foundation
+import GuardianAudit
+import GuardianCore
+import GuardianCrypto
+import GuardianMesh
+import GuardianStore
+
+/// What an outbox row's message says: the project, the result, and the events for that channel.
+public struct AlertPayload: Codable, Sendable, Equatable {
+    public var context: AlertContext
+    public var events: [AlertEvent]
+    public init(context: AlertContext, events: [AlertEvent]) { self.context = context; self.events = events }
+
+    public static func decode(_ s: String?) -> AlertPayload? { s.flatMap { try? JSONDecoder().decode(AlertPayload.self, from: Data($0.utf8)) } }
+    public var encoded: String {
+        let e = JSONEncoder()
+        e.outputFormatting = .sortedKeys
+        // strings, numbers and enums: always encodes
+        return (try? String(decoding: e.encode(self), as: UTF8.self)) ?? "{}"
+    }
+}
+
+/// Turns a stored result into outbox rows (docs/alerts.md): the events against the project's
+/// previous result, one message per channel of the project's team that subscribes to some of them.
+/// Every owner plans the same rows with the same ids from the same result; only the newest result
+/// of a project raises anything, and only while it is recent (an import of old results, or an owner
+/// that receives a project's history by rebalancing, raises nothing).
+public struct AlertPlanner: Sendable {
+    public let registry: ReplicatedRegistry
+    public var healthDrop: Int
+    /// `public_url`: the dashboard's address as users reach it (links in messages).
+    public var publicURL: String?
+    /// Results older than this raise nothing.
+    public var maxAge: Double = 86_400
+
+    public init(registry: ReplicatedRegistry, healthDrop: Int = 10, publicURL: String? = nil) {
+        self.registry = registry; self.healthDrop = healthDrop; self.publicURL = publicURL
+    }
+
+    var store: Store { registry.store }
+
+    /// The dashboard link of a project, or nil without a public URL.
+    public func link(project: String) -> String? {
+        guard let base = publicURL?.trimmingCharacters(in: CharacterSet(charactersIn: "/")), !base.isEmpty else { return nil }
+        return "\(base)/ui/projects/\(project)"
+    }
+
+    /// The channels of `team` that send `kind` now (immediate frequency) or in digests.
+    func channels(team: String) -> [AlertChannel] { (try? registry.channels(team: team)) ?? [] }
+
+    /// A channel's frequency: its own, else its team profile's `notification_frequency`.
+    public func frequency(_ c: AlertChannel) -> AlertChannel.Frequency {
+        if let f = c.frequency.flatMap(AlertChannel.Frequency.init(rawValue:)) { return f }
+        let team = (try? store.teamProfile(c.team))?.flatMap { $0 }
+        return team.flatMap { AlertChannel.Frequency(rawValue: $0.notificationFrequency) } ?? .immediate
+    }
+
+    /// The rows a result raises, before it is stored (they are written in its transaction).
+    public func rows(project: ProjectRecord, result: ResultRecord, summary: StatementSummary, now: Double) -> [AlertOutboxRow] {
+        guard now - result.createdAt <= maxAge else { return [] }
+        let channels = channels(team: project.team)
+        guard !channels.isEmpty else { return [] }
+        // the newest stored result other than this one is the previous; a newer one means this result is late
+        guard let latest = try? store.results(project: project.id, limit: 2, before: nil) else { return [] }
+        let previous = latest.first { $0.id != result.id }
+        if let previous, previous.createdAt > result.createdAt { return [] }
+        let before = previous.flatMap(Self.summary).map(AlertSnapshot.init)
+        if previous != nil && before == nil { return [] } // a previous result this node cannot read: no basis for a change
+        let events = AlertRules.events(project: project.id, previous: before, current: AlertSnapshot(summary), healthDrop: healthDrop)
+        let context = AlertContext(projectId: project.id, projectName: project.name, team: project.team, resultId: result.id,
+                                   commit: result.commitId, health: result.health, link: link(project: project.id))
+        return Self.rows(events: events, context: context, channels: channels, frequency: frequency, key: result.id,
+                         createdAt: Int64((result.createdAt * 1000).rounded(.down)), now: Int64((now * 1000).rounded(.down)))
+    }
+
+    /// `audit.error` for a project whose audit failed: one message per channel for as long as the
+    /// project's latest result stays the same (a failing schedule does not page every hour).
+    public func errorRows(project: ProjectRecord, error: String, now: Double) -> [AlertOutboxRow] {
+        let channels = channels(team: project.team)
+        guard !channels.isEmpty else { return [] }
+        let latest = try? store.results(project: project.id, limit: 1, before: nil).first
+        let event = AlertEvent(kind: .auditError, project: project.id, summary: "the audit failed: \(error)", severity: .high)
+        let context = AlertContext(projectId: project.id, projectName: project.name, team: project.team, resultId: latest?.id,
+                                   commit: latest?.commitId, health: latest?.health, link: link(project: project.id))
+        let ms = Int64((now * 1000).rounded(.down))
+        return Self.rows(events: [event], context: context, channels: channels, frequency: frequency,
+                         key: "audit.error:\(project.id):\(latest?.id ?? "none")", createdAt: ms, now: ms)
+    }
+
+    /// One row per channel that receives at least one of `events`. Digests are not sent per result:
+    /// a channel with an hourly, daily or weekly frequency gets no row here.
+    static func rows(events: [AlertEvent], context: AlertContext, channels: [AlertChannel], frequency: (AlertChannel) -> AlertChannel.Frequency,
+                     key: String, createdAt: Int64, now: Int64) -> [AlertOutboxRow] {
+        guard !events.isEmpty else { return [] }
+        return channels.compactMap { c in
+            guard frequency(c) == .immediate else { return nil }
+            let mine = events.filter { e in
+                guard c.events.contains(e.kind.rawValue) else { return false }
+                return e.kind != .findingNew || (e.severity ?? .info) >= c.severity
+            }
+            guard !mine.isEmpty else { return nil }
+            return AlertOutboxRow(id: OutboxEntry.deliveryID(result: key, eventKey: "events", channel: c.id), projectId: context.projectId,
+                                  channel: c.id, resultId: context.resultId, payload: AlertPayload(context: context, events: mine).encoded,
+                                  createdAt: createdAt, updatedAt: now)
+        }
+    }
+
+    /// A stored result's statement, read without checking its signature again (it was checked
+    /// before it was stored).
+    static func summary(_ r: ResultRecord) -> StatementSummary? {
+        guard let env = try? JSONDecoder().decode(DSSEEnvelope.self, from: r.envelope), let payload = Data(base64Encoded: env.payload) else { return nil }
+        return try? StatementSummary(statement: [UInt8](payload))
+    }
+}

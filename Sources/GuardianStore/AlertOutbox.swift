@@ -1,0 +1,171 @@
+import Foundation
+import GRDB
+import GuardianMesh
+
+/// One alert message in a node's outbox (docs/alerts.md): the events one result raised for one
+/// channel, with its delivery state. Every owner of the project writes the same row, with the same
+/// id, in the transaction that stores the result; the sender's final record (sent or dead) reaches
+/// the other owners, which then never send it.
+public struct AlertOutboxRow: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "alertOutbox"
+    /// The delivery id (`OutboxEntry.deliveryID`), the receiver's key for dropping a repeat.
+    public var id: String
+    public var projectId: String?
+    /// The channel's id, `TEAM.NAME`.
+    public var channel: String
+    public var resultId: String?
+    /// What the message says, as JSON (`AlertPayload` in GuardianNode); nil in a final record that
+    /// reached this node before the result that raised it.
+    public var payload: String?
+    /// Milliseconds since 1970, as `OutboxEntry` counts.
+    public var createdAt: Int64
+    public var state: String
+    public var attempts: Int
+    public var nextAttemptAt: Int64?
+    /// The receiver's last answer ("HTTP 429", "250 OK", "connection refused").
+    public var lastAnswer: String?
+    public var updatedAt: Int64
+    /// The node that recorded the final state.
+    public var finishedBy: String?
+
+    public init(id: String, projectId: String?, channel: String, resultId: String?, payload: String?, createdAt: Int64,
+                state: DeliveryState = .queued, attempts: Int = 0, nextAttemptAt: Int64? = nil, lastAnswer: String? = nil,
+                updatedAt: Int64, finishedBy: String? = nil) {
+        self.id = id; self.projectId = projectId; self.channel = channel; self.resultId = resultId; self.payload = payload
+        self.createdAt = createdAt; self.state = state.rawValue; self.attempts = attempts; self.nextAttemptAt = nextAttemptAt
+        self.lastAnswer = lastAnswer; self.updatedAt = updatedAt; self.finishedBy = finishedBy
+    }
+
+    public var deliveryState: DeliveryState { DeliveryState(rawValue: state) ?? .queued }
+
+    /// The pure core's view of the row.
+    public var entry: OutboxEntry {
+        var e = OutboxEntry(deliveryID: id, channel: channel, createdAt: createdAt)
+        e.state = deliveryState
+        e.attempts = attempts
+        e.nextAttemptAt = nextAttemptAt
+        e.lastAnswer = lastAnswer
+        return e
+    }
+
+    /// The row after `entry` (an attempt's outcome) at `now`.
+    public func with(_ e: OutboxEntry, now: Int64, by node: String) -> AlertOutboxRow {
+        var r = self
+        r.state = e.state.rawValue
+        r.attempts = e.attempts
+        r.nextAttemptAt = e.nextAttemptAt
+        r.lastAnswer = e.lastAnswer.map { String($0.prefix(500)) }
+        r.updatedAt = now
+        if e.isFinished { r.finishedBy = node }
+        return r
+    }
+}
+
+/// A final delivery state as one owner tells the others: enough to stop them sending, and to show
+/// the history on every owner.
+public struct AlertFinalRecord: Codable, Sendable, Equatable {
+    public var id: String
+    public var projectId: String?
+    public var channel: String
+    public var state: String
+    public var attempts: Int
+    public var lastAnswer: String?
+    public var updatedAt: Int64
+    public var finishedBy: String?
+
+    public init(_ row: AlertOutboxRow) {
+        id = row.id; projectId = row.projectId; channel = row.channel; state = row.state; attempts = row.attempts
+        lastAnswer = row.lastAnswer; updatedAt = row.updatedAt; finishedBy = row.finishedBy
+    }
+}
+
+extension Store {
+    /// Rows raised by no result (a failed audit, a test): each written once by its id.
+    public func insert(alerts rows: [AlertOutboxRow]) throws {
+        try write { db in for r in rows { try r.insert(db, onConflict: .ignore) } }
+    }
+
+    /// Entries this node may have to send: not final, due by `now`, oldest first.
+    public func dueAlerts(now: Int64, limit: Int) throws -> [AlertOutboxRow] {
+        try read { db in
+            try AlertOutboxRow.fetchAll(db, sql: """
+                SELECT * FROM alertOutbox WHERE state IN ('queued', 'retrying') AND payload IS NOT NULL AND IFNULL(nextAttemptAt, 0) <= ?
+                ORDER BY createdAt, id LIMIT ?
+                """, arguments: [now, limit])
+        }
+    }
+
+    /// The earliest time an unfinished entry falls due (nil: nothing waits).
+    public func nextAlertDue() throws -> Int64? {
+        try read { db in
+            try Int64.fetchOne(db, sql: "SELECT MIN(IFNULL(nextAttemptAt, 0)) FROM alertOutbox WHERE state IN ('queued', 'retrying') AND payload IS NOT NULL")
+        }
+    }
+
+    /// Records an attempt's outcome. A final state already recorded (by another owner) is kept.
+    public func update(alert row: AlertOutboxRow) throws {
+        try write { db in
+            try db.execute(sql: """
+                UPDATE alertOutbox SET state = ?, attempts = ?, nextAttemptAt = ?, lastAnswer = ?, updatedAt = ?, finishedBy = ?
+                WHERE id = ? AND state NOT IN ('sent', 'dead')
+                """, arguments: [row.state, row.attempts, row.nextAttemptAt, row.lastAnswer, row.updatedAt, row.finishedBy, row.id])
+        }
+    }
+
+    /// Final records from another owner: they finish the entries here (a final state is never
+    /// undone), and one for an entry not yet written here waits for it as a row without a payload.
+    /// Returns how many changed something.
+    @discardableResult
+    public func apply(finals: [AlertFinalRecord]) throws -> Int {
+        try write { db in
+            var changed = 0
+            for f in finals where f.state == DeliveryState.sent.rawValue || f.state == DeliveryState.dead.rawValue {
+                try db.execute(sql: """
+                    INSERT INTO alertOutbox (id, projectId, channel, resultId, payload, createdAt, state, attempts, nextAttemptAt, lastAnswer, updatedAt, finishedBy)
+                    VALUES (?, ?, ?, NULL, NULL, ?, ?, ?, NULL, ?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET state = excluded.state, attempts = MAX(alertOutbox.attempts, excluded.attempts),
+                        nextAttemptAt = NULL, lastAnswer = excluded.lastAnswer, updatedAt = excluded.updatedAt, finishedBy = excluded.finishedBy
+                    WHERE alertOutbox.state NOT IN ('sent', 'dead')
+                    """, arguments: [f.id, f.projectId, String(f.channel.prefix(300)), f.updatedAt, f.state, max(0, f.attempts),
+                                     f.lastAnswer.map { String($0.prefix(500)) }, f.updatedAt, f.finishedBy.map { String($0.prefix(200)) }])
+                changed += db.changesCount
+            }
+            return changed
+        }
+    }
+
+    /// Whether an owner's final record for the entry is here.
+    public func alertFinished(id: String) throws -> Bool {
+        try read { db in try Bool.fetchOne(db, sql: "SELECT state IN ('sent', 'dead') FROM alertOutbox WHERE id = ?", arguments: [id]) ?? false }
+    }
+
+    /// The history, newest first: entries with a payload (those raised here), filtered.
+    public func alerts(project: String? = nil, channels: [String]? = nil, state: String? = nil, before: Int64? = nil, limit: Int) throws -> [AlertOutboxRow] {
+        try read { db in
+            var clauses = ["payload IS NOT NULL"]
+            var args: [(any DatabaseValueConvertible)?] = []
+            if let project { clauses.append("projectId = ?"); args.append(project) }
+            if let channels {
+                guard !channels.isEmpty else { return [] }
+                clauses.append("channel IN (\(channels.map { _ in "?" }.joined(separator: ", ")))")
+                args += channels.map { $0 as (any DatabaseValueConvertible)? }
+            }
+            if let state { clauses.append("state = ?"); args.append(state) }
+            if let before { clauses.append("createdAt < ?"); args.append(before) }
+            args.append(limit)
+            return try AlertOutboxRow.fetchAll(db, sql: "SELECT * FROM alertOutbox WHERE \(clauses.joined(separator: " AND ")) ORDER BY createdAt DESC, id LIMIT ?",
+                                               arguments: StatementArguments(args))
+        }
+    }
+
+    public func alert(id: String) throws -> AlertOutboxRow? { try read { try AlertOutboxRow.fetchOne($0, key: id) } }
+
+    /// Unfinished and dead entries, for the metrics.
+    public func alertCounts() throws -> [String: Int] {
+        try read { db in
+            var out: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) FROM alertOutbox GROUP BY state") { out[row[0]] = row[1] }
+            return out
+        }
+    }
+}
