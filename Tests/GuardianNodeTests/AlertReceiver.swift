@@ -13,6 +13,8 @@ final class AlertReceiver: Sendable {
         var name: String
         var headers: [String: String]
         var body: Data
+        /// What the receiver answered.
+        var status = 0
         var json: [String: Any] { ((try? JSONSerialization.jsonObject(with: body)) as? [String: Any]) ?? [:] }
     }
     struct Answer: Sendable {
@@ -43,13 +45,13 @@ final class AlertReceiver: Sendable {
             var headers: [String: String] = [:]
             for f in request.headers { headers[f.name.canonicalName.lowercased()] = f.value } // keyed lowercase
             let answer: Answer = r.state.withLock { s in
-                s.received.append(Received(name: name, headers: headers, body: Data(buffer: body)))
+                var a = s.always[name] ?? Answer(status: 200)
                 if var list = s.scripts[name], !list.isEmpty {
-                    let a = list.removeFirst()
+                    a = list.removeFirst()
                     s.scripts[name] = list
-                    return a
                 }
-                return s.always[name] ?? Answer(status: 200)
+                s.received.append(Received(name: name, headers: headers, body: Data(buffer: body), status: a.status))
+                return a
             }
             if answer.delay > .zero { try await Task.sleep(for: answer.delay) }
             var h = HTTPFields()

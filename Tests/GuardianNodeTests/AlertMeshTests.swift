@@ -1,0 +1,81 @@
+import Foundation
+import GuardianCrypto
+import GuardianTestKit
+import Testing
+
+/// Alerts on a three-agent mesh where every agent owns the project: the primary sends each message
+/// once and its final record reaches the other owners; when the primary dies while its receiver
+/// is failing, the next owner sends the same message, with the same delivery id, once.
+@Suite(.serialized) struct AlertMeshTests {
+    static func history(_ a: AgentProcess, channel: String) async throws -> [[String: Any]] {
+        let r = try await a.request("GET", "/v1/notifications?channel=\(channel)")
+        guard r.status == 200, let list = r.json["notifications"] as? [[String: Any]] else { throw FixtureError(message: "history: \(r.status) \(r.text)") }
+        return list
+    }
+
+    @Test func theOwnersSendOnceAndTheNextOwnerTakesOverFromADeadPrimary() async throws {
+        let receiver = try await AlertReceiver.start()
+        defer { receiver.stop() }
+        let env = AlertDeliveryIntegrationTests.env.merging(["GUARDIAN_REPLICATION_FACTOR": "3", "GUARDIAN_ALERT_GRACE_SECONDS": "2"]) { _, new in new }
+        let agents = try await AttackKit.threeAgents(key: ClusterKeyring.generate(), env: env)
+        defer { for a in agents.values { a.stop(signal: SIGKILL) } }
+        let alpha = try #require(agents["alpha"])
+        let repo = try AgentIntegrationTests.fixture()
+        let made = try await alpha.json("POST", "/v1/projects", ["repositoryUrl": repo.path, "name": "meshed", "team": "t"])
+        let id = try #require(made.json["id"] as? String, "\(made.text)")
+        for a in agents.values { _ = try await a.waitForResult(project: id) }
+        let owners = try #require(try await alpha.request("GET", "/v1/projects/\(id)/owners").json["owners"] as? [String])
+        #expect(owners.count == 3)
+        let primary = try #require(agents[owners[0]]), standby = try #require(agents[owners[1]]), last = try #require(agents[owners[2]])
+        #expect(try await alpha.json("POST", "/v1/teams/t/channels", ["name": "mesh", "kind": "webhook", "url": receiver.url("mesh"),
+                                                                       "frequency": "immediate", "events": ["finding.new"]]).status == 201)
+        for a in agents.values {
+            try await eventually("the channel reaches every node", timeout: 20) {
+                (try await a.request("GET", "/v1/teams/t/channels").json["channels"] as? [[String: Any]])?.count == 1
+            }
+        }
+
+        // fault-free: one message, recorded sent by the primary on every owner
+        try repo.write("app/one.py", "import os\n\n\ndef one(cmd):\n    \"\"\"One.\"\"\"\n    os.system(cmd)\n")
+        _ = try repo.commit("feat: one")
+        try await DismissalTests.audit(primary, id)
+        try await eventually("the receiver gets the message", timeout: 20) { receiver.received("mesh").count == 1 }
+        let first = try #require(receiver.received("mesh").first?.headers["x-guardian-delivery"])
+        for a in [primary, standby, last] {
+            try await eventually("every owner records the message sent by the primary", timeout: 20) {
+                let h = try await Self.history(a, channel: "t.mesh")
+                return h.count == 1 && h[0]["delivery"] as? String == first && h[0]["state"] as? String == "sent" && h[0]["finishedBy"] as? String == owners[0]
+            }
+        }
+        try await holds("no owner sends it again", for: 3) { receiver.received("mesh").count == 1 }
+
+        // the primary's receiver fails; the primary dies while retrying; the next owner sends the same message once
+        receiver.always("mesh", .init(status: 503))
+        try repo.write("app/two.py", "import os\n\n\ndef two(cmd):\n    \"\"\"Two.\"\"\"\n    os.system(cmd)\n")
+        _ = try repo.commit("feat: two")
+        try await DismissalTests.audit(primary, id)
+        try await eventually("the primary tries and fails", timeout: 20) { receiver.received("mesh").count >= 2 }
+        let second = try #require(receiver.received("mesh").last?.headers["x-guardian-delivery"])
+        #expect(second != first)
+        try await eventually("every owner holds the second message", timeout: 20) {
+            for a in [standby, last] where try await Self.history(a, channel: "t.mesh").count != 2 { return false }
+            return true
+        }
+        primary.stop(signal: SIGKILL)
+        receiver.always("mesh", .init(status: 200))
+        try await eventually("the next owner sends it after the grace", timeout: 60) {
+            try await Self.history(standby, channel: "t.mesh").first { $0["delivery"] as? String == second }?["state"] as? String == "sent"
+        }
+        let sent = try #require(try await Self.history(standby, channel: "t.mesh").first { $0["delivery"] as? String == second })
+        #expect(sent["finishedBy"] as? String == owners[1], "\(sent)")
+        try await eventually("the last owner learns it was sent", timeout: 20) {
+            try await Self.history(last, channel: "t.mesh").first { $0["delivery"] as? String == second }?["finishedBy"] as? String == owners[1]
+        }
+        // every request carried one of the two delivery ids, and the second was accepted exactly once
+        let all = receiver.received("mesh").compactMap { $0.headers["x-guardian-delivery"] }
+        #expect(Set(all) == [first, second])
+        let accepted = { receiver.received("mesh").filter { $0.headers["x-guardian-delivery"] == second && $0.status == 200 }.count }
+        #expect(accepted() == 1)
+        try await holds("the last owner does not send it too", for: 6) { accepted() == 1 }
+    }
+}
