@@ -13,7 +13,8 @@ struct Guardian: AsyncParsableCommand {
         subcommands: [AuditCommand.self, AgentCommand.self, ProjectsCommand.self, StatusCommand.self, ResultsCommand.self,
                       VerifyCommand.self, IdentityCommand.self, KeygenCommand.self, MembersCommand.self, JoinCommand.self,
                       LeaveCommand.self, ForceLeaveCommand.self, KeysCommand.self, ExportCommand.self, ImportCommand.self,
-                      DismissCommand.self, DismissalsCommand.self, RulesCommand.self, FunctionsCommand.self])
+                      DismissCommand.self, DismissalsCommand.self, ChannelsCommand.self, NotificationsCommand.self, RulesCommand.self,
+                      FunctionsCommand.self])
 
     /// Runs the command and maps errors to exit code 2 with a one-line reason.
     static func mainEntry() async {

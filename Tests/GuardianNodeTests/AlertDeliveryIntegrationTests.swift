@@ -127,6 +127,21 @@ import Testing
         let goneTest = try await agent.request("POST", "/v1/teams/t/channels/gone/test")
         #expect(goneTest.json["delivered"] as? Bool == false && goneTest.json["outcome"] as? String == "rejected", "\(goneTest.text)")
 
+        // the CLI
+        let cli = { (args: [String]) throws -> CommandResult in try MeshIntegrationTests.cli(agent, args) }
+        let list = try cli(["channels", "list", "t"])
+        #expect(list.status == 0 && list.stdout.contains("flaky") && list.stdout.contains("127.0.0.1 (signed)") && !list.stdout.contains("/hooks/"), "\(list.stdout)")
+        let tested = try cli(["channels", "test", "t", "slack"])
+        #expect(tested.status == 0 && tested.stdout.contains("delivered: HTTP 200"), "\(tested.stdout) \(tested.stderr)")
+        let failed = try cli(["channels", "test", "t", "gone"])
+        #expect(failed.status == 1 && failed.stdout.contains("not delivered (rejected): HTTP 404"), "\(failed.stdout)")
+        let historyCLI = try cli(["notifications", "--channel", "t.flaky"])
+        #expect(historyCLI.status == 0 && historyCLI.stdout.contains("sent") && historyCLI.stdout.contains("3 attempts · HTTP 200: ok"), "\(historyCLI.stdout)")
+        let added = try cli(["channels", "add", "t", "ops", "--kind", "email", "--to", "ops@example.test", "--frequency", "daily"])
+        #expect(added.status == 0 && added.stdout.contains("added email channel t.ops (ops@example.test, daily)"), "\(added.stdout) \(added.stderr)")
+        let removed = try cli(["channels", "remove", "t", "ops"])
+        #expect(removed.status == 0, "\(removed.stderr)")
+
         // changed and removed
         let patched = try await agent.json("PATCH", "/v1/teams/t/channels/hook", ["secret": NSNull(), "minSeverity": "high"], token: maintainer.secret)
         #expect(patched.status == 200 && patched.json["hasSecret"] as? Bool == false && patched.json["minSeverity"] as? String == "high", "\(patched.text)")
