@@ -36,6 +36,21 @@ public struct AlertOutboxRow: Codable, Sendable, Equatable, FetchableRecord, Per
         self.lastAnswer = lastAnswer; self.updatedAt = updatedAt; self.finishedBy = finishedBy
     }
 
+    /// Writes rows raised here: a row already here is kept, except that one holding only another
+    /// owner's final record (it arrived before the result) gets its message, and keeps its state.
+    static func write(_ rows: [AlertOutboxRow], _ db: Database) throws {
+        for r in rows {
+            try db.execute(sql: """
+                INSERT INTO alertOutbox (id, projectId, channel, resultId, payload, createdAt, state, attempts, nextAttemptAt, lastAnswer, updatedAt, finishedBy)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET projectId = excluded.projectId, resultId = excluded.resultId, payload = excluded.payload,
+                    createdAt = excluded.createdAt
+                WHERE alertOutbox.payload IS NULL
+                """, arguments: [r.id, r.projectId, r.channel, r.resultId, r.payload, r.createdAt, r.state, r.attempts, r.nextAttemptAt,
+                                 r.lastAnswer, r.updatedAt, r.finishedBy])
+        }
+    }
+
     public var deliveryState: DeliveryState { DeliveryState(rawValue: state) ?? .queued }
 
     /// The pure core's view of the row.
@@ -82,7 +97,7 @@ public struct AlertFinalRecord: Codable, Sendable, Equatable {
 extension Store {
     /// Rows raised by no result (a failed audit, a test): each written once by its id.
     public func insert(alerts rows: [AlertOutboxRow]) throws {
-        try write { db in for r in rows { try r.insert(db, onConflict: .ignore) } }
+        try write { db in try AlertOutboxRow.write(rows, db) }
     }
 
     /// Entries this node may have to send: not final, due by `now`, oldest first.

@@ -234,7 +234,7 @@ extension Store {
                 finding.text(9, f.message); finding.text(10, f.fingerprint); finding.int(11, f.isNew ? 1 : 0)
                 try finding.step(db)
             }
-            for row in outbox[r.id] ?? [] { try row.insert(db, onConflict: .ignore) }
+            if let rows = outbox[r.id] { try AlertOutboxRow.write(rows, db) }
             latest[r.projectId] = max(latest[r.projectId] ?? r.createdAt, r.createdAt)
         }
         for (id, time) in latest {
