@@ -9,6 +9,8 @@ public enum AlertEventKind: String, Sendable, Codable, CaseIterable {
     case auditError = "audit.error"
     /// `guardian channels test`: no channel subscribes to it.
     case test
+    /// A weekly digest's line on a project's score trend (not an event a channel subscribes to).
+    case trend = "score.trend"
 }
 
 /// One audit event: what happened to which project, with what a message shows.

@@ -95,7 +95,7 @@ extension RegistryRules {
         guard !c.events.isEmpty, c.events.count <= 16, Set(c.events).count == c.events.count else {
             throw InvalidRecord("a channel names its events once each, at least one")
         }
-        for e in c.events where AlertEventKind(rawValue: e) == nil || e == AlertEventKind.test.rawValue {
+        for e in c.events where !AlertChannel.defaultEvents.contains(e) {
             throw InvalidRecord("'\(e.prefix(40))' is not an event: \(AlertChannel.defaultEvents.joined(separator: ", "))")
         }
         guard Severity(rawValue: c.minSeverity) != nil else { throw InvalidRecord("minSeverity is one of critical, high, medium, low, info") }

@@ -27,13 +27,17 @@ public struct AlertOutboxRow: Codable, Sendable, Equatable, FetchableRecord, Per
     public var updatedAt: Int64
     /// The node that recorded the final state.
     public var finishedBy: String?
+    /// A held event's digest period (`DigestPeriod`); its `nextAttemptAt` is the period's end.
+    public var digest: String?
+    /// When a held event reached the channel's owners (nil: not yet, or not this node's to forward).
+    public var forwardedAt: Int64?
 
     public init(id: String, projectId: String?, channel: String, resultId: String?, payload: String?, createdAt: Int64,
                 state: DeliveryState = .queued, attempts: Int = 0, nextAttemptAt: Int64? = nil, lastAnswer: String? = nil,
-                updatedAt: Int64, finishedBy: String? = nil) {
+                updatedAt: Int64, finishedBy: String? = nil, digest: String? = nil, forwardedAt: Int64? = nil) {
         self.id = id; self.projectId = projectId; self.channel = channel; self.resultId = resultId; self.payload = payload
         self.createdAt = createdAt; self.state = state.rawValue; self.attempts = attempts; self.nextAttemptAt = nextAttemptAt
-        self.lastAnswer = lastAnswer; self.updatedAt = updatedAt; self.finishedBy = finishedBy
+        self.lastAnswer = lastAnswer; self.updatedAt = updatedAt; self.finishedBy = finishedBy; self.digest = digest; self.forwardedAt = forwardedAt
     }
 
     /// Writes rows raised here: a row already here is kept, except that one holding only another
@@ -41,13 +45,14 @@ public struct AlertOutboxRow: Codable, Sendable, Equatable, FetchableRecord, Per
     static func write(_ rows: [AlertOutboxRow], _ db: Database) throws {
         for r in rows {
             try db.execute(sql: """
-                INSERT INTO alertOutbox (id, projectId, channel, resultId, payload, createdAt, state, attempts, nextAttemptAt, lastAnswer, updatedAt, finishedBy)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO alertOutbox (id, projectId, channel, resultId, payload, createdAt, state, attempts, nextAttemptAt, lastAnswer, updatedAt,
+                                         finishedBy, digest, forwardedAt)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET projectId = excluded.projectId, resultId = excluded.resultId, payload = excluded.payload,
-                    createdAt = excluded.createdAt
+                    createdAt = excluded.createdAt, digest = excluded.digest
                 WHERE alertOutbox.payload IS NULL
                 """, arguments: [r.id, r.projectId, r.channel, r.resultId, r.payload, r.createdAt, r.state, r.attempts, r.nextAttemptAt,
-                                 r.lastAnswer, r.updatedAt, r.finishedBy])
+                                 r.lastAnswer, r.updatedAt, r.finishedBy, r.digest, r.forwardedAt])
         }
     }
 
@@ -149,9 +154,66 @@ extension Store {
         }
     }
 
+    /// Held events this node has not forwarded to their channel's owners yet.
+    public func unforwardedHeld(limit: Int) throws -> [AlertOutboxRow] {
+        try read { db in
+            try AlertOutboxRow.fetchAll(db, sql: "SELECT * FROM alertOutbox WHERE state = 'held' AND forwardedAt IS NULL ORDER BY createdAt, id LIMIT ?",
+                                        arguments: [limit])
+        }
+    }
+
+    public func markForwarded(_ ids: [String], at time: Int64) throws {
+        try write { db in
+            for id in ids { try db.execute(sql: "UPDATE alertOutbox SET forwardedAt = ? WHERE id = ? AND forwardedAt IS NULL", arguments: [time, id]) }
+        }
+    }
+
+    /// Held events whose period ended by `before`, oldest first.
+    public func heldDue(before: Int64, limit: Int) throws -> [AlertOutboxRow] {
+        try read { db in
+            try AlertOutboxRow.fetchAll(db, sql: "SELECT * FROM alertOutbox WHERE state = 'held' AND nextAttemptAt <= ? ORDER BY nextAttemptAt, createdAt, id LIMIT ?",
+                                        arguments: [before, limit])
+        }
+    }
+
+    /// Writes a channel's digest and marks the events in it digested, in one transaction; events
+    /// whose digest was already written (they arrived late) move to the next period instead.
+    /// Returns whether the digest is new here.
+    @discardableResult
+    public func digest(_ row: AlertOutboxRow, items: [String], late: [(id: String, nextEnd: Int64)], now: Int64) throws -> Bool {
+        try write { db in
+            let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM alertOutbox WHERE id = ?", arguments: [row.id]) ?? false
+            if !exists { try AlertOutboxRow.write([row], db) }
+            for id in items {
+                try db.execute(sql: "UPDATE alertOutbox SET state = 'digested', lastAnswer = ?, updatedAt = ? WHERE id = ? AND state = 'held'",
+                               arguments: ["in \(row.id)", now, id])
+            }
+            for l in late {
+                try db.execute(sql: "UPDATE alertOutbox SET nextAttemptAt = ?, updatedAt = ? WHERE id = ? AND state = 'held'", arguments: [l.nextEnd, now, l.id])
+            }
+            return !exists
+        }
+    }
+
+    /// Held events this node does not send a digest for, once their period is over: they went to the
+    /// channel's owners, which do.
+    public func markDigested(_ ids: [String], answer: String, now: Int64) throws {
+        try write { db in
+            for id in ids {
+                try db.execute(sql: "UPDATE alertOutbox SET state = 'digested', lastAnswer = ?, updatedAt = ? WHERE id = ? AND state = 'held'",
+                               arguments: [answer, now, id])
+            }
+        }
+    }
+
+    /// Whether a row (a digest) is here.
+    public func hasAlert(id: String) throws -> Bool {
+        try read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM alertOutbox WHERE id = ?", arguments: [id]) ?? false }
+    }
+
     /// Whether an owner's final record for the entry is here.
     public func alertFinished(id: String) throws -> Bool {
-        try read { db in try Bool.fetchOne(db, sql: "SELECT state IN ('sent', 'dead') FROM alertOutbox WHERE id = ?", arguments: [id]) ?? false }
+        try read { db in try Bool.fetchOne(db, sql: "SELECT state IN ('sent', 'dead', 'digested') FROM alertOutbox WHERE id = ?", arguments: [id]) ?? false }
     }
 
     /// The history, newest first: entries with a payload (those raised here), filtered.

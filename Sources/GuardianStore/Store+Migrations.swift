@@ -202,7 +202,9 @@ extension Store {
                     nextAttemptAt INTEGER,
                     lastAnswer TEXT,
                     updatedAt INTEGER NOT NULL,
-                    finishedBy TEXT
+                    finishedBy TEXT,
+                    digest TEXT,
+                    forwardedAt INTEGER
                 );
                 CREATE INDEX alertOutbox_due ON alertOutbox(state, nextAttemptAt);
                 CREATE INDEX alertOutbox_created ON alertOutbox(createdAt);

@@ -78,4 +78,39 @@ import Testing
         #expect(accepted() == 1)
         try await holds("the last owner does not send it too", for: 6) { accepted() == 1 }
     }
+
+    @Test func heldEventsReachTheChannelsOwnerWhenItIsAnotherNode() async throws {
+        let receiver = try await AlertReceiver.start()
+        defer { receiver.stop() }
+        let agents = try await AttackKit.threeAgents(key: ClusterKeyring.generate(), env: AlertDeliveryIntegrationTests.env)
+        defer { for a in agents.values { a.stop(signal: SIGKILL) } }
+        let alpha = try #require(agents["alpha"])
+        let repo = try AgentIntegrationTests.fixture()
+        let made = try await alpha.json("POST", "/v1/projects", ["repositoryUrl": repo.path, "name": "digested", "team": "t"])
+        let id = try #require(made.json["id"] as? String, "\(made.text)")
+        let (owner, ownerName, _) = try await AttackKit.owner(of: id, in: agents)
+        _ = try await owner.waitForResult(project: id)
+        // a channel whose ring owner is not the project's (RF 1: one owner each)
+        var name = "", channelOwner = ""
+        for n in 1...30 {
+            let o = try await alpha.request("GET", "/v1/ring/owners?key=channel:t.daily\(n)").json["primary"] as? String ?? ""
+            if o != ownerName { name = "daily\(n)"; channelOwner = o; break }
+        }
+        let digestOwner = try #require(agents[channelOwner], "a channel owned by another node")
+        #expect(try await alpha.json("POST", "/v1/teams/t/channels", ["name": name, "kind": "webhook", "url": receiver.url("d"), "frequency": "daily"]).status == 201)
+        try await eventually("the channel reaches the project's owner", timeout: 20) {
+            (try await owner.request("GET", "/v1/teams/t/channels").json["channels"] as? [[String: Any]])?.count == 1
+        }
+        try repo.write("app/three.py", "import os\n\n\ndef three(cmd):\n    \"\"\"Three.\"\"\"\n    os.system(cmd)\n")
+        _ = try repo.commit("feat: three")
+        try await DismissalTests.audit(owner, id)
+        let held = try #require(try await Self.history(owner, channel: "t.\(name)").first)
+        #expect(held["state"] as? String == "held", "\(held)")
+        let dayEnd = (floor(Date().timeIntervalSince1970 / 86_400) + 1) * 86_400
+        #expect(held["nextAttemptAt"] as? Double == dayEnd, "held until the end of the UTC day: \(held)")
+        try await eventually("the channel's owner holds the event for its digest", timeout: 20) {
+            try await Self.history(digestOwner, channel: "t.\(name)").first { $0["delivery"] as? String == held["delivery"] as? String }?["state"] as? String == "held"
+        }
+        try await holds("nothing is sent before the day ends", for: 2) { receiver.all.isEmpty }
+    }
 }

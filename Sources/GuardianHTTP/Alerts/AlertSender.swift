@@ -29,8 +29,16 @@ public final class AlertSender: Service, Sendable {
     let slots: Int
     private let inFlight = Mutex<Set<String>>([])
     private let rng = Mutex(SystemRandomNumberGenerator())
+    /// Milliseconds since 1970 (a test moves it to a period's end).
+    let clock: @Sendable () -> Int64
+    /// A digest is built this long after its period ends, so that the events of the period's last
+    /// results reach the channel's owners first (a standby forwards after up to two graces).
+    var settle: Millis { 3 * plan.grace }
+    private let lastDigestCheck = Mutex<Int64>(0)
 
-    public init(api: API, logger: Logger, interval: Duration = .milliseconds(200), slots: Int = 16) throws {
+    public init(api: API, logger: Logger, interval: Duration = .milliseconds(200), slots: Int = 16,
+                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) throws {
+        self.clock = clock
         let c = api.node.config
         self.api = api
         self.logger = logger
@@ -43,22 +51,34 @@ public final class AlertSender: Service, Sendable {
 
     var store: Store { api.node.store }
     var nodeName: String { api.node.config.name }
-    static func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
-
     public func run() async throws {
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                for row in await due() { group.addTask { await self.attempt(row) } }
+                await tick(group: &group)
                 try? await Task.sleep(for: interval)
             }
         }
+    }
+
+    /// One round: due messages started, held events forwarded, and (every few seconds) the digests
+    /// whose period is over built.
+    func tick(group: inout DiscardingTaskGroup) async {
+        for row in await due() { group.addTask { await self.attempt(row) } }
+        let now = clock()
+        guard lastDigestCheck.withLock({ last in
+            guard now - last >= 2_000 else { return false }
+            last = now
+            return true
+        }) else { return }
+        await forwardHeld(now: now)
+        await buildDigests(now: now)
     }
 
     /// The entries this node should attempt now, claimed as in flight (at most `slots` at once).
     func due() async -> [AlertOutboxRow] {
         let free = slots - inFlight.withLock { $0.count }
         guard free > 0 else { return [] }
-        let now = Self.nowMs()
+        let now = clock()
         let rows: [AlertOutboxRow]
         do { rows = try store.dueAlerts(now: now, limit: 256) } catch {
             logger.error("could not read the alert outbox", metadata: ["error": "\(error)"])
@@ -68,7 +88,7 @@ public final class AlertSender: Service, Sendable {
         var expired: [AlertOutboxRow] = []
         for row in rows where out.count < free {
             guard !inFlight.withLock({ $0.contains(row.id) }) else { continue }
-            let owners = await owners(of: row.projectId)
+            let owners = await owners(of: row)
             guard let rank = SenderPlan.rank(of: nodeName, owners: owners) else { continue }
             let gone = await goneFor(owners)
             if plan.shouldSend(row.entry, rank: rank, now: now, delivered: false, goneFor: { r in gone[owners[r]] }) {
@@ -87,11 +107,11 @@ public final class AlertSender: Service, Sendable {
         return out
     }
 
-    /// Intended owners (a failed member keeps its rank until it leaves): the plan's ranks.
-    func owners(of project: String?) async -> [String] {
-        guard let project else { return [nodeName] }
+    /// Intended owners (a failed member keeps its rank until it leaves): the plan's ranks. A
+    /// message of a project is its owners'; a digest is its channel's owners'.
+    func owners(of row: AlertOutboxRow) async -> [String] {
         guard let mesh = api.mesh else { return [nodeName] }
-        return await mesh.intendedOwners(of: project)
+        return await mesh.intendedOwners(of: row.projectId ?? AlertDigest.ringKey(channel: row.channel))
     }
 
     func goneFor(_ owners: [String]) async -> [String: Millis] {
@@ -105,7 +125,7 @@ public final class AlertSender: Service, Sendable {
         // an owner's final record may have arrived since the entry was read
         if (try? store.alertFinished(id: row.id)) == true { return }
         let (outcome, answer) = await deliver(row)
-        let now = Self.nowMs()
+        let now = clock()
         let entry = rng.withLock { policy.after(row.entry, outcome, answer: answer, now: now, using: &$0) }
         let updated = row.with(entry, now: now, by: nodeName)
         do { try store.update(alert: updated) } catch {
@@ -141,24 +161,112 @@ public final class AlertSender: Service, Sendable {
     /// Tells the project's other owners (alive ones; a failed one learns nothing and, as a
     /// standby, waits its grace) that the entry is final.
     func pushFinal(_ row: AlertOutboxRow) async {
-        guard let mesh = api.mesh, let project = row.projectId else { return }
-        let others = await mesh.intendedOwners(of: project).filter { $0 != nodeName }
-        guard !others.isEmpty, let body = try? JSONEncoder().encode([AlertFinalRecord(row)]) else { return }
+        guard api.mesh != nil, let body = try? JSONEncoder().encode([AlertFinalRecord(row)]) else { return }
+        let others = await owners(of: row).filter { $0 != nodeName }
+        _ = await post(body, to: others, path: API.alertFinalsPath)
+    }
+
+    /// POSTs `body` to each named member under a member claim; the members that answered 2xx.
+    func post(_ body: Data, to members: [String], path: String) async -> Set<String> {
+        guard let mesh = api.mesh, !members.isEmpty else { return [] }
         let addresses = await mesh.httpAddresses()
-        await withDiscardingTaskGroup { group in
-            for o in others {
+        return await withTaskGroup(of: String?.self) { group in
+            for o in members {
                 guard let address = addresses[o] else { continue }
                 group.addTask {
                     do {
-                        let answer = try await self.api.send(method: "POST", path: API.alertFinalsPath, headers: [("Content-Type", "application/json")],
+                        let answer = try await self.api.send(method: "POST", path: path, headers: [("Content-Type", "application/json")],
                                                              body: ByteBuffer(bytes: body), caller: .member, to: o, at: address, via: mesh)
-                        if answer.response.status.code >= 300 {
-                            self.logger.debug("an owner refused an alert's final record", metadata: ["owner": "\(o)", "status": "\(answer.response.status.code)"])
-                        }
+                        if answer.response.status.code < 300 { return o }
+                        self.logger.debug("a member refused an alert record", metadata: ["member": "\(o)", "path": "\(path)", "status": "\(answer.response.status.code)"])
                     } catch {
-                        self.logger.debug("could not tell an owner an alert is final", metadata: ["owner": "\(o)", "error": "\(error)"])
+                        self.logger.debug("could not reach a member with an alert record", metadata: ["member": "\(o)", "path": "\(path)", "error": "\(error)"])
                     }
+                    return nil
                 }
+            }
+            var acked: Set<String> = []
+            for await o in group { if let o { acked.insert(o) } }
+            return acked
+        }
+    }
+
+    // MARK: digests
+
+    /// Held events go to their channel's owners, which send its digests: by the project's primary
+    /// at once, by a standby once the owners before it look gone (as messages are sent). An event
+    /// counts as forwarded once every other channel owner has it or looks gone.
+    func forwardHeld(now: Int64) async {
+        let rows: [AlertOutboxRow]
+        do { rows = try store.unforwardedHeld(limit: 500) } catch { return }
+        for (channel, group) in Dictionary(grouping: rows, by: \.channel) {
+            var mine: [AlertOutboxRow] = []
+            for row in group {
+                let owners = await owners(of: row)
+                guard let rank = SenderPlan.rank(of: nodeName, owners: owners) else { continue }
+                let gone = await goneFor(owners)
+                var entry = row.entry
+                entry.state = .queued
+                entry.nextAttemptAt = nil
+                if plan.shouldSend(entry, rank: rank, now: now, delivered: false, goneFor: { gone[owners[$0]] }) { mine.append(row) }
+            }
+            guard !mine.isEmpty else { continue }
+            let channelOwners = api.mesh == nil ? [nodeName] : await api.mesh!.intendedOwners(of: AlertDigest.ringKey(channel: channel))
+            let others = channelOwners.filter { $0 != nodeName }
+            var done = true
+            if !others.isEmpty, let body = try? JSONEncoder().encode(mine) {
+                let acked = await post(body, to: others, path: API.alertHeldPath)
+                let gone = await goneFor(others)
+                done = others.allSatisfy { acked.contains($0) || gone[$0] != nil }
+            }
+            if done { try? store.markForwarded(mine.map(\.id), at: now) }
+        }
+    }
+
+    /// The digests whose period ended at least `settle` ago, built by each of the channel's owners
+    /// (the same id on each: only one sends, as with messages). Events that reach an owner after it
+    /// built the period's digest go into the next one.
+    func buildDigests(now: Int64) async {
+        let rows: [AlertOutboxRow]
+        do { rows = try store.heldDue(before: now - settle, limit: 5_000) } catch { return }
+        let groups = Dictionary(grouping: rows) { "\($0.channel)\u{0}\($0.digest ?? "")\u{0}\($0.nextAttemptAt ?? 0)" }
+        for items in groups.values {
+            let first = items[0]
+            guard let end = first.nextAttemptAt else { continue }
+            let ids = items.map(\.id)
+            guard let period = first.digest.flatMap(DigestPeriod.init(rawValue:)),
+                  let channel = try? api.node.registry.channel(id: first.channel) else {
+                try? store.markDigested(ids, answer: "no digest: the channel no longer exists", now: now)
+                continue
+            }
+            let channelOwners = api.mesh == nil ? [nodeName] : await api.mesh!.intendedOwners(of: AlertDigest.ringKey(channel: channel.id))
+            guard channelOwners.contains(nodeName) else {
+                // another node's digest: what this node held went there
+                let forwarded = items.filter { $0.forwardedAt != nil }.map(\.id)
+                try? store.markDigested(forwarded, answer: "forwarded to the channel's owners for its digest", now: now)
+                continue
+            }
+            let start = end - period.length
+            let id = period.deliveryID(channel: channel.id, start: start)
+            if (try? store.hasAlert(id: id)) == true {
+                _ = try? store.digest(AlertOutboxRow(id: id, projectId: nil, channel: channel.id, resultId: nil, payload: nil, createdAt: end, updatedAt: now),
+                                      items: [], late: ids.map { ($0, end + period.length) }, now: now)
+                continue
+            }
+            let projects: [(id: String, name: String, summary: ProjectSummary?)]
+            if period == .weekly {
+                let summaries = (try? store.summaries()) ?? [:]
+                projects = ((try? store.projects()) ?? []).filter { $0.team == channel.team }.map { ($0.id, $0.name, summaries[$0.id]) }
+            } else {
+                projects = []
+            }
+            let link = api.node.config.publicURL.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/ui/teams/\(channel.team)" }
+            let payload = AlertDigest.payload(channel: channel, period: period, start: start, held: items.compactMap { AlertPayload.decode($0.payload) },
+                                              projects: projects, link: link)
+            var row = AlertOutboxRow(id: id, projectId: nil, channel: channel.id, resultId: nil, payload: payload.encoded, createdAt: end, updatedAt: now)
+            row.digest = period.rawValue
+            do { try store.digest(row, items: ids, late: [], now: now) } catch {
+                logger.error("could not write a digest", metadata: ["channel": "\(channel.id)", "error": "\(error)"])
             }
         }
     }

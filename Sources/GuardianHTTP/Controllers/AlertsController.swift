@@ -248,6 +248,7 @@ struct AlertsController {
 
 extension API {
     static let alertFinalsPath = "/v1/alerts/finals"
+    static let alertHeldPath = "/v1/alerts/held"
 
     var alertTargets: AlertTargets { AlertTargets(allowPrivate: node.config.alertAllowPrivateTargets) }
 
@@ -265,6 +266,31 @@ extension API {
             }
             guard finals.count <= 1_000 else { throw APIError(.contentTooLarge, "too_many", "at most 1,000 records at once") }
             try node.store.apply(finals: finals)
+            return Response(status: .noContent)
+        }
+        // events held for a digest, from the project's owner that raised them, for this channel owner
+        router.post(RouterPath(Self.alertHeldPath)) { request, context -> Response in
+            guard let claim = context.forwarded, claim.caller == .member else {
+                throw APIError(.unauthorized, "unauthorized", "only a member of this mesh forwards held events")
+            }
+            let body = try await request.body.collect(upTo: node.config.maxBodyBytes)
+            let rows: [AlertOutboxRow]
+            do { rows = try JSONDecoder().decode([AlertOutboxRow].self, from: Data(buffer: body)) } catch {
+                throw APIError(.badRequest, "invalid_json", "the body is not a list of held events")
+            }
+            guard rows.count <= 1_000 else { throw APIError(.contentTooLarge, "too_many", "at most 1,000 events at once") }
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let held = try rows.map { r -> AlertOutboxRow in
+                guard r.state == DeliveryState.held.rawValue, r.digest.flatMap(DigestPeriod.init(rawValue:)) != nil, r.nextAttemptAt != nil,
+                      Identifier.isValid(r.id), r.channel.utf8.count <= 300, (r.payload?.utf8.count ?? 0) <= 65_536 else {
+                    throw APIError(.badRequest, "invalid_record", "a held event has state held, a digest period and its end")
+                }
+                var r = r
+                r.forwardedAt = now // this node does not forward it again
+                r.attempts = 0; r.lastAnswer = nil; r.finishedBy = nil
+                return r
+            }
+            try node.store.insert(alerts: held)
             return Response(status: .noContent)
         }
     }

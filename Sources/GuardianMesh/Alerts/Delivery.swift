@@ -18,9 +18,10 @@ public enum AttemptOutcome: Sendable, Equatable {
 }
 
 /// The state of an outbox entry, as the history API shows it. `expired`: a standby's copy that it
-/// never had to send and that no owner's final record reached within `SenderPlan.maxAge`.
+/// never had to send and that no owner's final record reached within `SenderPlan.maxAge`. `held`:
+/// an event waiting for its channel's digest; `digested`: gathered into one (its id in the answer).
 public enum DeliveryState: String, Sendable, Codable, Equatable, CaseIterable {
-    case queued, retrying, sent, dead, expired
+    case queued, retrying, sent, dead, expired, held, digested
 }
 
 /// One message in the outbox.
@@ -48,7 +49,7 @@ public struct OutboxEntry: Sendable, Equatable, Codable {
         return "evt-" + String(repeating: "0", count: 16 - hex.count) + hex
     }
 
-    public var isFinished: Bool { state == .sent || state == .dead || state == .expired }
+    public var isFinished: Bool { state == .sent || state == .dead || state == .expired || state == .digested }
 }
 
 /// Exponential backoff with equal jitter (uniform in the upper half of the delay), capped,

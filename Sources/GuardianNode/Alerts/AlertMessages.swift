@@ -15,6 +15,17 @@ public struct AlertContext: Sendable, Equatable, Codable {
     public var health: Int?
     /// `public_url` + `/ui/projects/{id}`, or nil when no public URL is configured.
     public var link: String?
+    /// Set on a digest: the period it covers. Its events name their projects.
+    public var digest: DigestInfo?
+
+    public struct DigestInfo: Sendable, Equatable, Codable {
+        public var period: String
+        /// Seconds since 1970.
+        public var start: Double
+        public var end: Double
+        public var projects: Int
+        public init(period: String, start: Double, end: Double, projects: Int) { self.period = period; self.start = start; self.end = end; self.projects = projects }
+    }
 
     public init(projectId: String, projectName: String, team: String, resultId: String?, commit: String?, health: Int?, link: String?) {
         self.projectId = projectId; self.projectName = projectName; self.team = team; self.resultId = resultId
@@ -39,6 +50,10 @@ public enum AlertMessages {
     }
 
     static func headline(_ events: [AlertEvent], _ c: AlertContext) -> String {
+        if let d = c.digest {
+            let n = events.filter { $0.kind != .trend }.count
+            return "Guardian: \(c.projectName) — \(n) event\(n == 1 ? "" : "s") in \(d.projects) project\(d.projects == 1 ? "" : "s")"
+        }
         let kinds = Set(events.map(\.kind))
         let what = kinds.contains(.gateFailed) ? "quality gate failed" : kinds.contains(.gateRecovered) ? "quality gate recovered"
             : events.count == 1 ? events[0].kind.rawValue : "\(events.count) events"
@@ -125,6 +140,7 @@ public enum AlertMessages {
     // MARK: webhook (JSON, signed)
 
     struct WebhookEvent: Encodable {
+        var project: String
         var kind: String
         var subject: String
         var summary: String
@@ -136,10 +152,19 @@ public enum AlertMessages {
         var team: String
         var url: String?
     }
+    struct WebhookDigest: Encodable {
+        var team: String
+        var period: String
+        var start: Double
+        var end: Double
+        var url: String?
+    }
     struct WebhookBody: Encodable {
         var delivery: String
         var schemaVersion: Int
-        var project: WebhookProject
+        /// A digest has no one project: its events name theirs.
+        var project: WebhookProject?
+        var digest: WebhookDigest?
         var resultId: String?
         var commit: String?
         var health: Int?
@@ -149,9 +174,11 @@ public enum AlertMessages {
     /// The webhook body (`docs/alerts.md`, schema version 1).
     public static func webhook(deliveryID: String, _ events: [AlertEvent], _ c: AlertContext) -> [UInt8] {
         encode(WebhookBody(delivery: deliveryID, schemaVersion: 1,
-                           project: WebhookProject(id: c.projectId, name: c.projectName, team: c.team, url: c.link),
+                           project: c.digest == nil ? WebhookProject(id: c.projectId, name: c.projectName, team: c.team, url: c.link) : nil,
+                           digest: c.digest.map { WebhookDigest(team: c.team, period: $0.period, start: $0.start, end: $0.end, url: c.link) },
                            resultId: c.resultId, commit: c.commit, health: c.health,
-                           events: events.map { WebhookEvent(kind: $0.kind.rawValue, subject: $0.subject, summary: $0.summary, severity: $0.severity?.rawValue) }))
+                           events: events.map { WebhookEvent(project: $0.project, kind: $0.kind.rawValue, subject: $0.subject, summary: $0.summary,
+                                                             severity: $0.severity?.rawValue) }))
     }
 
     /// The webhook's headers: GitHub's signing scheme (`X-Guardian-Signature-256: sha256=<hex HMAC-SHA256

@@ -87,21 +87,28 @@ public struct AlertPlanner: Sendable {
                          key: "audit.error:\(project.id):\(latest?.id ?? "none")", createdAt: ms, now: ms)
     }
 
-    /// One row per channel that receives at least one of `events`. Digests are not sent per result:
-    /// a channel with an hourly, daily or weekly frequency gets no row here.
+    /// One row per channel that receives at least one of `events`: a message to send now, or, for
+    /// a channel with an hourly, daily or weekly frequency, an event held for the digest of the
+    /// period it happened in (due at the period's end).
     static func rows(events: [AlertEvent], context: AlertContext, channels: [AlertChannel], frequency: (AlertChannel) -> AlertChannel.Frequency,
                      key: String, createdAt: Int64, now: Int64) -> [AlertOutboxRow] {
         guard !events.isEmpty else { return [] }
         return channels.compactMap { c in
-            guard frequency(c) == .immediate else { return nil }
+            let f = frequency(c)
             let mine = events.filter { e in
                 guard c.events.contains(e.kind.rawValue) else { return false }
                 return e.kind != .findingNew || (e.severity ?? .info) >= c.severity
             }
             guard !mine.isEmpty else { return nil }
-            return AlertOutboxRow(id: OutboxEntry.deliveryID(result: key, eventKey: "events", channel: c.id), projectId: context.projectId,
-                                  channel: c.id, resultId: context.resultId, payload: AlertPayload(context: context, events: mine).encoded,
-                                  createdAt: createdAt, updatedAt: now)
+            var row = AlertOutboxRow(id: OutboxEntry.deliveryID(result: key, eventKey: "events", channel: c.id), projectId: context.projectId,
+                                     channel: c.id, resultId: context.resultId, payload: AlertPayload(context: context, events: mine).encoded,
+                                     createdAt: createdAt, updatedAt: now)
+            if let period = DigestPeriod(rawValue: f.rawValue) {
+                row.state = DeliveryState.held.rawValue
+                row.digest = period.rawValue
+                row.nextAttemptAt = period.start(containing: createdAt) + period.length
+            }
+            return row
         }
     }
 
