@@ -39,6 +39,7 @@ public enum Agent {
         let server = API.server(config)
         let api = API(node: node, mesh: mesh, replication: replication)
         let alerts = try AlertSender(api: api, logger: logger)
+        if let mesh { await mesh.attach(memberEvents: { await alerts.memberEvent($0) }) }
         let app = Application(router: api.router(), server: server,
                               configuration: .init(address: .hostname(host, port: port), serverName: "guardian"),
                               onServerRunning: { channel in

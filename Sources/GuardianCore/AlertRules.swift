@@ -7,6 +7,9 @@ public enum AlertEventKind: String, Sendable, Codable, CaseIterable {
     case findingNew = "finding.new"
     case healthDropped = "health.dropped"
     case auditError = "audit.error"
+    /// The mesh declared a member dead, or it left: sent by one node chosen from the ring for it.
+    case memberFailed = "member.failed"
+    case memberLeft = "member.left"
     /// `guardian channels test`: no channel subscribes to it.
     case test
     /// A weekly digest's line on a project's score trend (not an event a channel subscribes to).

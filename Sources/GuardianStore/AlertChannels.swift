@@ -49,8 +49,11 @@ public struct AlertChannel: Codable, Sendable, Equatable {
     /// The host of the URL, which responses show instead of the URL.
     public var host: String? { url.flatMap { URLComponents(string: $0)?.host } }
 
-    /// The events a channel receives unless it names them.
+    /// The events a channel receives unless it names them: its team's audit events.
     public static let defaultEvents: [String] = ["gate.failed", "gate.recovered", "check.status_changed", "finding.new", "health.dropped", "audit.error"]
+    /// The mesh's events, which a channel receives only when it names them.
+    public static let meshEvents: [String] = ["member.failed", "member.left"]
+    public static let allEvents = defaultEvents + meshEvents
 
     static let maxRecipients = 20
 
@@ -95,8 +98,8 @@ extension RegistryRules {
         guard !c.events.isEmpty, c.events.count <= 16, Set(c.events).count == c.events.count else {
             throw InvalidRecord("a channel names its events once each, at least one")
         }
-        for e in c.events where !AlertChannel.defaultEvents.contains(e) {
-            throw InvalidRecord("'\(e.prefix(40))' is not an event: \(AlertChannel.defaultEvents.joined(separator: ", "))")
+        for e in c.events where !AlertChannel.allEvents.contains(e) {
+            throw InvalidRecord("'\(e.prefix(40))' is not an event: \(AlertChannel.allEvents.joined(separator: ", "))")
         }
         guard Severity(rawValue: c.minSeverity) != nil else { throw InvalidRecord("minSeverity is one of critical, high, medium, low, info") }
         if let f = c.frequency, AlertChannel.Frequency(rawValue: f) == nil { throw InvalidRecord("frequency is immediate, hourly, daily or weekly") }

@@ -26,6 +26,11 @@ extension ReplicatedRegistry {
         try store.read { db in try ChannelRow.filter(Column("team") == team).order(Column("id")).fetchAll(db) }.map(open)
     }
 
+    /// Every team's channels.
+    public func channels() throws -> [AlertChannel] {
+        try store.read { db in try ChannelRow.order(Column("id")).fetchAll(db) }.map(open)
+    }
+
     static func encode(_ c: AlertChannel) throws -> Data {
         let e = JSONEncoder()
         e.outputFormatting = .sortedKeys

@@ -113,4 +113,30 @@ import Testing
         }
         try await holds("nothing is sent before the day ends", for: 2) { receiver.all.isEmpty }
     }
+
+    @Test func aFailedMemberIsReportedOnceByOneNode() async throws {
+        let receiver = try await AlertReceiver.start()
+        defer { receiver.stop() }
+        let agents = try await AttackKit.threeAgents(key: ClusterKeyring.generate(), env: AlertDeliveryIntegrationTests.env)
+        defer { for a in agents.values { a.stop(signal: SIGKILL) } }
+        let alpha = try #require(agents["alpha"]), charlie = try #require(agents["charlie"])
+        let made = try await alpha.json("POST", "/v1/teams/ops/channels", ["name": "mesh", "kind": "webhook", "url": receiver.url("members"),
+                                                                             "frequency": "immediate", "events": ["member.failed", "member.left"]])
+        #expect(made.status == 201, "\(made.text)")
+        #expect(try await alpha.json("POST", "/v1/teams/ops/channels", ["name": "audits", "kind": "webhook", "url": receiver.url("audits"),
+                                                                          "frequency": "immediate"]).status == 201)
+        for a in [agents["bravo"]!, charlie] {
+            try await eventually("the channels reach every node", timeout: 20) {
+                (try await a.request("GET", "/v1/teams/ops/channels").json["channels"] as? [[String: Any]])?.count == 2
+            }
+        }
+        charlie.stop(signal: SIGKILL)
+        try await eventually("the failure is reported", timeout: 60) { receiver.received("members").count == 1 }
+        let events = try #require(receiver.received("members").first?.json["events"] as? [[String: Any]])
+        #expect(events.count == 1 && events[0]["kind"] as? String == "member.failed" && events[0]["subject"] as? String == "charlie", "\(events)")
+        #expect(receiver.received("members").first?.json["project"] == nil)
+        try await holds("by one node, once; a channel that did not ask for mesh events gets none", for: 5) {
+            receiver.received("members").count == 1 && receiver.received("audits").isEmpty
+        }
+    }
 }

@@ -111,7 +111,53 @@ public final class AlertSender: Service, Sendable {
     /// message of a project is its owners'; a digest is its channel's owners'.
     func owners(of row: AlertOutboxRow) async -> [String] {
         guard let mesh = api.mesh else { return [nodeName] }
+        if row.projectId == nil, let key = row.resultId, let member = Self.member(ofKey: key) {
+            return await mesh.intendedOwners(of: key).filter { $0 != member }
+        }
         return await mesh.intendedOwners(of: row.projectId ?? AlertDigest.ringKey(channel: row.channel))
+    }
+
+    // MARK: mesh events
+
+    static func memberKey(_ name: String) -> String { "member:\(name)" }
+    static func member(ofKey key: String) -> String? { key.hasPrefix("member:") ? String(key.dropFirst(7)) : nil }
+
+    /// A member the mesh declared dead, or one that left: every node that owns the member's key on
+    /// the ring (the member itself left out) writes the same messages, and the first of them sends.
+    public func memberEvent(_ e: MemberEvent) async {
+        let kind: AlertEventKind
+        switch e.kind {
+        case .died: kind = .memberFailed
+        case .left: kind = .memberLeft
+        default: return
+        }
+        guard let mesh = api.mesh else { return }
+        let key = Self.memberKey(e.member.name)
+        guard await mesh.intendedOwners(of: key).filter({ $0 != e.member.name }).contains(nodeName) else { return }
+        let channels = ((try? api.node.registry.channels()) ?? []).filter { $0.events.contains(kind.rawValue) }
+        guard !channels.isEmpty else { return }
+        let what = kind == .memberFailed ? "failed (the mesh declared it dead)" : "left the mesh"
+        let event = AlertEvent(kind: kind, project: "", subject: e.member.name,
+                               summary: "member \(e.member.name) at \(e.member.meta.address) \(what)", severity: kind == .memberFailed ? .high : .medium)
+        let now = clock()
+        var rows: [AlertOutboxRow] = []
+        for c in channels {
+            let context = AlertContext(projectId: "", projectName: "the mesh", team: c.team, resultId: nil, commit: nil, health: nil,
+                                       link: api.node.config.publicURL.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/ui/mesh" })
+            // one message per member, incarnation and kind: every owner computes the same id
+            var row = AlertOutboxRow(id: OutboxEntry.deliveryID(result: "\(key):\(e.member.incarnation):\(kind.rawValue)", eventKey: "events", channel: c.id),
+                                     projectId: nil, channel: c.id, resultId: key, payload: AlertPayload(context: context, events: [event]).encoded,
+                                     createdAt: now, updatedAt: now)
+            if let period = DigestPeriod(rawValue: api.node.alerts.frequency(c).rawValue) {
+                row.state = DeliveryState.held.rawValue
+                row.digest = period.rawValue
+                row.nextAttemptAt = period.start(containing: now) + period.length
+            }
+            rows.append(row)
+        }
+        do { try store.insert(alerts: rows) } catch {
+            logger.error("could not queue a member alert", metadata: ["member": "\(e.member.name)", "error": "\(error)"])
+        }
     }
 
     func goneFor(_ owners: [String]) async -> [String: Millis] {

@@ -121,7 +121,7 @@ public enum AlertMessages {
     /// The embed's colour: red when the gate failed, green when it recovered, amber otherwise.
     static func colour(_ events: [AlertEvent]) -> Int {
         let kinds = Set(events.map(\.kind))
-        if kinds.contains(.gateFailed) || kinds.contains(.auditError) { return 0xD62828 }
+        if kinds.contains(.gateFailed) || kinds.contains(.auditError) || kinds.contains(.memberFailed) { return 0xD62828 }
         if kinds.contains(.gateRecovered) { return 0x2E7D32 }
         return 0xE3A008
     }
@@ -174,7 +174,7 @@ public enum AlertMessages {
     /// The webhook body (`docs/alerts.md`, schema version 1).
     public static func webhook(deliveryID: String, _ events: [AlertEvent], _ c: AlertContext) -> [UInt8] {
         encode(WebhookBody(delivery: deliveryID, schemaVersion: 1,
-                           project: c.digest == nil ? WebhookProject(id: c.projectId, name: c.projectName, team: c.team, url: c.link) : nil,
+                           project: c.digest == nil && !c.projectId.isEmpty ? WebhookProject(id: c.projectId, name: c.projectName, team: c.team, url: c.link) : nil,
                            digest: c.digest.map { WebhookDigest(team: c.team, period: $0.period, start: $0.start, end: $0.end, url: c.link) },
                            resultId: c.resultId, commit: c.commit, health: c.health,
                            events: events.map { WebhookEvent(project: $0.project, kind: $0.kind.rawValue, subject: $0.subject, summary: $0.summary,

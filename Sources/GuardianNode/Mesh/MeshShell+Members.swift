@@ -38,6 +38,9 @@ extension MeshShell {
         return out
     }
 
+    /// Alerts hear of membership changes.
+    public func attach(memberEvents f: @escaping @Sendable (MemberEvent) async -> Void) { memberEvents = f }
+
     /// Result replication serves the results streams members open.
     public func attach(results: ResultReplication) { self.results = results }
 

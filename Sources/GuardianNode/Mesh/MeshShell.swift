@@ -37,6 +37,8 @@ public actor MeshShell: Service {
     var results: ResultReplication?
     /// Sharded analysis: the shard streams members open go to it.
     var shards: ShardedAnalysis?
+    /// Told of every membership change (the alert sender raises member.failed and member.left).
+    var memberEvents: (@Sendable (MemberEvent) async -> Void)?
     /// Bumped on every membership change: anti-entropy runs soon after.
     var membershipVersion = 0
     var udp: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>?
@@ -283,6 +285,7 @@ public actor MeshShell: Service {
                 logger.info("mesh: \(e.member.name) \(e.kind.rawValue)", metadata: ["address": "\(e.member.meta.address)", "incarnation": "\(e.member.incarnation)"])
                 await events.publish("member.\(e.kind.rawValue)", ["name": e.member.name, "address": e.member.meta.address,
                                                                    "status": e.member.status.rawValue, "incarnation": "\(e.member.incarnation)"])
+                if let memberEvents { await memberEvents(e) }
             }
         }
     }
