@@ -29,7 +29,8 @@ public struct AlertOutboxRow: Codable, Sendable, Equatable, FetchableRecord, Per
     public var finishedBy: String?
     /// A held event's digest period (`DigestPeriod`); its `nextAttemptAt` is the period's end.
     public var digest: String?
-    /// When a held event reached the channel's owners (nil: not yet, or not this node's to forward).
+    /// When a held event reached the channel's owners, or this node's final record reached the
+    /// project's other owners (nil: not yet).
     public var forwardedAt: Int64?
 
     public init(id: String, projectId: String?, channel: String, resultId: String?, payload: String?, createdAt: Int64,
@@ -165,6 +166,25 @@ extension Store {
     public func markForwarded(_ ids: [String], at time: Int64) throws {
         try write { db in
             for id in ids { try db.execute(sql: "UPDATE alertOutbox SET forwardedAt = ? WHERE id = ? AND forwardedAt IS NULL", arguments: [time, id]) }
+        }
+    }
+
+    /// Final records this node made that have not reached every other owner yet (newer than `since`).
+    public func unpushedFinals(by node: String, since: Int64, limit: Int) throws -> [AlertOutboxRow] {
+        try read { db in
+            try AlertOutboxRow.fetchAll(db, sql: """
+                SELECT * FROM alertOutbox WHERE finishedBy = ? AND forwardedAt IS NULL AND state IN ('sent', 'dead') AND updatedAt >= ?
+                ORDER BY updatedAt LIMIT ?
+                """, arguments: [node, since, limit])
+        }
+    }
+
+    /// Forgets finished messages and digested events older than `before` (the history's length).
+    @discardableResult
+    public func pruneAlerts(before: Int64) throws -> Int {
+        try write { db in
+            try db.execute(sql: "DELETE FROM alertOutbox WHERE createdAt < ? AND state IN ('sent', 'dead', 'expired', 'digested')", arguments: [before])
+            return db.changesCount
         }
     }
 

@@ -209,6 +209,7 @@ extension Store {
                 CREATE INDEX alertOutbox_due ON alertOutbox(state, nextAttemptAt);
                 CREATE INDEX alertOutbox_created ON alertOutbox(createdAt);
                 CREATE INDEX alertOutbox_project ON alertOutbox(projectId, createdAt);
+                CREATE INDEX alertOutbox_unpushed ON alertOutbox(finishedBy) WHERE forwardedAt IS NULL;
                 """)
         }
         return m

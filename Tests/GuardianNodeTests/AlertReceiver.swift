@@ -62,7 +62,7 @@ final class AlertReceiver: Sendable {
                               onServerRunning: { channel in r.port.withLock { $0 = channel.localAddress?.port } })
         let task = Task { try await app.runService(gracefulShutdownSignals: []) }
         r.setTask(task)
-        try await eventually("the receiver listens", timeout: 10) { r.port.withLock { $0 } != nil }
+        try await eventually("the receiver listens", timeout: 60) { r.port.withLock { $0 } != nil }
         return r
     }
 

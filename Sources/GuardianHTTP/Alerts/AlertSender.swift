@@ -35,6 +35,13 @@ public final class AlertSender: Service, Sendable {
     /// results reach the channel's owners first (a standby forwards after up to two graces).
     var settle: Millis { 3 * plan.grace }
     private let lastDigestCheck = Mutex<Int64>(0)
+    /// No message is started before this time: after a start, or a pause in the node's own
+    /// schedule (a stopped process, a suspended machine), the other owners' final records of what
+    /// they sent meanwhile arrive first (they push them every 2 s until they are acknowledged).
+    private let quietUntil = Mutex<Int64>(0)
+    private let lastTick = Mutex<Int64>(0)
+    static let quiet: Int64 = 5_000
+    private let lastPrune = Mutex<Int64>(0)
 
     public init(api: API, logger: Logger, interval: Duration = .milliseconds(200), slots: Int = 16,
                 clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) throws {
@@ -60,19 +67,37 @@ public final class AlertSender: Service, Sendable {
         }
     }
 
-    /// One round: due messages started, held events forwarded, and (every few seconds) the digests
-    /// whose period is over built.
+    /// One round: due messages started; every 2 s, final records and held events pushed to the
+    /// owners that have not acknowledged them, and the digests whose period is over built.
     func tick(group: inout DiscardingTaskGroup) async {
-        for row in await due() { group.addTask { await self.attempt(row) } }
         let now = clock()
+        let paused = lastTick.withLock { last in
+            defer { last = now }
+            return last == 0 || now - last > 5_000
+        }
+        if paused { quietUntil.withLock { $0 = now + Self.quiet } }
+        if now >= quietUntil.withLock({ $0 }) {
+            for row in await due() { group.addTask { await self.attempt(row) } }
+        }
         guard lastDigestCheck.withLock({ last in
             guard now - last >= 2_000 else { return false }
             last = now
             return true
         }) else { return }
+        await pushFinals(now: now)
         await forwardHeld(now: now)
         await buildDigests(now: now)
+        if lastPrune.withLock({ last in
+            guard now - last >= 3_600_000 else { return false }
+            last = now
+            return true
+        }) {
+            _ = try? store.pruneAlerts(before: now - Self.historyDays * 86_400_000)
+        }
     }
+
+    /// How long finished messages stay in the history.
+    static let historyDays: Int64 = 30
 
     /// The entries this node should attempt now, claimed as in flight (at most `slots` at once).
     func due() async -> [AlertOutboxRow] {
@@ -185,7 +210,7 @@ public final class AlertSender: Service, Sendable {
             if entry.state == .dead {
                 logger.warning("alert dead", metadata: ["delivery": "\(row.id)", "channel": "\(row.channel)", "answer": "\(answer)"])
             }
-            await pushFinal(updated)
+            if await pushFinal(updated) { try? store.markForwarded([row.id], at: now) }
         }
     }
 
@@ -206,10 +231,25 @@ public final class AlertSender: Service, Sendable {
 
     /// Tells the project's other owners (alive ones; a failed one learns nothing and, as a
     /// standby, waits its grace) that the entry is final.
-    func pushFinal(_ row: AlertOutboxRow) async {
-        guard api.mesh != nil, let body = try? JSONEncoder().encode([AlertFinalRecord(row)]) else { return }
+    /// Whether every other owner acknowledged the record (trivially, with none).
+    func pushFinal(_ row: AlertOutboxRow) async -> Bool {
         let others = await owners(of: row).filter { $0 != nodeName }
-        _ = await post(body, to: others, path: API.alertFinalsPath)
+        guard !others.isEmpty else { return true }
+        guard let body = try? JSONEncoder().encode([AlertFinalRecord(row)]) else { return false }
+        return await post(body, to: others, path: API.alertFinalsPath).count == others.count
+    }
+
+    /// Final records an owner has not acknowledged yet (it was down, cut off or slow), pushed again
+    /// in batches per set of owners, for as long as the message could still be sent by a standby.
+    func pushFinals(now: Int64) async {
+        guard let rows = try? store.unpushedFinals(by: nodeName, since: now - plan.maxAge, limit: 500), !rows.isEmpty else { return }
+        var groups: [[String]: [AlertOutboxRow]] = [:]
+        for row in rows { groups[await owners(of: row).filter { $0 != nodeName }, default: []].append(row) }
+        for (others, group) in groups {
+            guard !others.isEmpty else { try? store.markForwarded(group.map(\.id), at: now); continue }
+            guard let body = try? JSONEncoder().encode(group.map(AlertFinalRecord.init)) else { continue }
+            if await post(body, to: others, path: API.alertFinalsPath).count == others.count { try? store.markForwarded(group.map(\.id), at: now) }
+        }
     }
 
     /// POSTs `body` to each named member under a member claim; the members that answered 2xx.

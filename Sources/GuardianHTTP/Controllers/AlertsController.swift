@@ -232,7 +232,14 @@ struct AlertsController {
         } else if !p.isAdmin, let team = p.team {
             channels = try node.registry.channels(team: team).map(\.id)
         }
-        let before = q["before"].flatMap { Double(String($0)) }.map { Int64($0 * 1000) }
+        var before: Int64?
+        if let b = q["before"] {
+            // seconds since 1970: a number a millisecond count can hold (a huge or NaN one would trap the conversion)
+            guard let d = Double(String(b)), d.isFinite, d >= 0, d < 1e12 else {
+                throw APIError(.badRequest, "invalid_query", "before is a time in seconds since 1970")
+            }
+            before = Int64(d * 1000)
+        }
         let rows = try node.store.alerts(project: project, channels: channels, state: state, before: before, limit: limit)
         let views = rows.map { r in
             NotificationView(delivery: r.id, project: r.projectId, channel: r.channel, resultId: r.resultId, state: r.state, attempts: r.attempts,

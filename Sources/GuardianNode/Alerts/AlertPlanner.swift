@@ -57,7 +57,8 @@ public struct AlertPlanner: Sendable {
 
     /// The rows a result raises, before it is stored (they are written in its transaction).
     public func rows(project: ProjectRecord, result: ResultRecord, summary: StatementSummary, now: Double) -> [AlertOutboxRow] {
-        guard now - result.createdAt <= maxAge else { return [] }
+        // recent, and not from a clock far ahead (its time becomes a millisecond count below)
+        guard result.createdAt.isFinite, now - result.createdAt <= maxAge, result.createdAt - now <= 300 else { return [] }
         let channels = channels(team: project.team)
         guard !channels.isEmpty else { return [] }
         // the newest stored result other than this one is the previous; a newer one means this result is late
