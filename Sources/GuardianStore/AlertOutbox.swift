@@ -106,13 +106,16 @@ extension Store {
         try write { db in try AlertOutboxRow.write(rows, db) }
     }
 
-    /// Entries this node may have to send: not final, due by `now`, oldest first.
-    public func dueAlerts(now: Int64, limit: Int) throws -> [AlertOutboxRow] {
+    /// Entries this node may have to send: not final, due by `now`, oldest first, at most
+    /// `perChannel` of each channel (one channel's backlog does not hide the others').
+    public func dueAlerts(now: Int64, perChannel: Int = 1_000_000, limit: Int) throws -> [AlertOutboxRow] {
         try read { db in
             try AlertOutboxRow.fetchAll(db, sql: """
-                SELECT * FROM alertOutbox WHERE state IN ('queued', 'retrying') AND payload IS NOT NULL AND IFNULL(nextAttemptAt, 0) <= ?
-                ORDER BY createdAt, id LIMIT ?
-                """, arguments: [now, limit])
+                SELECT * FROM (
+                    SELECT *, ROW_NUMBER() OVER (PARTITION BY channel ORDER BY createdAt, id) AS position FROM alertOutbox
+                    WHERE state IN ('queued', 'retrying') AND payload IS NOT NULL AND IFNULL(nextAttemptAt, 0) <= ?)
+                WHERE position <= ? ORDER BY createdAt, id LIMIT ?
+                """, arguments: [now, perChannel, limit])
         }
     }
 

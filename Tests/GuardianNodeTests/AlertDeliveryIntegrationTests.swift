@@ -150,6 +150,29 @@ import Testing
         #expect(try await agent.request("GET", "/v1/teams/t/channels/hook").status == 404)
     }
 
+    @Test func aSlowReceiverHoldsAFewSlotsAndTheOthersGetTheirsAtOnce() async throws {
+        let slow = try await AlertReceiver.start(), fast = try await AlertReceiver.start()
+        defer { slow.stop(); fast.stop() }
+        let repo = try AgentIntegrationTests.fixture()
+        let agent = try AgentProcess(binary: GuardianBinary.path)
+        try await agent.start(env: Self.env)
+        defer { agent.stop() }
+        let made = try await agent.json("POST", "/v1/projects", ["repositoryUrl": repo.path, "name": "busy", "team": "t"])
+        let id = try #require(made.json["id"] as? String)
+        _ = try await agent.waitForResult(project: id)
+        for i in 0..<12 {
+            slow.always("s\(i)", .init(status: 200, delay: .seconds(4)))
+            _ = try await Self.channel(agent, team: "t", ["name": "slow\(i)", "kind": "webhook", "url": slow.url("s\(i)"), "frequency": "immediate"])
+        }
+        _ = try await Self.channel(agent, team: "t", ["name": "fast", "kind": "webhook", "url": fast.url("f"), "frequency": "immediate"])
+        try repo.write("app/other.py", "import os\n\n\ndef other(cmd):\n    \"\"\"Other.\"\"\"\n    os.system(cmd)\n")
+        _ = try repo.commit("feat: another runner")
+        try await DismissalTests.audit(agent, id)
+        try await eventually("the healthy receiver gets its message while the slow one works", timeout: 10) { !fast.received("f").isEmpty }
+        #expect(slow.all.count <= 4, "at most 4 sends to one receiver at once: \(slow.all.count)")
+        try await eventually("the slow receiver gets all twelve, four at a time", timeout: 60) { slow.all.count == 12 }
+    }
+
     @Test func privateTargetsAndPlainHTTPAreRefusedUnlessAllowed() async throws {
         let agent = try AgentProcess(binary: GuardianBinary.path)
         try await agent.start()

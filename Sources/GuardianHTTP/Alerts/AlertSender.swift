@@ -27,7 +27,11 @@ public final class AlertSender: Service, Sendable {
     /// How often the outbox is read for due entries.
     let interval: Duration
     let slots: Int
-    private let inFlight = Mutex<Set<String>>([])
+    /// Messages being sent, by id, with their receiver (a URL's host, or the SMTP server).
+    private let inFlight = Mutex<[String: String]>([:])
+    /// At most this many sends to one receiver at once: a slow receiver holds a few slots, and the
+    /// messages of the others go out meanwhile.
+    let perReceiver = 4
     private let rng = Mutex(SystemRandomNumberGenerator())
     /// Milliseconds since 1970 (a test moves it to a period's end).
     let clock: @Sendable () -> Int64
@@ -43,7 +47,7 @@ public final class AlertSender: Service, Sendable {
     static let quiet: Int64 = 5_000
     private let lastPrune = Mutex<Int64>(0)
 
-    public init(api: API, logger: Logger, interval: Duration = .milliseconds(200), slots: Int = 16,
+    public init(api: API, logger: Logger, interval: Duration = .milliseconds(200), slots: Int = 32,
                 clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) throws {
         self.clock = clock
         let c = api.node.config
@@ -84,6 +88,11 @@ public final class AlertSender: Service, Sendable {
             last = now
             return true
         }) else { return }
+        if let counts = try? store.alertCounts() {
+            for state in DeliveryState.allCases {
+                Metrics.Gauge(label: "guardian_alert_outbox", dimensions: [("state", state.rawValue)]).record(counts[state.rawValue] ?? 0)
+            }
+        }
         await pushFinals(now: now)
         await forwardHeld(now: now)
         await buildDigests(now: now)
@@ -101,28 +110,37 @@ public final class AlertSender: Service, Sendable {
 
     /// The entries this node should attempt now, claimed as in flight (at most `slots` at once).
     func due() async -> [AlertOutboxRow] {
-        let free = slots - inFlight.withLock { $0.count }
-        guard free > 0 else { return [] }
+        var busy = inFlight.withLock { $0 }
+        guard slots - busy.count > 0 else { return [] }
         let now = clock()
         let rows: [AlertOutboxRow]
-        do { rows = try store.dueAlerts(now: now, limit: 256) } catch {
+        do { rows = try store.dueAlerts(now: now, perChannel: perReceiver * 2, limit: 512) } catch {
             logger.error("could not read the alert outbox", metadata: ["error": "\(error)"])
             return []
         }
+        guard !rows.isEmpty else { return [] }
+        let channels = Dictionary(((try? api.node.registry.channels()) ?? []).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        var load: [String: Int] = [:]
+        for target in busy.values { load[target, default: 0] += 1 }
         var out: [AlertOutboxRow] = []
         var expired: [AlertOutboxRow] = []
-        for row in rows where out.count < free {
-            guard !inFlight.withLock({ $0.contains(row.id) }) else { continue }
+        for row in rows where busy.count < slots {
+            guard busy[row.id] == nil else { continue }
+            let target = channels[row.channel].map(Self.receiver) ?? row.channel
+            guard load[target, default: 0] < perReceiver else { continue }
             let owners = await owners(of: row)
             guard let rank = SenderPlan.rank(of: nodeName, owners: owners) else { continue }
             let gone = await goneFor(owners)
             if plan.shouldSend(row.entry, rank: rank, now: now, delivered: false, goneFor: { r in gone[owners[r]] }) {
-                if inFlight.withLock({ $0.insert(row.id).inserted }) { out.append(row) }
+                busy[row.id] = target
+                load[target, default: 0] += 1
+                out.append(row)
             } else if rank > 0, now - row.createdAt > plan.maxAge {
                 // a standby's copy that no owner's record finished within a day: it will never send it
                 expired.append(row)
             }
         }
+        inFlight.withLock { current in for r in out { current[r.id] = busy[r.id] } }
         for var row in expired {
             row.state = DeliveryState.expired.rawValue
             row.lastAnswer = "not sent by this standby: no delivery record arrived from the owner that had it within a day"
@@ -130,6 +148,12 @@ public final class AlertSender: Service, Sendable {
             try? store.update(alert: row)
         }
         return out
+    }
+
+    /// Who receives a channel's messages: the URL's host and port, or the SMTP server.
+    static func receiver(_ c: AlertChannel) -> String {
+        guard c.channelKind != .email, let u = c.url.flatMap(URLComponents.init(string:)) else { return "smtp" }
+        return "\(u.host ?? ""):\(u.port ?? 0)"
     }
 
     /// Intended owners (a failed member keeps its rank until it leaves): the plan's ranks. A
@@ -192,7 +216,7 @@ public final class AlertSender: Service, Sendable {
 
     /// One attempt: sends, records the outcome, and on a final one tells the other owners.
     func attempt(_ row: AlertOutboxRow) async {
-        defer { _ = inFlight.withLock { $0.remove(row.id) } }
+        defer { _ = inFlight.withLock { $0.removeValue(forKey: row.id) } }
         // an owner's final record may have arrived since the entry was read
         if (try? store.alertFinished(id: row.id)) == true { return }
         let (outcome, answer) = await deliver(row)
