@@ -2,7 +2,7 @@
 SWIFT ?= swift
 RELEASE_BIN := .build/release/guardian
 
-.PHONY: deps build release release-bench run audit test bench bench-agent bench-mesh bench-precision bench-dashboard clean-cache
+.PHONY: deps build release release-bench run audit test bench bench-agent bench-mesh bench-precision bench-dashboard bench-alerts clean-cache
 
 deps:
 	@scripts/install-deps.sh
@@ -45,6 +45,13 @@ bench-precision: release
 # The dashboard's pages over loopback: 1,000 projects and a project with 5,000 findings (docs/dashboard.md).
 bench-dashboard: release-bench
 	.build/release/guardian-bench dashboard
+
+# Alerts on real agents over loopback (docs/alerts.md): event-to-delivery latency, 20 seeded fault runs
+# on a 3-agent mesh, and webhook-to-stored-result with 1,000 alerts waiting on a 5 s receiver (needs the mirror).
+bench-alerts: release
+	GUARDIAN_BIN=.build/release/guardian python3 scripts/bench_alerts.py latency
+	GUARDIAN_BIN=.build/release/guardian python3 scripts/bench_alerts.py faults
+	GUARDIAN_BIN=.build/release/guardian python3 scripts/bench_alerts.py backlog
 
 # The mesh simulator (1,000 nodes) and ring figures; no network, no mirror.
 bench-mesh: release-bench

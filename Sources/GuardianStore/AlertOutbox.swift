@@ -32,6 +32,10 @@ public struct AlertOutboxRow: Codable, Sendable, Equatable, FetchableRecord, Per
     /// When a held event reached the channel's owners, or this node's final record reached the
     /// project's other owners (nil: not yet).
     public var forwardedAt: Int64?
+    /// When a row raised here reached every other owner (nil: not yet). Owners do not raise rows
+    /// from the results they receive: the node that stored a result first shares its rows, so that
+    /// every owner holds the same ones whatever order the results arrive in.
+    public var sharedAt: Int64?
 
     public init(id: String, projectId: String?, channel: String, resultId: String?, payload: String?, createdAt: Int64,
                 state: DeliveryState = .queued, attempts: Int = 0, nextAttemptAt: Int64? = nil, lastAnswer: String? = nil,
@@ -47,13 +51,13 @@ public struct AlertOutboxRow: Codable, Sendable, Equatable, FetchableRecord, Per
         for r in rows {
             try db.execute(sql: """
                 INSERT INTO alertOutbox (id, projectId, channel, resultId, payload, createdAt, state, attempts, nextAttemptAt, lastAnswer, updatedAt,
-                                         finishedBy, digest, forwardedAt)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                         finishedBy, digest, forwardedAt, sharedAt)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET projectId = excluded.projectId, resultId = excluded.resultId, payload = excluded.payload,
                     createdAt = excluded.createdAt, digest = excluded.digest
                 WHERE alertOutbox.payload IS NULL
                 """, arguments: [r.id, r.projectId, r.channel, r.resultId, r.payload, r.createdAt, r.state, r.attempts, r.nextAttemptAt,
-                                 r.lastAnswer, r.updatedAt, r.finishedBy, r.digest, r.forwardedAt])
+                                 r.lastAnswer, r.updatedAt, r.finishedBy, r.digest, r.forwardedAt, r.sharedAt])
         }
     }
 
@@ -155,6 +159,20 @@ extension Store {
                 changed += db.changesCount
             }
             return changed
+        }
+    }
+
+    /// Rows raised here that have not reached every other owner yet (newer than `since`).
+    public func unsharedAlerts(since: Int64, limit: Int) throws -> [AlertOutboxRow] {
+        try read { db in
+            try AlertOutboxRow.fetchAll(db, sql: "SELECT * FROM alertOutbox WHERE sharedAt IS NULL AND createdAt >= ? AND payload IS NOT NULL ORDER BY createdAt LIMIT ?",
+                                        arguments: [since, limit])
+        }
+    }
+
+    public func markShared(_ ids: [String], at time: Int64) throws {
+        try write { db in
+            for id in ids { try db.execute(sql: "UPDATE alertOutbox SET sharedAt = ? WHERE id = ? AND sharedAt IS NULL", arguments: [time, id]) }
         }
     }
 

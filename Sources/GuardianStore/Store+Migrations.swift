@@ -204,12 +204,14 @@ extension Store {
                     updatedAt INTEGER NOT NULL,
                     finishedBy TEXT,
                     digest TEXT,
-                    forwardedAt INTEGER
+                    forwardedAt INTEGER,
+                    sharedAt INTEGER
                 );
                 CREATE INDEX alertOutbox_due ON alertOutbox(state, nextAttemptAt);
                 CREATE INDEX alertOutbox_created ON alertOutbox(createdAt);
                 CREATE INDEX alertOutbox_project ON alertOutbox(projectId, createdAt);
                 CREATE INDEX alertOutbox_unpushed ON alertOutbox(finishedBy) WHERE forwardedAt IS NULL;
+                CREATE INDEX alertOutbox_unshared ON alertOutbox(createdAt) WHERE sharedAt IS NULL;
                 """)
         }
         return m

@@ -93,6 +93,7 @@ public final class AlertSender: Service, Sendable {
                 Metrics.Gauge(label: "guardian_alert_outbox", dimensions: [("state", state.rawValue)]).record(counts[state.rawValue] ?? 0)
             }
         }
+        await shareRows(now: now)
         await pushFinals(now: now)
         await forwardHeld(now: now)
         await buildDigests(now: now)
@@ -261,6 +262,20 @@ public final class AlertSender: Service, Sendable {
         guard !others.isEmpty else { return true }
         guard let body = try? JSONEncoder().encode([AlertFinalRecord(row)]) else { return false }
         return await post(body, to: others, path: API.alertFinalsPath).count == others.count
+    }
+
+    /// Rows raised here, pushed to the other owners until each has them (for as long as a standby
+    /// could still send them): every owner then holds the same rows, whatever order the results
+    /// reached it in, and a standby has what to send when the node that raised them dies.
+    func shareRows(now: Int64) async {
+        guard let rows = try? store.unsharedAlerts(since: now - plan.maxAge, limit: 500), !rows.isEmpty else { return }
+        var groups: [[String]: [AlertOutboxRow]] = [:]
+        for row in rows { groups[await owners(of: row).filter { $0 != nodeName }, default: []].append(row) }
+        for (others, group) in groups {
+            guard !others.isEmpty else { try? store.markShared(group.map(\.id), at: now); continue }
+            guard let body = try? JSONEncoder().encode(group) else { continue }
+            if await post(body, to: others, path: API.alertRowsPath).count == others.count { try? store.markShared(group.map(\.id), at: now) }
+        }
     }
 
     /// Final records an owner has not acknowledged yet (it was down, cut off or slow), pushed again

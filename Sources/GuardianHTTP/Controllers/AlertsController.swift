@@ -254,8 +254,26 @@ struct AlertsController {
 }
 
 extension API {
+    /// Alert rows from a member: at most 1,000, each with an id, a known state and a bounded message.
+    static func alertRows(_ request: Request, node: Node) async throws -> [AlertOutboxRow] {
+        let body = try await request.body.collect(upTo: node.config.maxBodyBytes)
+        let rows: [AlertOutboxRow]
+        do { rows = try JSONDecoder().decode([AlertOutboxRow].self, from: Data(buffer: body)) } catch {
+            throw APIError(.badRequest, "invalid_json", "the body is not a list of alert messages")
+        }
+        guard rows.count <= 1_000 else { throw APIError(.contentTooLarge, "too_many", "at most 1,000 messages at once") }
+        for r in rows {
+            guard Identifier.isValid(r.id), DeliveryState(rawValue: r.state) != nil, r.channel.utf8.count <= 300, (r.payload?.utf8.count ?? 0) <= 65_536,
+                  r.attempts >= 0, (r.lastAnswer?.utf8.count ?? 0) <= 1_000 else {
+                throw APIError(.badRequest, "invalid_record", "an alert message with an id, a known state and a message of at most 64 KiB")
+            }
+        }
+        return rows
+    }
+
     static let alertFinalsPath = "/v1/alerts/finals"
     static let alertHeldPath = "/v1/alerts/held"
+    static let alertRowsPath = "/v1/alerts/rows"
 
     var alertTargets: AlertTargets { AlertTargets(allowPrivate: node.config.alertAllowPrivateTargets) }
 
@@ -275,17 +293,28 @@ extension API {
             try node.store.apply(finals: finals)
             return Response(status: .noContent)
         }
+        // messages another owner raised from a result it stored first (or a failed audit, a member's failure)
+        router.post(RouterPath(Self.alertRowsPath)) { request, context -> Response in
+            guard let claim = context.forwarded, claim.caller == .member else {
+                throw APIError(.unauthorized, "unauthorized", "only a member of this mesh shares alert messages")
+            }
+            let rows = try await Self.alertRows(request, node: node)
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            try node.store.insert(alerts: rows.map { r in
+                var r = r
+                r.sharedAt = now // this node does not share it again
+                r.forwardedAt = nil
+                if r.finishedBy != nil && !["sent", "dead"].contains(r.state) { r.finishedBy = nil }
+                return r
+            })
+            return Response(status: .noContent)
+        }
         // events held for a digest, from the project's owner that raised them, for this channel owner
         router.post(RouterPath(Self.alertHeldPath)) { request, context -> Response in
             guard let claim = context.forwarded, claim.caller == .member else {
                 throw APIError(.unauthorized, "unauthorized", "only a member of this mesh forwards held events")
             }
-            let body = try await request.body.collect(upTo: node.config.maxBodyBytes)
-            let rows: [AlertOutboxRow]
-            do { rows = try JSONDecoder().decode([AlertOutboxRow].self, from: Data(buffer: body)) } catch {
-                throw APIError(.badRequest, "invalid_json", "the body is not a list of held events")
-            }
-            guard rows.count <= 1_000 else { throw APIError(.contentTooLarge, "too_many", "at most 1,000 events at once") }
+            let rows = try await Self.alertRows(request, node: node)
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             let held = try rows.map { r -> AlertOutboxRow in
                 guard r.state == DeliveryState.held.rawValue, r.digest.flatMap(DigestPeriod.init(rawValue:)) != nil, r.nextAttemptAt != nil,
@@ -294,6 +323,7 @@ extension API {
                 }
                 var r = r
                 r.forwardedAt = now // this node does not forward it again
+                r.sharedAt = now
                 r.attempts = 0; r.lastAnswer = nil; r.finishedBy = nil
                 return r
             }

@@ -10,23 +10,6 @@ import Synchronization
 
 /// Results that arrive from members and bundles: verified, then stored.
 extension Node {
-    /// The alert rows of replicated results: every owner writes what the primary wrote, so that a
-    /// standby can send them if the primary fails. Only each project's newest result in the batch
-    /// can raise anything (`AlertPlanner`).
-    nonisolated func alertRows(_ batch: [(ResultRecord, [FindingRecord])]) -> [String: [AlertOutboxRow]] {
-        var newest: [String: ResultRecord] = [:]
-        for (r, _) in batch where newest[r.projectId].map({ $0.createdAt < r.createdAt }) ?? true { newest[r.projectId] = r }
-        let now = Date().timeIntervalSince1970
-        var out: [String: [AlertOutboxRow]] = [:]
-        for r in newest.values where now - r.createdAt <= alerts.maxAge {
-            guard let project = try? store.project(id: r.projectId), !alerts.channels(team: project.team).isEmpty,
-                  let summary = AlertPlanner.summary(r) else { continue }
-            let rows = alerts.rows(project: project, result: r, summary: summary, now: now)
-            if !rows.isEmpty { out[r.id] = rows }
-        }
-        return out
-    }
-
     /// Stores signed results other nodes sent (pushes, handed-off hints, anti-entropy, read repair):
     /// each is verified against its signer's public key, which must be a known member, and its
     /// project must be registered here, before anything is written; the good ones are stored in one
@@ -66,7 +49,7 @@ extension Node {
         }
         guard !batch.isEmpty else { return (held, refused) }
         do {
-            try await store.insert(results: batch, outbox: alertRows(batch))
+            try await store.insert(results: batch)
         } catch {
             logger.error("could not store replicated results", metadata: ["count": "\(batch.count)", "error": "\(error)"])
             return (held, refused)
