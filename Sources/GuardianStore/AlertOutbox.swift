@@ -147,14 +147,16 @@ extension Store {
     public func apply(finals: [AlertFinalRecord]) throws -> Int {
         try write { db in
             var changed = 0
-            for f in finals where f.state == DeliveryState.sent.rawValue || f.state == DeliveryState.dead.rawValue {
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            for f in finals where (f.state == DeliveryState.sent.rawValue || f.state == DeliveryState.dead.rawValue)
+                && abs(f.updatedAt - now) <= 8 * 86_400_000 && f.id.utf8.count <= 200 {
                 try db.execute(sql: """
                     INSERT INTO alertOutbox (id, projectId, channel, resultId, payload, createdAt, state, attempts, nextAttemptAt, lastAnswer, updatedAt, finishedBy)
                     VALUES (?, ?, ?, NULL, NULL, ?, ?, ?, NULL, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET state = excluded.state, attempts = MAX(alertOutbox.attempts, excluded.attempts),
                         nextAttemptAt = NULL, lastAnswer = excluded.lastAnswer, updatedAt = excluded.updatedAt, finishedBy = excluded.finishedBy
                     WHERE alertOutbox.state NOT IN ('sent', 'dead')
-                    """, arguments: [f.id, f.projectId, String(f.channel.prefix(300)), f.updatedAt, f.state, max(0, f.attempts),
+                    """, arguments: [f.id, f.projectId, String(f.channel.prefix(300)), f.updatedAt, f.state, min(max(0, f.attempts), 1_000),
                                      f.lastAnswer.map { String($0.prefix(500)) }, f.updatedAt, f.finishedBy.map { String($0.prefix(200)) }])
                 changed += db.changesCount
             }
@@ -223,7 +225,8 @@ extension Store {
     @discardableResult
     public func digest(_ row: AlertOutboxRow, items: [String], late: [(id: String, nextEnd: Int64)], now: Int64) throws -> Bool {
         try write { db in
-            let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM alertOutbox WHERE id = ?", arguments: [row.id]) ?? false
+            // a row without its message is another owner's final record of this digest: it gets the message
+            let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM alertOutbox WHERE id = ? AND payload IS NOT NULL", arguments: [row.id]) ?? false
             if !exists { try AlertOutboxRow.write([row], db) }
             for id in items {
                 try db.execute(sql: "UPDATE alertOutbox SET state = 'digested', lastAnswer = ?, updatedAt = ? WHERE id = ? AND state = 'held'",
@@ -247,9 +250,20 @@ extension Store {
         }
     }
 
-    /// Whether a row (a digest) is here.
+    /// Whether a row (a digest) is here with its message (not only another owner's final record of it).
     public func hasAlert(id: String) throws -> Bool {
-        try read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM alertOutbox WHERE id = ?", arguments: [id]) ?? false }
+        try read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM alertOutbox WHERE id = ? AND payload IS NOT NULL", arguments: [id]) ?? false }
+    }
+
+    /// Rows this node holds but will never send or forward (it is none of their owners): finished
+    /// here once they reached their owners.
+    public func handOff(_ ids: [String], answer: String, now: Int64) throws {
+        try write { db in
+            for id in ids {
+                try db.execute(sql: "UPDATE alertOutbox SET state = 'expired', lastAnswer = ?, updatedAt = ? WHERE id = ? AND state IN ('queued', 'retrying', 'held')",
+                               arguments: [answer, now, id])
+            }
+        }
     }
 
     /// Whether an owner's final record for the entry is here.

@@ -17,8 +17,8 @@ import Testing
 
     static func notifications(_ a: AgentProcess, _ query: String, token: String? = nil) async throws -> [[String: Any]] {
         let r = try await a.request("GET", "/v1/notifications?\(query)", token: token)
-        #expect(r.status == 200, "\(r.text)")
-        return (r.json["notifications"] as? [[String: Any]]) ?? []
+        guard r.status == 200, let list = r.json["notifications"] as? [[String: Any]] else { throw FixtureError(message: "notifications: \(r.status) \(r.text)") }
+        return list
     }
 
     @Test func channelsReceiveOneSignedMessagePerResultRetryAndGoDead() async throws {
@@ -72,7 +72,7 @@ import Testing
         }
 
         let h = try #require(receiver.received("hook").first)
-        let body = h.json
+        let body = try h.json()
         #expect(body["schemaVersion"] as? Int == 1 && body["commit"] as? String == commit && body["resultId"] as? String != nil, "\(body)")
         let project = try #require(body["project"] as? [String: Any])
         #expect(project["id"] as? String == id && project["team"] as? String == "t"
@@ -85,11 +85,12 @@ import Testing
         #expect(h.headers["x-guardian-signature-256"] == expected, "the signature is HMAC-SHA256 of the exact body")
         #expect(h.headers["content-type"] == "application/json")
 
-        let slack = try #require(receiver.received("slack").first).json
+        let slack = try #require(receiver.received("slack").first).json()
         let blocks = try #require(slack["blocks"] as? [[String: Any]])
         #expect(slack["text"] as? String != nil && blocks.first?["type"] as? String == "header" && blocks.last?["type"] as? String == "context", "\(slack)")
         #expect(((blocks.last?["elements"] as? [[String: Any]])?.first?["text"] as? String)?.contains("<https://guardian.example.test/ui/projects/\(id)|open in Guardian>") == true)
-        let embed = try #require((receiver.received("discord").first?.json["embeds"] as? [[String: Any]])?.first)
+        let discord = try #require(receiver.received("discord").first).json()
+        let embed = try #require((discord["embeds"] as? [[String: Any]])?.first)
         #expect(embed["color"] as? Int != nil && embed["url"] as? String == "https://guardian.example.test/ui/projects/\(id)", "\(embed)")
 
         // retries kept the delivery id; Retry-After was honoured (the second attempt came ≥ 1 s after the first)
@@ -178,7 +179,8 @@ import Testing
         try await agent.start()
         defer { agent.stop() }
         for url in ["http://hooks.example.test/x", "https://127.0.0.1/x", "https://10.1.2.3/x", "https://169.254.169.254/latest", "https://[::1]/x",
-                    "https://[::ffff:127.0.0.1]/x"] {
+                    "https://[::ffff:127.0.0.1]/x", "https://2130706433/x", "https://0x7f.1/x", "https://[64:ff9b::a9fe:a9fe]/x",
+                    "https://[2002:a9fe:a9fe::1]/x", "https://[fd00::1]/x", "https://[fe80::1]/x"] {
             let r = try await agent.json("POST", "/v1/teams/t/channels", ["name": "n", "kind": "webhook", "url": url])
             #expect(r.status == 400 && (r.json["error"] as? [String: Any])?["code"] as? String == "refused_target", "\(url): \(r.text)")
         }

@@ -83,11 +83,12 @@ import Testing
         clock.set(end + sender.settle + 1)
         await sender.buildDigests(now: clock.now)
         #expect(try node.store.alerts(state: "held", limit: 10).isEmpty)
-        #expect(try node.store.alerts(state: "digested", limit: 10).allSatisfy { $0.lastAnswer == "in \(id)" })
+        let digested = try node.store.alerts(state: "digested", limit: 10)
+        #expect(digested.count == 3 && digested.allSatisfy { $0.lastAnswer == "in \(id)" })
         await Self.send(sender)
         let got = try #require(receiver.received("daily").first)
         #expect(receiver.received("daily").count == 1 && got.headers["x-guardian-delivery"] == id)
-        let body = got.json
+        let body = try got.json()
         let digest = try #require(body["digest"] as? [String: Any])
         #expect(digest["period"] as? String == "daily" && digest["team"] as? String == "t" && digest["start"] as? Double == Double(day) / 1000
                 && digest["url"] as? String == "https://guardian.example.test/ui/teams/t", "\(digest)")
@@ -127,7 +128,7 @@ import Testing
         clock.set(week + DigestPeriod.weekly.length + sender.settle + 1)
         await sender.buildDigests(now: clock.now)
         await Self.send(sender)
-        let slack = try #require(receiver.received("weekly").first).json
+        let slack = try #require(receiver.received("weekly").first).json()
         let text = ((slack["blocks"] as? [[String: Any]]) ?? []).compactMap { ($0["text"] as? [String: Any])?["text"] as? String }.joined(separator: "\n")
         #expect((slack["text"] as? String)?.hasPrefix("Guardian: weekly digest of team t — 1 event in 2 projects") == true, "\(slack)")
         #expect(text.contains("Beta: health dropped from 90 to 70"), "\(text)")

@@ -131,16 +131,36 @@ import Testing
         #expect(badAuth == .rejected && authAnswer.contains("535"), "a 5xx is final: \(authAnswer)")
         let (badRcpt, rcptAnswer) = await SMTPClient.send(mail, to: ["nobody@example.test"], settings: server.settings())
         #expect(badRcpt == .rejected && rcptAnswer.contains("550"), "\(rcptAnswer)")
-        let (noTLS, tlsAnswer) = await SMTPClient.send(mail, to: ["a@example.test"], settings: server.settings(starttls: false))
+        let (clear, clearAnswer) = await SMTPClient.send(mail, to: ["a@example.test"], settings: server.settings(starttls: false))
+        #expect(clear == .rejected && clearAnswer.contains("in clear"), "no password without TLS: \(clearAnswer)")
+        var anonymous = server.settings(starttls: false)
+        anonymous.username = nil
+        let (noTLS, tlsAnswer) = await SMTPClient.send(mail, to: ["a@example.test"], settings: anonymous)
         #expect(noTLS == .rejected && tlsAnswer.contains("530"), "the server requires STARTTLS first: \(tlsAnswer)")
         var untrusted = server.settings()
         untrusted.caFile = nil
         let (badCert, certAnswer) = await SMTPClient.send(mail, to: ["a@example.test"], settings: untrusted)
-        #expect(badCert != .delivered, "an unverified certificate is not trusted: \(certAnswer)")
+        #expect(badCert == .retry(retryAfter: nil) && !certAnswer.isEmpty, "an unverified certificate is not trusted, and nothing is sent: \(certAnswer)")
         let (closed, closedAnswer) = await SMTPClient.send(mail, to: ["a@example.test"],
                                                           settings: SMTPSettings(host: "127.0.0.1", port: 9, username: nil, password: nil, from: "g@example.test",
                                                                                  starttls: true, caFile: nil))
         #expect(closed == .retry(retryAfter: nil), "a refused connection is tried again later: \(closedAnswer)")
         #expect(server.messages().count == 1)
+    }
+
+    /// A server that accepts the connection and then says nothing: the deadline ends the attempt,
+    /// which is tried again later.
+    @Test func aServerThatStallsIsLeftAtTheDeadline() async throws {
+        let listener = Process()
+        listener.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        listener.arguments = ["-c", "import socket,sys,time\ns=socket.socket(); s.bind(('127.0.0.1',0)); s.listen()\nprint(s.getsockname()[1], flush=True)\nc=s.accept(); time.sleep(120)"]
+        let output = Pipe()
+        listener.standardOutput = output
+        try listener.run()
+        defer { listener.terminate() }
+        let port = try #require(Int(String(decoding: output.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let settings = SMTPSettings(host: "127.0.0.1", port: port, username: nil, password: nil, from: "g@example.test", starttls: true, caFile: nil)
+        let (outcome, answer) = await SMTPClient.send(Array("x".utf8), to: ["a@example.test"], settings: settings, timeout: 1)
+        #expect(outcome == .retry(retryAfter: nil) && answer.contains("the SMTP server"), "\(answer)")
     }
 }

@@ -117,7 +117,9 @@ import Testing
     @Test func aFailedMemberIsReportedOnceByOneNode() async throws {
         let receiver = try await AlertReceiver.start()
         defer { receiver.stop() }
-        let agents = try await AttackKit.threeAgents(key: ClusterKeyring.generate(), env: AlertDeliveryIntegrationTests.env)
+        // replication factor 2: two nodes report on each member, and only one may send
+        let agents = try await AttackKit.threeAgents(key: ClusterKeyring.generate(),
+                                                     env: AlertDeliveryIntegrationTests.env.merging(["GUARDIAN_REPLICATION_FACTOR": "2"]) { _, new in new })
         defer { for a in agents.values { a.stop(signal: SIGKILL) } }
         let alpha = try #require(agents["alpha"]), charlie = try #require(agents["charlie"])
         let made = try await alpha.json("POST", "/v1/teams/ops/channels", ["name": "mesh", "kind": "webhook", "url": receiver.url("members"),
@@ -132,11 +134,52 @@ import Testing
         }
         charlie.stop(signal: SIGKILL)
         try await eventually("the failure is reported", timeout: 60) { receiver.received("members").count == 1 }
-        let events = try #require(receiver.received("members").first?.json["events"] as? [[String: Any]])
+        let report = try #require(receiver.received("members").first).json()
+        let events = try #require(report["events"] as? [[String: Any]])
         #expect(events.count == 1 && events[0]["kind"] as? String == "member.failed" && events[0]["subject"] as? String == "charlie", "\(events)")
-        #expect(receiver.received("members").first?.json["project"] == nil)
+        #expect(report["project"] == nil)
         try await holds("by one node, once; a channel that did not ask for mesh events gets none", for: 5) {
             receiver.received("members").count == 1 && receiver.received("audits").isEmpty
         }
+    }
+
+    /// Results a standby audited while the primary was stopped reach the primary in one batch when it
+    /// resumes: every message still goes out once (the first fault run lost them when owners planned
+    /// messages from the results they received rather than sharing the rows).
+    @Test func messagesOfResultsAStoppedPrimaryMissedGoOutOnce() async throws {
+        let receiver = try await AlertReceiver.start()
+        defer { receiver.stop() }
+        let env = AlertDeliveryIntegrationTests.env.merging(["GUARDIAN_REPLICATION_FACTOR": "3", "GUARDIAN_ALERT_GRACE_SECONDS": "2",
+                                                             "GUARDIAN_ANTI_ENTROPY_SECONDS": "2"]) { _, new in new }
+        let agents = try await AttackKit.threeAgents(key: ClusterKeyring.generate(), env: env)
+        defer { for a in agents.values { kill(a.pid, SIGCONT); a.stop(signal: SIGKILL) } }
+        let alpha = try #require(agents["alpha"])
+        let repo = try AgentIntegrationTests.fixture()
+        let made = try await alpha.json("POST", "/v1/projects", ["repositoryUrl": repo.path, "name": "stopped", "team": "t"])
+        let id = try #require(made.json["id"] as? String, "\(made.text)")
+        for a in agents.values { _ = try await a.waitForResult(project: id) }
+        let owners = try #require(try await alpha.request("GET", "/v1/projects/\(id)/owners").json["owners"] as? [String])
+        let primary = try #require(agents[owners[0]]), standby = try #require(agents[owners[1]])
+        #expect(try await alpha.json("POST", "/v1/teams/t/channels", ["name": "s", "kind": "webhook", "url": receiver.url("s"),
+                                                                       "frequency": "immediate", "events": ["finding.new"]]).status == 201)
+        for a in agents.values {
+            try await eventually("the channel reaches every node", timeout: 20) {
+                (try await a.request("GET", "/v1/teams/t/channels").json["channels"] as? [[String: Any]])?.count == 1
+            }
+        }
+        kill(primary.pid, SIGSTOP)
+        var results: [String] = []
+        for i in 0..<3 {
+            try repo.write("app/s\(i).py", "import os\n\n\ndef s\(i)(cmd):\n    \"\"\"S.\"\"\"\n    os.system(cmd)\n")
+            _ = try repo.commit("feat: s\(i)")
+            let t = try await standby.request("POST", "/v1/projects/\(id)/audits?local=1")
+            let done = try await standby.waitForTask(try #require(t.json["taskId"] as? String))
+            results.append(try #require(done["resultId"] as? String))
+        }
+        kill(primary.pid, SIGCONT)
+        try await eventually("each result's message accepted", timeout: 60) {
+            Set(receiver.received("s").compactMap { try? $0.json()["resultId"] as? String }) == Set(results)
+        }
+        try await holds("and each once", for: 8) { receiver.received("s").count == 3 }
     }
 }

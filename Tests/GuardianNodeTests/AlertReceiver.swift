@@ -15,7 +15,11 @@ final class AlertReceiver: Sendable {
         var body: Data
         /// What the receiver answered.
         var status = 0
-        var json: [String: Any] { ((try? JSONSerialization.jsonObject(with: body)) as? [String: Any]) ?? [:] }
+        /// The body as a JSON object; a body that is not one is an error, never an empty object.
+        func json() throws -> [String: Any] {
+            guard let o = try JSONSerialization.jsonObject(with: body) as? [String: Any] else { throw FixtureError(message: "not a JSON object: \(body.count) bytes") }
+            return o
+        }
     }
     struct Answer: Sendable {
         var status: Int

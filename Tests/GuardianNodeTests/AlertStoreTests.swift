@@ -46,14 +46,15 @@ import Testing
     @Test func aFinalRecordFinishesACopyWhetherItArrivesBeforeOrAfterIt() throws {
         let r = try Replica("node-a")
         defer { r.cleanUp() }
-        let row = AlertOutboxRow(id: "evt-1", projectId: "p", channel: "t.hook", resultId: "r", payload: "{}", createdAt: 1_000, updatedAt: 1_000)
+        let t = Int64(Date().timeIntervalSince1970 * 1000)
+        let row = AlertOutboxRow(id: "evt-1", projectId: "p", channel: "t.hook", resultId: "r", payload: "{}", createdAt: t, updatedAt: t)
         var sent = row
-        sent.state = "sent"; sent.attempts = 2; sent.lastAnswer = "HTTP 200"; sent.finishedBy = "node-b"; sent.updatedAt = 2_000
+        sent.state = "sent"; sent.attempts = 2; sent.lastAnswer = "HTTP 200"; sent.finishedBy = "node-b"; sent.updatedAt = t + 1_000
         // after: the queued copy becomes sent
         try r.store.insert(alerts: [row])
-        #expect(try r.store.dueAlerts(now: 5_000, limit: 10).map(\.id) == ["evt-1"])
+        #expect(try r.store.dueAlerts(now: t + 5_000, limit: 10).map(\.id) == ["evt-1"])
         #expect(try r.store.apply(finals: [AlertFinalRecord(sent)]) == 1)
-        #expect(try r.store.dueAlerts(now: 5_000, limit: 10).isEmpty)
+        #expect(try r.store.dueAlerts(now: t + 5_000, limit: 10).isEmpty)
         #expect(try r.store.alert(id: "evt-1")?.finishedBy == "node-b" && r.store.alert(id: "evt-1")?.payload == "{}")
         // a final state is never undone: neither by a later attempt's record nor by another final record
         var retrying = row
@@ -64,14 +65,18 @@ import Testing
         #expect(try r.store.apply(finals: [AlertFinalRecord(dead)]) == 0)
         #expect(try r.store.alert(id: "evt-1")?.state == "sent")
         // before: the record waits, and the copy written later with its result is not sent
-        let early = AlertOutboxRow(id: "evt-2", projectId: "p", channel: "t.hook", resultId: "r2", payload: "{}", createdAt: 1_000, updatedAt: 1_000)
+        let early = AlertOutboxRow(id: "evt-2", projectId: "p", channel: "t.hook", resultId: "r2", payload: "{}", createdAt: t, updatedAt: t)
         var earlySent = early
         earlySent.state = "sent"; earlySent.finishedBy = "node-b"
         try r.store.apply(finals: [AlertFinalRecord(earlySent)])
         try r.store.insert(alerts: [early])
-        #expect(try r.store.dueAlerts(now: 5_000, limit: 10).isEmpty)
+        #expect(try r.store.dueAlerts(now: t + 5_000, limit: 10).isEmpty)
         #expect(try r.store.alert(id: "evt-2")?.state == "sent")
         #expect(try r.store.alerts(limit: 10).map(\.id).sorted() == ["evt-1", "evt-2"], "the early record's row got its message for the history")
         #expect(try r.store.alert(id: "evt-2")?.resultId == "r2")
+        // a record from a clock far off is not applied (its times become arithmetic)
+        var skewed = AlertOutboxRow(id: "evt-3", projectId: "p", channel: "t.hook", resultId: nil, payload: nil, createdAt: t, updatedAt: Int64.max)
+        skewed.state = "sent"
+        #expect(try r.store.apply(finals: [AlertFinalRecord(skewed)]) == 0)
     }
 }

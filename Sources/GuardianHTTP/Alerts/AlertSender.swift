@@ -38,7 +38,6 @@ public final class AlertSender: Service, Sendable {
     /// A digest is built this long after its period ends, so that the events of the period's last
     /// results reach the channel's owners first (a standby forwards after up to two graces).
     var settle: Millis { 3 * plan.grace }
-    private let lastDigestCheck = Mutex<Int64>(0)
     /// No message is started before this time: after a start, or a pause in the node's own
     /// schedule (a stopped process, a suspended machine), the other owners' final records of what
     /// they sent meanwhile arrive first (they push them every 2 s until they are acknowledged).
@@ -64,6 +63,13 @@ public final class AlertSender: Service, Sendable {
     var nodeName: String { api.node.config.name }
     public func run() async throws {
         await withDiscardingTaskGroup { group in
+            // what reaches other members runs apart: a slow or unreachable member delays no send
+            group.addTask {
+                while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                    await self.maintain(now: self.clock())
+                    try? await Task.sleep(for: .seconds(2))
+                }
+            }
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 await tick(group: &group)
                 try? await Task.sleep(for: interval)
@@ -71,8 +77,7 @@ public final class AlertSender: Service, Sendable {
         }
     }
 
-    /// One round: due messages started; every 2 s, final records and held events pushed to the
-    /// owners that have not acknowledged them, and the digests whose period is over built.
+    /// One round: the due messages started, unless the sender is quiet after a start or a pause.
     func tick(group: inout DiscardingTaskGroup) async {
         let now = clock()
         let paused = lastTick.withLock { last in
@@ -80,14 +85,13 @@ public final class AlertSender: Service, Sendable {
             return last == 0 || now - last > 5_000
         }
         if paused { quietUntil.withLock { $0 = now + Self.quiet } }
-        if now >= quietUntil.withLock({ $0 }) {
-            for row in await due() { group.addTask { await self.attempt(row) } }
-        }
-        guard lastDigestCheck.withLock({ last in
-            guard now - last >= 2_000 else { return false }
-            last = now
-            return true
-        }) else { return }
+        guard now >= quietUntil.withLock({ $0 }) else { return }
+        for row in await due() { group.addTask { await self.attempt(row) } }
+    }
+
+    /// Every 2 s: rows shared, final records pushed and held events forwarded to the owners that
+    /// have not acknowledged them, digests built, the outbox gauge set, and hourly the history pruned.
+    func maintain(now: Int64) async {
         if let counts = try? store.alertCounts() {
             for state in DeliveryState.allCases {
                 Metrics.Gauge(label: "guardian_alert_outbox", dimensions: [("state", state.rawValue)]).record(counts[state.rawValue] ?? 0)
@@ -115,7 +119,8 @@ public final class AlertSender: Service, Sendable {
         guard slots - busy.count > 0 else { return [] }
         let now = clock()
         let rows: [AlertOutboxRow]
-        do { rows = try store.dueAlerts(now: now, perChannel: perReceiver * 2, limit: 512) } catch {
+        // a window per channel wide enough for the copies a standby holds while their primary sends
+        do { rows = try store.dueAlerts(now: now, perChannel: 32, limit: 1_024) } catch {
             logger.error("could not read the alert outbox", metadata: ["error": "\(error)"])
             return []
         }
@@ -162,7 +167,7 @@ public final class AlertSender: Service, Sendable {
     func owners(of row: AlertOutboxRow) async -> [String] {
         guard let mesh = api.mesh else { return [nodeName] }
         if row.projectId == nil, let key = row.resultId, let member = Self.member(ofKey: key) {
-            return await mesh.intendedOwners(of: key).filter { $0 != member }
+            return await memberOwners(key: key, member: member, mesh: mesh)
         }
         return await mesh.intendedOwners(of: row.projectId ?? AlertDigest.ringKey(channel: row.channel))
     }
@@ -170,6 +175,13 @@ public final class AlertSender: Service, Sendable {
     // MARK: mesh events
 
     static func memberKey(_ name: String) -> String { "member:\(name)" }
+
+    /// The nodes that report on a member: its key's owners with one more, the member itself left out
+    /// (so a member that owns its own key still has a full set of reporters).
+    func memberOwners(key: String, member: String, mesh: MeshShell) async -> [String] {
+        let n = api.node.config.replicationFactor
+        return Array(await mesh.intendedOwners(of: key, count: n + 1).filter { $0 != member }.prefix(n))
+    }
     static func member(ofKey key: String) -> String? { key.hasPrefix("member:") ? String(key.dropFirst(7)) : nil }
 
     /// A member the mesh declared dead, or one that left: every node that owns the member's key on
@@ -183,7 +195,7 @@ public final class AlertSender: Service, Sendable {
         }
         guard let mesh = api.mesh else { return }
         let key = Self.memberKey(e.member.name)
-        guard await mesh.intendedOwners(of: key).filter({ $0 != e.member.name }).contains(nodeName) else { return }
+        guard await memberOwners(key: key, member: e.member.name, mesh: mesh).contains(nodeName) else { return }
         let channels = ((try? api.node.registry.channels()) ?? []).filter { $0.events.contains(kind.rawValue) }
         guard !channels.isEmpty else { return }
         let what = kind == .memberFailed ? "failed (the mesh declared it dead)" : "left the mesh"
@@ -272,9 +284,15 @@ public final class AlertSender: Service, Sendable {
         var groups: [[String]: [AlertOutboxRow]] = [:]
         for row in rows { groups[await owners(of: row).filter { $0 != nodeName }, default: []].append(row) }
         for (others, group) in groups {
-            guard !others.isEmpty else { try? store.markShared(group.map(\.id), at: now); continue }
+            let ids = group.map(\.id)
+            guard !others.isEmpty else { try? store.markShared(ids, at: now); continue }
             guard let body = try? JSONEncoder().encode(group) else { continue }
-            if await post(body, to: others, path: API.alertRowsPath).count == others.count { try? store.markShared(group.map(\.id), at: now) }
+            guard await post(body, to: others, path: API.alertRowsPath).count == others.count else { continue }
+            try? store.markShared(ids, at: now)
+            // raised on a node that is none of the owners (it stood in for a failed one): the owners have them now
+            if !(await owners(of: group[0])).contains(nodeName) {
+                try? store.handOff(ids, answer: "raised here and handed to the owners, which send it", now: now)
+            }
         }
     }
 
@@ -323,7 +341,7 @@ public final class AlertSender: Service, Sendable {
     /// counts as forwarded once every other channel owner has it or looks gone.
     func forwardHeld(now: Int64) async {
         let rows: [AlertOutboxRow]
-        do { rows = try store.unforwardedHeld(limit: 500) } catch { return }
+        do { rows = try store.unforwardedHeld(limit: 5_000) } catch { return }
         for (channel, group) in Dictionary(grouping: rows, by: \.channel) {
             var mine: [AlertOutboxRow] = []
             for row in group {
@@ -366,9 +384,9 @@ public final class AlertSender: Service, Sendable {
             }
             let channelOwners = api.mesh == nil ? [nodeName] : await api.mesh!.intendedOwners(of: AlertDigest.ringKey(channel: channel.id))
             guard channelOwners.contains(nodeName) else {
-                // another node's digest: what this node held went there
-                let forwarded = items.filter { $0.forwardedAt != nil }.map(\.id)
-                try? store.markDigested(forwarded, answer: "forwarded to the channel's owners for its digest", now: now)
+                // another node's digest: this node's events went there (forwarded by it, or by the
+                // project's primary when this node's copy was a standby's), a settle period ago
+                try? store.markDigested(ids, answer: "gathered by the channel's owners for its digest", now: now)
                 continue
             }
             let start = end - period.length

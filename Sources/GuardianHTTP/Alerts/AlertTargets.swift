@@ -24,7 +24,7 @@ public struct AlertTargets: Sendable {
         if scheme != "https" && !(scheme == "http" && allowPrivate) {
             throw Refused(description: "the channel's url must be https (plain http needs alert_allow_private_targets on this node)")
         }
-        if let a = try? SocketAddress(ipAddress: Self.bare(host), port: 0), !allowPrivate, Self.isPrivate(a) {
+        if !allowPrivate, let a = Self.literal(Self.bare(host)), Self.isPrivate(a) {
             throw Refused(description: "the channel's url names a private, loopback or link-local address (alert_allow_private_targets is off)")
         }
     }
@@ -43,6 +43,18 @@ public struct AlertTargets: Sendable {
         if addresses.isEmpty || addresses.contains(where: Self.isPrivate) {
             throw Refused(description: "the channel's host \(host) resolves to a private, loopback or link-local address (alert_allow_private_targets is off)")
         }
+    }
+
+    /// The address a host names by itself: IPv6, dotted IPv4, or the forms `inet_aton` also reads
+    /// and resolvers accept (`2130706433`, `0x7f.1`, `017700000001`).
+    static func literal(_ host: String) -> SocketAddress? {
+        if let a = try? SocketAddress(ipAddress: host, port: 0) { return a }
+        var v4 = in_addr()
+        guard inet_aton(host, &v4) != 0 else { return nil }
+        var sin = sockaddr_in()
+        sin.sin_family = sa_family_t(AF_INET)
+        sin.sin_addr = v4
+        return SocketAddress(sin, host: host)
     }
 
     static func bare(_ host: String) -> String { host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host }
@@ -87,6 +99,11 @@ public struct AlertTargets: Sendable {
             if b[0..<10].allSatisfy({ $0 == 0 }) && ((b[10] == 0xff && b[11] == 0xff) || (b[10] == 0 && b[11] == 0)) {
                 return isPrivateV4(Array(b[12..<16]))
             }
+            // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) carry an IPv4 address a gateway reaches
+            if b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && b[4..<12].allSatisfy({ $0 == 0 }) { return isPrivateV4(Array(b[12..<16])) }
+            if b[0] == 0x20 && b[1] == 0x02 { return isPrivateV4(Array(b[2..<6])) }
+            if b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0 { return true }   // Teredo 2001::/32
+            if b[0] == 0xfe && b[1] & 0xc0 == 0xc0 { return true }             // fec0::/10 site-local
             if b.allSatisfy({ $0 == 0 }) { return true }                      // ::
             if b[0..<15].allSatisfy({ $0 == 0 }) && b[15] == 1 { return true } // ::1
             if b[0] & 0xfe == 0xfc { return true }                             // fc00::/7 unique local

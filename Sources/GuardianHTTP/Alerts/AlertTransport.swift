@@ -58,19 +58,28 @@ public struct AlertTransport: Sendable {
         for (n, v) in headers { request.headers.add(name: n, value: v) }
         request.body = .bytes(ByteBuffer(bytes: body))
         let prepared = request
+        let response: HTTPClientResponse
         do {
-            let (status, retryAfter, text) = try await withDeadline(seconds: Self.receiverSeconds, "the receiver") {
-                let r = try await Self.receiverClient.execute(prepared, timeout: .seconds(Int64(Self.receiverSeconds)))
-                // the answer is shown in the history: a short, printable prefix of it
-                var b = try await r.body.collect(upTo: 1 << 20)
-                let text = b.readString(length: min(b.readableBytes, Self.answerLimit)) ?? ""
-                return (Int(r.status.code), r.headers.first(name: "Retry-After"), text)
+            response = try await withDeadline(seconds: Self.receiverSeconds, "the receiver") {
+                try await Self.receiverClient.execute(prepared, timeout: .seconds(Int64(Self.receiverSeconds)))
             }
-            let shown = text.unicodeScalars.filter { $0.value >= 32 && $0.value != 127 }.map(String.init).joined().prefix(200)
-            return (AlertMessages.outcome(status: status, retryAfter: retryAfter, now: Date()), "HTTP \(status)" + (shown.isEmpty ? "" : ": \(shown)"))
         } catch {
             return (.retry(retryAfter: nil), "\(error)")
         }
+        let status = Int(response.status.code)
+        // the status decides; the start of the body is for the history, read briefly, and its errors are not the message's
+        let text: String = (try? await withDeadline(seconds: 2, "the answer's body") {
+            var collected = ByteBuffer()
+            for try await chunk in response.body {
+                var c = chunk
+                collected.writeBuffer(&c)
+                if collected.readableBytes >= Self.answerLimit { break }
+            }
+            return collected.readString(length: min(collected.readableBytes, Self.answerLimit)) ?? ""
+        }) ?? ""
+        let shown = text.unicodeScalars.filter { $0.value >= 32 && $0.value != 127 }.map(String.init).joined().prefix(200)
+        return (AlertMessages.outcome(status: status, retryAfter: response.headers.first(name: "Retry-After"), now: Date()),
+                "HTTP \(status)" + (shown.isEmpty ? "" : ": \(shown)"))
     }
 
 }

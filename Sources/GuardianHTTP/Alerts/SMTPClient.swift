@@ -67,6 +67,15 @@ public enum SMTPClient {
             .channelInitializer { ch in ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(replies) } }
             .connect(host: s.host, port: s.port).get()
         defer { channel.close(promise: nil) }
+        // a deadline cancels the conversation: closing the connection ends the wait for a reply
+        return try await withTaskCancellationHandler {
+            try await talk(channel, replies, message, to: to, settings: s)
+        } onCancel: {
+            channel.close(promise: nil)
+        }
+    }
+
+    static func talk(_ channel: any Channel, _ replies: ReplyReader, _ message: [UInt8], to: [String], settings s: SMTPSettings) async throws -> String {
         func say(_ line: String) async throws {
             try await channel.writeAndFlush(ByteBuffer(string: line + "\r\n")).get()
         }
@@ -98,9 +107,16 @@ public enum SMTPClient {
             ehlo = try await expect(250...250, "EHLO after STARTTLS")
         }
         if let user = s.username {
+            // the password never crosses in clear, and goes only to a server that asks for it
+            guard s.starttls else {
+                throw Failure(outcome: .rejected, description: "AUTH without STARTTLS would send the password in clear (smtp_starttls is off)")
+            }
             let password = s.password ?? ""
             let mechanisms = ehlo.lines.first { $0.uppercased().hasPrefix("AUTH") }?.uppercased().split(separator: " ").map(String.init) ?? []
-            if mechanisms.contains("PLAIN") || !mechanisms.contains("LOGIN") {
+            guard mechanisms.contains("PLAIN") || mechanisms.contains("LOGIN") else {
+                throw Failure(outcome: .rejected, description: "the server offers no AUTH PLAIN or LOGIN (smtp_username is set)")
+            }
+            if mechanisms.contains("PLAIN") {
                 try await say("AUTH PLAIN " + Data(([0] + Array(user.utf8) + [0] + Array(password.utf8))).base64EncodedString())
                 _ = try await expect(235...235, "AUTH")
             } else {

@@ -229,8 +229,9 @@ struct AlertsController {
             let team = String(ch.split(separator: ".").dropLast().joined(separator: "."))
             guard p.canRead(team: team) else { throw APIError(.forbidden, "forbidden", "this token may not read team '\(team)'") }
             channels = [ch]
-        } else if !p.isAdmin, let team = p.team {
-            channels = try node.registry.channels(team: team).map(\.id)
+        } else if !p.isAdmin {
+            // a token of no team sees no channel's messages
+            channels = try p.team.map { try node.registry.channels(team: $0).map(\.id) } ?? []
         }
         var before: Int64?
         if let b = q["before"] {
@@ -262,10 +263,20 @@ extension API {
             throw APIError(.badRequest, "invalid_json", "the body is not a list of alert messages")
         }
         guard rows.count <= 1_000 else { throw APIError(.contentTooLarge, "too_many", "at most 1,000 messages at once") }
+        // times a member sends become millisecond arithmetic here: they must be near now
+        let now = Int64(Date().timeIntervalSince1970 * 1000), week: Int64 = 8 * 86_400_000
+        func near(_ t: Int64?) -> Bool { t.map { abs($0 - now) <= week } ?? true }
         for r in rows {
             guard Identifier.isValid(r.id), DeliveryState(rawValue: r.state) != nil, r.channel.utf8.count <= 300, (r.payload?.utf8.count ?? 0) <= 65_536,
-                  r.attempts >= 0, (r.lastAnswer?.utf8.count ?? 0) <= 1_000 else {
-                throw APIError(.badRequest, "invalid_record", "an alert message with an id, a known state and a message of at most 64 KiB")
+                  (0...1_000).contains(r.attempts), (r.lastAnswer?.utf8.count ?? 0) <= 1_000, near(r.createdAt), near(r.updatedAt), near(r.nextAttemptAt) else {
+                throw APIError(.badRequest, "invalid_record", "an alert message with an id, a known state, times within a week of now and a message of at most 64 KiB")
+            }
+            if r.state == DeliveryState.held.rawValue {
+                // a held event is due at the end of its digest period
+                guard let period = r.digest.flatMap(DigestPeriod.init(rawValue:)), let end = r.nextAttemptAt,
+                      period.start(containing: end - 1) + period.length == end else {
+                    throw APIError(.badRequest, "invalid_record", "a held event names its digest period and is due at the period's end")
+                }
             }
         }
         return rows
@@ -317,8 +328,7 @@ extension API {
             let rows = try await Self.alertRows(request, node: node)
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             let held = try rows.map { r -> AlertOutboxRow in
-                guard r.state == DeliveryState.held.rawValue, r.digest.flatMap(DigestPeriod.init(rawValue:)) != nil, r.nextAttemptAt != nil,
-                      Identifier.isValid(r.id), r.channel.utf8.count <= 300, (r.payload?.utf8.count ?? 0) <= 65_536 else {
+                guard r.state == DeliveryState.held.rawValue else {
                     throw APIError(.badRequest, "invalid_record", "a held event has state held, a digest period and its end")
                 }
                 var r = r

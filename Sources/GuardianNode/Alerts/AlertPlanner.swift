@@ -65,9 +65,20 @@ public struct AlertPlanner: Sendable {
         guard let latest = try? store.results(project: project.id, limit: 2, before: nil) else { return [] }
         let previous = latest.first { $0.id != result.id }
         if let previous, previous.createdAt > result.createdAt { return [] }
-        let before = previous.flatMap(Self.summary).map(AlertSnapshot.init)
+        var before = previous.flatMap(Self.summary).map(AlertSnapshot.init)
         if previous != nil && before == nil { return [] } // a previous result this node cannot read: no basis for a change
-        let events = AlertRules.events(project: project.id, previous: before, current: AlertSnapshot(summary), healthDrop: healthDrop)
+        var events: [AlertEvent]
+        if before == nil, let s = try? store.summary(project: project.id), s.resultId != result.id, s.createdAt < result.createdAt {
+            // a new owner without the project's history: the fleet's summary of the latest result says
+            // what the gate, checks and health were; which findings are new it cannot say, so none are reported
+            var checks: [Check: CheckStatus] = [:]
+            for (name, c) in s.checks { if let k = Check(rawValue: name), let st = CheckStatus(rawValue: c.status) { checks[k] = st } }
+            before = AlertSnapshot(health: s.health, gatePassed: s.gatePassed, checks: checks, findings: [])
+            events = AlertRules.events(project: project.id, previous: before, current: AlertSnapshot(summary), healthDrop: healthDrop)
+                .filter { $0.kind != .findingNew }
+        } else {
+            events = AlertRules.events(project: project.id, previous: before, current: AlertSnapshot(summary), healthDrop: healthDrop)
+        }
         let context = AlertContext(projectId: project.id, projectName: project.name, team: project.team, resultId: result.id,
                                    commit: result.commitId, health: result.health, link: link(project: project.id))
         return Self.rows(events: events, context: context, channels: channels, frequency: frequency, key: result.id,

@@ -33,14 +33,15 @@ extension MeshShell {
     }
 
     /// The owners a key would have if every member not known to have left were alive.
-    public func intendedOwners(of key: String) -> [String] {
+    /// `count`: how many (default: the replication factor).
+    public func intendedOwners(of key: String, count: Int? = nil) -> [String] {
         let s = instance
         if cachedIntendedRing == nil {
             let nodes = s.others.filter { $0.status != .left }.map { Ring.Node(name: $0.name, capacity: $0.meta.capacity) }
                 + [Ring.Node(name: s.me.name, capacity: s.me.capacity)]
             cachedIntendedRing = Ring(nodes: nodes)
         }
-        return cachedIntendedRing!.owners(of: key, count: config.replicationFactor)
+        return cachedIntendedRing!.owners(of: key, count: count ?? config.replicationFactor)
     }
 
 
