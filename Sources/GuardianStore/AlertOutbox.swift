@@ -242,10 +242,21 @@ extension Store {
     /// Held events this node does not send a digest for, once their period is over: they went to the
     /// channel's owners, which do.
     public func markDigested(_ ids: [String], answer: String, now: Int64) throws {
+        try finish(ids, as: .digested, from: [.held], answer: answer, now: now)
+    }
+
+    /// Rows this node holds but will never send or forward (it is none of their owners): finished
+    /// here once they reached their owners.
+    public func handOff(_ ids: [String], answer: String, now: Int64) throws {
+        try finish(ids, as: .expired, from: [.queued, .retrying, .held], answer: answer, now: now)
+    }
+
+    func finish(_ ids: [String], as state: DeliveryState, from states: [DeliveryState], answer: String, now: Int64) throws {
+        let from = states.map { "'\($0.rawValue)'" }.joined(separator: ", ")
         try write { db in
             for id in ids {
-                try db.execute(sql: "UPDATE alertOutbox SET state = 'digested', lastAnswer = ?, updatedAt = ? WHERE id = ? AND state = 'held'",
-                               arguments: [answer, now, id])
+                try db.execute(sql: "UPDATE alertOutbox SET state = ?, lastAnswer = ?, updatedAt = ? WHERE id = ? AND state IN (\(from))",
+                               arguments: [state.rawValue, answer, now, id])
             }
         }
     }
@@ -253,17 +264,6 @@ extension Store {
     /// Whether a row (a digest) is here with its message (not only another owner's final record of it).
     public func hasAlert(id: String) throws -> Bool {
         try read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM alertOutbox WHERE id = ? AND payload IS NOT NULL", arguments: [id]) ?? false }
-    }
-
-    /// Rows this node holds but will never send or forward (it is none of their owners): finished
-    /// here once they reached their owners.
-    public func handOff(_ ids: [String], answer: String, now: Int64) throws {
-        try write { db in
-            for id in ids {
-                try db.execute(sql: "UPDATE alertOutbox SET state = 'expired', lastAnswer = ?, updatedAt = ? WHERE id = ? AND state IN ('queued', 'retrying', 'held')",
-                               arguments: [answer, now, id])
-            }
-        }
     }
 
     /// Whether an owner's final record for the entry is here.

@@ -282,6 +282,13 @@ extension API {
         return rows
     }
 
+    /// A member's own claim (no token, no forwarded caller): the only caller of the owners' routes.
+    static func requireMember(_ context: GuardianContext, _ what: String) throws {
+        guard let claim = context.forwarded, claim.caller == .member else {
+            throw APIError(.unauthorized, "unauthorized", "only a member of this mesh \(what)")
+        }
+    }
+
     static let alertFinalsPath = "/v1/alerts/finals"
     static let alertHeldPath = "/v1/alerts/held"
     static let alertRowsPath = "/v1/alerts/rows"
@@ -292,9 +299,7 @@ extension API {
     /// (a `member` claim); nothing else may call it.
     func registerAlertFinals(on router: Router<GuardianContext>) {
         router.post(RouterPath(Self.alertFinalsPath)) { request, context -> Response in
-            guard let claim = context.forwarded, claim.caller == .member else {
-                throw APIError(.unauthorized, "unauthorized", "only a member of this mesh sends delivery records")
-            }
+            try Self.requireMember(context, "sends delivery records")
             let body = try await request.body.collect(upTo: node.config.maxBodyBytes)
             let finals: [AlertFinalRecord]
             do { finals = try JSONDecoder().decode([AlertFinalRecord].self, from: Data(buffer: body)) } catch {
@@ -306,9 +311,7 @@ extension API {
         }
         // messages another owner raised from a result it stored first (or a failed audit, a member's failure)
         router.post(RouterPath(Self.alertRowsPath)) { request, context -> Response in
-            guard let claim = context.forwarded, claim.caller == .member else {
-                throw APIError(.unauthorized, "unauthorized", "only a member of this mesh shares alert messages")
-            }
+            try Self.requireMember(context, "shares alert messages")
             let rows = try await Self.alertRows(request, node: node)
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             try node.store.insert(alerts: rows.map { r in
@@ -322,9 +325,7 @@ extension API {
         }
         // events held for a digest, from the project's owner that raised them, for this channel owner
         router.post(RouterPath(Self.alertHeldPath)) { request, context -> Response in
-            guard let claim = context.forwarded, claim.caller == .member else {
-                throw APIError(.unauthorized, "unauthorized", "only a member of this mesh forwards held events")
-            }
+            try Self.requireMember(context, "forwards held events")
             let rows = try await Self.alertRows(request, node: node)
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             let held = try rows.map { r -> AlertOutboxRow in
