@@ -29,6 +29,9 @@ public struct AlertChannel: Codable, Sendable, Equatable {
     public var minSeverity: String
     /// nil: the team profile's `notification_frequency`.
     public var frequency: String?
+    /// Set by an admin: the channel receives the events of every team's projects, not only its
+    /// team's (a platform team's channel). Its messages are shown to admins only.
+    public var allTeams: Bool?
     public var createdAt: Double
     public var updatedAt: Double
 
@@ -44,6 +47,7 @@ public struct AlertChannel: Codable, Sendable, Equatable {
     public static func id(team: String, name: String) -> String { "\(team).\(name)" }
 
     public var channelKind: Kind { Kind(rawValue: kind) ?? .webhook }
+    public var isMeshWide: Bool { allTeams ?? false }
     public var severity: Severity { Severity(rawValue: minSeverity) ?? .info }
 
     /// The host of the URL, which responses show instead of the URL.

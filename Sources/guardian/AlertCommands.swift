@@ -18,6 +18,7 @@ struct ChannelsCommand: AsyncParsableCommand {
         var minSeverity: String
         var frequency: String?
         var effectiveFrequency: String
+        var allTeams: Bool
     }
 
     struct Add: AsyncParsableCommand {
@@ -39,6 +40,7 @@ struct ChannelsCommand: AsyncParsableCommand {
         var events: String?
         @Option(help: "Leave out finding.new below this severity: critical, high, medium, low, info (default info).") var minSeverity: String?
         @Option(help: "immediate, hourly, daily or weekly (default: the team profile's notification_frequency).") var frequency: String?
+        @Flag(help: "Receive the events of every team's projects (admin tokens only).") var allTeams = false
         @Option(help: "text or json.") var format: ListFormat = .text
 
         func run() async throws {
@@ -50,6 +52,7 @@ struct ChannelsCommand: AsyncParsableCommand {
             if let events { body["events"] = events.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
             if let minSeverity { body["minSeverity"] = minSeverity }
             if let frequency { body["frequency"] = frequency }
+            if allTeams { body["allTeams"] = true }
             let c = try await agent.client().decode(View.self, "POST", "/v1/teams/\(team)/channels", json: body, expect: [201])
             if format == .json { try printEncoded(c) } else { print("added \(c.kind) channel \(c.id) (\(c.host ?? c.to?.joined(separator: ", ") ?? ""), \(c.effectiveFrequency))") }
         }
@@ -71,7 +74,7 @@ struct ChannelsCommand: AsyncParsableCommand {
             for c in list {
                 let target: String = c.host ?? c.to?.joined(separator: ", ") ?? ""
                 let columns: [String] = [pad(c.name, 16), pad(c.kind, 9), pad(c.effectiveFrequency, 11), pad(c.minSeverity, 10)]
-                print(columns.joined() + target + (c.hasSecret ? " (signed)" : ""))
+                print(columns.joined() + target + (c.hasSecret ? " (signed)" : "") + (c.allTeams ? " (every team)" : ""))
             }
         }
     }

@@ -174,6 +174,42 @@ import Testing
         try await eventually("the slow receiver gets all twelve, four at a time", timeout: 60) { slow.all.count == 12 }
     }
 
+    /// A channel an admin sets to receive every team's events: other teams' projects reach it, only
+    /// an admin may make or change one, and its team's readers do not see its messages.
+    @Test func anAdminsChannelReceivesEveryTeamsEvents() async throws {
+        let receiver = try await AlertReceiver.start()
+        defer { receiver.stop() }
+        let repo = try AgentIntegrationTests.fixture()
+        let agent = try AgentProcess(binary: GuardianBinary.path)
+        try await agent.start(env: Self.env)
+        defer { agent.stop() }
+        let made = try await agent.json("POST", "/v1/projects", ["repositoryUrl": repo.path, "name": "elsewhere", "team": "apps"])
+        let id = try #require(made.json["id"] as? String)
+        _ = try await agent.waitForResult(project: id)
+        let platform = try await AttackKit.token(agent, role: "maintainer", team: "platform")
+        let reader = try await AttackKit.token(agent, role: "viewer", team: "platform")
+        let body: [String: Any] = ["name": "all", "kind": "webhook", "url": receiver.url("all"), "frequency": "immediate", "allTeams": true]
+        #expect(try await agent.json("POST", "/v1/teams/platform/channels", body, token: platform.secret).status == 403)
+        let all = try await Self.channel(agent, team: "platform", body)
+        #expect(all["allTeams"] as? Bool == true)
+        _ = try await Self.channel(agent, team: "platform", ["name": "own", "kind": "webhook", "url": receiver.url("own"), "frequency": "immediate"])
+        #expect(try await agent.json("PATCH", "/v1/teams/platform/channels/all", ["minSeverity": "high"], token: platform.secret).status == 403)
+        #expect(try await agent.request("DELETE", "/v1/teams/platform/channels/all", token: platform.secret).status == 403)
+        #expect(try await agent.json("PATCH", "/v1/teams/platform/channels/own", ["allTeams": true], token: platform.secret).status == 403)
+
+        try repo.write("app/other.py", "import os\n\n\ndef other(cmd):\n    \"\"\"Other.\"\"\"\n    os.system(cmd)\n")
+        _ = try repo.commit("feat: another runner")
+        try await DismissalTests.audit(agent, id)
+        try await eventually("the mesh-wide channel gets team apps' message", timeout: 20) { receiver.received("all").count == 1 }
+        #expect(try receiver.received("all")[0].json()["project"].flatMap { ($0 as? [String: Any])?["team"] as? String } == "apps")
+        try await holds("the platform team's own channel gets nothing of team apps", for: 2) { receiver.received("own").isEmpty }
+        try await eventually("the admin sees the message", timeout: 10) {
+            try await Self.notifications(agent, "channel=platform.all").first?["state"] as? String == "sent"
+        }
+        #expect(try await Self.notifications(agent, "", token: reader.secret).isEmpty, "a reader of the channel's team sees no other team's messages")
+        #expect(try await agent.request("GET", "/v1/notifications?channel=platform.all", token: reader.secret).status == 403)
+    }
+
     @Test func privateTargetsAndPlainHTTPAreRefusedUnlessAllowed() async throws {
         let agent = try AgentProcess(binary: GuardianBinary.path)
         try await agent.start()

@@ -399,7 +399,7 @@ public final class AlertSender: Service, Sendable {
             let projects: [(id: String, name: String, summary: ProjectSummary?)]
             if period == .weekly {
                 let summaries = (try? store.summaries()) ?? [:]
-                projects = ((try? store.projects()) ?? []).filter { $0.team == channel.team }.map { ($0.id, $0.name, summaries[$0.id]) }
+                projects = ((try? store.projects()) ?? []).filter { channel.isMeshWide || $0.team == channel.team }.map { ($0.id, $0.name, summaries[$0.id]) }
             } else {
                 projects = []
             }

@@ -36,13 +36,14 @@ struct AlertsController {
         var frequency: String?
         /// The frequency it sends at: its own, else the team profile's.
         var effectiveFrequency: String
+        var allTeams: Bool
         var createdAt, updatedAt: Double
     }
 
     func view(_ c: AlertChannel) -> ChannelView {
         ChannelView(id: c.id, team: c.team, name: c.name, kind: c.kind, host: c.host, to: c.to, hasSecret: c.secret != nil, events: c.events,
                     minSeverity: c.minSeverity, frequency: c.frequency, effectiveFrequency: node.alerts.frequency(c).rawValue,
-                    createdAt: c.createdAt, updatedAt: c.updatedAt)
+                    allTeams: c.isMeshWide, createdAt: c.createdAt, updatedAt: c.updatedAt)
     }
 
     /// The team of the path, which the caller may read (`write`: change).
@@ -56,10 +57,14 @@ struct AlertsController {
         return team
     }
 
-    func channel(_ context: GuardianContext, team: String) throws -> AlertChannel {
+    /// `write`: the caller means to change, test or remove it; a mesh-wide channel is an admin's.
+    func channel(_ context: GuardianContext, team: String, write: Bool = false) throws -> AlertChannel {
         let name = try context.parameters.require("name")
         guard Identifier.isValid(name), let c = try node.registry.channel(id: AlertChannel.id(team: team, name: name)) else {
             throw NodeError(.notFound, "not_found", "team \(team) has no channel '\(name.prefix(60))'")
+        }
+        if write, c.isMeshWide, try !context.caller().isAdmin {
+            throw APIError(.forbidden, "forbidden", "only admin tokens change a channel that receives every team's events")
         }
         return c
     }
@@ -84,8 +89,9 @@ struct AlertsController {
         var events: [String]?
         var minSeverity: String?
         var frequency: String?
+        var allTeams: Bool?
 
-        enum Keys: String, CodingKey { case name, kind, url, to, secret, events, minSeverity, frequency }
+        enum Keys: String, CodingKey { case name, kind, url, to, secret, events, minSeverity, frequency, allTeams }
         init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: Keys.self)
             name = try c.decodeIfPresent(String.self, forKey: .name)
@@ -98,6 +104,7 @@ struct AlertsController {
             events = try c.decodeIfPresent([String].self, forKey: .events)
             minSeverity = try c.decodeIfPresent(String.self, forKey: .minSeverity)
             frequency = try c.decodeIfPresent(String.self, forKey: .frequency)
+            allTeams = try c.decodeIfPresent(Bool.self, forKey: .allTeams)
         }
     }
 
@@ -134,13 +141,19 @@ struct AlertsController {
         var c = AlertChannel(team: team, name: name, kind: kind, url: input.url, to: input.to, secret: input.secret,
                              events: input.events ?? AlertChannel.defaultEvents, minSeverity: severity, frequency: nil, createdAt: now, updatedAt: now)
         c.frequency = input.frequency
+        if input.allTeams == true {
+            guard try context.caller().isAdmin else {
+                throw APIError(.forbidden, "forbidden", "only admin tokens make a channel that receives every team's events")
+            }
+            c.allTeams = true
+        }
         try save(c)
         return try API.encodable(view(c), status: .created)
     }
 
     @Sendable func update(_ request: Request, context: GuardianContext) async throws -> Response {
         let team = try team(context, write: true)
-        var c = try channel(context, team: team)
+        var c = try channel(context, team: team, write: true)
         let body = try await request.body.collect(upTo: node.config.maxBodyBytes)
         let input: Input
         do { input = try JSONDecoder().decode(Input.self, from: Data(buffer: body)) } catch {
@@ -155,6 +168,12 @@ struct AlertsController {
         if let e = input.events { c.events = e }
         if let s = input.minSeverity { c.minSeverity = s }
         if present["frequency"] != nil { c.frequency = input.frequency }
+        if let all = input.allTeams, all != c.isMeshWide {
+            guard try context.caller().isAdmin else {
+                throw APIError(.forbidden, "forbidden", "only admin tokens make a channel receive every team's events")
+            }
+            c.allTeams = all ? true : nil
+        }
         c.updatedAt = Date().timeIntervalSince1970
         try save(c)
         return try API.encodable(view(c))
@@ -162,7 +181,7 @@ struct AlertsController {
 
     @Sendable func remove(_ request: Request, context: GuardianContext) async throws -> Response {
         let team = try team(context, write: true)
-        let c = try channel(context, team: team)
+        let c = try channel(context, team: team, write: true)
         try node.registry.deleteChannel(id: c.id)
         return Response(status: .noContent)
     }
@@ -177,7 +196,7 @@ struct AlertsController {
     /// Sends a test message now, from this node, and says what the receiver answered.
     @Sendable func test(_ request: Request, context: GuardianContext) async throws -> Response {
         let team = try team(context, write: true)
-        let c = try channel(context, team: team)
+        let c = try channel(context, team: team, write: true)
         let transport: AlertTransport
         do { transport = try AlertTransport(node.config) } catch {
             throw APIError(.internalServerError, "smtp_settings", "this node's SMTP settings cannot be read: \(error)")
@@ -228,10 +247,14 @@ struct AlertsController {
         if let ch = q["channel"].map(String.init) {
             let team = String(ch.split(separator: ".").dropLast().joined(separator: "."))
             guard p.canRead(team: team) else { throw APIError(.forbidden, "forbidden", "this token may not read team '\(team)'") }
+            if !p.isAdmin, try node.registry.channel(id: ch)?.isMeshWide == true {
+                throw APIError(.forbidden, "forbidden", "only admin tokens read the messages of a channel that receives every team's events")
+            }
             channels = [ch]
         } else if !p.isAdmin {
             // a token of no team sees no channel's messages
-            channels = try p.team.map { try node.registry.channels(team: $0).map(\.id) } ?? []
+            // a mesh-wide channel's messages name every team's projects: admins only
+            channels = try p.team.map { try node.registry.channels(team: $0).filter { !$0.isMeshWide }.map(\.id) } ?? []
         }
         var before: Int64?
         if let b = q["before"] {

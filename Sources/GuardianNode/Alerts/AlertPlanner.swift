@@ -46,7 +46,10 @@ public struct AlertPlanner: Sendable {
     }
 
     /// The channels of `team` that send `kind` now (immediate frequency) or in digests.
-    func channels(team: String) -> [AlertChannel] { (try? registry.channels(team: team)) ?? [] }
+    /// The channels that receive the events of `team`'s projects: its own, and every mesh-wide one.
+    func channels(team: String) -> [AlertChannel] {
+        ((try? registry.channels()) ?? []).filter { $0.team == team || $0.isMeshWide }
+    }
 
     /// A channel's frequency: its own, else its team profile's `notification_frequency`.
     public func frequency(_ c: AlertChannel) -> AlertChannel.Frequency {
