@@ -61,6 +61,13 @@ public struct AlertOutboxRow: Codable, Sendable, Equatable, FetchableRecord, Per
         }
     }
 
+    /// Holds the row for its channel's digest: due at the end of the period its time falls in.
+    public mutating func hold(for period: DigestPeriod) {
+        state = DeliveryState.held.rawValue
+        digest = period.rawValue
+        nextAttemptAt = period.start(containing: createdAt) + period.length
+    }
+
     public var deliveryState: DeliveryState { DeliveryState(rawValue: state) ?? .queued }
 
     /// The pure core's view of the row.

@@ -1,25 +1,13 @@
 import ArgumentParser
 import Foundation
 import GuardianCore
+import GuardianHTTP
 
 /// `guardian channels add|list|test|remove`: a team's alert channels (docs/alerts.md).
 struct ChannelsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "channels", abstract: "Manage a team's alert channels (Slack, Discord, email, signed webhooks).",
         subcommands: [Add.self, List.self, Test.self, Remove.self])
-
-    /// What the API answers for a channel (its URL and secret are never in it).
-    struct View: Codable {
-        var id, team, name, kind: String
-        var host: String?
-        var to: [String]?
-        var hasSecret: Bool
-        var events: [String]
-        var minSeverity: String
-        var frequency: String?
-        var effectiveFrequency: String
-        var allTeams: Bool
-    }
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -53,7 +41,7 @@ struct ChannelsCommand: AsyncParsableCommand {
             if let minSeverity { body["minSeverity"] = minSeverity }
             if let frequency { body["frequency"] = frequency }
             if allTeams { body["allTeams"] = true }
-            let c = try await agent.client().decode(View.self, "POST", "/v1/teams/\(team)/channels", json: body, expect: [201])
+            let c = try await agent.client().decode(ChannelView.self, "POST", "/v1/teams/\(team)/channels", json: body, expect: [201])
             if format == .json { try printEncoded(c) } else { print("added \(c.kind) channel \(c.id) (\(c.host ?? c.to?.joined(separator: ", ") ?? ""), \(c.effectiveFrequency))") }
         }
     }
@@ -65,7 +53,7 @@ struct ChannelsCommand: AsyncParsableCommand {
         @Option(help: "text or json.") var format: ListFormat = .text
 
         func run() async throws {
-            struct Channels: Decodable { var channels: [View] }
+            struct Channels: Decodable { var channels: [ChannelView] }
             let list = try await agent.client().decode(Channels.self, "GET", "/v1/teams/\(team)/channels").channels
             if format == .json { try printEncoded(list); return }
             if list.isEmpty { print("team \(team) has no channels"); return }
@@ -86,10 +74,9 @@ struct ChannelsCommand: AsyncParsableCommand {
         @Argument(help: "The channel's name.") var name: String
 
         func run() async throws {
-            let r = try await agent.client().object("POST", "/v1/teams/\(team)/channels/\(name)/test")
-            let delivered = r["delivered"] as? Bool ?? false
-            print("\(delivered ? "delivered" : "not delivered (\(r["outcome"] as? String ?? "?"))"): \(r["answer"] as? String ?? "")")
-            if !delivered { throw ExitCode(1) }
+            let r = try await agent.client().decode(ChannelTestView.self, "POST", "/v1/teams/\(team)/channels/\(name)/test")
+            print("\(r.delivered ? "delivered" : "not delivered (\(r.outcome))"): \(r.answer)")
+            if !r.delivered { throw ExitCode(1) }
         }
     }
 
@@ -117,25 +104,12 @@ struct NotificationsCommand: AsyncParsableCommand {
     @Option(help: "At most this many, newest first.") var limit = 50
     @Option(help: "text or json.") var format: ListFormat = .text
 
-    struct Item: Codable {
-        var delivery: String
-        var project: String?
-        var channel: String
-        var state: String
-        var attempts: Int
-        var lastAnswer: String?
-        var createdAt: Double
-        var finishedBy: String?
-        var events: [Event]
-        struct Event: Codable { var kind, summary: String }
-    }
-
     func run() async throws {
         var query = ["limit=\(limit)"]
         for (k, v) in [("project", project), ("channel", channel), ("status", status)] {
             if let v { query.append("\(k)=\(v.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? v)") }
         }
-        struct List: Decodable { var notifications: [Item] }
+        struct List: Decodable { var notifications: [NotificationView] }
         let items = try await agent.client().decode(List.self, "GET", "/v1/notifications?" + query.joined(separator: "&")).notifications
         if format == .json { try printEncoded(items); return }
         if items.isEmpty { print("no notifications"); return }

@@ -15,6 +15,25 @@ import Testing
         return r.json
     }
 
+    /// An agent with `env` and one registered project of `team`, audited once: the agent, the
+    /// repository and the project's id. The caller stops the agent.
+    static func agent(project name: String, team: String, env: [String: String] = Self.env) async throws -> (AgentProcess, FixtureRepo, String) {
+        let repo = try AgentIntegrationTests.fixture()
+        let agent = try AgentProcess(binary: GuardianBinary.path)
+        try await agent.start(env: env)
+        let made = try await agent.json("POST", "/v1/projects", ["repositoryUrl": repo.path, "name": name, "team": team])
+        let id = try #require(made.json["id"] as? String, "\(made.text)")
+        _ = try await agent.waitForResult(project: id)
+        return (agent, repo, id)
+    }
+
+    /// A commit that adds one finding (a shell call in `app/NAME.py`); the commit's id.
+    @discardableResult
+    static func newFinding(_ repo: FixtureRepo, _ name: String) throws -> String {
+        try repo.write("app/\(name).py", "import os\n\n\ndef \(name)(cmd):\n    \"\"\"Run.\"\"\"\n    os.system(cmd)\n")
+        return try repo.commit("feat: \(name)")
+    }
+
     static func notifications(_ a: AgentProcess, _ query: String, token: String? = nil) async throws -> [[String: Any]] {
         let r = try await a.request("GET", "/v1/notifications?\(query)", token: token)
         guard r.status == 200, let list = r.json["notifications"] as? [[String: Any]] else { throw FixtureError(message: "notifications: \(r.status) \(r.text)") }
@@ -24,13 +43,8 @@ import Testing
     @Test func channelsReceiveOneSignedMessagePerResultRetryAndGoDead() async throws {
         let receiver = try await AlertReceiver.start()
         defer { receiver.stop() }
-        let repo = try AgentIntegrationTests.fixture()
-        let agent = try AgentProcess(binary: GuardianBinary.path)
-        try await agent.start(env: Self.env)
+        let (agent, repo, id) = try await Self.agent(project: "alerting", team: "t")
         defer { agent.stop() }
-        let made = try await agent.json("POST", "/v1/projects", ["repositoryUrl": repo.path, "name": "alerting", "team": "t"])
-        let id = try #require(made.json["id"] as? String)
-        _ = try await agent.waitForResult(project: id)
 
         let maintainer = try await AttackKit.token(agent, role: "maintainer", team: "t")
         let viewer = try await AttackKit.token(agent, role: "viewer", team: "t")
@@ -60,8 +74,7 @@ import Testing
         #expect(listed.status == 200 && !listed.text.contains("/hooks/") && !listed.text.contains("s3cret"), "URLs and secrets are never shown: \(listed.text)")
 
         // a new finding: one message per subscribed channel
-        try repo.write("app/other.py", "import os\n\n\ndef other(cmd):\n    \"\"\"Other.\"\"\"\n    os.system(cmd)\n")
-        let commit = try repo.commit("feat: another runner")
+        let commit = try Self.newFinding(repo, "other")
         try await DismissalTests.audit(agent, id)
         try await eventually("the webhook, Slack and Discord receive the result's message", timeout: 20) {
             !receiver.received("hook").isEmpty && !receiver.received("slack").isEmpty && !receiver.received("discord").isEmpty
@@ -154,20 +167,14 @@ import Testing
     @Test func aSlowReceiverHoldsAFewSlotsAndTheOthersGetTheirsAtOnce() async throws {
         let slow = try await AlertReceiver.start(), fast = try await AlertReceiver.start()
         defer { slow.stop(); fast.stop() }
-        let repo = try AgentIntegrationTests.fixture()
-        let agent = try AgentProcess(binary: GuardianBinary.path)
-        try await agent.start(env: Self.env)
+        let (agent, repo, id) = try await Self.agent(project: "busy", team: "t")
         defer { agent.stop() }
-        let made = try await agent.json("POST", "/v1/projects", ["repositoryUrl": repo.path, "name": "busy", "team": "t"])
-        let id = try #require(made.json["id"] as? String)
-        _ = try await agent.waitForResult(project: id)
         for i in 0..<12 {
             slow.always("s\(i)", .init(status: 200, delay: .seconds(4)))
             _ = try await Self.channel(agent, team: "t", ["name": "slow\(i)", "kind": "webhook", "url": slow.url("s\(i)"), "frequency": "immediate"])
         }
         _ = try await Self.channel(agent, team: "t", ["name": "fast", "kind": "webhook", "url": fast.url("f"), "frequency": "immediate"])
-        try repo.write("app/other.py", "import os\n\n\ndef other(cmd):\n    \"\"\"Other.\"\"\"\n    os.system(cmd)\n")
-        _ = try repo.commit("feat: another runner")
+        try Self.newFinding(repo, "other")
         try await DismissalTests.audit(agent, id)
         try await eventually("the healthy receiver gets its message while the slow one works", timeout: 10) { !fast.received("f").isEmpty }
         #expect(slow.all.count <= 4, "at most 4 sends to one receiver at once: \(slow.all.count)")
@@ -179,13 +186,8 @@ import Testing
     @Test func anAdminsChannelReceivesEveryTeamsEvents() async throws {
         let receiver = try await AlertReceiver.start()
         defer { receiver.stop() }
-        let repo = try AgentIntegrationTests.fixture()
-        let agent = try AgentProcess(binary: GuardianBinary.path)
-        try await agent.start(env: Self.env)
+        let (agent, repo, id) = try await Self.agent(project: "elsewhere", team: "apps")
         defer { agent.stop() }
-        let made = try await agent.json("POST", "/v1/projects", ["repositoryUrl": repo.path, "name": "elsewhere", "team": "apps"])
-        let id = try #require(made.json["id"] as? String)
-        _ = try await agent.waitForResult(project: id)
         let platform = try await AttackKit.token(agent, role: "maintainer", team: "platform")
         let reader = try await AttackKit.token(agent, role: "viewer", team: "platform")
         let body: [String: Any] = ["name": "all", "kind": "webhook", "url": receiver.url("all"), "frequency": "immediate", "allTeams": true]
@@ -197,8 +199,7 @@ import Testing
         #expect(try await agent.request("DELETE", "/v1/teams/platform/channels/all", token: platform.secret).status == 403)
         #expect(try await agent.json("PATCH", "/v1/teams/platform/channels/own", ["allTeams": true], token: platform.secret).status == 403)
 
-        try repo.write("app/other.py", "import os\n\n\ndef other(cmd):\n    \"\"\"Other.\"\"\"\n    os.system(cmd)\n")
-        _ = try repo.commit("feat: another runner")
+        try Self.newFinding(repo, "other")
         try await DismissalTests.audit(agent, id)
         try await eventually("the mesh-wide channel gets team apps' message", timeout: 20) { receiver.received("all").count == 1 }
         #expect(try receiver.received("all")[0].json()["project"].flatMap { ($0 as? [String: Any])?["team"] as? String } == "apps")

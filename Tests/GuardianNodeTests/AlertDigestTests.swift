@@ -28,6 +28,16 @@ import Testing
         return try Node(config: c, logger: Logger(label: "test"), audits: false)
     }
 
+    /// A node with projects p1 (Alpha) and p2 (Beta) of team t, and its sender on a clock the test sets.
+    static func setUp() throws -> (Node, Clock, AlertSender) {
+        let node = try Self.node()
+        let clock = Clock()
+        let sender = try AlertSender(api: API(node: node), logger: Logger(label: "test"), clock: { clock.now })
+        try Self.project(node, "p1", "Alpha")
+        try Self.project(node, "p2", "Beta")
+        return (node, clock, sender)
+    }
+
     static func project(_ node: Node, _ id: String, _ name: String) throws {
         try node.registry.insert(project: ProjectRecord(id: id, name: name, repositoryUrl: "/x/\(id)", team: "t", branch: nil, scheduleSeconds: 0,
                                                         profile: "default", webhookSecret: nil, credentials: nil, createdAt: 1, updatedAt: 1,
@@ -53,11 +63,7 @@ import Testing
     @Test func heldEventsBecomeOneDigestPerChannelAndPeriod() async throws {
         let receiver = try await AlertReceiver.start()
         defer { receiver.stop() }
-        let node = try Self.node()
-        let clock = Clock()
-        let sender = try AlertSender(api: API(node: node), logger: Logger(label: "test"), clock: { clock.now })
-        try Self.project(node, "p1", "Alpha")
-        try Self.project(node, "p2", "Beta")
+        let (node, clock, sender) = try Self.setUp()
         let daily = AlertChannel(team: "t", name: "daily", kind: .webhook, url: receiver.url("daily"), to: nil, secret: nil,
                                  events: AlertChannel.defaultEvents, minSeverity: .info, frequency: .daily, createdAt: 1, updatedAt: 1)
         try node.registry.save(channel: daily)
@@ -111,11 +117,7 @@ import Testing
     @Test func aWeeklyDigestCarriesEachProjectsScoreTrend() async throws {
         let receiver = try await AlertReceiver.start()
         defer { receiver.stop() }
-        let node = try Self.node()
-        let clock = Clock()
-        let sender = try AlertSender(api: API(node: node), logger: Logger(label: "test"), clock: { clock.now })
-        try Self.project(node, "p1", "Alpha")
-        try Self.project(node, "p2", "Beta")
+        let (node, clock, sender) = try Self.setUp()
         let now = Date().timeIntervalSince1970
         try node.registry.save(summary: ProjectSummary(id: "p1", resultId: "r9", createdAt: now - 10, commit: "abc", health: 80, gatePassed: true,
                                                        signer: "n", checks: [:], trend: [72, 75, 80]))

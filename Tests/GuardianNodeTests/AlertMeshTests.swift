@@ -36,8 +36,7 @@ import Testing
         }
 
         // fault-free: one message, recorded sent by the primary on every owner
-        try repo.write("app/one.py", "import os\n\n\ndef one(cmd):\n    \"\"\"One.\"\"\"\n    os.system(cmd)\n")
-        _ = try repo.commit("feat: one")
+        try AlertDeliveryIntegrationTests.newFinding(repo, "one")
         try await DismissalTests.audit(primary, id)
         try await eventually("the receiver gets the message", timeout: 20) { receiver.received("mesh").count == 1 }
         let first = try #require(receiver.received("mesh").first?.headers["x-guardian-delivery"])
@@ -51,8 +50,7 @@ import Testing
 
         // the primary's receiver fails; the primary dies while retrying; the next owner sends the same message once
         receiver.always("mesh", .init(status: 503))
-        try repo.write("app/two.py", "import os\n\n\ndef two(cmd):\n    \"\"\"Two.\"\"\"\n    os.system(cmd)\n")
-        _ = try repo.commit("feat: two")
+        try AlertDeliveryIntegrationTests.newFinding(repo, "two")
         try await DismissalTests.audit(primary, id)
         try await eventually("the primary tries and fails", timeout: 20) { receiver.received("mesh").count >= 2 }
         let second = try #require(receiver.received("mesh").last?.headers["x-guardian-delivery"])
@@ -101,8 +99,7 @@ import Testing
         try await eventually("the channel reaches the project's owner", timeout: 20) {
             (try await owner.request("GET", "/v1/teams/t/channels").json["channels"] as? [[String: Any]])?.count == 1
         }
-        try repo.write("app/three.py", "import os\n\n\ndef three(cmd):\n    \"\"\"Three.\"\"\"\n    os.system(cmd)\n")
-        _ = try repo.commit("feat: three")
+        try AlertDeliveryIntegrationTests.newFinding(repo, "three")
         try await DismissalTests.audit(owner, id)
         let held = try #require(try await Self.history(owner, channel: "t.\(name)").first)
         #expect(held["state"] as? String == "held", "\(held)")
@@ -170,8 +167,7 @@ import Testing
         kill(primary.pid, SIGSTOP)
         var results: [String] = []
         for i in 0..<3 {
-            try repo.write("app/s\(i).py", "import os\n\n\ndef s\(i)(cmd):\n    \"\"\"S.\"\"\"\n    os.system(cmd)\n")
-            _ = try repo.commit("feat: s\(i)")
+            try AlertDeliveryIntegrationTests.newFinding(repo, "s\(i)")
             let t = try await standby.request("POST", "/v1/projects/\(id)/audits?local=1")
             let done = try await standby.waitForTask(try #require(t.json["taskId"] as? String))
             results.append(try #require(done["resultId"] as? String))

@@ -167,7 +167,7 @@ import Testing
         #expect(Charts.sparkline([50, 60]).contains("aria-label=\"Health trend: 50, 60\""))
         #expect(Charts.badge(health: nil, gatePassed: nil).contains("no result"))
         #expect(Charts.badge(health: 91, gatePassed: true).contains("#2e7d32") && Charts.badge(health: 91, gatePassed: false).contains("gate failed"))
-        #expect(Charts.escape("<a href=\"x\">'&") == "&lt;a href=&quot;x&quot;&gt;&#39;&amp;")
+        #expect(HTML.escape("<a href=\"x\">'&") == "&lt;a href=&quot;x&quot;&gt;&#39;&amp;")
     }
 
     @Test func aSummaryFromAPeerMustBeValid() async throws {

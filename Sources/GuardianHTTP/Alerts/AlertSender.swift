@@ -134,14 +134,12 @@ public final class AlertSender: Service, Sendable {
             guard busy[row.id] == nil else { continue }
             let target = channels[row.channel].map(Self.receiver) ?? row.channel
             guard load[target, default: 0] < perReceiver else { continue }
-            let owners = await owners(of: row)
-            guard let rank = SenderPlan.rank(of: nodeName, owners: owners) else { continue }
-            let gone = await goneFor(owners)
-            if plan.shouldSend(row.entry, rank: rank, now: now, delivered: false, goneFor: { r in gone[owners[r]] }) {
+            guard let rank = await rank(of: row) else { continue }
+            if await acts(on: row.entry, rank: rank, now: now) {
                 busy[row.id] = target
                 load[target, default: 0] += 1
                 out.append(row)
-            } else if rank > 0, now - row.createdAt > plan.maxAge {
+            } else if rank.rank > 0, now - row.createdAt > plan.maxAge {
                 // a standby's copy that no owner's record finished within a day: it will never send it
                 expired.append(row)
             }
@@ -172,59 +170,28 @@ public final class AlertSender: Service, Sendable {
         return await mesh.intendedOwners(of: row.projectId ?? AlertDigest.ringKey(channel: row.channel))
     }
 
-    // MARK: mesh events
-
-    static func memberKey(_ name: String) -> String { "member:\(name)" }
-
-    /// The nodes that report on a member: its key's owners with one more, the member itself left out
-    /// (so a member that owns its own key still has a full set of reporters).
-    func memberOwners(key: String, member: String, mesh: MeshShell) async -> [String] {
-        let n = api.node.config.replicationFactor
-        return Array(await mesh.intendedOwners(of: key, count: n + 1).filter { $0 != member }.prefix(n))
-    }
-    static func member(ofKey key: String) -> String? { key.hasPrefix("member:") ? String(key.dropFirst(7)) : nil }
-
-    /// A member the mesh declared dead, or one that left: every node that owns the member's key on
-    /// the ring (the member itself left out) writes the same messages, and the first of them sends.
-    public func memberEvent(_ e: MemberEvent) async {
-        let kind: AlertEventKind
-        switch e.kind {
-        case .died: kind = .memberFailed
-        case .left: kind = .memberLeft
-        default: return
-        }
-        guard let mesh = api.mesh else { return }
-        let key = Self.memberKey(e.member.name)
-        guard await memberOwners(key: key, member: e.member.name, mesh: mesh).contains(nodeName) else { return }
-        let channels = ((try? api.node.registry.channels()) ?? []).filter { $0.events.contains(kind.rawValue) }
-        guard !channels.isEmpty else { return }
-        let what = kind == .memberFailed ? "failed (the mesh declared it dead)" : "left the mesh"
-        let event = AlertEvent(kind: kind, project: "", subject: e.member.name,
-                               summary: "member \(e.member.name) at \(e.member.meta.address) \(what)", severity: kind == .memberFailed ? .high : .medium)
-        let now = clock()
-        var rows: [AlertOutboxRow] = []
-        for c in channels {
-            let context = AlertContext(projectId: "", projectName: "the mesh", team: c.team, resultId: nil, commit: nil, health: nil,
-                                       link: api.node.config.publicURL.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/ui/mesh" })
-            // one message per member, incarnation and kind: every owner computes the same id
-            var row = AlertOutboxRow(id: OutboxEntry.deliveryID(result: "\(key):\(e.member.incarnation):\(kind.rawValue)", eventKey: "events", channel: c.id),
-                                     projectId: nil, channel: c.id, resultId: key, payload: AlertPayload(context: context, events: [event]).encoded,
-                                     createdAt: now, updatedAt: now)
-            if let period = DigestPeriod(rawValue: api.node.alerts.frequency(c).rawValue) {
-                row.state = DeliveryState.held.rawValue
-                row.digest = period.rawValue
-                row.nextAttemptAt = period.start(containing: now) + period.length
-            }
-            rows.append(row)
-        }
-        do { try store.insert(alerts: rows) } catch {
-            logger.error("could not queue a member alert", metadata: ["member": "\(e.member.name)", "error": "\(error)"])
-        }
-    }
-
     func goneFor(_ owners: [String]) async -> [String: Millis] {
         guard let mesh = api.mesh else { return [:] }
         return await mesh.goneFor(owners)
+    }
+
+    /// This node's rank among a row's owners, with the owners; nil when it is none of them.
+    func rank(of row: AlertOutboxRow) async -> (rank: Int, owners: [String])? {
+        let owners = await owners(of: row)
+        return SenderPlan.rank(of: nodeName, owners: owners).map { ($0, owners) }
+    }
+
+    /// Whether this node, at `rank`, acts on the entry now (`SenderPlan`: the primary at once, a
+    /// standby once the owners before it have looked gone long enough).
+    func acts(on entry: OutboxEntry, rank: (rank: Int, owners: [String]), now: Int64) async -> Bool {
+        let gone = await goneFor(rank.owners)
+        return plan.shouldSend(entry, rank: rank.rank, now: now, delivered: false) { gone[rank.owners[$0]] }
+    }
+
+    /// The owners of a channel's digests.
+    func channelOwners(_ channel: String) async -> [String] {
+        guard let mesh = api.mesh else { return [nodeName] }
+        return await mesh.intendedOwners(of: AlertDigest.ringKey(channel: channel))
     }
 
     /// One attempt: sends, records the outcome, and on a final one tells the other owners.
@@ -266,151 +233,4 @@ public final class AlertSender: Service, Sendable {
         return await transport.send(payload.events, payload.context, deliveryID: row.id, to: channel)
     }
 
-    /// Tells the project's other owners (alive ones; a failed one learns nothing and, as a
-    /// standby, waits its grace) that the entry is final.
-    /// Whether every other owner acknowledged the record (trivially, with none).
-    func pushFinal(_ row: AlertOutboxRow) async -> Bool {
-        let others = await owners(of: row).filter { $0 != nodeName }
-        guard !others.isEmpty else { return true }
-        guard let body = try? JSONEncoder().encode([AlertFinalRecord(row)]) else { return false }
-        return await post(body, to: others, path: API.alertFinalsPath).count == others.count
-    }
-
-    /// Rows raised here, pushed to the other owners until each has them (for as long as a standby
-    /// could still send them): every owner then holds the same rows, whatever order the results
-    /// reached it in, and a standby has what to send when the node that raised them dies.
-    func shareRows(now: Int64) async {
-        guard let rows = try? store.unsharedAlerts(since: now - plan.maxAge, limit: 500), !rows.isEmpty else { return }
-        var groups: [[String]: [AlertOutboxRow]] = [:]
-        for row in rows { groups[await owners(of: row).filter { $0 != nodeName }, default: []].append(row) }
-        for (others, group) in groups {
-            let ids = group.map(\.id)
-            guard !others.isEmpty else { try? store.markShared(ids, at: now); continue }
-            guard let body = try? JSONEncoder().encode(group) else { continue }
-            guard await post(body, to: others, path: API.alertRowsPath).count == others.count else { continue }
-            try? store.markShared(ids, at: now)
-            // raised on a node that is none of the owners (it stood in for a failed one): the owners have them now
-            if !(await owners(of: group[0])).contains(nodeName) {
-                try? store.handOff(ids, answer: "raised here and handed to the owners, which send it", now: now)
-            }
-        }
-    }
-
-    /// Final records an owner has not acknowledged yet (it was down, cut off or slow), pushed again
-    /// in batches per set of owners, for as long as the message could still be sent by a standby.
-    func pushFinals(now: Int64) async {
-        guard let rows = try? store.unpushedFinals(by: nodeName, since: now - plan.maxAge, limit: 500), !rows.isEmpty else { return }
-        var groups: [[String]: [AlertOutboxRow]] = [:]
-        for row in rows { groups[await owners(of: row).filter { $0 != nodeName }, default: []].append(row) }
-        for (others, group) in groups {
-            guard !others.isEmpty else { try? store.markForwarded(group.map(\.id), at: now); continue }
-            guard let body = try? JSONEncoder().encode(group.map(AlertFinalRecord.init)) else { continue }
-            if await post(body, to: others, path: API.alertFinalsPath).count == others.count { try? store.markForwarded(group.map(\.id), at: now) }
-        }
-    }
-
-    /// POSTs `body` to each named member under a member claim; the members that answered 2xx.
-    func post(_ body: Data, to members: [String], path: String) async -> Set<String> {
-        guard let mesh = api.mesh, !members.isEmpty else { return [] }
-        let addresses = await mesh.httpAddresses()
-        return await withTaskGroup(of: String?.self) { group in
-            for o in members {
-                guard let address = addresses[o] else { continue }
-                group.addTask {
-                    do {
-                        let answer = try await self.api.send(method: "POST", path: path, headers: [("Content-Type", "application/json")],
-                                                             body: ByteBuffer(bytes: body), caller: .member, to: o, at: address, via: mesh)
-                        if answer.response.status.code < 300 { return o }
-                        self.logger.debug("a member refused an alert record", metadata: ["member": "\(o)", "path": "\(path)", "status": "\(answer.response.status.code)"])
-                    } catch {
-                        self.logger.debug("could not reach a member with an alert record", metadata: ["member": "\(o)", "path": "\(path)", "error": "\(error)"])
-                    }
-                    return nil
-                }
-            }
-            var acked: Set<String> = []
-            for await o in group { if let o { acked.insert(o) } }
-            return acked
-        }
-    }
-
-    // MARK: digests
-
-    /// Held events go to their channel's owners, which send its digests: by the project's primary
-    /// at once, by a standby once the owners before it look gone (as messages are sent). An event
-    /// counts as forwarded once every other channel owner has it or looks gone.
-    func forwardHeld(now: Int64) async {
-        let rows: [AlertOutboxRow]
-        do { rows = try store.unforwardedHeld(limit: 5_000) } catch { return }
-        for (channel, group) in Dictionary(grouping: rows, by: \.channel) {
-            var mine: [AlertOutboxRow] = []
-            for row in group {
-                let owners = await owners(of: row)
-                guard let rank = SenderPlan.rank(of: nodeName, owners: owners) else { continue }
-                let gone = await goneFor(owners)
-                var entry = row.entry
-                entry.state = .queued
-                entry.nextAttemptAt = nil
-                if plan.shouldSend(entry, rank: rank, now: now, delivered: false, goneFor: { gone[owners[$0]] }) { mine.append(row) }
-            }
-            guard !mine.isEmpty else { continue }
-            let channelOwners = api.mesh == nil ? [nodeName] : await api.mesh!.intendedOwners(of: AlertDigest.ringKey(channel: channel))
-            let others = channelOwners.filter { $0 != nodeName }
-            var done = true
-            if !others.isEmpty, let body = try? JSONEncoder().encode(mine) {
-                let acked = await post(body, to: others, path: API.alertHeldPath)
-                let gone = await goneFor(others)
-                done = others.allSatisfy { acked.contains($0) || gone[$0] != nil }
-            }
-            if done { try? store.markForwarded(mine.map(\.id), at: now) }
-        }
-    }
-
-    /// The digests whose period ended at least `settle` ago, built by each of the channel's owners
-    /// (the same id on each: only one sends, as with messages). Events that reach an owner after it
-    /// built the period's digest go into the next one.
-    func buildDigests(now: Int64) async {
-        let rows: [AlertOutboxRow]
-        do { rows = try store.heldDue(before: now - settle, limit: 5_000) } catch { return }
-        let groups = Dictionary(grouping: rows) { "\($0.channel)\u{0}\($0.digest ?? "")\u{0}\($0.nextAttemptAt ?? 0)" }
-        for items in groups.values {
-            let first = items[0]
-            guard let end = first.nextAttemptAt else { continue }
-            let ids = items.map(\.id)
-            guard let period = first.digest.flatMap(DigestPeriod.init(rawValue:)),
-                  let channel = try? api.node.registry.channel(id: first.channel) else {
-                try? store.markDigested(ids, answer: "no digest: the channel no longer exists", now: now)
-                continue
-            }
-            let channelOwners = api.mesh == nil ? [nodeName] : await api.mesh!.intendedOwners(of: AlertDigest.ringKey(channel: channel.id))
-            guard channelOwners.contains(nodeName) else {
-                // another node's digest: this node's events went there (forwarded by it, or by the
-                // project's primary when this node's copy was a standby's), a settle period ago
-                try? store.markDigested(ids, answer: "gathered by the channel's owners for its digest", now: now)
-                continue
-            }
-            let start = end - period.length
-            let id = period.deliveryID(channel: channel.id, start: start)
-            if (try? store.hasAlert(id: id)) == true {
-                _ = try? store.digest(AlertOutboxRow(id: id, projectId: nil, channel: channel.id, resultId: nil, payload: nil, createdAt: end, updatedAt: now),
-                                      items: [], late: ids.map { ($0, end + period.length) }, now: now)
-                continue
-            }
-            let projects: [(id: String, name: String, summary: ProjectSummary?)]
-            if period == .weekly {
-                let summaries = (try? store.summaries()) ?? [:]
-                projects = ((try? store.projects()) ?? []).filter { channel.isMeshWide || $0.team == channel.team }.map { ($0.id, $0.name, summaries[$0.id]) }
-            } else {
-                projects = []
-            }
-            let link = api.node.config.publicURL.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/ui/teams/\(channel.team)" }
-            let payload = AlertDigest.payload(channel: channel, period: period, start: start, held: items.compactMap { AlertPayload.decode($0.payload) },
-                                              projects: projects, link: link)
-            var row = AlertOutboxRow(id: id, projectId: nil, channel: channel.id, resultId: nil, payload: payload.encoded, createdAt: end, updatedAt: now)
-            row.digest = period.rawValue
-            do { try store.digest(row, items: ids, late: [], now: now) } catch {
-                logger.error("could not write a digest", metadata: ["channel": "\(channel.id)", "error": "\(error)"])
-            }
-        }
-    }
 }

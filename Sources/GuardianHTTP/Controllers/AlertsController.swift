@@ -26,25 +26,7 @@ struct AlertsController {
         return r
     }
 
-    struct ChannelView: Encodable {
-        var id, team, name, kind: String
-        var host: String?
-        var to: [String]?
-        var hasSecret: Bool
-        var events: [String]
-        var minSeverity: String
-        var frequency: String?
-        /// The frequency it sends at: its own, else the team profile's.
-        var effectiveFrequency: String
-        var allTeams: Bool
-        var createdAt, updatedAt: Double
-    }
-
-    func view(_ c: AlertChannel) -> ChannelView {
-        ChannelView(id: c.id, team: c.team, name: c.name, kind: c.kind, host: c.host, to: c.to, hasSecret: c.secret != nil, events: c.events,
-                    minSeverity: c.minSeverity, frequency: c.frequency, effectiveFrequency: node.alerts.frequency(c).rawValue,
-                    allTeams: c.isMeshWide, createdAt: c.createdAt, updatedAt: c.updatedAt)
-    }
+    func view(_ c: AlertChannel) -> ChannelView { ChannelView(c, effectiveFrequency: node.alerts.frequency(c)) }
 
     /// The team of the path, which the caller may read (`write`: change).
     func team(_ context: GuardianContext, write: Bool) throws -> String {
@@ -186,13 +168,6 @@ struct AlertsController {
         return Response(status: .noContent)
     }
 
-    struct TestAnswer: Encodable {
-        var delivery: String
-        var outcome: String
-        var delivered: Bool
-        var answer: String
-    }
-
     /// Sends a test message now, from this node, and says what the receiver answered.
     @Sendable func test(_ request: Request, context: GuardianContext) async throws -> Response {
         let team = try team(context, write: true)
@@ -203,27 +178,11 @@ struct AlertsController {
         }
         let delivery = "test-" + Sodium.hex(Sodium.randomBytes(8))
         let context = AlertContext(projectId: "guardian-test", projectName: "Guardian test message", team: team, resultId: nil,
-                                   commit: nil, health: nil, link: node.alerts.publicURL.map { $0 + "/ui/" })
+                                   commit: nil, health: nil, link: node.alerts.link(""))
         let event = AlertEvent(kind: .test, project: "guardian-test", summary: "a test of channel \(c.name) from node \(node.config.name)")
         let (outcome, answer) = await transport.send([event], context, deliveryID: delivery, to: c)
         let label = AlertSender.label(outcome)
-        return try API.encodable(TestAnswer(delivery: delivery, outcome: label, delivered: outcome == .delivered, answer: answer))
-    }
-
-    struct NotificationView: Encodable {
-        var delivery: String
-        var project: String?
-        var channel: String
-        var resultId: String?
-        var state: String
-        var attempts: Int
-        var nextAttemptAt: Double?
-        var lastAnswer: String?
-        var createdAt: Double
-        var updatedAt: Double
-        var finishedBy: String?
-        var events: [EventView]
-        struct EventView: Encodable { var kind, subject, summary: String; var severity: String? }
+        return try API.encodable(ChannelTestView(delivery: delivery, outcome: label, delivered: outcome == .delivered, answer: answer))
     }
 
     /// The history: each message with its state and the receiver's last answer, newest first.
@@ -265,14 +224,7 @@ struct AlertsController {
             before = Int64(d * 1000)
         }
         let rows = try node.store.alerts(project: project, channels: channels, state: state, before: before, limit: limit)
-        let views = rows.map { r in
-            NotificationView(delivery: r.id, project: r.projectId, channel: r.channel, resultId: r.resultId, state: r.state, attempts: r.attempts,
-                             nextAttemptAt: r.nextAttemptAt.map { Double($0) / 1000 }, lastAnswer: r.lastAnswer,
-                             createdAt: Double(r.createdAt) / 1000, updatedAt: Double(r.updatedAt) / 1000, finishedBy: r.finishedBy,
-                             events: (AlertPayload.decode(r.payload)?.events ?? []).map {
-                                 .init(kind: $0.kind.rawValue, subject: $0.subject, summary: $0.summary, severity: $0.severity?.rawValue)
-                             })
-        }
+        let views = rows.map(NotificationView.init)
         return try API.encodable(["notifications": views])
     }
 }

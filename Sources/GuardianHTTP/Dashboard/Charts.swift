@@ -4,22 +4,6 @@ import GuardianCore
 /// Inline SVG: the fleet's sparklines, the project's history chart and the README badge. Pure
 /// functions of numbers; every text they carry is escaped.
 enum Charts {
-    static func escape(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.utf8.count)
-        for c in s.unicodeScalars {
-            switch c {
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "&": out += "&amp;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out
-    }
-
     /// Points of a polyline for scores 0–100 across `width` × `height`.
     static func points(_ values: [Int], width: Double, height: Double, pad: Double = 1) -> String {
         guard !values.isEmpty else { return "" }
@@ -57,7 +41,7 @@ enum Charts {
         for (i, c) in checks.enumerated() where c.scores.count == health.count { svg += line(c.scores, "c\(i)") }
         svg += line(health, "health")
         svg += "</svg><ul class=\"legend\"><li><strong>━ health</strong></li>"
-        for (i, c) in checks.enumerated() { svg += "<li class=\"c\(i)\">━ \(escape(c.name)) (\(c.scores.last ?? 0))</li>" }
+        for (i, c) in checks.enumerated() { svg += "<li class=\"c\(i)\">━ \(HTML.escape(c.name)) (\(c.scores.last ?? 0))</li>" }
         return svg + "</ul>"
     }
 
@@ -73,11 +57,11 @@ enum Charts {
         }
         let left = 62, right = 10 + 7 * value.count
         return """
-            <svg xmlns="http://www.w3.org/2000/svg" width="\(left + right)" height="20" role="img" aria-label="guardian: \(escape(value))">\
-            <title>guardian: \(escape(value))</title><rect width="\(left)" height="20" fill="#555"/>\
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(left + right)" height="20" role="img" aria-label="guardian: \(HTML.escape(value))">\
+            <title>guardian: \(HTML.escape(value))</title><rect width="\(left)" height="20" fill="#555"/>\
             <rect x="\(left)" width="\(right)" height="20" fill="\(colour)"/>\
             <g fill="#fff" font-family="Verdana,DejaVu Sans,sans-serif" font-size="11">\
-            <text x="8" y="14">guardian</text><text x="\(left + 5)" y="14">\(escape(value))</text></g></svg>
+            <text x="8" y="14">guardian</text><text x="\(left + 5)" y="14">\(HTML.escape(value))</text></g></svg>
             """
     }
 }

@@ -15,29 +15,14 @@ public struct AlertEmail: Sendable, Equatable {
         t += "\n\nteam \(c.team)" + (c.commit.map { " · commit \($0.prefix(10))" } ?? "")
         if let link = c.link { t += "\n\(link)" }
         text = t + "\n"
-        let items = events.map { "<li>\(Self.escape(AlertMessages.line($0).dropFirst(2)))</li>" }.joined()
-        var h = "<!doctype html><html><body><h2>\(Self.escape(subject))</h2><ul>\(items)</ul>"
-        h += "<p>team \(Self.escape(c.team))" + (c.commit.map { " · commit <code>\(Self.escape($0.prefix(10)))</code>" } ?? "") + "</p>"
-        if let link = c.link { h += "<p><a href=\"\(Self.escape(link))\">Open in Guardian</a></p>" }
+        let items = events.map { "<li>\(HTML.escape(AlertMessages.line($0).dropFirst(2)))</li>" }.joined()
+        var h = "<!doctype html><html><body><h2>\(HTML.escape(subject))</h2><ul>\(items)</ul>"
+        h += "<p>team \(HTML.escape(c.team))" + (c.commit.map { " · commit <code>\(HTML.escape($0.prefix(10)))</code>" } ?? "") + "</p>"
+        if let link = c.link { h += "<p><a href=\"\(HTML.escape(link))\">Open in Guardian</a></p>" }
         html = h + "</body></html>"
     }
 
     public init(subject: String, text: String, html: String) { self.subject = subject; self.text = text; self.html = html }
-
-    static func escape<S: StringProtocol>(_ s: S) -> String {
-        var out = ""
-        for ch in s {
-            switch ch {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(ch)
-            }
-        }
-        return out
-    }
 
     /// The message's bytes, CRLF line ends, ready for DATA (no line starts with a dot: base64 and
     /// the headers below never do).

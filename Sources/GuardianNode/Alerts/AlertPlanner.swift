@@ -39,13 +39,14 @@ public struct AlertPlanner: Sendable {
 
     var store: Store { registry.store }
 
-    /// The dashboard link of a project, or nil without a public URL.
-    public func link(project: String) -> String? {
+    /// A dashboard page under `public_url` (`projects/ID`, `teams/ID`, `mesh`), or nil without one.
+    public func link(_ page: String) -> String? {
         guard let base = publicURL?.trimmingCharacters(in: CharacterSet(charactersIn: "/")), !base.isEmpty else { return nil }
-        return "\(base)/ui/projects/\(project)"
+        return "\(base)/ui/\(page)"
     }
 
-    /// The channels of `team` that send `kind` now (immediate frequency) or in digests.
+    public func link(project: String) -> String? { link("projects/\(project)") }
+
     /// The channels that receive the events of `team`'s projects: its own, and every mesh-wide one.
     func channels(team: String) -> [AlertChannel] {
         ((try? registry.channels()) ?? []).filter { $0.team == team || $0.isMeshWide }
@@ -118,11 +119,7 @@ public struct AlertPlanner: Sendable {
             var row = AlertOutboxRow(id: OutboxEntry.deliveryID(result: key, eventKey: "events", channel: c.id), projectId: context.projectId,
                                      channel: c.id, resultId: context.resultId, payload: AlertPayload(context: context, events: mine).encoded,
                                      createdAt: createdAt, updatedAt: now)
-            if let period = DigestPeriod(rawValue: f.rawValue) {
-                row.state = DeliveryState.held.rawValue
-                row.digest = period.rawValue
-                row.nextAttemptAt = period.start(containing: createdAt) + period.length
-            }
+            if let period = DigestPeriod(rawValue: f.rawValue) { row.hold(for: period) }
             return row
         }
     }
