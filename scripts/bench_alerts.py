@@ -2,13 +2,18 @@
 """Alerts on real agents (docs/alerts.md; figures in docs/benchmarks.md).
 
   bench_alerts.py latency [--events 200]            event to delivered message, healthy receiver, 3-agent mesh
-  bench_alerts.py faults  [--runs 20] [--events 60] [--seed 1]
+  bench_alerts.py faults  [--runs 20] [--events 100] [--seed 1] [--per-run 1] [--kinds kill,stop,partition]
                                                     3-agent mesh, failing and slow receivers, the primary
-                                                    killed or stopped at random during sends: lost and repeats
+                                                    killed, stopped or partitioned from the other owners
+                                                    (still reaching the receiver) at random during sends:
+                                                    lost and repeats
   bench_alerts.py backlog [--alerts 1000]           webhook to stored result (swift-nio) with and without
                                                     1,000 alerts waiting on a receiver that answers in 5 s
 
 GUARDIAN_BIN names the agent binary (default .build/release/guardian). Everything runs on loopback.
+The partition fault needs root: each agent runs under a group of its own, and iptables drops (by
+that group, `-m owner --gid-owner`) what the primary and the other agents send to each other's
+HTTP and gossip ports, while the receiver and this script still reach every agent.
 """
 import argparse, hashlib, hmac, json, os, random, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time
 import urllib.error, urllib.request
@@ -31,8 +36,11 @@ def call(port, token, method, path, body=None, headers=None, timeout=20):
 
 
 class Agent:
+    gids = iter(range(61001, 62000))
+
     def __init__(self, name, env, key=None):
         self.name, self.env, self.key = name, env, key
+        self.gid = next(Agent.gids) if os.geteuid() == 0 else None
         self.dir = os.path.join(ROOT, name + "-" + str(random.random())[2:8])
         self.proc, self.port, self.gossip, self.stopped = None, None, None, False
 
@@ -45,7 +53,8 @@ class Agent:
         self.log = self.dir + ".log"
         seen = os.path.getsize(self.log) if os.path.exists(self.log) else 0
         out = open(self.log, "a")
-        self.proc = subprocess.Popen(args, stdout=out, stderr=out, env={**os.environ, **self.env})
+        groups = {"group": self.gid, "extra_groups": []} if self.gid else {}
+        self.proc = subprocess.Popen(args, stdout=out, stderr=out, env={**os.environ, **self.env}, **groups)
         deadline = time.time() + 30
         while time.time() < deadline:
             text = open(self.log).read()[seen:]
@@ -84,6 +93,35 @@ class Agent:
                 self.proc.send_signal(signal.SIGCONT)
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
+
+
+class Partition:
+    """A cut between agents on loopback: iptables drops what one side's processes (matched by their
+    group) send to the other side's HTTP and gossip ports, both ways. Nothing else is touched."""
+    chain = f"GBENCH{os.getpid()}"
+
+    def __init__(self):
+        subprocess.run(["iptables", "-N", self.chain], check=True)
+        subprocess.run(["iptables", "-I", "OUTPUT", "-j", self.chain], check=True)
+
+    @staticmethod
+    def ports(agent):
+        return [agent.port, int(agent.gossip.rsplit(":", 1)[1])]
+
+    def cut(self, side, rest):
+        for a, others in [(side, rest)] + [(o, [side]) for o in rest]:
+            ports = ",".join(str(p) for o in others for p in self.ports(o))
+            for proto in ("tcp", "udp"):
+                subprocess.run(["iptables", "-A", self.chain, "-o", "lo", "-m", "owner", "--gid-owner", str(a.gid),
+                                "-p", proto, "-m", "multiport", "--dports", ports, "-j", "DROP"], check=True)
+
+    def heal(self):
+        subprocess.run(["iptables", "-F", self.chain], check=True)
+
+    def close(self):
+        subprocess.run(["iptables", "-D", "OUTPUT", "-j", self.chain])
+        subprocess.run(["iptables", "-F", self.chain])
+        subprocess.run(["iptables", "-X", self.chain])
 
 
 class Receiver:
@@ -263,75 +301,97 @@ def latency(args):
 
 
 def faults(args):
-    total = {"events": 0, "messages": 0, "lost": 0, "repeats": 0, "faults": 0}
-    for run in range(args.runs):
-        seed = args.seed + run
-        rng = random.Random(seed)
-        receiver = Receiver(rng=random.Random(seed * 7919), latency=(5, 800), failure=0.2)
-        agents = mesh({"GUARDIAN_REPLICATION_FACTOR": "3", "GUARDIAN_ALERT_GRACE_SECONDS": "5", "GUARDIAN_ANTI_ENTROPY_SECONDS": "2"})
-        channels = ["c1", "c2", "c3"]
-        log = []
-        try:
-            pid, path, git = setup(agents, receiver, channels)
-            by_name = {a.name: a for a in agents}
-            expected, stop = set(), threading.Event()
-
-            def inject():
-                for k in range(3):
-                    if stop.wait(rng.uniform(3, 12)):
-                        return
-                    live = [a for a in agents if a.up]
-                    owners = live[0].api("GET", f"/v1/projects/{pid}/owners")[1]["owners"]
-                    target = by_name[owners[0]]
-                    if not target.up:
-                        continue
-                    length = rng.uniform(5, 25)
-                    if rng.random() < 0.5:
-                        log.append(f"kill {target.name} {length:.0f} s")
-                        target.kill()
-                        time.sleep(length)
-                        target.start(join=next(a for a in agents if a is not target and a.up).gossip)
-                    else:
-                        log.append(f"stop {target.name} {length:.0f} s")
-                        target.pause()
-                        time.sleep(length)
-                        target.resume()
-
-            injector = threading.Thread(target=inject)
-            injector.start()
-            for i in range(args.events):
-                new_finding(path, git, i)
-                live = [a for a in agents if a.up]
-                t = audit(rng.choice(live), pid) if live else None
-                if t:
-                    for c in channels:
-                        expected.add((t["resultId"], f"/hooks/{c}"))
-                time.sleep(rng.uniform(0, 0.5))
-            injector.join()
-            accepted_keys = lambda: {receiver.key_of[d] for d in receiver.accepted}
-            try:
-                wait("every message accepted", lambda: expected <= accepted_keys(), 180, every=0.5)
-            except TimeoutError:
-                pass
-            time.sleep(3 * 5 + 8)  # a standby's late send would come within a few graces
-            lost = len(expected - accepted_keys())
-            repeats = sum(n - 1 for n in receiver.accepted.values())
-            print(f"run {run + 1} (seed {seed}): {len(expected) // 3} events, {len(expected)} messages, lost {lost}, repeats {repeats}; {', '.join(log)}",
-                  flush=True)
-            if lost:
-                print(f"  lost: {sorted(expected - accepted_keys())[:5]}", flush=True)
-            total["events"] += len(expected) // 3
-            total["messages"] += len(expected)
-            total["lost"] += lost
-            total["repeats"] += repeats
-            total["faults"] += len(log)
-        finally:
-            for a in agents:
-                a.close()
-            receiver.close()
+    total = {"events": 0, "messages": 0, "lost": 0, "repeats": 0, "faults": 0, "by_kind": {}}
+    kinds = args.kinds.split(",")
+    partition = Partition() if "partition" in kinds else None
+    try:
+        for run in range(args.runs):
+            fault_run(args, run, kinds, partition, total)
+    finally:
+        if partition:
+            partition.close()
     m = max(total["messages"], 1)
-    print(f"faults: {args.runs} runs, {total['events']} events, {total['messages']} messages, {total['faults']} faults: "
-          f"lost {total['lost']}, repeats {total['repeats']} ({100 * total['repeats'] / m:.2f} %) (bar: 0 lost, <= 1 %)")
+    print(f"faults ({args.kinds}, {args.per_run} per run): {args.runs} runs, {total['events']} events, {total['messages']} messages, "
+          f"{total['faults']} faults: lost {total['lost']}, repeats {total['repeats']} ({100 * total['repeats'] / m:.2f} %) (bar: 0 lost, <= 1 %)")
+    if args.per_run == 1:
+        for kind, (n, repeats) in sorted(total["by_kind"].items()):
+            print(f"  {kind}: {n} faults, {repeats} repeats ({repeats / n:.2f} per fault)")
+
+
+def fault_run(args, run, kinds, partition, total):
+    seed = args.seed + run
+    rng = random.Random(seed)
+    receiver = Receiver(rng=random.Random(seed * 7919), latency=(5, 800), failure=0.2)
+    agents = mesh({"GUARDIAN_REPLICATION_FACTOR": "3", "GUARDIAN_ALERT_GRACE_SECONDS": "5", "GUARDIAN_ANTI_ENTROPY_SECONDS": "2"})
+    channels = ["c1", "c2", "c3"]
+    log = []
+    try:
+        pid, path, git = setup(agents, receiver, channels)
+        by_name = {a.name: a for a in agents}
+        expected, stop = set(), threading.Event()
+
+        def inject():
+            for k in range(args.per_run):
+                if stop.wait(rng.uniform(3, 12)):
+                    return
+                live = [a for a in agents if a.up]
+                owners = live[0].api("GET", f"/v1/projects/{pid}/owners")[1]["owners"]
+                target = by_name[owners[0]]
+                if not target.up:
+                    continue
+                length = rng.uniform(5, 25)
+                kind = rng.choice(kinds)
+                log.append(f"{kind} {target.name} {length:.0f} s")
+                if kind == "kill":
+                    target.kill()
+                    time.sleep(length)
+                    target.start(join=next(a for a in agents if a is not target and a.up).gossip)
+                elif kind == "stop":
+                    target.pause()
+                    time.sleep(length)
+                    target.resume()
+                else:
+                    partition.cut(target, [a for a in agents if a is not target])
+                    time.sleep(length)
+                    partition.heal()
+
+        injector = threading.Thread(target=inject)
+        injector.start()
+        for i in range(args.events):
+            new_finding(path, git, i)
+            live = [a for a in agents if a.up]
+            t = audit(rng.choice(live), pid) if live else None
+            if t:
+                for c in channels:
+                    expected.add((t["resultId"], f"/hooks/{c}"))
+            time.sleep(rng.uniform(0, 0.5))
+        injector.join()
+        accepted_keys = lambda: {receiver.key_of[d] for d in receiver.accepted}
+        try:
+            wait("every message accepted", lambda: expected <= accepted_keys(), 180, every=0.5)
+        except TimeoutError:
+            pass
+        time.sleep(3 * 5 + 8)  # a standby's late send would come within a few graces
+        lost = len(expected - accepted_keys())
+        repeats = sum(n - 1 for n in receiver.accepted.values())
+        print(f"run {run + 1} (seed {seed}): {len(expected) // 3} events, {len(expected)} messages, lost {lost}, repeats {repeats}; {', '.join(log)}",
+              flush=True)
+        if lost:
+            print(f"  lost: {sorted(expected - accepted_keys())[:5]}", flush=True)
+        if os.environ.get("GUARDIAN_BENCH_KEEP"):
+            print(f"  repeated: {[d for d, n in receiver.accepted.items() if n > 1][:20]}", flush=True)
+        total["events"] += len(expected) // 3
+        total["messages"] += len(expected)
+        total["lost"] += lost
+        total["repeats"] += repeats
+        total["faults"] += len(log)
+        if len(log) == 1:
+            n, r = total["by_kind"].get(log[0].split()[0], (0, 0))
+            total["by_kind"][log[0].split()[0]] = (n + 1, r + repeats)
+    finally:
+        for a in agents:
+            a.close()
+        receiver.close()
 
 
 def roundtrips(agent, pid, checkout, secret, n, tag):
@@ -395,13 +455,19 @@ def main():
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--alerts", type=int, default=1000)
+    ap.add_argument("--per-run", type=int, default=1, help="faults per run")
+    ap.add_argument("--kinds", default="kill,stop,partition" if os.geteuid() == 0 else "kill,stop",
+                    help="faults to draw from: kill, stop, partition (partition needs root: iptables)")
     args = ap.parse_args()
     if args.events is None:
-        args.events = 200 if args.what == "latency" else 60
+        args.events = 200 if args.what == "latency" else 100
     try:
         {"latency": latency, "faults": faults, "backlog": backlog}[args.what](args)
     finally:
-        shutil.rmtree(ROOT, ignore_errors=True)
+        if os.environ.get("GUARDIAN_BENCH_KEEP"):
+            print(f"kept {ROOT}")
+        else:
+            shutil.rmtree(ROOT, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -47,7 +47,14 @@ public struct AlertSimulator {
         var finalRecords: Set<String> = []
         /// An attempt in flight: the entry, when the receiver answers, whether it will accept.
         var inFlight: (id: String, answersAt: Millis, outcome: AttemptOutcome, accepts: Bool)?
+        /// Entries raised here, with the other owners that do not hold them yet.
+        var unshared: [String: Set<Int>] = [:]
+        /// When this owner last saw every other owner gone (`SenderPlan.cutOff`), as the sender does.
+        var lastCutOff: Millis = .min / 2
     }
+
+    /// After a cut-off, an owner sends nothing the others hold for this long (`AlertSender.quiet`).
+    static let quiet: Millis = 5_000
 
     /// Something that reaches an owner later: an entry (its result replicated) or a delivery record.
     enum Arrival { case entry(OutboxEntry), delivered(String) }
@@ -93,10 +100,12 @@ public struct AlertSimulator {
                 let entry = OutboxEntry(deliveryID: "e\(nextEvent)", channel: "c", createdAt: t)
                 if owners[0].up && !killed(0, t) {
                     owners[0].outbox[entry.deliveryID] = entry
+                    owners[0].unshared[entry.deliveryID] = Set(1..<c.owners)
                     for j in 1..<c.owners { pending.append((t + Millis.random(in: c.replicationDelay, using: &rng), 0, j, .entry(entry))) }
                 } else {
                     // the primary is down: the result is audited and stored by the next owner (failover of audits)
                     owners[1].outbox[entry.deliveryID] = entry
+                    owners[1].unshared[entry.deliveryID] = Set((0..<c.owners).filter { $0 != 1 })
                     for j in 0..<c.owners where j != 1 { pending.append((t + Millis.random(in: c.replicationDelay, using: &rng), 1, j, .entry(entry))) }
                 }
                 nextEvent += 1
@@ -123,6 +132,7 @@ public struct AlertSimulator {
                 }
                 switch p.what {
                 case .entry(let e):
+                    owners[p.from].unshared[e.deliveryID]?.remove(p.to)
                     if owners[p.to].outbox[e.deliveryID] == nil && !owners[p.to].finalRecords.contains(e.deliveryID) { owners[p.to].outbox[e.deliveryID] = e }
                 case .delivered(let id):
                     owners[p.to].finalRecords.insert(id)
@@ -147,8 +157,13 @@ public struct AlertSimulator {
                     }
                 }
                 guard owners[i].inFlight == nil else { continue }
+                if c.plan.cutOff(rank: i, owners: c.owners, goneFor: { goneFor(i, $0, t) }) { owners[i].lastCutOff = t }
+                let quiet = t - owners[i].lastCutOff < Self.quiet
                 let candidates = owners[i].outbox.values.filter { e in
-                    c.plan.shouldSend(e, rank: i, now: t, delivered: owners[i].finalRecords.contains(e.deliveryID)) { goneFor(i, $0, t) }
+                    let held = !(owners[i].unshared[e.deliveryID].map { !$0.isEmpty } ?? false)
+                    if held && quiet { return false }
+                    return c.plan.shouldSend(e, rank: i, owners: c.owners, heldElsewhere: held, now: t,
+                                             delivered: owners[i].finalRecords.contains(e.deliveryID)) { goneFor(i, $0, t) }
                 }
                 guard let e = candidates.min(by: { ($0.nextAttemptAt ?? $0.createdAt, $0.deliveryID) < ($1.nextAttemptAt ?? $1.createdAt, $1.deliveryID) }) else { continue }
                 outcome.attempts += 1

@@ -52,6 +52,24 @@ import Testing
         #expect(!plan.shouldSend(later, rank: 0, now: 99_999, delivered: false) { _ in nil }, "a dead letter is not sent again")
     }
 
+    @Test func anOwnerCutOffFromEveryOtherWithholdsWhatTheyHoldUntilItTakesThemForDead() {
+        let plan = SenderPlan(grace: 30_000)
+        let e = OutboxEntry(deliveryID: "d", channel: "c", createdAt: 1_000)
+        let send = { (rank: Int, held: Bool, gone: @escaping (Int) -> Millis?) in
+            plan.shouldSend(e, rank: rank, owners: 3, heldElsewhere: held, now: 100_000, delivered: false, goneFor: gone)
+        }
+        // the primary sees both standbys gone: they take over after a grace
+        #expect(!send(0, true) { $0 == 0 ? nil : 0 }, "from the moment it notices")
+        #expect(send(0, false) { $0 == 0 ? nil : 15_000 }, "what only it holds it sends: nobody else can")
+        #expect(send(0, true) { $0 == 1 ? 60_000 : nil }, "one standby alive: it sees the primary, nobody takes over")
+        #expect(!send(0, true) { $0 == 0 ? nil : plan.resumeAfter - 1 })
+        #expect(send(0, true) { $0 == 0 ? nil : plan.resumeAfter }, "gone for ten graces: taken for dead, sent")
+        // a standby that took over and then lost the last other owner withholds as well
+        #expect(send(1, true) { $0 == 0 ? 40_000 : nil })
+        #expect(!send(1, true) { $0 == 1 ? nil : 40_000 })
+        #expect(plan.shouldSend(e, rank: 0, owners: 1, heldElsewhere: true, now: 100_000, delivered: false) { _ in nil }, "a lone owner is never cut off")
+    }
+
     @Test func digestPeriodsStartOnTheHourMidnightAndMonday() {
         // 2026-12-03 (a Thursday) 05:42:10.5 UTC
         let t: Millis = 1_796_276_530_500

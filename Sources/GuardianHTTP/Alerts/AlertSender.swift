@@ -44,6 +44,10 @@ public final class AlertSender: Service, Sendable {
     private let quietUntil = Mutex<Int64>(0)
     private let lastTick = Mutex<Int64>(0)
     static let quiet: Int64 = 5_000
+    /// When this node last saw every other owner of a row gone (`SenderPlan.cutOff`): for `quiet`
+    /// after it, it sends nothing the other owners hold, so that the final records of what they
+    /// sent while it was cut off arrive first.
+    private let lastCutOff = Mutex<Int64>(.min / 2)
     private let lastPrune = Mutex<Int64>(0)
 
     public init(api: API, logger: Logger, interval: Duration = .milliseconds(200), slots: Int = 32,
@@ -135,7 +139,7 @@ public final class AlertSender: Service, Sendable {
             let target = channels[row.channel].map(Self.receiver) ?? row.channel
             guard load[target, default: 0] < perReceiver else { continue }
             guard let rank = await rank(of: row) else { continue }
-            if await acts(on: row.entry, rank: rank, now: now) {
+            if await acts(on: row.entry, rank: rank, heldElsewhere: row.sharedAt != nil, now: now) {
                 busy[row.id] = target
                 load[target, default: 0] += 1
                 out.append(row)
@@ -182,10 +186,15 @@ public final class AlertSender: Service, Sendable {
     }
 
     /// Whether this node, at `rank`, acts on the entry now (`SenderPlan`: the primary at once, a
-    /// standby once the owners before it have looked gone long enough).
-    func acts(on entry: OutboxEntry, rank: (rank: Int, owners: [String]), now: Int64) async -> Bool {
+    /// standby once the owners before it have looked gone long enough, neither while cut off from
+    /// the other owners that hold the entry nor for `quiet` after).
+    func acts(on entry: OutboxEntry, rank: (rank: Int, owners: [String]), heldElsewhere: Bool = false, now: Int64) async -> Bool {
         let gone = await goneFor(rank.owners)
-        return plan.shouldSend(entry, rank: rank.rank, now: now, delivered: false) { gone[rank.owners[$0]] }
+        let goneForRank: (Int) -> Millis? = { gone[rank.owners[$0]] }
+        if plan.cutOff(rank: rank.rank, owners: rank.owners.count, goneFor: goneForRank) { lastCutOff.withLock { $0 = max($0, now) } }
+        if heldElsewhere && now - lastCutOff.withLock({ $0 }) < Self.quiet { return false }
+        return plan.shouldSend(entry, rank: rank.rank, owners: rank.owners.count, heldElsewhere: heldElsewhere, now: now, delivered: false,
+                               goneFor: goneForRank)
     }
 
     /// The owners of a channel's digests.

@@ -113,6 +113,12 @@ public struct DeliveryPolicy: Sendable, Equatable {
 /// delivery record for the entry has arrived. The grace runs from when the standby lost sight of
 /// them, not from the entry's age: a partition shorter than the grace makes no standby send, and
 /// the entries of results audited on a standby after the primary died long ago go at once.
+///
+/// An owner that sees every other owner gone may be the cut-off side of a partition, whose other
+/// side takes over after a grace: it withholds the entries the others hold (they send them) from
+/// the moment it notices, until it sees one of them again or they have been gone for
+/// `resumeAfter`, when it takes them for dead and sends. What it raised alone it still sends. What
+/// it sent between the cut and noticing it (the failure detector's time) is sent again.
 public struct SenderPlan: Sendable, Equatable {
     public var grace: Millis
     /// A standby sends nothing older than this: an entry that waited a day on a primary that could
@@ -121,19 +127,34 @@ public struct SenderPlan: Sendable, Equatable {
 
     public init(grace: Millis = 30_000, maxAge: Millis = 86_400_000) { self.grace = grace; self.maxAge = maxAge }
 
+    /// How long every other owner must have looked gone before an owner that withheld what they
+    /// hold takes them for dead and sends it: a partition shorter than this repeats nothing that
+    /// was waiting when it began; a longer one repeats what was still waiting then.
+    public var resumeAfter: Millis { 10 * grace }
+
     /// This node's rank among a project's owners (0 = primary), or nil when it is not an owner.
     public static func rank(of node: String, owners: [String]) -> Int? { owners.firstIndex(of: node) }
 
     /// Whether the owner at `rank` should attempt `entry` now. `delivered`: an owner's delivery
     /// record for the entry has reached this node. `goneFor(rank)`: how long this node has seen the
     /// owner of that rank gone (suspect, dead, left or unreachable), nil while it sees it alive.
-    public func shouldSend(_ entry: OutboxEntry, rank: Int, now: Millis, delivered: Bool, goneFor: (Int) -> Millis?) -> Bool {
+    /// `owners`: how many owners the entry has; `heldElsewhere`: the other owners hold the entry.
+    public func shouldSend(_ entry: OutboxEntry, rank: Int, owners: Int = 1, heldElsewhere: Bool = false, now: Millis, delivered: Bool,
+                           goneFor: (Int) -> Millis?) -> Bool {
         guard !entry.isFinished, !delivered else { return false }
         if let next = entry.nextAttemptAt, next > now { return false }
+        if heldElsewhere && cutOff(rank: rank, owners: owners, goneFor: goneFor) { return false }
         if rank == 0 { return true }
         guard now - entry.createdAt <= maxAge else { return false }
         let wait = Millis(rank) * grace
         return (0..<rank).allSatisfy { goneFor($0).map { $0 >= wait } ?? false }
+    }
+
+    /// Whether the owner at `rank` sees every other owner gone, none for `resumeAfter` yet: it may
+    /// be the side of a partition whose entries the others send. A false suspicion only delays.
+    public func cutOff(rank: Int, owners: Int, goneFor: (Int) -> Millis?) -> Bool {
+        let others = (0..<owners).filter { $0 != rank }
+        return !others.isEmpty && others.allSatisfy { r in goneFor(r).map { $0 < resumeAfter } ?? false }
     }
 }
 
