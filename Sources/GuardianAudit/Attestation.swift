@@ -92,12 +92,16 @@ public struct StatementSummary: Sendable {
         public var fingerprint: String
         /// Suppressed in the source or dismissed: reported, counted toward nothing, never alerted.
         public var suppressed = false
+        /// In a pull request's result: new against the merge base (nil elsewhere).
+        public var isNew: Bool?
     }
     public var commit: String?
     /// The repository the statement is about, and the project it was audited for (nil in
     /// statements of `guardian audit` and of versions before results named their project).
     public var repository: String?
     public var project: String?
+    /// The pull request the result is for (nil: the project's branch).
+    public var pullRequest: Int?
     /// The audit's time from the signed statement (`timing.startedAt`), milliseconds since 1970;
     /// nil when the statement carries none (timing fields zeroed).
     public var signedAtMs: Int64?
@@ -113,13 +117,14 @@ public struct StatementSummary: Sendable {
         commit = report.subject.commit
         repository = report.subject.repository
         project = report.subject.project
+        pullRequest = report.subject.pullRequest
         signedAtMs = Timestamp.parse(report.timing.startedAt).flatMap { $0 > 0 ? $0 : nil }
         overallHealthScore = report.overallHealthScore
         gatePassed = report.gate.passed
         findings = Check.allCases.flatMap { c in
             (report.magicResults[c.rawValue]?.violations ?? []).map {
                 Finding(check: c, ruleId: $0.ruleId, severity: $0.severity, file: $0.file, line: $0.line, message: $0.message,
-                        fingerprint: $0.fingerprint, suppressed: !$0.isCounted)
+                        fingerprint: $0.fingerprint, suppressed: !$0.isCounted, isNew: $0.isNew)
             }
         }
         for c in Check.allCases { if let r = report.magicResults[c.rawValue] { checkStatuses[c] = r.status } }
@@ -130,6 +135,7 @@ public struct StatementSummary: Sendable {
     public init(statement bytes: [UInt8]) throws {
         func bad(_ what: String) -> CryptoError { CryptoError("signed payload is not a Guardian audit statement: \(what)") }
         var type: String?, score: Double?, passed: Bool?, commit: String?, repository: String?, project: String?, started: String?
+        var pullRequest: Int?
         var sawResults = false
         var byCheck: [Check: [Finding]] = [:]
         var statuses: [Check: CheckStatus] = [:]
@@ -154,6 +160,9 @@ public struct StatementSummary: Sendable {
                                         }
                                     case "repository": repository = try r.string()
                                     case "project": project = try r.string()
+                                    case "pullRequest":
+                                        guard let n = try r.number(), n >= 1, n <= 1e12, n == n.rounded() else { throw bad("a pull request number that is not one") }
+                                        pullRequest = Int(n)
                                     default: try r.skip()
                                     }
                                 }
@@ -187,6 +196,7 @@ public struct StatementSummary: Sendable {
         self.commit = commit
         self.repository = repository
         self.project = project
+        self.pullRequest = pullRequest
         signedAtMs = started.flatMap(Timestamp.parse).flatMap { $0 > 0 ? $0 : nil }
         overallHealthScore = Int(score)
         gatePassed = passed
@@ -200,6 +210,7 @@ public struct StatementSummary: Sendable {
     private static func finding(_ check: Check, _ r: inout JSONValue.Reader, _ bad: (String) -> CryptoError) throws -> Finding {
         var rule: String??, severity: String??, file: String??, line: Double??, message: String??, fingerprint: String??
         var suppressed = false
+        var isNew: Bool?
         func string(_ slot: inout String??, _ r: inout JSONValue.Reader) throws {
             if slot == nil { slot = .some(try r.string()) } else { try r.skip() }
         }
@@ -212,13 +223,14 @@ public struct StatementSummary: Sendable {
             case "message": try string(&message, &r)
             case "fingerprint": try string(&fingerprint, &r)
             case "suppression": if case .null = try r.value() {} else { suppressed = true }
+            case "isNew": if isNew == nil { isNew = try r.value().bool } else { try r.skip() }
             default: try r.skip()
             }
         }
         guard let rule = rule ?? nil, let severity = (severity ?? nil).flatMap(Severity.init(rawValue:)),
               let message = message ?? nil, let fingerprint = fingerprint ?? nil else { throw bad("a violation without its fields") }
         return Finding(check: check, ruleId: rule, severity: severity, file: file ?? nil, line: (line ?? nil).map { Int($0) },
-                       message: message, fingerprint: fingerprint, suppressed: suppressed)
+                       message: message, fingerprint: fingerprint, suppressed: suppressed, isNew: isNew)
     }
 }
 

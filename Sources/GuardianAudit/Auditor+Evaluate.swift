@@ -39,8 +39,12 @@ extension Auditor {
             guard let (output, r, ranAt, ms) = outputs.items[i] else { continue }
             var result = r
             if let base = baselineFingerprints {
-                result.violations = result.violations.filter { !base.contains($0.fingerprint) }
-                let severe = result.violations.filter { $0.isCounted && $0.severity >= options.profile.gateSeverity }
+                if options.markNew {
+                    for i in result.violations.indices { result.violations[i].isNew = !base.contains(result.violations[i].fingerprint) }
+                } else {
+                    result.violations = result.violations.filter { !base.contains($0.fingerprint) }
+                }
+                let severe = result.violations.filter { $0.isNew != false && $0.isCounted && $0.severity >= options.profile.gateSeverity }
                 if !severe.isEmpty { gateReasons.append("\(check.rawValue): \(severe.count) new finding(s) at or above \(options.profile.gateSeverity.rawValue)") }
             } else if result.status == .failed {
                 gateReasons.append("\(check.rawValue) failed with score \(result.score) (fail below \(ctx.thresholds.failScore))")

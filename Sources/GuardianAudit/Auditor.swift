@@ -14,6 +14,9 @@ public struct AuditOptions: Sendable {
     /// nil disables the cache.
     public var cacheDirectory: String?
     public var baseline: String?
+    /// With a baseline: keep every finding and mark each new or not (`Violation.isNew`) instead of
+    /// dropping the old ones; the gate still judges only the new. A pull request's audit does this.
+    public var markNew = false
     public var maxHistory: Int = 1000
     public var pastScores: [PastScore] = []
     public var events: [RepositoryEvent] = []

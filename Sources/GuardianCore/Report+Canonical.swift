@@ -54,7 +54,8 @@ extension AuditReport {
         w.key("subject")
         w.beginObject()
         w.field("commit", subject.commit); w.field("isGitRepository", subject.isGitRepository)
-        w.field("project", subject.project); w.field("repository", subject.repository); w.field("revision", subject.revision)
+        w.field("project", subject.project); w.field("pullRequest", subject.pullRequest)
+        w.field("repository", subject.repository); w.field("revision", subject.revision)
         w.endObject()
         w.key("timing")
         w.beginObject()
@@ -91,6 +92,7 @@ extension Violation {
         w.beginObject()
         w.field("column", column); w.field("file", file); w.field("fingerprint", fingerprint)
         if let fix { w.key("fix"); fix.write(into: &w) }
+        w.field("isNew", isNew)
         w.field("line", line); w.field("lineHash", lineHash); w.field("message", message)
         w.field("ruleId", ruleId); w.field("severity", severity.rawValue)
         if let suppression {

@@ -51,6 +51,9 @@ public struct AuditSubject: Codable, Sendable, Equatable {
     /// The registered project an agent audited it for (nil for `guardian audit`): a signed result
     /// names its project, so it cannot be stored as another project's.
     public var project: String?
+    /// The pull (merge) request an agent audited the commit for: its result is the request's, not
+    /// the project's branch's, and its findings are marked new or not against the merge base.
+    public var pullRequest: Int?
     public init(repository: String, commit: String?, revision: String?, isGitRepository: Bool, project: String? = nil) {
         self.repository = repository; self.commit = commit; self.revision = revision
         self.isGitRepository = isGitRepository; self.project = project

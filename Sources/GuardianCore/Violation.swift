@@ -42,6 +42,9 @@ public struct Violation: Codable, Sendable, Hashable {
     public var fix: Suggestion?
     /// Set when the finding is suppressed: it is reported, but counts toward no score and no gate.
     public var suppression: Suppression?
+    /// In a pull request's audit: whether the finding is new against the merge base (nil in every
+    /// other audit; `--baseline` drops the old ones instead of marking them).
+    public var isNew: Bool?
 
     public init(ruleId: String, severity: Severity, file: String?, line: Int?, column: Int? = nil,
                 message: String, fingerprint: String, lineHash: String, fix: Suggestion? = nil, suppression: Suppression? = nil) {

@@ -28,7 +28,15 @@ extension API {
         } else {
             running = NSNull()
         }
-        Self.appendField(to: &bytes, ["runningAudit": running])
+        var live: [String: Any] = ["runningAudit": running]
+        if project.codeHost != nil {
+            // what the code host last answered: a token without the right shows here, not in a log
+            live["codeHost"] = (try? node.store.latestCodeHostWrite(project: project.id)).flatMap { $0 }.map { row -> [String: Any] in
+                ["state": row.state, "lastAnswer": row.lastAnswer ?? NSNull(), "channel": row.channel, "attempts": row.attempts,
+                 "updatedAt": ISO8601.format(Double(row.updatedAt) / 1000)]
+            } ?? NSNull()
+        }
+        Self.appendField(to: &bytes, live)
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 

@@ -23,14 +23,31 @@ public struct ProjectView: Codable, Sendable, Equatable {
     public var nextAuditAt: Double?
     public var hasWebhookSecret: Bool
     public var hasCredentials: Bool
+    /// The path the project's code host posts its webhooks to: the provider of `codeHost`, else
+    /// the one the repository URL names, else GitHub's.
     public var webhookUrl: String
+    public var codeHost: CodeHostView?
 
-    public init(_ p: ProjectRecord) {
+    /// A project's code host settings as answers show them: the token only as whether there is one.
+    public struct CodeHostView: Codable, Sendable, Equatable {
+        public var provider: String
+        public var apiUrl: String
+        public var repository: String
+        public var hasToken: Bool
+        public var reviewComments: Int
+    }
+
+    public init(_ p: ProjectRecord, codeHost: CodeHost? = nil) {
         id = p.id; name = p.name; repositoryUrl = p.repositoryUrl; team = p.team; branch = p.branch
         scheduleSeconds = p.scheduleSeconds; profile = p.profile; createdAt = p.createdAt
         lastAuditAt = p.lastAuditAt; nextAuditAt = p.nextAuditAt
         hasWebhookSecret = p.webhookSecret != nil; hasCredentials = p.credentials != nil
-        webhookUrl = "/v1/hooks/github/\(p.id)"
+        let provider = codeHost?.provider ?? CodeHost.provider(ofRepositoryUrl: p.repositoryUrl) ?? .github
+        webhookUrl = "/v1/hooks/\(provider.rawValue)/\(p.id)"
+        self.codeHost = codeHost.map {
+            CodeHostView(provider: $0.provider.rawValue, apiUrl: $0.apiUrl, repository: $0.repository, hasToken: $0.token?.isEmpty == false,
+                         reviewComments: $0.reviewCommentLimit)
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -41,7 +58,7 @@ public struct ProjectView: Codable, Sendable, Equatable {
         try c.encode(profile, forKey: .profile); try c.encode(createdAt, forKey: .createdAt)
         try c.encodeOrNull(lastAuditAt, forKey: .lastAuditAt); try c.encodeOrNull(nextAuditAt, forKey: .nextAuditAt)
         try c.encode(hasWebhookSecret, forKey: .hasWebhookSecret); try c.encode(hasCredentials, forKey: .hasCredentials)
-        try c.encode(webhookUrl, forKey: .webhookUrl)
+        try c.encode(webhookUrl, forKey: .webhookUrl); try c.encodeOrNull(codeHost, forKey: .codeHost)
     }
 }
 

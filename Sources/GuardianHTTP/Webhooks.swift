@@ -27,6 +27,8 @@ public struct Webhooks: Sendable {
         var unreviewedMerge = false
         var actor: String?
         var isPing = false
+        /// A pull (merge) request opened or pushed to: audited against its merge base.
+        var pullRequest: PullRequestTask?
     }
 
     func register(on router: Router<GuardianContext>) {
@@ -98,11 +100,18 @@ public struct Webhooks: Sendable {
                                                                ref: ref, actor: parsed.actor, createdAt: now))
         }
         var taskId: String?, auditedAlready: String?
-        if let commit = parsed.commit, commit.count == 40, commit.allSatisfy(\.isHexDigit), commit != String(repeating: "0", count: 40) {
+        if let pr = parsed.pullRequest {
+            // a head already audited for this request is not audited again
+            if let done = try node.store.pullRequestResult(project: project.id, number: pr.number, commitPrefix: pr.head) {
+                auditedAlready = done
+            } else {
+                taskId = try await node.enqueue(project: project.id, pullRequest: pr).id
+            }
+        } else if let commit = parsed.commit, commit.count == 40, commit.allSatisfy(\.isHexDigit), commit != String(repeating: "0", count: 40) {
             // a commit audited already (its latest result, or an audit of it under way) is not audited again
             if let latest = try node.store.latestResultSummary(project: project.id), latest.commitId == commit {
                 auditedAlready = latest.id
-            } else if let running = node.currentTask(project: project.id), running.revision == commit {
+            } else if let running = node.currentTask(project: project.id), running.revision == commit, running.pullRequest == nil {
                 taskId = running.id
             } else {
                 taskId = try await node.enqueue(project: project.id, reason: .webhook, revision: commit).id
@@ -133,7 +142,7 @@ public struct Webhooks: Sendable {
         guard let p = Provider(rawValue: provider) else { return nil }
         let json = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:]
         let parsed = parse(p, { headers[$0] }, json)
-        return (parsed.commit, parsed.ref)
+        return (parsed.commit ?? parsed.pullRequest?.head, parsed.ref ?? parsed.pullRequest?.ref)
     }
 
     func verify(_ provider: Provider, _ request: Request, body: [UInt8], secret: String) -> Bool {
@@ -170,6 +179,11 @@ public struct Webhooks: Sendable {
             p.actor = s(d(j["sender"])["login"])
             if event == "push" {
                 p.commit = s(j["after"]); p.ref = s(j["ref"]); p.forced = (j["forced"] as? Bool) ?? false
+            } else if event == "pull_request", ["opened", "synchronize", "reopened"].contains(s(j["action"]) ?? "") {
+                let pr = d(j["pull_request"])
+                p.pullRequest = pullRequest(number: pr["number"] ?? j["number"], head: s(d(pr["head"])["sha"]), target: s(d(pr["base"])["ref"])) {
+                    "refs/pull/\($0)/head"
+                }
             } else if event == "pull_request", s(j["action"]) == "closed" {
                 let pr = d(j["pull_request"])
                 if (pr["merged"] as? Bool) == true {
@@ -185,9 +199,18 @@ public struct Webhooks: Sendable {
             p.deliveryId = header("X-Gitlab-Event-UUID") ?? header("X-Gitlab-Webhook-UUID")
             let repo = d(j["repository"]), project = d(j["project"])
             p.repositoryUrls = [s(repo["git_http_url"]), s(repo["git_ssh_url"]), s(repo["homepage"]), s(project["git_http_url"]), s(project["web_url"])].compactMap { $0 }
-            p.commit = s(j["checkout_sha"]) ?? s(j["after"])
-            p.ref = s(j["ref"])
-            p.actor = s(j["user_username"])
+            p.actor = s(j["user_username"]) ?? s(d(j["user"])["username"])
+            if s(j["object_kind"]) == "merge_request" {
+                let mr = d(j["object_attributes"])
+                if ["open", "update", "reopen"].contains(s(mr["action"]) ?? "") {
+                    p.pullRequest = pullRequest(number: mr["iid"], head: s(d(mr["last_commit"])["id"]), target: s(mr["target_branch"])) {
+                        "refs/merge-requests/\($0)/head"
+                    }
+                }
+            } else {
+                p.commit = s(j["checkout_sha"]) ?? s(j["after"])
+                p.ref = s(j["ref"])
+            }
         case .bitbucket:
             p.deliveryId = header("X-Request-UUID") ?? header("X-Hook-UUID")
             let repo = d(j["repository"])
@@ -200,6 +223,17 @@ public struct Webhooks: Sendable {
                 p.forced = (change["forced"] as? Bool) ?? false
             }
             p.actor = s(d(j["actor"])["nickname"])
+            if ["pullrequest:created", "pullrequest:updated"].contains(header("X-Event-Key") ?? "") {
+                // Bitbucket Cloud publishes no ref for a request's head: its source branch (in this repository) is fetched
+                let pr = d(j["pullrequest"]), source = d(pr["source"])
+                let branch = s(d(source["branch"])["name"])
+                let from = s(d(source["repository"])["full_name"]), into = s(d(d(pr["destination"])["repository"])["full_name"])
+                // a fork's branch is in another repository: a branch of this one with its name is another commit
+                if let from, let into, from != into { break }
+                p.pullRequest = pullRequest(number: pr["id"], head: s(d(source["commit"])["hash"]), target: s(d(d(pr["destination"])["branch"])["name"])) { _ in
+                    branch.map { "refs/heads/\($0)" } ?? ""
+                }
+            }
         case .azure:
             p.deliveryId = s(j["id"])
             let resource = d(j["resource"])
@@ -208,7 +242,35 @@ public struct Webhooks: Sendable {
                 p.commit = s(update["newObjectId"]); p.ref = s(update["name"])
             }
             p.actor = s(d(resource["pushedBy"])["uniqueName"])
+            if ["git.pullrequest.created", "git.pullrequest.updated"].contains(s(j["eventType"]) ?? ""), resource["forkSource"] == nil {
+                let target = s(resource["targetRefName"]).map { $0.hasPrefix("refs/heads/") ? String($0.dropFirst(11)) : $0 }
+                let source = s(resource["sourceRefName"])
+                p.pullRequest = pullRequest(number: resource["pullRequestId"], head: s(d(resource["lastMergeSourceCommit"])["commitId"]), target: target) { _ in
+                    source ?? ""
+                }
+                p.commit = nil; p.ref = nil
+            }
         }
         return p
+    }
+
+    /// A request from a payload's fields, when each is well formed: a positive number, a head of
+    /// 7 to 40 hex digits (Bitbucket sends 12), a branch and a ref that can be no refspec but one
+    /// name (no `*`, `:`, `..`, spaces or controls: a payload must not choose what the mirror fetches).
+    static func pullRequest(number: Any?, head: String?, target: String?, ref: (Int) -> String) -> PullRequestTask? {
+        guard let n = (number as? NSNumber)?.intValue ?? (number as? String).flatMap({ Int($0) }), n > 0, n < 1 << 40,
+              let head, (7...40).contains(head.count), head.allSatisfy(\.isHexDigit),
+              let target, validRefName(target) else { return nil }
+        let r = ref(n)
+        guard r.hasPrefix("refs/"), validRefName(r) else { return nil }
+        return PullRequestTask(number: n, head: head.lowercased(), target: target, ref: r)
+    }
+
+    static func validRefName(_ s: String) -> Bool {
+        guard !s.isEmpty, s.utf8.count <= 255, !s.contains(".."), !s.hasSuffix(".lock"),
+              s.unicodeScalars.allSatisfy({ c in c.properties.isAlphabetic || ("0"..."9").contains(c) || "/._-+".unicodeScalars.contains(c) })
+        else { return false }
+        // each part a name: not empty (no leading, trailing or double '/'), not an option, not hidden
+        return s.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { !$0.isEmpty && !$0.hasPrefix("-") && !$0.hasPrefix(".") && !$0.hasSuffix(".") }
     }
 }

@@ -82,6 +82,7 @@ public struct CanonicalWriter {
     public mutating func field(_ k: String, _ v: Int?) { if let v { key(k); int(v) } }
     public mutating func field(_ k: String, _ v: Double) { key(k); double(v) }
     public mutating func field(_ k: String, _ v: Bool) { key(k); bool(v) }
+    public mutating func field(_ k: String, _ v: Bool?) { if let v { key(k); bool(v) } }
 
     /// A `[String: Int]` with its keys sorted.
     public mutating func field(_ k: String, _ v: [String: Int]) {

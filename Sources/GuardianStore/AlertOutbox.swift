@@ -297,6 +297,15 @@ extension Store {
         }
     }
 
+    /// The project's latest write-back to its code host (`PullRequestReport.channel`), any state.
+    public func latestCodeHostWrite(project: String) throws -> AlertOutboxRow? {
+        try read { db in
+            try AlertOutboxRow.fetchOne(db, sql: """
+                SELECT * FROM alertOutbox WHERE projectId = ? AND payload IS NOT NULL AND channel LIKE '%.@pr%' ORDER BY createdAt DESC, id LIMIT 1
+                """, arguments: [project])
+        }
+    }
+
     public func alert(id: String) throws -> AlertOutboxRow? { try read { try AlertOutboxRow.fetchOne($0, key: id) } }
 
     /// Unfinished and dead entries, for the metrics.

@@ -52,8 +52,8 @@ extension Store {
             for row in try Row.fetchAll(db, sql: """
                 SELECT f.ruleId, COUNT(DISTINCT f.projectId || ':' || f.fingerprint) FROM finding f
                 JOIN result r ON f.resultSeq = r.seq
-                JOIN (SELECT projectId, MAX(createdAt) AS c FROM result WHERE projectId IN (SELECT id FROM project WHERE team = ?)
-                      GROUP BY projectId) l ON r.projectId = l.projectId AND r.createdAt = l.c
+                JOIN (SELECT projectId, MAX(createdAt) AS c FROM result WHERE pullRequest IS NULL AND projectId IN (SELECT id FROM project WHERE team = ?)
+                      GROUP BY projectId) l ON r.projectId = l.projectId AND r.createdAt = l.c AND r.pullRequest IS NULL
                 GROUP BY f.ruleId
                 """, arguments: [team]) {
                 out[row[0], default: (0, 0)].total = row[1]

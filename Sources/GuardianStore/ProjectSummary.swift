@@ -73,7 +73,7 @@ extension Store {
     public func latestResultTimes() throws -> [String: Double] {
         try read { db in
             var out: [String: Double] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT projectId, MAX(createdAt) FROM result GROUP BY projectId") { out[row[0]] = row[1] }
+            for row in try Row.fetchAll(db, sql: "SELECT projectId, MAX(createdAt) FROM result WHERE pullRequest IS NULL GROUP BY projectId") { out[row[0]] = row[1] }
             return out
         }
     }
@@ -81,7 +81,7 @@ extension Store {
     /// A project's latest `limit` results without their envelopes, newest first.
     public func resultHeads(project: String, limit: Int) throws -> [(id: String, createdAt: Double, commitId: String?, signer: String, health: Int, gatePassed: Bool)] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT id, createdAt, commitId, signer, health, gatePassed FROM result WHERE projectId = ? ORDER BY createdAt DESC LIMIT ?",
+            try Row.fetchAll(db, sql: "SELECT id, createdAt, commitId, signer, health, gatePassed FROM result WHERE projectId = ? AND pullRequest IS NULL ORDER BY createdAt DESC LIMIT ?",
                              arguments: [project, limit]).map { row in
                 (id: row["id"], createdAt: row["createdAt"], commitId: row["commitId"], signer: row["signer"], health: row["health"], gatePassed: row["gatePassed"])
             }

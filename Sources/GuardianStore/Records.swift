@@ -22,6 +22,9 @@ public struct ProjectRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
     public var updatedAt: Double
     public var lastAuditAt: Double?
     public var nextAuditAt: Double?
+    /// The code host that pull request results are reported to (`CodeHost`, JSON with its token),
+    /// encrypted at rest like the credentials.
+    public var codeHost: Data?
 
     public init(id: String, name: String, repositoryUrl: String, team: String, branch: String?, scheduleSeconds: Int, profile: String, webhookSecret: Data?, credentials: Data?, createdAt: Double, updatedAt: Double, lastAuditAt: Double?, nextAuditAt: Double?) {
         self.id = id
@@ -51,8 +54,13 @@ public struct ResultRecord: Codable, Sendable, Equatable, FetchableRecord, Persi
     public var health: Int
     public var gatePassed: Bool
     public var envelope: Data
+    /// The pull request the result is for (its statement says so); nil for the branch's results,
+    /// the project's timeline.
+    public var pullRequest: Int?
 
-    public init(id: String, projectId: String, commitId: String?, createdAt: Double, signer: String, health: Int, gatePassed: Bool, envelope: Data) {
+    public init(id: String, projectId: String, commitId: String?, createdAt: Double, signer: String, health: Int, gatePassed: Bool, envelope: Data,
+                pullRequest: Int? = nil) {
+        self.pullRequest = pullRequest
         self.id = id
         self.projectId = projectId
         self.commitId = commitId
@@ -67,7 +75,7 @@ public struct ResultRecord: Codable, Sendable, Equatable, FetchableRecord, Persi
 extension ResultRecord {
     /// A signed report as store records: the result with its exact envelope bytes (id = BLAKE2b of
     /// them) and one finding per violation, in check order. `isNew` tells, by fingerprint, the
-    /// findings the previous result did not have.
+    /// findings the previous result did not have; a pull request's statement says it itself.
     public static func signed(_ report: AuditReport, envelope: [UInt8], project: String, signer: String, at time: Double,
                               isNew: (String) -> Bool = { _ in false }) -> (ResultRecord, [FindingRecord]) {
         signed(StatementSummary(report), envelope: envelope, project: project, signer: signer, at: time, isNew: isNew)
@@ -79,10 +87,12 @@ extension ResultRecord {
         let id = known ?? DSSE.recordID(envelope)
         let findings = summary.findings.map { v in
             FindingRecord(resultId: id, projectId: project, checkName: v.check.rawValue, ruleId: v.ruleId, severity: v.severity.rawValue,
-                          file: v.file, line: v.line, message: v.message, fingerprint: v.fingerprint, isNew: isNew(v.fingerprint))
+                          file: v.file, line: v.line, message: v.message, fingerprint: v.fingerprint,
+                          isNew: summary.pullRequest != nil ? v.isNew == true : isNew(v.fingerprint))
         }
         return (ResultRecord(id: id, projectId: project, commitId: summary.commit, createdAt: time, signer: signer,
-                             health: summary.overallHealthScore, gatePassed: summary.gatePassed, envelope: Data(envelope)), findings)
+                             health: summary.overallHealthScore, gatePassed: summary.gatePassed, envelope: Data(envelope),
+                             pullRequest: summary.pullRequest), findings)
     }
 }
 
@@ -211,8 +221,8 @@ extension Store {
     /// are content hashes.
     static func insert(results: [(ResultRecord, [FindingRecord])], outbox: [String: [AlertOutboxRow]] = [:], in db: Database) throws {
         let result = RawStatement(try db.cachedStatement(sql: """
-            INSERT OR IGNORE INTO result (id, projectId, commitId, createdAt, signer, health, gatePassed, envelope)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT OR IGNORE INTO result (id, projectId, commitId, createdAt, signer, health, gatePassed, envelope, pullRequest)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """))
         let finding = RawStatement(try db.cachedStatement(sql: """
             INSERT INTO finding (resultSeq, resultId, projectId, checkName, ruleId, severity, file, line, message, fingerprint, isNew)
@@ -224,6 +234,7 @@ extension Store {
             result.reset()
             result.text(1, r.id); result.text(2, r.projectId); result.text(3, r.commitId); result.double(4, r.createdAt)
             result.text(5, r.signer); result.int(6, Int64(r.health)); result.int(7, r.gatePassed ? 1 : 0); result.blob(8, r.envelope)
+            result.int(9, r.pullRequest.map(Int64.init))
             try result.step(db)
             guard db.changesCount > 0 else { continue }
             let seq = db.lastInsertedRowID
@@ -235,6 +246,7 @@ extension Store {
                 try finding.step(db)
             }
             if let rows = outbox[r.id] { try AlertOutboxRow.write(rows, db) }
+            guard r.pullRequest == nil else { continue } // a pull request's audit is not the branch's
             latest[r.projectId] = max(latest[r.projectId] ?? r.createdAt, r.createdAt)
         }
         for (id, time) in latest {
@@ -244,9 +256,11 @@ extension Store {
         }
     }
 
-    public func results(project: String, limit: Int, before: Double?) throws -> [ResultRecord] {
+    /// The project's results, newest first: the branch's, or one pull request's.
+    public func results(project: String, limit: Int, before: Double?, pullRequest: Int? = nil) throws -> [ResultRecord] {
         try read { db in
             var q = ResultRecord.filter(Column("projectId") == project)
+                .filter(pullRequest.map { Column("pullRequest") == $0 } ?? (Column("pullRequest") == nil))
             if let before { q = q.filter(Column("createdAt") < before) }
             return try q.order(Column("createdAt").desc, Column("id")).limit(limit).fetchAll(db)
         }
@@ -258,11 +272,23 @@ extension Store {
         try read { try Bool.fetchOne($0, sql: "SELECT EXISTS (SELECT 1 FROM result WHERE id = ?)", arguments: [id]) ?? false }
     }
 
-    /// The latest result's id, time and commit, without loading its envelope.
+    /// The branch's latest result's id, time and commit, without loading its envelope.
     public func latestResultSummary(project: String) throws -> (id: String, createdAt: Double, commitId: String?)? {
         try read { db in
-            try Row.fetchOne(try db.cachedStatement(sql: "SELECT id, createdAt, commitId FROM result WHERE projectId = ? ORDER BY createdAt DESC LIMIT 1"),
+            try Row.fetchOne(try db.cachedStatement(sql: """
+                SELECT id, createdAt, commitId FROM result WHERE projectId = ? AND pullRequest IS NULL ORDER BY createdAt DESC LIMIT 1
+                """),
                              arguments: [project]).map { ($0[0], $0[1], $0[2]) }
+        }
+    }
+
+    /// The newest result of pull request `number` whose commit starts with `commitPrefix` (a host
+    /// may name a commit by a prefix), or nil.
+    public func pullRequestResult(project: String, number: Int, commitPrefix: String) throws -> String? {
+        try read { db in
+            try String.fetchOne(db, sql: """
+                SELECT id FROM result WHERE projectId = ? AND pullRequest = ? AND substr(commitId, 1, ?) = ? ORDER BY createdAt DESC LIMIT 1
+                """, arguments: [project, number, commitPrefix.count, commitPrefix.lowercased()])
         }
     }
 

@@ -204,22 +204,25 @@ public final class ReplicatedRegistry: Sendable {
         case .project:
             let p = try Self.decode(ProjectValue.self, v, id: r.id, \.id)
             try RegistryRules.project(id: p.id, name: p.name, repositoryUrl: p.repositoryUrl, team: p.team, branch: p.branch, profile: p.profile,
-                                      scheduleSeconds: p.scheduleSeconds, secrets: [p.webhookSecret, p.credentials])
+                                      scheduleSeconds: p.scheduleSeconds, secrets: [p.webhookSecret, p.credentials, p.codeHost])
             let next: Double? = p.scheduleSeconds > 0 ? Date().timeIntervalSince1970 + Double(p.scheduleSeconds) : nil
             // Local fields (last and next audit) stay; the next audit moves only if the schedule changed.
             try db.execute(sql: """
                 INSERT INTO project (id, name, repositoryUrl, team, branch, scheduleSeconds, profile, webhookSecret, credentials,
-                                     createdAt, updatedAt, lastAuditAt, nextAuditAt)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT createdAt FROM projectSummary WHERE id = ?), ?)
+                                     createdAt, updatedAt, lastAuditAt, nextAuditAt, codeHost)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT createdAt FROM projectSummary WHERE id = ?), ?, ?)
                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, repositoryUrl = excluded.repositoryUrl, team = excluded.team,
                     branch = excluded.branch, profile = excluded.profile,
                     webhookSecret = \(keepSecrets ? "IFNULL(excluded.webhookSecret, project.webhookSecret)" : "excluded.webhookSecret"),
-                    credentials = \(keepSecrets ? "IFNULL(excluded.credentials, project.credentials)" : "excluded.credentials"), createdAt = excluded.createdAt, updatedAt = excluded.updatedAt,
+                    credentials = \(keepSecrets ? "IFNULL(excluded.credentials, project.credentials)" : "excluded.credentials"),
+                    codeHost = CASE WHEN ? THEN IFNULL(excluded.codeHost, project.codeHost) ELSE excluded.codeHost END, createdAt = excluded.createdAt, updatedAt = excluded.updatedAt,
                     nextAuditAt = CASE WHEN project.scheduleSeconds = excluded.scheduleSeconds THEN project.nextAuditAt ELSE excluded.nextAuditAt END,
                     scheduleSeconds = excluded.scheduleSeconds
                 """, arguments: [p.id, p.name, p.repositoryUrl, p.team, p.branch, p.scheduleSeconds, p.profile,
                                  p.webhookSecret.map { Data(secrets.seal(Array($0.utf8))) }, p.credentials.map { Data(secrets.seal(Array($0.utf8))) },
-                                 p.createdAt, p.updatedAt, p.id, next])
+                                 p.createdAt, p.updatedAt, p.id, next, p.codeHost.flatMap { $0.isEmpty ? nil : Data(secrets.seal(Array($0.utf8))) },
+                                 // a value without the field (a node of an older version, a bundle) keeps the settings; "" removes them
+                                 keepSecrets || p.codeHost == nil])
         case .token:
             let t = try Self.decode(TokenRecord.self, v, id: r.id, \.id)
             try RegistryRules.token(t)
@@ -319,6 +322,7 @@ public final class ReplicatedRegistry: Sendable {
             guard r.kind == .project, let v = r.value, var p = try? JSONDecoder().decode(ProjectValue.self, from: Data(v)) else { return r }
             p.webhookSecret = nil
             p.credentials = nil
+            p.codeHost = nil
             let e = JSONEncoder()
             e.outputFormatting = .sortedKeys
             return RegistryRecord(kind: r.kind, id: r.id, stamp: r.stamp, value: [UInt8](try e.encode(p)))
@@ -335,6 +339,9 @@ public final class ReplicatedRegistry: Sendable {
         var profile: String
         var webhookSecret, credentials: String?
         var createdAt, updatedAt: Double
+        /// The project's code host settings with their token (`CodeHost` as JSON), "" for none;
+        /// absent from the values of older versions and from bundles.
+        var codeHost: String?
     }
 
     func projectValue(_ p: ProjectRecord) throws -> Data {
@@ -343,7 +350,8 @@ public final class ReplicatedRegistry: Sendable {
         e.outputFormatting = .sortedKeys
         return try e.encode(ProjectValue(id: p.id, name: p.name, repositoryUrl: p.repositoryUrl, team: p.team, branch: p.branch,
                                          scheduleSeconds: p.scheduleSeconds, profile: p.profile, webhookSecret: open(p.webhookSecret),
-                                         credentials: open(p.credentials), createdAt: p.createdAt, updatedAt: p.updatedAt))
+                                         credentials: open(p.credentials), createdAt: p.createdAt, updatedAt: p.updatedAt,
+                                         codeHost: open(p.codeHost) ?? ""))
     }
 
     static func stamp(_ kind: RegistryRecord.Kind, _ id: String, _ db: Database) throws -> (stamp: HLC, deleted: Bool)? {

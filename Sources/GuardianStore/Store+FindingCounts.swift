@@ -6,8 +6,8 @@ extension Store {
         try read { db in
             var out: [String: Int] = [:]
             let rows = try Row.fetchAll(db, sql: """
-                SELECT f.severity, COUNT(*) FROM (SELECT projectId, MAX(createdAt) AS c FROM result GROUP BY projectId) l
-                JOIN result r ON r.projectId = l.projectId AND r.createdAt = l.c
+                SELECT f.severity, COUNT(*) FROM (SELECT projectId, MAX(createdAt) AS c FROM result WHERE pullRequest IS NULL GROUP BY projectId) l
+                JOIN result r ON r.projectId = l.projectId AND r.createdAt = l.c AND r.pullRequest IS NULL
                 JOIN finding f ON f.resultSeq = r.seq GROUP BY f.severity
                 """)
             for r in rows { out[r[0]] = r[1] }

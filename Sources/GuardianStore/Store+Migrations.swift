@@ -214,6 +214,15 @@ extension Store {
                 CREATE INDEX alertOutbox_unshared ON alertOutbox(createdAt) WHERE sharedAt IS NULL;
                 """)
         }
+        m.registerMigration("v8-pull-requests") { db in
+            // A pull request's results sit beside the branch's (the statement names the request), out of
+            // the project's timeline; a project's code host settings are sealed like its credentials.
+            try db.execute(sql: """
+                ALTER TABLE result ADD COLUMN pullRequest INTEGER;
+                CREATE INDEX result_pullRequest ON result(projectId, pullRequest, createdAt) WHERE pullRequest IS NOT NULL;
+                ALTER TABLE project ADD COLUMN codeHost BLOB;
+                """)
+        }
         return m
     }
 }

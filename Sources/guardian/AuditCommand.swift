@@ -24,7 +24,7 @@ struct AuditCommand: AsyncParsableCommand {
     @Option(help: "Revision to audit (default HEAD).")
     var rev: String?
 
-    @Option(help: "Output format: text, json or sarif.")
+    @Option(help: "Output format: text, json, sarif, or codequality (GitLab's Code Quality report).")
     var format: ReportFormat = .text
 
     @Option(name: [.short, .long], help: "Write the report to FILE instead of standard output.")

@@ -32,7 +32,8 @@ import Testing
     func fullDiskIsAClearErrorAndLosesNothing() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("guardian-full-\(UUID())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        #expect(try Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=512k", "tmpfs", dir]) == 0)
+        // room for a fresh store (512 KiB stopped being enough for its migrations at v8) and a few results
+        #expect(try Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1024k", "tmpfs", dir]) == 0)
         defer { _ = try? Self.run("/bin/umount", [dir]); try? FileManager.default.removeItem(atPath: dir) }
         let store = try Store(path: dir + "/guardian.sqlite")
         let now = Date().timeIntervalSince1970

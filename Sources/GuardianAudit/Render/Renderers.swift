@@ -2,7 +2,7 @@ import Foundation
 import GuardianCore
 
 /// Output formats of `guardian audit`.
-public enum ReportFormat: String, Sendable, CaseIterable { case text, json, sarif }
+public enum ReportFormat: String, Sendable, CaseIterable { case text, json, sarif, codequality }
 
 public enum ReportRenderer {
     public static func render(_ report: AuditReport, as format: ReportFormat) throws -> Data {
@@ -10,6 +10,7 @@ public enum ReportRenderer {
         case .text: return Data(text(report).utf8)
         case .json: return try json(report)
         case .sarif: return try sarif(report)
+        case .codequality: return try codeQuality(report)
         }
     }
 

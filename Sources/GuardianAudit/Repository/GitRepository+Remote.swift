@@ -56,8 +56,9 @@ extension GitRepository {
         return String(owner)
     }
 
-    /// Fetches every branch and tag of `origin` into an existing bare mirror.
-    func fetchOrigin(credentials: GitCredentials? = nil) throws {
+    /// Fetches every branch and tag of `origin` into an existing bare mirror, and `extra` refspecs
+    /// (a pull request's head: `+refs/pull/7/head:refs/guardian/pull/7`).
+    func fetchOrigin(credentials: GitCredentials? = nil, extra: [String] = []) throws {
         var remote: OpaquePointer?
         guard git_remote_lookup(&remote, repo, "origin") == 0 else { throw GitRepository.lastError("no origin remote") }
         defer { git_remote_free(remote) }
@@ -66,7 +67,7 @@ extension GitRepository {
         opts.prune = GIT_FETCH_PRUNE
         opts.follow_redirects = GIT_REMOTE_REDIRECT_NONE
         // A mirror: branches and tags land under the same names, so HEAD follows the origin.
-        let specs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
+        let specs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"] + extra
         var cstrings = specs.map { strdup($0) }
         defer { cstrings.forEach { free($0) } }
         let login = CredentialBox.install(credentials, into: &opts.callbacks)

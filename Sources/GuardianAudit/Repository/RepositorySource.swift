@@ -88,16 +88,16 @@ enum DirectoryWalker {
 
 /// Bare mirrors for the agent: cloned once with libgit2, fetched before each audit.
 public enum Mirror {
-    /// Clones `url` into `path` if absent, else fetches every branch and tag.
+    /// Clones `url` into `path` if absent, else fetches every branch and tag, and `extra` refspecs.
     /// `credentials` answer an HTTPS server's login challenge (private repositories).
-    public static func sync(url: String, to path: String, credentials: GitCredentials? = nil) throws {
+    public static func sync(url: String, to path: String, credentials: GitCredentials? = nil, extra: [String] = []) throws {
         if FileManager.default.fileExists(atPath: path), let repo = try? GitRepository(path: path) {
-            try repo.fetchOrigin(credentials: credentials)
+            try repo.fetchOrigin(credentials: credentials, extra: extra)
         } else {
             try? FileManager.default.removeItem(atPath: path)
             try GitRepository.cloneBare(url: url, to: path, credentials: credentials)
             // a bare clone holds the default branch alone; the mirror's fetch brings every branch and tag
-            try GitRepository(path: path).fetchOrigin(credentials: credentials)
+            try GitRepository(path: path).fetchOrigin(credentials: credentials, extra: extra)
         }
     }
 

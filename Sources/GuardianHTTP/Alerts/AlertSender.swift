@@ -136,8 +136,10 @@ public final class AlertSender: Service, Sendable {
         var expired: [AlertOutboxRow] = []
         for row in rows where busy.count < slots {
             guard busy[row.id] == nil else { continue }
-            let target = channels[row.channel].map(Self.receiver) ?? row.channel
-            guard load[target, default: 0] < perReceiver else { continue }
+            // a pull request's writes go one at a time (a comment is found, then edited): one receiver per request
+            let request = PullRequestReport.isChannel(row.channel)
+            let target = request ? "pr:\(row.projectId ?? ""):\(row.channel)" : channels[row.channel].map(Self.receiver) ?? row.channel
+            guard load[target, default: 0] < (request ? 1 : perReceiver) else { continue }
             guard let rank = await rank(of: row) else { continue }
             if await acts(on: row.entry, rank: rank, heldElsewhere: row.sharedAt != nil, now: now) {
                 busy[row.id] = target
@@ -237,6 +239,12 @@ public final class AlertSender: Service, Sendable {
 
     /// The message of a row, sent to its channel as it is now.
     func deliver(_ row: AlertOutboxRow) async -> (AttemptOutcome, String) {
+        if PullRequestReport.isChannel(row.channel) {
+            guard let id = row.projectId, let project = try? store.project(id: id) else { return (.rejected, "the project no longer exists") }
+            guard let host = api.node.codeHost(of: project) else { return (.rejected, "the project has no codeHost (or it does not open with this node's secret.key)") }
+            guard let report = PullRequestReport.decode(row.payload) else { return (.rejected, "the report could not be read") }
+            return await CodeHostWriter(host: host, targets: transport.targets).write(report)
+        }
         guard let channel = try? api.node.registry.channel(id: row.channel) else { return (.rejected, "the channel no longer exists") }
         guard let payload = AlertPayload.decode(row.payload) else { return (.rejected, "the message could not be read") }
         return await transport.send(payload.events, payload.context, deliveryID: row.id, to: channel)

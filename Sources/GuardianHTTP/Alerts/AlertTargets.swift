@@ -19,13 +19,13 @@ public struct AlertTargets: Sendable {
     /// Checks the URL's form, and its host when it is an address.
     public func checkForm(_ url: String) throws {
         guard let u = URLComponents(string: url), let scheme = u.scheme?.lowercased(), let host = u.host, !host.isEmpty else {
-            throw Refused(description: "the channel's url is not an http(s) URL with a host")
+            throw Refused(description: "the url is not an http(s) URL with a host")
         }
         if scheme != "https" && !(scheme == "http" && allowPrivate) {
-            throw Refused(description: "the channel's url must be https (plain http needs alert_allow_private_targets on this node)")
+            throw Refused(description: "the url must be https (plain http needs alert_allow_private_targets on this node)")
         }
         if !allowPrivate, let a = Self.literal(Self.bare(host)), Self.isPrivate(a) {
-            throw Refused(description: "the channel's url names a private, loopback or link-local address (alert_allow_private_targets is off)")
+            throw Refused(description: "the url names a private, loopback or link-local address (alert_allow_private_targets is off)")
         }
     }
 

@@ -29,29 +29,40 @@ struct ProjectsController {
         let input: ProjectInput = try await api.decode(request)
         let team = input.team ?? "default"
         guard p.canWrite(team: team) else { throw api.forbidden(team) }
+        try checkCodeHost(input)
         let record = try await node.register(input, admin: p.isAdmin)
-        return try API.encodable(ProjectView(record), status: .created)
+        return try API.encodable(ProjectView(record, codeHost: node.codeHost(of: record)), status: .created)
+    }
+
+    /// A code host API URL points where alert channels may (checked again before every call).
+    func checkCodeHost(_ input: ProjectInput) throws {
+        guard let url = input.codeHost?.apiUrl else { return }
+        do { try AlertTargets(allowPrivate: node.config.alertAllowPrivateTargets).checkForm(url) } catch {
+            throw APIError(.badRequest, "invalid_code_host", "codeHost.apiUrl: \(error)")
+        }
     }
 
     @Sendable func list(_ request: Request, context: GuardianContext) async throws -> Response {
         let p = try context.caller()
         let list = try node.store.projects().filter { p.canRead(team: $0.team) }
-        return try API.encodable(Items(list.map(ProjectView.init)))
+        return try API.encodable(Items(list.map { ProjectView($0, codeHost: node.codeHost(of: $0)) }))
     }
 
     @Sendable func show(_ request: Request, context: GuardianContext) async throws -> Response {
-        try API.encodable(ProjectView(api.readable(context).1))
+        let project = try api.readable(context).1
+        return try API.encodable(ProjectView(project, codeHost: node.codeHost(of: project)))
     }
 
     @Sendable func update(_ request: Request, context: GuardianContext) async throws -> Response {
         let (p, project) = try api.writable(context)
         let input: ProjectInput = try await api.decode(request)
+        try checkCodeHost(input)
         let updated = try node.applying(input, to: project) { team in
             guard p.canWrite(team: team) else { throw api.forbidden(team) }
         }
         if input.repositoryUrl != nil { throw APIError(.badRequest, "immutable_field", "repositoryUrl cannot change; register a new project") }
         try node.registry.update(project: updated)
-        return try API.encodable(ProjectView(updated))
+        return try API.encodable(ProjectView(updated, codeHost: node.codeHost(of: updated)))
     }
 
     @Sendable func remove(_ request: Request, context: GuardianContext) async throws -> Response {

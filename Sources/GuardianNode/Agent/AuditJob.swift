@@ -17,6 +17,7 @@ extension ResultSync.Record {
 struct AuditJob: Sendable {
     let project: ProjectRecord
     let revision: String?
+    let pullRequest: PullRequestTask?
     let mirror: String
     let cacheDir: String
     let key: SigningKey
@@ -56,11 +57,28 @@ struct AuditJob: Sendable {
         // The registration may have come from a peer or a bundle: this node's own policy decides,
         // and a local repository is fetched from the place the check resolved.
         let source = try policy.fetchable(project.repositoryUrl, admin: true)
-        do { try Mirror.sync(url: source, to: mirror, credentials: credentials) } catch {
+        // a pull request's head is fetched from the ref the host publishes it under, into one of the mirror's own
+        let prRef = pullRequest.map { "refs/guardian/pull/\($0.number)" }
+        let extra = pullRequest.map { ["+\($0.ref):refs/guardian/pull/\($0.number)"] } ?? []
+        do { try Mirror.sync(url: source, to: mirror, credentials: credentials, extra: extra) } catch {
             throw fetchFailure(error)
         }
         var options = AuditOptions(target: mirror)
         options.revision = revision ?? project.branch.map { "refs/heads/\($0)" } ?? "HEAD"
+        var added: [String: Set<Int>] = [:]
+        if let pr = pullRequest, let prRef {
+            if node.isSuperseded(taskId) { throw Superseded(number: pr.number) }
+            // the announced head, and only it: a ref of the same name that points elsewhere (a fork's
+            // branch name in this repository) is another commit than the request's
+            guard let head = try? Mirror.resolve(in: mirror, pr.head), (try? Mirror.mergeBase(in: mirror, head, prRef)) == head else {
+                throw HeadMissing(head: pr.head, ref: pr.ref)
+            }
+            let base = try Mirror.mergeBase(in: mirror, head, "refs/heads/\(pr.target)")
+            options.revision = head
+            options.baseline = base
+            options.markNew = true
+            added = (try? Mirror.addedLines(in: mirror, from: base, to: head)) ?? [:]
+        }
         options.profile = store.effectiveProfile(project)
         options.cacheDirectory = cacheDir
         options.progress = progress
@@ -90,14 +108,24 @@ struct AuditJob: Sendable {
         var report = try Auditor.run(options)
         report.subject.repository = project.repositoryUrl
         report.subject.project = project.id
+        report.subject.pullRequest = pullRequest?.number
+        if let pr = pullRequest, node.isSuperseded(taskId) { throw Superseded(number: pr.number) }
         let ms = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
         let envelope = try Attestation.sign(report.forSigning(atMs: ms), key: key)
         let known = try store.latestFingerprints(project: project.id)
         let (record, findings) = ResultRecord.signed(report, envelope: envelope, project: project.id, signer: key.verifyingKey.nodeID.value,
                                                      at: Timestamp.seconds(ms)) { fp in known.map { !$0.contains(fp) } ?? false }
         progress("storing", 0.98)
-        let alerts = node.alerts.rows(project: project, result: record, summary: StatementSummary(report), now: Date().timeIntervalSince1970)
-        try store.insert(results: [(record, findings)], outbox: [record.id: alerts])
+        let rows: [AlertOutboxRow]
+        if let pr = pullRequest {
+            // a request's result goes back to the request, not to the team's channels
+            let r = PullRequestReport(report: report, project: project.id, projectName: project.name, number: pr.number, resultId: record.id,
+                                      createdAtMs: ms, added: added, link: node.alerts.link(project: project.id))
+            rows = node.pullRequestRow(project: project, report: r).map { [$0] } ?? []
+        } else {
+            rows = node.alerts.rows(project: project, result: record, summary: StatementSummary(report), now: Date().timeIntervalSince1970)
+        }
+        try store.insert(results: [(record, findings)], outbox: [record.id: rows])
         // A task says "succeeded" only with its result stored under its own project.
         guard try store.result(id: record.id)?.projectId == project.id else {
             throw GuardianError.io("result \(record.id.prefix(12)) is stored under another project; nothing was stored for \(project.id)")

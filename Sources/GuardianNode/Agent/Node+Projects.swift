@@ -26,11 +26,12 @@ extension Node {
         let name = input.name ?? Node.defaultName(url)
         let now = Date().timeIntervalSince1970
         let schedule = input.scheduleSeconds ?? config.defaultScheduleSeconds
-        let record = ProjectRecord(
+        var record = ProjectRecord(
             id: Node.slug(name) + "-" + Sodium.hex(Sodium.randomBytes(3)), name: name, repositoryUrl: url,
             team: input.team ?? "default", branch: input.branch, scheduleSeconds: schedule, profile: profile,
             webhookSecret: input.webhookSecret.map(seal), credentials: input.credentials.map(seal),
             createdAt: now, updatedAt: now, lastAuditAt: nil, nextAuditAt: schedule > 0 ? now + Double(schedule) : nil)
+        if let h = input.codeHost { record.codeHost = try codeHost(h, over: nil, repositoryUrl: url).map(sealed) }
         do { try registry.insert(project: record) } catch let c as StoreConflict {
             throw NodeError(.conflict, "project_exists", "a project with this repository and branch is already registered (\(c.message))")
         }
@@ -76,6 +77,53 @@ extension Node {
 
     public func webhookSecret(of project: ProjectRecord) -> String? { project.webhookSecret.flatMap(unseal) }
 
+    /// The project's code host settings with their token, or nil (none set, or sealed under
+    /// another secret.key).
+    public nonisolated func codeHost(of project: ProjectRecord) -> CodeHost? {
+        project.codeHost.flatMap(unseal).flatMap { try? JSONDecoder().decode(CodeHost.self, from: Data($0.utf8)) }
+    }
+
+    /// Settings from an input over the current ones (at registration: those detected from the
+    /// repository URL), checked; nil when the input removes them.
+    nonisolated func codeHost(_ input: CodeHostInput, over current: CodeHost?, repositoryUrl: String) throws -> CodeHost? {
+        if input.provider == "none" { return nil }
+        let detected = CodeHost.detect(repositoryUrl: repositoryUrl)
+        var h = current ?? detected ?? CodeHost(provider: .github, apiUrl: "", repository: "")
+        if let p = input.provider {
+            guard let provider = CodeHost.Provider(rawValue: p) else {
+                throw NodeError(.invalid, "invalid_code_host", "codeHost.provider must be github, gitlab, bitbucket, azure or none")
+            }
+            if provider != h.provider {
+                // another provider than the URL's: its API and repository must be named
+                h = detected?.provider == provider ? detected! : CodeHost(provider: provider, apiUrl: "", repository: "", token: h.token)
+            }
+        }
+        if let a = input.apiUrl { h.apiUrl = a }
+        if let r = input.repository { h.repository = r }
+        // the token goes only where it was given for: a new API (or provider) needs it given again,
+        // else a team's writer could point the API at a server of theirs and receive it
+        if let current, current.token != nil, input.token == nil, current.apiUrl != h.apiUrl || current.provider != h.provider {
+            throw NodeError(.invalid, "token_required", "changing codeHost.apiUrl or provider needs codeHost.token in the same request")
+        }
+        if let t = input.token { h.token = t.isEmpty ? nil : t }
+        if let n = input.reviewComments { h.reviewComments = n }
+        if h.apiUrl.isEmpty || h.repository.isEmpty {
+            throw NodeError(.invalid, "invalid_code_host", "codeHost needs apiUrl and repository for a repository that is not on github.com, gitlab.com, bitbucket.org or dev.azure.com")
+        }
+        if let problem = h.problem() { throw NodeError(.invalid, "invalid_code_host", problem) }
+        // replicas check the sealed value as a project secret: refuse here what they would refuse
+        if let json = try? JSONEncoder().encode(h), json.count > FieldLimits.secret {
+            throw NodeError(.invalid, "invalid_code_host", "codeHost is longer than \(FieldLimits.secret) bytes")
+        }
+        return h
+    }
+
+    nonisolated func sealed(_ h: CodeHost) -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = .sortedKeys
+        return seal(String(decoding: (try? e.encode(h)) ?? Data(), as: UTF8.self))
+    }
+
     /// The inverse of `seal`; nil when the value does not open with this node's secret.key.
     nonisolated func unseal(_ sealed: Data) -> String? {
         (try? secrets.open([UInt8](sealed))).map { String(decoding: $0, as: UTF8.self) }
@@ -119,6 +167,7 @@ extension Node {
         try Node.checkSecrets(input)
         if let w = input.webhookSecret { updated.webhookSecret = w.isEmpty ? nil : seal(w) }
         if let c = input.credentials { updated.credentials = c.isEmpty ? nil : seal(c) }
+        if let h = input.codeHost { updated.codeHost = try codeHost(h, over: codeHost(of: project), repositoryUrl: updated.repositoryUrl).map(sealed) }
         updated.updatedAt = now
         return updated
     }

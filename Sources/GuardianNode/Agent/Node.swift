@@ -11,7 +11,7 @@ import Synchronization
 /// An audit task: queued, running with progress, then succeeded or failed.
 public struct AuditTask: Codable, Sendable, Equatable {
     public enum State: String, Codable, Sendable { case queued, running, succeeded, failed }
-    public enum Reason: String, Codable, Sendable { case registration, schedule, webhook, manual }
+    public enum Reason: String, Codable, Sendable { case registration, schedule, webhook, manual, pullRequest }
     public var id: String
     public var projectId: String
     public var reason: Reason
@@ -26,14 +26,28 @@ public struct AuditTask: Codable, Sendable, Equatable {
     public var error: String?
     /// The shards of a sharded audit: who analysed each, who failed first, how long it took.
     public var shards: [ShardRun]?
+    /// A pull request's audit: its head against the merge base with its target branch.
+    public var pullRequest: PullRequestTask?
 
     var priority: Int {
         switch reason {
-        case .webhook: 3
+        case .webhook, .pullRequest: 3
         case .manual: 2
         case .registration: 1
         case .schedule: 0
         }
+    }
+}
+
+/// A pull (merge) request to audit: its number, the head commit the host announced, the branch
+/// it targets, and the ref the host publishes its head under (fetched into the mirror).
+public struct PullRequestTask: Codable, Sendable, Equatable {
+    public var number: Int
+    public var head: String
+    public var target: String
+    public var ref: String
+    public init(number: Int, head: String, target: String, ref: String) {
+        self.number = number; self.head = head; self.target = target; self.ref = ref
     }
 }
 
@@ -48,6 +62,22 @@ public struct ProjectInput: Codable, Sendable {
     public var profile: String?
     public var webhookSecret: String?
     public var credentials: String?
+    /// Where pull request results are written back (docs/pull-requests.md).
+    public var codeHost: CodeHostInput?
+}
+
+/// A project's code host settings as a client sends them: each field given replaces the current
+/// one (at registration: the settings detected from the repository URL); a token of "" removes
+/// the token; `provider: "none"` removes the settings.
+public struct CodeHostInput: Codable, Sendable {
+    public var provider: String?
+    public var apiUrl: String?
+    public var repository: String?
+    public var token: String?
+    public var reviewComments: Int?
+    public init(provider: String? = nil, apiUrl: String? = nil, repository: String? = nil, token: String? = nil, reviewComments: Int? = nil) {
+        self.provider = provider; self.apiUrl = apiUrl; self.repository = repository; self.token = token; self.reviewComments = reviewComments
+    }
 }
 
 /// The node: identity, store, projects, the audit queue and scheduler. One per agent process.
@@ -93,6 +123,8 @@ public actor Node {
     private var auditing: Set<String> = []
     /// Queued and running tasks per project, most recently changed last.
     private let active = Mutex<[String: [AuditTask]]>([:])
+    /// Running pull request audits that a newer push superseded.
+    private let superseded = Mutex<Set<String>>([])
 
     /// The mesh's answer to "who owns this project" (primary first); nil on a node without a mesh,
     /// which owns everything.
@@ -223,7 +255,7 @@ public actor Node {
             throw NodeError(.unavailable, "queue_full", "the audit queue is full (\(queueCapacity)); try again later")
         }
         // A queued audit of the same project and revision absorbs the new request.
-        if let existing = queue.first(where: { $0.projectId == project && $0.revision == revision }) { return existing }
+        if let existing = queue.first(where: { $0.projectId == project && $0.revision == revision && $0.pullRequest == nil }) { return existing }
         let task = AuditTask(id: "t-" + Sodium.hex(Sodium.randomBytes(8)), projectId: project, reason: reason, revision: revision,
                              state: .queued, phase: "queued", progress: 0, queuedAt: now())
         queue.append(task)
@@ -232,6 +264,35 @@ public actor Node {
         pump()
         return task
     }
+
+    /// Queues the audit of a pull request's head. A queued audit of the same request takes the new
+    /// head instead; a running one is superseded: it stops at its next phase and stores nothing.
+    public func enqueue(project: String, pullRequest pr: PullRequestTask) throws -> AuditTask {
+        if let i = queue.firstIndex(where: { $0.projectId == project && $0.pullRequest?.number == pr.number }) {
+            queue[i].pullRequest = pr
+            queue[i].revision = pr.head
+            remember(queue[i])
+            return queue[i]
+        }
+        let running = active.withLock { $0[project] ?? [] }.filter { $0.state == .running && $0.pullRequest?.number == pr.number }
+        // an edit of the request's title or reviewers announces the same head: the running audit is still the right one
+        if let same = running.first(where: { $0.pullRequest?.head == pr.head }) { return same }
+        guard queue.count < queueCapacity else {
+            throw NodeError(.unavailable, "queue_full", "the audit queue is full (\(queueCapacity)); try again later")
+        }
+        for t in running { superseded.withLock { _ = $0.insert(t.id) } }
+        var task = AuditTask(id: "t-" + Sodium.hex(Sodium.randomBytes(8)), projectId: project, reason: .pullRequest, revision: pr.head,
+                             state: .queued, phase: "queued", progress: 0, queuedAt: now())
+        task.pullRequest = pr
+        queue.append(task)
+        remember(task)
+        Task { await self.events.publish("audit.queued", ["task": task.id, "project": project, "reason": "pullRequest", "pullRequest": String(pr.number)]) }
+        pump()
+        return task
+    }
+
+    /// Whether a newer push superseded the running audit `id` (read from the audit's thread).
+    nonisolated func isSuperseded(_ id: String) -> Bool { superseded.withLock { $0.contains(id) } }
 
     public func task(_ id: String) -> AuditTask? { tasks[id] }
     public var queueDepth: Int { queue.count }
@@ -298,7 +359,7 @@ public actor Node {
             guard let project = try store.project(id: task.projectId) else {
                 throw NodeError(.notFound, "not_found", "project \(task.projectId) was removed")
             }
-            let job = AuditJob(project: project, revision: task.revision, mirror: try dataDir.mirror(project.id),
+            let job = AuditJob(project: project, revision: task.revision, pullRequest: task.pullRequest, mirror: try dataDir.mirror(project.id),
                                cacheDir: dataDir.file("cache"), key: identity, store: store, taskId: task.id, node: self,
                                credentials: try credentials(of: project), shards: shardRunner,
                                shardMinFiles: config.shardMinFiles, policy: policy, logger: logger)
@@ -319,11 +380,20 @@ public actor Node {
             await Task.detached { self.recordSummary(project: project) }.value
             await events.publish("audit.finished", ["task": t.id, "project": t.projectId, "result": r.id,
                                                     "health": String(r.health), "gate": r.gatePassed ? "passed" : "failed"])
+        case .failure(let e) where e is Superseded:
+            t.state = .failed; t.phase = "superseded"; t.error = "\(e)"
+            await events.publish("audit.failed", ["task": t.id, "project": t.projectId, "error": "\(e)"])
         case .failure(let e):
             t.state = .failed; t.phase = "failed"; t.error = "\(e)"
             AgentMetrics.audit(succeeded: false, seconds: 0)
             logger.warning("audit failed", metadata: ["project": "\(t.projectId)", "error": "\(e)"])
-            if let project = try? store.project(id: t.projectId) {
+            if let pr = t.pullRequest, let project = try? store.project(id: t.projectId) {
+                // the request's status says the audit failed; the branch's alerts are not for it
+                if let row = pullRequestRow(project: project, report: PullRequestReport.failed(project: project, pr, error: PullRequestReport.publicReason(e),
+                                                                                               link: alerts.link(project: project.id))) {
+                    try? store.insert(alerts: [row])
+                }
+            } else if let project = try? store.project(id: t.projectId) {
                 let rows = alerts.errorRows(project: project, error: "\(e)", now: now())
                 if !rows.isEmpty {
                     do { try store.insert(alerts: rows) } catch {
@@ -334,6 +404,7 @@ public actor Node {
             await events.publish("audit.failed", ["task": t.id, "project": t.projectId, "error": "\(e)"])
         }
         remember(t)
+        superseded.withLock { _ = $0.remove(t.id) }
         auditing.remove(t.projectId)
         pump()
     }
