@@ -2,7 +2,7 @@
 SWIFT ?= swift
 RELEASE_BIN := .build/release/guardian
 
-.PHONY: deps build release release-bench run audit test bench bench-agent bench-mesh bench-precision bench-dashboard bench-alerts clean-cache
+.PHONY: deps build release release-bench run audit test bench bench-agent bench-mesh bench-precision bench-dashboard bench-alerts bench-prs clean-cache
 
 deps:
 	@scripts/install-deps.sh
@@ -48,6 +48,9 @@ bench-dashboard: release-bench
 
 # Alerts on real agents over loopback (docs/alerts.md): event-to-delivery latency, 20 seeded fault runs
 # on a 3-agent mesh, and webhook-to-stored-result with 1,000 alerts waiting on a 5 s receiver (needs the mirror).
+bench-prs: release
+	GUARDIAN_BIN=.build/release/guardian python3 scripts/bench_pull_requests.py
+
 bench-alerts: release
 	GUARDIAN_BIN=.build/release/guardian python3 scripts/bench_alerts.py latency
 	GUARDIAN_BIN=.build/release/guardian python3 scripts/bench_alerts.py faults

@@ -16,4 +16,7 @@ static inline int guardian_git_fetch_options_init(git_fetch_options *opts) {
 static inline int guardian_git_diff_find_options_init(git_diff_find_options *opts) {
     return git_diff_find_options_init(opts, GIT_DIFF_FIND_OPTIONS_VERSION);
 }
+static inline int guardian_git_remote_connect_options_init(git_remote_connect_options *opts) {
+    return git_remote_connect_options_init(opts, GIT_REMOTE_CONNECT_OPTIONS_VERSION);
+}
 #endif

@@ -27,6 +27,10 @@ public struct ProjectView: Codable, Sendable, Equatable {
     /// the one the repository URL names, else GitHub's.
     public var webhookUrl: String
     public var codeHost: CodeHostView?
+    /// Only in the registration's answer: the webhook secret the node made (none was given),
+    /// shown this once, and the webhook made on the code host (`createWebhook`).
+    public var webhookSecret: String?
+    public var webhook: WebhookSetup?
 
     /// A project's code host settings as answers show them: the token only as whether there is one.
     public struct CodeHostView: Codable, Sendable, Equatable {
@@ -59,7 +63,16 @@ public struct ProjectView: Codable, Sendable, Equatable {
         try c.encodeOrNull(lastAuditAt, forKey: .lastAuditAt); try c.encodeOrNull(nextAuditAt, forKey: .nextAuditAt)
         try c.encode(hasWebhookSecret, forKey: .hasWebhookSecret); try c.encode(hasCredentials, forKey: .hasCredentials)
         try c.encode(webhookUrl, forKey: .webhookUrl); try c.encodeOrNull(codeHost, forKey: .codeHost)
+        try c.encodeIfPresent(webhookSecret, forKey: .webhookSecret); try c.encodeIfPresent(webhook, forKey: .webhook)
     }
+}
+
+/// `createWebhook`'s outcome: where the host will post, whether the hook was made, and what the
+/// host answered.
+public struct WebhookSetup: Codable, Sendable, Equatable {
+    public var url: String
+    public var created: Bool
+    public var answer: String
 }
 
 /// A page of items.

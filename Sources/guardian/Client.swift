@@ -118,10 +118,13 @@ struct ProjectsCommand: AsyncParsableCommand {
         @Option(help: "Credentials for a private repository: USER:SECRET or a token (GUARDIAN_CREDENTIALS keeps it off the command line).")
         var credentials: String?
         @OptionGroup var codeHost: CodeHostOptions
+        @Flag(help: "Make the project's webhook on its code host (needs public_url on the agent and a code host token).")
+        var createWebhook = false
         @Option var format: ListFormat = .text
 
         func run() async throws {
             var body: [String: Any] = ["repositoryUrl": repository]
+            if createWebhook { body["createWebhook"] = true }
             if let h = codeHost.body(detectable: CodeHost.detect(repositoryUrl: repository) != nil) { body["codeHost"] = h }
             if let c = credentials ?? ProcessInfo.processInfo.environment["GUARDIAN_CREDENTIALS"], !c.isEmpty { body["credentials"] = c }
             let local = !repository.contains("://") && !repository.hasPrefix("git@")
@@ -133,7 +136,14 @@ struct ProjectsCommand: AsyncParsableCommand {
             if let profile { body["profile"] = profile }
             if let webhookSecret { body["webhookSecret"] = webhookSecret }
             let p = try await agent.client().decode(ProjectView.self, "POST", "/v1/projects", json: body, expect: [201])
-            if format == .json { try printEncoded(p) } else { print("registered \(p.id) (\(p.repositoryUrl)); first audit queued") }
+            if format == .json { try printEncoded(p); return }
+            print("registered \(p.id) (\(p.repositoryUrl)); first audit queued")
+            if let s = p.webhookSecret { print("webhook secret (shown once): \(s)") }
+            if let w = p.webhook {
+                print(w.created ? "webhook made on the code host: \(w.url)" : "webhook not made (\(w.answer)); point it at \(w.url)")
+            } else {
+                print("webhook: \(p.webhookUrl) on this node's public address")
+            }
         }
     }
 

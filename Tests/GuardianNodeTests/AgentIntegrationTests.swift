@@ -274,11 +274,20 @@ import Testing
         // the test's git server speaks plain HTTP on loopback, which this agent allows
         try await agent.start(env: ["GUARDIAN_REPOSITORY_SCHEMES": "https,http"])
 
-        // wrong password: the audit fails, naming the user and the refusal, and does not loop
-        let r = try await agent.json("POST", "/v1/projects", ["repositoryUrl": url, "name": "private", "credentials": "alice:wrong"])
+        // wrong password at registration: refused at once (an ls-remote), naming the user, never the password
+        let refused = try await agent.json("POST", "/v1/projects", ["repositoryUrl": url, "name": "private", "credentials": "alice:wrong"])
+        let refusal = (refused.json["error"] as? [String: Any])?["message"] as? String ?? ""
+        #expect(refused.status == 400 && refusal.contains("as user alice") && !refusal.contains("wrong"), "\(refused.text)")
+        let projects = try await agent.request("GET", "/v1/projects").json["items"] as? [Any]
+        #expect(projects?.isEmpty == true, "nothing was registered: \(String(describing: projects))")
+        let r = try await agent.json("POST", "/v1/projects", ["repositoryUrl": url, "name": "private", "credentials": "alice:s3cret-pass"])
         #expect(r.status == 201, "\(r.text)")
         let id = try #require(r.json["id"] as? String)
         #expect(r.json["hasCredentials"] as? Bool == true)
+        _ = try await agent.waitForResult(project: id)
+
+        // a password rotated to a wrong one: the audit fails, naming the user and the refusal, and does not loop
+        #expect(try await agent.json("PATCH", "/v1/projects/\(id)", ["credentials": "alice:wrong"]).status == 200)
         let first = try await agent.request("POST", "/v1/projects/\(id)/audits")
         let failed = try await agent.waitForTask(try #require(first.json["taskId"] as? String))
         #expect(failed["state"] as? String == "failed")

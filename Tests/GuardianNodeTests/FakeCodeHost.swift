@@ -27,6 +27,8 @@ final class FakeCodeHost: Sendable {
         /// Review comments (GitHub) by request: body, path, line, commit.
         var reviews: [String: [(body: String, path: String, line: Int, commit: String)]] = [:]
         var statuses: [(sha: String, body: Data)] = []
+        /// Webhooks made through the API, their bodies.
+        var hooks: [Data] = []
         var nextId = 100
         /// Lines a review comment may go on, by path (GitHub answers 422 elsewhere); nil: any.
         var diffLines: [String: Set<Int>]?
@@ -49,6 +51,9 @@ final class FakeCodeHost: Sendable {
         return bodies.map { (try? JSONSerialization.jsonObject(with: $0)) as? [String: Any] ?? [:] }
     }
     func failAll(with status: Int?) { state.withLock { $0.failWith = status } }
+    func hooks() -> [[String: Any]] {
+        state.withLock { $0.hooks }.map { (try? JSONSerialization.jsonObject(with: $0)) as? [String: Any] ?? [:] }
+    }
 
     /// Whether the request carries the provider's documented authentication for `token`.
     func authorized(_ provider: String, _ h: [String: String]) -> Bool {
@@ -128,6 +133,10 @@ final class FakeCodeHost: Sendable {
                   let text = b["body"] as? String else { return Self.json(["message": "Invalid request"], 422) }
             if let lines = s.diffLines, lines[path]?.contains(line) != true { return Self.json(["message": "line must be part of the diff"], 422) }
             s.reviews["gh/\(p.get("n") ?? "")", default: []].append((text, path, line, commit))
+            return Self.json(["id": 1], 201)
+        }
+        route(.post, "/repos/:o/:r/hooks", "github") { s, c, _ in
+            s.hooks.append(c.body)
             return Self.json(["id": 1], 201)
         }
         // GitLab (the project id is the URL-encoded path: one segment)

@@ -121,6 +121,50 @@ import Testing
         #expect(again.status == 202 && again.json["taskId"] == nil && again.json["resultId"] != nil, "\(again.text)")
     }
 
+    @Test func registrationMakesTheSecretAndTheWebhookOnTheHost() async throws {
+        let host = try await FakeCodeHost.start(token: "tok")
+        defer { host.stop() }
+        let repo = try AgentIntegrationTests.fixture()
+        let agent = try AgentProcess(binary: GuardianBinary.path)
+        try await agent.start(env: Self.env)
+        defer { agent.stop() }
+        let made = try await agent.json("POST", "/v1/projects", [
+            "repositoryUrl": repo.path, "name": "hooked", "team": "t", "createWebhook": true,
+            "codeHost": ["provider": "github", "apiUrl": host.base, "repository": "o/r", "token": "tok"],
+        ])
+        #expect(made.status == 201, "\(made.text)")
+        let id = try #require(made.json["id"] as? String)
+        let secret = try #require(made.json["webhookSecret"] as? String, "a secret the node made is shown once: \(made.text)")
+        #expect(secret.count == 64 && made.json["hasWebhookSecret"] as? Bool == true)
+        let setup = try #require(made.json["webhook"] as? [String: Any])
+        #expect(setup["created"] as? Bool == true && setup["url"] as? String == "https://guardian.example.test/v1/hooks/github/\(id)", "\(setup)")
+        let hook = try #require(host.hooks().first)
+        let config = try #require(hook["config"] as? [String: Any])
+        #expect(config["url"] as? String == "https://guardian.example.test/v1/hooks/github/\(id)" && config["secret"] as? String == secret
+                && config["content_type"] as? String == "json", "\(hook)")
+        #expect(Set(hook["events"] as? [String] ?? []) == ["push", "pull_request"])
+        // the secret is never shown again, and it is the one the webhooks are checked with
+        let shown = try await agent.request("GET", "/v1/projects/\(id)")
+        #expect(shown.json["webhookSecret"] == nil && !shown.text.contains(secret))
+        _ = try await agent.waitForResult(project: id)
+        _ = try repo.git("checkout", "-q", "-b", "feature")
+        let sha = try Self.push(repo, "hooked", ref: "refs/pull/2/head")
+        let body = try JSONSerialization.data(withJSONObject: ["action": "opened", "number": 2, "repository": ["clone_url": "x"],
+                                                               "pull_request": ["number": 2, "head": ["sha": sha], "base": ["ref": "main"]]])
+        let signed = try await agent.request("POST", "/v1/hooks/github/\(id)", body: body, headers: [
+            "X-GitHub-Event": "pull_request", "X-GitHub-Delivery": "h-1",
+            "X-Hub-Signature-256": "sha256=" + Sodium.hex(Sodium.hmacSHA256(key: Array(secret.utf8), message: [UInt8](body)))])
+        #expect(signed.status == 202, "\(signed.text)")
+        // without public_url the hook cannot be made, and the answer says why; the project is registered
+        let other = try AgentProcess(binary: GuardianBinary.path)
+        try await other.start(env: ["GUARDIAN_ALERT_ALLOW_PRIVATE_TARGETS": "on"])
+        defer { other.stop() }
+        let bare = try await other.json("POST", "/v1/projects", ["repositoryUrl": repo.path, "name": "nohook", "createWebhook": true,
+                                                                  "codeHost": ["provider": "github", "apiUrl": host.base, "repository": "o/r", "token": "tok"]])
+        #expect(bare.status == 201 && (bare.json["webhook"] as? [String: Any])?["created"] as? Bool == false, "\(bare.text)")
+        #expect(((bare.json["webhook"] as? [String: Any])?["answer"] as? String)?.contains("public_url") == true)
+    }
+
     @Test func aRevokedTokenGoesDeadAtOnceAndSaysSo() async throws {
         let host = try await FakeCodeHost.start(token: "tok")
         defer { host.stop() }

@@ -20,6 +20,33 @@ extension GitRepository {
         git_repository_free(r)
     }
 
+    /// The names of a remote's refs, without fetching anything (`git ls-remote`): whether the node
+    /// can read the repository with these credentials. The remote is made in a scratch repository
+    /// so that the user's and the system's `url.insteadOf` apply as they do to a clone.
+    static func listRemote(url: String, credentials: GitCredentials? = nil) throws -> [String] {
+        _ = initialized
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("guardian-ls-remote-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        var repo: OpaquePointer?
+        guard git_repository_init(&repo, scratch, 1) == 0 else { throw lastError("cannot make a scratch repository") }
+        defer { git_repository_free(repo) }
+        var remote: OpaquePointer?
+        guard git_remote_create_anonymous(&remote, repo, url) == 0 else { throw lastError("cannot read \(url)", credentials: credentials) }
+        defer { git_remote_free(remote) }
+        var opts = git_remote_connect_options()
+        guardian_git_remote_connect_options_init(&opts)
+        opts.follow_redirects = GIT_REMOTE_REDIRECT_NONE
+        let login = CredentialBox.install(credentials, into: &opts.callbacks)
+        let rc = withExtendedLifetime(login) { git_remote_connect_ext(remote, GIT_DIRECTION_FETCH, &opts) }
+        if rc != 0, let login, login.refused { throw CredentialsRefused(username: login.credentials.username) }
+        guard rc == 0 else { throw lastError("cannot read \(url)", credentials: credentials) }
+        defer { _ = git_remote_disconnect(remote) }
+        var heads: UnsafeMutablePointer<UnsafePointer<git_remote_head>?>?
+        var count = 0
+        guard git_remote_ls(&heads, &count, remote) == 0 else { throw lastError("cannot list \(url)", credentials: credentials) }
+        return (0..<count).compactMap { i in heads?[i].map { String(cString: $0.pointee.name) } }
+    }
+
     /// Errors name the credentials' user (never the secret), so a rejected login is recognisable.
     static func lastError(_ what: String, credentials: GitCredentials?) -> GuardianError {
         guard let credentials else { return lastError(what) }

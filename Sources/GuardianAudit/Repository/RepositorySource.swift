@@ -101,6 +101,12 @@ public enum Mirror {
         }
     }
 
+    /// The refs of the repository at `url` (`git ls-remote`), read with `credentials`; throws
+    /// `CredentialsRefused` when the server refused them.
+    public static func listRemote(url: String, credentials: GitCredentials? = nil) throws -> [String] {
+        try GitRepository.listRemote(url: url, credentials: credentials)
+    }
+
     /// Lines `line - radius ... line + radius` (numbered from 1) of `file` at `commit` in the mirror at
     /// `path`: what a finding points at, for the dashboard. Nil when the mirror, the commit or the
     /// file is not there, or the file is not text (a NUL byte) or larger than 1 MiB.

@@ -2,6 +2,7 @@ import GuardianNode
 import GuardianStore
 import Foundation
 import GuardianCore
+import GuardianCrypto
 import Hummingbird
 
 /// Projects: register, list, show, change, remove; their owners, audit status, audits and findings.
@@ -26,12 +27,33 @@ struct ProjectsController {
 
     @Sendable func create(_ request: Request, context: GuardianContext) async throws -> Response {
         let p = try context.caller()
-        let input: ProjectInput = try await api.decode(request)
+        var input: ProjectInput = try await api.decode(request)
         let team = input.team ?? "default"
         guard p.canWrite(team: team) else { throw api.forbidden(team) }
         try checkCodeHost(input)
+        // every project gets a webhook secret: one the node makes is shown once, in this answer
+        var made: String?
+        if input.webhookSecret == nil {
+            made = Sodium.hex(Sodium.randomBytes(32))
+            input.webhookSecret = made
+        }
         let record = try await node.register(input, admin: p.isAdmin)
-        return try API.encodable(ProjectView(record, codeHost: node.codeHost(of: record)), status: .created)
+        var view = ProjectView(record, codeHost: node.codeHost(of: record))
+        view.webhookSecret = made
+        if input.createWebhook == true { view.webhook = await createWebhook(record, url: view.webhookUrl, secret: input.webhookSecret ?? "") }
+        return try API.encodable(view, status: .created)
+    }
+
+    /// The project's webhook made on its code host (`createWebhook`), pointing at `public_url`.
+    func createWebhook(_ project: ProjectRecord, url path: String, secret: String) async -> WebhookSetup {
+        guard let base = node.config.publicURL?.trimmingCharacters(in: CharacterSet(charactersIn: "/")), !base.isEmpty else {
+            return WebhookSetup(url: path, created: false, answer: "set public_url (the address the code host reaches this node at) to create the webhook")
+        }
+        guard let host = node.codeHost(of: project) else {
+            return WebhookSetup(url: base + path, created: false, answer: "the project has no codeHost")
+        }
+        return await CodeHostWebhooks(host: host, targets: AlertTargets(allowPrivate: node.config.alertAllowPrivateTargets))
+            .create(url: base + path, secret: secret)
     }
 
     /// A code host API URL points where alert channels may (checked again before every call).

@@ -23,6 +23,7 @@ extension Node {
         if TeamProfile.builtIn[profile] == nil { throw NodeError(.invalid, "invalid_profile", "unknown profile '\(profile)'") }
         if let s = input.scheduleSeconds, s < 0 { throw NodeError(.invalid, "invalid_schedule", "scheduleSeconds must be ≥ 0") }
         try Node.checkSecrets(input)
+        if case .remote? = RepositoryPolicy.locate(url) { try await checkAccess(url, credentials: input.credentials) }
         let name = input.name ?? Node.defaultName(url)
         let now = Date().timeIntervalSince1970
         let schedule = input.scheduleSeconds ?? config.defaultScheduleSeconds
@@ -39,6 +40,24 @@ extension Node {
         // In a mesh the primary audits it, here or when the registration reaches it.
         if await isPrimary(record.id) { _ = try enqueue(project: record.id, reason: .registration, revision: nil) }
         return record
+    }
+
+    /// Whether the node can read a remote repository with the registration's credentials (`git
+    /// ls-remote`, nothing fetched), off the actor and within 20 s. The answer says whether the
+    /// credentials were refused; anything else is one sentence whatever happened (a host that does
+    /// not answer and a port that is closed look the same: a registration must not map the
+    /// node's network). The reason goes to the log.
+    nonisolated func checkAccess(_ url: String, credentials: String?) async throws {
+        let login = credentials.flatMap(GitCredentials.init(parsing:))
+        do {
+            _ = try await withDeadline(seconds: 20, "the repository") { try await offPool { try Mirror.listRemote(url: url, credentials: login) } }
+        } catch let refused as CredentialsRefused {
+            throw NodeError(.invalid, "repository_unreadable", "cannot read \(url): \(refused)")
+        } catch {
+            logger.info("registration: the repository could not be read", metadata: ["url": "\(url)", "error": "\(error)"])
+            throw NodeError(.invalid, "repository_unreadable",
+                            "cannot read \(url): the repository could not be read (not found, unreachable, not a git repository, or it needs credentials)")
+        }
     }
 
     /// Project secrets are bounded like every other field (they are sealed before they are stored,

@@ -64,6 +64,8 @@ public struct ProjectInput: Codable, Sendable {
     public var credentials: String?
     /// Where pull request results are written back (docs/pull-requests.md).
     public var codeHost: CodeHostInput?
+    /// At registration: make the project's webhook on its code host (needs `public_url` and a token).
+    public var createWebhook: Bool?
 }
 
 /// A project's code host settings as a client sends them: each field given replaces the current

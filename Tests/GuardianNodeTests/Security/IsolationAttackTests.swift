@@ -72,19 +72,14 @@ import Testing
         // schemes other than https, ssh and git are refused by default
         #expect(try await register("http://127.0.0.1:\(agent.port)/x.git", token: maintainerB.secret).status == 400)
 
-        // a remote URL is accepted, and its fetch fails the same way whether the port is open or closed
-        let closed = try await register("https://127.0.0.1:1/x.git", token: maintainerB.secret)
-        let open = try await agent.json("POST", "/v1/projects", ["repositoryUrl": "https://127.0.0.1:\(agent.port)/y.git", "name": "probe2", "team": "team-b"],
-                                        token: maintainerB.secret)
+        // a remote URL is read at registration (an ls-remote), and refused the same way whether the port is open or closed
         var errors: [String] = []
-        for (reply, url) in [(closed, "https://127.0.0.1:1/x.git"), (open, "https://127.0.0.1:\(agent.port)/y.git")] {
-            let id = try #require(reply.json["id"] as? String, "\(reply.text)")
-            let t = try await agent.request("POST", "/v1/projects/\(id)/audits", token: maintainerB.secret)
-            let done = try await agent.waitForTask(try #require(t.json["taskId"] as? String))
-            #expect(done["state"] as? String == "failed")
-            errors.append(((done["error"] as? String) ?? "").replacingOccurrences(of: url, with: "URL"))
+        for url in ["https://127.0.0.1:1/x.git", "https://127.0.0.1:\(agent.port)/y.git"] {
+            let r = try await register(url, token: maintainerB.secret)
+            #expect(r.status == 400 && (r.json["error"] as? [String: Any])?["code"] as? String == "repository_unreadable", "\(url): \(r.text)")
+            errors.append((((r.json["error"] as? [String: Any])?["message"] as? String) ?? "").replacingOccurrences(of: url, with: "URL"))
         }
-        #expect(errors[0] == errors[1], "the failures tell an open port from a closed one: \(errors)")
+        #expect(errors[0] == errors[1], "the refusals tell an open port from a closed one: \(errors)")
         #expect(!errors[0].isEmpty)
     }
 }
