@@ -86,6 +86,11 @@ struct PullRequestUnitTests {
         let body = Self.report(findings: [Self.finding("f1", "high", "a.py", 3)]).commentBody
         #expect(body.contains("&lt;a shell&gt; \\| with @\u{200B}team"), "repository text is escaped: \(body)")
         #expect(!body.contains("<a shell>"))
+        var sneaky = Self.finding("f9", "high", "a`.py", 3)
+        sneaky.message = "see [here](https://evil.example) ![x](y)"
+        let escaped = Self.report(findings: [sneaky]).commentBody
+        #expect(!escaped.contains("a`.py") && escaped.contains("a'.py"), "no way out of the code span: \(escaped)")
+        #expect(!escaped.contains("[here](") && !escaped.contains("![x]"), "no links or images from a repository: \(escaped)")
     }
 
     @Test func reviewCommentsAreForNewHighFindingsOnAddedLinesWithoutOne() {
@@ -95,8 +100,6 @@ struct PullRequestUnitTests {
         #expect(r.reviewComments(existing: [], limit: 10).map(\.fingerprint) == ["f1", "f5"], "off the added lines or below high: none")
         #expect(r.reviewComments(existing: [PullRequestReport.reviewBody(fs[0])], limit: 10).map(\.fingerprint) == ["f5"], "one per finding")
         #expect(r.reviewComments(existing: [], limit: 1).count == 1)
-        let long = Self.report(findings: (0..<1).map { _ in Self.finding("f", "high", "a.py", 1) })
-        #expect(long.statusDescription.count <= 140)
         var failed = Self.report()
         failed.error = String(repeating: "x", count: 300)
         #expect(failed.statusDescription.count == 140 && failed.state == .error)
@@ -131,5 +134,25 @@ struct PullRequestUnitTests {
         #expect(shell["severity"] as? String == "critical" && (shell["location"] as? [String: Any])?["path"] as? String == "app/main.py")
         #expect(((shell["location"] as? [String: Any])?["lines"] as? [String: Any])?["begin"] as? Int == 6)
         #expect(Set(issues.compactMap { $0["fingerprint"] as? String }).count == issues.count, "fingerprints are unique in a report")
+    }
+}
+
+/// `BlockingCall`: a call that never returns is answered at its deadline, and hung calls are bounded.
+@Suite(.serialized) struct BlockingCallTests {
+    @Test func aHungCallIsAnsweredAtItsDeadlineAndHungCallsAreBounded() async throws {
+        // the calls hang until the test lets them go: nothing here depends on how fast the machine is
+        let gate = DispatchSemaphore(value: 0)
+        await #expect(throws: (any Error).self, "the deadline answers a call that has not returned") {
+            _ = try await BlockingCall.run(seconds: 0.2, "test") { gate.wait(); return 1 }
+        }
+        for _ in 0..<(BlockingCall.limit - 1) {
+            await #expect(throws: (any Error).self) { _ = try await BlockingCall.run(seconds: 0.05, "test") { gate.wait(); return 1 } }
+        }
+        await #expect(throws: BlockingCall.Busy.self, "the hung calls still hold their threads") {
+            _ = try await BlockingCall.run(seconds: 5, "test") { 1 }
+        }
+        for _ in 0..<BlockingCall.limit { gate.signal() }
+        try await eventually("the released calls ended", timeout: 30) { (try? await BlockingCall.run(seconds: 5, "test") { 7 }) == 7 }
+        #expect(try await BlockingCall.run(seconds: 5, "test") { 42 } == 42)
     }
 }

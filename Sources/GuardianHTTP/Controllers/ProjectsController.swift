@@ -33,7 +33,7 @@ struct ProjectsController {
         try checkCodeHost(input)
         // every project gets a webhook secret: one the node makes is shown once, in this answer
         var made: String?
-        if input.webhookSecret == nil {
+        if input.webhookSecret?.isEmpty ?? true {
             made = Sodium.hex(Sodium.randomBytes(32))
             input.webhookSecret = made
         }

@@ -23,16 +23,17 @@ extension Node {
         if TeamProfile.builtIn[profile] == nil { throw NodeError(.invalid, "invalid_profile", "unknown profile '\(profile)'") }
         if let s = input.scheduleSeconds, s < 0 { throw NodeError(.invalid, "invalid_schedule", "scheduleSeconds must be ≥ 0") }
         try Node.checkSecrets(input)
-        if case .remote? = RepositoryPolicy.locate(url) { try await checkAccess(url, credentials: input.credentials) }
         let name = input.name ?? Node.defaultName(url)
         let now = Date().timeIntervalSince1970
         let schedule = input.scheduleSeconds ?? config.defaultScheduleSeconds
         var record = ProjectRecord(
             id: Node.slug(name) + "-" + Sodium.hex(Sodium.randomBytes(3)), name: name, repositoryUrl: url,
             team: input.team ?? "default", branch: input.branch, scheduleSeconds: schedule, profile: profile,
-            webhookSecret: input.webhookSecret.map(seal), credentials: input.credentials.map(seal),
+            webhookSecret: input.webhookSecret.flatMap { $0.isEmpty ? nil : seal($0) }, credentials: input.credentials.map(seal),
             createdAt: now, updatedAt: now, lastAuditAt: nil, nextAuditAt: schedule > 0 ? now + Double(schedule) : nil)
         if let h = input.codeHost { record.codeHost = try codeHost(h, over: nil, repositoryUrl: url).map(sealed) }
+        // the network last, once everything local is right
+        if case .remote? = RepositoryPolicy.locate(url) { try await checkAccess(url, credentials: input.credentials) }
         do { try registry.insert(project: record) } catch let c as StoreConflict {
             throw NodeError(.conflict, "project_exists", "a project with this repository and branch is already registered (\(c.message))")
         }
@@ -43,18 +44,21 @@ extension Node {
     }
 
     /// Whether the node can read a remote repository with the registration's credentials (`git
-    /// ls-remote`, nothing fetched), off the actor and within 20 s. The answer says whether the
-    /// credentials were refused; anything else is one sentence whatever happened (a host that does
-    /// not answer and a port that is closed look the same: a registration must not map the
-    /// node's network). The reason goes to the log.
+    /// ls-remote`, nothing fetched), on a thread of its own and answered within 20 s
+    /// (`BlockingCall`). The answer says whether the credentials were refused, as a failed fetch
+    /// does; anything else is one sentence whatever happened. The reason goes to the log, without
+    /// a login the URL may carry.
     nonisolated func checkAccess(_ url: String, credentials: String?) async throws {
         let login = credentials.flatMap(GitCredentials.init(parsing:))
         do {
-            _ = try await withDeadline(seconds: 20, "the repository") { try await offPool { try Mirror.listRemote(url: url, credentials: login) } }
+            _ = try await BlockingCall.run(seconds: 20, "repository check") { try Mirror.listRemote(url: url, credentials: login) }
         } catch let refused as CredentialsRefused {
             throw NodeError(.invalid, "repository_unreadable", "cannot read \(url): \(refused)")
+        } catch let busy as BlockingCall.Busy {
+            throw NodeError(.unavailable, "busy", "\(busy)")
         } catch {
-            logger.info("registration: the repository could not be read", metadata: ["url": "\(url)", "error": "\(error)"])
+            logger.info("registration: the repository could not be read", metadata: ["url": "\(RepositoryPolicy.withoutLogin(url))",
+                                                                                  "error": "\("\(error)".replacingOccurrences(of: url, with: RepositoryPolicy.withoutLogin(url)))"])
             throw NodeError(.invalid, "repository_unreadable",
                             "cannot read \(url): the repository could not be read (not found, unreachable, not a git repository, or it needs credentials)")
         }

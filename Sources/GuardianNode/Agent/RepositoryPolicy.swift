@@ -42,6 +42,13 @@ public struct RepositoryPolicy: Sendable {
     /// slash), `file://`, or a local path. Read the way libgit2 reads it: a scheme it would not
     /// recognise (one with capitals) or a host that is not a plain name or address is no location,
     /// since libgit2 would read the URL differently than the policy did.
+    /// The URL without a login (`https://user:token@host/x` → `https://host/x`), for logs.
+    static func withoutLogin(_ url: String) -> String {
+        guard let r = url.range(of: "://"), let at = url[r.upperBound...].firstIndex(of: "@"),
+              !url[r.upperBound..<at].contains("/") else { return url }
+        return String(url[..<r.upperBound]) + url[url.index(after: at)...]
+    }
+
     static func locate(_ url: String) -> Location? {
         if let r = url.range(of: "://") {
             let scheme = String(url[..<r.lowerBound])

@@ -157,9 +157,13 @@ public struct PullRequestReport: Codable, Sendable, Equatable {
     }
 
     /// Text from a repository in Markdown: no HTML (`HTML.escape`), no table breaks, no mentions,
-    /// one line, at most 500 characters.
+    /// no way out of a code span (a backtick becomes a quote), no links or images, one line, at
+    /// most 500 characters.
     static func escape(_ s: String) -> String {
         HTML.escape(s.prefix(500))
+            .replacingOccurrences(of: "`", with: "'")
+            .replacingOccurrences(of: "[", with: "&#91;")
+            .replacingOccurrences(of: "]", with: "&#93;")
             .replacingOccurrences(of: "|", with: "\\|")
             .replacingOccurrences(of: "@", with: "@\u{200B}")
             .replacingOccurrences(of: "\n", with: " ")

@@ -79,7 +79,22 @@ import Testing
             #expect(r.status == 400 && (r.json["error"] as? [String: Any])?["code"] as? String == "repository_unreadable", "\(url): \(r.text)")
             errors.append((((r.json["error"] as? [String: Any])?["message"] as? String) ?? "").replacingOccurrences(of: url, with: "URL"))
         }
-        #expect(errors[0] == errors[1], "the refusals tell an open port from a closed one: \(errors)")
+        // a server that accepts and never answers (libgit2 waits on it for ever): the same refusal, at the deadline
+        let silent = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(silent) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var size = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(silent, $0, size) } }
+        #expect(listen(silent, 8) == 0)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(silent, $0, &size) } }
+        let silentURL = "https://127.0.0.1:\(UInt16(bigEndian: addr.sin_port))/z.git"
+        // (the request itself gives up after 30 s: an answer at all is the deadline's)
+        let hung = try await register(silentURL, token: maintainerB.secret)
+        #expect(hung.status == 400, "\(hung.text)")
+        errors.append((((hung.json["error"] as? [String: Any])?["message"] as? String) ?? "").replacingOccurrences(of: silentURL, with: "URL"))
+        #expect(Set(errors).count == 1, "the refusals tell an open port, a closed one and a silent one apart: \(errors)")
         #expect(!errors[0].isEmpty)
     }
 }
