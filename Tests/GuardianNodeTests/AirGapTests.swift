@@ -21,6 +21,13 @@ import Testing
         // signature, and refuses one far in the future)
         let now = base ?? Date().timeIntervalSince1970 - Double(results)
         var ids: [String] = []
+        // stored a thousand at a time: one durable commit per result held a test thread for seconds
+        // per thousand, and the suite's other tests waited on it
+        var batch: [(ResultRecord, [FindingRecord])] = []
+        func flush() throws {
+            if !batch.isEmpty { try n.store.insert(results: batch) }
+            batch.removeAll()
+        }
         for p in projects {
             if try n.store.project(id: p) == nil {
                 try n.registry.insert(project: ProjectRecord(id: p, name: p, repositoryUrl: "/nonexistent/guardian-airgap/\(p).git", team: "default",
@@ -34,9 +41,11 @@ import Testing
                 let ms = Int64((now + Double(i)) * 1000)
                 let (r, f) = ResultRecord.signed(report, envelope: try Attestation.sign(report.forSigning(atMs: ms), key: n.identity), project: p,
                                                  signer: n.nodeID, at: Timestamp.seconds(ms))
-                try n.store.insert(result: r, findings: f)
+                batch.append((r, f))
+                if batch.count == 1_000 { try flush() }
                 ids.append(r.id)
             }
+            try flush()
         }
         return ids
     }
@@ -135,6 +144,7 @@ import Testing
         // result k has fingerprints k and k+1; 9,000 results span two import batches (8,192 each)
         let count = 9_000
         var ids: [String] = []
+        var batch: [(ResultRecord, [FindingRecord])] = []
         for k in 0..<count {
             var report = AuditReport.sample(findings: 2)
             let check = Check.allCases[0].rawValue
@@ -145,7 +155,11 @@ import Testing
             report.subject = AuditSubject(repository: "/nonexistent/guardian-airgap/alpha.git", commit: String(format: "%040x", k), revision: "HEAD", isGitRepository: true)
             let (r, f) = ResultRecord.signed(report, envelope: try Attestation.sign(report, key: source.identity), project: "alpha",
                                              signer: source.nodeID, at: now + Double(k))
-            try source.store.insert(result: r, findings: f)
+            batch.append((r, f))
+            if batch.count == 1_000 || k == count - 1 {
+                try await source.store.insert(results: batch)
+                batch.removeAll()
+            }
             ids.append(r.id)
         }
         let target = try Self.node("new-target")
