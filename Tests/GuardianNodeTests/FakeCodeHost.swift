@@ -107,20 +107,27 @@ final class FakeCodeHost: Sendable {
                 }
             }
         }
-        // GitHub
-        route(.post, "/repos/:o/:r/statuses/:sha", "github") { s, c, p in
+        // GitHub's and GitLab's statuses and comments (notes) have the same shapes under other paths
+        let status: @Sendable (inout State, Call, Parameters) -> Response = { s, c, p in
             s.statuses.append((p.get("sha") ?? "", c.body))
             return Self.json(["id": 1], 201)
         }
-        route(.get, "/repos/:o/:r/issues/:n/comments", "github") { s, c, p in
-            Self.list(s, "gh/\(p.get("n") ?? "")") { ["id": $0.id, "body": $0.body] }
+        let listing = { (prefix: String, param: String) -> @Sendable (inout State, Call, Parameters) -> Response in
+            { s, _, p in Self.list(s, "\(prefix)/\(p.get(param) ?? "")") { ["id": $0.id, "body": $0.body] } }
         }
-        route(.post, "/repos/:o/:r/issues/:n/comments", "github") { s, c, p in
-            Self.json(["id": Self.create(&s, "gh/\(p.get("n") ?? "")", Self.body(c)["body"] as? String ?? "")], 201)
+        let creating = { (prefix: String, param: String) -> @Sendable (inout State, Call, Parameters) -> Response in
+            { s, c, p in Self.json(["id": Self.create(&s, "\(prefix)/\(p.get(param) ?? "")", Self.body(c)["body"] as? String ?? "")], 201) }
         }
-        route(.patch, "/repos/:o/:r/issues/comments/:id", "github") { s, c, p in
-            Self.edit(&s, Int(p.get("id") ?? "") ?? 0, Self.body(c)["body"] as? String ?? "") ? Self.json(Self.empty) : Self.json(["message": "Not Found"], 404)
+        let editing = { (param: String) -> @Sendable (inout State, Call, Parameters) -> Response in
+            { s, c, p in
+                Self.edit(&s, Int(p.get(param) ?? "") ?? 0, Self.body(c)["body"] as? String ?? "") ? Self.json(Self.empty) : Self.json(["message": "Not Found"], 404)
+            }
         }
+        // GitHub
+        route(.post, "/repos/:o/:r/statuses/:sha", "github", status)
+        route(.get, "/repos/:o/:r/issues/:n/comments", "github", listing("gh", "n"))
+        route(.post, "/repos/:o/:r/issues/:n/comments", "github", creating("gh", "n"))
+        route(.patch, "/repos/:o/:r/issues/comments/:id", "github", editing("id"))
         route(.delete, "/repos/:o/:r/issues/comments/:id", "github") { s, c, p in
             Self.edit(&s, Int(p.get("id") ?? "") ?? 0, nil) ? Response(status: .noContent) : Self.json(["message": "Not Found"], 404)
         }
@@ -140,19 +147,10 @@ final class FakeCodeHost: Sendable {
             return Self.json(["id": 1], 201)
         }
         // GitLab (the project id is the URL-encoded path: one segment)
-        route(.post, "/api/v4/projects/:id/statuses/:sha", "gitlab") { s, c, p in
-            s.statuses.append((p.get("sha") ?? "", c.body))
-            return Self.json(["id": 1], 201)
-        }
-        route(.get, "/api/v4/projects/:id/merge_requests/:iid/notes", "gitlab") { s, c, p in
-            Self.list(s, "gl/\(p.get("iid") ?? "")") { ["id": $0.id, "body": $0.body] }
-        }
-        route(.post, "/api/v4/projects/:id/merge_requests/:iid/notes", "gitlab") { s, c, p in
-            Self.json(["id": Self.create(&s, "gl/\(p.get("iid") ?? "")", Self.body(c)["body"] as? String ?? "")], 201)
-        }
-        route(.put, "/api/v4/projects/:id/merge_requests/:iid/notes/:note", "gitlab") { s, c, p in
-            Self.edit(&s, Int(p.get("note") ?? "") ?? 0, Self.body(c)["body"] as? String ?? "") ? Self.json(Self.empty) : Self.json(["message": "404 Not found"], 404)
-        }
+        route(.post, "/api/v4/projects/:id/statuses/:sha", "gitlab", status)
+        route(.get, "/api/v4/projects/:id/merge_requests/:iid/notes", "gitlab", listing("gl", "iid"))
+        route(.post, "/api/v4/projects/:id/merge_requests/:iid/notes", "gitlab", creating("gl", "iid"))
+        route(.put, "/api/v4/projects/:id/merge_requests/:iid/notes/:note", "gitlab", editing("note"))
         // Bitbucket Cloud
         route(.post, "/2.0/repositories/:ws/:repo/commit/:sha/statuses/build", "bitbucket") { s, c, p in
             s.statuses.append((p.get("sha") ?? "", c.body))

@@ -77,9 +77,14 @@ public struct AlertTransport: Sendable {
             }
             return collected.readString(length: min(collected.readableBytes, Self.answerLimit)) ?? ""
         }) ?? ""
-        let shown = text.unicodeScalars.filter { $0.value >= 32 && $0.value != 127 }.map(String.init).joined().prefix(200)
         return (AlertMessages.outcome(status: status, retryAfter: response.headers.first(name: "Retry-After"), now: Date()),
-                "HTTP \(status)" + (shown.isEmpty ? "" : ": \(shown)"))
+                Self.answerLine(status: status, text))
+    }
+
+    /// What the history keeps of an answer: the status and the first 200 printable characters.
+    static func answerLine(status: Int, _ text: String) -> String {
+        let shown = text.unicodeScalars.filter { $0.value >= 32 && $0.value != 127 }.map(String.init).joined().prefix(200)
+        return "HTTP \(status)" + (shown.isEmpty ? "" : ": \(shown)")
     }
 
 }

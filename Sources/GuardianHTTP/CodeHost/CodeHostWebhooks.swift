@@ -10,9 +10,7 @@ struct CodeHostWebhooks: Sendable {
     let host: CodeHost
     let targets: AlertTargets
 
-    typealias Setup = WebhookSetup
-
-    func create(url: String, secret: String) async -> Setup {
+    func create(url: String, secret: String) async -> WebhookSetup {
         let writer = CodeHostWriter(host: host, targets: targets)
         let call: (String, [String: Any])
         switch host.provider {
@@ -31,17 +29,17 @@ struct CodeHostWebhooks: Sendable {
                 "events": ["repo:push", "pullrequest:created", "pullrequest:updated"],
             ])
         case .azure:
-            return Setup(url: url, created: false,
+            return WebhookSetup(url: url, created: false,
                          answer: "Azure DevOps webhooks are service hooks: add one for \"Code pushed\" and \"Pull request created/updated\" to this URL, with basic auth and the secret as password")
         }
-        guard host.token?.isEmpty == false else { return Setup(url: url, created: false, answer: "the project's codeHost has no token") }
+        guard host.token?.isEmpty == false else { return WebhookSetup(url: url, created: false, answer: "the project's codeHost has no token") }
         do {
             _ = try await writer.client.call(.POST, call.0, json: call.1, "creating the webhook")
-            return Setup(url: url, created: true, answer: "created on \(host.provider.rawValue)")
+            return WebhookSetup(url: url, created: true, answer: "created on \(host.provider.rawValue)")
         } catch let f as HostClient.Failure {
-            return Setup(url: url, created: false, answer: f.answer)
+            return WebhookSetup(url: url, created: false, answer: f.answer)
         } catch {
-            return Setup(url: url, created: false, answer: "\(error)")
+            return WebhookSetup(url: url, created: false, answer: "\(error)")
         }
     }
 }

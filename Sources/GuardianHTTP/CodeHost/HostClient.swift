@@ -26,10 +26,8 @@ struct HostClient: Sendable {
         var answer: String
     }
 
-    static let client: HTTPClient = {
-        let c = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(15)))
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: c)
-    }()
+    /// The alert receivers' client: no redirects, bounded connect and read.
+    static var client: HTTPClient { AlertTransport.receiverClient }
     static let seconds: Double = 20
     static let answerLimit = 2 << 20
 
@@ -63,8 +61,7 @@ struct HostClient: Sendable {
             throw Failure(outcome: .retry(retryAfter: nil), answer: "\(what): \(error)")
         }
         guard (200..<300).contains(answer.status) else {
-            let text = String(decoding: answer.body.prefix(400), as: UTF8.self).unicodeScalars.filter { $0.value >= 32 && $0.value != 127 }
-            let line = "\(what): HTTP \(answer.status)" + (text.isEmpty ? "" : ": \(String(String.UnicodeScalarView(text)).prefix(200))")
+            let line = "\(what): " + AlertTransport.answerLine(status: answer.status, String(decoding: answer.body.prefix(400), as: UTF8.self))
             throw Failure(outcome: AlertMessages.outcome(status: answer.status, retryAfter: retryAfter, now: Date()), answer: line)
         }
         return answer

@@ -38,23 +38,23 @@ struct ProjectsController {
             input.webhookSecret = made
         }
         let record = try await node.register(input, admin: p.isAdmin)
-        var view = ProjectView(record, codeHost: node.codeHost(of: record))
-        view.webhookSecret = made
-        if input.createWebhook == true { view.webhook = await createWebhook(record, url: view.webhookUrl, secret: input.webhookSecret ?? "") }
-        return try API.encodable(view, status: .created)
+        var shown = view(record)
+        shown.webhookSecret = made
+        if input.createWebhook == true { shown.webhook = await createWebhook(record, url: shown.webhookUrl, secret: input.webhookSecret ?? "") }
+        return try API.encodable(shown, status: .created)
     }
 
     /// The project's webhook made on its code host (`createWebhook`), pointing at `public_url`.
     func createWebhook(_ project: ProjectRecord, url path: String, secret: String) async -> WebhookSetup {
-        guard let base = node.config.publicURL?.trimmingCharacters(in: CharacterSet(charactersIn: "/")), !base.isEmpty else {
+        guard let url = node.alerts.address(path) else {
             return WebhookSetup(url: path, created: false, answer: "set public_url (the address the code host reaches this node at) to create the webhook")
         }
-        guard let host = node.codeHost(of: project) else {
-            return WebhookSetup(url: base + path, created: false, answer: "the project has no codeHost")
-        }
-        return await CodeHostWebhooks(host: host, targets: AlertTargets(allowPrivate: node.config.alertAllowPrivateTargets))
-            .create(url: base + path, secret: secret)
+        guard let host = node.codeHost(of: project) else { return WebhookSetup(url: url, created: false, answer: "the project has no codeHost") }
+        return await CodeHostWebhooks(host: host, targets: AlertTargets(allowPrivate: node.config.alertAllowPrivateTargets)).create(url: url, secret: secret)
     }
+
+    /// A project as answers show it, with its code host settings (never the token).
+    func view(_ p: ProjectRecord) -> ProjectView { ProjectView(p, codeHost: node.codeHost(of: p)) }
 
     /// A code host API URL points where alert channels may (checked again before every call).
     func checkCodeHost(_ input: ProjectInput) throws {
@@ -67,12 +67,12 @@ struct ProjectsController {
     @Sendable func list(_ request: Request, context: GuardianContext) async throws -> Response {
         let p = try context.caller()
         let list = try node.store.projects().filter { p.canRead(team: $0.team) }
-        return try API.encodable(Items(list.map { ProjectView($0, codeHost: node.codeHost(of: $0)) }))
+        return try API.encodable(Items(list.map(view)))
     }
 
     @Sendable func show(_ request: Request, context: GuardianContext) async throws -> Response {
         let project = try api.readable(context).1
-        return try API.encodable(ProjectView(project, codeHost: node.codeHost(of: project)))
+        return try API.encodable(view(project))
     }
 
     @Sendable func update(_ request: Request, context: GuardianContext) async throws -> Response {
@@ -84,7 +84,7 @@ struct ProjectsController {
         }
         if input.repositoryUrl != nil { throw APIError(.badRequest, "immutable_field", "repositoryUrl cannot change; register a new project") }
         try node.registry.update(project: updated)
-        return try API.encodable(ProjectView(updated, codeHost: node.codeHost(of: updated)))
+        return try API.encodable(view(updated))
     }
 
     @Sendable func remove(_ request: Request, context: GuardianContext) async throws -> Response {

@@ -59,7 +59,8 @@ struct AuditJob: Sendable {
         let source = try policy.fetchable(project.repositoryUrl, admin: true)
         // a pull request's head is fetched from the ref the host publishes it under, into one of the mirror's own
         let prRef = pullRequest.map { "refs/guardian/pull/\($0.number)" }
-        let extra = pullRequest.map { ["+\($0.ref):refs/guardian/pull/\($0.number)"] } ?? []
+        var extra: [String] = []
+        if let pr = pullRequest, let prRef { extra = ["+\(pr.ref):\(prRef)"] }
         do { try Mirror.sync(url: source, to: mirror, credentials: credentials, extra: extra) } catch {
             throw fetchFailure(error)
         }

@@ -8,80 +8,6 @@ import GuardianMesh
 import Logging
 import Synchronization
 
-/// An audit task: queued, running with progress, then succeeded or failed.
-public struct AuditTask: Codable, Sendable, Equatable {
-    public enum State: String, Codable, Sendable { case queued, running, succeeded, failed }
-    public enum Reason: String, Codable, Sendable { case registration, schedule, webhook, manual, pullRequest }
-    public var id: String
-    public var projectId: String
-    public var reason: Reason
-    public var revision: String?
-    public var state: State
-    public var phase: String
-    public var progress: Double
-    public var queuedAt: Double
-    public var startedAt: Double?
-    public var finishedAt: Double?
-    public var resultId: String?
-    public var error: String?
-    /// The shards of a sharded audit: who analysed each, who failed first, how long it took.
-    public var shards: [ShardRun]?
-    /// A pull request's audit: its head against the merge base with its target branch.
-    public var pullRequest: PullRequestTask?
-
-    var priority: Int {
-        switch reason {
-        case .webhook, .pullRequest: 3
-        case .manual: 2
-        case .registration: 1
-        case .schedule: 0
-        }
-    }
-}
-
-/// A pull (merge) request to audit: its number, the head commit the host announced, the branch
-/// it targets, and the ref the host publishes its head under (fetched into the mirror).
-public struct PullRequestTask: Codable, Sendable, Equatable {
-    public var number: Int
-    public var head: String
-    public var target: String
-    public var ref: String
-    public init(number: Int, head: String, target: String, ref: String) {
-        self.number = number; self.head = head; self.target = target; self.ref = ref
-    }
-}
-
-/// What an API client sends to register a project.
-public struct ProjectInput: Codable, Sendable {
-    public var name: String?
-    public var repositoryUrl: String?
-    public var team: String?
-    public var branch: String?
-    /// Seconds between scheduled audits (0 disables the schedule).
-    public var scheduleSeconds: Int?
-    public var profile: String?
-    public var webhookSecret: String?
-    public var credentials: String?
-    /// Where pull request results are written back (docs/pull-requests.md).
-    public var codeHost: CodeHostInput?
-    /// At registration: make the project's webhook on its code host (needs `public_url` and a token).
-    public var createWebhook: Bool?
-}
-
-/// A project's code host settings as a client sends them: each field given replaces the current
-/// one (at registration: the settings detected from the repository URL); a token of "" removes
-/// the token; `provider: "none"` removes the settings.
-public struct CodeHostInput: Codable, Sendable {
-    public var provider: String?
-    public var apiUrl: String?
-    public var repository: String?
-    public var token: String?
-    public var reviewComments: Int?
-    public init(provider: String? = nil, apiUrl: String? = nil, repository: String? = nil, token: String? = nil, reviewComments: Int? = nil) {
-        self.provider = provider; self.apiUrl = apiUrl; self.repository = repository; self.token = token; self.reviewComments = reviewComments
-    }
-}
-
 /// The node: identity, store, projects, the audit queue and scheduler. One per agent process.
 public actor Node {
     public nonisolated let config: AgentConfig
@@ -253,18 +179,10 @@ public actor Node {
     // MARK: queue
 
     public func enqueue(project: String, reason: AuditTask.Reason, revision: String?) throws -> AuditTask {
-        guard queue.count < queueCapacity else {
-            throw NodeError(.unavailable, "queue_full", "the audit queue is full (\(queueCapacity)); try again later")
-        }
+        try checkCapacity()
         // A queued audit of the same project and revision absorbs the new request.
         if let existing = queue.first(where: { $0.projectId == project && $0.revision == revision && $0.pullRequest == nil }) { return existing }
-        let task = AuditTask(id: "t-" + Sodium.hex(Sodium.randomBytes(8)), projectId: project, reason: reason, revision: revision,
-                             state: .queued, phase: "queued", progress: 0, queuedAt: now())
-        queue.append(task)
-        remember(task)
-        Task { await self.events.publish("audit.queued", ["task": task.id, "project": project, "reason": reason.rawValue]) }
-        pump()
-        return task
+        return admit(project: project, reason: reason, revision: revision, pullRequest: nil)
     }
 
     /// Queues the audit of a pull request's head. A queued audit of the same request takes the new
@@ -279,16 +197,27 @@ public actor Node {
         let running = active.withLock { $0[project] ?? [] }.filter { $0.state == .running && $0.pullRequest?.number == pr.number }
         // an edit of the request's title or reviewers announces the same head: the running audit is still the right one
         if let same = running.first(where: { $0.pullRequest?.head == pr.head }) { return same }
+        try checkCapacity()
+        for t in running { superseded.withLock { _ = $0.insert(t.id) } }
+        return admit(project: project, reason: .pullRequest, revision: pr.head, pullRequest: pr)
+    }
+
+    private func checkCapacity() throws {
         guard queue.count < queueCapacity else {
             throw NodeError(.unavailable, "queue_full", "the audit queue is full (\(queueCapacity)); try again later")
         }
-        for t in running { superseded.withLock { _ = $0.insert(t.id) } }
-        var task = AuditTask(id: "t-" + Sodium.hex(Sodium.randomBytes(8)), projectId: project, reason: .pullRequest, revision: pr.head,
+    }
+
+    /// A new queued task, announced, and started when there is room.
+    private func admit(project: String, reason: AuditTask.Reason, revision: String?, pullRequest: PullRequestTask?) -> AuditTask {
+        var task = AuditTask(id: "t-" + Sodium.hex(Sodium.randomBytes(8)), projectId: project, reason: reason, revision: revision,
                              state: .queued, phase: "queued", progress: 0, queuedAt: now())
-        task.pullRequest = pr
+        task.pullRequest = pullRequest
         queue.append(task)
         remember(task)
-        Task { await self.events.publish("audit.queued", ["task": task.id, "project": project, "reason": "pullRequest", "pullRequest": String(pr.number)]) }
+        var event = ["task": task.id, "project": project, "reason": reason.rawValue]
+        if let pullRequest { event["pullRequest"] = String(pullRequest.number) }
+        Task { await self.events.publish("audit.queued", event) }
         pump()
         return task
     }

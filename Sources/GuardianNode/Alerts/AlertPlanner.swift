@@ -40,9 +40,12 @@ public struct AlertPlanner: Sendable {
     var store: Store { registry.store }
 
     /// A dashboard page under `public_url` (`projects/ID`, `teams/ID`, `mesh`), or nil without one.
-    public func link(_ page: String) -> String? {
+    public func link(_ page: String) -> String? { address("/ui/\(page)") }
+
+    /// A path (`/v1/hooks/github/ID`) under `public_url`, or nil without one.
+    public func address(_ path: String) -> String? {
         guard let base = publicURL?.trimmingCharacters(in: CharacterSet(charactersIn: "/")), !base.isEmpty else { return nil }
-        return "\(base)/ui/\(page)"
+        return base + path
     }
 
     public func link(project: String) -> String? { link("projects/\(project)") }
