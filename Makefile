@@ -25,11 +25,13 @@ run: release
 audit: release
 	@$(RELEASE_BIN) audit . ; rc=$$?; if [ $$rc -gt 1 ]; then exit $$rc; fi; echo "(gate exit code $$rc; see docs/checks.md and docs/scoring.md)"
 
-# The Swift suites, then the dashboard in headless Chromium against a real three-agent mesh.
+# The Swift suites, then the dashboard in headless Chromium against a real three-agent mesh, then
+# the operations kit (compose, Prometheus, Alertmanager, Grafana, Kubernetes, systemd; tests/ops).
 test: deps
 	@scripts/install-test-deps.sh
 	$(SWIFT) test --disable-xctest
 	python3 tests/browser/dashboard_test.py
+	python3 tests/ops/ops_test.py
 
 # Benchmarks on real repositories from the local package mirror (see docs/benchmarks.md).
 bench: release-bench

@@ -35,6 +35,12 @@ public enum Agent {
             await node.attach(owners: { await mesh.owners(of: $0) }, results: { await replication.pushResult($0) },
                               shards: { await shards.analyseShards(project: $0, commit: $1, files: $2, limits: $3, mirror: $4) })
         }
+        let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
+        let readiness = Readiness(waitingFor: mesh == nil ? ["http"] : ["http", "gossip"]) {
+            logger.info("ready: sockets bound")
+            notifier?.send("READY=1\nSTATUS=serving")
+        }
+        if let mesh { await mesh.attach(onBound: { readiness.up("gossip") }) }
         if mesh == nil { logger.notice("no cluster key: running as a single node (guardian keygen makes one; see docs/mesh.md)") }
         let server = API.server(config)
         let api = API(node: node, mesh: mesh, replication: replication)
@@ -47,7 +53,11 @@ public enum Agent {
                                   if let bound = channel.localAddress?.port {
                                       node.serverBound(host: host, port: bound)
                                       if let mesh { Task { await mesh.setHTTPAddress(host: host, port: bound) } }
+                                      let pointer = AgentPointer(dataDir: node.dataDir.path, httpAddr: "\(host):\(bound)", pid: getpid())
+                                      let written = pointer.write(environment: ProcessInfo.processInfo.environment)
+                                      logger.debug("agent address written for the CLI", metadata: ["files": "\(written)"])
                                   }
+                                  readiness.up("http")
                                   var lines = ["guardian agent \(node.nodeID.prefix(7)) listening on http://\(host):\(channel.localAddress?.port ?? port) (\(addr))",
                                                "data directory: \(node.dataDir.path)"]
                                   if let tokenFile { lines.append("admin token written to \(tokenFile) (mode 0600)") }
@@ -65,6 +75,8 @@ public enum Agent {
         if let replication { services.append(.init(service: replication)) }
         services.append(.init(service: alerts))
         services.append(.init(service: AuditService(node: node)))
+        // last, so that a shutdown reaches it first and systemd hears STOPPING=1 at once
+        if let notifier { services.append(.init(service: SystemdService(notifier: notifier, healthy: { (try? node.store.tokenCount()) != nil }))) }
         let group = ServiceGroup(configuration: .init(
             services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -75,8 +87,10 @@ public enum Agent {
     }
 }
 
-/// Enqueues scheduled audits every few seconds and handles SIGHUP reloads.
-struct SchedulerService: Service {
+/// Enqueues scheduled audits every few seconds and handles SIGHUP reloads. Its description is its
+/// name alone: ServiceLifecycle logs services at debug, and the flags may hold the cluster key.
+struct SchedulerService: Service, CustomStringConvertible {
+    var description: String { "SchedulerService" }
     let node: Node
     let configFile: String?
     /// The command line's settings, kept over the file and the environment on a reload.
@@ -104,5 +118,26 @@ struct SchedulerService: Service {
             await node.events.finishAll()
             group.cancelAll()
         }
+    }
+}
+
+/// Tells systemd the agent is alive every half `WatchdogSec` while it runs and its store answers
+/// (a stalled runtime or a wedged store stops the pings, and systemd restarts the unit), and
+/// `STOPPING=1` as soon as a shutdown begins.
+struct SystemdService: Service, CustomStringConvertible {
+    var description: String { "SystemdService" }
+    let notifier: SystemdNotifier
+    let healthy: @Sendable () -> Bool
+
+    func run() async throws {
+        if let interval = notifier.watchdogInterval {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                if healthy() { notifier.send("WATCHDOG=1") }
+                try? await cancelOnGracefulShutdown { try await Task.sleep(for: interval) }
+            }
+        } else {
+            try? await gracefulShutdown()
+        }
+        notifier.send("STOPPING=1")
     }
 }

@@ -41,6 +41,9 @@ public struct API: Sendable {
 
     public func router() -> Router<GuardianContext> {
         let router = Router(context: GuardianContext.self)
+        // outermost, so that they see the status ErrorMiddleware made of an error
+        router.add(middleware: MetricsMiddleware())
+        router.add(middleware: RequestLogMiddleware())
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: MemberAuthMiddleware(mesh: mesh, maxBodyBytes: node.config.maxBodyBytes))
         HealthController(api: self).register(on: router)

@@ -185,6 +185,18 @@ public struct VerifyView: Codable, Sendable {
 }
 
 /// A team's profile.
+public struct TokenView: Codable, Sendable {
+    public var id: String
+    public var role: String
+    public var team: String
+    public var name: String
+    public var createdAt: Double
+}
+
+public struct TokenList: Codable, Sendable {
+    public var tokens: [TokenView]
+}
+
 public struct TeamView: Encodable, Sendable {
     public var id: String
     public var profile: TeamProfile

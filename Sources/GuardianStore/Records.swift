@@ -321,6 +321,14 @@ extension Store {
     public func token(hash: Data) throws -> TokenRecord? { try read { try TokenRecord.filter(Column("hash") == hash).fetchOne($0) } }
     public func token(id: String) throws -> TokenRecord? { try read { try TokenRecord.fetchOne($0, key: id) } }
     public func tokenCount() throws -> Int { try read { try TokenRecord.fetchCount($0) } }
+    /// Every token, or a team's, by creation time (hashes included: callers show ids and names only).
+    public func tokens(team: String? = nil) throws -> [TokenRecord] {
+        try read { db in
+            var q = TokenRecord.order(Column("createdAt"), Column("id"))
+            if let team { q = q.filter(Column("team") == team) }
+            return try q.fetchAll(db)
+        }
+    }
 
     public func team(id: String) throws -> TeamRecord? { try read { try TeamRecord.fetchOne($0, key: id) } }
 

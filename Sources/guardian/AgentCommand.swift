@@ -14,6 +14,8 @@ struct AgentCommand: AsyncParsableCommand {
             Settings come from flags, then GUARDIAN_* environment variables, then --config (YAML or JSON, see configs/), then defaults.
             On first start the node creates its Ed25519 identity and writes an admin token to DATA_DIR/admin.token (mode 0600).
             SIGINT/SIGTERM stop it gracefully; SIGHUP re-reads the config file.
+            Logs go to standard error: GUARDIAN_LOG_FORMAT=json for one JSON object per line, GUARDIAN_LOG_LEVEL=debug for one line per HTTP request.
+            Under systemd (Type=notify) it reports READY=1 once its sockets are bound, STOPPING=1 on shutdown and WATCHDOG=1 when WatchdogSec is set.
             """)
 
     @Option(help: "Data directory (default \(DataDirectory.defaultPath)).")
@@ -36,8 +38,8 @@ struct AgentCommand: AsyncParsableCommand {
     var name: String?
     @Option(help: "Config file (YAML or JSON).")
     var config: String?
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = "info"
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info; also GUARDIAN_LOG_LEVEL, log_level).")
+    var logLevel: String?
 
     func run() async throws {
         var tags: [String: String] = [:]
@@ -47,10 +49,10 @@ struct AgentCommand: AsyncParsableCommand {
         }
         let flags = AgentConfig.Overrides(dataDir: dataDir, httpAddr: httpAddr, gossipAddr: gossipAddr, name: name,
                                           clusterKey: clusterKey, join: join, tags: tags, noDiscovery: noDiscovery,
-                                          allowLocalRoots: allowLocalRoot.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
+                                          allowLocalRoots: allowLocalRoot.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
+                                          logLevel: logLevel)
         let cfg = try AgentConfig.resolve(flags: flags, environment: ProcessInfo.processInfo.environment, file: config)
-        var logger = Logger(label: "guardian")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let logger = LogFormat.bootstrap(cfg)
         try await Agent.run(config: cfg, configFile: config ?? ProcessInfo.processInfo.environment["GUARDIAN_CONFIG"], flags: flags, logger: logger)
     }
 }

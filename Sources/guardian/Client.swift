@@ -10,23 +10,24 @@ import GuardianStore
 
 /// Where the local agent is and how to authenticate to it.
 struct AgentOptions: ParsableArguments {
-    @Option(help: "Agent HTTP address HOST:PORT (default $GUARDIAN_HTTP_ADDR or 127.0.0.1:7780).")
+    @Option(help: "Agent HTTP address HOST:PORT or URL (default $GUARDIAN_HTTP_ADDR, else the address the local agent wrote, else 127.0.0.1:7780).")
     var httpAddr: String?
     @Option(help: "API token (default $GUARDIAN_TOKEN, else DATA_DIR/admin.token).")
     var token: String?
-    @Option(help: "Data directory holding admin.token (default \(DataDirectory.defaultPath)).")
+    @Option(help: "The local agent's data directory, for admin.token and its address (default $GUARDIAN_DATA_DIR, else the last agent you started, else \(DataDirectory.defaultPath)).")
     var dataDir: String?
 
     func client() throws -> APIClient {
         let env = ProcessInfo.processInfo.environment
-        let addr = httpAddr ?? env["GUARDIAN_HTTP_ADDR"] ?? "127.0.0.1:7780"
+        let local = LocalAgent.find(dataDir: dataDir, environment: env)
+        let addr = httpAddr ?? env["GUARDIAN_HTTP_ADDR"].flatMap { $0.isEmpty ? nil : AgentPointer.local($0) } ?? local.httpAddr ?? "127.0.0.1:7780"
         var tok = token ?? env["GUARDIAN_TOKEN"]
         if tok == nil {
-            let path = ((dataDir ?? DataDirectory.defaultPath) as NSString).appendingPathComponent("admin.token")
+            let path = (local.dataDir as NSString).appendingPathComponent("admin.token")
             tok = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         guard let tok, !tok.isEmpty else {
-            throw GuardianError.usage("no API token: pass --token, set GUARDIAN_TOKEN, or run next to the agent's data directory")
+            throw GuardianError.usage("no API token: pass --token, set GUARDIAN_TOKEN, or --data-dir (no admin.token in \(local.dataDir))")
         }
         return APIClient(base: addr.contains("://") ? addr : "http://" + addr, token: tok)
     }

@@ -14,7 +14,7 @@ struct Guardian: AsyncParsableCommand {
                       VerifyCommand.self, IdentityCommand.self, KeygenCommand.self, MembersCommand.self, JoinCommand.self,
                       LeaveCommand.self, ForceLeaveCommand.self, KeysCommand.self, ExportCommand.self, ImportCommand.self,
                       DismissCommand.self, DismissalsCommand.self, ChannelsCommand.self, NotificationsCommand.self, RulesCommand.self,
-                      FunctionsCommand.self])
+                      FunctionsCommand.self, TeamsCommand.self, TokensCommand.self, BackupCommand.self, RestoreCommand.self])
 
     /// Runs the command and maps errors to exit code 2 with a one-line reason.
     static func mainEntry() async {

@@ -28,36 +28,13 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from polling import Fatal, eventually, expect  # noqa: E402
+
 BINARY = os.environ.get("GUARDIAN_TEST_BINARY", os.path.join(ROOT, ".build", "debug", "guardian"))
 ARTIFACTS = os.path.join(ROOT, ".build", "test-artifacts", "dashboard")
 FAST = {"GUARDIAN_PROBE_INTERVAL_MS": "200", "GUARDIAN_PUSH_PULL_SECONDS": "2", "GUARDIAN_REPLICATION_FACTOR": "2",
         "GUARDIAN_ANTI_ENTROPY_SECONDS": "5"}
-
-
-class Fatal(AssertionError):
-    """A failure no retry can mend (an agent exited): raised through `eventually` at once."""
-
-
-def eventually(what, check, timeout=60.0, interval=0.25):
-    """The first truthy answer of check(), polled until the deadline; fails with `what` after it."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            answer = check()
-            if answer:
-                return answer
-        except Fatal:
-            raise
-        except Exception as e:  # a node still starting, a page still loading
-            last = e
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}" + (f" (last error: {last})" if last else ""))
-
-
-def expect(condition, message):
-    if not condition:
-        raise AssertionError(message)
 
 
 class Agent:

@@ -4,7 +4,7 @@ import GuardianStore
 import GuardianCore
 import Hummingbird
 
-/// Team profiles and API tokens: `GET`/`PUT /v1/teams/{id}`, `POST /v1/tokens`, `DELETE /v1/tokens/{id}`.
+/// Team profiles and API tokens: `GET`/`PUT /v1/teams/{id}`, `GET`/`POST /v1/tokens`, `DELETE /v1/tokens/{id}`.
 struct TeamsController {
     let api: API
     var node: Node { api.node }
@@ -13,6 +13,7 @@ struct TeamsController {
         let r = RouteCollection(context: GuardianContext.self)
         r.get("teams/:id", use: team)
         r.put("teams/:id", use: saveTeam)
+        r.get("tokens", use: listTokens)
         r.post("tokens", use: createToken)
         r.delete("tokens/:id", use: revokeToken)
         return r
@@ -55,6 +56,16 @@ struct TeamsController {
         let (secret, record) = Auth.newToken(role: role, team: input.team, name: input.name ?? role.rawValue)
         try node.registry.insert(token: record)
         return try API.encodable(TokenCreated(id: record.id, token: secret, role: role.rawValue, team: input.team ?? ""), status: .created)
+    }
+
+    /// Admins see every token; a maintainer sees its team's; a viewer none. Never a secret or hash.
+    @Sendable func listTokens(_ request: Request, context: GuardianContext) async throws -> Response {
+        let p = try context.caller()
+        guard p.isAdmin || p.role == .maintainer else { throw APIError(.forbidden, "forbidden", "viewer tokens cannot list tokens") }
+        let records = try node.store.tokens(team: p.isAdmin ? nil : p.team)
+        return try API.encodable(TokenList(tokens: records.map {
+            TokenView(id: $0.id, role: $0.role, team: $0.team ?? "", name: $0.name, createdAt: $0.createdAt)
+        }))
     }
 
     @Sendable func revokeToken(_ request: Request, context: GuardianContext) async throws -> Response {

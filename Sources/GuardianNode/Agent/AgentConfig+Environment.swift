@@ -42,12 +42,14 @@ extension AgentConfig {
 
     static let strings: [(key: String, path: any WritableKeyPath<AgentConfig, String> & Sendable)] = [
         ("data_dir", \.dataDir), ("http_addr", \.httpAddr), ("gossip_addr", \.gossipAddr), ("name", \.name),
+        ("log_level", \.logLevel), ("log_format", \.logFormat),
     ]
 
     static let optionalStrings: [(key: String, path: any WritableKeyPath<AgentConfig, String?> & Sendable)] = [
         ("cluster_key", \.clusterKey), ("advertise_addr", \.advertiseAddr), ("public_url", \.publicURL),
         ("smtp_host", \.smtpHost), ("smtp_username", \.smtpUsername), ("smtp_password", \.smtpPassword),
         ("smtp_password_file", \.smtpPasswordFile), ("smtp_from", \.smtpFrom), ("smtp_ca_file", \.smtpCAFile),
+        ("cluster_key_file", \.clusterKeyFile),
     ]
 
     /// Comma-separated lists (paths may not hold commas).

@@ -23,6 +23,9 @@ public struct AgentConfig: Codable, Sendable, Equatable {
     /// The mesh's shared key (`guardian keygen`). Without one the node runs alone: gossip is never
     /// unauthenticated, so there is no mesh without a key.
     public var clusterKey: String?
+    /// A file holding the cluster key (a container secret, a systemd credential): read at start and
+    /// on SIGHUP, so the key stays out of the environment and the process list.
+    public var clusterKeyFile: String?
     /// Gossip addresses of members to join at start (retried with backoff until one answers).
     public var join: [String] = []
     /// The gossip address other members use, when it differs from the bound one (a 0.0.0.0 bind, NAT).
@@ -95,6 +98,10 @@ public struct AgentConfig: Codable, Sendable, Equatable {
     public var smtpStarttls: Bool = true
     /// A PEM file of CAs to verify the SMTP server with, besides the system's.
     public var smtpCAFile: String?
+    /// Log lines at this level and above: trace, debug, info, notice, warning, error, critical.
+    public var logLevel: String = "info"
+    /// `text` (one human line per event) or `json` (one JSON object per line, for a log shipper).
+    public var logFormat: String = "text"
 
     public init() {}
 
@@ -116,6 +123,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         case alertGraceSeconds = "alert_grace_seconds", alertAllowPrivateTargets = "alert_allow_private_targets"
         case smtpHost = "smtp_host", smtpPort = "smtp_port", smtpUsername = "smtp_username", smtpPassword = "smtp_password"
         case smtpPasswordFile = "smtp_password_file", smtpFrom = "smtp_from", smtpStarttls = "smtp_starttls", smtpCAFile = "smtp_ca_file"
+        case clusterKeyFile = "cluster_key_file", logLevel = "log_level", logFormat = "log_format"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -166,6 +174,9 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         smtpFrom = try c.decodeIfPresent(String.self, forKey: .smtpFrom)
         smtpStarttls = try c.decodeIfPresent(Bool.self, forKey: .smtpStarttls) ?? d.smtpStarttls
         smtpCAFile = try c.decodeIfPresent(String.self, forKey: .smtpCAFile)
+        clusterKeyFile = try c.decodeIfPresent(String.self, forKey: .clusterKeyFile)
+        logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? d.logLevel
+        logFormat = try c.decodeIfPresent(String.self, forKey: .logFormat) ?? d.logFormat
     }
 
     /// Values given on the command line (nil = not given).
@@ -179,12 +190,13 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         public var tags: [String: String]
         public var noDiscovery: Bool
         public var allowLocalRoots: [String]
+        public var logLevel: String?
         public init(dataDir: String? = nil, httpAddr: String? = nil, gossipAddr: String? = nil, name: String? = nil,
                     clusterKey: String? = nil, join: [String] = [], tags: [String: String] = [:], noDiscovery: Bool = false,
-                    allowLocalRoots: [String] = []) {
+                    allowLocalRoots: [String] = [], logLevel: String? = nil) {
             self.dataDir = dataDir; self.httpAddr = httpAddr; self.gossipAddr = gossipAddr; self.name = name
             self.clusterKey = clusterKey; self.join = join; self.tags = tags; self.noDiscovery = noDiscovery
-            self.allowLocalRoots = allowLocalRoots
+            self.allowLocalRoots = allowLocalRoots; self.logLevel = logLevel
         }
     }
 
@@ -194,6 +206,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         try c.apply(environment: environment)
         c.apply(flags)
         try c.validate()
+        try c.readClusterKeyFile()
         return c
     }
 
@@ -221,6 +234,22 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         if let v = flags.httpAddr { httpAddr = v }
         if let v = flags.gossipAddr { gossipAddr = v }
         if let v = flags.name { name = v }
+        if let v = flags.logLevel { logLevel = v }
+    }
+
+    /// `cluster_key_file` read into `clusterKey`: the file's one line, surrounding white space
+    /// trimmed. An unreadable or empty file stops the start (a node that silently ran alone would
+    /// split the mesh).
+    mutating func readClusterKeyFile() throws {
+        guard let path = clusterKeyFile else { return }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw GuardianError.usage("cluster_key_file: cannot read \(path)")
+        }
+        let key = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !key.isEmpty, !key.contains(where: \.isWhitespace) else {
+            throw GuardianError.usage("cluster_key_file: \(path) must hold one key (guardian keygen)")
+        }
+        clusterKey = key
     }
 
     /// Refuses a configuration the agent cannot run with, naming the setting.
@@ -248,8 +277,15 @@ public struct AgentConfig: Codable, Sendable, Equatable {
             }
         }
         if smtpHost != nil, smtpFrom == nil { throw GuardianError.usage("smtp_from is needed with smtp_host (the sender's address)") }
+        if clusterKey != nil, clusterKeyFile != nil { throw GuardianError.usage("cluster_key and cluster_key_file: give one") }
+        guard Self.logLevels.contains(logLevel) else {
+            throw GuardianError.usage("log_level: '\(logLevel)' is not one of \(Self.logLevels.joined(separator: ", "))")
+        }
+        guard ["text", "json"].contains(logFormat) else { throw GuardianError.usage("log_format: '\(logFormat)' is not text or json") }
         if smtpPassword != nil, smtpPasswordFile != nil { throw GuardianError.usage("smtp_password and smtp_password_file: give one") }
     }
+
+    public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
     /// The host name as a node name (an id): other characters become '-'.
     static func defaultName(_ host: String) -> String {

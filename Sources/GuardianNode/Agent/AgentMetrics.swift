@@ -1,5 +1,6 @@
 import CoreMetrics
 import Foundation
+import GuardianAudit
 import GuardianStore
 import Metrics
 import Prometheus
@@ -19,8 +20,15 @@ public enum AgentMetrics {
         f.durationHistogramBuckets["guardian_store_wal_fsync_duration_seconds"] =
             [.microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
              .milliseconds(25), .milliseconds(100), .milliseconds(500), .seconds(1)]
+        f.durationHistogramBuckets["guardian_http_request_duration_seconds"] =
+            [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+             .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(10)]
+        f.nameAndLabelSanitizer = { name, labels in sanitize(name, labels) }
         MetricsSystem.bootstrap(f)
+        Gauge(label: "guardian_build_info", dimensions: [("version", Auditor.version)]).record(1)
         for (label, dimensions) in zeroed { Metrics.Counter(label: label, dimensions: dimensions).increment(by: 0) }
+        // histograms exported empty from the start, for the same reason
+        for label in ["guardian_audit_duration_seconds", "guardian_store_wal_fsync_duration_seconds"] { _ = Metrics.Timer(label: label) }
         return r
     }()
 
@@ -40,7 +48,26 @@ public enum AgentMetrics {
         ("guardian_registry_refused_total", [("reason", "future")]), ("guardian_registry_refused_total", [("reason", "invalid")]),
         ("guardian_registry_refused_total", [("reason", "malformed")]),
         ("guardian_config_reloads_total", [("result", "success")]), ("guardian_config_reloads_total", [("result", "failure")]),
-    ]
+    ] + (["malformed", "oversized", "unknown_key", "forged", "replayed", "stale", "bad_identity"] as [String]).map {
+        ("guardian_gossip_rejected_total", [("reason", $0)])
+    }
+
+    /// Names from other packages made Prometheus names: Hummingbird's `MetricsMiddleware` records
+    /// `hb.requests`, `http.server.request.duration`, `hb.request.errors` and
+    /// `http.server.active_requests`, labelled `http.route`, `http.request.method`,
+    /// `http.response.status_code` and `error.type`; they become `guardian_http_*` with `route`,
+    /// `method` and `status`. Any other character outside `[a-zA-Z0-9_:]` becomes `_`.
+    static func sanitize(_ name: String, _ labels: [(String, String)]) -> (String, [(String, String)]) {
+        let names = ["hb.requests": "guardian_http_requests_total", "http.server.request.duration": "guardian_http_request_duration_seconds",
+                     "hb.request.errors": "guardian_http_request_errors_total", "http.server.active_requests": "guardian_http_active_requests"]
+        let labelNames = ["http.route": "route", "http.request.method": "method", "http.response.status_code": "status", "error.type": "status"]
+        func clean(_ s: String) -> String {
+            String(s.unicodeScalars.map { u -> Character in
+                (u.isASCII && (CharacterSet.alphanumerics.contains(u) || u == "_" || u == ":")) ? Character(u) : "_"
+            })
+        }
+        return (names[name] ?? clean(name), labels.map { (labelNames[$0.0] ?? clean($0.0), $0.1) })
+    }
 
     /// A finished audit: its duration and outcome.
     static func audit(succeeded: Bool, seconds: Double) {
@@ -65,8 +92,12 @@ public enum AgentMetrics {
     }
 
     /// Gauges read at scrape time, then the whole registry as Prometheus text.
-    public static func render(queueDepth: Int, running: Int, resultsStored: Int, findings: [String: Int], hintsPending: Int) -> [UInt8] {
+    public static func render(queueDepth: Int, running: Int, resultsStored: Int, findings: [String: Int], hintsPending: Int,
+                              members: [String: Int]) -> [UInt8] {
         _ = registry
+        for status in ["alive", "suspect", "dead", "left"] {
+            Gauge(label: "guardian_members", dimensions: [("status", status)]).record(members[status] ?? 0)
+        }
         Gauge(label: "guardian_audit_queue_depth").record(queueDepth)
         Gauge(label: "guardian_audits_running").record(running)
         Gauge(label: "guardian_results_stored").record(resultsStored)
@@ -74,6 +105,6 @@ public enum AgentMetrics {
         for severity in ["critical", "high", "medium", "low", "info"] {
             Gauge(label: "guardian_findings", dimensions: [("severity", severity)]).record(findings[severity] ?? 0)
         }
-        return registry.emitToBuffer()
+        return registry.emitToBuffer() + ProcessMetrics.read().text()
     }
 }

@@ -67,6 +67,8 @@ public actor MeshShell: Service {
     public private(set) var advertised: String
     /// The HTTP address gossiped to members (the bound one, once the server runs).
     var httpAddress: String
+    /// Called once the gossip sockets are bound (systemd readiness).
+    var onBound: (@Sendable () -> Void)?
 
     public init(config: AgentConfig, signer: SigningKey, dataDir: DataDirectory, events: EventBus, logger: Logger) throws {
         guard let key = config.clusterKey else { throw GuardianError.usage("the mesh needs a cluster key") }
@@ -116,6 +118,8 @@ public actor MeshShell: Service {
         announce(httpAddress: httpAddress)
     }
 
+    public func attach(onBound f: @escaping @Sendable () -> Void) { onBound = f }
+
     func mono() -> Millis { clock.now() }
     nonisolated func wall() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
@@ -137,6 +141,7 @@ public actor MeshShell: Service {
         }
         announce(address: advertised, httpAddress: httpAddress)
         serving = true
+        onBound?()
         logger.notice("mesh: gossip on \(advertised) (UDP and TCP)", metadata: ["name": "\(config.name)"])
         FileHandle.standardError.write(Data("mesh gossip on \(advertised)\n".utf8))
 

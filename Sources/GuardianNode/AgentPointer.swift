@@ -1,0 +1,66 @@
+import Foundation
+
+/// Where a running agent is, for a CLI run on the same machine: its data directory and HTTP
+/// address. The agent writes it twice: `DATA_DIR/agent.json` (so `--data-dir` or
+/// `GUARDIAN_DATA_DIR` also finds the address), and `$XDG_STATE_HOME/guardian/agent.json`
+/// (default `~/.local/state`) for the user who started it (so a CLI in another shell, with neither
+/// set, finds the last agent this user started). Both are mode 0600 in directories only the user
+/// can write: a pointer another user wrote would send the admin token to their server.
+public struct AgentPointer: Codable, Sendable, Equatable {
+    public var dataDir: String
+    public var httpAddr: String
+    public var pid: Int32
+
+    public init(dataDir: String, httpAddr: String, pid: Int32) {
+        self.dataDir = dataDir; self.httpAddr = httpAddr; self.pid = pid
+    }
+
+    public static func userFile(environment: [String: String]) -> String? {
+        if let x = environment["XDG_STATE_HOME"], x.hasPrefix("/") { return x + "/guardian/agent.json" }
+        guard let home = environment["HOME"], home.hasPrefix("/") else { return nil }
+        return home + "/.local/state/guardian/agent.json"
+    }
+
+    /// Writes both files; a place that cannot be written (a read-only home under systemd) is skipped.
+    public func write(environment: [String: String]) -> [String] {
+        var written: [String] = []
+        guard let data = try? JSONEncoder().encode(self) else { return written }
+        for file in [(dataDir as NSString).appendingPathComponent("agent.json"), Self.userFile(environment: environment)].compactMap({ $0 }) {
+            let dir = (file as NSString).deletingLastPathComponent
+            do {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                let tmp = file + ".tmp"
+                guard FileManager.default.createFile(atPath: tmp, contents: data, attributes: [.posixPermissions: 0o600]) else { continue }
+                guard rename(tmp, file) == 0 else { unlink(tmp); continue }
+                written.append(file)
+            } catch { continue }
+        }
+        return written
+    }
+
+    /// The pointer in `file`, when it is the caller's own, not writable by others, and its agent
+    /// still runs; nil otherwise.
+    public static func read(_ file: String) -> AgentPointer? {
+        var st = stat()
+        guard stat(file, &st) == 0, st.st_uid == geteuid(), st.st_mode & 0o022 == 0,
+              let data = FileManager.default.contents(atPath: file),
+              let p = try? JSONDecoder().decode(AgentPointer.self, from: data), p.pid > 0, kill(p.pid, 0) == 0 || errno == EPERM
+        else { return nil }
+        return p
+    }
+
+    /// The address a client on this machine uses: a wildcard bind is reached on loopback.
+    public var localAddress: String { Self.local(httpAddr) }
+
+    /// `0.0.0.0:P` (a wildcard bind) as `127.0.0.1:P`; any other address as it is.
+    public static func local(_ httpAddr: String) -> String {
+        guard !httpAddr.contains("://"), let colon = httpAddr.lastIndex(of: ":") else { return httpAddr }
+        let host = httpAddr[..<colon]
+        let port = httpAddr[httpAddr.index(after: colon)...]
+        switch host {
+        case "0.0.0.0", "": return "127.0.0.1:\(port)"
+        case "::", "[::]": return "[::1]:\(port)"
+        default: return httpAddr
+        }
+    }
+}
