@@ -109,7 +109,7 @@ struct ImportCommand: AsyncParsableCommand {
             """)
     @OptionGroup var target: AirGapTarget
     @Option(name: .customLong("trust"), help: "Also trust this signer or exporter from the bundle: its public key (base64) or node id. Repeatable.") var trust: [String] = []
-    @Option var format: ListFormat = .text
+    @Option(help: "Output format: text or json.") var format: ListFormat = .text
     @Argument(help: "The bundle file.") var file: String
 
     func run() async throws {

@@ -108,8 +108,8 @@ struct FunctionsCommand: ParsableCommand {
         commandName: "functions", abstract: "List functions with complexity, length and parameters (CSV).",
         shouldDisplay: false)
 
-    @Argument var target: String = "."
-    @Option var rev: String?
+    @Argument(help: "The repository to read (default: the current directory).") var target: String = "."
+    @Option(help: "The revision to read (default: HEAD).") var rev: String?
 
     func run() throws {
         var options = AuditOptions(target: target)

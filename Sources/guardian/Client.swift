@@ -109,19 +109,19 @@ struct ProjectsCommand: AsyncParsableCommand {
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a repository (URL or local path); it is audited at once.")
         @OptionGroup var agent: AgentOptions
-        @Argument var repository: String
-        @Option var name: String?
-        @Option var team: String?
-        @Option var branch: String?
+        @Argument(help: "The repository: an https/ssh/git URL, or (admin tokens) a local path under allowed_local_roots.") var repository: String
+        @Option(help: "The project's id and display name (default: from the repository's name).") var name: String?
+        @Option(help: "The owning team (default: the token's team, or default for an admin).") var team: String?
+        @Option(help: "The branch to audit (default: the repository's default branch).") var branch: String?
         @Option(help: "Seconds between scheduled audits (0: none).") var schedule: Int?
-        @Option var profile: String?
-        @Option var webhookSecret: String?
+        @Option(help: "The scoring profile: a team profile's name (default: the team's).") var profile: String?
+        @Option(help: "The code host's webhook secret (default: one is made and shown once).") var webhookSecret: String?
         @Option(help: "Credentials for a private repository: USER:SECRET or a token (GUARDIAN_CREDENTIALS keeps it off the command line).")
         var credentials: String?
         @OptionGroup var codeHost: CodeHostOptions
         @Flag(help: "Make the project's webhook on its code host (needs public_url on the agent and a code host token).")
         var createWebhook = false
-        @Option var format: ListFormat = .text
+        @Option(help: "Output format: text or json.") var format: ListFormat = .text
 
         func run() async throws {
             var body: [String: Any] = ["repositoryUrl": repository]
@@ -151,7 +151,7 @@ struct ProjectsCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List projects.")
         @OptionGroup var agent: AgentOptions
-        @Option var format: ListFormat = .text
+        @Option(help: "Output format: text or json.") var format: ListFormat = .text
         func run() async throws {
             let items = try await agent.client().decode(Items<ProjectView>.self, "GET", "/v1/projects").items
             if format == .json { try printEncoded(items); return }
@@ -165,8 +165,8 @@ struct ProjectsCommand: AsyncParsableCommand {
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show a project and its audit status.")
         @OptionGroup var agent: AgentOptions
-        @Argument var id: String
-        @Option var format: ListFormat = .text
+        @Argument(help: "The project id.") var id: String
+        @Option(help: "Output format: text or json.") var format: ListFormat = .text
         func run() async throws {
             let c = try agent.client()
             if format == .json { printJSON(try await c.object("GET", "/v1/projects/\(id)/audit-status")); return }
@@ -177,7 +177,7 @@ struct ProjectsCommand: AsyncParsableCommand {
     struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Remove a project and its results from this node.")
         @OptionGroup var agent: AgentOptions
-        @Argument var id: String
+        @Argument(help: "The project id.") var id: String
         func run() async throws {
             _ = try await agent.client().object("DELETE", "/v1/projects/\(id)", expect: [204])
             print("removed \(id)")
@@ -201,8 +201,8 @@ func printStatus(_ s: AuditStatusView) {
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "Show a project's audit status, or the node's.")
     @OptionGroup var agent: AgentOptions
-    @Argument var project: String?
-    @Option var format: ListFormat = .text
+    @Argument(help: "The project id (none: the node's own status).") var project: String?
+    @Option(help: "Output format: text or json.") var format: ListFormat = .text
     func run() async throws {
         let c = try agent.client()
         let path = project.map { "/v1/projects/\($0)/audit-status" } ?? "/v1/node"
@@ -220,9 +220,9 @@ struct StatusCommand: AsyncParsableCommand {
 struct ResultsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "results", abstract: "List a project's signed results, newest first.")
     @OptionGroup var agent: AgentOptions
-    @Argument var project: String
-    @Option var limit: Int = 10
-    @Option var format: ListFormat = .text
+    @Argument(help: "The project id.") var project: String
+    @Option(help: "How many results, newest first.") var limit: Int = 10
+    @Option(help: "Output format: text or json.") var format: ListFormat = .text
     func run() async throws {
         let c = try agent.client(), path = "/v1/projects/\(project)/results?limit=\(limit)"
         if format == .json { printJSON(try await c.object("GET", path)); return }
@@ -268,7 +268,7 @@ struct MembersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "members", abstract: "List the mesh's members as the local agent sees them.")
     @OptionGroup var agent: AgentOptions
     @Option(help: "Only members whose status matches this regular expression (alive|suspect|dead|left).") var status: String?
-    @Option var format: ListFormat = .text
+    @Option(help: "Output format: text or json.") var format: ListFormat = .text
     func run() async throws {
         var view = try await agent.client().decode(MembersView.self, "GET", "/v1/members")
         if let status {
@@ -324,7 +324,7 @@ struct KeysCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Key ids, the primary (sealing) one first.")
         @OptionGroup var agent: AgentOptions
-        @Option var format: ListFormat = .text
+        @Option(help: "Output format: text or json.") var format: ListFormat = .text
         func run() async throws {
             let r = try await agent.client().decode(KeysView.self, "GET", "/v1/keys")
             if format == .json { try printEncoded(r); return }
@@ -334,19 +334,19 @@ struct KeysCommand: AsyncParsableCommand {
     struct Install: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Install a key: it opens packets; the primary still seals.")
         @OptionGroup var agent: AgentOptions
-        @Argument var key: String
+        @Argument(help: "The key (guardian keygen).") var key: String
         func run() async throws { try await KeysCommand.change(agent, "install", key) }
     }
     struct Use: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Make an installed key the primary one (it seals from now on).")
         @OptionGroup var agent: AgentOptions
-        @Argument var key: String
+        @Argument(help: "An installed key.") var key: String
         func run() async throws { try await KeysCommand.change(agent, "use", key) }
     }
     struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Remove a key (not the primary).")
         @OptionGroup var agent: AgentOptions
-        @Argument var key: String
+        @Argument(help: "An installed key that is not the primary.") var key: String
         func run() async throws { try await KeysCommand.change(agent, "remove", key) }
     }
 }

@@ -19,7 +19,7 @@ struct DismissCommand: AsyncParsableCommand {
     @Option(help: "Why, in a sentence (shown in reports and SARIF).") var comment: String?
     @Option(help: "The finding's rule id, when the agent has not seen the finding yet.") var rule: String?
     @Flag(help: "Restore the finding instead.") var undo = false
-    @Option var format: ListFormat = .text
+    @Option(help: "Output format: text or json.") var format: ListFormat = .text
 
     func run() async throws {
         let client = try agent.client()
@@ -41,8 +41,8 @@ struct DismissCommand: AsyncParsableCommand {
 struct DismissalsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "dismissals", abstract: "List a project's dismissed findings.")
     @OptionGroup var agent: AgentOptions
-    @Argument var project: String
-    @Option var format: ListFormat = .text
+    @Argument(help: "The project id.") var project: String
+    @Option(help: "Output format: text or json.") var format: ListFormat = .text
 
     func run() async throws {
         let items = try await agent.client().decode(Items<DismissalRecord>.self, "GET", "/v1/projects/\(project)/dismissals").items

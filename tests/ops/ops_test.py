@@ -389,13 +389,33 @@ def systemd_notify_ready_watchdog_stopping():
         shutil.rmtree(root, ignore_errors=True)
 
 
+@test
+def cli_help_on_every_option_and_completions():
+    dump = json.loads(run([BINARY, "--experimental-dump-help"]).stdout)
+    missing = []
+    def walk(c, path):
+        for a in c.get("arguments", []):
+            if a.get("shouldDisplay", True) and not a.get("abstract") and path != "guardian help":
+                missing.append(f"{path} {a.get('valueName')}")
+        for sub in c.get("subcommands", []):
+            walk(sub, f"{path} {sub['commandName']}")
+    walk(dump["command"], "guardian")
+    expect(not missing, f"options without help: {missing}")
+    names = {s["commandName"] for s in dump["command"]["subcommands"]}
+    expect({"teams", "tokens", "backup", "restore"} <= names, f"commands: {sorted(names)}")
+    for shell, marker in (("bash", "_guardian"), ("zsh", "#compdef guardian"), ("fish", "complete -c 'guardian'")):
+        r = run([BINARY, "--generate-completion-script", shell])
+        expect(r.returncode == 0 and marker in r.stdout and "tokens" in r.stdout, f"{shell} completions")
+
+
 def main():
     if not os.access(BINARY, os.X_OK):
         print(f"no guardian binary at {BINARY}: run swift build first", file=sys.stderr)
         return 2
     tests = [compose_file_is_valid, compose_nodes_form_a_mesh_as_processes, dashboard_and_rules_query_only_exported_metrics,
              cli_finds_the_running_agent_from_another_shell, json_logs_and_one_debug_line_per_request, prometheus_and_alertmanager_configs,
-             kubernetes_manifests_validate, systemd_unit_verifies, systemd_notify_ready_watchdog_stopping]
+             kubernetes_manifests_validate, systemd_unit_verifies, systemd_notify_ready_watchdog_stopping,
+             cli_help_on_every_option_and_completions]
     try:
         for t in tests:
             t()
