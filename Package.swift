@@ -92,6 +92,8 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                // HTTPS for the API when tls_cert is set (swift-nio-ssl is built already, for SMTP and the client)
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -127,6 +129,10 @@ let package = Package(
             dependencies: [
                 "GuardianAgent", "GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianHTTP", "GuardianNode", "GuardianStore", "GuardianMesh",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // the API client (HTTPS with --ca)
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strict),
         // The benchmarks, apart from the shipped binary: `guardian` links neither the test kit nor the simulators.

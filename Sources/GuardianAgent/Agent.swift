@@ -42,7 +42,10 @@ public enum Agent {
         }
         if let mesh { await mesh.attach(onBound: { readiness.up("gossip") }) }
         if mesh == nil { logger.notice("no cluster key: running as a single node (guardian keygen makes one; see docs/mesh.md)") }
-        let server = API.server(config)
+        let tls = try ServerTLS(config)
+        PeerTransport.configure(config)
+        let server = try API.server(config, tls: tls)
+        let scheme = config.httpScheme
         let api = API(node: node, mesh: mesh, replication: replication)
         let alerts = try AlertSender(api: api, logger: logger)
         if let mesh { await mesh.attach(memberEvents: { await alerts.memberEvent($0) }) }
@@ -53,19 +56,20 @@ public enum Agent {
                                   if let bound = channel.localAddress?.port {
                                       node.serverBound(host: host, port: bound)
                                       if let mesh { Task { await mesh.setHTTPAddress(host: host, port: bound) } }
-                                      let pointer = AgentPointer(dataDir: node.dataDir.path, httpAddr: "\(host):\(bound)", pid: getpid())
+                                      let pointer = AgentPointer(dataDir: node.dataDir.path, httpAddr: "\(scheme)://\(host):\(bound)", pid: getpid(),
+                                                                 ca: config.tlsCA)
                                       let written = pointer.write(environment: ProcessInfo.processInfo.environment)
                                       logger.debug("agent address written for the CLI", metadata: ["files": "\(written)"])
                                   }
                                   readiness.up("http")
-                                  var lines = ["guardian agent \(node.nodeID.prefix(7)) listening on http://\(host):\(channel.localAddress?.port ?? port) (\(addr))",
+                                  var lines = ["guardian agent \(node.nodeID.prefix(7)) listening on \(scheme)://\(host):\(channel.localAddress?.port ?? port) (\(addr))",
                                                "data directory: \(node.dataDir.path)"]
                                   if let tokenFile { lines.append("admin token written to \(tokenFile) (mode 0600)") }
-                                  lines.append("try: curl -H \"Authorization: Bearer $(cat \(node.dataDir.file("admin.token")))\" http://\(host):\(channel.localAddress?.port ?? port)/v1/projects")
+                                  lines.append("try: curl -H \"Authorization: Bearer $(cat \(node.dataDir.file("admin.token")))\" \(scheme)://\(host):\(channel.localAddress?.port ?? port)/v1/projects")
                                   FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
                               },
                               logger: logger)
-        let scheduler = SchedulerService(node: node, configFile: configFile, flags: flags)
+        let scheduler = SchedulerService(node: node, configFile: configFile, flags: flags, tls: tls, logger: logger)
         // stopped in reverse order: audits first (the running ones finish, are stored and pushed),
         // then replication, the mesh, the scheduler and the HTTP server
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app), .init(service: scheduler)]
@@ -95,6 +99,9 @@ struct SchedulerService: Service, CustomStringConvertible {
     let configFile: String?
     /// The command line's settings, kept over the file and the environment on a reload.
     let flags: AgentConfig.Overrides
+    /// The API's certificate, read again on SIGHUP.
+    let tls: ServerTLS?
+    let logger: Logger
 
     func run() async throws {
         let hup = await UnixSignalsSequence(trapping: .sighup)
@@ -102,6 +109,14 @@ struct SchedulerService: Service, CustomStringConvertible {
             group.addTask {
                 for await _ in hup.cancelOnGracefulShutdown() {
                     await node.reload(configFile: configFile, flags: flags)
+                    if let tls {
+                        do {
+                            let expires = Date(timeIntervalSince1970: try tls.reload())
+                            logger.notice("reloaded the TLS certificate", metadata: ["expires": "\(expires)"])
+                        } catch {
+                            logger.error("TLS reload failed; keeping the certificate in use", metadata: ["error": "\(error)"])
+                        }
+                    }
                 }
             }
             group.addTask {

@@ -44,6 +44,7 @@ extension API {
         var c = HTTPClient.Configuration(redirectConfiguration: .disallow,
                                          timeout: .init(connect: .seconds(2), read: .seconds(Int64(peerSeconds))))
         c.decompression = .disabled
+        if let tls = PeerTransport.tls { c.tlsConfiguration = tls }
         if let connections { c.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections) }
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: c)
     }
@@ -172,7 +173,7 @@ extension API {
     /// A request to `owner` carrying `headers`, `body` and the sealed claim that names the caller.
     private func claimedRequest(method: String, path: String, headers: [(String, String)], body: ByteBuffer, caller: MemberClaim.Caller,
                                 to owner: String, at address: String, via mesh: MeshShell) async -> HTTPClientRequest {
-        var out = HTTPClientRequest(url: "http://\(address)\(path)")
+        var out = HTTPClientRequest(url: "\(PeerTransport.scheme)://\(address)\(path)")
         out.method = HTTPMethod(rawValue: method)
         for (name, value) in headers { out.headers.add(name: name, value: value) }
         let claim = MemberClaim(from: node.config.name, to: owner, method: method, path: path,

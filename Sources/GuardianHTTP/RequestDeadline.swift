@@ -68,9 +68,11 @@ final class RequestDeadline: ChannelInboundHandler, RemovableChannelHandler {
 extension API {
     /// The HTTP/1.1 server: requests whose body stalls are closed (`RequestDeadline`), and idle
     /// connections after `http_idle_timeout_seconds`.
-    public static func server(_ config: AgentConfig) -> HTTPServerBuilder {
+    public static func server(_ config: AgentConfig, tls: ServerTLS? = nil) throws -> HTTPServerBuilder {
         let requestSeconds = config.httpRequestTimeoutSeconds
-        return .http1(configuration: .init(additionalChannelHandlers: [RequestDeadline(seconds: requestSeconds)],
-                                           idleTimeout: .seconds(Int64(config.httpIdleTimeoutSeconds))))
+        let plain = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [RequestDeadline(seconds: requestSeconds)],
+                                                                 idleTimeout: .seconds(Int64(config.httpIdleTimeoutSeconds))))
+        guard let tls else { return plain }
+        return try .tls(plain, tlsConfiguration: tls.configuration())
     }
 }

@@ -8,11 +8,14 @@ import Foundation
 /// can write: a pointer another user wrote would send the admin token to their server.
 public struct AgentPointer: Codable, Sendable, Equatable {
     public var dataDir: String
+    /// `scheme://host:port` (an older agent wrote `host:port`).
     public var httpAddr: String
     public var pid: Int32
+    /// The agent's `tls_ca`: what a CLI verifies its certificate against.
+    public var ca: String?
 
-    public init(dataDir: String, httpAddr: String, pid: Int32) {
-        self.dataDir = dataDir; self.httpAddr = httpAddr; self.pid = pid
+    public init(dataDir: String, httpAddr: String, pid: Int32, ca: String? = nil) {
+        self.dataDir = dataDir; self.httpAddr = httpAddr; self.pid = pid; self.ca = ca
     }
 
     public static func userFile(environment: [String: String]) -> String? {
@@ -52,14 +55,17 @@ public struct AgentPointer: Codable, Sendable, Equatable {
     /// The address a client on this machine uses: a wildcard bind is reached on loopback.
     public var localAddress: String { Self.local(httpAddr) }
 
-    /// `0.0.0.0:P` (a wildcard bind) as `127.0.0.1:P`; any other address as it is.
+    /// `0.0.0.0:P` (a wildcard bind) as `127.0.0.1:P`, a scheme kept; any other address as it is.
     public static func local(_ httpAddr: String) -> String {
-        guard !httpAddr.contains("://"), let colon = httpAddr.lastIndex(of: ":") else { return httpAddr }
-        let host = httpAddr[..<colon]
-        let port = httpAddr[httpAddr.index(after: colon)...]
+        var scheme = ""
+        var rest = Substring(httpAddr)
+        if let r = httpAddr.range(of: "://") { scheme = String(httpAddr[..<r.upperBound]); rest = httpAddr[r.upperBound...] }
+        guard let colon = rest.lastIndex(of: ":") else { return httpAddr }
+        let host = rest[..<colon]
+        let port = rest[rest.index(after: colon)...]
         switch host {
-        case "0.0.0.0", "": return "127.0.0.1:\(port)"
-        case "::", "[::]": return "[::1]:\(port)"
+        case "0.0.0.0", "": return "\(scheme)127.0.0.1:\(port)"
+        case "::", "[::]": return "\(scheme)[::1]:\(port)"
         default: return httpAddr
         }
     }

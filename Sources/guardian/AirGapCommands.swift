@@ -1,8 +1,7 @@
 import ArgumentParser
+import AsyncHTTPClient
+import NIOCore
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import GuardianCore
 import GuardianHTTP
 import GuardianNode
@@ -26,15 +25,6 @@ struct AirGapTarget: ParsableArguments {
         var logger = Logger(label: "guardian")
         logger.logLevel = .warning
         return try Node(config: config, logger: logger, audits: false) // a one-off command, not the agent
-    }
-
-    func request(_ client: APIClient, _ method: String, _ path: String) throws -> URLRequest {
-        guard let url = URL(string: client.base + path) else { throw GuardianError.usage("bad agent address \(client.base)") }
-        var req = URLRequest(url: url)
-        req.httpMethod = method
-        req.timeoutInterval = 3600
-        req.setValue("Bearer \(client.token)", forHTTPHeaderField: "Authorization")
-        return req
     }
 }
 
@@ -62,19 +52,29 @@ struct ExportCommand: AsyncParsableCommand {
             var query: [String] = []
             if let project { query.append("project=\(project.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? project)") }
             if let sinceTime { query.append("since=\(sinceTime)") }
-            let req = try target.request(client, "GET", "/v1/export" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
-            let (tmp, response) = try await URLSession.shared.download(for: req)
-            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-            guard status == 200 else {
-                let body = (try? String(contentsOf: tmp, encoding: .utf8)) ?? ""
-                throw GuardianError.io("agent answered \(status): \(body)")
+            let req = try client.request("GET", "/v1/export" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
+            let response: HTTPClientResponse
+            do { response = try await client.http.execute(req, timeout: .hours(1)) } catch { throw CLIHTTP.unreachable(client.base, error) }
+            guard response.status == .ok else {
+                let body = try await response.body.collect(upTo: 1 << 20)
+                throw GuardianError.io("agent answered \(response.status.code): \(String(buffer: body))")
             }
-            try? FileManager.default.removeItem(atPath: file)
-            try FileManager.default.moveItem(at: tmp, to: URL(fileURLWithPath: file))
-            // done means durable, as for a local export: the file may be carried off on a stick next
-            guard let written = FileHandle(forReadingAtPath: file) else { throw GuardianError.io("cannot reopen \(file) to sync it") }
-            try written.synchronize()
-            try written.close()
+            // streamed into FILE.partial, renamed when whole: a failed download leaves no bundle
+            let partial = file + ".partial"
+            guard FileManager.default.createFile(atPath: partial, contents: nil), let out = FileHandle(forWritingAtPath: partial) else {
+                throw GuardianError.io("cannot write \(partial)")
+            }
+            do {
+                for try await chunk in response.body { try out.write(contentsOf: Data(buffer: chunk)) }
+                // done means durable, as for a local export: the file may be carried off on a stick next
+                try out.synchronize()
+                try out.close()
+            } catch {
+                try? out.close()
+                unlink(partial)
+                throw GuardianError.io("the export from \(client.base) broke off: \(error)")
+            }
+            guard rename(partial, file) == 0 else { throw GuardianError.io("cannot rename \(partial) to \(file)") }
             let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
             print("wrote \(file) (\(size) bytes) from the agent at \(client.base)")
             return
@@ -118,10 +118,17 @@ struct ImportCommand: AsyncParsableCommand {
         if target.remote {
             let client = try target.client()
             let query = trust.map { "trust=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0)" }.joined(separator: "&")
-            var req = try target.request(client, "POST", "/v1/import" + (query.isEmpty ? "" : "?" + query))
-            req.setValue("application/octet-stream", forHTTPHeaderField: "Content-Type")
-            let (data, response) = try await URLSession.shared.upload(for: req, fromFile: URL(fileURLWithPath: file))
-            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+            var req = try client.request("POST", "/v1/import" + (query.isEmpty ? "" : "?" + query))
+            req.headers.add(name: "Content-Type", value: "application/octet-stream")
+            let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
+            req.body = .stream(FileChunks(path: file).map { ByteBuffer(bytes: $0) }, length: .known(Int64(size)))
+            let data: Data
+            let status: Int
+            do {
+                let response = try await client.http.execute(req, timeout: .hours(1))
+                status = Int(response.status.code)
+                data = Data(buffer: try await response.body.collect(upTo: APIClient.answerLimit))
+            } catch { throw CLIHTTP.unreachable(client.base, error) }
             guard status == 200 || status == 422, let r = try? JSONDecoder().decode(ImportReport.self, from: data) else {
                 throw GuardianError.io("agent answered \(status): \(String(decoding: data, as: UTF8.self))")
             }

@@ -1,8 +1,6 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import GuardianCore
 import GuardianHTTP
 import GuardianNode
@@ -14,6 +12,8 @@ struct AgentOptions: ParsableArguments {
     var httpAddr: String?
     @Option(help: "API token (default $GUARDIAN_TOKEN, else DATA_DIR/admin.token).")
     var token: String?
+    @Option(help: "A PEM file of the CA that signed the agent's HTTPS certificate (default $GUARDIAN_CA, else the local agent's tls_ca, else the system's roots).")
+    var ca: String?
     @Option(help: "The local agent's data directory, for admin.token and its address (default $GUARDIAN_DATA_DIR, else the last agent you started, else \(DataDirectory.defaultPath)).")
     var dataDir: String?
 
@@ -29,7 +29,9 @@ struct AgentOptions: ParsableArguments {
         guard let tok, !tok.isEmpty else {
             throw GuardianError.usage("no API token: pass --token, set GUARDIAN_TOKEN, or --data-dir (no admin.token in \(local.dataDir))")
         }
-        return APIClient(base: addr.contains("://") ? addr : "http://" + addr, token: tok)
+        let caFile = ca ?? env["GUARDIAN_CA"].flatMap { $0.isEmpty ? nil : $0 } ?? local.ca
+        if let caFile, !FileManager.default.isReadableFile(atPath: caFile) { throw GuardianError.usage("--ca: cannot read \(caFile)") }
+        return APIClient(base: addr.contains("://") ? addr : "http://" + addr, token: tok, http: try CLIHTTP.client(ca: caFile))
     }
 }
 
@@ -37,23 +39,33 @@ struct AgentOptions: ParsableArguments {
 struct APIClient: Sendable {
     let base: String
     let token: String
+    let http: HTTPClient
 
     struct Reply: Sendable { var status: Int; var body: Data }
 
+    /// The largest answer the CLI reads into memory (an export streams to a file instead).
+    static let answerLimit = 256 << 20
+
+    func request(_ method: String, _ path: String) throws -> HTTPClientRequest {
+        guard URL(string: base + path) != nil else { throw GuardianError.usage("bad agent address \(base)") }
+        var req = HTTPClientRequest(url: base + path)
+        req.method = .init(rawValue: method)
+        req.headers.add(name: "Authorization", value: "Bearer \(token)")
+        return req
+    }
+
     func call(_ method: String, _ path: String, json: [String: Any]? = nil) async throws -> Reply {
-        guard let url = URL(string: base + path) else { throw GuardianError.usage("bad agent address \(base)") }
-        var req = URLRequest(url: url)
-        req.httpMethod = method
-        req.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        var req = try request(method, path)
         if let json {
-            req.httpBody = try JSONSerialization.data(withJSONObject: json)
-            req.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            req.body = .bytes(try JSONSerialization.data(withJSONObject: json))
+            req.headers.add(name: "Content-Type", value: "application/json")
         }
         do {
-            let (data, resp) = try await URLSession.shared.data(for: req)
-            return Reply(status: (resp as? HTTPURLResponse)?.statusCode ?? 0, body: data)
+            let response = try await http.execute(req, timeout: .seconds(600))
+            let body = try await response.body.collect(upTo: Self.answerLimit)
+            return Reply(status: Int(response.status.code), body: Data(buffer: body))
         } catch {
-            throw GuardianError.io("cannot reach the agent at \(base): \(error.localizedDescription) (is `guardian agent` running?)")
+            throw CLIHTTP.unreachable(base, error)
         }
     }
 

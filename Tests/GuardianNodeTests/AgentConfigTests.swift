@@ -45,11 +45,38 @@ import Testing
         #expect(throws: GuardianError.self) { try AgentConfig.resolve(flags: .init(), environment: [:], file: bad.path) }
     }
 
+    /// The key from a file (a container secret, a systemd credential), trimmed; a file that cannot
+    /// be read, an empty one, or a key given twice stops the start.
+    @Test func clusterKeyFromAFile() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("keyfile-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try Data("  abc123=\n".utf8).write(to: URL(fileURLWithPath: dir + "/key"))
+        let c = try AgentConfig.resolve(flags: .init(), environment: ["GUARDIAN_CLUSTER_KEY_FILE": dir + "/key"], file: nil)
+        #expect(c.clusterKey == "abc123=")
+        #expect(throws: GuardianError.self) { try AgentConfig.resolve(flags: .init(), environment: ["GUARDIAN_CLUSTER_KEY_FILE": dir + "/none"], file: nil) }
+        try Data("\n".utf8).write(to: URL(fileURLWithPath: dir + "/empty"))
+        #expect(throws: GuardianError.self) { try AgentConfig.resolve(flags: .init(), environment: ["GUARDIAN_CLUSTER_KEY_FILE": dir + "/empty"], file: nil) }
+        #expect(throws: GuardianError.self) {
+            try AgentConfig.resolve(flags: .init(clusterKey: "k"), environment: ["GUARDIAN_CLUSTER_KEY_FILE": dir + "/key"], file: nil)
+        }
+    }
+
+    @Test func logAndTLSSettingsAreChecked() throws {
+        let c = try AgentConfig.resolve(flags: .init(logLevel: "debug"), environment: ["GUARDIAN_LOG_LEVEL": "error", "GUARDIAN_LOG_FORMAT": "json"], file: nil)
+        #expect(c.logLevel == "debug" && c.logFormat == "json") // the flag beats the environment
+        for env in [["GUARDIAN_LOG_LEVEL": "verbose"], ["GUARDIAN_LOG_FORMAT": "xml"], ["GUARDIAN_TLS_CERT": "/c.pem"],
+                    ["GUARDIAN_TLS_KEY": "/k.pem"], ["GUARDIAN_TLS_CA": "/ca.pem"]] {
+            #expect(throws: GuardianError.self, "\(env)") { try AgentConfig.resolve(flags: .init(), environment: env, file: nil) }
+        }
+        let tls = try AgentConfig.resolve(flags: .init(), environment: ["GUARDIAN_TLS_CERT": "/c.pem", "GUARDIAN_TLS_KEY": "/k.pem"], file: nil)
+        #expect(tls.httpScheme == "https" && AgentConfig().httpScheme == "http")
+    }
+
     /// Every setting of the file has its `GUARDIAN_*` variable, and the variable sets it.
     @Test func everySettingHasAnEnvironmentVariable() throws {
         let encoded = try JSONSerialization.jsonObject(with: JSONEncoder().encode(AgentConfig())) as? [String: Any] ?? [:]
         var keys = Set(encoded.keys)
-        keys.formUnion(["cluster_key", "advertise_addr"]) // nil by default, so not encoded
+        keys.formUnion(["cluster_key", "advertise_addr", "cluster_key_file", "tls_cert", "tls_key", "tls_ca"]) // nil by default, so not encoded
         let variables = Set(AgentConfig.variables)
         #expect(keys.count > 30)
         for key in keys { #expect(variables.contains("GUARDIAN_" + key.uppercased()), "no variable for \(key)") }

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 import yaml
@@ -224,7 +225,9 @@ def dashboard_and_rules_query_only_exported_metrics():
         for name in re.findall(r"\b([a-z_][a-z0-9_]*)\b(?=\s*[{\[(]|\s*\)|\s*[<>=!/*+-]|\s*$)", re.sub(r'"[^"]*"', '""', e)):
             if name not in promql and (name.startswith("guardian_") or name.startswith("process_")):
                 queried.add(name)
-    missing = sorted(q for q in queried if q not in exported)
+    # the certificate's expiry exists only with tls_cert set (the compose mesh runs without TLS);
+    # tls_api_between_members_cli_and_reload reads it from a node that serves HTTPS
+    missing = sorted(q for q in queried if q not in exported and q != "guardian_tls_certificate_expiry_timestamp_seconds")
     expect(len(queried) >= 25, f"metric names found in the queries: {sorted(queried)}")
     expect(not missing, f"queried but not exported by a running agent: {missing}")
 
@@ -264,7 +267,7 @@ def json_logs_and_one_debug_line_per_request():
                              env=env, stdout=subprocess.DEVNULL, stderr=open(root + "/log", "w"))
         try:
             addr = eventually("the agent's address", lambda: json.load(open(root + "/d/agent.json"))["httpAddr"], 60)
-            http(f"http://{addr}/readyz")
+            http(f"{addr}/readyz")
             def request_line():
                 for l in open(root + "/log"):
                     if l.startswith("{"):
@@ -367,7 +370,7 @@ def systemd_notify_ready_watchdog_stopping():
                 got.append(sock.recv(4096).decode())
             # at READY both sockets are bound: the HTTP port answers, the gossip TCP port accepts
             addr = json.load(open(root + "/d/agent.json"))["httpAddr"]
-            expect(http(f"http://{addr}/livez")[0] == 200, "HTTP answers at READY=1")
+            expect(http(f"{addr}/livez")[0] == 200, "HTTP answers at READY=1")
             gossip = eventually("the gossip address in the log", lambda: re.search(r"mesh gossip on (\S+):(\d+)", open(root + "/log").read()), 10)
             socket.create_connection((gossip.group(1), int(gossip.group(2))), timeout=5).close()
             watchdogs = 0
@@ -408,6 +411,139 @@ def cli_help_on_every_option_and_completions():
         expect(r.returncode == 0 and marker in r.stdout and "tokens" in r.stdout, f"{shell} completions")
 
 
+# --- TLS ----------------------------------------------------------------------------------------
+
+def make_cert(root, name, ca, days, serial):
+    """A key and a certificate for 127.0.0.1 signed by `ca` (a (cert, key) pair made by make_ca)."""
+    key, csr, cert = (os.path.join(root, f"{name}.{x}") for x in ("key", "csr", "pem"))
+    ext = os.path.join(root, f"{name}.ext")
+    open(ext, "w").write("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n")
+    for args in (["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", csr, "-subj", f"/CN={name}"],
+                 ["x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1], "-set_serial", str(serial), "-days", str(days), "-out", cert, "-extfile", ext]):
+        r = run(["openssl"] + args)
+        expect(r.returncode == 0, f"openssl {args[0]}: {r.stderr}")
+    return cert, key
+
+
+def make_ca(root, name):
+    cert, key = os.path.join(root, f"{name}.pem"), os.path.join(root, f"{name}.key")
+    r = run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+             "-days", "30", "-subj", f"/CN={name}"])
+    expect(r.returncode == 0, f"openssl CA: {r.stderr}")
+    return cert, key
+
+
+def peer_serial(port, ca):
+    import ssl
+    ctx = ssl.create_default_context(cafile=ca)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+        return int(tls.getpeercert()["serialNumber"], 16)
+
+
+@test
+def tls_api_between_members_cli_and_reload():
+    import ssl
+    root = tempfile.mkdtemp(prefix="guardian-tls-")
+    procs = []
+    try:
+        ca = make_ca(root, "ca")
+        other_ca = make_ca(root, "other-ca")
+        repo = os.path.join(root, "repo")
+        for args in (["init", "-q", "-b", "main", repo], ["-C", repo, "-c", "user.email=t@e", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "one"]):
+            expect(run(["git"] + args).returncode == 0, f"git {args}")
+        key = run([BINARY, "keygen"]).stdout.strip()
+        nodes = []
+        for i in range(2):
+            cert, k = make_cert(root, f"n{i}", ca, 20, 100 + i)
+            env = dict(os.environ, HOME=os.path.join(root, f"home{i}"), GUARDIAN_TLS_CERT=cert, GUARDIAN_TLS_KEY=k, GUARDIAN_TLS_CA=ca[0],
+                       GUARDIAN_CLUSTER_KEY=key, GUARDIAN_REPLICATION_FACTOR="1", GUARDIAN_PROBE_INTERVAL_MS="200",
+                       GUARDIAN_PUSH_PULL_SECONDS="2", GUARDIAN_ALLOWED_LOCAL_ROOTS=root, XDG_CACHE_HOME=os.path.join(root, f"cache{i}"))
+            args = [BINARY, "agent", "--data-dir", os.path.join(root, f"d{i}"), "--name", f"n{i}", "--http-addr", "127.0.0.1:0",
+                    "--gossip-addr", "127.0.0.1:0", "--no-discovery"]
+            if nodes:
+                args += ["--join", nodes[0]["gossip"]]
+            log = os.path.join(root, f"n{i}.log")
+            p = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+            procs.append(p)
+            pointer = eventually(f"n{i} to listen", lambda d=os.path.join(root, f"d{i}"): json.load(open(d + "/agent.json")), 60)
+            expect(pointer["httpAddr"].startswith("https://127.0.0.1:"), f"pointer {pointer}")
+            gossip = eventually(f"n{i} gossip", lambda l=log: re.search(r"mesh gossip on (\S+)", open(l).read()), 30).group(1)
+            nodes.append({"url": pointer["httpAddr"], "port": int(pointer["httpAddr"].rsplit(":", 1)[1]), "env": env, "gossip": gossip,
+                          "token": open(os.path.join(root, f"d{i}", "admin.token")).read().strip(), "cert": cert, "key": k, "proc": p})
+        ctx = ssl.create_default_context(cafile=ca[0])
+
+        def get(node, path, method="GET", body=None):
+            req = urllib.request.Request(node["url"] + path, method=method, data=body,
+                                         headers={"Authorization": f"Bearer {node['token']}", "Content-Type": "application/json"})
+            with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
+                return r.status, dict(r.headers), json.loads(r.read() or b"{}")
+
+        eventually("two members alive", lambda: len([m for m in get(nodes[0], "/v1/members")[2]["members"] if m["status"] == "alive"]) == 2, 60)
+        # plain HTTP on the HTTPS port gets no answer
+        try:
+            urllib.request.urlopen(nodes[0]["url"].replace("https://", "http://") + "/livez", timeout=5)
+            raise AssertionError("plain HTTP was answered")
+        except (urllib.error.URLError, OSError):
+            pass
+        # a project owned by one member, read through the other: the member forwards over HTTPS and verifies against tls_ca
+        status, _, project = get(nodes[0], "/v1/projects", "POST", json.dumps({"repositoryUrl": repo, "name": "tlsrepo"}).encode())
+        expect(status == 201, f"register: {status} {project}")
+        def served():
+            for n in nodes:
+                st, headers, _ = get(n, f"/v1/projects/{project['id']}/audit-status")
+                by = headers.get("X-Guardian-Served-By")
+                if st == 200 and by and by != n["url"] and by != f"n{nodes.index(n)}":
+                    return by
+            return None
+        eventually("a project read through the member that does not own it", served, 30)
+
+        # the CLI: --ca verifies; without it the certificate is refused and said so
+        cli_env = {"PATH": os.environ["PATH"], "HOME": "/nonexistent"}
+        r = run([BINARY, "members", "--http-addr", nodes[1]["url"], "--token", nodes[1]["token"]], env=cli_env)
+        expect(r.returncode == 2 and "certificate" in r.stderr and "--ca" in r.stderr, f"without --ca: {r.returncode} {r.stderr}")
+        r = run([BINARY, "members", "--http-addr", nodes[1]["url"], "--token", nodes[1]["token"], "--ca", ca[0]], env=cli_env)
+        expect(r.returncode == 0 and "n0" in r.stdout, f"with --ca: {r.stderr}")
+        r = run([BINARY, "members", "--http-addr", nodes[1]["url"], "--token", nodes[1]["token"], "--ca", other_ca[0]], env=cli_env)
+        expect(r.returncode == 2, "a certificate of another CA is refused")
+        # from the agent's own home, the CLI finds the address, scheme and CA the agent wrote
+        r = run([BINARY, "members"], env={"PATH": os.environ["PATH"], "HOME": nodes[1]["env"]["HOME"]})
+        expect(r.returncode == 0 and "n1" in r.stdout, f"the local agent over HTTPS: {r.stderr}")
+
+        # SIGHUP: a renewed certificate serves new connections, and the expiry metric follows it
+        expect(peer_serial(nodes[1]["port"], ca[0]) == 101, "the first certificate")
+        before = float(re.search(r"^guardian_tls_certificate_expiry_timestamp_seconds (\S+)", get_text(nodes[1], ctx), re.M).group(1))
+        renewed, renewed_key = make_cert(root, "n1-renewed", ca, 60, 201)
+        shutil.copy(renewed, nodes[1]["cert"])
+        shutil.copy(renewed_key, nodes[1]["key"])
+        nodes[1]["proc"].send_signal(signal.SIGHUP)
+        eventually("the renewed certificate on new connections", lambda: peer_serial(nodes[1]["port"], ca[0]) == 201, 20)
+        after = float(re.search(r"^guardian_tls_certificate_expiry_timestamp_seconds (\S+)", get_text(nodes[1], ctx), re.M).group(1))
+        expect(after - before > 30 * 86400, f"expiry moved from {before} to {after}")
+        # a broken pair on the next reload keeps the one in use
+        open(nodes[1]["key"], "w").write("not a key\n")
+        nodes[1]["proc"].send_signal(signal.SIGHUP)
+        eventually("the failed reload logged", lambda: "TLS reload failed" in open(os.path.join(root, "n1.log")).read(), 20)
+        expect(peer_serial(nodes[1]["port"], ca[0]) == 201, "the certificate in use is kept")
+        # a certificate without its key stops the start
+        r = run([BINARY, "agent", "--data-dir", os.path.join(root, "bad"), "--http-addr", "127.0.0.1:0"],
+                env=dict(os.environ, HOME=root, GUARDIAN_TLS_CERT=nodes[0]["cert"]))
+        expect(r.returncode == 2 and "tls_key" in r.stderr, f"a certificate alone: {r.stderr}")
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def get_text(node, ctx):
+    with urllib.request.urlopen(node["url"] + "/metrics", context=ctx, timeout=10) as r:
+        return r.read().decode()
+
+
 def main():
     if not os.access(BINARY, os.X_OK):
         print(f"no guardian binary at {BINARY}: run swift build first", file=sys.stderr)
@@ -415,7 +551,7 @@ def main():
     tests = [compose_file_is_valid, compose_nodes_form_a_mesh_as_processes, dashboard_and_rules_query_only_exported_metrics,
              cli_finds_the_running_agent_from_another_shell, json_logs_and_one_debug_line_per_request, prometheus_and_alertmanager_configs,
              kubernetes_manifests_validate, systemd_unit_verifies, systemd_notify_ready_watchdog_stopping,
-             cli_help_on_every_option_and_completions]
+             cli_help_on_every_option_and_completions, tls_api_between_members_cli_and_reload]
     try:
         for t in tests:
             t()

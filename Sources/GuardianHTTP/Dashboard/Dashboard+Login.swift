@@ -21,7 +21,7 @@ extension Dashboard {
         ctx["next"] = safeNext(next)
         ctx["hours"] = Int(Sessions.lifetime / 3600)
         if let error { ctx["error"] = error }
-        let cookie = sessionCookie(Sessions.loginCookie, token, maxAge: 3600, secure: request.overTLS)
+        let cookie = sessionCookie(Sessions.loginCookie, token, maxAge: 3600, secure: request.overTLS || api.node.config.tlsCert != nil)
         return page("login", ctx, request: request, status: status, extraHeaders: [.setCookie: cookie])
     }
 
@@ -37,8 +37,8 @@ extension Dashboard {
         }
         let (id, _) = sessions.create(Principal(role: role, team: rec.team, tokenId: rec.id))
         var headers: HTTPFields = [.location: safeNext(fields["next"])]
-        headers.append(HTTPField(name: .setCookie, value: sessionCookie(Sessions.cookie, id, maxAge: Int(Sessions.lifetime), secure: request.overTLS)))
-        headers.append(HTTPField(name: .setCookie, value: sessionCookie(Sessions.loginCookie, "", maxAge: 0, secure: request.overTLS)))
+        headers.append(HTTPField(name: .setCookie, value: sessionCookie(Sessions.cookie, id, maxAge: Int(Sessions.lifetime), secure: request.overTLS || api.node.config.tlsCert != nil)))
+        headers.append(HTTPField(name: .setCookie, value: sessionCookie(Sessions.loginCookie, "", maxAge: 0, secure: request.overTLS || api.node.config.tlsCert != nil)))
         return Response(status: .seeOther, headers: headers)
     }
 
@@ -48,7 +48,7 @@ extension Dashboard {
             _ = try await formCaller(&request)
             if let id = request.cookie(Sessions.cookie) { sessions.end(id) }
             return Response(status: .seeOther, headers: [.location: "/ui/login",
-                                                         .setCookie: sessionCookie(Sessions.cookie, "", maxAge: 0, secure: request.overTLS)])
+                                                         .setCookie: sessionCookie(Sessions.cookie, "", maxAge: 0, secure: request.overTLS || api.node.config.tlsCert != nil)])
         }
     }
 

@@ -49,7 +49,7 @@ extension AgentConfig {
         ("cluster_key", \.clusterKey), ("advertise_addr", \.advertiseAddr), ("public_url", \.publicURL),
         ("smtp_host", \.smtpHost), ("smtp_username", \.smtpUsername), ("smtp_password", \.smtpPassword),
         ("smtp_password_file", \.smtpPasswordFile), ("smtp_from", \.smtpFrom), ("smtp_ca_file", \.smtpCAFile),
-        ("cluster_key_file", \.clusterKeyFile),
+        ("cluster_key_file", \.clusterKeyFile), ("tls_cert", \.tlsCert), ("tls_key", \.tlsKey), ("tls_ca", \.tlsCA),
     ]
 
     /// Comma-separated lists (paths may not hold commas).

@@ -98,6 +98,13 @@ public struct AgentConfig: Codable, Sendable, Equatable {
     public var smtpStarttls: Bool = true
     /// A PEM file of CAs to verify the SMTP server with, besides the system's.
     public var smtpCAFile: String?
+    /// HTTPS for the API and the dashboard: a PEM certificate chain and its key, re-read on SIGHUP.
+    /// With them, members reach each other over HTTPS too, so every member of a mesh sets them.
+    public var tlsCert: String?
+    public var tlsKey: String?
+    /// PEM certificates of the CA that signed the members' certificates: what this node verifies
+    /// another member's certificate against (default: the system's trust store).
+    public var tlsCA: String?
     /// Log lines at this level and above: trace, debug, info, notice, warning, error, critical.
     public var logLevel: String = "info"
     /// `text` (one human line per event) or `json` (one JSON object per line, for a log shipper).
@@ -124,6 +131,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         case smtpHost = "smtp_host", smtpPort = "smtp_port", smtpUsername = "smtp_username", smtpPassword = "smtp_password"
         case smtpPasswordFile = "smtp_password_file", smtpFrom = "smtp_from", smtpStarttls = "smtp_starttls", smtpCAFile = "smtp_ca_file"
         case clusterKeyFile = "cluster_key_file", logLevel = "log_level", logFormat = "log_format"
+        case tlsCert = "tls_cert", tlsKey = "tls_key", tlsCA = "tls_ca"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -177,6 +185,9 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         clusterKeyFile = try c.decodeIfPresent(String.self, forKey: .clusterKeyFile)
         logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? d.logLevel
         logFormat = try c.decodeIfPresent(String.self, forKey: .logFormat) ?? d.logFormat
+        tlsCert = try c.decodeIfPresent(String.self, forKey: .tlsCert)
+        tlsKey = try c.decodeIfPresent(String.self, forKey: .tlsKey)
+        tlsCA = try c.decodeIfPresent(String.self, forKey: .tlsCA)
     }
 
     /// Values given on the command line (nil = not given).
@@ -277,6 +288,8 @@ public struct AgentConfig: Codable, Sendable, Equatable {
             }
         }
         if smtpHost != nil, smtpFrom == nil { throw GuardianError.usage("smtp_from is needed with smtp_host (the sender's address)") }
+        if (tlsCert == nil) != (tlsKey == nil) { throw GuardianError.usage("tls_cert and tls_key: give both, or neither") }
+        if tlsCA != nil, tlsCert == nil { throw GuardianError.usage("tls_ca needs tls_cert and tls_key (members verify each other only over HTTPS)") }
         if clusterKey != nil, clusterKeyFile != nil { throw GuardianError.usage("cluster_key and cluster_key_file: give one") }
         guard Self.logLevels.contains(logLevel) else {
             throw GuardianError.usage("log_level: '\(logLevel)' is not one of \(Self.logLevels.joined(separator: ", "))")
@@ -284,6 +297,9 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         guard ["text", "json"].contains(logFormat) else { throw GuardianError.usage("log_format: '\(logFormat)' is not text or json") }
         if smtpPassword != nil, smtpPasswordFile != nil { throw GuardianError.usage("smtp_password and smtp_password_file: give one") }
     }
+
+    /// The scheme of this node's API, and so of every member's.
+    public var httpScheme: String { tlsCert == nil ? "http" : "https" }
 
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 

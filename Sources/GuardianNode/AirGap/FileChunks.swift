@@ -5,7 +5,7 @@ import GuardianCore
 /// A file read in 1 MB chunks, as an async sequence (imports never hold a whole bundle in memory).
 /// Each chunk is read straight into its array (through `Data` it was copied once more, on the
 /// thread that feeds the import).
-public struct FileChunks: AsyncSequence {
+public struct FileChunks: AsyncSequence, Sendable {
     public typealias Element = [UInt8]
     let path: String
     public init(path: String) { self.path = path }
