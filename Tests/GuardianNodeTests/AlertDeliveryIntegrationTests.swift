@@ -142,24 +142,24 @@ import Testing
         #expect(goneTest.json["delivered"] as? Bool == false && goneTest.json["outcome"] as? String == "rejected", "\(goneTest.text)")
 
         // the CLI
-        let cli = { (args: [String]) throws -> CommandResult in try MeshIntegrationTests.cli(agent, args) }
+        let cli = { (args: [String]) async throws -> CommandResult in try await MeshIntegrationTests.cli(agent, args) }
         // `channels test` waits on this process's receiver, which the whole suite's load has left unanswered
         // for 15 s (CI, twice): a read timeout is asked again once; any other answer stands
-        let channelTest = { (name: String) throws -> CommandResult in
-            let first = try cli(["channels", "test", "t", name])
-            return first.stdout.contains("readTimeout") ? try cli(["channels", "test", "t", name]) : first
+        let channelTest = { (name: String) async throws -> CommandResult in
+            let first = try await cli(["channels", "test", "t", name])
+            return first.stdout.contains("readTimeout") ? try await cli(["channels", "test", "t", name]) : first
         }
-        let list = try cli(["channels", "list", "t"])
+        let list = try await cli(["channels", "list", "t"])
         #expect(list.status == 0 && list.stdout.contains("flaky") && list.stdout.contains("127.0.0.1 (signed)") && !list.stdout.contains("/hooks/"), "\(list.stdout)")
-        let tested = try channelTest("slack")
+        let tested = try await channelTest("slack")
         #expect(tested.status == 0 && tested.stdout.contains("delivered: HTTP 200"), "\(tested.stdout) \(tested.stderr)")
-        let failed = try channelTest("gone")
+        let failed = try await channelTest("gone")
         #expect(failed.status == 1 && failed.stdout.contains("not delivered (rejected): HTTP 404"), "\(failed.stdout)")
-        let historyCLI = try cli(["notifications", "--channel", "t.flaky"])
+        let historyCLI = try await cli(["notifications", "--channel", "t.flaky"])
         #expect(historyCLI.status == 0 && historyCLI.stdout.contains("sent") && historyCLI.stdout.contains("3 attempts · HTTP 200: ok"), "\(historyCLI.stdout)")
-        let added = try cli(["channels", "add", "t", "ops", "--kind", "email", "--to", "ops@example.test", "--frequency", "daily"])
+        let added = try await cli(["channels", "add", "t", "ops", "--kind", "email", "--to", "ops@example.test", "--frequency", "daily"])
         #expect(added.status == 0 && added.stdout.contains("added email channel t.ops (ops@example.test, daily)"), "\(added.stdout) \(added.stderr)")
-        let removed = try cli(["channels", "remove", "t", "ops"])
+        let removed = try await cli(["channels", "remove", "t", "ops"])
         #expect(removed.status == 0, "\(removed.stderr)")
 
         // changed and removed

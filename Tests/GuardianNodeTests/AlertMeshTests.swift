@@ -16,7 +16,9 @@ import Testing
     @Test func theOwnersSendOnceAndTheNextOwnerTakesOverFromADeadPrimary() async throws {
         let receiver = try await AlertReceiver.start()
         defer { receiver.stop() }
-        let env = AlertDeliveryIntegrationTests.env.merging(["GUARDIAN_REPLICATION_FACTOR": "3", "GUARDIAN_ALERT_GRACE_SECONDS": "2"]) { _, new in new }
+        // a grace of 5 s: the last owner waits 10 s, so the standby's record of its send has 5 s to
+        // reach it; with 2 s the whole suite's load (2 cores, a dozen agents) twice let both send
+        let env = AlertDeliveryIntegrationTests.env.merging(["GUARDIAN_REPLICATION_FACTOR": "3", "GUARDIAN_ALERT_GRACE_SECONDS": "5"]) { _, new in new }
         let agents = try await AttackKit.threeAgents(key: ClusterKeyring.generate(), env: env)
         defer { for a in agents.values { a.stop(signal: SIGKILL) } }
         let alpha = try #require(agents["alpha"])

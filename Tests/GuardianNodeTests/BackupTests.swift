@@ -58,7 +58,7 @@ import Testing
         let before = Set(burst.acknowledged.withLock { $0 })
         let out = NSTemporaryDirectory() + "guardian-backup-\(UUID()).bak"
         burst.backupStarted.withLock { $0 = true }
-        let b = try CommandRunner.run(GuardianBinary.path, ["backup", "--data-dir", n.dataDir.path, "--output", out])
+        let b = try await CommandRunner.runAsync(GuardianBinary.path, ["backup", "--data-dir", n.dataDir.path, "--output", out])
         #expect(b.status == 0, "backup: \(b.stderr)")
         let during = burst.acknowledged.withLock { $0.count }
         try await eventually("the burst to finish", timeout: 300) { burst.finished.withLock { $0.done } }
@@ -68,7 +68,7 @@ import Testing
         #expect(during > before.count, "no result was committed during the backup: the test did not test a running writer")
 
         let target = NSTemporaryDirectory() + "guardian-restored-\(UUID())"
-        let r = try CommandRunner.run(GuardianBinary.path, ["restore", out, "--data-dir", target])
+        let r = try await CommandRunner.runAsync(GuardianBinary.path, ["restore", out, "--data-dir", target])
         #expect(r.status == 0, "restore: \(r.stderr)")
         let restored = try Store(path: target + "/guardian.sqlite")
         let ids = Set(try restored.results(project: "svc", limit: 2_000, before: nil).map(\.id))
@@ -87,11 +87,11 @@ import Testing
         let n = try TestNode.make("backup-refusals")
         try AirGapTests.seed(n, projects: ["app"], results: 5)
         let out = NSTemporaryDirectory() + "guardian-backup-\(UUID()).bak"
-        #expect(try CommandRunner.run(GuardianBinary.path, ["backup", "--data-dir", n.dataDir.path, "--output", out]).status == 0)
+        #expect(try await CommandRunner.runAsync(GuardianBinary.path, ["backup", "--data-dir", n.dataDir.path, "--output", out]).status == 0)
         // never over an existing file, never into a data directory with something in it
-        let again = try CommandRunner.run(GuardianBinary.path, ["backup", "--data-dir", n.dataDir.path, "--output", out])
+        let again = try await CommandRunner.runAsync(GuardianBinary.path, ["backup", "--data-dir", n.dataDir.path, "--output", out])
         #expect(again.status == 2 && again.stderr.contains("exists"))
-        let busy = try CommandRunner.run(GuardianBinary.path, ["restore", out, "--data-dir", n.dataDir.path])
+        let busy = try await CommandRunner.runAsync(GuardianBinary.path, ["restore", out, "--data-dir", n.dataDir.path])
         #expect(busy.status == 2 && busy.stderr.contains("not empty"), "\(busy.stderr)")
 
         // a result whose envelope was changed in the backup: the restore stops and writes nothing
@@ -107,7 +107,7 @@ import Testing
         }
         try q.close()
         let target = NSTemporaryDirectory() + "guardian-restored-\(UUID())"
-        let r = try CommandRunner.run(GuardianBinary.path, ["restore", tampered, "--data-dir", target])
+        let r = try await CommandRunner.runAsync(GuardianBinary.path, ["restore", tampered, "--data-dir", target])
         #expect(r.status == 2, "\(r.stdout) \(r.stderr)")
         #expect(r.stderr.contains("does not match its id") || r.stderr.contains("damaged"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: target + "/guardian.sqlite"))

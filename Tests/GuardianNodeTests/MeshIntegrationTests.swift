@@ -19,8 +19,8 @@ import Testing
     }
 
     /// A `guardian` client command against this agent.
-    static func cli(_ agent: AgentProcess, _ args: [String]) throws -> CommandResult {
-        try CommandRunner.run(GuardianBinary.path, args + ["--http-addr", "127.0.0.1:\(agent.port)", "--data-dir", agent.dataDir])
+    static func cli(_ agent: AgentProcess, _ args: [String]) async throws -> CommandResult {
+        try await CommandRunner.runAsync(GuardianBinary.path, args + ["--http-addr", "127.0.0.1:\(agent.port)", "--data-dir", agent.dataDir])
     }
 
     /// An agent's membership view: its digest and each member's status. Throws when the agent does
@@ -85,11 +85,11 @@ import Testing
         let seed = try #require(a.gossipAddress)
         let b = try await Self.start("bravo", key: key, join: seed)
         let c = try await Self.start("charlie", key: key) // joins at run time, with the CLI
-        let joined = try Self.cli(c, ["join", seed])
+        let joined = try await Self.cli(c, ["join", seed])
         #expect(joined.status == 0 && joined.stdout.contains("joined"), "\(joined.stderr)")
-        #expect(try Self.cli(c, ["join", "127.0.0.1:1"]).status == 2, "a join nobody answers is an error")
+        #expect(try await Self.cli(c, ["join", "127.0.0.1:1"]).status == 2, "a join nobody answers is an error")
         try await Self.eventually("three alive everywhere", [a, b, c]) { s in s.count == 3 && s.values.allSatisfy { $0 == "alive" } }
-        let table = try Self.cli(a, ["members"])
+        let table = try await Self.cli(a, ["members"])
         #expect(table.status == 0 && table.stdout.hasPrefix("NAME") && table.stdout.split(separator: "\n").count == 4, "\(table.stdout)")
         #expect(table.stdout.contains("capacity=1"))
         let digests = Set([try await Self.members(a).digest, try await Self.members(b).digest, try await Self.members(c).digest])
@@ -107,13 +107,13 @@ import Testing
         // kill -9: seen dead by the others
         c.stop(signal: SIGKILL)
         try await Self.eventually("charlie dead", [a, b]) { $0["charlie"] == "dead" }
-        let dead = try Self.cli(a, ["members", "--status", "dead|left", "--format", "json"])
+        let dead = try await Self.cli(a, ["members", "--status", "dead|left", "--format", "json"])
         let list = (try JSONSerialization.jsonObject(with: Data(dead.stdout.utf8)) as? [String: Any])?["members"] as? [[String: Any]]
         #expect(list?.compactMap { $0["name"] as? String } == ["charlie"], "\(dead.stdout)")
         // force-leave: refused for a live member, accepted for the failed one, and spread
-        #expect(try Self.cli(a, ["force-leave", "bravo"]).status == 2)
-        #expect(try Self.cli(a, ["force-leave", "nobody"]).status == 2)
-        #expect(try Self.cli(a, ["force-leave", "charlie"]).status == 0)
+        #expect(try await Self.cli(a, ["force-leave", "bravo"]).status == 2)
+        #expect(try await Self.cli(a, ["force-leave", "nobody"]).status == 2)
+        #expect(try await Self.cli(a, ["force-leave", "charlie"]).status == 0)
         try await Self.eventually("charlie left", [a, b]) { $0["charlie"] == "left" }
         // graceful leave on SIGTERM: seen as left
         #expect(await b.stopGracefully())
@@ -162,19 +162,19 @@ import Testing
         let aGossip: String = try #require(a.gossipAddress)
         let b = try await Self.start("bravo", key: old, join: aGossip)
         try await Self.eventually("joined", [a, b]) { s in s.count == 2 && s.values.allSatisfy { $0 == "alive" } }
-        for n in [a, b] { #expect(try Self.cli(n, ["keys", "install", new]).status == 0) }
-        #expect(try Self.cli(a, ["keys", "use", new]).status == 0) // a seals with the new key, b still with the old: both open both
+        for n in [a, b] { #expect(try await Self.cli(n, ["keys", "install", new]).status == 0) }
+        #expect(try await Self.cli(a, ["keys", "use", new]).status == 0) // a seals with the new key, b still with the old: both open both
         // bravo opened what alpha sealed with the new key: a token made on alpha reaches it
         try await Self.replicates(from: a, to: b)
         try await GuardianTestKit.holds("both alive while alpha seals with the new key", for: 2) { try await Self.bothAlive([a, b]) }
-        #expect(try Self.cli(b, ["keys", "use", new]).status == 0)
-        #expect(try Self.cli(a, ["keys", "remove", new]).status == 2, "the primary cannot be removed")
-        for n in [a, b] { #expect(try Self.cli(n, ["keys", "remove", old]).status == 0) }
+        #expect(try await Self.cli(b, ["keys", "use", new]).status == 0)
+        #expect(try await Self.cli(a, ["keys", "remove", new]).status == 2, "the primary cannot be removed")
+        for n in [a, b] { #expect(try await Self.cli(n, ["keys", "remove", old]).status == 0) }
         // only the new key is left on either side, and each still opens what the other sends
         try await Self.replicates(from: b, to: a)
         try await Self.replicates(from: a, to: b)
         try await GuardianTestKit.holds("both alive on the new key alone", for: 2) { try await Self.bothAlive([a, b]) }
-        let list = try Self.cli(a, ["keys", "list"])
+        let list = try await Self.cli(a, ["keys", "list"])
         #expect(list.stdout.split(separator: "\n").count == 1 && list.stdout.contains("primary"), "\(list.stdout)")
         // a restart started with the old key on the command line keeps the rotated keyring (the old
         // key is installed again for opening, but the new one stays primary)

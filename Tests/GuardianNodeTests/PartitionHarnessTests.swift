@@ -305,7 +305,7 @@ struct PartitionHarnessTests {
         let sideA = [owners[0], others[0]], sideB = (0..<5).filter { !sideA.contains($0) }
         try mesh.net.partition([sideA, sideB])
         let a = mesh.agents[owners[0]]
-        let imported = try CommandRunner.run(GuardianBinary.path, ["import", "--http-addr", "\(a.host):\(a.port)", "--token", a.adminToken,
+        let imported = try await CommandRunner.runAsync(GuardianBinary.path, ["import", "--http-addr", "\(a.host):\(a.port)", "--token", a.adminToken,
                                                                    "--trust", file.signer, file.path])
         #expect(imported.status == 0, "\(imported.stdout) \(imported.stderr)")
         #expect(try await Self.localIDs(a, "backlog").count == 10_000)

@@ -171,7 +171,7 @@ import Testing
 
         // a backlog only alpha holds: 5,000 results imported while bravo is down
         let file = try await AirGapTests.bundleFile("resume-source", project: "resume", results: 5_000)
-        let imported = try MeshIntegrationTests.cli(a, ["import", "--trust", file.signer, file.path])
+        let imported = try await MeshIntegrationTests.cli(a, ["import", "--trust", file.signer, file.path])
         #expect(imported.status == 0, "\(imported.stdout) \(imported.stderr)")
         #expect(try await Self.count(a) == 5_000)
 
