@@ -10,7 +10,9 @@ WORKDIR /src
 # dependencies first, so that a change to Sources/ does not fetch them again
 COPY Package.swift ./
 RUN swift package resolve
+# Package.swift names the test targets too: SwiftPM refuses a package whose target folders are missing
 COPY Sources ./Sources
+COPY Tests ./Tests
 RUN swift build -c release --product guardian --static-swift-stdlib \
  && install -D -m 0755 "$(swift build -c release --show-bin-path)/guardian" /out/guardian
 

@@ -6,6 +6,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// Runs a node: HTTP API, scheduler, mesh and audits as services of one `ServiceGroup`, stopped in reverse order
@@ -46,6 +47,7 @@ public enum Agent {
         PeerTransport.configure(config)
         let server = try API.server(config, tls: tls)
         let scheme = config.httpScheme
+        let pointer = Mutex<AgentPointer?>(nil)
         let api = API(node: node, mesh: mesh, replication: replication)
         let alerts = try AlertSender(api: api, logger: logger)
         if let mesh { await mesh.attach(memberEvents: { await alerts.memberEvent($0) }) }
@@ -56,9 +58,10 @@ public enum Agent {
                                   if let bound = channel.localAddress?.port {
                                       node.serverBound(host: host, port: bound)
                                       if let mesh { Task { await mesh.setHTTPAddress(host: host, port: bound) } }
-                                      let pointer = AgentPointer(dataDir: node.dataDir.path, httpAddr: "\(scheme)://\(host):\(bound)", pid: getpid(),
-                                                                 ca: config.tlsCA)
-                                      let written = pointer.write(environment: ProcessInfo.processInfo.environment)
+                                      let p = AgentPointer(dataDir: node.dataDir.path, httpAddr: "\(scheme)://\(host):\(bound)", pid: getpid(),
+                                                           ca: config.tlsCA)
+                                      pointer.withLock { $0 = p }
+                                      let written = p.write(environment: ProcessInfo.processInfo.environment)
                                       logger.debug("agent address written for the CLI", metadata: ["files": "\(written)"])
                                   }
                                   readiness.up("http")
@@ -86,6 +89,7 @@ public enum Agent {
             gracefulShutdownSignals: [.sigterm, .sigint],
             cancellationSignals: [],
             logger: logger))
+        defer { pointer.withLock { $0 }?.remove(environment: ProcessInfo.processInfo.environment) }
         try await group.run()
         await node.events.finishAll()
     }

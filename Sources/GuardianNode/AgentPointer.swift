@@ -13,9 +13,29 @@ public struct AgentPointer: Codable, Sendable, Equatable {
     public var pid: Int32
     /// The agent's `tls_ca`: what a CLI verifies its certificate against.
     public var ca: String?
+    /// The process's start time (clock ticks since boot, `/proc/PID/stat` field 22): with the pid,
+    /// it names one process, so a pid reused by another process does not pass for the agent.
+    public var started: UInt64?
 
     public init(dataDir: String, httpAddr: String, pid: Int32, ca: String? = nil) {
         self.dataDir = dataDir; self.httpAddr = httpAddr; self.pid = pid; self.ca = ca
+        started = Self.startTime(pid)
+    }
+
+    /// Field 22 of `/proc/PID/stat` (fields counted after the command name's closing parenthesis).
+    static func startTime(_ pid: Int32) -> UInt64? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }
+        let f = stat[stat.index(after: close)...].split(separator: " ")
+        return f.count > 19 ? UInt64(f[19]) : nil
+    }
+
+    /// Removes the files this agent wrote, when they still name it (a newer agent's are kept).
+    public func remove(environment: [String: String]) {
+        for file in [(dataDir as NSString).appendingPathComponent("agent.json"), Self.userFile(environment: environment)].compactMap({ $0 }) {
+            guard let data = FileManager.default.contents(atPath: file), let p = try? JSONDecoder().decode(AgentPointer.self, from: data),
+                  p.pid == pid, p.started == started else { continue }
+            unlink(file)
+        }
     }
 
     public static func userFile(environment: [String: String]) -> String? {
@@ -41,14 +61,18 @@ public struct AgentPointer: Codable, Sendable, Equatable {
         return written
     }
 
-    /// The pointer in `file`, when it is the caller's own, not writable by others, and its agent
-    /// still runs; nil otherwise.
+    /// The pointer in `file`, when the file is the caller's own and not writable by others, and
+    /// the process it names still runs as the caller, started when the pointer says; nil otherwise.
+    /// (An agent stopped by kill -9 leaves its file: its pid, reused by another user's process,
+    /// must not get the admin token.)
     public static func read(_ file: String) -> AgentPointer? {
         var st = stat()
         guard stat(file, &st) == 0, st.st_uid == geteuid(), st.st_mode & 0o022 == 0,
               let data = FileManager.default.contents(atPath: file),
-              let p = try? JSONDecoder().decode(AgentPointer.self, from: data), p.pid > 0, kill(p.pid, 0) == 0 || errno == EPERM
+              let p = try? JSONDecoder().decode(AgentPointer.self, from: data), p.pid > 0, kill(p.pid, 0) == 0
         else { return nil }
+        var proc = stat()
+        guard stat("/proc/\(p.pid)", &proc) == 0, proc.st_uid == geteuid(), let started = p.started, startTime(p.pid) == started else { return nil }
         return p
     }
 

@@ -74,14 +74,26 @@ public enum NodeBackup {
             }
             checked += 1
         }
-        let dir = try DataDirectory(path: path)
-        for (name, data) in opened.files.sorted(by: { $0.key < $1.key }) {
-            if name.hasPrefix("keys/") {
-                try FileManager.default.createDirectory(atPath: dir.file("keys"), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        // written into a sibling directory and renamed into place when whole: a restore that fails
+        // part-way (a full disk) leaves no directory with the node's identity and no store
+        let target = (path as NSString).standardizingPath
+        let staging = target + ".restoring-\(getpid())"
+        try? FileManager.default.removeItem(atPath: staging)
+        do {
+            let dir = try DataDirectory(path: staging)
+            for (name, data) in opened.files.sorted(by: { $0.key < $1.key }) {
+                if name.hasPrefix("keys/") {
+                    try FileManager.default.createDirectory(atPath: dir.file("keys"), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                }
+                try dir.writeAtomically(name, [UInt8](data), mode: 0o600)
             }
-            try dir.writeAtomically(name, [UInt8](data), mode: 0o600)
+            try StoreBackup.restore(opened, to: dir.file("guardian.sqlite"))
+            if FileManager.default.fileExists(atPath: target) { guard rmdir(target) == 0 else { throw GuardianError.io("cannot replace the empty \(target)") } }
+            guard rename(staging, target) == 0 else { throw GuardianError.io("cannot rename \(staging) to \(target): \(String(cString: strerror(errno)))") }
+        } catch {
+            try? FileManager.default.removeItem(atPath: staging)
+            throw error
         }
-        try StoreBackup.restore(opened, to: dir.file("guardian.sqlite"))
         return Restored(results: checked, projects: opened.summary.projects, nodeID: me.nodeID.value)
     }
 

@@ -51,7 +51,11 @@ public enum StoreBackup {
             try to.close()
             try from.close()
             try fsyncFile(partial)
-            guard rename(partial, destination) == 0 else { throw GuardianError.io("cannot rename \(partial): \(String(cString: strerror(errno)))") }
+            // link, not rename: it fails on a file created at `destination` meanwhile, never replaces it
+            guard link(partial, destination) == 0 else {
+                throw GuardianError.io("cannot create \(destination): \(String(cString: strerror(errno)))")
+            }
+            unlink(partial)
             try fsyncFile((destination as NSString).deletingLastPathComponent.isEmpty ? "." : (destination as NSString).deletingLastPathComponent)
             var s = summary
             s.bytes = Int((try? FileManager.default.attributesOfItem(atPath: destination)[.size] as? Int) ?? 0)

@@ -5,22 +5,23 @@ import NIOCore
 import NIOSSL
 import Synchronization
 
-/// The CLI's HTTP client: AsyncHTTPClient's shared client, or, with a CA file (`--ca`), one that
-/// verifies the agent's certificate against it. Either lives until the process exits: the clients
+/// The CLI's HTTP client: AsyncHTTPClient with the system's roots, or, with a CA file (`--ca`),
+/// one that verifies the agent's certificate against it. Either lives until the process exits: the clients
 /// made here are kept in `made`, since AsyncHTTPClient stops the process when a client it did not
 /// shut down is released.
 enum CLIHTTP {
     static let made = Mutex<[String: HTTPClient]>([:])
 
+    /// One configuration with or without a CA: no redirect is followed (it would carry the token
+    /// elsewhere) and nothing is decompressed.
     static func client(ca: String?) throws -> HTTPClient {
-        guard let ca else { return HTTPClient.shared }
-        if let c = made.withLock({ $0[ca] }) { return c }
+        if let c = made.withLock({ $0[ca ?? ""] }) { return c }
         var tls = TLSConfiguration.makeClientConfiguration()
-        tls.trustRoots = .file(ca)
+        if let ca { tls.trustRoots = .file(ca) }
         var c = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow)
         c.decompression = .disabled
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: c)
-        made.withLock { $0[ca] = client }
+        made.withLock { $0[ca ?? ""] = client }
         return client
     }
 

@@ -20,18 +20,32 @@ struct AgentOptions: ParsableArguments {
     func client() throws -> APIClient {
         let env = ProcessInfo.processInfo.environment
         let local = LocalAgent.find(dataDir: dataDir, environment: env)
-        let addr = httpAddr ?? env["GUARDIAN_HTTP_ADDR"].flatMap { $0.isEmpty ? nil : AgentPointer.local($0) } ?? local.httpAddr ?? "127.0.0.1:7780"
-        var tok = token ?? env["GUARDIAN_TOKEN"]
+        let caFile = ca ?? env["GUARDIAN_CA"].flatMap { $0.isEmpty ? nil : $0 } ?? local.ca
+        if let caFile, !FileManager.default.isReadableFile(atPath: caFile) { throw GuardianError.usage("--ca: cannot read \(caFile)") }
+        let given = httpAddr ?? env["GUARDIAN_HTTP_ADDR"].flatMap { $0.isEmpty ? nil : AgentPointer.local($0) }
+        let addr = given ?? local.httpAddr ?? "127.0.0.1:7780"
+        // no scheme: https when a CA says the agent serves it, else http
+        let base = addr.contains("://") ? addr : (caFile != nil ? "https://" : "http://") + addr
+        var tok = token ?? env["GUARDIAN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         if tok == nil {
+            // a data directory's admin token goes only to that directory's agent: the address it
+            // wrote, a loopback one, or any address when the directory was named on purpose
+            let named = dataDir != nil || env["GUARDIAN_DATA_DIR"].map { !$0.isEmpty } == true
+            guard given == nil || named || Self.isLoopback(base) else {
+                throw GuardianError.usage("no API token for \(base): pass --token or set GUARDIAN_TOKEN (the local admin token is sent only to the local agent)")
+            }
             let path = (local.dataDir as NSString).appendingPathComponent("admin.token")
             tok = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         guard let tok, !tok.isEmpty else {
             throw GuardianError.usage("no API token: pass --token, set GUARDIAN_TOKEN, or --data-dir (no admin.token in \(local.dataDir))")
         }
-        let caFile = ca ?? env["GUARDIAN_CA"].flatMap { $0.isEmpty ? nil : $0 } ?? local.ca
-        if let caFile, !FileManager.default.isReadableFile(atPath: caFile) { throw GuardianError.usage("--ca: cannot read \(caFile)") }
-        return APIClient(base: addr.contains("://") ? addr : "http://" + addr, token: tok, http: try CLIHTTP.client(ca: caFile))
+        return APIClient(base: base, token: tok, http: try CLIHTTP.client(ca: caFile))
+    }
+
+    static func isLoopback(_ base: String) -> Bool {
+        guard let host = URLComponents(string: base)?.host?.lowercased() else { return false }
+        return host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
     }
 }
 

@@ -38,7 +38,7 @@ import yaml
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BINARY = os.environ.get("GUARDIAN_TEST_BINARY", os.path.join(ROOT, ".build", "debug", "guardian"))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-from polling import eventually, expect  # noqa: E402
+from polling import Fatal, eventually, expect  # noqa: E402
 
 FAILURES = []
 
@@ -150,7 +150,7 @@ class ComposeMesh:
 
     def alive(self, name):
         if self.procs[name][0].poll() is not None:
-            raise AssertionError(f"{name} exited: {self.log(name)[-1500:]}")
+            raise Fatal(f"{name} exited: {self.log(name)[-1500:]}")
         return True
 
     def stop(self):
@@ -183,6 +183,10 @@ def compose_file_is_valid():
     expect(re.search(r"^USER guardian", text, re.M), "the image runs as a non-root user")
     for port in ["7780/tcp", "7946/tcp", "7946/udp", "7947/udp"]:
         expect(port in text, f"EXPOSE {port}")
+    # SwiftPM refuses a package whose targets' folders are missing: the build stage copies them all
+    copied = set(re.findall(r"^COPY (\S+) ", text, re.M))
+    for folder in ("Sources", "Tests"):
+        expect(os.path.isdir(os.path.join(ROOT, folder)) and folder in copied, f"the build stage copies {folder}/")
 
 
 @test
@@ -246,6 +250,9 @@ def cli_finds_the_running_agent_from_another_shell():
     r = run([BINARY, "projects", "list"], env={"PATH": env["PATH"], "HOME": "/nonexistent",
                                                 "GUARDIAN_DATA_DIR": MESH.procs[n][1]["GUARDIAN_DATA_DIR"]})
     expect(r.returncode == 0, f"guardian projects list with GUARDIAN_DATA_DIR: {r.stderr}")
+    # the local admin token is not sent to another host
+    r = run([BINARY, "members", "--http-addr", "192.0.2.1:7780"], env=env)
+    expect(r.returncode == 2 and "no API token for" in r.stderr, f"another host without --token: {r.stderr}")
     r = run([BINARY, "tokens", "create", "--role", "viewer", "--team", "ops", "--name", "grafana"], env=env)
     expect(r.returncode == 0 and r.stdout.strip().startswith("gdn_"), f"tokens create: {r.stdout} {r.stderr}")
     r = run([BINARY, "tokens", "list"], env=env)
@@ -368,10 +375,12 @@ def systemd_notify_ready_watchdog_stopping():
             got = []
             while not any(m.startswith("READY=1") for m in got):
                 got.append(sock.recv(4096).decode())
-            # at READY both sockets are bound: the HTTP port answers, the gossip TCP port accepts
+            # at READY both sockets are bound: the agent wrote its HTTP address (after binding) and
+            # the gossip line (after binding UDP and TCP) before it; both answer
             addr = json.load(open(root + "/d/agent.json"))["httpAddr"]
+            gossip = re.search(r"mesh gossip on (\S+):(\d+)", open(root + "/log").read())
+            expect(gossip is not None, "the gossip sockets were bound before READY=1")
             expect(http(f"{addr}/livez")[0] == 200, "HTTP answers at READY=1")
-            gossip = eventually("the gossip address in the log", lambda: re.search(r"mesh gossip on (\S+):(\d+)", open(root + "/log").read()), 10)
             socket.create_connection((gossip.group(1), int(gossip.group(2))), timeout=5).close()
             watchdogs = 0
             while watchdogs < 2:

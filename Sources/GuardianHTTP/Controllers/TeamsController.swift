@@ -61,7 +61,7 @@ struct TeamsController {
     /// Admins see every token; a maintainer sees its team's; a viewer none. Never a secret or hash.
     @Sendable func listTokens(_ request: Request, context: GuardianContext) async throws -> Response {
         let p = try context.caller()
-        guard p.isAdmin || p.role == .maintainer else { throw APIError(.forbidden, "forbidden", "viewer tokens cannot list tokens") }
+        guard p.isAdmin || (p.role == .maintainer && p.team != nil) else { throw APIError(.forbidden, "forbidden", "viewer tokens cannot list tokens") }
         let records = try node.store.tokens(team: p.isAdmin ? nil : p.team)
         return try API.encodable(TokenList(tokens: records.map {
             TokenView(id: $0.id, role: $0.role, team: $0.team ?? "", name: $0.name, createdAt: $0.createdAt)

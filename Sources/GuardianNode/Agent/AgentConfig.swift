@@ -23,8 +23,9 @@ public struct AgentConfig: Codable, Sendable, Equatable {
     /// The mesh's shared key (`guardian keygen`). Without one the node runs alone: gossip is never
     /// unauthenticated, so there is no mesh without a key.
     public var clusterKey: String?
-    /// A file holding the cluster key (a container secret, a systemd credential): read at start and
-    /// on SIGHUP, so the key stays out of the environment and the process list.
+    /// A file holding the cluster key (a container secret, a systemd credential), read at start, so
+    /// the key stays out of the environment and the process list. (Keys change at run time through
+    /// `guardian keys`, not by editing the file.)
     public var clusterKeyFile: String?
     /// Gossip addresses of members to join at start (retried with backoff until one answers).
     public var join: [String] = []

@@ -141,9 +141,9 @@ public actor MeshShell: Service {
         }
         announce(address: advertised, httpAddress: httpAddress)
         serving = true
-        onBound?()
         logger.notice("mesh: gossip on \(advertised) (UDP and TCP)", metadata: ["name": "\(config.name)"])
         FileHandle.standardError.write(Data("mesh gossip on \(advertised)\n".utf8))
+        onBound?()
 
         let (shutdown, shutdownRequested) = AsyncStream<Void>.makeStream()
         try await withGracefulShutdownHandler {
