@@ -127,6 +127,7 @@ struct SchedulerService: Service, CustomStringConvertible {
                 var ticks = 0
                 while !Task.isCancelled && !Task.isShuttingDownGracefully {
                     try? await node.scheduleDue()
+                    if ticks % 300 == 0 { node.applyRetention() } // at start, then every 10 minutes
                     ticks += 1
                     if ticks % 5 == 0 { await node.events.heartbeat() } // lets event streams notice gone clients, within a peer client's 15 s read timeout
                     try? await Task.sleep(for: .seconds(2))

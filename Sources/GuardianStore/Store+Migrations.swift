@@ -223,6 +223,18 @@ extension Store {
                 ALTER TABLE project ADD COLUMN codeHost BLOB;
                 """)
         }
+        m.registerMigration("v9-retention") { db in
+            // Results removed by the retention rule: they count as held, so that replication, hints and
+            // imports do not bring them back; forgotten after `Store.tombstoneSeconds`.
+            try db.execute(sql: """
+                CREATE TABLE resultTombstone (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    projectId TEXT NOT NULL,
+                    prunedAt DOUBLE NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX resultTombstone_prunedAt ON resultTombstone(prunedAt);
+                """)
+        }
         return m
     }
 }

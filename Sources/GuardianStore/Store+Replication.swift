@@ -108,7 +108,9 @@ extension Store {
         return (corrupt, rows.count < limit ? 0 : rows.last![0])
     }
 
-    /// Which of these result ids are stored (one query per 500 ids).
+    /// Which of these result ids are stored, or were pruned by the retention rule here (a tombstone
+    /// counts as held: a pushed, hinted, repaired or imported copy does not come back). One query per
+    /// 500 ids.
     public func existingIDs(_ ids: [String]) throws -> Set<String> {
         try read { db in
             var out: Set<String> = []
@@ -116,7 +118,8 @@ extension Store {
             while i < ids.count {
                 let chunk = Array(ids[i..<min(ids.count, i + 500)])
                 let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                out.formUnion(try String.fetchAll(db, sql: "SELECT id FROM result WHERE id IN (\(marks))", arguments: StatementArguments(chunk)))
+                out.formUnion(try String.fetchAll(db, sql: "SELECT id FROM result WHERE id IN (\(marks)) UNION SELECT id FROM resultTombstone WHERE id IN (\(marks))",
+                                                  arguments: StatementArguments(chunk + chunk)))
                 i += 500
             }
             return out

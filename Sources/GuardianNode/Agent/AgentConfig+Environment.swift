@@ -38,6 +38,7 @@ extension AgentConfig {
         Number(key: "alert_max_attempts", path: \.alertMaxAttempts, minimum: 1, maximum: 100, must: "a number of attempts from 1 to 100"),
         Number(key: "alert_grace_seconds", path: \.alertGraceSeconds, minimum: 1, must: "a positive number"),
         Number(key: "smtp_port", path: \.smtpPort, minimum: 1, maximum: 65535, must: "a port number"),
+        Number(key: "retention_days", path: \.retentionDays, minimum: 0, maximum: 36_500, must: "a number of days (0 keeps every result)"),
     ]
 
     static let strings: [(key: String, path: any WritableKeyPath<AgentConfig, String> & Sendable)] = [

@@ -106,6 +106,9 @@ public struct AgentConfig: Codable, Sendable, Equatable {
     /// PEM certificates of the CA that signed the members' certificates: what this node verifies
     /// another member's certificate against (default: the system's trust store).
     public var tlsCA: String?
+    /// Results older than this many days are thinned to the latest of each commit and of each week
+    /// (never the project's latest); 0 keeps every result.
+    public var retentionDays: Int = 0
     /// Log lines at this level and above: trace, debug, info, notice, warning, error, critical.
     public var logLevel: String = "info"
     /// `text` (one human line per event) or `json` (one JSON object per line, for a log shipper).
@@ -132,7 +135,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         case smtpHost = "smtp_host", smtpPort = "smtp_port", smtpUsername = "smtp_username", smtpPassword = "smtp_password"
         case smtpPasswordFile = "smtp_password_file", smtpFrom = "smtp_from", smtpStarttls = "smtp_starttls", smtpCAFile = "smtp_ca_file"
         case clusterKeyFile = "cluster_key_file", logLevel = "log_level", logFormat = "log_format"
-        case tlsCert = "tls_cert", tlsKey = "tls_key", tlsCA = "tls_ca"
+        case tlsCert = "tls_cert", tlsKey = "tls_key", tlsCA = "tls_ca", retentionDays = "retention_days"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -189,6 +192,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         tlsCert = try c.decodeIfPresent(String.self, forKey: .tlsCert)
         tlsKey = try c.decodeIfPresent(String.self, forKey: .tlsKey)
         tlsCA = try c.decodeIfPresent(String.self, forKey: .tlsCA)
+        retentionDays = try c.decodeIfPresent(Int.self, forKey: .retentionDays) ?? d.retentionDays
     }
 
     /// Values given on the command line (nil = not given).

@@ -44,7 +44,7 @@ public enum AgentMetrics {
         ("guardian_antientropy_bytes_total", [("part", "records")]),
         ("guardian_audits_total", [("outcome", "succeeded")]), ("guardian_audits_total", [("outcome", "failed")]),
         ("guardian_shards_sent_total", []), ("guardian_shards_served_total", []), ("guardian_shards_reassigned_total", []),
-        ("guardian_store_commits_total", []), ("guardian_store_wal_fsync_failures_total", []),
+        ("guardian_store_commits_total", []), ("guardian_store_wal_fsync_failures_total", []), ("guardian_results_pruned_total", []),
         ("guardian_registry_refused_total", [("reason", "future")]), ("guardian_registry_refused_total", [("reason", "invalid")]),
         ("guardian_registry_refused_total", [("reason", "malformed")]),
         ("guardian_config_reloads_total", [("result", "success")]), ("guardian_config_reloads_total", [("result", "failure")]),

@@ -360,6 +360,18 @@ public actor Node {
 
     // MARK: scheduler
 
+    /// The retention rule (`retention_days`) over the whole store, off the actor: results older than
+    /// the cut-off thinned to the latest of each commit and week, tombstones left (Store.prune).
+    public nonisolated func applyRetention(now: Double = Date().timeIntervalSince1970) {
+        guard config.retentionDays > 0 else { return }
+        do {
+            let n = try store.prune(days: config.retentionDays, now: now)
+            if n > 0 { logger.info("retention: removed \(n) results older than \(config.retentionDays) days (the latest of each commit and week kept)") }
+        } catch {
+            logger.error("retention: pruning failed", metadata: ["error": "\(error)"])
+        }
+    }
+
     /// Enqueues audits of projects whose next scheduled time has come. Every node moves its own
     /// schedule on; only the primary audits, so a project is audited once per period in a mesh.
     public func scheduleDue(now: Double = Date().timeIntervalSince1970) async throws {
