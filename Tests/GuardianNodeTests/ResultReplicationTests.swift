@@ -176,18 +176,24 @@ import Testing
         #expect(try await Self.count(a) == 5_000)
 
         // bravo comes back and anti-entropy starts moving the backlog; kill -9 it part-way through.
-        // It runs in short bursts between SIGSTOPs and its store is read while it is stopped, so that
-        // "part-way" does not depend on how fast this test process is scheduled under the suite's load.
+        // Alpha, the only sender, is stopped while bravo starts (in CI the whole sync once finished
+        // before bravo could be stopped), then both run in short bursts between SIGSTOPs and bravo's
+        // store is read while they are stopped, so that "part-way" does not depend on how fast this
+        // test process is scheduled under the suite's load.
+        kill(a.pid, SIGSTOP)
         let b2 = try await Self.start("bravo", key: key, join: seed, dataDir: downDir)
         kill(b2.pid, SIGSTOP)
         var partial = 0
         let deadline = Date().addingTimeInterval(90)
         while partial == 0 && Date() < deadline {
+            kill(a.pid, SIGCONT)
             kill(b2.pid, SIGCONT)
             usleep(50_000)
             kill(b2.pid, SIGSTOP)
+            kill(a.pid, SIGSTOP)
             partial = try Self.storedResults(downDir)
         }
+        kill(a.pid, SIGCONT)
         b2.stop(signal: SIGKILL)
         #expect(partial > 0 && partial < 5_000, "bravo was killed in the middle of the sync (it held \(partial) of 5,000)")
 
