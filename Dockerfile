@@ -1,10 +1,11 @@
 # Guardian node image. Build: docker build -t guardian .   Run: see docker-compose.yml and docs/operations.md.
 # The build stage compiles the release binary with the Swift runtime linked in statically; the
-# runtime stage is Debian slim with the three C libraries Guardian links (libsodium, libgit2, SQLite).
+# runtime stage is Debian slim with the three C libraries Guardian links (libsodium, libgit2, SQLite),
+# and libcurl and zlib, which the statically linked Foundation (FoundationNetworking) needs.
 ARG SWIFT_IMAGE=swift:6.3-bookworm
 FROM ${SWIFT_IMAGE} AS build
 RUN apt-get update -qq \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libsodium-dev libgit2-dev libsqlite3-dev pkg-config \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libsodium-dev libgit2-dev libsqlite3-dev pkg-config libcurl4-openssl-dev zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # dependencies first, so that a change to Sources/ does not fetch them again
@@ -18,7 +19,7 @@ RUN swift build -c release --product guardian --static-swift-stdlib \
 
 FROM debian:bookworm-slim
 RUN apt-get update -qq \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libsodium23 libgit2-1.5 libsqlite3-0 ca-certificates curl \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libsodium23 libgit2-1.5 libsqlite3-0 libcurl4 zlib1g libstdc++6 ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --create-home --home-dir /home/guardian --shell /usr/sbin/nologin guardian \
  && install -d -o guardian -g guardian -m 0700 /var/lib/guardian /run/guardian
