@@ -2,7 +2,7 @@
 SWIFT ?= swift
 RELEASE_BIN := .build/release/guardian
 
-.PHONY: deps build release release-bench run audit test man completions bench bench-agent bench-mesh bench-precision bench-dashboard bench-alerts bench-prs clean-cache
+.PHONY: deps build release release-bench run audit test man completions bench-fleet bench bench-agent bench-mesh bench-precision bench-dashboard bench-alerts bench-prs clean-cache
 
 deps:
 	@scripts/install-deps.sh
@@ -52,6 +52,11 @@ bench-dashboard: release-bench
 # on a 3-agent mesh, and webhook-to-stored-result with 1,000 alerts waiting on a 5 s receiver (needs the mirror).
 bench-prs: release
 	GUARDIAN_BIN=.build/release/guardian python3 scripts/bench_pull_requests.py
+
+# A fleet on one agent (issue 24): every package in the mirror registered by URL, timed until all are
+# signed, beside lizard -t 2 and the bare floor (clone + sequential guardian audit) in the same run.
+bench-fleet: release
+	GUARDIAN_BIN=.build/release/guardian python3 scripts/bench_fleet.py
 
 bench-alerts: release
 	GUARDIAN_BIN=.build/release/guardian python3 scripts/bench_alerts.py latency
