@@ -89,7 +89,9 @@ def one_agent(work, urls):
             time.sleep(0.1)
         elapsed = time.monotonic() - start
         failed = len(ids) - call(base, token, "GET", "/v1/node")["results"]
-        return {"seconds": elapsed, "registered": registered, "rss": rss_mb(p.pid), "disk": du_mb(data) / len(ids), "failed": failed,
+        rss = rss_mb(p.pid)
+        time.sleep(5)
+        return {"seconds": elapsed, "registered": registered, "rss": rss, "rss_idle": rss_mb(p.pid), "disk": du_mb(data) / len(ids), "failed": failed,
                 "cache": du_mb(os.path.join(data, "cache"))}
     finally:
         p.terminate()
@@ -131,6 +133,7 @@ def lizard_run(work, urls):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--count", type=int, default=0, help="repositories (default: every one in the mirror)")
+    ap.add_argument("--agent-only", action="store_true", help="skip the floor and lizard (quick experiments)")
     args = ap.parse_args()
     urls = repositories(args.count)
     work = os.path.join(ROOT, "bench-work", "fleet")
@@ -140,7 +143,9 @@ def main():
     a = one_agent(work, urls)
     print(f"  every project signed: {a['seconds']:.1f} s ({len(urls) / a['seconds']:.2f} audits/s; registration {a['registered']:.1f} s of it); "
           f"{a['failed']} failed")
-    print(f"  agent RSS after the run: {a['rss']:.0f} MB (bar <= 200 MB); disk per project {a['disk']:.2f} MB; analysis cache {a['cache']:.0f} MB")
+    print(f"  agent RSS after the run: {a['rss']:.0f} MB, 5 s later {a['rss_idle']:.0f} MB (bar <= 200 MB); disk per project {a['disk']:.2f} MB; analysis cache {a['cache']:.0f} MB")
+    if args.agent_only:
+        return
     f = bare_floor(work, urls)
     print(f"== bare floor: git clone --bare {f['clone']:.1f} s + sequential guardian audit (cold cache) {f['audit']:.1f} s = {f['seconds']:.1f} s")
     liz = lizard_run(work, urls)

@@ -19,4 +19,10 @@ static inline int guardian_git_diff_find_options_init(git_diff_find_options *opt
 static inline int guardian_git_remote_connect_options_init(git_remote_connect_options *opts) {
     return git_remote_connect_options_init(opts, GIT_REMOTE_CONNECT_OPTIONS_VERSION);
 }
+/* git_libgit2_opts is variadic, which Swift does not import. */
+static inline int guardian_git_limit_memory(size_t mapped_limit, ssize_t cache_max) {
+    int e = git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, mapped_limit);
+    if (e != 0) return e;
+    return git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, cache_max);
+}
 #endif

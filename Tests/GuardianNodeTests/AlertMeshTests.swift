@@ -16,9 +16,11 @@ import Testing
     @Test func theOwnersSendOnceAndTheNextOwnerTakesOverFromADeadPrimary() async throws {
         let receiver = try await AlertReceiver.start()
         defer { receiver.stop() }
-        // a grace of 5 s: the last owner waits 10 s, so the standby's record of its send has 5 s to
-        // reach it; with 2 s the whole suite's load (2 cores, a dozen agents) twice let both send
-        let env = AlertDeliveryIntegrationTests.env.merging(["GUARDIAN_REPLICATION_FACTOR": "3", "GUARDIAN_ALERT_GRACE_SECONDS": "5"]) { _, new in new }
+        // a grace of 10 s: the last owner waits 20 s, so the standby's record of its send has 10 s to
+        // reach it, however late the standby noticed the primary's death. Each owner counts from its
+        // own failure detector; under the whole suite's load (2 cores, a dozen agents) they noticed
+        // seconds apart, and with 2 s and then 5 s both sent (the documented at-least-once window)
+        let env = AlertDeliveryIntegrationTests.env.merging(["GUARDIAN_REPLICATION_FACTOR": "3", "GUARDIAN_ALERT_GRACE_SECONDS": "10"]) { _, new in new }
         let agents = try await AttackKit.threeAgents(key: ClusterKeyring.generate(), env: env)
         defer { for a in agents.values { a.stop(signal: SIGKILL) } }
         let alpha = try #require(agents["alpha"])
@@ -76,7 +78,8 @@ import Testing
         #expect(Set(all) == [first, second])
         let accepted = { receiver.received("mesh").filter { $0.headers["x-guardian-delivery"] == second && $0.status == 200 }.count }
         #expect(accepted() == 1)
-        try await holds("the last owner does not send it too", for: 6) { accepted() == 1 }
+        // past the last owner's own grace (twice the grace after it saw the primary gone)
+        try await holds("the last owner does not send it too", for: 14) { accepted() == 1 }
     }
 
     @Test func heldEventsReachTheChannelsOwnerWhenItIsAnotherNode() async throws {

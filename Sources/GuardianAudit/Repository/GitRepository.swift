@@ -31,7 +31,15 @@ final class GitRepository {
     private(set) var repo: OpaquePointer?
     let path: String
 
-    static let initialized: Bool = { git_libgit2_init() > 0 }()
+    /// libgit2 set up once per process. Its memory bounds are lowered from the 64-bit defaults (8 GiB
+    /// of mapped pack windows, 256 MiB of object cache per repository): an agent reads packs once
+    /// per audit and caches what it computed itself, so windows and objects held after an audit are
+    /// resident memory that buys nothing.
+    static let initialized: Bool = {
+        let ok = git_libgit2_init() > 0
+        _ = guardian_git_limit_memory(64 << 20, 16 << 20)
+        return ok
+    }()
 
     static func lastError(_ what: String) -> GuardianError {
         let msg = git_error_last().map { String(cString: $0.pointee.message) } ?? "unknown libgit2 error"

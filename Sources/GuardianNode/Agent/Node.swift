@@ -309,6 +309,7 @@ public actor Node {
             // off the actor (it decodes the report), before the event: a page refreshed by it sees the summary
             let project = t.projectId
             await Task.detached { self.recordSummary(project: project) }.value
+            if auditing.count <= 1 && queue.isEmpty { Task.detached { MemoryTrim.now() } } // the last audit of a burst
             await events.publish("audit.finished", ["task": t.id, "project": t.projectId, "result": r.id,
                                                     "health": String(r.health), "gate": r.gatePassed ? "passed" : "failed"])
         case .failure(let e) where e is Superseded:
