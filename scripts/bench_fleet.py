@@ -90,6 +90,8 @@ def one_agent(work, urls):
         elapsed = time.monotonic() - start
         failed = len(ids) - call(base, token, "GET", "/v1/node")["results"]
         rss = rss_mb(p.pid)
+        if os.environ.get("FLEET_SMAPS"):
+            print(open(f"/proc/{p.pid}/smaps_rollup").read())
         time.sleep(5)
         return {"seconds": elapsed, "registered": registered, "rss": rss, "rss_idle": rss_mb(p.pid), "disk": du_mb(data) / len(ids), "failed": failed,
                 "cache": du_mb(os.path.join(data, "cache"))}
