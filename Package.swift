@@ -114,7 +114,7 @@ let package = Package(
         .target(
             name: "GuardianAgent",
             dependencies: [
-                "GuardianHTTP", "GuardianNode", "GuardianStore",
+                "GuardianHTTP", "GuardianJSON", "GuardianNode", "GuardianStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

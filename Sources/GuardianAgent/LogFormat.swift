@@ -1,4 +1,5 @@
 import Foundation
+import GuardianJSON
 import GuardianNode
 import Logging
 
@@ -42,24 +43,24 @@ public struct JSONLogHandler: LogHandler {
         line.withUnsafeBytes { buf in _ = Foundation.write(2, buf.baseAddress, buf.count) }
     }
 
-    /// The line's bytes, newline included. The fixed keys come first; a metadata key that repeats
-    /// one of them is written under `meta.` so that it cannot overwrite them.
+    /// The line's bytes, newline included, written with the project's JSON writer (its string
+    /// escaping keeps a message's newline or a forged `"level"` inside its own value). The fixed
+    /// keys come first; a metadata key that repeats one of them is written under `meta.` so that it
+    /// cannot overwrite them.
     static func line(time: Date, level: Logger.Level, label: String, message: String, metadata: Logger.Metadata, source: String) -> [UInt8] {
-        var out = "{\"ts\":\"\(Self.timestamp(time))\",\"level\":\"\(level.rawValue)\",\"logger\":"
-        escape(label, into: &out)
-        out += ",\"msg\":"
-        escape(message, into: &out)
-        out += ",\"source\":"
-        escape(source, into: &out)
+        var w = CanonicalWriter(capacity: 256)
+        w.beginObject()
+        w.field("ts", Self.timestamp(time))
+        w.field("level", level.rawValue)
+        w.field("logger", label)
+        w.field("msg", message)
+        w.field("source", source)
         let fixed: Set<String> = ["ts", "level", "logger", "msg", "source"]
         for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
-            out += ","
-            escape(fixed.contains(key) ? "meta." + key : key, into: &out)
-            out += ":"
-            escape(value.description, into: &out)
+            w.field(fixed.contains(key) ? "meta." + key : key, value.description)
         }
-        out += "}\n"
-        return Array(out.utf8)
+        w.endObject()
+        return w.out + [10]
     }
 
     static func timestamp(_ d: Date) -> String {
@@ -69,24 +70,5 @@ public struct JSONLogHandler: LogHandler {
         gmtime_r(&t, &tm)
         return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(tm.tm_year) + 1900, Int(tm.tm_mon) + 1, Int(tm.tm_mday),
                       Int(tm.tm_hour), Int(tm.tm_min), Int(tm.tm_sec), Int(ms % 1000))
-    }
-
-    /// A JSON string: quotes, backslashes and every control character escaped, so a message
-    /// carrying a newline or a forged `"level"` stays inside its own value.
-    static func escape(_ s: String, into out: inout String) {
-        out += "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20 || u.value == 0x7f || u.value == 0x2028 || u.value == 0x2029:
-                out += String(format: "\\u%04x", u.value)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        out += "\""
     }
 }

@@ -22,11 +22,10 @@ public struct AgentPointer: Codable, Sendable, Equatable {
         started = Self.startTime(pid)
     }
 
-    /// Field 22 of `/proc/PID/stat` (fields counted after the command name's closing parenthesis).
+    /// Field 22 of `/proc/PID/stat`.
     static func startTime(_ pid: Int32) -> UInt64? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }
-        let f = stat[stat.index(after: close)...].split(separator: " ")
-        return f.count > 19 ? UInt64(f[19]) : nil
+        guard let f = ProcStat.fields("\(pid)"), f.count > 19 else { return nil }
+        return UInt64(f[19])
     }
 
     /// Removes the files this agent wrote, when they still name it (a newer agent's are kept).
@@ -76,7 +75,7 @@ public struct AgentPointer: Codable, Sendable, Equatable {
         return p
     }
 
-    /// The address a client on this machine uses: a wildcard bind is reached on loopback.
+    /// `httpAddr` as a client on the same host dials it (a wildcard bind answers on loopback).
     public var localAddress: String { Self.local(httpAddr) }
 
     /// `0.0.0.0:P` (a wildcard bind) as `127.0.0.1:P`, a scheme kept; any other address as it is.

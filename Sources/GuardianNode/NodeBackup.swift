@@ -11,9 +11,11 @@ public enum NodeBackup {
     /// The files a node cannot do without: its identity (results are signed with it, the node id
     /// derives from it), the key sealing credentials and webhook secrets, the first admin token,
     /// the cluster keyring, the peers and member keys it knew, and the keys it trusts.
+    static let names = ["identity.key", "identity.pub", "secret.key", "admin.token", "keyring.json", "peers.json", "member-keys.json"]
+
     static func files(_ dir: DataDirectory) -> [String: Data] {
         var out: [String: Data] = [:]
-        for name in ["identity.key", "identity.pub", "secret.key", "admin.token", "keyring.json", "peers.json", "member-keys.json"] {
+        for name in names {
             if let d = FileManager.default.contents(atPath: dir.file(name)) { out[name] = d }
         }
         for name in (try? FileManager.default.contentsOfDirectory(atPath: dir.file("keys"))) ?? [] where name.hasSuffix(".pub") {
@@ -99,7 +101,7 @@ public enum NodeBackup {
 
     /// A file name from a backup: one of the known names, or `keys/NAME.pub` with a plain name.
     static func safeName(_ name: String) -> Bool {
-        if ["identity.key", "identity.pub", "secret.key", "admin.token", "keyring.json", "peers.json", "member-keys.json"].contains(name) { return true }
+        if names.contains(name) { return true }
         guard name.hasPrefix("keys/"), name.hasSuffix(".pub") else { return false }
         let base = name.dropFirst(5)
         return !base.isEmpty && !base.contains("/") && !base.hasPrefix(".") && base.utf8.count < 200

@@ -64,8 +64,8 @@ extension Store {
             let ids = RetentionRule.prune(candidates, cutoff: cutoff)
             guard !ids.isEmpty else { continue }
             try write { db in
-                for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min(ids.count, $0 + 500)]) }) {
-                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                for chunk in Self.batches(ids) {
+                    let marks = Self.placeholders(chunk)
                     let args = StatementArguments(chunk)
                     try db.execute(sql: "DELETE FROM finding WHERE resultSeq IN (SELECT seq FROM result WHERE id IN (\(marks)))", arguments: args)
                     try db.execute(sql: "DELETE FROM result WHERE id IN (\(marks))", arguments: args)
@@ -88,9 +88,9 @@ extension Store {
     public func tombstoned(_ ids: [String]) throws -> Set<String> {
         try read { db in
             var out: Set<String> = []
-            for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min(ids.count, $0 + 500)]) }) {
-                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                out.formUnion(try String.fetchAll(db, sql: "SELECT id FROM resultTombstone WHERE id IN (\(marks))", arguments: StatementArguments(chunk)))
+            for chunk in Self.batches(ids) {
+                out.formUnion(try String.fetchAll(db, sql: "SELECT id FROM resultTombstone WHERE id IN (\(Self.placeholders(chunk)))",
+                                                  arguments: StatementArguments(chunk)))
             }
             return out
         }

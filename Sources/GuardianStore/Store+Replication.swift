@@ -114,17 +114,21 @@ extension Store {
     public func existingIDs(_ ids: [String]) throws -> Set<String> {
         try read { db in
             var out: Set<String> = []
-            var i = 0
-            while i < ids.count {
-                let chunk = Array(ids[i..<min(ids.count, i + 500)])
-                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+            for chunk in Self.batches(ids) {
+                let marks = Self.placeholders(chunk)
                 out.formUnion(try String.fetchAll(db, sql: "SELECT id FROM result WHERE id IN (\(marks)) UNION SELECT id FROM resultTombstone WHERE id IN (\(marks))",
                                                   arguments: StatementArguments(chunk + chunk)))
-                i += 500
             }
             return out
         }
     }
+
+    /// Ids in batches of 500, under SQLite's limit on bound parameters per statement.
+    static func batches(_ ids: [String]) -> [ArraySlice<String>] {
+        stride(from: 0, to: ids.count, by: 500).map { ids[$0..<min(ids.count, $0 + 500)] }
+    }
+
+    static func placeholders(_ ids: ArraySlice<String>) -> String { Array(repeating: "?", count: ids.count).joined(separator: ",") }
 
     // MARK: air-gap export
 

@@ -116,8 +116,8 @@ public struct CommandResult: Sendable {
 
 public enum CommandRunner {
     /// `run` on a thread of its own, awaited: a test that waits for a command this way leaves the
-    /// test process's cooperative threads (two on this machine) to the in-process servers and
-    /// timers of the tests running beside it.
+    /// test process's cooperative threads (one per core) to the in-process servers and timers of
+    /// the tests running beside it.
     public static func runAsync(_ exe: String, _ args: [String], cwd: String? = nil, env: [String: String] = [:]) async throws -> CommandResult {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<CommandResult, any Error>) in
             Thread { c.resume(with: Result { try run(exe, args, cwd: cwd, env: env) }) }.start()

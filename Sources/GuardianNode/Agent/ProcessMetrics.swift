@@ -14,11 +14,8 @@ struct ProcessMetrics {
         var m = ProcessMetrics()
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         let page = sysconf(Int32(_SC_PAGESIZE))
-        // /proc/self/stat: the command name (field 2) may hold spaces and parentheses, so the fields
-        // are counted from the last ')'.
-        if let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") {
-            let f = stat[stat.index(after: close)...].split(separator: " ")
-            // f[0] is field 3 (state): utime 14, stime 15, starttime 22, vsize 23, rss 24
+        // utime (field 14), stime 15, starttime 22, vsize 23, rss 24
+        if let f = ProcStat.fields() {
             if f.count > 21, let ut = Double(f[11]), let st = Double(f[12]), let start = Double(f[19]), let vs = Int(f[20]), let rss = Int(f[21]), ticks > 0 {
                 m.cpuSeconds = (ut + st) / ticks
                 m.virtualBytes = vs
