@@ -37,6 +37,8 @@ let package = Package(
                        providers: [.apt(["libsodium-dev"])]),
         .systemLibrary(name: "CGit2", pkgConfig: "libgit2",
                        providers: [.apt(["libgit2-dev"])]),
+        // glibc's allocator: its statistics, trimming and arena limit (header only; nothing to link)
+        .systemLibrary(name: "CHeap", path: "Sources/CHeap"),
         // The one JSON module: the fast reader (`JSONValue`, `JSONValue.Reader`) and the canonical writer.
         .target(name: "GuardianJSON", swiftSettings: strict),
         .target(name: "GuardianCore", dependencies: ["GuardianJSON"], swiftSettings: strict),
@@ -66,7 +68,7 @@ let package = Package(
         .target(
             name: "GuardianNode",
             dependencies: [
-                "GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianMesh", "GuardianStore",
+                "GuardianAudit", "GuardianCore", "GuardianCrypto", "GuardianMesh", "GuardianStore", "CHeap",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -46,26 +46,38 @@ extension Store {
 
     /// Per rule, for a team's projects: findings dismissed as false positives, and distinct findings
     /// in the projects' latest results (what team learning weighs a rule by).
-    public func learningCounts(team: String) throws -> [String: (dismissed: Int, total: Int)] {
-        try read { db in
+    /// `rules` limits the counts to those rules: counting a team's findings reads every finding of
+    /// its projects' latest results, which an audit should not pay for rules nobody dismissed.
+    public func learningCounts(team: String, rules: Set<String>? = nil) throws -> [String: (dismissed: Int, total: Int)] {
+        if let rules, rules.isEmpty { return [:] }
+        let only = rules.map { " AND ruleId IN (\(Array(repeating: "?", count: $0.count).joined(separator: ",")))" } ?? ""
+        let ruleArguments = StatementArguments(rules.map { $0.sorted() } ?? [])
+        return try read { db in
             var out: [String: (dismissed: Int, total: Int)] = [:]
             for row in try Row.fetchAll(db, sql: """
                 SELECT f.ruleId, COUNT(DISTINCT f.projectId || ':' || f.fingerprint) FROM finding f
                 JOIN result r ON f.resultSeq = r.seq
                 JOIN (SELECT projectId, MAX(createdAt) AS c FROM result WHERE pullRequest IS NULL AND projectId IN (SELECT id FROM project WHERE team = ?)
                       GROUP BY projectId) l ON r.projectId = l.projectId AND r.createdAt = l.c AND r.pullRequest IS NULL
+                WHERE 1\(only.replacingOccurrences(of: "ruleId", with: "f.ruleId"))
                 GROUP BY f.ruleId
-                """, arguments: [team]) {
+                """, arguments: [team] + ruleArguments) {
                 out[row[0], default: (0, 0)].total = row[1]
             }
             for row in try Row.fetchAll(db, sql: """
                 SELECT d.ruleId, COUNT(*) FROM dismissal d JOIN project p ON p.id = d.projectId
-                WHERE p.team = ? AND d.reason = 'false_positive' GROUP BY d.ruleId
-                """, arguments: [team]) {
+                WHERE p.team = ? AND d.reason = 'false_positive'\(only.replacingOccurrences(of: "ruleId", with: "d.ruleId")) GROUP BY d.ruleId
+                """, arguments: [team] + ruleArguments) {
                 out[row[0], default: (0, 0)].dismissed = row[1]
             }
             return out
         }
+    }
+
+    /// The rules with a finding dismissed as a false positive in any project on this node: the only
+    /// rules team learning can weigh (a weight needs dismissals, its own or the community's).
+    public func falsePositiveRules() throws -> Set<String> {
+        try read { Set(try String.fetchAll($0, sql: "SELECT DISTINCT ruleId FROM dismissal WHERE reason = 'false_positive'")) }
     }
 
     /// Team learning's counts per rule, summed over the teams whose projects audit with a profile
@@ -73,11 +85,12 @@ extension Store {
     /// as `open-source`), other than `team`; with how many teams gave each rule's counts. A team
     /// counts for a rule only where this node holds results with that rule's findings: dismissals
     /// replicate everywhere, results only to their owners.
-    public func communityCounts(excluding team: String) throws -> [String: (dismissed: Int, total: Int, teams: Int)] {
+    public func communityCounts(excluding team: String, rules: Set<String>? = nil) throws -> [String: (dismissed: Int, total: Int, teams: Int)] {
+        if let rules, rules.isEmpty { return [:] }
         let sharing = Set(try projects().filter { $0.team != team && effectiveProfile($0).communityFeedback }.map(\.team))
         var out: [String: (dismissed: Int, total: Int, teams: Int)] = [:]
         for t in sharing.sorted() {
-            for (rule, n) in try learningCounts(team: t) where n.total > 0 {
+            for (rule, n) in try learningCounts(team: t, rules: rules) where n.total > 0 {
                 var e = out[rule] ?? (0, 0, 0)
                 e.dismissed += n.dismissed
                 e.total += n.total

@@ -42,6 +42,8 @@ struct AgentCommand: AsyncParsableCommand {
     var logLevel: String?
 
     func run() async throws {
+        // two arenas, unless the operator chose (glibc reads MALLOC_ARENA_MAX itself): see Heap
+        if ProcessInfo.processInfo.environment["MALLOC_ARENA_MAX"] == nil { Heap.limitArenas(2) }
         var tags: [String: String] = [:]
         for t in tag {
             guard let eq = t.firstIndex(of: "="), eq != t.startIndex else { throw ValidationError("--tag takes KEY=VALUE, got '\(t)'") }

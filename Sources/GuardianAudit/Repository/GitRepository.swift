@@ -32,9 +32,17 @@ final class GitRepository {
     let path: String
 
     /// libgit2 set up once per process. Its memory bounds are lowered from the 64-bit defaults (8 GiB
-    /// of mapped pack windows, 256 MiB of object cache per repository): an agent reads packs once
+    /// of mapped pack windows, 256 MiB of object cache, both over all repositories): an agent reads packs once
     /// per audit and caches what it computed itself, so windows and objects held after an audit are
     /// resident memory that buys nothing.
+    /// The bytes in libgit2's object cache (over all repositories) and its limit.
+    static var cachedMemory: (bytes: Int, limit: Int) {
+        _ = initialized
+        var current = 0, allowed = 0
+        _ = guardian_git_cached_memory(&current, &allowed)
+        return (current, allowed)
+    }
+
     static let initialized: Bool = {
         let ok = git_libgit2_init() > 0
         _ = guardian_git_limit_memory(64 << 20, 16 << 20)

@@ -95,9 +95,10 @@ public enum Mirror {
             try repo.fetchOrigin(credentials: credentials, extra: extra)
         } else {
             try? FileManager.default.removeItem(atPath: path)
-            try GitRepository.cloneBare(url: url, to: path, credentials: credentials)
-            // a bare clone holds the default branch alone; the mirror's fetch brings every branch and tag
-            try GitRepository(path: path).fetchOrigin(credentials: credentials, extra: extra)
+            do { try GitRepository.cloneBare(url: url, to: path, credentials: credentials, extra: extra) } catch {
+                try? FileManager.default.removeItem(atPath: path) // a first fetch that failed leaves no mirror behind
+                throw error
+            }
         }
     }
 

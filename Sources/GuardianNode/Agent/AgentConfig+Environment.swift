@@ -39,6 +39,7 @@ extension AgentConfig {
         Number(key: "alert_grace_seconds", path: \.alertGraceSeconds, minimum: 1, must: "a positive number"),
         Number(key: "smtp_port", path: \.smtpPort, minimum: 1, maximum: 65535, must: "a port number"),
         Number(key: "retention_days", path: \.retentionDays, minimum: 0, maximum: 36_500, must: "a number of days (0 keeps every result)"),
+        Number(key: "facts_cache_mb", path: \.factsCacheMB, minimum: 0, maximum: 65_536, must: "a number of MiB (0 keeps no facts in memory)"),
     ]
 
     static let strings: [(key: String, path: any WritableKeyPath<AgentConfig, String> & Sendable)] = [

@@ -109,6 +109,9 @@ public struct AgentConfig: Codable, Sendable, Equatable {
     /// Results older than this many days are thinned to the latest of each commit and of each week
     /// (never the project's latest); 0 keeps every result.
     public var retentionDays: Int = 0
+    /// MiB of decoded file facts kept in memory between audits (estimated bytes): an incremental
+    /// audit of a project whose facts are held reads only the changed files from the disk cache.
+    public var factsCacheMB: Int = 32
     /// Log lines at this level and above: trace, debug, info, notice, warning, error, critical.
     public var logLevel: String = "info"
     /// `text` (one human line per event) or `json` (one JSON object per line, for a log shipper).
@@ -136,6 +139,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         case smtpPasswordFile = "smtp_password_file", smtpFrom = "smtp_from", smtpStarttls = "smtp_starttls", smtpCAFile = "smtp_ca_file"
         case clusterKeyFile = "cluster_key_file", logLevel = "log_level", logFormat = "log_format"
         case tlsCert = "tls_cert", tlsKey = "tls_key", tlsCA = "tls_ca", retentionDays = "retention_days"
+        case factsCacheMB = "facts_cache_mb"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -193,6 +197,7 @@ public struct AgentConfig: Codable, Sendable, Equatable {
         tlsKey = try c.decodeIfPresent(String.self, forKey: .tlsKey)
         tlsCA = try c.decodeIfPresent(String.self, forKey: .tlsCA)
         retentionDays = try c.decodeIfPresent(Int.self, forKey: .retentionDays) ?? d.retentionDays
+        factsCacheMB = try c.decodeIfPresent(Int.self, forKey: .factsCacheMB) ?? d.factsCacheMB
     }
 
     /// Values given on the command line (nil = not given).

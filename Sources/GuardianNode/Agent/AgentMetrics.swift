@@ -23,12 +23,16 @@ public enum AgentMetrics {
         f.durationHistogramBuckets["guardian_http_request_duration_seconds"] =
             [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
              .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(10)]
+        f.durationHistogramBuckets["guardian_audit_phase_seconds"] =
+            [.milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+             .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(10), .seconds(60)]
         f.nameAndLabelSanitizer = { name, labels in sanitize(name, labels) }
         MetricsSystem.bootstrap(f)
         Gauge(label: "guardian_build_info", dimensions: [("version", Auditor.version)]).record(1)
         for (label, dimensions) in zeroed { Metrics.Counter(label: label, dimensions: dimensions).increment(by: 0) }
         // histograms exported empty from the start, for the same reason
         for label in ["guardian_audit_duration_seconds", "guardian_store_wal_fsync_duration_seconds"] { _ = Metrics.Timer(label: label) }
+        for phase in AuditPhases.Phase.allCases { _ = Metrics.Timer(label: "guardian_audit_phase_seconds", dimensions: [("phase", phase.rawValue)]) }
         return r
     }()
 
@@ -76,6 +80,12 @@ public enum AgentMetrics {
         if succeeded { Metrics.Timer(label: "guardian_audit_duration_seconds").recordNanoseconds(Int64(seconds * 1e9)) }
     }
 
+    /// One phase of an audit ended (`AuditPhases`).
+    static func auditPhase(_ phase: String, nanoseconds: Int64) {
+        _ = registry
+        Metrics.Timer(label: "guardian_audit_phase_seconds", dimensions: [("phase", phase)]).recordNanoseconds(nanoseconds)
+    }
+
     /// A replicated result that failed verification (bad signature, unknown signer, unregistered
     /// project): counted, logged, never stored.
     static func resultRefused() { Metrics.Counter(label: "guardian_results_refused_total").increment() }
@@ -91,6 +101,21 @@ public enum AgentMetrics {
         Gauge(label: "guardian_audit_queue_capacity").record(queueCapacity)
     }
 
+    /// Where the agent's memory is: its caches (estimated bytes and their limits) and the C heap.
+    static func recordMemory() {
+        let facts = Auditor.memoryCacheUsage
+        Gauge(label: "guardian_facts_cache_bytes").record(facts.bytes)
+        Gauge(label: "guardian_facts_cache_entries").record(facts.entries)
+        Gauge(label: "guardian_facts_cache_limit_bytes").record(facts.limit)
+        let git = Auditor.gitCacheUsage
+        Gauge(label: "guardian_git_cache_bytes").record(git.bytes)
+        Gauge(label: "guardian_git_cache_limit_bytes").record(git.limit)
+        if let heap = Heap.usage() {
+            Gauge(label: "guardian_heap_bytes", dimensions: [("state", "in_use")]).record(heap.inUse)
+            Gauge(label: "guardian_heap_bytes", dimensions: [("state", "free")]).record(heap.free)
+        }
+    }
+
     /// Gauges read at scrape time, then the whole registry as Prometheus text.
     public static func render(queueDepth: Int, running: Int, resultsStored: Int, findings: [String: Int], hintsPending: Int,
                               members: [String: Int]) -> [UInt8] {
@@ -102,6 +127,7 @@ public enum AgentMetrics {
         Gauge(label: "guardian_audits_running").record(running)
         Gauge(label: "guardian_results_stored").record(resultsStored)
         Gauge(label: "guardian_hints_pending").record(hintsPending)
+        recordMemory()
         for severity in ["critical", "high", "medium", "low", "info"] {
             Gauge(label: "guardian_findings", dimensions: [("severity", severity)]).record(findings[severity] ?? 0)
         }

@@ -54,6 +54,7 @@ struct AuditJob: Sendable {
             Task { await node.setProgress(taskId, phase, f) }
         }
         progress("fetching", 0.01)
+        var phases = AuditPhases()
         // The registration may have come from a peer or a bundle: this node's own policy decides,
         // and a local repository is fetched from the place the check resolved.
         let source = try policy.fetchable(project.repositoryUrl, admin: true)
@@ -64,6 +65,7 @@ struct AuditJob: Sendable {
         do { try Mirror.sync(url: source, to: mirror, credentials: credentials, extra: extra) } catch {
             throw fetchFailure(error)
         }
+        phases.end(.fetch)
         var options = AuditOptions(target: mirror)
         options.revision = revision ?? project.branch.map { "refs/heads/\($0)" } ?? "HEAD"
         var added: [String: Set<Int>] = [:]
@@ -90,23 +92,13 @@ struct AuditJob: Sendable {
         options.dismissals = Dictionary(try store.dismissals(project: project.id).map {
             ($0.fingerprint, Suppression(kind: .external, justification: $0.justification))
         }, uniquingKeysWith: { a, _ in a })
-        // the team's own evidence first; where it has too little to judge (fewer than 5 findings of
-        // the rule), the teams that share theirs
-        let own = try store.learningCounts(team: project.team)
-        var learning = own.compactMap { rule, n in
-            LearnedWeight.learned(ruleId: rule, team: project.team, dismissed: n.dismissed, total: n.total)
-        }
-        for (rule, n) in try store.communityCounts(excluding: project.team).sorted(by: { $0.key < $1.key })
-        where !learning.contains(where: { $0.ruleId == rule }) && max(own[rule]?.total ?? 0, own[rule]?.dismissed ?? 0) < 5 {
-            if let w = LearnedWeight.communityPrior(ruleId: rule, team: project.team, dismissed: n.dismissed, total: n.total, teams: n.teams) {
-                learning.append(w)
-            }
-        }
-        options.learning = learning
+        options.learning = try teamLearning()
         options.events = ((try? store.events(project: project.id)) ?? []).compactMap { e in
             RepositoryEvent.Kind(rawValue: e.kind).map { RepositoryEvent(kind: $0, ref: e.ref, actor: e.actor, id: e.id) }
         }
+        phases.end(.prepare)
         var report = try Auditor.run(options)
+        phases.end(.analyse)
         report.subject.repository = project.repositoryUrl
         report.subject.project = project.id
         report.subject.pullRequest = pullRequest?.number
@@ -131,6 +123,7 @@ struct AuditJob: Sendable {
         guard try store.result(id: record.id)?.projectId == project.id else {
             throw GuardianError.io("result \(record.id.prefix(12)) is stored under another project; nothing was stored for \(project.id)")
         }
+        phases.end(.store)
         return record
     }
 
@@ -148,6 +141,26 @@ struct AuditJob: Sendable {
         if let refused = error as? CredentialsRefused { return .repository("cannot mirror \(project.repositoryUrl): \(refused)") }
         return .repository("cannot mirror \(project.repositoryUrl): the repository could not be fetched (not found, unreachable,"
                            + " not a git repository, or it needs credentials)")
+    }
+
+    /// The team's own evidence first; where it has too little to judge (fewer than 5 findings of the
+    /// rule), the teams that share theirs. Only rules dismissed somewhere are counted: a rule nobody
+    /// dismissed gets no weight either way, and counting reads every finding of the fleet's latest
+    /// results (a cost per audit that would grow with the fleet).
+    private func teamLearning() throws -> [LearnedWeight] {
+        let rules = try store.falsePositiveRules()
+        if rules.isEmpty { return [] }
+        let own = try store.learningCounts(team: project.team, rules: rules)
+        var learning = own.compactMap { rule, n in
+            LearnedWeight.learned(ruleId: rule, team: project.team, dismissed: n.dismissed, total: n.total)
+        }
+        for (rule, n) in try store.communityCounts(excluding: project.team, rules: rules).sorted(by: { $0.key < $1.key })
+        where !learning.contains(where: { $0.ruleId == rule }) && max(own[rule]?.total ?? 0, own[rule]?.dismissed ?? 0) < 5 {
+            if let w = LearnedWeight.communityPrior(ruleId: rule, team: project.team, dismissed: n.dismissed, total: n.total, teams: n.teams) {
+                learning.append(w)
+            }
+        }
+        return learning
     }
 
     private func pastScores() throws -> [PastScore] {

@@ -78,6 +78,7 @@ public actor Node {
         queueCapacity = config.queueCapacity
         if audits {
             AgentMetrics.configReloaded(successfully: true, maxConcurrentAudits: maxConcurrentAudits, queueCapacity: queueCapacity)
+            Auditor.setMemoryCacheLimit(bytes: config.factsCacheMB << 20)
         }
         dataDir = try DataDirectory(path: config.dataDir)
         policy = RepositoryPolicy(config: config, dataDir: dataDir.path)
@@ -309,7 +310,7 @@ public actor Node {
             // off the actor (it decodes the report), before the event: a page refreshed by it sees the summary
             let project = t.projectId
             await Task.detached { self.recordSummary(project: project) }.value
-            if auditing.count <= 1 && queue.isEmpty { Task.detached { MemoryTrim.now() } } // the last audit of a burst
+            if auditing.count <= 1 && queue.isEmpty { Task.detached { Heap.trim() } } // the last audit of a burst
             await events.publish("audit.finished", ["task": t.id, "project": t.projectId, "result": r.id,
                                                     "health": String(r.health), "gate": r.gatePassed ? "passed" : "failed"])
         case .failure(let e) where e is Superseded:
@@ -342,7 +343,8 @@ public actor Node {
     }
 
     /// SIGHUP: the configuration resolved again as at start (the same command-line flags over the
-    /// environment and the file). The queue's limits apply at once; the rest at the next start. A
+    /// environment and the file). The queue's limits and the facts cache's size apply at once; the
+    /// rest at the next start. A
     /// file that does not resolve changes nothing, and `guardian_config_last_reload_successful`
     /// says so (as Prometheus and Alertmanager report their reloads).
     public func reload(configFile: String?, flags: AgentConfig.Overrides = .init()) {
@@ -350,6 +352,7 @@ public actor Node {
             let fresh = try AgentConfig.resolve(flags: flags, environment: ProcessInfo.processInfo.environment, file: configFile)
             maxConcurrentAudits = fresh.maxConcurrentAudits
             queueCapacity = fresh.queueCapacity
+            Auditor.setMemoryCacheLimit(bytes: fresh.factsCacheMB << 20)
             AgentMetrics.configReloaded(successfully: true, maxConcurrentAudits: maxConcurrentAudits, queueCapacity: queueCapacity)
             logger.notice("reloaded configuration", metadata: ["max_concurrent_audits": "\(maxConcurrentAudits)", "queue_capacity": "\(queueCapacity)"])
             pump()
