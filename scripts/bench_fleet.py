@@ -65,6 +65,11 @@ def rss_mb(pid):
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def du_mb(path):
     total = 0
     for d, _, files in os.walk(path):
@@ -168,11 +173,17 @@ def wait_results(agents, want, start, what):
         time.sleep(0.05)
 
 
-def print_phases(agents, count):
+def phase_totals(agents):
     total = {}
     for a in agents:
         for k, v in a.phases().items():
             total[k] = total.get(k, 0) + v
+    return total
+
+
+def print_phases(agents, count, since=None):
+    """Where the audits' time went; `since`: totals to subtract (an earlier part of the run)."""
+    total = {k: v - (since or {}).get(k, 0) for k, v in phase_totals(agents).items()}
     print("  audit time by phase (summed over audits, so concurrent audits add up): "
           + ", ".join(f"{k} {v:.1f} s ({v / count * 1000:.0f} ms each)" for k, v in sorted(total.items(), key=lambda kv: -kv[1])))
 
@@ -185,7 +196,8 @@ def one_agent(work, urls, home, steady):
         registered = time.monotonic() - start
         seconds, failed = wait_results([a], len(ids), start, "one agent")
         rss = rss_mb(a.p.pid)
-        print(f"  every project signed: {seconds:.1f} s ({len(urls) / seconds:.2f} audits/s; registration {registered:.1f} s of it); {failed} failed")
+        print(f"  every project signed: {seconds:.1f} s ({len(urls) / seconds:.2f} audits/s; registration {registered:.1f} s of it); {failed} failed; "
+              f"agent CPU {cpu_seconds(a.p.pid):.1f} s ({cpu_seconds(a.p.pid) / seconds:.2f} cores busy)")
         print_phases([a], len(ids))
         if os.environ.get("FLEET_SMAPS"):
             print(open(f"/proc/{a.p.pid}/smaps_rollup").read())
@@ -258,6 +270,7 @@ def steady_state(work, agent, urls, ids, pushes, projects=100, rate=10.0):
             prepared[pid] = (u, *p)
     order = [pid for pid in prepared for _ in range(per)][:pushes]
     random.Random(24).shuffle(order)
+    before = phase_totals([agent])
     events = Events(agent)
     events.start()
     events.ready.wait(10)
@@ -291,6 +304,7 @@ def steady_state(work, agent, urls, ids, pushes, projects=100, rate=10.0):
     print(f"  {len(order)} pushes sent in {offered:.1f} s; {len(sent)} audits queued; {len(lat)} stored, {failed} failed, {missing} never finished")
     print(f"  push to stored, signed result: p50 {pct(50):.0f} ms, p99 {pct(99):.0f} ms, max {lat[-1] if lat else float('nan'):.0f} ms (bar p99 <= 1000 ms)")
     print(f"  sustained: {len(lat) / (finished - start):.1f} pushes/s over {finished - start:.1f} s")
+    print_phases([agent], max(1, len(lat)), since=before)
     time.sleep(5)
     print(f"  agent RSS after the steady state (5 s idle): {rss_mb(agent.p.pid):.0f} MB (bar <= 200 MB)")
     return {"p50": pct(50), "p99": pct(99)}
@@ -315,7 +329,9 @@ def mesh(work, urls, home):
         start = time.monotonic()
         ids = register_all(agents[0], urls)
         seconds, failed = wait_results(agents, len(ids), start, "mesh")
-        print(f"  every owner holds every result: {seconds:.1f} s ({len(urls) / seconds:.2f} audits/s); {failed} missing on some owner")
+        cpu = sum(cpu_seconds(a.p.pid) for a in agents)
+        print(f"  every owner holds every result: {seconds:.1f} s ({len(urls) / seconds:.2f} audits/s); {failed} missing on some owner; "
+              f"CPU of the 3 agents {cpu:.1f} s ({cpu / seconds:.2f} cores busy)")
         print_phases(agents, len(ids))
         print("  RSS per agent after the run: " + ", ".join(f"{rss_mb(a.p.pid):.0f} MB" for a in agents))
         return seconds
@@ -336,11 +352,14 @@ def bare_floor(work, urls):
     cloned = time.monotonic() - start
     env = dict(os.environ, XDG_CACHE_HOME=os.path.join(work, "floor-cache"))
     t = time.monotonic()
+    before = os.times()
     for path in paths:
         r = subprocess.run([BIN, "audit", path, "--format", "json"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if r.returncode > 1:
             print(f"  (guardian audit {path} exited {r.returncode})")
-    return {"clone": cloned, "audit": time.monotonic() - t, "seconds": time.monotonic() - start}
+    after = os.times()
+    return {"clone": cloned, "audit": time.monotonic() - t, "seconds": time.monotonic() - start,
+            "cpu": after.children_user + after.children_system - before.children_user - before.children_system}
 
 
 def lizard_run(work, urls):
@@ -382,7 +401,8 @@ def main():
     if "floor" in parts:
         f = bare_floor(work, urls)
         results["floor"] = f["seconds"]
-        print(f"== bare floor: git clone --bare {f['clone']:.1f} s + sequential guardian audit (cold cache) {f['audit']:.1f} s = {f['seconds']:.1f} s")
+        print(f"== bare floor: git clone --bare {f['clone']:.1f} s + sequential guardian audit (cold cache) {f['audit']:.1f} s = {f['seconds']:.1f} s; "
+              f"the audits' CPU {f['cpu']:.1f} s")
     if "lizard" in parts:
         results["lizard"] = lizard_run(work, urls)
         print(f"== lizard -t 2 on checkouts of the same repositories: {results['lizard']:.1f} s")

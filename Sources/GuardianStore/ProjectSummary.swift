@@ -81,7 +81,7 @@ extension Store {
     /// A project's latest `limit` results without their envelopes, newest first.
     public func resultHeads(project: String, limit: Int) throws -> [(id: String, createdAt: Double, commitId: String?, signer: String, health: Int, gatePassed: Bool)] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT id, createdAt, commitId, signer, health, gatePassed FROM result WHERE projectId = ? AND pullRequest IS NULL ORDER BY createdAt DESC LIMIT ?",
+            try Row.fetchAll(db, sql: "SELECT id, createdAt, commitId, signer, health, gatePassed FROM result WHERE projectId = ? AND pullRequest IS NULL ORDER BY createdAt DESC, id LIMIT ?",
                              arguments: [project, limit]).map { row in
                 (id: row["id"], createdAt: row["createdAt"], commitId: row["commitId"], signer: row["signer"], health: row["health"], gatePassed: row["gatePassed"])
             }

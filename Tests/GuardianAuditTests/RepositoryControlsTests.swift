@@ -177,3 +177,18 @@ import Testing
         #expect(sarif.contains("\"kind\" : \"external\""))
     }
 }
+
+/// git's `url.<base>.insteadOf`, as Guardian applies it before every fetch.
+@Suite struct InsteadOfTests {
+    @Test func theLongestMatchingPrefixWins() {
+        let rules = [InsteadOf(base: "/srv/mirrors/", prefix: "https://github.com/"),
+                     InsteadOf(base: "/srv/nio.git", prefix: "https://github.com/apple/swift-nio.git"),
+                     InsteadOf(base: "/ignored/", prefix: "")]
+        #expect(InsteadOf.rewrite("https://github.com/apple/swift-nio.git", rules) == "/srv/nio.git")
+        #expect(InsteadOf.rewrite("https://github.com/apple/swift-log.git", rules) == "/srv/mirrors/apple/swift-log.git")
+        #expect(InsteadOf.rewrite("https://gitlab.com/a/b.git", rules) == "https://gitlab.com/a/b.git")
+        // equally long prefixes: the first rule read
+        let tie = [InsteadOf(base: "/a/", prefix: "https://h/"), InsteadOf(base: "/b/", prefix: "https://h/")]
+        #expect(InsteadOf.rewrite("https://h/x.git", tie) == "/a/x.git")
+    }
+}

@@ -30,7 +30,8 @@ struct AuditJob: Sendable {
     let policy: RepositoryPolicy
     let logger: Logger
 
-    func run() async throws -> ResultRecord { try await offPool { try self.blockingRun() } }
+    /// The stored result and the report it signs.
+    func run() async throws -> (record: ResultRecord, report: AuditReport) { try await offPool { try self.blockingRun() } }
 
     /// The audit's shard analysis (a blocking call from the audit's thread into the mesh).
     private func shardAnalysis() -> (@Sendable (String, [ShardFile]) -> [[UInt8]?])? {
@@ -49,7 +50,7 @@ struct AuditJob: Sendable {
         }
     }
 
-    private func blockingRun() throws -> ResultRecord {
+    private func blockingRun() throws -> (record: ResultRecord, report: AuditReport) {
         let progress: @Sendable (String, Double) -> Void = { [node, taskId] phase, f in
             Task { await node.setProgress(taskId, phase, f) }
         }
@@ -88,7 +89,7 @@ struct AuditJob: Sendable {
         options.shardAnalysis = shardAnalysis()
         options.shardMinFiles = shardMinFiles
         options.jobs = max(1, ProcessInfo.processInfo.activeProcessorCount)
-        options.pastScores = try pastScores()
+        options.pastScores = try node.pastScores.recent(project: project.id, store: store)
         options.dismissals = Dictionary(try store.dismissals(project: project.id).map {
             ($0.fingerprint, Suppression(kind: .external, justification: $0.justification))
         }, uniquingKeysWith: { a, _ in a })
@@ -104,7 +105,8 @@ struct AuditJob: Sendable {
         report.subject.pullRequest = pullRequest?.number
         if let pr = pullRequest, node.isSuperseded(taskId) { throw Superseded(number: pr.number) }
         let ms = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
-        let envelope = try Attestation.sign(report.forSigning(atMs: ms), key: key)
+        let signed = report.forSigning(atMs: ms)
+        let envelope = try Attestation.sign(signed, key: key)
         let known = try store.latestFingerprints(project: project.id)
         let (record, findings) = ResultRecord.signed(report, envelope: envelope, project: project.id, signer: key.verifyingKey.nodeID.value,
                                                      at: Timestamp.seconds(ms)) { fp in known.map { !$0.contains(fp) } ?? false }
@@ -124,7 +126,7 @@ struct AuditJob: Sendable {
             throw GuardianError.io("result \(record.id.prefix(12)) is stored under another project; nothing was stored for \(project.id)")
         }
         phases.end(.store)
-        return record
+        return (record, signed)
     }
 
     /// What a failed fetch tells the caller. A remote fetch's failure is one sentence that does not
@@ -163,19 +165,6 @@ struct AuditJob: Sendable {
         return learning
     }
 
-    private func pastScores() throws -> [PastScore] {
-        let recent = try store.results(project: project.id, limit: 20, before: nil)
-        var out: [PastScore] = []
-        for r in recent {
-            guard let env = try? JSONDecoder().decode(DSSEEnvelope.self, from: r.envelope),
-                  let payload = Data(base64Encoded: env.payload),
-                  let st = try? JSONDecoder().decode(AuditStatement.self, from: payload) else { continue }
-            for (k, v) in st.predicate.magicResults {
-                if let c = Check(rawValue: k) { out.append(PastScore(check: c, time: Int64(r.createdAt), score: v.score)) }
-            }
-        }
-        return out
-    }
 }
 
 /// Carries the shard answers from the mesh's task back to the audit's thread (written once,

@@ -9,19 +9,27 @@ import GuardianStore
 /// registry, and every node then lists the project with its scores.
 extension Node {
     /// Writes the summary of `project`'s latest stored result, unless the registry holds one as new.
-    nonisolated func recordSummary(project: String) {
+    /// `audited`: the result this node just stored and the report it signed, so that the common
+    /// case (the audit's own result is the latest) does not read and decode the envelope again.
+    nonisolated func recordSummary(project: String, audited: (record: ResultRecord, report: AuditReport)? = nil) {
         do {
-            if let s = try summary(of: project) { try registry.save(summary: s) }
+            if let s = try summary(of: project, audited: audited) { try registry.save(summary: s) }
         } catch {
             logger.warning("could not record a project's summary", metadata: ["project": "\(project)", "error": "\(error)"])
         }
     }
 
     /// The summary of `project`'s latest stored result; nil when the registry holds one as new.
-    nonisolated func summary(of project: String) throws -> ProjectSummary? {
+    nonisolated func summary(of project: String, audited: (record: ResultRecord, report: AuditReport)? = nil) throws -> ProjectSummary? {
         guard let latest = try store.latestResultSummary(project: project) else { return nil }
         if let current = try store.summary(project: project), current.createdAt >= latest.createdAt { return nil }
-        guard let r = try store.result(id: latest.id), let report = Self.report(of: [UInt8](r.envelope)) else { return nil }
+        let r: ResultRecord, report: AuditReport
+        if let audited, audited.record.id == latest.id {
+            (r, report) = audited
+        } else {
+            guard let stored = try store.result(id: latest.id), let decoded = Self.report(of: [UInt8](stored.envelope)) else { return nil }
+            (r, report) = (stored, decoded)
+        }
         var checks: [String: ProjectSummary.CheckBrief] = [:]
         for (name, c) in report.magicResults {
             checks[name] = .init(status: c.status.rawValue, score: c.score, findings: c.violations.filter(\.isCounted).count)

@@ -23,6 +23,8 @@ public actor Node {
     public nonisolated let alerts: AlertPlanner
     /// Token lookups by hash; cleared whenever a token record changes (here or by replication).
     public nonisolated let tokenCache = TokenCache()
+    /// Stored results' check scores, decoded once (an audit reads its project's last 20).
+    nonisolated let pastScores = PastScores()
     let secrets: SecretBox
     /// Which repositories this node fetches (checked at registration and before every fetch).
     public nonisolated let policy: RepositoryPolicy
@@ -286,7 +288,7 @@ public actor Node {
     /// Runs one started audit to its end: the result stored and announced, or the failure recorded.
     func execute(_ task: AuditTask) async {
         await events.publish("audit.started", ["task": task.id, "project": task.projectId])
-        let outcome: Result<ResultRecord, any Error>
+        let outcome: Result<(record: ResultRecord, report: AuditReport), any Error>
         do {
             guard let project = try store.project(id: task.projectId) else {
                 throw NodeError(.notFound, "not_found", "project \(task.projectId) was removed")
@@ -302,14 +304,17 @@ public actor Node {
         var t = tasks[task.id] ?? task
         t.finishedAt = now()
         switch outcome {
-        case .success(let r):
+        case .success(let done):
+            let r = done.record
             t.state = .succeeded; t.phase = "done"; t.progress = 1; t.resultId = r.id
             AgentMetrics.audit(succeeded: true, seconds: t.finishedAt! - (t.startedAt ?? t.finishedAt!))
             // stored durably here: that is the acknowledgement; the other owners get it (or a hint) meanwhile
             if let resultSink { Task { await resultSink(r) } }
-            // off the actor (it decodes the report), before the event: a page refreshed by it sees the summary
+            // off the actor (a store read and a registry write), before the event: a page refreshed by it sees the summary
             let project = t.projectId
-            await Task.detached { self.recordSummary(project: project) }.value
+            var phases = AuditPhases()
+            await Task.detached { self.recordSummary(project: project, audited: done) }.value
+            phases.end(.summary)
             if auditing.count <= 1 && queue.isEmpty { Task.detached { Heap.trim() } } // the last audit of a burst
             await events.publish("audit.finished", ["task": t.id, "project": t.projectId, "result": r.id,
                                                     "health": String(r.health), "gate": r.gatePassed ? "passed" : "failed"])
