@@ -15,8 +15,9 @@ and the mirror (not run by CI).
     GUARDIAN_BIN=.build/release/guardian python3 scripts/bench_fleet.py [--count N] [--only fleet,steady,mesh,floor,lizard]
 
 The GitHub URLs resolve to the mirror through git's `url.insteadOf` (/etc/gitconfig). Pushes need
-repositories this benchmark may write to: each agent's HOME holds a .gitconfig whose longer, per
-repository `insteadOf` sends the same URLs to writable bare copies (hard links of the mirror's packs).
+repositories this benchmark may write to: for the steady state the agent is restarted with a HOME
+whose .gitconfig has a longer, per repository `insteadOf` that sends the pushed projects' URLs to
+writable bare copies (hard links of the mirror's packs).
 """
 import argparse
 import glob
@@ -89,7 +90,7 @@ def writable_origins(work, urls):
     """Bare copies of the mirror's repositories that pushes may write to, and a HOME whose
     .gitconfig sends each GitHub URL to its copy (longer than /etc/gitconfig's prefix, so it wins)."""
     origins = os.path.join(work, "origins")
-    home = os.path.join(work, "home")
+    home = os.path.join(work, "home-origins")
     os.makedirs(home, exist_ok=True)
     lines = []
     for u in urls:
@@ -97,7 +98,7 @@ def writable_origins(work, urls):
         git("clone", "-q", "--bare", "--local", os.path.join(MIRROR, u[len("https://github.com/"):]), dst)
         lines.append(f'[url "{dst}"]\n\tinsteadOf = {u}\n')
     open(os.path.join(home, ".gitconfig"), "w").write("".join(lines))
-    return origins, home
+    return home
 
 
 class Agent:
@@ -205,12 +206,20 @@ def one_agent(work, urls, home, steady):
         print(f"  agent RSS after the run: {rss:.0f} MB, 5 s later {rss_mb(a.p.pid):.0f} MB (bar <= 200 MB); "
               f"disk per project {du_mb(a.data) / len(ids):.2f} MB; analysis cache {du_mb(os.path.join(a.data, 'cache')):.0f} MB")
         print(f"  the agent's memory metrics (MB): {a.memory()}")
-        out = {"seconds": seconds}
-        if steady:
-            out["steady"] = steady_state(work, a, urls, ids, steady)
-        return out
     finally:
         a.stop()
+    if steady:
+        # the same node, restarted with a HOME whose insteadOf sends the pushed projects' URLs to
+        # writable copies (the mirror is read-only); the fleet above ran with the machine's own
+        # configuration, as a team server would
+        pushed = urls[:100]
+        writable = writable_origins(work, pushed)
+        a = Agent(work, "agent", writable, ["--http-addr", "127.0.0.1:0"])
+        try:
+            steady_state(work, a, pushed, ids[:100], steady)
+        finally:
+            a.stop()
+    return {"seconds": seconds}
 
 
 class Events(threading.Thread):
@@ -259,7 +268,7 @@ def prepare_pushes(origins, url, n):
 
 
 def steady_state(work, agent, urls, ids, pushes, projects=100, rate=10.0):
-    print(f"== steady state: {pushes} webhook pushes over {min(projects, len(ids))} projects at {rate:.0f}/s offered")
+    print(f"== steady state: the same agent restarted, then {pushes} webhook pushes over {min(projects, len(ids))} projects at {rate:.0f}/s offered")
     chosen = list(zip(urls, ids))[:projects]
     per = -(-pushes // len(chosen))
     origins = os.path.join(work, "origins")
@@ -386,11 +395,8 @@ def main():
     work = os.path.join(ROOT, "bench-work", "fleet")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
-    if os.environ.get("FLEET_NO_ORIGINS"):
-        home = os.path.join(work, "home")
-        os.makedirs(home)
-    else:
-        _, home = writable_origins(work, urls)
+    home = os.path.join(work, "home")  # the machine's git configuration only (/etc/gitconfig)
+    os.makedirs(home)
     results = {}
     if "fleet" in parts or "steady" in parts:
         print(f"== fleet: {len(urls)} repositories from {MIRROR}, one agent ({BIN})")

@@ -293,9 +293,13 @@ public actor Node {
             guard let project = try store.project(id: task.projectId) else {
                 throw NodeError(.notFound, "not_found", "project \(task.projectId) was removed")
             }
+            // Shards only for an audit that starts with nothing else waiting: with audits queued,
+            // every core here already has one to run, and sending shards moves work to members that
+            // have their own (and packs the blobs for them). A lone large audit still spreads out.
+            let shards = queue.isEmpty ? shardRunner : nil
             let job = AuditJob(project: project, revision: task.revision, pullRequest: task.pullRequest, mirror: try dataDir.mirror(project.id),
                                cacheDir: dataDir.file("cache"), key: identity, store: store, taskId: task.id, node: self,
-                               credentials: try credentials(of: project), shards: shardRunner,
+                               credentials: try credentials(of: project), shards: shards,
                                shardMinFiles: config.shardMinFiles, policy: policy, logger: logger)
             outcome = .success(try await job.run())
         } catch {
