@@ -189,7 +189,7 @@ def print_phases(agents, count, since=None):
           + ", ".join(f"{k} {v:.1f} s ({v / count * 1000:.0f} ms each)" for k, v in sorted(total.items(), key=lambda kv: -kv[1])))
 
 
-def one_agent(work, urls, home, steady):
+def one_agent(work, urls, home, steady, rate=10.0):
     a = Agent(work, "agent", home, ["--http-addr", "127.0.0.1:0"])
     try:
         start = time.monotonic()
@@ -216,7 +216,7 @@ def one_agent(work, urls, home, steady):
         writable = writable_origins(work, pushed)
         a = Agent(work, "agent", writable, ["--http-addr", "127.0.0.1:0"])
         try:
-            steady_state(work, a, pushed, ids[:100], steady)
+            steady_state(work, a, pushed, ids[:100], steady, rate=rate)
         finally:
             a.stop()
     return {"seconds": seconds}
@@ -389,6 +389,7 @@ def main():
     ap.add_argument("--count", type=int, default=0, help="repositories (default: every one in the mirror)")
     ap.add_argument("--only", default="fleet,steady,mesh,floor,lizard", help="which parts to run, comma-separated")
     ap.add_argument("--pushes", type=int, default=1000, help="webhook pushes in the steady state")
+    ap.add_argument("--push-rate", type=float, default=10.0, help="pushes per second offered in the steady state")
     args = ap.parse_args()
     parts = set(args.only.split(","))
     urls = repositories(args.count)
@@ -400,7 +401,7 @@ def main():
     results = {}
     if "fleet" in parts or "steady" in parts:
         print(f"== fleet: {len(urls)} repositories from {MIRROR}, one agent ({BIN})")
-        results["agent"] = one_agent(work, urls, home, args.pushes if "steady" in parts else 0)["seconds"]
+        results["agent"] = one_agent(work, urls, home, args.pushes if "steady" in parts else 0, args.push_rate)["seconds"]
     if "mesh" in parts:
         print(f"== fleet: the same {len(urls)} repositories on a 3-agent mesh (replication factor 3: each agent owns every project)")
         results["mesh"] = mesh(work, urls, home)
