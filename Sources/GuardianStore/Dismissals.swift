@@ -48,8 +48,10 @@ extension Store {
     /// in the projects' latest results (what team learning weighs a rule by).
     /// `rules` limits the counts to those rules: counting a team's findings reads every finding of
     /// its projects' latest results, which an audit should not pay for rules nobody dismissed.
-    public func learningCounts(team: String, rules: Set<String>? = nil) throws -> [String: (dismissed: Int, total: Int)] {
-        if let rules, rules.isEmpty { return [:] }
+    public func learningCounts(team: String, rules wanted: Set<String>? = nil) throws -> [String: (dismissed: Int, total: Int)] {
+        if let wanted, wanted.isEmpty { return [:] }
+        // rule ids replicate from peers: past 500 of them, count every rule rather than bind them all
+        let rules = wanted.flatMap { $0.count <= 500 ? $0 : nil }
         let only = rules.map { " AND ruleId IN (\(Array(repeating: "?", count: $0.count).joined(separator: ",")))" } ?? ""
         let ruleArguments = StatementArguments(rules.map { $0.sorted() } ?? [])
         return try read { db in

@@ -42,8 +42,9 @@ struct AgentCommand: AsyncParsableCommand {
     var logLevel: String?
 
     func run() async throws {
-        // two arenas, unless the operator chose (glibc reads MALLOC_ARENA_MAX itself): see Heap
-        if ProcessInfo.processInfo.environment["MALLOC_ARENA_MAX"] == nil { Heap.limitArenas(2) }
+        // two arenas, unless the operator chose (glibc reads both variables itself): see Heap
+        let env = ProcessInfo.processInfo.environment
+        if env["MALLOC_ARENA_MAX"] == nil, !(env["GLIBC_TUNABLES"] ?? "").contains("glibc.malloc.arena_max") { Heap.limitArenas(2) }
         var tags: [String: String] = [:]
         for t in tag {
             guard let eq = t.firstIndex(of: "="), eq != t.startIndex else { throw ValidationError("--tag takes KEY=VALUE, got '\(t)'") }

@@ -29,6 +29,10 @@ import Testing
         let repo = try FixtureRepo()
         try repo.write("README.md", "# Demo\n")
         try repo.write("Sources/App/main.swift", "print(\"hello\")\n")
+        // a tracked folder named like an object database: files of the working tree, never objects
+        let planted = "pack-" + String(repeating: "ab", count: 20)
+        try repo.write("objects/pack/\(planted).pack", "PACK not really\n")
+        try repo.write("objects/pack/\(planted).idx", "not an index\n")
         let first = try repo.commit("feat: first")
         let home = try Self.home(pointing: Self.url, at: repo.path)
         let agent = try AgentProcess(binary: GuardianBinary.path)
@@ -47,6 +51,8 @@ import Testing
         let objects = repo.path + "/.git/objects"
         let loose = try #require(FileManager.default.subpathsOfDirectory(atPath: objects).first { $0.count == 41 && $0.dropFirst(2).first == "/" })
         #expect(try Self.inode(objects + "/" + loose) == (try Self.inode(mirror + "/objects/" + loose)))
+        #expect(!FileManager.default.fileExists(atPath: mirror + "/objects/pack/\(planted).pack"))
+        #expect(!FileManager.default.fileExists(atPath: mirror + "/objects/pack/\(planted).idx"))
 
         // a new branch, then a new default branch: the next fetch mirrors both
         _ = try repo.git("checkout", "-q", "-b", "trunk")

@@ -67,12 +67,15 @@ final class MemoryFactsCache: Sendable {
 
     private static func add(_ key: Data, _ entry: (facts: FileFacts, bytes: Int), to s: inout State) {
         guard entry.bytes <= s.limit / 2 else { return } // one entry larger than a generation is not kept
-        if let old = s.current.entries.updateValue(entry, forKey: key) { s.current.bytes -= old.bytes }
-        s.current.bytes += entry.bytes
-        if s.current.bytes > s.limit / 2 {
+        if let old = s.previous.entries.removeValue(forKey: key) { s.previous.bytes -= old.bytes }
+        if let old = s.current.entries.removeValue(forKey: key) { s.current.bytes -= old.bytes }
+        // each generation stays within half the limit: the current one turns over before it would pass it
+        if s.current.bytes + entry.bytes > s.limit / 2 {
             s.previous = s.current
             s.current = Generation()
         }
+        s.current.entries[key] = entry
+        s.current.bytes += entry.bytes
     }
 
     /// Entries and their estimated bytes, both generations.

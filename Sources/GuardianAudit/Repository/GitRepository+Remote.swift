@@ -10,37 +10,64 @@ extension GitRepository {
     /// repository's objects hard-linked, as git clones one (copied where a link is refused): the
     /// fetch then finds them present. libgit2's local transport would pack them again, recomputing
     /// every delta (0.75 s for swift-nio against git's 0.04 s).
+    /// Whatever fails leaves no directory behind (a mirror without an origin would fail for ever).
     static func cloneBare(url: String, to destination: String, credentials: GitCredentials? = nil, extra: [String] = []) throws {
         _ = initialized
-        var created: OpaquePointer?
-        guard git_repository_init(&created, destination, 1) == 0 else { throw lastError("cannot create the mirror \(destination)") }
-        git_repository_free(created)
-        let mirror = try GitRepository(path: destination)
-        var cfg: OpaquePointer?
-        guard git_repository_config(&cfg, mirror.repo) == 0 else { throw lastError("cannot configure \(destination)") }
-        defer { git_config_free(cfg) }
-        guard git_config_set_string(cfg, "remote.origin.url", url) == 0 else { throw lastError("cannot configure \(destination)") }
-        if let source = localSource(url) { linkObjects(from: source, to: destination) }
-        try mirror.fetchOrigin(credentials: credentials, extra: extra)
+        do {
+            var created: OpaquePointer?
+            guard git_repository_init(&created, destination, 1) == 0 else { throw lastError("cannot create the mirror \(destination)") }
+            git_repository_free(created)
+            let mirror = try GitRepository(path: destination)
+            var cfg: OpaquePointer?
+            guard git_repository_config(&cfg, mirror.repo) == 0 else { throw lastError("cannot configure \(destination)") }
+            defer { git_config_free(cfg) }
+            guard git_config_set_string(cfg, "remote.origin.url", url) == 0 else { throw lastError("cannot configure \(destination)") }
+            try? mirror.packWithoutDeltas()
+            if let source = localSource(url) { linkObjects(from: source, to: destination) }
+            try mirror.fetchOrigin(credentials: credentials, extra: extra)
+        } catch {
+            try? FileManager.default.removeItem(atPath: destination)
+            throw error
+        }
+    }
+
+    /// A mirror this process can fetch into: a repository with an origin (one without is what a
+    /// crash during `cloneBare` leaves, and is made again).
+    static func openMirror(_ path: String) -> GitRepository? {
+        guard FileManager.default.fileExists(atPath: path), let repo = try? GitRepository(path: path), repo.originURL() != nil else { return nil }
+        return repo
     }
 
     /// Hard-links (or copies) the object files of the repository at `source` into the bare
-    /// repository at `destination`: regular files only, never `info/` (alternates would tie the
-    /// mirror to a third place). Best effort: whatever is missing, the fetch brings.
+    /// repository at `destination`, as `git clone` of a local path does: loose objects
+    /// (`xx/` + 38 hex digits) and packs (`pack/pack-HEX.pack` and `.idx`), regular files only.
+    /// Nothing else: not `info/` (alternates would tie the mirror to a third place), not a push's
+    /// quarantine or a temporary pack. The object folder is the one libgit2 opened (a working
+    /// tree's own `objects/` folder is a tracked file like any other, never a source). Best
+    /// effort: whatever is missing, the fetch brings.
     static func linkObjects(from source: String, to destination: String) {
+        guard let sourceRepo = try? GitRepository(path: source), let objects = sourceRepo.objectsFolder() else { return }
         let fm = FileManager.default
-        let objects = fm.fileExists(atPath: source + "/objects") ? source + "/objects" : source + "/.git/objects"
-        guard let walk = fm.enumerator(atPath: objects) else { return }
-        while let relative = walk.nextObject() as? String {
-            if relative == "info" || relative.hasPrefix("info/") { continue }
-            let from = objects + "/" + relative, to = destination + "/objects/" + relative
+        func regular(_ path: String) -> Bool {
             var st = stat()
-            guard lstat(from, &st) == 0 else { continue }
-            if (st.st_mode & S_IFMT) == S_IFDIR {
-                try? fm.createDirectory(atPath: to, withIntermediateDirectories: true)
-            } else if (st.st_mode & S_IFMT) == S_IFREG, !fm.fileExists(atPath: to), link(from, to) != 0 {
-                try? fm.copyItem(atPath: from, toPath: to)
+            return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+        }
+        func place(_ relative: String) {
+            let from = objects + "/" + relative, to = destination + "/objects/" + relative
+            guard regular(from), !fm.fileExists(atPath: to) else { return }
+            try? fm.createDirectory(atPath: (to as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            if link(from, to) != 0 { try? fm.copyItem(atPath: from, toPath: to) }
+        }
+        let hex = Set("0123456789abcdef")
+        for dir in (try? fm.contentsOfDirectory(atPath: objects)) ?? [] where dir.count == 2 && dir.allSatisfy(hex.contains) {
+            for name in (try? fm.contentsOfDirectory(atPath: objects + "/" + dir)) ?? [] where name.count == 38 && name.allSatisfy(hex.contains) {
+                place(dir + "/" + name)
             }
+        }
+        for name in (try? fm.contentsOfDirectory(atPath: objects + "/pack")) ?? [] where name.hasPrefix("pack-") {
+            let stem = name.dropFirst(5).split(separator: ".", maxSplits: 1)
+            guard stem.count == 2, ["pack", "idx"].contains(stem[1]), stem[0].allSatisfy(hex.contains) else { continue }
+            place("pack/" + name)
         }
     }
 
@@ -83,13 +110,14 @@ extension GitRepository {
 
     /// A remote for `url` as given (`insteadOf` already applied by the caller), named nothing and
     /// written nowhere; detached when `repo` is nil.
-    static func anonymousRemote(_ url: String, in repo: OpaquePointer?, credentials: GitCredentials?) throws -> OpaquePointer {
+    /// `named`: the URL as registered, for messages (an `insteadOf` base may carry a token).
+    static func anonymousRemote(_ url: String, named: String, in repo: OpaquePointer?, credentials: GitCredentials?) throws -> OpaquePointer {
         var opts = git_remote_create_options()
         guardian_git_remote_create_options_init(&opts)
         opts.repository = repo
         opts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF.rawValue | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC.rawValue
         var remote: OpaquePointer?
-        guard git_remote_create_with_opts(&remote, url, &opts) == 0, let remote else { throw lastError("cannot read \(url)", credentials: credentials) }
+        guard git_remote_create_with_opts(&remote, url, &opts) == 0, let remote else { throw lastError("cannot read \(named)", credentials: credentials) }
         return remote
     }
 
@@ -97,7 +125,7 @@ extension GitRepository {
     /// can read the repository with these credentials, through the same `insteadOf` as a fetch.
     static func listRemote(url: String, credentials: GitCredentials? = nil) throws -> [String] {
         _ = initialized
-        let remote = try anonymousRemote(InsteadOf.rewrite(url, insteadOfRules()), in: nil, credentials: credentials)
+        let remote = try anonymousRemote(InsteadOf.rewrite(url, insteadOfRules()), named: url, in: nil, credentials: credentials)
         defer { git_remote_free(remote) }
         var opts = git_remote_connect_options()
         guardian_git_remote_connect_options_init(&opts)
@@ -155,7 +183,7 @@ extension GitRepository {
     /// `remote.origin.url` with `insteadOf` applied here (`insteadOfRules`), not looked up by name.
     func fetchOrigin(credentials: GitCredentials? = nil, extra: [String] = []) throws {
         guard let origin = originURL() else { throw GitRepository.lastError("no origin remote") }
-        let remote = try GitRepository.anonymousRemote(InsteadOf.rewrite(origin, GitRepository.insteadOfRules()), in: repo, credentials: credentials)
+        let remote = try GitRepository.anonymousRemote(InsteadOf.rewrite(origin, GitRepository.insteadOfRules()), named: origin, in: repo, credentials: credentials)
         defer { git_remote_free(remote) }
         var opts = git_fetch_options()
         guardian_git_fetch_options_init(&opts)

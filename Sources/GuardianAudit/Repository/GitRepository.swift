@@ -196,15 +196,9 @@ final class GitRepository {
     }
 
     /// A pack (the git pack format, built by libgit2) holding exactly `objects`, each deflated on
-    /// its own: no delta search. The pack crosses a LAN to a member that analyses a shard, and the
-    /// search (every blob against its ten neighbours) cost the primary more CPU than the shard saved
-    /// (60% of three agents' CPU in a fleet run). libgit2 has no option for it but the size above
-    /// which it never deltifies, set to 0 in this repository's configuration, once. libgit2 (1.5 to
-    /// 1.9 at least) reads that size from `pack.deltaCacheSize`, not `pack.bigFileThreshold` (a
-    /// slip in its packbuilder_config), so both are set: 0 delta cache is nothing lost without deltas.
+    /// its own when the mirror is configured so (`packWithoutDeltas`).
     func pack(_ objects: [git_oid]) throws -> [UInt8] {
-        try setConfigOnce("pack.bigFileThreshold", 0)
-        try setConfigOnce("pack.deltaCacheSize", 0)
+        try? packWithoutDeltas() // a concurrent shard holding config.lock: this pack may search deltas
         var pb: OpaquePointer?
         guard git_packbuilder_new(&pb, repo) == 0 else { throw GitRepository.lastError("cannot start a pack") }
         defer { git_packbuilder_free(pb) }
@@ -216,6 +210,27 @@ final class GitRepository {
         guard git_packbuilder_write_buf(&buf, pb) == 0 else { throw GitRepository.lastError("cannot write the pack") }
         guard let ptr = buf.ptr else { return [] }
         return ptr.withMemoryRebound(to: UInt8.self, capacity: buf.size) { Array(UnsafeBufferPointer(start: $0, count: buf.size)) }
+    }
+
+    /// Packs built from this repository skip the delta search. They cross a LAN to a member that
+    /// analyses a shard, and the search (every blob against its ten neighbours) cost the primary
+    /// more CPU than the shard saved (60% of three agents' CPU in a fleet run). libgit2 has no
+    /// option for it but the size above which it never deltifies; 1 byte leaves nothing to
+    /// deltify (it skips objects under 50 bytes). libgit2 1.5 to 1.9 at least read that size from
+    /// `pack.deltaCacheSize` (a slip in packbuilder_config), so both keys are set; 1, not 0, which
+    /// means "unbounded" for the delta cache. Set when a mirror is made, and before each pack.
+    func packWithoutDeltas() throws {
+        try setConfigOnce("pack.bigFileThreshold", 1)
+        try setConfigOnce("pack.deltaCacheSize", 1)
+    }
+
+    /// The folder libgit2 reads this repository's objects from (`.git/objects`, or a worktree's common one).
+    func objectsFolder() -> String? {
+        var buf = git_buf()
+        defer { git_buf_dispose(&buf) }
+        guard git_repository_item_path(&buf, repo, GIT_REPOSITORY_ITEM_OBJECTS) == 0, let p = buf.ptr else { return nil }
+        let path = String(cString: p)
+        return path.hasSuffix("/") ? String(path.dropLast()) : path
     }
 
     /// Sets a whole-number setting in this repository's own configuration unless it already reads so.

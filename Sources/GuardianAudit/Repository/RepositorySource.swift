@@ -21,7 +21,7 @@ enum RepositorySource {
             let dir = (cacheDirectory as NSString).appendingPathComponent("repos")
             try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             let dest = (dir as NSString).appendingPathComponent(name + ".git")
-            if FileManager.default.fileExists(atPath: dest), let repo = try? GitRepository(path: dest) {
+            if let repo = GitRepository.openMirror(dest) {
                 try? repo.fetchOrigin()
             } else {
                 try? FileManager.default.removeItem(atPath: dest)
@@ -91,14 +91,11 @@ public enum Mirror {
     /// Clones `url` into `path` if absent, else fetches every branch and tag, and `extra` refspecs.
     /// `credentials` answer an HTTPS server's login challenge (private repositories).
     public static func sync(url: String, to path: String, credentials: GitCredentials? = nil, extra: [String] = []) throws {
-        if FileManager.default.fileExists(atPath: path), let repo = try? GitRepository(path: path) {
+        if let repo = GitRepository.openMirror(path) {
             try repo.fetchOrigin(credentials: credentials, extra: extra)
         } else {
             try? FileManager.default.removeItem(atPath: path)
-            do { try GitRepository.cloneBare(url: url, to: path, credentials: credentials, extra: extra) } catch {
-                try? FileManager.default.removeItem(atPath: path) // a first fetch that failed leaves no mirror behind
-                throw error
-            }
+            try GitRepository.cloneBare(url: url, to: path, credentials: credentials, extra: extra)
         }
     }
 
