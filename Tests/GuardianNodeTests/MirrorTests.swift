@@ -45,7 +45,7 @@ import Testing
         #expect(status["commit"] as? String == first)
 
         let mirror = agent.dataDir + "/mirrors/" + id + ".git"
-        let origin = try CommandRunner.run("/usr/bin/git", ["-C", mirror, "config", "remote.origin.url"])
+        let origin = try await CommandRunner.runAsync("/usr/bin/git", ["-C", mirror, "config", "remote.origin.url"])
         #expect(origin.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == Self.url)
         // a loose object of the fixture is the same file in the mirror (a hard link, not a copy)
         let objects = repo.path + "/.git/objects"
@@ -61,9 +61,9 @@ import Testing
         let t = try await agent.request("POST", "/v1/projects/\(id)/audits")
         let done = try await agent.waitForTask(try #require(t.json["taskId"] as? String))
         #expect(done["state"] as? String == "succeeded", "\(done)")
-        let heads = try CommandRunner.run("/usr/bin/git", ["-C", mirror, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads"]).stdout
+        let heads = try await CommandRunner.runAsync("/usr/bin/git", ["-C", mirror, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads"]).stdout
         #expect(heads.contains("refs/heads/trunk \(second)"), "\(heads)")
-        #expect(try CommandRunner.run("/usr/bin/git", ["-C", mirror, "symbolic-ref", "HEAD"]).stdout.contains("refs/heads/trunk"))
+        #expect(try await CommandRunner.runAsync("/usr/bin/git", ["-C", mirror, "symbolic-ref", "HEAD"]).stdout.contains("refs/heads/trunk"))
     }
 
     /// libgit2 1.5 leaks a PCRE2 match block (about 10 KB) per configuration entry whenever it
