@@ -8,8 +8,7 @@ extension GitRepository {
     /// `url.insteadOf`): a new repository whose origin is `url`, then `fetchOrigin`. A URL that
     /// names, or that `insteadOf` sends to, a repository on this machine first gets that
     /// repository's objects hard-linked, as git clones one (copied where a link is refused): the
-    /// fetch then finds them present. libgit2's local transport would pack them again, recomputing
-    /// every delta (0.75 s for swift-nio against git's 0.04 s).
+    /// fetch then finds them present instead of libgit2's local transport packing them again.
     /// Whatever fails leaves no directory behind (a mirror without an origin would fail for ever).
     static func cloneBare(url: String, to destination: String, credentials: GitCredentials? = nil, extra: [String] = []) throws {
         _ = initialized
@@ -84,12 +83,9 @@ extension GitRepository {
     }
 
     /// `url.<base>.insteadOf` rules of the global, XDG and system configuration, as libgit2 reads
-    /// them. Every entry is read and filtered here: libgit2 1.5 (Debian 12's) matches entry names
-    /// against a regular expression with a PCRE2 match block that it does not free when the name
-    /// does not match (fixed upstream in libgit2#6382), about 10 KB per entry per lookup. A remote
-    /// looked up by name, or made with libgit2 applying `insteadOf` itself, pays that per config
-    /// entry, and a fetch looks its remote up once per ref: 2.4 GB held after 160 first audits on
-    /// an agent whose git configuration has 160 `insteadOf` rules.
+    /// them. Every entry is read and filtered here, never matched by libgit2 against a regular
+    /// expression: libgit2 1.5 leaks a PCRE2 match block for each entry that does not match
+    /// (libgit2#6382), so a remote is never made with libgit2 applying `insteadOf` or looked up by name.
     static func insteadOfRules() -> [InsteadOf] {
         _ = initialized
         var cfg: OpaquePointer?

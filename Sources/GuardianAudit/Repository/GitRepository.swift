@@ -213,8 +213,8 @@ final class GitRepository {
     }
 
     /// Packs built from this repository skip the delta search. They cross a LAN to a member that
-    /// analyses a shard, and the search (every blob against its ten neighbours) cost the primary
-    /// more CPU than the shard saved (60% of three agents' CPU in a fleet run). libgit2 has no
+    /// analyses a shard, and the search (every blob against its ten neighbours) costs the primary
+    /// more CPU than the shard saves. libgit2 has no
     /// option for it but the size above which it never deltifies; 1 byte leaves nothing to
     /// deltify (it skips objects under 50 bytes). libgit2 1.5 to 1.9 at least read that size from
     /// `pack.deltaCacheSize` (a slip in packbuilder_config), so both keys are set; 1, not 0, which

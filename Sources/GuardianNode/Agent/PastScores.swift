@@ -48,9 +48,7 @@ final class PastScores: Sendable {
 
     /// A result's scores from the statement it signs; none when the envelope does not read.
     static func decode(_ r: ResultRecord) -> [PastScore] {
-        guard let env = try? JSONDecoder().decode(DSSEEnvelope.self, from: r.envelope),
-              let payload = Data(base64Encoded: env.payload),
-              let st = try? JSONDecoder().decode(AuditStatement.self, from: payload) else { return [] }
-        return st.predicate.magicResults.compactMap { k, v in Check(rawValue: k).map { PastScore(check: $0, time: Int64(r.createdAt), score: v.score) } }
+        guard let report = Node.report(of: [UInt8](r.envelope)) else { return [] }
+        return report.magicResults.compactMap { k, v in Check(rawValue: k).map { PastScore(check: $0, time: Int64(r.createdAt), score: v.score) } }
     }
 }
