@@ -64,7 +64,7 @@ final class AlertReceiver: Sendable {
         }
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                               onServerRunning: { channel in r.port.withLock { $0 = channel.localAddress?.port } })
-        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        let task = Task(executorPreference: ThreadExecutor.servers) { try await app.runService(gracefulShutdownSignals: []) }
         r.setTask(task)
         try await eventually("the receiver listens", timeout: 60) { r.port.withLock { $0 } != nil }
         return r

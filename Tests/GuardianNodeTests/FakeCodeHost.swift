@@ -178,7 +178,7 @@ final class FakeCodeHost: Sendable {
         }
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                               onServerRunning: { channel in host.port.withLock { $0 = channel.localAddress?.port } })
-        let t = Task { try await app.runService(gracefulShutdownSignals: []) }
+        let t = Task(executorPreference: ThreadExecutor.servers) { try await app.runService(gracefulShutdownSignals: []) }
         host.task.withLock { $0 = t }
         try await eventually("the fake code host listens", timeout: 60) { host.port.withLock { $0 } != nil }
         return host
