@@ -11,11 +11,11 @@ build: deps
 	$(SWIFT) build
 
 release: deps
-	$(SWIFT) build -c release --product guardian
+	$(SWIFT) build -c release --product guardian --static-swift-stdlib
 
 # The benchmarks' own binary: guardian-bench links the simulators and the test kit; guardian does not.
 release-bench: release
-	$(SWIFT) build -c release --product guardian-bench
+	$(SWIFT) build -c release --product guardian-bench --static-swift-stdlib
 
 # The main job: a single-node Guardian on embedded defaults that registers and audits this repository.
 run: release

@@ -15,7 +15,7 @@ extension Auditor {
                                owner: l.owner,
                                suppressions: Dictionary(l.files.filter { !$0.facts.suppressions.isEmpty }.map { ($0.path, $0.facts.suppressions) },
                                                         uniquingKeysWith: { a, _ in a }))
-        let iso = Auditor.isoFormatter
+        func iso(_ d: Date) -> String { Timestamp.iso(seconds: d.timeIntervalSince1970) }
         var results: [String: CheckResult] = [:]
         var scores: [Check: Int] = [:]
         var statuses: [Check: CheckStatus] = [:]
@@ -49,7 +49,7 @@ extension Auditor {
             } else if result.status == .failed {
                 gateReasons.append("\(check.rawValue) failed with score \(result.score) (fail below \(ctx.thresholds.failScore))")
             }
-            result.lastRun = iso.string(from: ranAt)
+            result.lastRun = iso(ranAt)
             result.executionTime = ms
             scores[check] = result.score
             statuses[check] = result.status
@@ -72,7 +72,7 @@ extension Auditor {
                            strictness: options.profile.strictness, overallHealthScore: health,
                            gate: .init(passed: gateReasons.isEmpty, reasons: gateReasons), magicResults: results,
                            aiInsights: insights, statistics: stats, skippedFiles: l.skipped, baseline: baseline,
-                           timing: AuditTiming(startedAt: iso.string(from: started), totalMs: 0, // set by `run`
+                           timing: AuditTiming(startedAt: iso(started), totalMs: 0, // set by `run`
                                                cacheHits: l.cacheStats.hits, cacheMisses: l.cacheStats.misses),
                            learning: options.learning.isEmpty ? nil : options.learning.sorted { $0.ruleId < $1.ruleId })
     }

@@ -13,6 +13,9 @@ public struct AuditOptions: Sendable {
     public var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
     /// nil disables the cache.
     public var cacheDirectory: String?
+    /// Keep decoded facts in this process's memory for the next audit (a long-running process);
+    /// a one-off command reads them once and has no next audit.
+    public var keepsFactsInMemory = true
     public var baseline: String?
     /// With a baseline: keep every finding and mark each new or not (`Violation.isNew`) instead of
     /// dropping the old ones; the gate still judges only the new. A pull request's audit does this.
@@ -49,7 +52,12 @@ public struct AuditOptions: Sendable {
 /// reads history, runs the checks and scores them.
 public enum Auditor {
     public static let version = "0.1.0"
-    nonisolated(unsafe) static let isoFormatter = ISO8601DateFormatter() // only used from the calling thread
+
+    /// Starts libgit2 on another thread: its set-up parses the system's CA bundle (some milliseconds),
+    /// which a one-off command can overlap with parsing its arguments and opening its cache.
+    public static func prepareGit() {
+        Thread.detachNewThread { _ = GitRepository.initialized }
+    }
 
     public static func run(_ options: AuditOptions) throws -> AuditReport {
         let started = Date()
@@ -99,15 +107,26 @@ public enum Auditor {
 
     /// Why a path is not audited under the configuration: excluded, or vendored (with its source).
     static func configured(_ path: String, _ config: RepositoryConfig) -> String? {
-        if config.isExcluded(path) { return "excluded (\(RepositoryConfig.fileName))" }
-        if let g = config.vendoredPattern(path) { return "vendored (\(config.vendoredSource[g.pattern] ?? RepositoryConfig.fileName): \(g.pattern))" }
+        guard !config.exclude.isEmpty || !config.vendored.isEmpty else { return nil }
+        let split = Glob.Path(path)
+        if config.isExcluded(split) { return "excluded (\(RepositoryConfig.fileName))" }
+        if let g = config.vendoredPattern(split) { return "vendored (\(config.vendoredSource[g.pattern] ?? RepositoryConfig.fileName): \(g.pattern))" }
         return nil
     }
 
     static func cacheKey(_ parts: [UInt8]) -> [UInt8] { Sodium.blake2b(parts, length: 20) }
 
-    static func blobKey(oid: git_oid?, content: UnsafeBufferPointer<UInt8>?, path: String, options: AuditOptions) -> [UInt8] {
-        var b: [UInt8] = Array("\(FileAnalyzer.version)|\(options.limits.cacheTag)|\(Language.detect(path: path).rawValue)|\(PathRules.isTest(path))|\(PathRules.isSampleOrExample(path))|\(PathRules.vendoredOrGenerated(path) ?? "")|".utf8)
+    /// What every blob key of an audit starts with: the analyzer's version and the analysis limits.
+    static func blobKeyPrefix(_ options: AuditOptions) -> [UInt8] { Array("\(FileAnalyzer.version)|\(options.limits.cacheTag)|".utf8) }
+
+    /// A blob's cache key: the prefix, the path (facts depend on it: language, test or not, sample,
+    /// vendored) and the blob id, or for a file outside git the BLAKE2b of its content. Git paths
+    /// hold no NUL, so the NUL after the path keeps the parts apart.
+    static func blobKey(prefix: [UInt8], oid: git_oid?, content: UnsafeBufferPointer<UInt8>?, path: String) -> [UInt8] {
+        var b = prefix
+        b.reserveCapacity(prefix.count + path.utf8.count + 1 + 32)
+        b.append(contentsOf: path.utf8)
+        b.append(0)
         if var o = oid {
             withUnsafeBytes(of: &o.id) { b.append(contentsOf: $0) }
         } else if let c = content {
@@ -161,22 +180,35 @@ public enum Auditor {
                 if let why = configured(e.path, config) { skipped.append(SkippedFile(path: e.path, reason: why)) } else { todo.append(i) }
             }
         }
-        // Keys hash the path's classification with the blob id; spread over the cores.
-        let keySlots = Slots<[UInt8]>(count: entries.count)
-        let todoList = todo
-        let keyJobs = max(1, min(options.jobs, todo.count / 128 + 1))
-        DispatchQueue.concurrentPerform(iterations: keyJobs) { w in
-            var k = w
-            while k < todoList.count {
-                let e = entries[todoList[k]]
-                keySlots.items[todoList[k]] = blobKey(oid: e.oid, content: nil, path: e.path, options: options)
-                k += keyJobs
-            }
-        }
-        for i in todo { keys[i] = keySlots.items[i] ?? [] }
+        let prefix = blobKeyPrefix(options)
+        for i in todo { keys[i] = blobKey(prefix: prefix, oid: entries[i].oid, content: nil, path: entries[i].path) }
         Trace.mark("keys")
-        // Memory first (long-running processes), then disk; both only when caching is on.
-        let cached = cache.map { MemoryFactsCache.shared.lookup(todo.map { keys[$0] }, disk: $0) } ?? [:]
+        // Memory first (long-running processes), or the repository's snapshot (one-off commands);
+        // then the database. Only when caching is on.
+        var cached: [Data: FileFacts] = [:]
+        var encoded: [Data: ArraySlice<UInt8>] = [:] // one-off: what the next snapshot is made of
+        var snapshotPath: String?
+        var snapshotCurrent = false
+        if let cache, options.keepsFactsInMemory {
+            cached = MemoryFactsCache.shared.lookup(todo.map { keys[$0] }, disk: cache)
+        } else if let cache {
+            let sp = FactsSnapshot.path(cacheDirectory: cache.directory, repository: path, prefix: prefix)
+            let bytes = FactsSnapshot.read(sp)
+            let index = FactsSnapshot.entries(bytes)
+            var rows: [(Data, ArraySlice<UInt8>)] = []
+            rows.reserveCapacity(todo.count)
+            var rest: [[UInt8]] = []
+            for i in todo {
+                let k = Data(keys[i])
+                if let r = index[k] { rows.append((k, bytes[r])) } else { rest.append(keys[i]) }
+            }
+            Trace.mark("snapshot \(rows.count)")
+            snapshotCurrent = rest.isEmpty && index.count == todo.count
+            for (k, b) in cache.encodedBlobFacts(keys: rest) { rows.append((k, b[...])) }
+            cached = AnalysisCache.decode(rows)
+            for (k, b) in rows where cached[k] != nil { encoded[k] = b }
+            snapshotPath = sp
+        }
         Trace.mark("cache read \(cached.count)")
         var missing: [Int] = []
         for i in todo {
@@ -209,8 +241,13 @@ public enum Auditor {
             files[i] = AuditedFile(path: entries[i].path, kind: entries[i].kind, facts: f)
             fresh.append((keys[i], f))
         }
-        cache?.store(blobFacts: fresh)
-        if let cache { MemoryFactsCache.shared.insert(fresh, namespace: cache.path) }
+        let freshEncoded = fresh.map { (key: $0.key, data: $0.facts.encoded()) }
+        cache?.store(encodedBlobFacts: freshEncoded)
+        if let cache, options.keepsFactsInMemory { MemoryFactsCache.shared.insert(fresh, namespace: cache.path) }
+        if let sp = snapshotPath, !(snapshotCurrent && fresh.isEmpty) {
+            for (k, d) in freshEncoded { encoded[Data(k)] = d[...] }
+            FactsSnapshot.write(sp, todo.compactMap { i in encoded[Data(keys[i])].map { (key: keys[i], facts: $0) } })
+        }
         let audited = files.compactMap { $0 }
         for f in audited where f.facts.skipReason != nil { skipped.append(SkippedFile(path: f.path, reason: f.facts.skipReason!)) }
 
@@ -308,9 +345,10 @@ public enum Auditor {
                 k += jobs
             }
         }
+        let prefix = blobKeyPrefix(options)
         let keys: [[UInt8]] = walked.files.enumerated().map { k, rel in
             let bytes = contents.items[k] ?? []
-            return bytes.withUnsafeBufferPointer { blobKey(oid: nil, content: $0, path: rel, options: options) }
+            return bytes.withUnsafeBufferPointer { blobKey(prefix: prefix, oid: nil, content: $0, path: rel) }
         }
         let cached = cache?.blobFacts(keys: keys) ?? [:]
         var hits = 0

@@ -19,6 +19,13 @@ public enum Timestamp {
             + ":\(pad(inDay / 1000 % 60, 2)).\(pad(inDay % 1000, 3))Z"
     }
 
+    /// The text of a time to the second (`2026-12-02T12:00:00Z`), as ISO8601DateFormatter writes
+    /// it by default; the fraction of a second is dropped.
+    public static func iso(seconds: Double) -> String {
+        let s = iso(ms: Int64((seconds * 1000).rounded(.down)))
+        return String(s.prefix(19)) + "Z"
+    }
+
     /// Milliseconds since 1970 of `YYYY-MM-DDTHH:MM:SS[.fff]Z`; nil for any other text.
     public static func parse(_ s: String) -> Int64? {
         let b = Array(s.utf8)

@@ -11,7 +11,7 @@ struct ChannelsCommand: AsyncParsableCommand {
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Add a channel to a team.",
+            commandName: "add", abstract: "Add a channel to a team.",
             discussion: """
                 Kinds: slack and discord (--url: the incoming webhook), webhook (--url, and --secret to sign with HMAC-SHA256), \
                 email (--to; the agent's smtp_* settings send it). The URL and secret are credentials: GUARDIAN_CHANNEL_URL and \
@@ -47,7 +47,7 @@ struct ChannelsCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List a team's channels.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List a team's channels.")
         @OptionGroup var agent: AgentOptions
         @Argument(help: "The team.") var team: String
         @Option(help: "text or json.") var format: ListFormat = .text
@@ -68,7 +68,7 @@ struct ChannelsCommand: AsyncParsableCommand {
     }
 
     struct Test: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Send a test message now and show what the receiver answered (exit 1 if it was not delivered).")
+        static let configuration = CommandConfiguration(commandName: "test", abstract: "Send a test message now and show what the receiver answered (exit 1 if it was not delivered).")
         @OptionGroup var agent: AgentOptions
         @Argument(help: "The team.") var team: String
         @Argument(help: "The channel's name.") var name: String
@@ -81,7 +81,7 @@ struct ChannelsCommand: AsyncParsableCommand {
     }
 
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove a channel.")
+        static let configuration = CommandConfiguration(commandName: "remove", abstract: "Remove a channel.")
         @OptionGroup var agent: AgentOptions
         @Argument(help: "The team.") var team: String
         @Argument(help: "The channel's name.") var name: String

@@ -72,17 +72,21 @@ struct AuditCommand: AsyncParsableCommand {
             if try await !RemoteAudit.run(project: remote, agent: agent, rev: rev) { throw ExitCode(1) }
             return
         }
+        Trace.mark("command parsed")
         var options = AuditOptions(target: target)
         options.revision = rev
         options.profile = try TeamProfile.load(profile)
         if let c = checks { options.checks = try Check.parseList(c) }
         if let j = jobs { options.jobs = j }
         options.cacheDirectory = noCache ? nil : (cacheDir ?? AuditOptions.defaultCacheDirectory)
+        options.keepsFactsInMemory = false
         options.baseline = baseline
         options.maxHistory = maxHistory
         options.reproducible = reproducible
         let report = try Auditor.run(options)
+        Trace.mark("report")
         let data = try ReportRenderer.render(report, as: format)
+        Trace.mark("rendered")
         if let output {
             do { try data.write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
                 throw GuardianError.io("cannot write \(output): \(error.localizedDescription)")
@@ -90,6 +94,7 @@ struct AuditCommand: AsyncParsableCommand {
         } else {
             FileHandle.standardOutput.write(data)
         }
+        Trace.mark("written")
         if let attest {
             let key = try NodeIdentity.loadOrCreate(try DataDirectory(path: agent.dataDir))
             let envelope = try Attestation.sign(report.withoutTiming(), key: key)

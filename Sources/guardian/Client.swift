@@ -133,7 +133,7 @@ struct ProjectsCommand: AsyncParsableCommand {
                                                     subcommands: [Add.self, List.self, Show.self, Remove.self, CodeHostCommand.self])
 
     struct Add: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Register a repository (URL or local path); it is audited at once.")
+        static let configuration = CommandConfiguration(commandName: "add", abstract: "Register a repository (URL or local path); it is audited at once.")
         @OptionGroup var agent: AgentOptions
         @Argument(help: "The repository: an https/ssh/git URL, or (admin tokens) a local path under allowed_local_roots.") var repository: String
         @Option(help: "The project's id and display name (default: from the repository's name).") var name: String?
@@ -175,7 +175,7 @@ struct ProjectsCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List projects.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List projects.")
         @OptionGroup var agent: AgentOptions
         @Option(help: "Output format: text or json.") var format: ListFormat = .text
         func run() async throws {
@@ -189,7 +189,7 @@ struct ProjectsCommand: AsyncParsableCommand {
     }
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a project and its audit status.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a project and its audit status.")
         @OptionGroup var agent: AgentOptions
         @Argument(help: "The project id.") var id: String
         @Option(help: "Output format: text or json.") var format: ListFormat = .text
@@ -201,7 +201,7 @@ struct ProjectsCommand: AsyncParsableCommand {
     }
 
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove a project and its results from this node.")
+        static let configuration = CommandConfiguration(commandName: "remove", abstract: "Remove a project and its results from this node.")
         @OptionGroup var agent: AgentOptions
         @Argument(help: "The project id.") var id: String
         func run() async throws {
@@ -348,7 +348,7 @@ struct KeysCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Key ids, the primary (sealing) one first.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "Key ids, the primary (sealing) one first.")
         @OptionGroup var agent: AgentOptions
         @Option(help: "Output format: text or json.") var format: ListFormat = .text
         func run() async throws {
@@ -358,19 +358,19 @@ struct KeysCommand: AsyncParsableCommand {
         }
     }
     struct Install: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Install a key: it opens packets; the primary still seals.")
+        static let configuration = CommandConfiguration(commandName: "install", abstract: "Install a key: it opens packets; the primary still seals.")
         @OptionGroup var agent: AgentOptions
         @Argument(help: "The key (guardian keygen).") var key: String
         func run() async throws { try await KeysCommand.change(agent, "install", key) }
     }
     struct Use: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Make an installed key the primary one (it seals from now on).")
+        static let configuration = CommandConfiguration(commandName: "use", abstract: "Make an installed key the primary one (it seals from now on).")
         @OptionGroup var agent: AgentOptions
         @Argument(help: "An installed key.") var key: String
         func run() async throws { try await KeysCommand.change(agent, "use", key) }
     }
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove a key (not the primary).")
+        static let configuration = CommandConfiguration(commandName: "remove", abstract: "Remove a key (not the primary).")
         @OptionGroup var agent: AgentOptions
         @Argument(help: "An installed key that is not the primary.") var key: String
         func run() async throws { try await KeysCommand.change(agent, "remove", key) }

@@ -18,6 +18,7 @@ struct Guardian: AsyncParsableCommand {
 
     /// Runs the command and maps errors to exit code 2 with a one-line reason.
     static func mainEntry() async {
+        if CommandLine.arguments.dropFirst().first == "audit" { Auditor.prepareGit() }
         do {
             var command = try parseAsRoot()
             if var a = command as? any AsyncParsableCommand { try await a.run() } else { try command.run() }

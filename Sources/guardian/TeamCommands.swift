@@ -9,7 +9,7 @@ struct TeamsCommand: AsyncParsableCommand {
         commandName: "teams", abstract: "Show or set a team's profile.", subcommands: [Show.self, Set.self])
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print a team's profile as JSON (the standard profile until one is set).")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Print a team's profile as JSON (the standard profile until one is set).")
         @OptionGroup var agent: AgentOptions
         @Argument(help: "The team.") var team: String
 
@@ -20,7 +20,7 @@ struct TeamsCommand: AsyncParsableCommand {
 
     struct Set: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Set a team's profile from a JSON file (configs/teams/ has examples). Needs a maintainer token of the team, or an admin token.")
+            commandName: "set", abstract: "Set a team's profile from a JSON file (configs/teams/ has examples). Needs a maintainer token of the team, or an admin token.")
         @OptionGroup var agent: AgentOptions
         @Argument(help: "The team.") var team: String
         @Option(help: "The profile, a JSON file ('-' for standard input).") var profile: String
@@ -46,7 +46,7 @@ struct TokensCommand: AsyncParsableCommand {
         commandName: "tokens", abstract: "List, create and revoke API tokens.", subcommands: [List.self, Create.self, Revoke.self])
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List tokens (every one for an admin, the team's for a maintainer); secrets are never shown.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List tokens (every one for an admin, the team's for a maintainer); secrets are never shown.")
         @OptionGroup var agent: AgentOptions
         @Option(help: "Output format: text or json.") var format: ListFormat = .text
 
@@ -62,7 +62,7 @@ struct TokensCommand: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create a token and print its secret (shown once).",
+            commandName: "create", abstract: "Create a token and print its secret (shown once).",
             discussion: "Admins create any token; a maintainer creates maintainer and viewer tokens of its own team.")
         @OptionGroup var agent: AgentOptions
         @Option(help: "admin, maintainer or viewer.") var role: String
@@ -82,7 +82,7 @@ struct TokensCommand: AsyncParsableCommand {
     }
 
     struct Revoke: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Revoke a token by its id (admin); its dashboard sessions end too.")
+        static let configuration = CommandConfiguration(commandName: "revoke", abstract: "Revoke a token by its id (admin); its dashboard sessions end too.")
         @OptionGroup var agent: AgentOptions
         @Argument(help: "The token's id (guardian tokens list).") var id: String
 

@@ -55,7 +55,7 @@ struct InlineSuppression: Sendable, Equatable {
     }
 }
 
-/// Everything Guardian learns from one blob. Cached by (blob id, language, role, analyzer version):
+/// Everything Guardian learns from one blob. Cached by (path, blob id, analyzer version, limits):
 /// thresholds are applied afterwards, so changing strictness never invalidates the cache.
 struct FileFacts: Sendable, Equatable {
     var language: Language

@@ -28,64 +28,84 @@ enum PathRules {
         return false
     }
 
-    static let sampleDirs: Set<String> = ["fixtures", "fixture", "testdata", "test-data", "test_data", "examples", "example",
-                                          "samples", "sample", "demo", "demos", "docs", "doc", "documentation", "certs",
-                                          "testing", "mocks", "snapshots", "__snapshots__"]
+    static let sampleDirs = words(["fixtures", "fixture", "testdata", "test-data", "test_data", "examples", "example",
+                                   "samples", "sample", "demo", "demos", "docs", "doc", "documentation", "certs",
+                                   "testing", "mocks", "snapshots", "__snapshots__"])
 
     /// Fixtures, examples, samples, demos and docs (and SwiftPM targets named `…Example(s)`,
     /// `…Demo`, `…Development`): secrets there are samples, not leaks.
-    static func isSampleOrExample(_ path: String) -> Bool {
-        let comps = path.split(separator: "/").dropLast().map { $0.lowercased() }
-        return comps.contains { c in
-            sampleDirs.contains(c) || c.hasSuffix("example") || c.hasSuffix("examples") || c.hasSuffix("demo") || c.hasSuffix("development")
+    static func isSampleOrExample(_ path: String) -> Bool { isSampleOrExample(LowerPath(path)) }
+
+    static func isSampleOrExample(_ p: LowerPath) -> Bool {
+        p.directories.contains { r in
+            let c = p.lower[r]
+            return oneOf(sampleDirs, c) || c.hasSuffix("example") || c.hasSuffix("examples") || c.hasSuffix("demo") || c.hasSuffix("development")
         }
     }
 
-    static let toolDirs: Set<String> = ["benchmarks", "benchmark", "benches", "scripts", "script", "tools", "tool", "plugins",
-                                        "snippets", "bin", "utils", "dev", "contrib", "ci", "playground", "playgrounds"]
-    static let manifests: Set<String> = ["package.swift", "setup.py", "conftest.py", "noxfile.py", "fabfile.py", "manage.py",
-                                         "__main__.py", "build.gradle", "build.gradle.kts", "gulpfile.js", "webpack.config.js",
-                                         "rollup.config.js", "vite.config.ts", "jest.config.js", "babel.config.js"]
+    static let toolDirs = words(["benchmarks", "benchmark", "benches", "scripts", "script", "tools", "tool", "plugins",
+                                 "snippets", "bin", "utils", "dev", "contrib", "ci", "playground", "playgrounds"])
+    static let manifests = words(["package.swift", "setup.py", "conftest.py", "noxfile.py", "fabfile.py", "manage.py",
+                                  "__main__.py", "build.gradle", "build.gradle.kts", "gulpfile.js", "webpack.config.js",
+                                  "rollup.config.js", "vite.config.ts", "jest.config.js", "babel.config.js"])
 
     /// A build manifest (`Package.swift`, `Package@swift-5.9.swift`, `setup.py` …).
-    static func isManifest(_ path: String) -> Bool {
-        let name = (path.split(separator: "/").last ?? "").lowercased()
-        return manifests.contains(name) || name.hasPrefix("package@swift")
+    static func isManifest(_ path: String) -> Bool { isManifest(LowerPath(path)) }
+
+    static func isManifest(_ p: LowerPath) -> Bool {
+        let name = p.name
+        return oneOf(manifests, name) || name.hasPrefix("package@swift")
     }
 
     /// Code that is no library's API: examples, samples, docs, benchmarks, scripts, tools, plugins
     /// and build manifests. Its public declarations need no documentation comments.
-    static func isOutsideAPI(_ path: String) -> Bool {
-        if isSampleOrExample(path) { return true }
-        let comps = path.split(separator: "/").map { $0.lowercased() }
-        guard let name = comps.last else { return false }
-        if manifests.contains(name) || name.hasPrefix("package@swift") { return true }
-        return comps.dropLast().contains { toolDirs.contains($0) || $0.hasSuffix("benchmarks") || $0.hasSuffix("plugin") }
+    static func isOutsideAPI(_ path: String) -> Bool { isOutsideAPI(LowerPath(path)) }
+
+    static func isOutsideAPI(_ p: LowerPath) -> Bool {
+        if isSampleOrExample(p) { return true }
+        guard !p.components.isEmpty else { return false }
+        if isManifest(p) { return true }
+        return p.directories.contains { r in
+            let c = p.lower[r]
+            return oneOf(toolDirs, c) || c.hasSuffix("benchmarks") || c.hasSuffix("plugin")
+        }
     }
+
+    static let vendorMarkers = words(["node_modules/", "vendor/", "third_party/", "thirdparty/", "pods/", ".build/", "dist/",
+                                      "build/generated/", "carthage/"])
+    static let generatedSuffixes = words([".min.js", ".min.css", ".pb.swift", ".pb.go", "_pb2.py", ".pb.h", ".pb.cc", ".g.dart",
+                                          ".generated.swift", ".designer.cs"])
 
     /// Vendored or generated code is not measured (it is not the team's code).
     static func vendoredOrGenerated(_ path: String) -> String? {
-        let lower = path.lowercased()
-        for marker in ["node_modules/", "vendor/", "third_party/", "thirdparty/", "pods/", ".build/", "dist/",
-                       "build/generated/", "carthage/"] where lower.hasPrefix(marker) || lower.has("/" + marker) {
-            return "vendored (\(marker.dropLast()))"
+        let lower = LowerPath(path).lower[...]
+        for marker in vendorMarkers where lower.starts(with: marker) || lower.containsRun([47] + marker) {
+            return "vendored (\(String(decoding: marker.dropLast(), as: UTF8.self)))"
         }
-        for suffix in [".min.js", ".min.css", ".pb.swift", ".pb.go", "_pb2.py", ".pb.h", ".pb.cc", ".g.dart",
-                       ".generated.swift", ".designer.cs"] where lower.hasSuffix(suffix) {
-            return "generated (\(suffix))"
+        for suffix in generatedSuffixes where lower.hasSuffix(suffix) {
+            return "generated (\(String(decoding: suffix, as: UTF8.self)))"
         }
         return nil
     }
 
+    static func words(_ list: [String]) -> [[UInt8]] { list.map { Array($0.utf8) } }
+
+    /// Whether `s` is one of `list` (short lists: compared by length first).
+    static func oneOf(_ list: [[UInt8]], _ s: ArraySlice<UInt8>) -> Bool {
+        list.contains { $0.count == s.count && $0.elementsEqual(s) }
+    }
+
     /// The module a source file belongs to (Sources/X, src/X, lib/X, pkg/X, packages/X …), or its file stem.
+    static let moduleRoots = words(["sources", "source", "src", "lib", "pkg", "packages", "internal", "cmd", "app", "apps", "crates"])
+
     static func module(of path: String) -> String {
-        let parts = path.split(separator: "/").map(String.init)
-        let roots: Set<String> = ["sources", "source", "src", "lib", "pkg", "packages", "internal", "cmd", "app", "apps", "crates"]
-        for (i, p) in parts.enumerated() where roots.contains(p.lowercased()) && i + 2 < parts.count {
-            return parts[i + 1]
+        let p = LowerPath(path)
+        let parts = p.components
+        for i in parts.indices where i + 2 < parts.count && oneOf(moduleRoots, p.lower[parts[i]]) {
+            return p.text(parts[i + 1])
         }
-        if parts.count >= 2 { return parts[parts.count - 2] == "src" ? stem(parts.last!) : parts[0] }
-        return stem(parts.last ?? path)
+        if parts.count >= 2 { return p.original[parts[parts.count - 2]].elementsEqual("src".utf8) ? stem(p.text(parts[parts.count - 1])) : p.text(parts[0]) }
+        return stem(parts.last.map(p.text) ?? path)
     }
 
     static func stem(_ name: String) -> String {
@@ -138,7 +158,49 @@ extension String {
     }
 }
 
+/// A path's bytes, as given and in ASCII lower case, with its components (the non-empty runs
+/// between slashes): split once, then asked many questions. Matching is ASCII case-insensitive.
+struct LowerPath {
+    let original: [UInt8]
+    let lower: [UInt8]
+    let components: [Range<Int>]
+
+    init(_ path: String) {
+        original = Array(path.utf8)
+        var low = original
+        var comps: [Range<Int>] = []
+        var start = 0
+        for i in 0...low.count {
+            if i == low.count || low[i] == 47 {
+                if i > start { comps.append(start..<i) }
+                start = i + 1
+            } else if low[i] >= 65 && low[i] <= 90 {
+                low[i] |= 0x20
+            }
+        }
+        lower = low
+        components = comps
+    }
+
+    /// Every component but the last (the folders a file is in).
+    var directories: ArraySlice<Range<Int>> { components.dropLast() }
+    /// The last component, in lower case (empty for an empty path).
+    var name: ArraySlice<UInt8> { components.last.map { lower[$0] } ?? [] }
+    func text(_ r: Range<Int>) -> String { String(decoding: original[r], as: UTF8.self) }
+}
+
 extension ArraySlice where Element == UInt8 {
+    func hasSuffix(_ s: [UInt8]) -> Bool { count >= s.count && self[(endIndex - s.count)...].elementsEqual(s) }
+    func containsRun(_ s: [UInt8]) -> Bool {
+        guard count >= s.count, let first = s.first else { return s.isEmpty }
+        var i = startIndex
+        while i + s.count <= endIndex {
+            if self[i] == first && self[i..<(i + s.count)].elementsEqual(s) { return true }
+            i += 1
+        }
+        return false
+    }
+
     func hasSuffix(_ s: StaticString) -> Bool {
         let n = s.utf8CodeUnitCount
         guard count >= n else { return false }

@@ -2,14 +2,16 @@ import Foundation
 import GRDB
 
 /// The per-blob analysis cache and the per-commit history cache, in one SQLite file
-/// (`<cache-dir>/analysis.sqlite`, WAL). Keys are content addresses, so the same blob in another
-/// branch, fork or project is analysed once per node. A corrupt or unwritable cache is never fatal:
+/// (`<cache-dir>/analysis.sqlite`, WAL). Keys hash the path with the blob id, so the same blob at the
+/// same path in another branch, fork or project is analysed once per node. A corrupt or unwritable cache is never fatal:
 /// the audit runs without it and says so.
 public final class AnalysisCache: Sendable {
     let db: DatabaseQueue
     public let path: String
+    public let directory: String
 
     public init(directory: String) throws {
+        self.directory = directory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         path = (directory as NSString).appendingPathComponent("analysis.sqlite")
         var config = Configuration()
@@ -24,6 +26,15 @@ public final class AnalysisCache: Sendable {
             try db.execute(sql: """
                 CREATE TABLE blob_facts (key BLOB PRIMARY KEY NOT NULL, data BLOB NOT NULL) WITHOUT ROWID;
                 CREATE TABLE commit_facts (key BLOB PRIMARY KEY NOT NULL, data BLOB NOT NULL) WITHOUT ROWID;
+                """)
+        }
+        // Facts in a rowid table: a row of up to ~4 KB stays on its leaf page (a WITHOUT ROWID row
+        // spills past ~1 KB into overflow pages), rows written by one audit sit together, and the
+        // key index is dense. Keys changed with it (they hash the path), so the old rows are dropped.
+        migrator.registerMigration("v2 rowid facts, path keys") { db in
+            try db.execute(sql: """
+                DROP TABLE blob_facts;
+                CREATE TABLE blob_facts (id INTEGER PRIMARY KEY, key BLOB NOT NULL UNIQUE, data BLOB NOT NULL);
                 """)
         }
         try migrator.migrate(db)
@@ -55,14 +66,23 @@ public final class AnalysisCache: Sendable {
     }
 
     func blobFacts(keys: [[UInt8]]) -> [Data: FileFacts] {
-        let rows = rows("blob_facts", keys: keys)
+        AnalysisCache.decode(encodedBlobFacts(keys: keys).map { ($0.0, $0.1[...]) })
+    }
+
+    /// The encoded facts stored for `keys`, by key.
+    func encodedBlobFacts(keys: [[UInt8]]) -> [(Data, [UInt8])] {
+        rows("blob_facts", keys: keys).map { ($0.0, [UInt8]($0.1)) }
+    }
+
+    /// Decoded facts by key; an entry that does not decode is left out (analysed again).
+    static func decode(_ rows: [(Data, ArraySlice<UInt8>)]) -> [Data: FileFacts] {
         // Decoding dominates; spread it over the cores.
         let decoded = Auditor.Slots<FileFacts>(count: rows.count)
         let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, rows.count / 64 + 1))
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             var k = w
             while k < rows.count {
-                decoded.items[k] = try? FileFacts.decode([UInt8](rows[k].1))
+                decoded.items[k] = try? FileFacts.decode(Array(rows[k].1))
                 k += workers
             }
         }
@@ -74,6 +94,10 @@ public final class AnalysisCache: Sendable {
 
     func store(blobFacts: [(key: [UInt8], facts: FileFacts)]) {
         store("blob_facts", blobFacts.map { ($0.key, $0.facts.encoded()) })
+    }
+
+    func store(encodedBlobFacts: [(key: [UInt8], data: [UInt8])]) {
+        store("blob_facts", encodedBlobFacts)
     }
 
     func commitFacts(keys: [[UInt8]]) -> [Data: CommitFacts] {

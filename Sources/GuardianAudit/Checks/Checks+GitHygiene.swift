@@ -38,17 +38,20 @@ extension Checks {
 
     /// Why a committed file should have been ignored, and how bad it is; nil for a file that belongs.
     static func ignorable(path: String) -> (String, Severity)? {
-        let lower = path.lowercased()
-        let name = lower.split(separator: "/").last.map(String.init) ?? lower
-        if name == ".env" || (name.hasPrefix(".env.") && !name.hasSuffix(".example") && !name.hasSuffix(".sample") && !name.hasSuffix(".template")) {
+        let p = LowerPath(path)
+        let lower = p.lower[...]
+        let name = p.components.isEmpty ? lower : p.name
+        if name.elementsEqual(".env".utf8) || (name.hasPrefix(".env.") && !name.hasSuffix(".example") && !name.hasSuffix(".sample") && !name.hasSuffix(".template")) {
             return ("environment file \(path) may hold secrets", .high)
         }
-        if lower.hasPrefix("node_modules/") || lower.has("/node_modules/") { return ("dependency folder node_modules is committed", .medium) }
-        if name == ".ds_store" || name == "thumbs.db" || name == "desktop.ini" { return ("OS metadata file \(path)", .low) }
-        let artefact = name.hasSuffix(".pyc") || lower.has("__pycache__/") || lower.hasPrefix(".idea/") || lower.hasPrefix(".vscode/settings")
+        if lower.hasPrefix("node_modules/") || lower.containsRun("/node_modules/") { return ("dependency folder node_modules is committed", .medium) }
+        if PathRules.oneOf(osMetadata, name) { return ("OS metadata file \(path)", .low) }
+        let artefact = name.hasSuffix(".pyc") || lower.containsRun("__pycache__/") || lower.hasPrefix(".idea/") || lower.hasPrefix(".vscode/settings")
             || lower.hasPrefix(".build/") || name.hasSuffix(".swp") || name.hasSuffix(".class") || name.hasSuffix(".o")
         return artefact ? ("build or editor artefact \(path)", .low) : nil
     }
+
+    static let osMetadata = PathRules.words([".ds_store", "thumbs.db", "desktop.ini"])
 
     static func ignorableFile(_ f: AuditedFile, _ out: inout CheckOutput) {
         guard let (msg, sev) = ignorable(path: f.path) else { return }

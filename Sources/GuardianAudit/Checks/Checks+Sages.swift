@@ -116,9 +116,13 @@ extension Checks {
 
     /// The target a file belongs to: `Sources/X/` for SwiftPM, otherwise the file's folder.
     static func target(of path: String) -> String {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        if parts.count >= 3 && parts[0] == "Sources" { return "Sources/\(parts[1])/" }
-        return parts.dropLast().joined(separator: "/") + "/"
+        let b = path.utf8
+        // `Sources/X/…`: up to the slash after X; otherwise up to the last slash ("/" for a root file)
+        if b.starts(with: "Sources/".utf8), let second = b.dropFirst(8).firstIndex(of: 47) {
+            return String(path[...second])
+        }
+        guard let last = b.lastIndex(of: 47) else { return "/" }
+        return String(path[...last])
     }
 
     /// Targets with an entry point: a `main.swift`, a Swift `@main` type, or Go's `package main`.

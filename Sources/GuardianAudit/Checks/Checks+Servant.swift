@@ -59,9 +59,16 @@ extension Checks {
         ("pyproject.toml", ["poetry.lock", "uv.lock", "pdm.lock", "requirements.txt"]),
     ]
 
+    static let manifestNames = Set(manifests.map { Substring($0.0) })
+
     /// A dependency manifest without its lockfile beside it (a `go.mod` only where there is Go code).
     static func missingLockfiles(_ lowerPaths: [String], _ pathSet: Set<String>, _ out: inout CheckOutput) {
-        for p in lowerPaths.sorted() where !p.has("node_modules/") && !p.has("vendor/") {
+        // a manifest is named exactly so: find those first, then look beside each
+        let named = lowerPaths.filter { p in
+            let name = p.utf8.lastIndex(of: 47).map { p[p.index(after: $0)...] } ?? p[...]
+            return manifestNames.contains(name)
+        }
+        for p in named.sorted() where !p.has("node_modules/") && !p.has("vendor/") {
             let name = p.split(separator: "/").last.map(String.init) ?? p
             let dir = p.count > name.count ? String(p.dropLast(name.count)) : ""
             for (m, locks) in manifests where name == m && !locks.contains(where: { pathSet.contains(dir + $0) }) {

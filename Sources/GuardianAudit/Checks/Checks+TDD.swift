@@ -7,14 +7,16 @@ extension Checks {
     /// Code that makes a module a team would test: not examples, demos, benchmarks, scripts, tools,
     /// manifests, CI or docs; not an executable target (a tool's `main`); not a C shim target.
     static func isLibraryModule(_ path: String, executables: Set<String>) -> Bool {
-        let lower = path.lowercased()
-        if PathRules.isOutsideAPI(path) || lower.hasPrefix(".github/") || lower.hasPrefix("docs/") || lower.hasPrefix("doc/") { return false }
+        let p = LowerPath(path)
+        let lower = p.lower[...]
+        if PathRules.isOutsideAPI(p) || lower.hasPrefix(".github/") || lower.hasPrefix("docs/") || lower.hasPrefix("doc/") { return false }
         if executables.contains(target(of: path)) { return false }
         // C files of a SwiftPM C target (`Sources/CNIOLinux/shim.c`): a shim tested through its users
-        let parts = path.split(separator: "/")
-        let ext = parts.last.flatMap { $0.split(separator: ".").last }.map { $0.lowercased() } ?? ""
-        if parts.count >= 3 && parts[0] == "Sources" && BundledLibraries.isCTargetName(parts[1]) && BundledLibraries.cFamily.contains(ext) { return false }
-        return true
+        let parts = p.components
+        guard parts.count >= 3, p.original[parts[0]].elementsEqual("Sources".utf8),
+              BundledLibraries.isCTargetName(Substring(p.text(parts[1]))) else { return true }
+        let ext = p.name.split(separator: 46).last.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return !BundledLibraries.cFamily.contains(ext)
     }
 
     static func tdd(_ ctx: AuditContext, _ out: inout CheckOutput) {

@@ -72,8 +72,10 @@ public struct RepositoryConfig: Sendable, Equatable {
     }
 
     /// The vendored pattern `path` matches, if any.
-    public func vendoredPattern(_ path: String) -> Glob? { vendored.first { $0.matches(path) } }
-    public func isExcluded(_ path: String) -> Bool { exclude.contains { $0.matches(path) } }
+    public func vendoredPattern(_ path: String) -> Glob? { vendoredPattern(Glob.Path(path)) }
+    public func vendoredPattern(_ path: Glob.Path) -> Glob? { vendored.first { $0.matches(path) } }
+    public func isExcluded(_ path: String) -> Bool { isExcluded(Glob.Path(path)) }
+    public func isExcluded(_ path: Glob.Path) -> Bool { exclude.contains { $0.matches(path) } }
 
     // MARK: parsing
 
