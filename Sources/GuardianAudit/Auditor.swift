@@ -59,7 +59,11 @@ public enum Auditor {
         Thread.detachNewThread { _ = GitRepository.initialized }
     }
 
-    public static func run(_ options: AuditOptions) throws -> AuditReport {
+    public static func run(_ given: AuditOptions) throws -> AuditReport {
+        var options = given
+        // two loads of one repository (HEAD and the baseline) share their facts in memory; a
+        // snapshot would be read and decoded twice and written for each
+        if options.baseline != nil { options.keepsFactsInMemory = true }
         let started = Date()
         Trace.mark("start")
         let clock = ContinuousClock()
@@ -180,34 +184,44 @@ public enum Auditor {
                 if let why = configured(e.path, config) { skipped.append(SkippedFile(path: e.path, reason: why)) } else { todo.append(i) }
             }
         }
+        // Keys hash the path with the blob id; spread over the cores.
         let prefix = blobKeyPrefix(options)
-        for i in todo { keys[i] = blobKey(prefix: prefix, oid: entries[i].oid, content: nil, path: entries[i].path) }
+        let keySlots = Slots<[UInt8]>(count: entries.count)
+        let todoList = todo
+        let keyJobs = max(1, min(options.jobs, todo.count / 512 + 1))
+        DispatchQueue.concurrentPerform(iterations: keyJobs) { w in
+            var k = w
+            while k < todoList.count {
+                let e = entries[todoList[k]]
+                keySlots.items[todoList[k]] = blobKey(prefix: prefix, oid: e.oid, content: nil, path: e.path)
+                k += keyJobs
+            }
+        }
+        for i in todo { keys[i] = keySlots.items[i] ?? [] }
         Trace.mark("keys")
         // Memory first (long-running processes), or the repository's snapshot (one-off commands);
         // then the database. Only when caching is on.
         var cached: [Data: FileFacts] = [:]
         var encoded: [Data: ArraySlice<UInt8>] = [:] // one-off: what the next snapshot is made of
-        var snapshotPath: String?
-        var snapshotCurrent = false
+        var snapshot: FactsSnapshot.Loaded?
+        var snapshotHits = 0
         if let cache, options.keepsFactsInMemory {
             cached = MemoryFactsCache.shared.lookup(todo.map { keys[$0] }, disk: cache)
         } else if let cache {
-            let sp = FactsSnapshot.path(cacheDirectory: cache.directory, repository: path, prefix: prefix)
-            let bytes = FactsSnapshot.read(sp)
-            let index = FactsSnapshot.entries(bytes)
+            let s = FactsSnapshot.load(FactsSnapshot.path(cacheDirectory: cache.directory, repository: path, prefix: prefix))
             var rows: [(Data, ArraySlice<UInt8>)] = []
             rows.reserveCapacity(todo.count)
             var rest: [[UInt8]] = []
             for i in todo {
                 let k = Data(keys[i])
-                if let r = index[k] { rows.append((k, bytes[r])) } else { rest.append(keys[i]) }
+                if let r = s.index[k] { rows.append((k, s.bytes[r])) } else { rest.append(keys[i]) }
             }
             Trace.mark("snapshot \(rows.count)")
-            snapshotCurrent = rest.isEmpty && index.count == todo.count
+            snapshotHits = rows.count
             for (k, b) in cache.encodedBlobFacts(keys: rest) { rows.append((k, b[...])) }
             cached = AnalysisCache.decode(rows)
             for (k, b) in rows where cached[k] != nil { encoded[k] = b }
-            snapshotPath = sp
+            snapshot = s
         }
         Trace.mark("cache read \(cached.count)")
         var missing: [Int] = []
@@ -241,12 +255,21 @@ public enum Auditor {
             files[i] = AuditedFile(path: entries[i].path, kind: entries[i].kind, facts: f)
             fresh.append((keys[i], f))
         }
-        let freshEncoded = fresh.map { (key: $0.key, data: $0.facts.encoded()) }
+        let freshEncoded = cache == nil ? [] : fresh.map { (key: $0.key, data: $0.facts.encoded()) }
         cache?.store(encodedBlobFacts: freshEncoded)
         if let cache, options.keepsFactsInMemory { MemoryFactsCache.shared.insert(fresh, namespace: cache.path) }
-        if let sp = snapshotPath, !(snapshotCurrent && fresh.isEmpty) {
+        if let s = snapshot {
+            // what the snapshot lacked: read from the database, or analysed now (a snapshot entry
+            // that did not decode is analysed again and appended, replacing it)
             for (k, d) in freshEncoded { encoded[Data(k)] = d[...] }
-            FactsSnapshot.write(sp, todo.compactMap { i in encoded[Data(keys[i])].map { (key: keys[i], facts: $0) } })
+            let additions = todo.compactMap { i -> (key: [UInt8], facts: ArraySlice<UInt8>)? in
+                let k = Data(keys[i])
+                guard let e = encoded[k], s.index[k] == nil || cached[k] == nil else { return nil }
+                return (keys[i], e)
+            }
+            FactsSnapshot.update(s, live: todo.count, hits: snapshotHits, additions: additions) {
+                todo.compactMap { i in encoded[Data(keys[i])].map { (key: keys[i], facts: $0) } }
+            }
         }
         let audited = files.compactMap { $0 }
         for f in audited where f.facts.skipReason != nil { skipped.append(SkippedFile(path: f.path, reason: f.facts.skipReason!)) }

@@ -160,6 +160,7 @@ extension FileFacts {
         let ni = try r.int()
         guard ni < 1_000_000 else { throw CodecError() }
         f.imports = try (0..<ni).map { _ in try r.str() }
+        guard r.pos == bytes.count else { throw CodecError() } // the encoder writes nothing after
         return f
     }
 }

@@ -8,8 +8,11 @@ import GuardianCrypto
 /// its facts in memory instead (`MemoryFactsCache`) and writes no snapshot.
 ///
 /// Layout: `GFS1`, then per file its 20-byte cache key, a 4-byte little-endian length and the
-/// encoded facts. A file that does not parse is ignored from the first bad entry on: what it held
-/// is read from the database, and every entry is decoded with the same checks as any cached facts.
+/// encoded facts; a later entry for a key replaces an earlier one. An audit that changed a few
+/// files appends their entries (one write); one that finds the file missing, broken or mostly
+/// stale writes it anew. A file that does not parse is ignored from the first bad entry on: what
+/// it held is read from the database, and every entry is decoded with the same checks as any
+/// cached facts.
 enum FactsSnapshot {
     static let magic: [UInt8] = Array("GFS1".utf8)
     static let keyLength = 20
@@ -21,30 +24,105 @@ enum FactsSnapshot {
         return (cacheDirectory as NSString).appendingPathComponent("snapshots/\(id).facts")
     }
 
+    /// A snapshot as read: its bytes, each key's latest entry, and whether every byte parsed.
+    struct Loaded {
+        var path: String
+        var bytes: [UInt8]
+        var index: [Data: Range<Int>]
+        var clean: Bool
+    }
+
+    static func load(_ path: String) -> Loaded {
+        let bytes = read(path)
+        let (index, end) = parse(bytes)
+        return Loaded(path: path, bytes: bytes, index: index, clean: !index.isEmpty && end == bytes.count)
+    }
+
     /// Each entry's key and the range of its encoded facts in `bytes`; empty for a missing file.
-    static func entries(_ bytes: [UInt8]) -> [Data: Range<Int>] {
-        guard bytes.starts(with: magic) else { return [:] }
+    static func entries(_ bytes: [UInt8]) -> [Data: Range<Int>] { parse(bytes).index }
+
+    /// The entries, and where parsing stopped (the end of the last whole entry).
+    static func parse(_ bytes: [UInt8]) -> (index: [Data: Range<Int>], end: Int) {
+        guard bytes.starts(with: magic) else { return ([:], 0) }
         var out: [Data: Range<Int>] = [:]
         var pos = magic.count
         while pos + keyLength + 4 <= bytes.count {
             let key = Data(bytes[pos..<pos + keyLength])
-            var n = 0
-            for k in 0..<4 { n |= Int(bytes[pos + keyLength + k]) << (8 * k) }
+            var length: UInt32 = 0
+            for k in 0..<4 { length |= UInt32(bytes[pos + keyLength + k]) << (8 * UInt32(k)) }
+            let n = Int(length)
             let start = pos + keyLength + 4
             guard n <= bytes.count - start else { break }
             out[key] = start..<start + n
             pos = start + n
         }
-        return out
+        return (out, pos)
     }
 
+    /// Brings the snapshot up to date after an audit of `live` files, `hits` of them found in it:
+    /// appends `additions` (the entries it lacked) when it is whole and mostly current, else
+    /// writes `all()` anew.
+    static func update(_ s: Loaded, live: Int, hits: Int, additions: [(key: [UInt8], facts: ArraySlice<UInt8>)],
+                       all: () -> [(key: [UInt8], facts: ArraySlice<UInt8>)]) {
+        let stale = s.index.count - hits
+        if s.clean && stale <= live / 2 && additions.count <= live / 4 {
+            if additions.isEmpty {
+                utimes(s.path, nil) // read and current: pruning goes by the last use
+            } else {
+                append(s.path, additions)
+            }
+        } else {
+            write(s.path, all())
+        }
+    }
+
+    static func encode(_ items: [(key: [UInt8], facts: ArraySlice<UInt8>)], into out: inout [UInt8]) {
+        for (key, facts) in items where key.count == keyLength && facts.count <= Int(UInt32.max) {
+            out.append(contentsOf: key)
+            for k in 0..<4 { out.append(UInt8(truncatingIfNeeded: facts.count >> (8 * k))) }
+            out.append(contentsOf: facts)
+        }
+    }
+
+    /// Adds entries at the end in one write (O_APPEND: two processes' entries never interleave).
+    /// A short write (a full disk) is cut back to the size before it, so that no partial entry
+    /// is left for a later one to follow.
+    static func append(_ path: String, _ items: [(key: [UInt8], facts: ArraySlice<UInt8>)]) {
+        var out: [UInt8] = []
+        encode(items, into: &out)
+        let fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return }
+        let n = out.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+        if n != out.count { _ = ftruncate(fd, st.st_size) }
+    }
+
+    /// Snapshots larger than this are not read (a repository's facts run to a few MB).
+    static let maxBytes = 512 << 20
+
+    /// The file's bytes; empty unless it is a regular file (not a link, a FIFO or a device) of at
+    /// most `maxBytes`.
     static func read(_ path: String) -> [UInt8] {
-        guard let d = FileManager.default.contents(atPath: path) else { return [] }
-        return [UInt8](d)
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size >= 0, st.st_size <= maxBytes else { return [] }
+        let size = Int(st.st_size)
+        var out = [UInt8](repeating: 0, count: size)
+        var done = 0
+        while done < size {
+            let n = out.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress! + done, size - done) }
+            if n <= 0 { break }
+            done += n
+        }
+        return done == size ? out : Array(out[..<done])
     }
 
     /// Snapshots kept per cache directory: a CI runner that clones into a new folder each run would
-    /// otherwise leave one behind per run. The least recently written go first.
+    /// otherwise leave one behind per run. The least recently used go first.
     static let kept = 32
 
     /// Replaces the snapshot (a new file renamed over the old one: a reader sees one or the
@@ -53,15 +131,20 @@ enum FactsSnapshot {
     static func write(_ path: String, _ items: [(key: [UInt8], facts: ArraySlice<UInt8>)]) {
         var out = magic
         out.reserveCapacity(magic.count + items.reduce(0) { $0 + keyLength + 4 + $1.facts.count })
-        for (key, facts) in items where key.count == keyLength && facts.count <= Int(UInt32.max) {
-            out.append(contentsOf: key)
-            for k in 0..<4 { out.append(UInt8(truncatingIfNeeded: facts.count >> (8 * k))) }
-            out.append(contentsOf: facts)
-        }
+        encode(items, into: &out)
         let dir = (path as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let temp = path + ".\(ProcessInfo.processInfo.processIdentifier).tmp"
-        guard FileManager.default.createFile(atPath: temp, contents: Data(out)) else { return }
+        let temp = path + ".\(UUID().uuidString).tmp"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        var done = 0
+        while done < out.count {
+            let n = out.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + done, out.count - done) }
+            if n <= 0 { break }
+            done += n
+        }
+        close(fd)
+        guard done == out.count else { unlink(temp); return }
         if rename(temp, path) != 0 { unlink(temp); return }
         prune(dir)
     }
@@ -69,7 +152,7 @@ enum FactsSnapshot {
     static func prune(_ dir: String) {
         let fm = FileManager.default
         guard let names = try? fm.contentsOfDirectory(atPath: dir), names.count > kept else { return }
-        let dated = names.filter { $0.hasSuffix(".facts") }.map { name -> (String, Date) in
+        let dated = names.filter { $0.hasSuffix(".facts") || $0.hasSuffix(".tmp") }.map { name -> (String, Date) in
             let p = (dir as NSString).appendingPathComponent(name)
             return (p, (try? fm.attributesOfItem(atPath: p)[.modificationDate] as? Date) ?? .distantPast)
         }
