@@ -67,7 +67,28 @@ extension Store {
     /// Forgets the decoded summaries (a write or merge changed the registry).
     func invalidateSummaries() { summaryCache.withLock { $0 = ($0.generation &+ 1, nil) } }
 
-    public func summary(project: String) throws -> ProjectSummary? { try summaries()[project] }
+    /// One project's summary: from the decoded fleet when it is cached, else one row. An audit
+    /// asks this of its own project, and must not pay for decoding every project's summary.
+    public func summary(project: String) throws -> ProjectSummary? {
+        if let cached = summaryCache.withLock({ $0.value }) { return cached[project] }
+        return try read { db in try ProjectSummary.fetchOne(db, key: project) }
+    }
+
+    /// The stored summaries of `projects` (one query, chunked), by project id.
+    public func summaries(of projects: [String]) throws -> [String: ProjectSummary] {
+        if let cached = summaryCache.withLock({ $0.value }) {
+            let wanted = Set(projects)
+            return cached.filter { wanted.contains($0.key) }
+        }
+        return try read { db in
+            var out: [String: ProjectSummary] = [:]
+            for start in stride(from: 0, to: projects.count, by: 500) {
+                let part = Array(projects[start..<min(projects.count, start + 500)])
+                for s in try ProjectSummary.fetchAll(db, keys: part) { out[s.id] = s }
+            }
+            return out
+        }
+    }
 
     /// Each project's newest stored result time, for the projects that have one (one query).
     public func latestResultTimes() throws -> [String: Double] {

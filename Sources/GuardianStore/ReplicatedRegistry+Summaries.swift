@@ -15,7 +15,7 @@ extension ReplicatedRegistry {
     /// that breaks the rules (a clock that ran ahead) skipped without costing the others.
     public func save(summaries: [ProjectSummary]) throws {
         let now = Date().timeIntervalSince1970
-        let current = try store.summaries()
+        let current = try store.summaries(of: summaries.map(\.id))
         var records: [(RegistryRecord, ProjectSummary)] = []
         for s in summaries {
             guard (try? RegistryRules.summary(s, now: now)) != nil else { continue }

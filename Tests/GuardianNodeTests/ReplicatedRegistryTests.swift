@@ -36,6 +36,30 @@ import Testing
         try await b.registry.merge(try a.registry.records(Array(try a.registry.stamps().keys)))
     }
 
+    /// An audit's summary is read and written by point lookups (the fleet's summaries are decoded
+    /// only for the fleet views), and each is kept only if newer, with the cache cold or warm.
+    @Test func summariesArePointLookupsAndKeepTheNewest() throws {
+        let a = try Replica("node-a")
+        defer { a.cleanUp() }
+        func summary(_ id: String, at t: Double, health: Int) -> ProjectSummary {
+            ProjectSummary(id: id, resultId: "r-\(id)-\(Int(t))", createdAt: t, commit: nil, health: health, gatePassed: true,
+                           signer: "node-a", checks: [:], trend: [health])
+        }
+        let now = Date().timeIntervalSince1970
+        try a.registry.save(summaries: (0..<50).map { summary("p\($0)", at: now - 100, health: 50) })
+        #expect(try a.store.summary(project: "p7")?.health == 50) // one row, no cache yet
+        #expect(try a.store.summary(project: "missing") == nil)
+        try a.registry.save(summary: summary("p7", at: now - 10, health: 90))
+        try a.registry.save(summary: summary("p7", at: now - 50, health: 10)) // older: not kept
+        #expect(try a.store.summary(project: "p7")?.health == 90)
+        #expect(try a.store.summaries(of: ["p1", "p7", "missing"]).mapValues(\.health) == ["p1": 50, "p7": 90])
+        #expect(try a.store.summaries().count == 50) // the fleet view, now cached
+        #expect(try a.store.summaries(of: ["p7", "p9"]).mapValues(\.health) == ["p7": 90, "p9": 50])
+        try a.registry.save(summary: summary("p9", at: now - 5, health: 70))
+        #expect(try a.store.summary(project: "p9")?.health == 70)
+        #expect(try a.store.summaries()["p9"]?.health == 70)
+    }
+
     @Test func mergesLocalWritesDeletesAndSecrets() async throws {
         let a = try Replica("node-a"), b = try Replica("node-b")
         defer { a.cleanUp(); b.cleanUp() }
