@@ -9,6 +9,7 @@ import Metrics
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import Synchronization
 
 /// Registry replication, a service of its own beside the membership shell: each local registry
 /// write pushed to every live member, full-state sessions with members (after each push-pull, and
@@ -86,12 +87,44 @@ public actor RegistryReplication: Service {
         }
     }
 
-    /// Pushes each local registry write to every live member at once; anti-entropy repairs whatever
-    /// a push misses (a member down, a lost connection).
+    /// Local writes not pushed yet.
+    final class Pending: Sendable {
+        let records = Mutex<[RegistryRecord]>([])
+    }
+
+    /// Records pushed in one frame at most.
+    static let pushBatch = 256
+
+    /// Pushes local registry writes to every live member at once; anti-entropy repairs whatever a
+    /// push misses (a member down, a lost connection). The writes made while a push waits for its
+    /// answers go together in the next frame: one round trip per record made a burst of
+    /// registrations (a fleet registered through one node) reach the other owners seconds late.
     func pushLoop() async {
-        for await record in registry.outbox {
-            let frame = await mesh.sealed(.registry, RegistrySync.records([record]).encode())
-            await mesh.send(frame, as: .registry, to: await mesh.liveOthers.map(\.meta.address))
+        let pending = Pending()
+        let (wake, wakeInput) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let (mesh, registry) = (mesh, registry)
+        await withDiscardingTaskGroup { tasks in
+            tasks.addTask {
+                for await record in registry.outbox {
+                    pending.records.withLock { $0.append(record) }
+                    wakeInput.yield()
+                }
+                wakeInput.finish()
+            }
+            tasks.addTask {
+                for await _ in wake {
+                    while true {
+                        let batch = pending.records.withLock { p -> [RegistryRecord] in
+                            let b = Array(p.prefix(Self.pushBatch))
+                            p.removeFirst(b.count)
+                            return b
+                        }
+                        if batch.isEmpty { break }
+                        let frame = await mesh.sealed(.registry, RegistrySync.records(batch).encode())
+                        await mesh.send(frame, as: .registry, to: await mesh.liveOthers.map(\.meta.address))
+                    }
+                }
+            }
         }
     }
 }
