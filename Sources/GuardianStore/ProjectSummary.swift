@@ -77,8 +77,7 @@ extension Store {
     /// The stored summaries of `projects` (one query, chunked), by project id.
     public func summaries(of projects: [String]) throws -> [String: ProjectSummary] {
         if let cached = summaryCache.withLock({ $0.value }) {
-            let wanted = Set(projects)
-            return cached.filter { wanted.contains($0.key) }
+            return Dictionary(projects.compactMap { cached[$0].map { ($0.id, $0) } }, uniquingKeysWith: { a, _ in a })
         }
         return try read { db in
             var out: [String: ProjectSummary] = [:]

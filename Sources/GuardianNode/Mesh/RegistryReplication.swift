@@ -92,8 +92,12 @@ public actor RegistryReplication: Service {
         let records = Mutex<[RegistryRecord]>([])
     }
 
-    /// Records pushed in one frame at most.
+    /// Records pushed in one frame at most, and their values' bytes at most (a frame from a member
+    /// may hold 16 MiB; a record's value up to 64 KiB).
     static let pushBatch = 256
+    static let pushBatchBytes = 4 << 20
+    /// Writes waiting for a push at most; the oldest go first (anti-entropy repairs what they miss).
+    static let pendingLimit = 10_000
 
     /// Pushes local registry writes to every live member at once; anti-entropy repairs whatever a
     /// push misses (a member down, a lost connection). The writes made while a push waits for its
@@ -106,17 +110,25 @@ public actor RegistryReplication: Service {
         await withDiscardingTaskGroup { tasks in
             tasks.addTask {
                 for await record in registry.outbox {
-                    pending.records.withLock { $0.append(record) }
+                    pending.records.withLock {
+                        $0.append(record)
+                        if $0.count > Self.pendingLimit { $0.removeFirst($0.count - Self.pendingLimit) }
+                    }
                     wakeInput.yield()
                 }
                 wakeInput.finish()
             }
             tasks.addTask {
                 for await _ in wake {
-                    while true {
+                    while !Task.isCancelled {
                         let batch = pending.records.withLock { p -> [RegistryRecord] in
-                            let b = Array(p.prefix(Self.pushBatch))
-                            p.removeFirst(b.count)
+                            var n = 0, bytes = 0
+                            while n < p.count, n < Self.pushBatch, n == 0 || bytes + (p[n].value?.count ?? 0) <= Self.pushBatchBytes {
+                                bytes += p[n].value?.count ?? 0
+                                n += 1
+                            }
+                            let b = Array(p.prefix(n))
+                            p.removeFirst(n)
                             return b
                         }
                         if batch.isEmpty { break }
