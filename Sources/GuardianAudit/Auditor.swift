@@ -201,27 +201,15 @@ public enum Auditor {
         Trace.mark("keys")
         // Memory first (long-running processes), or the repository's snapshot (one-off commands);
         // then the database. Only when caching is on.
+        let todoKeys = todo.map { keys[$0] }
         var cached: [Data: FileFacts] = [:]
-        var encoded: [Data: ArraySlice<UInt8>] = [:] // one-off: what the next snapshot is made of
-        var snapshot: FactsSnapshot.Loaded?
-        var snapshotHits = 0
+        var snapshot: FactsSnapshot.Use?
         if let cache, options.keepsFactsInMemory {
-            cached = MemoryFactsCache.shared.lookup(todo.map { keys[$0] }, disk: cache)
+            cached = MemoryFactsCache.shared.lookup(todoKeys, disk: cache)
         } else if let cache {
-            let s = FactsSnapshot.load(FactsSnapshot.path(cacheDirectory: cache.directory, repository: path, prefix: prefix))
-            var rows: [(Data, ArraySlice<UInt8>)] = []
-            rows.reserveCapacity(todo.count)
-            var rest: [[UInt8]] = []
-            for i in todo {
-                let k = Data(keys[i])
-                if let r = s.index[k] { rows.append((k, s.bytes[r])) } else { rest.append(keys[i]) }
-            }
-            Trace.mark("snapshot \(rows.count)")
-            snapshotHits = rows.count
-            for (k, b) in cache.encodedBlobFacts(keys: rest) { rows.append((k, b[...])) }
-            cached = AnalysisCache.decode(rows)
-            for (k, b) in rows where cached[k] != nil { encoded[k] = b }
-            snapshot = s
+            let use = FactsSnapshot.Use(keys: todoKeys, cache: cache, repository: path, prefix: prefix)
+            cached = use.facts
+            snapshot = use
         }
         Trace.mark("cache read \(cached.count)")
         var missing: [Int] = []
@@ -258,19 +246,7 @@ public enum Auditor {
         let freshEncoded = cache == nil ? [] : fresh.map { (key: $0.key, data: $0.facts.encoded()) }
         cache?.store(encodedBlobFacts: freshEncoded)
         if let cache, options.keepsFactsInMemory { MemoryFactsCache.shared.insert(fresh, namespace: cache.path) }
-        if let s = snapshot {
-            // what the snapshot lacked: read from the database, or analysed now (a snapshot entry
-            // that did not decode is analysed again and appended, replacing it)
-            for (k, d) in freshEncoded { encoded[Data(k)] = d[...] }
-            let additions = todo.compactMap { i -> (key: [UInt8], facts: ArraySlice<UInt8>)? in
-                let k = Data(keys[i])
-                guard let e = encoded[k], s.index[k] == nil || cached[k] == nil else { return nil }
-                return (keys[i], e)
-            }
-            FactsSnapshot.update(s, live: todo.count, hits: snapshotHits, additions: additions) {
-                todo.compactMap { i in encoded[Data(keys[i])].map { (key: keys[i], facts: $0) } }
-            }
-        }
+        snapshot?.finish(keys: todoKeys, fresh: freshEncoded)
         let audited = files.compactMap { $0 }
         for f in audited where f.facts.skipReason != nil { skipped.append(SkippedFile(path: f.path, reason: f.facts.skipReason!)) }
 
@@ -344,69 +320,6 @@ public enum Auditor {
         }
         if let f = failures.items.compactMap({ $0 }).first { throw GuardianError.repository(f) }
         return slots.items
-    }
-
-    static func loadDirectory(path: String, options: AuditOptions, cache: AnalysisCache?) throws -> Loaded {
-        var found = try DirectoryWalker.walk(root: path)
-        var config = try repositoryConfig { name in
-            DirectoryWalker.read(root: path, relative: name, maxBytes: 1 << 20).map { String(decoding: $0, as: UTF8.self) }
-        }
-        config.addBundledLibraries(found.files)
-        found.skipped += found.files.compactMap { f in configured(f, config).map { SkippedFile(path: f, reason: $0) } }
-        found.files.removeAll { configured($0, config) != nil }
-        let walked = found
-        var files: [AuditedFile?] = Array(repeating: nil, count: walked.files.count)
-        let slots = Slots<(FileFacts, [UInt8])>(count: walked.files.count)
-        let jobs = max(1, min(options.jobs, walked.files.count))
-        let limits = options.limits
-        // Read and key every file; analyse only cache misses.
-        let contents = Slots<[UInt8]>(count: walked.files.count)
-        DispatchQueue.concurrentPerform(iterations: jobs) { w in
-            var k = w
-            while k < walked.files.count {
-                contents.items[k] = DirectoryWalker.read(root: path, relative: walked.files[k], maxBytes: 64 << 20)
-                k += jobs
-            }
-        }
-        let prefix = blobKeyPrefix(options)
-        let keys: [[UInt8]] = walked.files.enumerated().map { k, rel in
-            let bytes = contents.items[k] ?? []
-            return bytes.withUnsafeBufferPointer { blobKey(prefix: prefix, oid: nil, content: $0, path: rel) }
-        }
-        let cached = cache?.blobFacts(keys: keys) ?? [:]
-        var hits = 0
-        DispatchQueue.concurrentPerform(iterations: jobs) { w in
-            var k = w
-            while k < walked.files.count {
-                if cached[Data(keys[k])] == nil, let bytes = contents.items[k] {
-                    let rel = walked.files[k]
-                    let f = bytes.withUnsafeBufferPointer {
-                        FileAnalyzer.analyze(path: rel, buffer: $0, isTest: PathRules.isTest(rel), limits: limits)
-                    }
-                    slots.items[k] = (f, keys[k])
-                }
-                k += jobs
-            }
-        }
-        var fresh: [(key: [UInt8], facts: FileFacts)] = []
-        var skipped = walked.skipped
-        for (k, rel) in walked.files.enumerated() {
-            if let f = cached[Data(keys[k])] {
-                hits += 1
-                files[k] = AuditedFile(path: rel, kind: .blob, facts: f)
-            } else if let (f, key) = slots.items[k] {
-                files[k] = AuditedFile(path: rel, kind: .blob, facts: f)
-                fresh.append((key, f))
-            } else {
-                skipped.append(SkippedFile(path: rel, reason: "unreadable"))
-            }
-        }
-        cache?.store(blobFacts: fresh)
-        let audited = files.compactMap { $0 }
-        for f in audited where f.facts.skipReason != nil { skipped.append(SkippedFile(path: f.path, reason: f.facts.skipReason!)) }
-        return Loaded(subject: AuditSubject(repository: path, commit: nil, revision: nil, isGitRepository: false),
-                      files: audited, skipped: skipped.sorted { $0.path < $1.path }, commits: [], firstParent: [], headTime: 0,
-                      cacheStats: (hits, fresh.count), config: config)
     }
 }
 

@@ -168,18 +168,20 @@ struct LowerPath {
     init(_ path: String) {
         original = Array(path.utf8)
         var low = original
+        for i in low.indices where low[i] >= 65 && low[i] <= 90 { low[i] |= 0x20 }
+        lower = low
+        components = Self.components(original)
+    }
+
+    /// The non-empty runs between slashes.
+    static func components(_ bytes: [UInt8]) -> [Range<Int>] {
         var comps: [Range<Int>] = []
         var start = 0
-        for i in 0...low.count {
-            if i == low.count || low[i] == 47 {
-                if i > start { comps.append(start..<i) }
-                start = i + 1
-            } else if low[i] >= 65 && low[i] <= 90 {
-                low[i] |= 0x20
-            }
+        for i in 0...bytes.count where i == bytes.count || bytes[i] == 47 {
+            if i > start { comps.append(start..<i) }
+            start = i + 1
         }
-        lower = low
-        components = comps
+        return comps
     }
 
     /// Every component but the last (the folders a file is in).

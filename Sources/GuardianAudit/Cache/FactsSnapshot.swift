@@ -20,7 +20,7 @@ enum FactsSnapshot {
     /// The snapshot of `repository` (its path on disk) under the cache directory, for one analyzer
     /// version and set of limits (`prefix`: what every blob key starts with).
     static func path(cacheDirectory: String, repository: String, prefix: [UInt8]) -> String {
-        let id = Sodium.blake2b(prefix + Array(repository.utf8), length: 16).map { String(format: "%02x", $0) }.joined()
+        let id = Sodium.hex(Sodium.blake2b(prefix + Array(repository.utf8), length: 16))
         return (cacheDirectory as NSString).appendingPathComponent("snapshots/\(id).facts")
     }
 
@@ -57,6 +57,49 @@ enum FactsSnapshot {
             pos = start + n
         }
         return (out, pos)
+    }
+
+    /// One audit's use of its repository's snapshot: the facts found in it or, for the keys it
+    /// lacks, in the database; then, with what the audit analysed, the snapshot brought up to date.
+    struct Use {
+        let loaded: Loaded
+        /// Decoded facts by key (an entry that did not decode is absent: analysed again).
+        let facts: [Data: FileFacts]
+        /// Encoded facts of every key found, from the snapshot or the database.
+        let encoded: [Data: ArraySlice<UInt8>]
+        let hits: Int
+
+        init(keys: [[UInt8]], cache: AnalysisCache, repository: String, prefix: [UInt8]) {
+            loaded = FactsSnapshot.load(FactsSnapshot.path(cacheDirectory: cache.directory, repository: repository, prefix: prefix))
+            var rows: [(Data, ArraySlice<UInt8>)] = []
+            rows.reserveCapacity(keys.count)
+            var rest: [[UInt8]] = []
+            for key in keys {
+                let k = Data(key)
+                if let r = loaded.index[k] { rows.append((k, loaded.bytes[r])) } else { rest.append(key) }
+            }
+            Trace.mark("snapshot \(rows.count)")
+            hits = rows.count
+            for (k, b) in cache.encodedBlobFacts(keys: rest) { rows.append((k, b[...])) }
+            let decoded = AnalysisCache.decode(rows)
+            facts = decoded
+            encoded = Dictionary(rows.filter { decoded[$0.0] != nil }, uniquingKeysWith: { a, _ in a })
+        }
+
+        /// Adds what the snapshot lacked (read from the database, or `fresh`: analysed now; a
+        /// snapshot entry that did not decode is analysed again and appended, replacing it).
+        func finish(keys: [[UInt8]], fresh: [(key: [UInt8], data: [UInt8])]) {
+            var all = encoded
+            for (k, d) in fresh { all[Data(k)] = d[...] }
+            let additions = keys.compactMap { key -> (key: [UInt8], facts: ArraySlice<UInt8>)? in
+                let k = Data(key)
+                guard let e = all[k], loaded.index[k] == nil || facts[k] == nil else { return nil }
+                return (key, e)
+            }
+            FactsSnapshot.update(loaded, live: keys.count, hits: hits, additions: additions) {
+                keys.compactMap { key in all[Data(key)].map { (key: key, facts: $0) } }
+            }
+        }
     }
 
     /// Brings the snapshot up to date after an audit of `live` files, `hits` of them found in it:

@@ -30,13 +30,7 @@ public struct Glob: Sendable, Equatable, CustomStringConvertible {
 
         public init(_ path: String) {
             bytes = Array(path.utf8)
-            var comps: [Range<Int>] = []
-            var start = 0
-            for i in 0...bytes.count where i == bytes.count || bytes[i] == 47 {
-                if i > start { comps.append(start..<i) }
-                start = i + 1
-            }
-            components = comps
+            components = LowerPath.components(bytes)
         }
     }
 
