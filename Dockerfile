@@ -1,8 +1,10 @@
 # Guardian node image. Build: docker build -t guardian .   Run: see docker-compose.yml and docs/operations.md.
 # The build stage compiles the release binary with the Swift runtime linked in statically; the
-# runtime stage is Debian slim with the three C libraries Guardian links (libsodium, libgit2, SQLite)
-# and the C++ runtime and zlib that the static Swift runtime needs (checked with readelf on a
-# --static-swift-stdlib build on Debian 12).
+# runtime stage is Debian slim with the shared libraries the binary still needs: libsodium, SQLite,
+# GSSAPI (libgit2 and its TLS, SSH and regex libraries are linked in from their archives,
+# GUARDIAN_STATIC_LIBGIT2 in Package.swift; Debian ships no archive of GSSAPI), and the C++
+# runtime and zlib that the static Swift runtime needs (checked with readelf on a release build
+# on Debian 12). Their licence notices go to /usr/share/doc/guardian/third-party.
 ARG SWIFT_IMAGE=swift:6.3-bookworm
 FROM ${SWIFT_IMAGE} AS build
 RUN apt-get update -qq \
@@ -15,17 +17,21 @@ RUN swift package resolve
 # Package.swift names the test targets too: SwiftPM refuses a package whose target folders are missing
 COPY Sources ./Sources
 COPY Tests ./Tests
-RUN swift build -c release --product guardian --static-swift-stdlib \
+RUN GUARDIAN_STATIC_LIBGIT2=1 swift build -c release --product guardian --static-swift-stdlib \
  && install -D -m 0755 "$(swift build -c release --show-bin-path)/guardian" /out/guardian \
- && strip /out/guardian
+ && strip /out/guardian \
+ && for p in libgit2-1.5 libmbedtls14 libmbedx509-1 libmbedcrypto7 libhttp-parser2.9 libssh2-1 libpcre2-8-0 libssl3; do \
+      install -D -m 0644 "/usr/share/doc/$p/copyright" "/out/licenses/$p.copyright"; done
 
 FROM debian:bookworm-slim
 RUN apt-get update -qq \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libsodium23 libgit2-1.5 libsqlite3-0 libstdc++6 zlib1g ca-certificates curl \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libsodium23 libsqlite3-0 libgssapi-krb5-2 libstdc++6 zlib1g ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --create-home --home-dir /home/guardian --shell /usr/sbin/nologin guardian \
  && install -d -o guardian -g guardian -m 0700 /var/lib/guardian /run/guardian
 COPY --from=build /out/guardian /usr/local/bin/guardian
+# the notices of the libraries linked into the binary
+COPY --from=build /out/licenses /usr/share/doc/guardian/third-party
 USER guardian
 # Data (identity, store, mirrors) lives in the volume; back it up with `guardian backup`.
 VOLUME ["/var/lib/guardian"]

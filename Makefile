@@ -10,12 +10,13 @@ deps:
 build: deps
 	$(SWIFT) build
 
+# The Swift runtime and Foundation linked in, and libgit2 from its archive (see Package.swift).
 release: deps
-	$(SWIFT) build -c release --product guardian --static-swift-stdlib
+	GUARDIAN_STATIC_LIBGIT2=1 $(SWIFT) build -c release --product guardian --static-swift-stdlib
 
 # The benchmarks' own binary: guardian-bench links the simulators and the test kit; guardian does not.
 release-bench: release
-	$(SWIFT) build -c release --product guardian-bench --static-swift-stdlib
+	GUARDIAN_STATIC_LIBGIT2=1 $(SWIFT) build -c release --product guardian-bench --static-swift-stdlib
 
 # The main job: a single-node Guardian on embedded defaults that registers and audits this repository.
 run: release

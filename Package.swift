@@ -5,6 +5,18 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+/// `make release` (GUARDIAN_STATIC_LIBGIT2=1) links libgit2 from its static archive, with the
+/// archives of what it uses (Debian's libgit2-dev depends on their -dev packages); only GSSAPI
+/// stays shared (Debian ships no archive of it). The shared libgit2 brought 15 libraries whose
+/// loading and symbol binding cost every `guardian audit` 3-4 ms before `main`. Any other build
+/// (the tests, a package that depends on GuardianAudit, macOS) links the shared library found
+/// through pkg-config, and carries no unsafe flags.
+let staticLibgit2 = Context.environment["GUARDIAN_STATIC_LIBGIT2"] == "1"
+let libgit2: [LinkerSetting] = staticLibgit2
+    ? [.unsafeFlags(["libgit2.a", "libmbedtls.a", "libmbedx509.a", "libmbedcrypto.a", "libhttp_parser.a", "libssh2.a",
+                     "libpcre2-8.a", "libcrypto.a", "libgssapi_krb5.so.2", "libz.so"].flatMap { ["-Xlinker", "-l:" + $0] })]
+    : [.linkedLibrary("git2")]
+
 let package = Package(
     name: "Guardian",
     platforms: [.macOS(.v14)],
@@ -35,7 +47,8 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium",
                        providers: [.apt(["libsodium-dev"])]),
-        .systemLibrary(name: "CGit2", pkgConfig: "libgit2",
+        // libgit2: linked by GuardianAudit, see `libgit2` above
+        .systemLibrary(name: "CGit2", pkgConfig: staticLibgit2 ? nil : "libgit2",
                        providers: [.apt(["libgit2-dev"])]),
         // glibc's allocator: its statistics, trimming and arena limit (header only; nothing to link)
         .systemLibrary(name: "CHeap", path: "Sources/CHeap"),
@@ -55,7 +68,8 @@ let package = Package(
                 // .guardian.yml, the repository's own configuration
                 .product(name: "Yams", package: "Yams"),
             ],
-            swiftSettings: strict),
+            swiftSettings: strict,
+            linkerSettings: libgit2),
         // The node's SQLite store (GRDB): results, findings, the replicated registry, hints, dismissals.
         .target(
             name: "GuardianStore",
@@ -136,7 +150,12 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
-            swiftSettings: strict),
+            swiftSettings: strict,
+            // `-static-stdlib` exports every symbol of the binary to the dynamic linker (46,000 of
+            // them), which then binds the shared libraries' symbols through that table on every
+            // start: a few milliseconds of each `guardian audit`. Nothing looks the binary's own
+            // symbols up at run time (crash backtraces read the file's symbol table).
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--no-export-dynamic"], .when(platforms: [.linux]))]),
         // The benchmarks, apart from the shipped binary: `guardian` links neither the test kit nor the simulators.
         .executableTarget(
             name: "guardian-bench",

@@ -292,6 +292,8 @@ import Testing
             #expect(mine == theirs, "first difference at byte \(zip(mine, theirs).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(mine.count, theirs.count))")
             // and the whole in-toto statement around it
             #expect(try Attestation.statementBytes(report) == [UInt8](try e.encode(AuditStatement(report: report))))
+            // `--format json`: the canonical bytes indented, as the pretty-printing encoder writes them
+            #expect(try ReportRenderer.render(report, as: .json) == ReportRenderer.json(report))
         }
     }
 }

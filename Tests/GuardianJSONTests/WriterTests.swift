@@ -56,6 +56,25 @@ import Testing
         #expect(["b", "B", "aa", "a", "é"].sorted(by: CanonicalJSON.precedes) == ["B", "a", "aa", "b", "é"])
     }
 
+    /// Indented canonical JSON is what JSONEncoder with `.prettyPrinted` writes: nesting, empty
+    /// containers, and strings holding brackets, commas, colons and escaped quotes left as they are.
+    @Test func indentedMatchesPrettyPrintingEncoder() throws {
+        struct Inner: Encodable { var s = "a, b: {c} [d] \"e\" \\"; var none: [Int] = []; var empty: [String: Int] = [:] }
+        struct Value: Encodable {
+            var a: [Inner] = [Inner(), Inner()]
+            var b: [[Int]] = [[], [1, 2], [3]]
+            var c: [String: [String]] = ["k": ["x", "y\n"], "l": []]
+            var d = 0.5
+            var e: [Inner] = []
+        }
+        let pretty = JSONEncoder()
+        pretty.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        let canonical = try Self.encoder().encode(Value())
+        #expect(String(decoding: PrettyJSON.indent(Array(canonical)), as: UTF8.self)
+                == String(decoding: try pretty.encode(Value()), as: UTF8.self))
+        #expect(PrettyJSON.indent(Array("[]".utf8)) == Array(try pretty.encode([Int]())))
+    }
+
     /// What the writer writes, the reader reads back.
     @Test func readerReadsWhatTheWriterWrites() throws {
         var w = CanonicalWriter()

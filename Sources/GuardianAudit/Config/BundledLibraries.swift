@@ -15,7 +15,10 @@ enum BundledLibraries {
     /// The bundled targets of a file list: the target's folder (`Sources/CYaml/`) and why.
     static func detect(_ paths: [String]) -> [(prefix: String, reason: String)] {
         var targets: [String: (cFiles: Int, reason: String?)] = [:]
+        let sourcesC = Array("Sources/C".utf8)
         for path in paths {
+            // most paths are not under a `Sources/C…` target: rejected on bytes, before any splitting
+            guard path.utf8.starts(with: sourcesC) else { continue }
             let parts = path.split(separator: "/", omittingEmptySubsequences: false)
             guard parts.count >= 3, parts[0] == "Sources", isCTargetName(parts[1]) else { continue }
             let prefix = "Sources/\(parts[1])/"

@@ -1,5 +1,6 @@
 import Foundation
 import GuardianCore
+import GuardianJSON
 
 /// Output formats of `guardian audit`.
 public enum ReportFormat: String, Sendable, CaseIterable { case text, json, sarif, codequality }
@@ -8,7 +9,10 @@ public enum ReportRenderer {
     public static func render(_ report: AuditReport, as format: ReportFormat) throws -> Data {
         switch format {
         case .text: return Data(text(report).utf8)
-        case .json: return try json(report)
+        case .json: // the report's canonical bytes, indented as `json(_:)` would write them
+            var bytes = PrettyJSON.indent(report.canonicalBytes)
+            bytes.append(0x0a)
+            return Data(bytes)
         case .sarif: return try sarif(report)
         case .codequality: return try codeQuality(report)
         }
