@@ -88,9 +88,7 @@ struct AuditCommand: AsyncParsableCommand {
         let data = try ReportRenderer.render(report, as: format)
         Trace.mark("rendered")
         if let output {
-            do { try data.write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
-                throw GuardianError.io("cannot write \(output): \(error.localizedDescription)")
-            }
+            try OutputFile.write(data, to: output)
         } else {
             FileHandle.standardOutput.write(data)
         }
@@ -98,9 +96,7 @@ struct AuditCommand: AsyncParsableCommand {
         if let attest {
             let key = try NodeIdentity.loadOrCreate(try DataDirectory(path: agent.dataDir))
             let envelope = try Attestation.sign(report.withoutTiming(), key: key)
-            do { try Data(envelope).write(to: URL(fileURLWithPath: attest), options: .atomic) } catch {
-                throw GuardianError.io("cannot write \(attest): \(error.localizedDescription)")
-            }
+            try OutputFile.write(Data(envelope), to: attest)
             FileHandle.standardError.write(Data("signed result \(DSSE.recordID(envelope)) written to \(attest) by \(key.verifyingKey.nodeID)\n".utf8))
         }
         if !report.gate.passed { throw ExitCode(1) }

@@ -22,6 +22,8 @@ struct Guardian: AsyncParsableCommand {
         do {
             var command = try parseAsRoot()
             if var a = command as? any AsyncParsableCommand { try await a.run() } else { try command.run() }
+            // here, not after `main` returns: the runtime would start a thread only to call exit
+            Foundation.exit(0)
         } catch let e as GuardianError {
             FileHandle.standardError.write(Data("guardian: \(e.description)\n".utf8))
             Foundation.exit(2)

@@ -91,6 +91,28 @@ import Testing
         #expect(s["version"] as? String == "2.1.0")
     }
 
+    /// `--output` replaces the file whole (nothing left beside it), writes a device directly, and a
+    /// folder that does not exist is a runtime error that names the file.
+    @Test func outputFileIsReplacedWholeOrNotAtAll() throws {
+        let repo = try Self.healthyRepo()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("guardian-out-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let out = dir + "/report.json"
+        try Data("old report, longer than nothing".utf8).write(to: URL(fileURLWithPath: out))
+        let r = try Self.guardian(["audit", repo.path, "--format", "json", "--output", out, "--reproducible"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let stdout = try Self.guardian(["audit", repo.path, "--format", "json", "--reproducible"])
+        #expect(try String(contentsOfFile: out, encoding: .utf8) == stdout.stdout)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["report.json"])
+        let device = try Self.guardian(["audit", repo.path, "--format", "json", "--output", "/dev/null"])
+        #expect(device.status == 0, "\(device.stderr)")
+        let missing = dir + "/no/such/folder/report.json"
+        let bad = try Self.guardian(["audit", repo.path, "--output", missing])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("cannot write \(missing)"), "\(bad.stderr)")
+    }
+
     @Test func auditsTheCurrentDirectoryByDefault() throws {
         let repo = try Self.healthyRepo()
         let r = try Self.guardian(["audit", "--checks", "strict"], cwd: repo.path)

@@ -154,14 +154,17 @@ enum FactsSnapshot {
         var st = stat()
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size >= 0, st.st_size <= maxBytes else { return [] }
         let size = Int(st.st_size)
-        var out = [UInt8](repeating: 0, count: size)
-        var done = 0
-        while done < size {
-            let n = out.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress! + done, size - done) }
-            if n <= 0 { break }
-            done += n
+        // read into uninitialised memory: zeroing a megabyte first cost as much as reading it
+        return [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+            var done = 0
+            while done < size {
+                let n = Foundation.read(fd, buffer.baseAddress! + done, size - done)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                done += n
+            }
+            initialized = done
         }
-        return done == size ? out : Array(out[..<done])
     }
 
     /// Snapshots kept per cache directory: a CI runner that clones into a new folder each run would

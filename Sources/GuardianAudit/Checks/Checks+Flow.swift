@@ -4,12 +4,8 @@ import GuardianCore
 extension Checks {
     // MARK: flow
 
-    static let prPattern = try! NSRegularExpression(pattern: "\\(#[0-9]+\\)\\s*$|^Merge (pull request|branch|remote-tracking)|See merge request|^Merged in ")
-
     static func arrivedByReview(_ c: CommitFacts) -> Bool {
-        if c.parents.count > 1 { return true }
-        let s = c.summary
-        return prPattern.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil
+        c.parents.count > 1 || CommitPatterns.arrivedByReview(c.summary)
     }
 
     static func flow(_ ctx: AuditContext, _ out: inout CheckOutput) {
@@ -29,8 +25,8 @@ extension Checks {
             let share = Double(merged) / Double(eligible.count)
             if share < ctx.thresholds.minMergedShare {
                 out.add("flow/direct-commits", share < ctx.thresholds.minMergedShare / 2 ? .high : .medium,
-                        String(format: "%.0f%% of the last %d default-branch commits arrived by merge or pull request (threshold %.0f%%)",
-                               share * 100, eligible.count, ctx.thresholds.minMergedShare * 100), key: "direct")
+                        "\(FixedPoint.format(share * 100, digits: 0))% of the last \(eligible.count) default-branch commits arrived by merge or pull request "
+                            + "(threshold \(FixedPoint.format(ctx.thresholds.minMergedShare * 100, digits: 0))%)", key: "direct")
             }
         }
         for c in ctx.reviewUnits {

@@ -4,20 +4,10 @@ import GuardianCore
 extension Checks {
     // MARK: git
 
-    static let conventional = try! NSRegularExpression(
-        pattern: "^(feat|fix|docs|style|refactor|perf|test|tests|build|ci|chore|revert)(\\([^)]+\\))?!?: \\S")
-
-    static let squashSuffix = try! NSRegularExpression(pattern: " \\(#[0-9]+\\)$")
-
     /// A subject without the " (#123)" the code host appends when it squash-merges a pull request.
-    static func withoutSquashSuffix(_ s: String) -> String {
-        guard let m = squashSuffix.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)), let r = Range(m.range, in: s) else { return s }
-        return String(s[..<r.lowerBound])
-    }
+    static func withoutSquashSuffix(_ s: String) -> String { CommitPatterns.withoutSquashSuffix(s) }
 
-    static func isConventional(_ summary: String) -> Bool {
-        conventional.firstMatch(in: summary, range: NSRange(summary.startIndex..., in: summary)) != nil
-    }
+    static func isConventional(_ summary: String) -> Bool { CommitPatterns.isConventional(summary) }
 
     static func gitHygiene(_ ctx: AuditContext, _ out: inout CheckOutput) {
         for f in ctx.files {
@@ -89,12 +79,16 @@ extension Checks {
         let threshold = ctx.thresholds.minConventionalShare
         guard share < threshold else { return }
         let adopted = conv * 2 > mainline.count || ctx.files.contains { f in
-            let name = f.path.lowercased().split(separator: "/").last.map(String.init) ?? ""
+            // every name below starts with `.` or `c`: other files are passed over on their bytes
+            let u = f.path.utf8
+            let start = u.lastIndex(of: 47).map { u.index(after: $0) } ?? u.startIndex
+            guard start < u.endIndex, [46, 67, 99].contains(u[start]) else { return false }
+            let name = String(f.path[start...]).lowercased()
             return name.hasPrefix(".commitlintrc") || name.hasPrefix("commitlint.config") || name == ".czrc" || name == ".cz.toml" || name == ".cz.json"
         }
         out.add("git/non-conventional-commits", !adopted ? .info : share < threshold / 2 ? .medium : .low,
-                String(format: "%.0f%% of the last %d default-branch commits follow Conventional Commits (threshold %.0f%%)",
-                       share * 100, mainline.count, threshold * 100)
+                "\(FixedPoint.format(share * 100, digits: 0))% of the last \(mainline.count) default-branch commits follow Conventional Commits "
+                    + "(threshold \(FixedPoint.format(threshold * 100, digits: 0))%)"
                     + (adopted ? "" : "; the project has not adopted them"), key: "conventional")
     }
 

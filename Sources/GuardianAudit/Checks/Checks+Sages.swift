@@ -90,7 +90,7 @@ extension Checks {
         let share = Double(refs) / Double(recent.count)
         if share < 0.5 {
             out.add("sages/commits-without-issue",
-                    String(format: "%.0f%% of the last %d commits reference an issue or pull request", share * 100, recent.count),
+                    "\(FixedPoint.format(share * 100, digits: 0))% of the last \(recent.count) commits reference an issue or pull request",
                     key: "issue-refs")
         }
     }
@@ -132,9 +132,5 @@ extension Checks {
         return out
     }
 
-    static let issuePattern = try! NSRegularExpression(pattern: "#[0-9]+|\\b[A-Z][A-Z0-9]+-[0-9]+\\b|/issues/[0-9]+|/pull/[0-9]+")
-
-    static func referencesIssue(_ message: String) -> Bool {
-        issuePattern.firstMatch(in: message, range: NSRange(message.startIndex..., in: message)) != nil
-    }
+    static func referencesIssue(_ message: String) -> Bool { CommitPatterns.referencesIssue(message) }
 }

@@ -52,8 +52,8 @@ extension Checks {
             let ratio = srcLines > 0 ? Double(testLines) / Double(srcLines) : 1
             if ratio < ctx.thresholds.minTestRatio {
                 out.add("tdd/low-test-ratio", ratio < ctx.thresholds.minTestRatio / 2 ? .high : .medium,
-                        String(format: "test-to-source ratio %.2f is below %.2f (%d test lines, %d source lines)",
-                               ratio, ctx.thresholds.minTestRatio, testLines, srcLines), key: "ratio")
+                        "test-to-source ratio \(FixedPoint.format(ratio, digits: 2)) is below \(FixedPoint.format(ctx.thresholds.minTestRatio, digits: 2)) "
+                            + "(\(testLines) test lines, \(srcLines) source lines)", key: "ratio")
             }
         }
         // coverage reports
@@ -64,7 +64,7 @@ extension Checks {
             let share = Double(covered) / Double(coverable)
             if share < ctx.thresholds.minCoverage {
                 out.add("tdd/low-coverage", file: reports[0].path,
-                        String(format: "line coverage %.1f%% is below %.0f%%", share * 100, ctx.thresholds.minCoverage * 100),
+                        "line coverage \(FixedPoint.format(share * 100, digits: 1))% is below \(FixedPoint.format(ctx.thresholds.minCoverage * 100, digits: 0))%",
                         key: "coverage")
             }
         }
@@ -92,8 +92,7 @@ extension Checks {
                 let share = Double(untested) / Double(touching)
                 if share > ctx.thresholds.maxUntestedCommitShare {
                     out.add("tdd/untested-changes",
-                            String(format: "%d of the last %d commits that change source change no test (%.0f%%)",
-                                   untested, touching, share * 100), key: "untested-changes")
+                            "\(untested) of the last \(touching) commits that change source change no test (\(FixedPoint.format(share * 100, digits: 0))%)", key: "untested-changes")
                 }
             }
         }

@@ -8,14 +8,24 @@ enum Duplicates {
         // manifests (`Package@swift-5.9.swift` beside `Package.swift`) are copies by SwiftPM's design
         let files = ctx.files.enumerated().filter { !$0.element.facts.isTest && $0.element.facts.dupHashes.count >= w && !PathRules.isManifest($0.element.path) && !PathRules.isOutsideAPI($0.element.path) }
         var first = FirstOccurrence(capacity: files.reduce(0) { $0 + $1.element.facts.dupHashes.count })
+        // A window's hash is a polynomial in its line hashes, rolled one line at a time: equal
+        // windows hash equal, and the line hashes are themselves mixed 64-bit values, so unequal
+        // ones collide with a chance of about 2^-64.
+        let base: UInt64 = 0x0000_0100_0000_01b3
+        var top: UInt64 = 1 // base^(w-1): what the line leaving the window contributed
+        for _ in 1..<w { top = top &* base }
         var windows: [[UInt64]] = []
         for (_, f) in files {
             let h = f.facts.dupHashes
-            var ws = [UInt64](repeating: 0, count: h.count - w + 1)
-            for s in 0..<ws.count {
-                var x: UInt64 = 0xcbf2_9ce4_8422_2325
-                for j in s..<s + w { x = (x ^ h[j]) &* 0x0000_0100_0000_01b3; x = x &+ (x >> 29) }
-                ws[s] = x
+            let ws = [UInt64](unsafeUninitializedCapacity: h.count - w + 1) { buffer, initialized in
+                var x: UInt64 = 0
+                for j in 0..<w { x = x &* base &+ h[j] }
+                buffer[0] = x
+                for s in 1..<buffer.count {
+                    x = (x &- h[s - 1] &* top) &* base &+ h[s + w - 1]
+                    buffer[s] = x
+                }
+                initialized = buffer.count
             }
             windows.append(ws)
         }
@@ -51,37 +61,47 @@ enum Duplicates {
 }
 
 /// Open-addressing table from window hash to its first (file, position); much faster than a
-/// Dictionary for a few hundred thousand UInt64 keys.
+/// Dictionary for a few hundred thousand UInt64 keys. One slot holds the key and its value (one
+/// cache line per probe), key 0 marks an empty slot (a hash of 0 is stored as 1), and the table is
+/// at most two-thirds full: it is written once per window at every audit, so its size is most of
+/// the check's cost (the pages it touches).
 struct FirstOccurrence {
-    private var keys: [UInt64]
-    private var values: [(file: Int32, pos: Int32)]
-    private var used: [Bool]
+    private struct Slot { var key: UInt64; var file: Int32; var pos: Int32 }
+    private var slots: [Slot]
     private let mask: Int
 
     init(capacity: Int) {
         var size = 16
-        while size < capacity * 2 { size <<= 1 }
-        keys = [UInt64](repeating: 0, count: size)
-        values = Array(repeating: (0, 0), count: size)
-        used = [Bool](repeating: false, count: size)
+        while size * 2 < capacity * 3 { size <<= 1 }
+        slots = Array(repeating: Slot(key: 0, file: 0, pos: 0), count: size)
         mask = size - 1
     }
 
+    @inline(__always) private func start(_ key: UInt64) -> Int {
+        Int(truncatingIfNeeded: (key ^ (key >> 32)) &* 0x9E37_79B9_7F4A_7C15) & mask
+    }
+
     mutating func insertIfAbsent(_ key: UInt64, file: Int, pos: Int) {
-        var i = Int(truncatingIfNeeded: (key ^ (key >> 32)) &* 0x9E37_79B9_7F4A_7C15) & mask
-        while used[i] {
-            if keys[i] == key { return }
-            i = (i + 1) & mask
+        let k = key == 0 ? 1 : key
+        var i = start(k)
+        slots.withUnsafeMutableBufferPointer { t in
+            while t[i].key != 0 {
+                if t[i].key == k { return }
+                i = (i + 1) & mask
+            }
+            t[i] = Slot(key: k, file: Int32(file), pos: Int32(pos))
         }
-        used[i] = true; keys[i] = key; values[i] = (Int32(file), Int32(pos))
     }
 
     subscript(key: UInt64) -> (file: Int, pos: Int)? {
-        var i = Int(truncatingIfNeeded: (key ^ (key >> 32)) &* 0x9E37_79B9_7F4A_7C15) & mask
-        while used[i] {
-            if keys[i] == key { return (Int(values[i].file), Int(values[i].pos)) }
-            i = (i + 1) & mask
+        let k = key == 0 ? 1 : key
+        var i = start(k)
+        return slots.withUnsafeBufferPointer { t in
+            while t[i].key != 0 {
+                if t[i].key == k { return (Int(t[i].file), Int(t[i].pos)) }
+                i = (i + 1) & mask
+            }
+            return nil
         }
-        return nil
     }
 }

@@ -63,7 +63,7 @@ public enum ReportRenderer {
         }
         if !r.aiInsights.isEmpty {
             out += "\ninsights:\n"
-            for i in r.aiInsights.prefix(5) { out += String(format: "  [%.2f] ", i.confidence) + i.message + "\n" }
+            for i in r.aiInsights.prefix(5) { out += "  [\(FixedPoint.format(i.confidence, digits: 2))] " + i.message + "\n" }
         }
         if suppressedCount > 0 { out += "\n\(suppressedCount) findings suppressed (guardian:ignore, dismissals); see --format json\n" }
         if !r.skippedFiles.isEmpty { out += "\n\(r.skippedFiles.count) files skipped (binary, large, generated, vendored, excluded, symlinks …); see --format json\n" }

@@ -124,7 +124,8 @@ final class GitRepository {
             guard let e = git_tree_entry_byindex(tree, i) else { continue }
             let name = String(cString: git_tree_entry_name(e))
             // Hostile trees: names are never allowed to escape the tree.
-            if name.isEmpty || name == "." || name == ".." || name.contains("/") { continue }
+            // (bytes, not `contains("/")`: with Foundation imported that is NSString's search)
+            if name.isEmpty || name == "." || name == ".." || name.utf8.contains(47) { continue }
             let path = prefix.isEmpty ? name : prefix + "/" + name
             let mode = git_tree_entry_filemode(e)
             switch mode {
