@@ -69,6 +69,11 @@ public enum Auditor {
         let clock = ContinuousClock()
         let t0 = clock.now
         let cache: AnalysisCache? = options.cacheDirectory.flatMap { try? AnalysisCache(directory: $0) }
+        Trace.mark("cache opened")
+        if Trace.enabled {
+            _ = GitRepository.initialized // how long the command waits for libgit2's set-up (`prepareGit`)
+            Trace.mark("libgit2 ready")
+        }
         let source = try RepositorySource.open(options.target, cacheDirectory: options.cacheDirectory ?? AuditOptions.defaultCacheDirectory)
         let loaded = try load(source: source, revision: options.revision, options: options, cache: cache)
 

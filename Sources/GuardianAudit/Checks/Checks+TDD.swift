@@ -27,15 +27,24 @@ extension Checks {
         } else if !sources.isEmpty {
             // module pairing
             let testKeys = tests.map { PathRules.matchKey($0.path) }
-            var imported = Set(tests.flatMap(\.facts.imports).map(PathRules.matchKey))
+            // (module names and imports repeat across files: each is keyed once)
+            var keys: [String: String] = [:]
+            func key(_ name: String) -> String {
+                if let k = keys[name] { return k }
+                let k = PathRules.matchKey(name)
+                keys[name] = k
+                return k
+            }
+            var imported = Set(tests.flatMap(\.facts.imports).map(key))
+            let sourceModules = sources.map { PathRules.module(of: $0.path) }
             // a module re-exported by a tested module is tested through it
-            for f in sources where imported.contains(PathRules.matchKey(PathRules.module(of: f.path))) {
-                imported.formUnion(f.facts.imports.map(PathRules.matchKey))
+            for (f, module) in zip(sources, sourceModules) where imported.contains(key(module)) {
+                imported.formUnion(f.facts.imports.map(key))
             }
             let executables = executableTargets(ctx)
             var modules: [String: Int] = [:]
-            for f in sources where isLibraryModule(f.path, executables: executables) {
-                modules[PathRules.module(of: f.path), default: 0] += Int(f.facts.codeLines)
+            for (f, module) in zip(sources, sourceModules) where isLibraryModule(f.path, executables: executables) {
+                modules[module, default: 0] += Int(f.facts.codeLines)
             }
             // under 100 code lines a module is a shim or a compatibility re-export, tested through its users
             for (module, lines) in modules.sorted(by: { $0.key < $1.key }) where lines >= 100 {

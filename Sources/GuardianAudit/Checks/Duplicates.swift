@@ -7,7 +7,6 @@ enum Duplicates {
         let w = max(2, window)
         // manifests (`Package@swift-5.9.swift` beside `Package.swift`) are copies by SwiftPM's design
         let files = ctx.files.enumerated().filter { !$0.element.facts.isTest && $0.element.facts.dupHashes.count >= w && !PathRules.isManifest($0.element.path) && !PathRules.isOutsideAPI($0.element.path) }
-        var first = FirstOccurrence(capacity: files.reduce(0) { $0 + $1.element.facts.dupHashes.count })
         // A window's hash is a polynomial in its line hashes, rolled one line at a time: equal
         // windows hash equal, and the line hashes are themselves mixed 64-bit values, so unequal
         // ones collide with a chance of about 2^-64.
@@ -29,18 +28,24 @@ enum Duplicates {
             }
             windows.append(ws)
         }
-        for (i, (_, _)) in files.enumerated() {
-            for (s, x) in windows[i].enumerated() { first.insertIfAbsent(x, file: i, pos: s) }
+        // Only a window whose hash occurs twice can be a copy. A bit per hash bucket in a table that
+        // stays in the cache (at least 8 buckets per window) finds the few that may: the table of
+        // first occurrences holds those alone, and a window outside them is its own first occurrence.
+        let repeats = RepeatFilter(windows)
+        var first = FirstOccurrence(capacity: windows.reduce(0) { n, ws in n + ws.reduce(0) { $0 + (repeats.mayRepeat($1) ? 1 : 0) } })
+        for (i, ws) in windows.enumerated() {
+            for (s, x) in ws.enumerated() where repeats.mayRepeat(x) { first.insertIfAbsent(x, file: i, pos: s) }
         }
+        func firstOccurrence(_ x: UInt64) -> (file: Int, pos: Int)? { repeats.mayRepeat(x) ? first[x] : nil }
         for (i, (_, f)) in files.enumerated() {
             var s = 0
             let ws = windows[i]
             while s < ws.count {
-                guard let o = first[ws[s]], o.file != i || (o.pos + w <= s) else { s += 1; continue }
+                guard let o = firstOccurrence(ws[s]), o.file != i || (o.pos + w <= s) else { s += 1; continue }
                 if o.file == i && o.pos == s { s += 1; continue }
                 // extend the block while the following windows continue the same original
                 var e = s
-                while e + 1 < ws.count, let n = first[ws[e + 1]], n.file == o.file, n.pos == o.pos + (e + 1 - s),
+                while e + 1 < ws.count, let n = firstOccurrence(ws[e + 1]), n.file == o.file, n.pos == o.pos + (e + 1 - s),
                       n.file != i || n.pos + w <= e + 1 {
                     e += 1
                 }
@@ -57,6 +62,36 @@ enum Duplicates {
                 s = e + w
             }
         }
+    }
+}
+
+/// Which window hashes may occur more than once: two bits per bucket (seen, seen again), with at
+/// least 8 buckets per window, so that about one window in ten shares a bucket by chance.
+struct RepeatFilter {
+    private var seen: [UInt64]
+    private var again: [UInt64]
+    private let shift: UInt64
+
+    init(_ windows: [[UInt64]]) {
+        let total = windows.reduce(0) { $0 + $1.count }
+        var log2 = 12
+        while (1 << log2) < total * 8 { log2 += 1 }
+        shift = UInt64(64 - log2)
+        seen = [UInt64](repeating: 0, count: (1 << log2) / 64)
+        again = seen
+        for ws in windows {
+            for x in ws {
+                let b = bucket(x), word = b >> 6, bit: UInt64 = 1 << UInt64(b & 63)
+                if seen[word] & bit != 0 { again[word] |= bit } else { seen[word] |= bit }
+            }
+        }
+    }
+
+    @inline(__always) private func bucket(_ x: UInt64) -> Int { Int(truncatingIfNeeded: (x &* 0x9E37_79B9_7F4A_7C15) >> shift) }
+
+    @inline(__always) func mayRepeat(_ x: UInt64) -> Bool {
+        let b = bucket(x)
+        return again[b >> 6] & (1 << UInt64(b & 63)) != 0
     }
 }
 
