@@ -1,3 +1,5 @@
+import Foundation
+
 /// Decimal text of a number with a fixed count of fraction digits, as `String(format: "%.Nf")`
 /// writes it: the double's exact value rounded half to even (`0.165` is 0.16500000000000000777…,
 /// so "0.17"), `-0` for a negative that rounds to zero. Without Foundation's formatter: its first
@@ -33,7 +35,5 @@ public enum FixedPoint {
         return r > half || (r == half && q & 1 == 1) ? q + 1 : q
     }
 
-    private static func fallback(_ value: Double, _ digits: Int) -> String {
-        value.isFinite ? "\(value)" : value.isNaN ? "nan" : value < 0 ? "-inf" : "inf"
-    }
+    private static func fallback(_ value: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", value) }
 }

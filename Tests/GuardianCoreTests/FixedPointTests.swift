@@ -8,7 +8,7 @@ import Testing
     @Test func matchesPrintf() {
         // 0.165 is just above the tie (printf: "0.17"), but 0.165 * 100 is exactly 16.5
         var values: [Double] = [0, -0.0, 0.5, 1.5, 2.5, -0.5, -0.3, 0.125, 0.165, 0.375, 12.5, 99.5, 99.95, 100, 0.285, 1.005, 2.675,
-                                1e-7, 5e-324, 123_456.789, -42.4242, 999_999_999.9995]
+                                1e-7, 5e-324, 123_456.789, -42.4242, 999_999_999.9995, 1e15, -3.5e20]
         var g = SplitMix(state: 7)
         for _ in 0..<20_000 {
             values.append(Double.random(in: 0...1, using: &g))

@@ -27,19 +27,11 @@ extension Checks {
         } else if !sources.isEmpty {
             // module pairing
             let testKeys = tests.map { PathRules.matchKey($0.path) }
-            // (module names and imports repeat across files: each is keyed once)
-            var keys: [String: String] = [:]
-            func key(_ name: String) -> String {
-                if let k = keys[name] { return k }
-                let k = PathRules.matchKey(name)
-                keys[name] = k
-                return k
-            }
-            var imported = Set(tests.flatMap(\.facts.imports).map(key))
+            var imported = Set(tests.flatMap(\.facts.imports).map(PathRules.matchKey))
             let sourceModules = sources.map { PathRules.module(of: $0.path) }
             // a module re-exported by a tested module is tested through it
-            for (f, module) in zip(sources, sourceModules) where imported.contains(key(module)) {
-                imported.formUnion(f.facts.imports.map(key))
+            for (f, module) in zip(sources, sourceModules) where imported.contains(PathRules.matchKey(module)) {
+                imported.formUnion(f.facts.imports.map(PathRules.matchKey))
             }
             let executables = executableTargets(ctx)
             var modules: [String: Int] = [:]
