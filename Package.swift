@@ -7,8 +7,9 @@ let strict: [SwiftSetting] = [
 
 /// `make release` (GUARDIAN_STATIC_LIBGIT2=1) links libgit2 from its static archive, with the
 /// archives of what it uses (Debian's libgit2-dev depends on their -dev packages); only GSSAPI
-/// stays shared (Debian ships no archive of it). The shared libgit2 brought 15 libraries whose
-/// loading and symbol binding cost every `guardian audit` 3-4 ms before `main`. Any other build
+/// stays shared (Debian ships no archive of it). Of the 24 shared objects the binary loaded at start,
+/// 8 go (libgit2 and what only it used): their loading and symbol binding cost every `guardian
+/// audit` 3-4 ms before `main`. Any other build
 /// (the tests, a package that depends on GuardianAudit, macOS) links the shared library found
 /// through pkg-config, and carries no unsafe flags.
 let staticLibgit2 = Context.environment["GUARDIAN_STATIC_LIBGIT2"] == "1"

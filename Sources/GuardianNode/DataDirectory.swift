@@ -71,15 +71,7 @@ public struct DataDirectory: Sendable {
         let tmp = final + ".tmp-\(getpid())"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode)
         guard fd >= 0 else { throw GuardianError.io("cannot write \(tmp): \(String(cString: strerror(errno)))") }
-        var ok = true
-        bytes.withUnsafeBytes { b in
-            var off = 0
-            while off < b.count {
-                let n = write(fd, b.baseAddress! + off, b.count - off)
-                if n <= 0 { ok = false; break }
-                off += n
-            }
-        }
+        var ok = bytes.withUnsafeBytes { writeAll(fd, $0) }
         if ok && fsync(fd) != 0 { ok = false }
         let err = errno
         close(fd)

@@ -15,7 +15,7 @@ enum OutputFile {
             let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
             guard fd >= 0 else { throw failure(errno) }
             defer { close(fd) }
-            guard writeAll(fd, data) else { throw failure(errno) }
+            guard data.withUnsafeBytes({ writeAll(fd, $0) }) else { throw failure(errno) }
             return
         }
         let url = URL(fileURLWithPath: path)
@@ -28,23 +28,10 @@ enum OutputFile {
         }
         guard fd >= 0 else { throw failure(errno) }
         if exists { _ = fchmod(fd, st.st_mode & 0o7777) }
-        let ok = writeAll(fd, data)
+        let ok = data.withUnsafeBytes { writeAll(fd, $0) }
         let err = errno
         close(fd)
         guard ok else { unlink(tmp); throw failure(err) }
         guard rename(tmp, path) == 0 else { let e = errno; unlink(tmp); throw failure(e) }
-    }
-
-    private static func writeAll(_ fd: Int32, _ data: Data) -> Bool {
-        data.withUnsafeBytes { b in
-            var off = 0
-            while off < b.count {
-                let n = Foundation.write(fd, b.baseAddress! + off, b.count - off)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return false }
-                off += n
-            }
-            return true
-        }
     }
 }

@@ -232,24 +232,3 @@ extension ArraySlice where Element == UInt8 {
         return false
     }
 }
-
-extension String {
-    /// `needle` occurs in the string, compared as UTF-8 bytes. (`contains(_:)` with a string is
-    /// Foundation's when Foundation is imported: a search through NSString, some hundred times slower.)
-    func containsBytes(_ needle: StaticString) -> Bool {
-        var s = self
-        return s.withUTF8 { u in
-            let n = needle.utf8CodeUnitCount, p = needle.utf8Start
-            guard n > 0 else { return true }
-            guard u.count >= n else { return false }
-            var i = 0
-            while i + n <= u.count {
-                var k = 0
-                while k < n && u[i + k] == p[k] { k += 1 }
-                if k == n { return true }
-                i += 1
-            }
-            return false
-        }
-    }
-}

@@ -1,4 +1,5 @@
 import Foundation
+import GuardianCore
 import GuardianCrypto
 
 /// The encoded facts of a repository's last one-off audit, in one file beside the cache database
@@ -183,14 +184,9 @@ enum FactsSnapshot {
         let temp = path + ".\(UUID().uuidString).tmp"
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return }
-        var done = 0
-        while done < out.count {
-            let n = out.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + done, out.count - done) }
-            if n <= 0 { break }
-            done += n
-        }
+        let written = out.withUnsafeBytes { writeAll(fd, $0) }
         close(fd)
-        guard done == out.count else { unlink(temp); return }
+        guard written else { unlink(temp); return }
         if rename(temp, path) != 0 { unlink(temp); return }
         prune(dir)
     }

@@ -72,15 +72,15 @@ struct AuditContext: Sendable {
 
     /// A merge commit of a pull or merge request, by the code hosts' own wording.
     static func mergesPullRequest(_ summary: String) -> Bool {
-        summary.hasPrefix("Merge pull request") || summary.containsBytes("See merge request") || summary.hasPrefix("Merged in ")
-            || summary.hasPrefix("Merge PR") || (summary.hasPrefix("Merge branch") && !summary.containsBytes(" of "))
+        summary.hasPrefix("Merge pull request") || summary.has("See merge request") || summary.hasPrefix("Merged in ")
+            || summary.hasPrefix("Merge PR") || (summary.hasPrefix("Merge branch") && !summary.has(" of "))
     }
 
     /// Commits by automation (Dependabot, Renovate, GitHub Actions, any `[bot]` account).
     static func isBot(_ c: CommitFacts) -> Bool {
         let n = c.authorName.lowercased(), e = c.authorEmail.lowercased()
-        return n.hasSuffix("[bot]") || e.containsBytes("[bot]") || n.containsBytes("dependabot") || n.containsBytes("renovate")
-            || n == "github-actions" || e.hasPrefix("bot@") || e.containsBytes("noreply@github.com") && n.hasSuffix("bot")
+        return n.hasSuffix("[bot]") || e.has("[bot]") || n.has("dependabot") || n.has("renovate")
+            || n == "github-actions" || e.hasPrefix("bot@") || e.has("noreply@github.com") && n.hasSuffix("bot")
     }
 
     /// A Python source distribution (an sdist unpacked): its metadata file at the root.

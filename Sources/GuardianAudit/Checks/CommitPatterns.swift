@@ -110,7 +110,7 @@ enum CommitPatterns {
         let s = Scalars(summary.unicodeScalars)
         // prefixes compared scalar by scalar, as the expression does (not as Characters)
         if ["Merge pull request", "Merge branch", "Merge remote-tracking", "Merged in "].contains(where: { starts(s, at: 0, with: $0) })
-            || summary.containsBytes("See merge request") {
+            || summary.has("See merge request") {
             return true
         }
         for end in ends(s) {
