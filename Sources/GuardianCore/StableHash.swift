@@ -61,10 +61,13 @@ public enum Fingerprint {
     }
 
     /// Hash of a line's bytes with all ASCII whitespace removed.
+    /// Inlinable: the analyzer hashes the line of every finding with it, and a generic call
+    /// across modules is not specialised (a witness call per byte).
+    @inlinable
     public static func normalizedLineHash<S: Sequence>(_ bytes: S) -> UInt64 where S.Element == UInt8 {
-        var h = StableHash()
-        for b in bytes where !(b == 32 || b == 9 || b == 13 || b == 10 || b == 11 || b == 12) { h.add(byte: b) }
-        return h.value
+        var v = StableHash.offset
+        for b in bytes where !(b == 32 || b == 9 || b == 13 || b == 10 || b == 11 || b == 12) { v = (v ^ UInt64(b)) &* StableHash.prime }
+        return v
     }
 
     /// The two path hashes a fingerprint starts from (compute once per file).

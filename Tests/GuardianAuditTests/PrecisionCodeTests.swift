@@ -225,6 +225,26 @@ import Testing
         }
     }
 
+    /// Every token format is found where a token starts (the scan only tries formats whose first
+    /// two bytes it sees there), and not inside a longer word.
+    @Test func everySecretFormatIsFound() {
+        for f in FileAnalyzer.formats {
+            let body = f.name == "private key" ? "RSA PRIVATE KEY" : String(repeating: "Q7ZK9", count: f.minBody / 5 + 1)
+            let token = String(decoding: f.prefix, as: UTF8.self) + body
+            let swift = "let a = 1\nlet value = \"\(token)\"\nlet inWord = \"x\(token)\"\n"
+            let found = Self.findings("Sources/App/Keys.swift", swift, rule: "strict/hardcoded-secret")
+            #expect(found[2]?.message.contains(f.name) == true, "\(f.name): \(found)")
+            if f.prefix[0] != UInt8(ascii: "-") {
+                #expect(found[3] == nil, "\(f.name) inside a word: \(found)")
+            }
+            // at every offset within sixteen bytes (the scan's stride), up to the file's last byte
+            for pad in 0..<18 {
+                let text = String(repeating: "\n", count: pad) + token
+                #expect(Self.findings("config/keys.txt", text, rule: "strict/hardcoded-secret")[Int32(pad + 1)] != nil, "\(f.name) after \(pad)")
+            }
+        }
+    }
+
     /// Modules are paired with tests by what the tests import (and what those modules re-export);
     /// tools, manifests and examples are no modules (misfire class 5).
     @Test func modulesArePairedByWhatTestsImport() throws {

@@ -117,6 +117,22 @@ import Testing
         ("src/A.cs", "// guardian:ignore integrity/placeholder-marker -- tracked in #12", "// 仮実装 later"),
     ]
 
+    /// The marker is found in any case, at the very start and the very end of a file, and not
+    /// when a file only comes close (`memchr` finds the colons; the bytes around them decide).
+    @Test func ignoreMarkerAnywhereInAFile() {
+        func suppressions(_ text: String) -> [InlineSuppression] {
+            Array(text.utf8).withUnsafeBufferPointer {
+                FileAnalyzer.analyze(path: "notes.txt", buffer: $0, isTest: false, limits: AnalysisLimits()).suppressions
+            }
+        }
+        #expect(suppressions("guardian:ignore a/b").map(\.rules) == [["a/b"]])
+        #expect(suppressions("x: 1\ny:: 2\n# GUARDIAN:Ignore a/b").map(\.line) == [3])
+        #expect(suppressions("# guardian:ignore").map(\.rules) == [[]])
+        for near in ["guardian:ignor", "uardian:ignore", "guardian;ignore", "guardian: ignore", ":::::::::::::::::::", ""] {
+            #expect(suppressions(near).isEmpty, "\(near)")
+        }
+    }
+
     @Test func inlineSuppressionsInEveryLanguage() throws {
         let repo = try FixtureRepo()
         for c in Self.commented {

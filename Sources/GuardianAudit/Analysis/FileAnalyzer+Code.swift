@@ -223,7 +223,7 @@ extension FileAnalyzer {
     // MARK: duplicate detection input
 
     mutating func duplicateHashes(_ tokens: [Token]) {
-        let skipFirst: Set<UInt64> = [v.import_, v.include, v.using, v.package, v.from, v.use]
+        let skipFirst: WordSet = [v.import_, v.include, v.using, v.package, v.from, v.use]
         var k = 0
         let n = tokens.count
         facts.dupHashes.reserveCapacity(Int(facts.codeLines))

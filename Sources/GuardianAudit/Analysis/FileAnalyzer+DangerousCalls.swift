@@ -303,12 +303,16 @@ extension FileAnalyzer {
         return index
     }
 
+    /// The first-token hashes of `patternIndex`, asked first: nearly every token starts no pattern.
+    static let patternHeads: [Language: WordSet] = patternIndex.mapValues { WordSet($0.keys) }
+
     mutating func dangerousCalls(_ tokens: [Token]) {
-        guard let list = FileAnalyzer.patterns[facts.language], let index = FileAnalyzer.patternIndex[facts.language] else { return }
+        guard let list = FileAnalyzer.patterns[facts.language], let index = FileAnalyzer.patternIndex[facts.language],
+              let heads = FileAnalyzer.patternHeads[facts.language] else { return }
         let outsideAPI = PathRules.isOutsideAPI(path)
         for k in 0..<tokens.count {
             let t = tokens[k]
-            guard t.kind == .identifier || t.kind == .punct, let cs = index[t.hash] else { continue }
+            guard t.kind == .identifier || t.kind == .punct, heads.contains(t.hash), let cs = index[t.hash] else { continue }
             for i in cs where matches(list[i], tokens, at: k) {
                 let p = list[i]
                 guard let judged = judgeDangerousCall(p, tokens, at: k, outsideAPI: outsideAPI) else { break }

@@ -82,7 +82,7 @@ extension FileAnalyzer {
         return .other
     }
 
-    static let typeWords: Set<UInt64> = {
+    static let typeWords: WordSet = {
         let v = Vocabulary.shared
         return [v.struct_, v.class_, v.enum_, v.actor, v.protocol_]
     }()

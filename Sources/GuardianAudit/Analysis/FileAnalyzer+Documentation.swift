@@ -25,7 +25,7 @@ extension FileAnalyzer {
     }
 
     /// The word that makes a declaration public in each language.
-    var publicMarkers: Set<UInt64> {
+    var publicMarkers: WordSet {
         switch facts.language {
         case .swift: [v.public_, v.open]
         case .rust: [v.pub]
@@ -70,12 +70,12 @@ extension FileAnalyzer {
         return !(facts.language == .swift && tokens[k].hash == v.open && !(k + 1 < tokens.count && tokens[k + 1].kind == .identifier))
     }
 
-    static let declarationWords: Set<UInt64> = {
+    static let declarationWords: WordSet = {
         let v = Vocabulary.shared
         return [v.func_, v.var_, v.let_, v.class_, v.struct_, v.enum_, v.protocol_, v.init_, v.subscript_, v.typealias_, v.actor, v.macro,
                 v.fn, v.trait, v.const_, v.type, v.mod, v.function, v.interface, Vocabulary.h("record"), v.static_]
     }()
-    static let notDeclarations: Set<UInt64> = {
+    static let notDeclarations: WordSet = {
         let v = Vocabulary.shared
         return [v.extension_, v.import_, v.using, v.use, v.override_]
     }()

@@ -50,17 +50,17 @@ extension FileAnalyzer {
         var lines = Set<Int32>()
         // a type named Mock… that production code declares and documents is an adapter by design
         // (requests' MockRequest for http.cookiejar): only doubles declared elsewhere are reported
-        let declaring: Set<UInt64> = [v.class_, v.struct_, v.enum_, v.actor, v.interface, v.type, v.protocol_]
-        var declared = Set<String>()
+        let declaring: WordSet = [v.class_, v.struct_, v.enum_, v.actor, v.interface, v.type, v.protocol_]
+        var declared = Set<UInt64>() // names' hashes
         for k in 1..<max(1, tokens.count) where tokens[k].kind == .identifier && tokens[k - 1].kind == .identifier
-            && declaring.contains(tokens[k - 1].hash) { declared.insert(text(tokens[k])) }
+            && declaring.contains(tokens[k - 1].hash) { declared.insert(tokens[k].hash) }
         let prefixes: [[UInt8]] = [Array("Mock".utf8), Array("Fake".utf8), Array("Stub".utf8)]
         for t in tokens where t.kind == .identifier && t.end - t.start > 4 {
             let b0 = buf[Int(t.start)]
             guard b0 == 77 || b0 == 70 || b0 == 83 else { continue } // M F S
             for p in prefixes where startsWith(t, p, caseInsensitive: false) {
                 let next = buf[Int(t.start) + 4]
-                if next >= 65 && next <= 90, !declared.contains(text(t)), lines.insert(t.line).inserted {
+                if next >= 65 && next <= 90, !declared.contains(t.hash), lines.insert(t.line).inserted {
                     add("integrity/test-double-in-production", .high, line: t.line,
                         column: t.start - lineStarts[Int(t.line) - 1] + 1,
                         "test double '\(text(t))' used in production code")

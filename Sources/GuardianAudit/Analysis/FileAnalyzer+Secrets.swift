@@ -42,15 +42,37 @@ extension FileAnalyzer {
         let n = buf.count
         var k = 0
         var lastLine: Int32 = -1
-        while k < n {
-            let b = buf[k]
-            if b == 65 || b == 103 || b == 120 || b == 115 || b == 45 { // A g x s -
-                if k > 0 && FileAnalyzer.alnum(buf[k - 1]) && b != 45 { k += 1; continue }
+        guard let start = buf.baseAddress else { return }
+        let base = UnsafeRawPointer(start)
+        FileAnalyzer.startPairs.withUnsafeBufferPointer { pairs in
+            while k + 1 < n {
+                // the two bytes at k, first byte low: one table lookup, no branch to mispredict
+                let pair = Int(UInt16(littleEndian: base.loadUnaligned(fromByteOffset: k, as: UInt16.self)))
+                guard pairs[pair >> 6] & (1 << UInt64(pair & 63)) != 0 else { k += 1; continue }
+                if buf[k] == 45 {
+                    // a run of dashes (a ruler in a comment) holds `-----BEGIN ` only at its last five
+                    var j = k + 2
+                    while j < n && buf[j] == 45 { j += 1 }
+                    if j - k >= 5, let end = secretFormat(at: j - 5, lastLine: &lastLine) { k = end + 1 } else { k = j }
+                    continue
+                }
+                if k > 0 && FileAnalyzer.alnum(buf[k - 1]) { k += 1; continue }
                 if let end = secretFormat(at: k, lastLine: &lastLine) { k = end }
+                k += 1
             }
-            k += 1
         }
     }
+
+    /// One bit for each pair of bytes that starts a format's prefix (bit `first | second << 8`):
+    /// the only places worth matching.
+    static let startPairs: [UInt64] = {
+        var bits = [UInt64](repeating: 0, count: 1 << 10)
+        for f in formats {
+            let pair = Int(f.prefix[0]) | Int(f.prefix[1]) << 8
+            bits[pair >> 6] |= 1 << UInt64(pair & 63)
+        }
+        return bits
+    }()
 
     /// A token format that starts at `k`, reported (once per line) unless the line says it is an
     /// example: the end of the match, or nil when no format matches there.
@@ -88,9 +110,13 @@ extension FileAnalyzer {
     /// `<password>`, `****`): a credential committed in a URL, as `.env` files and configs hold them.
     mutating func urlCredentials() {
         let n = buf.count
+        guard let base = buf.baseAddress else { return }
         var k = 0
         while k + 3 < n {
-            guard buf[k] == B.colon, buf[k + 1] == B.slash, buf[k + 2] == B.slash else { k += 1; continue }
+            // `memchr` to each colon: most of a file holds none
+            guard let hit = memchr(base + k, Int32(B.colon), n - 3 - k) else { return }
+            k = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            guard buf[k + 1] == B.slash, buf[k + 2] == B.slash else { k += 1; continue }
             var s = k
             while s > 0 && (FileAnalyzer.alnum(buf[s - 1]) || buf[s - 1] == B.plus || buf[s - 1] == B.minus || buf[s - 1] == B.dot) { s -= 1 }
             var u = k + 3

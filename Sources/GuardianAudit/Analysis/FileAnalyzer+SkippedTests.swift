@@ -18,6 +18,7 @@ extension FileAnalyzer {
             guard reported.insert(line).inserted else { return }
             add("tdd/skipped-test", severity, line: line, "\(what): \(lineText(line).trimmed.prefix(120))")
         }
+        let cFamily = facts.language == .c || facts.language == .cpp || facts.language == .objc
         var blocks: [Bool] = [] // is each open block conditional?
         var preprocessor = 0    // #if depth
         for k in tokens.indices {
@@ -29,7 +30,9 @@ extension FileAnalyzer {
             }
             if t.isPunct(B.lbrace) { blocks.append(opensConditionalBlock(tokens, at: k)); continue }
             if t.isPunct(B.rbrace) { _ = blocks.popLast(); continue }
-            guard t.kind == .identifier else { continue }
+            // only the words below matter: the rest are passed over without making their text
+            guard t.kind == .identifier,
+                  Self.skipWords.contains(t.hash) || (cFamily && startsWith(t, Self.disabledPrefix, caseInsensitive: false)) else { continue }
             let conditional = preprocessor > 0 || blocks.contains(true)
             let prev = k > 0 ? tokens[k - 1] : nil, next = k + 1 < tokens.count ? tokens[k + 1] : nil
             let word = text(t)
@@ -74,6 +77,13 @@ extension FileAnalyzer {
         }
     }
 
+    /// Every word `skippedTests` looks at, in any language but Python (C's `DISABLED_` names aside).
+    static let skipWords = WordSet(["disabled", "XCTSkip", "withKnownIssue", "xit", "xdescribe", "xtest", "xcontext", "skip",
+                                    "Skip", "Skipf", "SkipNow", "ignore", "Disabled", "Ignore", "GTEST_SKIP"].map(Vocabulary.h))
+    static let disabledPrefix = Array("DISABLED_".utf8)
+    static let conditionWords = WordSet(["if", "guard", "else", "switch", "case", "catch", "for", "while", "when", "select",
+                                         "unless", "repeat"].map(Vocabulary.h))
+
     /// Whether the `{` at `k` opens a block that runs only under a condition: the statement it
     /// belongs to has `if`, `guard`, `else`, `switch`, `case`, `catch`, `for`, `while`, `when` or `select`.
     func opensConditionalBlock(_ tokens: [Token], at k: Int) -> Bool {
@@ -85,8 +95,7 @@ extension FileAnalyzer {
                 // `} else {` and `} catch {`: the word after the closing brace decides
                 return false
             }
-            if depth <= 0, t.kind == .identifier,
-               ["if", "guard", "else", "switch", "case", "catch", "for", "while", "when", "select", "unless", "repeat"].contains(text(t)) {
+            if depth <= 0, t.kind == .identifier, Self.conditionWords.contains(t.hash) {
                 return true
             }
             j -= 1

@@ -58,17 +58,21 @@ extension FileAnalyzer {
     static let assertWords: [[UInt8]] = ["assert", "expect", "xct", "require", "verify", "should", "raises", "must",
                                          "fail", "check"].map { Array($0.utf8) }
 
+    static let assertBytes = Array("assert".utf8), expectBytes = Array("expect".utf8)
+    static let errorBytes = Array("error".utf8), fatalBytes = Array("fatal".utf8)
+    static let record = Vocabulary.h("record"), issue = Vocabulary.h("Issue")
+
     func isAssertion(_ tokens: [Token], _ k: Int) -> Bool {
         let t = tokens[k]
         for w in FileAnalyzer.assertWords where startsWith(t, w) { return true }
-        if contains(tokenRange(t), Array("assert".utf8)) || contains(tokenRange(t), Array("expect".utf8)) { return true }
+        if contains(tokenRange(t), Self.assertBytes) || contains(tokenRange(t), Self.expectBytes) { return true }
         // Swift: a test fails when what it `try`s throws: that is its assertion (not `try?`)
         if facts.language == .swift && t.hash == v.try_ && !(k + 1 < tokens.count && tokens[k + 1].isPunct(B.question)) { return true }
         // Swift Testing: Issue.record(…)
-        if k >= 2 && tokens[k - 1].isPunct(B.dot) && text(t) == "record" && text(tokens[k - 2]) == "Issue" { return true }
+        if k >= 2 && tokens[k - 1].isPunct(B.dot) && t.hash == Self.record && tokens[k - 2].isIdent(Self.issue) { return true }
         // Go: t.Error, t.Errorf, t.Fatal, t.Fatalf
         if facts.language == .go && k > 0 && tokens[k - 1].isPunct(B.dot) {
-            if startsWith(t, Array("error".utf8)) || startsWith(t, Array("fatal".utf8)) { return true }
+            if startsWith(t, Self.errorBytes) || startsWith(t, Self.fatalBytes) { return true }
         }
         // Rust: panic! in a test is an assertion; Python: `pytest.raises`, `assert` keyword matched above
         return false

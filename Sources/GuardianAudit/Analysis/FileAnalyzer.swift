@@ -91,7 +91,7 @@ struct FileAnalyzer {
     /// (`*/`, `-->`) after it are not part of the reason.
     mutating func scanSuppressions() {
         let marker = Self.ignoreMarker
-        guard buf.count >= marker.count, contains(0..<buf.count, marker) else { return }
+        guard holdsIgnoreMarker() else { return }
         for i in 0..<lineStarts.count {
             let line = Int32(i + 1)
             let r = lineRange(line)
@@ -112,6 +112,25 @@ struct FileAnalyzer {
             let rules = rest.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" }).map(String.init)
             facts.suppressions.append(InlineSuppression(line: line, rules: rules, reason: reason))
         }
+    }
+
+    /// Whether the file holds `guardian:ignore`, in any case. `memchr` finds each `:` and only
+    /// those are compared: a byte-by-byte search cost as much as lexing the file.
+    func holdsIgnoreMarker() -> Bool {
+        let marker = Self.ignoreMarker
+        let colon = 8 // marker[colon] == ':'
+        guard let base = buf.baseAddress, buf.count >= marker.count else { return false }
+        let n = buf.count
+        var k = colon
+        while k <= n - (marker.count - colon), let hit = memchr(base + k, Int32(B.colon), n - k) {
+            let p = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            if p > n - (marker.count - colon) { return false }
+            var j = 0
+            while j < marker.count && lower(buf[p - colon + j]) == marker[j] { j += 1 }
+            if j == marker.count { return true }
+            k = p + 1
+        }
+        return false
     }
 
     mutating func computeLines() {

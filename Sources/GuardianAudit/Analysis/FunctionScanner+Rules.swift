@@ -15,13 +15,13 @@ struct ScanRules: Sendable {
     let expressionBody: Bool
     /// C, C++, Objective-C: `#if`/`#elif` add a decision.
     let conditionalDirectives: Bool
-    let introWords: Set<UInt64>
-    let decision: Set<UInt64>
+    let introWords: WordSet
+    let decision: WordSet
     /// Statements whose `{` opens a nested block; any other `{` in a function (a closure, a
     /// trailing closure, a `defer`) nests nothing a reader follows, as ESLint's max-depth counts.
     /// Only each language's keywords: `loop`, `match`, `with` … are plain names elsewhere.
-    let blockWords: Set<UInt64>
-    let controlWords: Set<UInt64>
+    let blockWords: WordSet
+    let controlWords: WordSet
     let select = Vocabulary.h("select")
 
     static let all: [Language: ScanRules] = Dictionary(uniqueKeysWithValues: Language.allCases.map { ($0, ScanRules($0)) })
@@ -40,9 +40,9 @@ struct ScanRules: Sendable {
         expressionBody = language == .kotlin || language == .rust
         conditionalDirectives = [.c, .cpp, .objc].contains(language)
         controlWords = v.controlWords
-        introWords = Self.introWords(language, v)
-        decision = Self.decisions(language, v)
-        blockWords = Self.blockWords(language, v)
+        introWords = WordSet(Self.introWords(language, v))
+        decision = WordSet(Self.decisions(language, v))
+        blockWords = WordSet(Self.blockWords(language, v))
     }
 
     private static func introWords(_ language: Language, _ v: Vocabulary) -> Set<UInt64> {

@@ -20,7 +20,7 @@ struct PythonScanner {
     private struct Open { var fn: Int; var indent: Int32; var levels: [Int32] }
     /// The functions whose bodies the scan is in, innermost last.
     private var open: [Open] = []
-    private static let decisions: Set<UInt64> = {
+    private static let decisions: WordSet = {
         let v = Vocabulary.shared
         return [v.if_, v.elif, v.for_, v.while_, v.except, Vocabulary.h("finally"), v.and, v.or]
     }()

@@ -36,18 +36,18 @@ struct Vocabulary: Sendable {
     let constexpr = h("constexpr"), noexcept = h("noexcept"), operator_ = h("operator")
 
     /// Words that make `name(...) {` a control statement rather than a function (C-like heuristic).
-    var controlWords: Set<UInt64> {
+    var controlWords: WordSet {
         [if_, for_, while_, switch_, catch_, return_, sizeof, typeof, foreach, using, lock, synchronized, with,
          fixed, elif, when, match, do_, else_, new_, throw_, await_, delete, function, in_, yield_, defer_, try_]
     }
 
     /// Words before a C-like function name that do not name a return type.
-    let nonReturningModifiers: Set<UInt64> = [h("public"), h("private"), h("protected"), h("internal"), h("static"),
+    let nonReturningModifiers: WordSet = [h("public"), h("private"), h("protected"), h("internal"), h("static"),
                                               h("final"), h("abstract"), h("virtual"), h("inline"), h("override"),
                                               h("void"), h("async"), h("synchronized"), h("constexpr"), h("export")]
 
     /// Modifiers and attributes that may stand between a doc comment and its declaration.
-    let declarationModifiers: Set<UInt64> = Set(["public", "open", "static", "final", "override", "mutating", "nonisolated",
+    let declarationModifiers = WordSet(["public", "open", "static", "final", "override", "mutating", "nonisolated",
         "convenience", "required", "inline", "indirect", "lazy", "private", "internal", "fileprivate", "abstract", "virtual",
         "discardableResult", "inlinable", "usableFromInline", "available", "preconcurrency", "unsafe", "Sendable", "frozen",
         "objc", "MainActor", "async", "sealed", "readonly", "default", "derive", "must_use", "Override", "Deprecated",
