@@ -53,6 +53,8 @@ let package = Package(
                        providers: [.apt(["libgit2-dev"])]),
         // glibc's allocator: its statistics, trimming and arena limit (header only; nothing to link)
         .systemLibrary(name: "CHeap", path: "Sources/CHeap"),
+        // SQLite's variadic configuration call (header only; GRDB links libsqlite3)
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         // The one JSON module: the fast reader (`JSONValue`, `JSONValue.Reader`) and the canonical writer.
         .target(name: "GuardianJSON", swiftSettings: strict),
         .target(name: "GuardianCore", dependencies: ["GuardianJSON"], swiftSettings: strict),
@@ -64,7 +66,7 @@ let package = Package(
         .target(
             name: "GuardianAudit",
             dependencies: [
-                "GuardianCore", "GuardianCrypto", "GuardianJSON", "CGit2",
+                "GuardianCore", "GuardianCrypto", "GuardianJSON", "CGit2", "CSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 // .guardian.yml, the repository's own configuration
                 .product(name: "Yams", package: "Yams"),

@@ -68,14 +68,16 @@ public enum Auditor {
         Trace.mark("start")
         let clock = ContinuousClock()
         let t0 = clock.now
-        let cache: AnalysisCache? = options.cacheDirectory.flatMap { try? AnalysisCache(directory: $0) }
-        Trace.mark("cache opened")
+        // the cache opens (on a first run: creates its file and tables) while the repository is read
+        let cacheDirectory = options.cacheDirectory
+        let cache = Opening<AnalysisCache?> { cacheDirectory.flatMap { try? AnalysisCache(directory: $0) } }
         if Trace.enabled {
             _ = GitRepository.initialized // how long the command waits for libgit2's set-up (`prepareGit`)
             Trace.mark("libgit2 ready")
         }
         let source = try RepositorySource.open(options.target, cacheDirectory: options.cacheDirectory ?? AuditOptions.defaultCacheDirectory)
         let loaded = try load(source: source, revision: options.revision, options: options, cache: cache)
+        defer { loaded.writes?.wait() }
 
         var baselineFingerprints: Set<String>?
         if let base = options.baseline {
@@ -83,6 +85,7 @@ public enum Auditor {
             var bopts = options
             bopts.baseline = nil
             let baseLoaded = try load(source: source, revision: base, options: bopts, cache: cache)
+            defer { baseLoaded.writes?.wait() }
             let baseReport = evaluate(baseLoaded, options: bopts, baselineFingerprints: nil, baseline: nil, started: started)
             baselineFingerprints = Set(baseReport.allViolations.map(\.fingerprint))
         }
@@ -105,6 +108,9 @@ public enum Auditor {
         var config = RepositoryConfig()
         /// The code host owner of the repository (from its URL or its `origin`), when known.
         var owner: String?
+        /// The analysed facts being written to the cache and the snapshot while the checks run;
+        /// `run` waits for them before it returns.
+        var writes: DispatchGroup?
     }
 
     /// The repository's configuration from its root files (`read` gives a root file's text).
@@ -146,13 +152,13 @@ public enum Auditor {
 
     // MARK: loading
 
-    static func load(source: RepositorySource, revision: String?, options: AuditOptions, cache: AnalysisCache?) throws -> Loaded {
+    static func load(source: RepositorySource, revision: String?, options: AuditOptions, cache: Opening<AnalysisCache?>) throws -> Loaded {
         switch source {
         case .git(let path, let display):
-            return try loadGit(path: path, display: display, revision: revision ?? "HEAD", options: options, cache: cache)
+            return try loadGit(path: path, display: display, revision: revision ?? "HEAD", options: options, opening: cache)
         case .directory(let path):
             if revision != nil { throw GuardianError.usage("--rev needs a git repository; \(path) is a plain directory") }
-            return try loadDirectory(path: path, options: options, cache: cache)
+            return try loadDirectory(path: path, options: options, cache: cache.value)
         }
     }
 
@@ -163,7 +169,8 @@ public enum Auditor {
         init(count: Int) { items = Array(repeating: nil, count: count) }
     }
 
-    static func loadGit(path: String, display: String, revision: String, options: AuditOptions, cache: AnalysisCache?) throws -> Loaded {
+    static func loadGit(path: String, display: String, revision: String, options: AuditOptions,
+                        opening: Opening<AnalysisCache?>) throws -> Loaded {
         let repo = try GitRepository(path: path)
         let head = try repo.resolve(revision)
         Trace.mark("open+resolve")
@@ -204,6 +211,8 @@ public enum Auditor {
         }
         for i in todo { keys[i] = keySlots.items[i] ?? [] }
         Trace.mark("keys")
+        let cache = opening.value
+        Trace.mark("cache opened")
         // Memory first (long-running processes), or the repository's snapshot (one-off commands);
         // then the database. Only when caching is on.
         let todoKeys = todo.map { keys[$0] }
@@ -248,10 +257,8 @@ public enum Auditor {
             files[i] = AuditedFile(path: entries[i].path, kind: entries[i].kind, facts: f)
             fresh.append((keys[i], f))
         }
-        let freshEncoded = cache == nil ? [] : fresh.map { (key: $0.key, data: $0.facts.encoded()) }
-        cache?.store(encodedBlobFacts: freshEncoded)
+        let freshEncoded = cache == nil ? [] : encoded(fresh, jobs: options.jobs)
         if let cache, options.keepsFactsInMemory { MemoryFactsCache.shared.insert(fresh, namespace: cache.path) }
-        snapshot?.finish(keys: todoKeys, fresh: freshEncoded)
         let audited = files.compactMap { $0 }
         for f in audited where f.facts.skipReason != nil { skipped.append(SkippedFile(path: f.path, reason: f.facts.skipReason!)) }
 
@@ -290,12 +297,36 @@ public enum Auditor {
         cache?.store(commitFacts: freshCommits)
         let history = repo.withMailmap(commits.compactMap { $0 })
         Trace.mark("history \(history.count)")
+        // no reader needs them before the next audit: written while the checks run
+        let writes = DispatchGroup()
+        if cache != nil {
+            let todoKeys = todoKeys, snapshot = snapshot
+            DispatchQueue.global().async(group: writes) {
+                cache?.store(encodedBlobFacts: freshEncoded)
+                snapshot?.finish(keys: todoKeys, fresh: freshEncoded)
+            }
+        }
         let headId = GitRepository.hex(head)
         return Loaded(subject: AuditSubject(repository: display, commit: headId, revision: revision, isGitRepository: true),
                       files: audited, skipped: skipped.sorted { $0.path < $1.path }, commits: history,
                       firstParent: Set(mainline.map(GitRepository.hex)), headTime: history.first?.time ?? 0,
                       cacheStats: (todo.count - missing.count, missing.count), config: config,
-                      owner: GitRepository.owner(ofURL: display) ?? repo.originURL().flatMap(GitRepository.owner(ofURL:)))
+                      owner: GitRepository.owner(ofURL: display) ?? repo.originURL().flatMap(GitRepository.owner(ofURL:)),
+                      writes: writes)
+    }
+
+    /// Each file's facts encoded for the cache, spread over the cores.
+    static func encoded(_ fresh: [(key: [UInt8], facts: FileFacts)], jobs: Int) -> [(key: [UInt8], data: [UInt8])] {
+        let slots = Slots<[UInt8]>(count: fresh.count)
+        let workers = max(1, min(jobs, fresh.count / 64 + 1))
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            var k = w
+            while k < fresh.count {
+                slots.items[k] = fresh[k].facts.encoded()
+                k += workers
+            }
+        }
+        return fresh.indices.map { (key: fresh[$0].key, data: slots.items[$0]!) } // every slot was written above
     }
 
     /// Facts for each (path, blob), analysed on `jobs` threads, each with its own handles on
@@ -344,7 +375,7 @@ extension Auditor {
         let source = try RepositorySource.open(options.target, cacheDirectory: options.cacheDirectory ?? AuditOptions.defaultCacheDirectory)
         var opts = options
         opts.maxHistory = 0
-        let l = try load(source: source, revision: options.revision, options: opts, cache: nil)
+        let l = try load(source: source, revision: options.revision, options: opts, cache: Opening(ready: nil))
         return l.files.flatMap { f in
             f.facts.functions.map { FunctionRow(file: f.path, line: Int($0.startLine), end: Int($0.endLine), name: $0.name,
                                                 ccn: Int($0.ccn), params: Int($0.params), nesting: Int($0.maxNesting)) }

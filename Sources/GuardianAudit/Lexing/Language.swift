@@ -19,7 +19,7 @@ public enum Language: String, Codable, Sendable, CaseIterable {
 
     /// Detects the language from a path (extension, or well-known file names).
     public static func detect(path: String) -> Language {
-        let name = path.split(separator: "/").last.map(String.init) ?? path
+        let name = path.lastIndex(of: "/").map { path[path.index(after: $0)...] } ?? path[...]
         let lower = name.lowercased()
         if lower == "dockerfile" || lower.hasPrefix("dockerfile.") || lower.hasSuffix(".dockerfile")
             || lower == "containerfile" { return .dockerfile }
@@ -30,7 +30,8 @@ public enum Language: String, Codable, Sendable, CaseIterable {
             if lower == "license" || lower == "readme" || lower == "changelog" || lower == "contributing" { return .text }
             return .other
         }
-        switch lower[lower.index(after: dot)...] {
+        // a String, not a Substring: small ASCII strings compare by their bits, not by Unicode rules
+        switch String(lower[lower.index(after: dot)...]) {
         case "swift": return .swift
         case "py", "pyi": return .python
         case "js", "mjs", "cjs", "jsx": return .javascript

@@ -1,3 +1,4 @@
+import Foundation
 import GuardianCore
 
 /// One-pass byte lexer for all language families. It knows comments, strings (with escapes,
@@ -135,9 +136,15 @@ struct Lexer {
         }
     }
 
+    /// To the end of the line (`memchr`: comments are a good part of most files).
     mutating func lineComment() {
         let n = buf.count
-        while i < n && buf[i] != B.nl { i += 1 }
+        guard i < n, let base = buf.baseAddress else { return }
+        if let nl = memchr(base + i, Int32(B.nl), n - i) {
+            i = base.distance(to: nl.assumingMemoryBound(to: UInt8.self))
+        } else {
+            i = n
+        }
     }
 
     mutating func blockComment() {

@@ -29,11 +29,18 @@ enum B {
     static let eq: UInt8 = 61, bang: UInt8 = 33, question: UInt8 = 63, amp: UInt8 = 38, pipe: UInt8 = 124
     static let minus: UInt8 = 45, plus: UInt8 = 43
 
+    /// Letters, `_`, `$` and every byte of a multi-byte UTF-8 character; one bit per ASCII byte
+    /// in two words, looked up without branches (the lexer asks for every byte of every name).
     @inline(__always) static func isIdentStart(_ b: UInt8) -> Bool {
-        (b >= 97 && b <= 122) || (b >= 65 && b <= 90) || b == 95 || b == 36 || b >= 0x80
+        bit(b, low: 0x0000_0010_0000_0000, high: 0x07FF_FFFE_87FF_FFFE)
     }
+    /// `isIdentStart` or a digit.
     @inline(__always) static func isIdentChar(_ b: UInt8) -> Bool {
-        isIdentStart(b) || (b >= 48 && b <= 57)
+        bit(b, low: 0x03FF_0010_0000_0000, high: 0x07FF_FFFE_87FF_FFFE)
+    }
+    /// Bit `b` of `low` (bytes 0–63) or `high` (64–127); true for bytes from 128.
+    @inline(__always) private static func bit(_ b: UInt8, low: UInt64, high: UInt64) -> Bool {
+        b >= 0x80 || ((b < 64 ? low : high) >> UInt64(b & 63)) & 1 != 0
     }
     @inline(__always) static func isDigit(_ b: UInt8) -> Bool { b >= 48 && b <= 57 }
     @inline(__always) static func isSpace(_ b: UInt8) -> Bool { b == sp || b == tab || b == cr || b == 11 || b == 12 }
