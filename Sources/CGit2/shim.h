@@ -29,14 +29,6 @@ static inline int guardian_git_limit_memory(size_t mapped_limit, ssize_t cache_m
     return git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, cache_max);
 }
 
-/* Objects read back are not hashed again to check their ids (git does not either: `git fsck`
-   does). Every object entered the database through git's or libgit2's indexer (fetches, shard
-   packs) or object writer, which computed its id from its content; re-hashing each blob read
-   cost a cold audit about a tenth of its CPU. */
-static inline int guardian_git_trust_object_ids(void) {
-    return git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
-}
-
 /* The bytes in libgit2's object cache now, over all repositories, and the most it allows. */
 static inline int guardian_git_cached_memory(ssize_t *current, ssize_t *allowed) {
     return git_libgit2_opts(GIT_OPT_GET_CACHED_MEMORY, current, allowed);

@@ -297,13 +297,17 @@ public enum Auditor {
         cache?.store(commitFacts: freshCommits)
         let history = repo.withMailmap(commits.compactMap { $0 })
         Trace.mark("history \(history.count)")
-        // no reader needs them before the next audit: written while the checks run
+        // no reader needs them before the next audit: written while the checks run, on a thread
+        // of their own (`run` waits for them, and may itself run on a pool thread the writes
+        // would otherwise need)
         let writes = DispatchGroup()
         if cache != nil {
             let todoKeys = todoKeys, snapshot = snapshot
-            DispatchQueue.global().async(group: writes) {
+            writes.enter()
+            Thread.detachNewThread {
                 cache?.store(encodedBlobFacts: freshEncoded)
                 snapshot?.finish(keys: todoKeys, fresh: freshEncoded)
+                writes.leave()
             }
         }
         let headId = GitRepository.hex(head)

@@ -237,12 +237,25 @@ import Testing
             if f.prefix[0] != UInt8(ascii: "-") {
                 #expect(found[3] == nil, "\(f.name) inside a word: \(found)")
             }
-            // at every offset within sixteen bytes (the scan's stride), up to the file's last byte
+            // at the first eighteen offsets of a file, each time ending with the file's last byte
             for pad in 0..<18 {
                 let text = String(repeating: "\n", count: pad) + token
                 #expect(Self.findings("config/keys.txt", text, rule: "strict/hardcoded-secret")[Int32(pad + 1)] != nil, "\(f.name) after \(pad)")
             }
         }
+    }
+
+    /// A key after a ruler of dashes (on its line or the line before), and a ruler straight after a
+    /// key: the scan crosses each run of dashes in one step.
+    @Test func secretsBesideRulersOfDashes() {
+        let key = "-----BEGIN RSA PRIVATE KEY-----"
+        let aws = "AKIA" + String(repeating: "Q7ZK9", count: 4)
+        let text = "// ---------------\nlet a = \"------\(key)\"\nlet b = \"\(aws)---------------------\(aws)\"\n\(key)\n"
+        let found = Self.findings("Sources/App/Keys.swift", text, rule: "strict/hardcoded-secret")
+        #expect(found[2]?.message.contains("private key") == true, "\(found)")
+        #expect(found[3]?.message.contains("AWS access key id") == true, "\(found)")
+        #expect(found[4]?.message.contains("private key") == true, "\(found)")
+        #expect(found[1] == nil)
     }
 
     /// Modules are paired with tests by what the tests import (and what those modules re-export);

@@ -91,6 +91,27 @@ import Testing
         #expect(s["version"] as? String == "2.1.0")
     }
 
+    /// A repository on disk whose object does not hold what its id says (a `.git` crafted, or
+    /// damaged): the blob is skipped as unreadable, never analysed, so nothing is cached under an
+    /// id that another repository's blob has (facts are cached by blob id).
+    @Test func objectWhoseContentIsNotItsIdIsNotAnalysed() throws {
+        let repo = try FixtureRepo()
+        try repo.write("config/app.yml", "name: demo\n")
+        try repo.write("README.md", "# Demo\n")
+        try repo.commit("feat: config")
+        let id = try repo.git("rev-parse", "HEAD:config/app.yml").trimmingCharacters(in: .whitespacesAndNewlines)
+        let forged = try repo.git(["hash-object", "-w", "--stdin"], input: "aws_access_key_id: AKIAIOSFODNN7QZXWVUT\n")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        func object(_ hex: String) -> String { repo.path + "/.git/objects/" + hex.prefix(2) + "/" + hex.dropFirst(2) }
+        try FileManager.default.removeItem(atPath: object(id))
+        try FileManager.default.copyItem(atPath: object(forged), toPath: object(id))
+        let r = try Self.guardian(["audit", repo.path, "--format", "json", "--no-cache"])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], "\(r.stderr)")
+        let skipped = try #require(json["skippedFiles"] as? [[String: Any]])
+        #expect(skipped.contains { $0["path"] as? String == "config/app.yml" && $0["reason"] as? String == "unreadable blob" }, "\(skipped)")
+        #expect(!r.stdout.contains("hardcoded-secret"))
+    }
+
     /// `--output` replaces the file whole (nothing left beside it), writes a device directly, and a
     /// folder that does not exist is a runtime error that names the file.
     @Test func outputFileIsReplacedWholeOrNotAtAll() throws {

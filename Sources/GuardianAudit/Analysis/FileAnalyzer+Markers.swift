@@ -53,7 +53,7 @@ extension FileAnalyzer {
         let declaring: WordSet = [v.class_, v.struct_, v.enum_, v.actor, v.interface, v.type, v.protocol_]
         var declared = Set<UInt64>() // names' hashes
         for k in 1..<max(1, tokens.count) where tokens[k].kind == .identifier && tokens[k - 1].kind == .identifier
-            && declaring.contains(tokens[k - 1].hash) { declared.insert(tokens[k].hash) }
+            && declaring.contains(tokens[k - 1].hash) && isPlain(tokens[k]) { declared.insert(tokens[k].hash) }
         let prefixes: [[UInt8]] = [Array("Mock".utf8), Array("Fake".utf8), Array("Stub".utf8)]
         for t in tokens where t.kind == .identifier && t.end - t.start > 4 {
             let b0 = buf[Int(t.start)]

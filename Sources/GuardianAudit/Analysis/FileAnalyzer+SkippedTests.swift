@@ -95,7 +95,7 @@ extension FileAnalyzer {
                 // `} else {` and `} catch {`: the word after the closing brace decides
                 return false
             }
-            if depth <= 0, t.kind == .identifier, Self.conditionWords.contains(t.hash) {
+            if depth <= 0, t.kind == .identifier, Self.conditionWords.contains(t.hash), isPlain(t) {
                 return true
             }
             j -= 1

@@ -69,7 +69,8 @@ extension FileAnalyzer {
         // Swift: a test fails when what it `try`s throws: that is its assertion (not `try?`)
         if facts.language == .swift && t.hash == v.try_ && !(k + 1 < tokens.count && tokens[k + 1].isPunct(B.question)) { return true }
         // Swift Testing: Issue.record(…)
-        if k >= 2 && tokens[k - 1].isPunct(B.dot) && t.hash == Self.record && tokens[k - 2].isIdent(Self.issue) { return true }
+        if k >= 2 && tokens[k - 1].isPunct(B.dot) && t.hash == Self.record && tokens[k - 2].isIdent(Self.issue)
+            && isPlain(t) && isPlain(tokens[k - 2]) { return true }
         // Go: t.Error, t.Errorf, t.Fatal, t.Fatalf
         if facts.language == .go && k > 0 && tokens[k - 1].isPunct(B.dot) {
             if startsWith(t, Self.errorBytes) || startsWith(t, Self.fatalBytes) { return true }

@@ -233,6 +233,9 @@ struct FileAnalyzer {
 
     func tokenRange(_ t: Token) -> Range<Int> { Int(t.start)..<Int(t.end) }
 
+    /// A name written plainly: a backtick-quoted one (`` `if` ``) hashes like the word but is a name.
+    func isPlain(_ t: Token) -> Bool { buf[Int(t.start)] != B.backtick }
+
     func startsWith(_ t: Token, _ prefix: [UInt8], caseInsensitive: Bool = true) -> Bool {
         let len = Int(t.end - t.start)
         guard len >= prefix.count else { return false }

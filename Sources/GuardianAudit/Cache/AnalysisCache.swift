@@ -27,6 +27,8 @@ public final class AnalysisCache: Sendable {
             // A one-off audit closes its cache as it ends: a checkpoint there (two fsyncs) was a
             // tenth of a cold audit. Commits checkpoint once the log passes 1,000 pages instead.
             _ = guardian_sqlite_no_checkpoint_on_close(db.sqliteConnection)
+            // and once a checkpoint has emptied the log, the next write cuts the file back to this
+            try db.execute(sql: "PRAGMA journal_size_limit=\(16 << 20)")
         }
         db = try DatabaseQueue(path: path, configuration: config)
         var migrator = DatabaseMigrator()

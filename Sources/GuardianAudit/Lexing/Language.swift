@@ -19,7 +19,8 @@ public enum Language: String, Codable, Sendable, CaseIterable {
 
     /// Detects the language from a path (extension, or well-known file names).
     public static func detect(path: String) -> Language {
-        let name = path.lastIndex(of: "/").map { path[path.index(after: $0)...] } ?? path[...]
+        var name = path.lastIndex(of: "/").map { path[path.index(after: $0)...] } ?? path[...]
+        if name.isEmpty, let last = path.split(separator: "/").last { name = last } // `dir/`: its last part
         let lower = name.lowercased()
         if lower == "dockerfile" || lower.hasPrefix("dockerfile.") || lower.hasSuffix(".dockerfile")
             || lower == "containerfile" { return .dockerfile }

@@ -46,7 +46,6 @@ final class GitRepository {
     static let initialized: Bool = {
         let ok = git_libgit2_init() > 0
         _ = guardian_git_limit_memory(64 << 20, 16 << 20)
-        _ = guardian_git_trust_object_ids()
         return ok
     }()
 
