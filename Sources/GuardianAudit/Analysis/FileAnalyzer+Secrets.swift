@@ -44,11 +44,17 @@ extension FileAnalyzer {
         var lastLine: Int32 = -1
         guard let start = buf.baseAddress else { return }
         let base = UnsafeRawPointer(start)
-        FileAnalyzer.startPairs.withUnsafeBufferPointer { pairs in
+        @inline(__always) func has(_ table: UnsafeBufferPointer<UInt64>, pairAt k: Int) -> Bool {
+            // the two bytes at k, first byte low: one table lookup, no branch to mispredict
+            let pair = Int(UInt16(littleEndian: base.loadUnaligned(fromByteOffset: k, as: UInt16.self)))
+            return table[pair >> 6] & (1 << UInt64(pair & 63)) != 0
+        }
+        FileAnalyzer.startPairs.withUnsafeBufferPointer { pairs in FileAnalyzer.innerPairs.withUnsafeBufferPointer { inner in
             while k + 1 < n {
-                // the two bytes at k, first byte low: one table lookup, no branch to mispredict
-                let pair = Int(UInt16(littleEndian: base.loadUnaligned(fromByteOffset: k, as: UInt16.self)))
-                guard pairs[pair >> 6] & (1 << UInt64(pair & 63)) != 0 else { k += 1; continue }
+                // three positions at a time, while the pair at k + 2 is no prefix's bytes 0–1, 1–2
+                // or 2–3: then no prefix (four bytes or more) starts at k, k + 1 or k + 2
+                if k + 3 < n && !has(inner, pairAt: k + 2) { k += 3; continue }
+                guard has(pairs, pairAt: k) else { k += 1; continue }
                 if buf[k] == 45 {
                     // a run of dashes (a ruler in a comment) holds `-----BEGIN ` only at its last five
                     var j = k + 2
@@ -60,19 +66,26 @@ extension FileAnalyzer {
                 if let end = secretFormat(at: k, lastLine: &lastLine) { k = end }
                 k += 1
             }
-        }
+        } }
     }
 
     /// One bit for each pair of bytes that starts a format's prefix (bit `first | second << 8`):
     /// the only places worth matching.
-    static let startPairs: [UInt64] = {
+    static let startPairs = pairTable(offsets: 0...0)
+    /// The pairs at offsets 0, 1 and 2 of every prefix (each is four bytes or more).
+    static let innerPairs = pairTable(offsets: 0...2)
+
+    static func pairTable(offsets: ClosedRange<Int>) -> [UInt64] {
         var bits = [UInt64](repeating: 0, count: 1 << 10)
         for f in formats {
-            let pair = Int(f.prefix[0]) | Int(f.prefix[1]) << 8
-            bits[pair >> 6] |= 1 << UInt64(pair & 63)
+            precondition(f.prefix.count >= 4, "the scan strides three bytes over prefixes of four or more")
+            for o in offsets {
+                let pair = Int(f.prefix[o]) | Int(f.prefix[o + 1]) << 8
+                bits[pair >> 6] |= 1 << UInt64(pair & 63)
+            }
         }
         return bits
-    }()
+    }
 
     /// A token format that starts at `k`, reported (once per line) unless the line says it is an
     /// example: the end of the match, or nil when no format matches there.
