@@ -19,20 +19,21 @@ extension FileAnalyzer {
             add("tdd/skipped-test", severity, line: line, "\(what): \(lineText(line).trimmed.prefix(120))")
         }
         let cFamily = facts.language == .c || facts.language == .cpp || facts.language == .objc
+        let skipWords = Self.skipWords, disabledPrefix = Self.disabledPrefix // read once, not per token
         var blocks: [Bool] = [] // is each open block conditional?
         var preprocessor = 0    // #if depth
         for k in tokens.indices {
             let t = tokens[k]
             if t.kind == .directive {
-                let d = text(t).replacingOccurrences(of: " ", with: "")
-                if d.hasPrefix("#if") { preprocessor += 1 } else if d.hasPrefix("#endif") { preprocessor = max(0, preprocessor - 1) }
+                let d = directiveWord(t)
+                if d.starts(with: Self.hashIf) { preprocessor += 1 } else if d.starts(with: Self.hashEndif) { preprocessor = max(0, preprocessor - 1) }
                 continue
             }
             if t.isPunct(B.lbrace) { blocks.append(opensConditionalBlock(tokens, at: k)); continue }
             if t.isPunct(B.rbrace) { _ = blocks.popLast(); continue }
             // only the words below matter: the rest are passed over without making their text
             guard t.kind == .identifier,
-                  Self.skipWords.contains(t.hash) || (cFamily && startsWith(t, Self.disabledPrefix, caseInsensitive: false)) else { continue }
+                  skipWords.contains(t.hash) || (cFamily && startsWith(t, disabledPrefix, caseInsensitive: false)) else { continue }
             let conditional = preprocessor > 0 || blocks.contains(true)
             let prev = k > 0 ? tokens[k - 1] : nil, next = k + 1 < tokens.count ? tokens[k + 1] : nil
             let word = text(t)
@@ -81,12 +82,26 @@ extension FileAnalyzer {
     static let skipWords = WordSet(["disabled", "XCTSkip", "withKnownIssue", "xit", "xdescribe", "xtest", "xcontext", "skip",
                                     "Skip", "Skipf", "SkipNow", "ignore", "Disabled", "Ignore", "GTEST_SKIP"].map(Vocabulary.h))
     static let disabledPrefix = Array("DISABLED_".utf8)
+    static let hashIf = Array("#if".utf8), hashEndif = Array("#endif".utf8)
+
+    /// A directive's first bytes without its spaces (`# if` is `#if`): enough to tell `#if…` and
+    /// `#endif` apart from the rest.
+    func directiveWord(_ t: Token) -> [UInt8] {
+        var out: [UInt8] = []
+        var k = Int(t.start)
+        while k < Int(t.end) && out.count < 6 {
+            if buf[k] != B.sp { out.append(buf[k]) }
+            k += 1
+        }
+        return out
+    }
     static let conditionWords = WordSet(["if", "guard", "else", "switch", "case", "catch", "for", "while", "when", "select",
                                          "unless", "repeat"].map(Vocabulary.h))
 
     /// Whether the `{` at `k` opens a block that runs only under a condition: the statement it
     /// belongs to has `if`, `guard`, `else`, `switch`, `case`, `catch`, `for`, `while`, `when` or `select`.
     func opensConditionalBlock(_ tokens: [Token], at k: Int) -> Bool {
+        let conditionWords = Self.conditionWords
         var j = k - 1, depth = 0, steps = 0
         while j >= 0, steps < 64 {
             let t = tokens[j]
@@ -95,7 +110,7 @@ extension FileAnalyzer {
                 // `} else {` and `} catch {`: the word after the closing brace decides
                 return false
             }
-            if depth <= 0, t.kind == .identifier, Self.conditionWords.contains(t.hash), isPlain(t) {
+            if depth <= 0, t.kind == .identifier, conditionWords.contains(t.hash), isPlain(t) {
                 return true
             }
             j -= 1
