@@ -72,9 +72,17 @@ struct Lexer {
             return (.number, StableHash.of(buf, from: start, to: i))
         }
         if B.isIdentStart(b) {
+            // hashed as it is read (StableHash.of over the same bytes): one pass over the name
+            var h = (StableHash.offset ^ UInt64(b)) &* StableHash.prime
             i += 1
-            while i < buf.count && B.isIdentChar(buf[i]) { i += 1 }
-            return stringPrefix(start: start) ? (.string, 0) : (.identifier, StableHash.of(buf, from: start, to: i))
+            let n = buf.count
+            while i < n {
+                let c = buf[i]
+                guard B.isIdentChar(c) else { break }
+                h = (h ^ UInt64(c)) &* StableHash.prime
+                i += 1
+            }
+            return stringPrefix(start: start) ? (.string, 0) : (.identifier, h)
         }
         i += 1
         var h = UInt64(b)
