@@ -169,6 +169,21 @@ public enum Auditor {
         init(count: Int) { items = Array(repeating: nil, count: count) }
     }
 
+    /// `transform` of each index below `count`, in order, on up to `jobs` threads that take at
+    /// least 64 items each (fewer items are not worth a thread).
+    static func parallelMap<T>(_ count: Int, jobs: Int, _ transform: @Sendable (Int) -> T) -> [T?] {
+        let slots = Slots<T>(count: count)
+        let workers = max(1, min(jobs, count / 64 + 1))
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            var k = w
+            while k < count {
+                slots.items[k] = transform(k)
+                k += workers
+            }
+        }
+        return slots.items
+    }
+
     static func loadGit(path: String, display: String, revision: String, options: AuditOptions,
                         opening: Opening<AnalysisCache?>) throws -> Loaded {
         let repo = try GitRepository(path: path)
@@ -321,16 +336,8 @@ public enum Auditor {
 
     /// Each file's facts encoded for the cache, spread over the cores.
     static func encoded(_ fresh: [(key: [UInt8], facts: FileFacts)], jobs: Int) -> [(key: [UInt8], data: [UInt8])] {
-        let slots = Slots<[UInt8]>(count: fresh.count)
-        let workers = max(1, min(jobs, fresh.count / 64 + 1))
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            var k = w
-            while k < fresh.count {
-                slots.items[k] = fresh[k].facts.encoded()
-                k += workers
-            }
-        }
-        return fresh.indices.map { (key: fresh[$0].key, data: slots.items[$0]!) } // every slot was written above
+        let data = parallelMap(fresh.count, jobs: jobs) { fresh[$0].facts.encoded() }
+        return fresh.indices.map { (key: fresh[$0].key, data: data[$0]!) } // every item is mapped
     }
 
     /// Facts for each (path, blob), analysed on `jobs` threads, each with its own handles on

@@ -1,4 +1,5 @@
 import GuardianCore
+import GuardianMesh
 import Testing
 @testable import GuardianAudit
 
@@ -6,7 +7,7 @@ import Testing
     /// Members are found and nothing else is, for sets of every size the analyzers build, with
     /// colliding words probing on (linear probing) and the word hash 0 kept aside.
     @Test func membersAndOnlyMembers() {
-        var rng = SplitMix(state: 24) // seeded: a failure repeats
+        var rng = SplitMix64(seed: 24) // seeded: a failure repeats
         for size in [0, 1, 2, 5, 16, 40, 200] {
             let words = (0..<size).map { _ in UInt64.random(in: 1...UInt64.max, using: &rng) }
             let set = WordSet(words)
@@ -21,17 +22,5 @@ import Testing
         #expect(WordSet([0, 7]).contains(0) && WordSet([0, 7]).contains(7) && !WordSet([0, 7]).contains(8))
         let v = Vocabulary.shared
         #expect(v.declarationModifiers.contains(StableHash.of("nonisolated")) && !v.declarationModifiers.contains(v.func_))
-    }
-}
-
-/// A seeded generator: the same values at every run.
-private struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -123,12 +123,11 @@ extension FileAnalyzer {
     /// `<password>`, `****`): a credential committed in a URL, as `.env` files and configs hold them.
     mutating func urlCredentials() {
         let n = buf.count
-        guard let base = buf.baseAddress else { return }
         var k = 0
         while k + 3 < n {
-            // `memchr` to each colon: most of a file holds none
-            guard let hit = memchr(base + k, Int32(B.colon), n - 3 - k) else { return }
-            k = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            // to each colon (most of a file holds none) that has two bytes after it
+            guard let colon = buf.index(of: B.colon, from: k, end: n - 3) else { return }
+            k = colon
             guard buf[k + 1] == B.slash, buf[k + 2] == B.slash else { k += 1; continue }
             var s = k
             while s > 0 && (FileAnalyzer.alnum(buf[s - 1]) || buf[s - 1] == B.plus || buf[s - 1] == B.minus || buf[s - 1] == B.dot) { s -= 1 }

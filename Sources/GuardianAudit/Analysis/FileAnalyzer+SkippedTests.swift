@@ -25,8 +25,11 @@ extension FileAnalyzer {
         for k in tokens.indices {
             let t = tokens[k]
             if t.kind == .directive {
-                let d = directiveWord(t)
-                if d.starts(with: Self.hashIf) { preprocessor += 1 } else if d.starts(with: Self.hashEndif) { preprocessor = max(0, preprocessor - 1) }
+                if directive(t, startsWith: Self.hashIf) {
+                    preprocessor += 1
+                } else if directive(t, startsWith: Self.hashEndif) {
+                    preprocessor = max(0, preprocessor - 1)
+                }
                 continue
             }
             if t.isPunct(B.lbrace) { blocks.append(opensConditionalBlock(tokens, at: k)); continue }
@@ -84,17 +87,19 @@ extension FileAnalyzer {
     static let disabledPrefix = Array("DISABLED_".utf8)
     static let hashIf = Array("#if".utf8), hashEndif = Array("#endif".utf8)
 
-    /// A directive's first bytes without its spaces (`# if` is `#if`): enough to tell `#if…` and
-    /// `#endif` apart from the rest.
-    func directiveWord(_ t: Token) -> [UInt8] {
-        var out: [UInt8] = []
-        var k = Int(t.start)
-        while k < Int(t.end) && out.count < 6 {
-            if buf[k] != B.sp { out.append(buf[k]) }
+    /// Whether a directive starts with `prefix` once its spaces are left out (`# if` is `#if`).
+    func directive(_ t: Token, startsWith prefix: [UInt8]) -> Bool {
+        var j = 0, k = Int(t.start)
+        while j < prefix.count && k < Int(t.end) {
+            if buf[k] != B.sp {
+                if buf[k] != prefix[j] { return false }
+                j += 1
+            }
             k += 1
         }
-        return out
+        return j == prefix.count
     }
+
     static let conditionWords = WordSet(["if", "guard", "else", "switch", "case", "catch", "for", "while", "when", "select",
                                          "unless", "repeat"].map(Vocabulary.h))
 

@@ -85,6 +85,7 @@ struct FileAnalyzer {
     }
 
     static let ignoreMarker = Array("guardian:ignore".utf8)
+    static let ignoreMarkerColon = ignoreMarker.firstIndex(of: B.colon)!
 
     /// `guardian:ignore` comments, in any language's comment syntax: the marker, then rule ids
     /// (separated by commas or spaces), then optionally `--` and a reason. Comment closers
@@ -117,14 +118,10 @@ struct FileAnalyzer {
     /// Whether the file holds `guardian:ignore`, in any case. `memchr` finds each `:` and only
     /// those are compared: a byte-by-byte search cost as much as lexing the file.
     func holdsIgnoreMarker() -> Bool {
-        let marker = Self.ignoreMarker
-        let colon = 8 // marker[colon] == ':'
-        guard let base = buf.baseAddress, buf.count >= marker.count else { return false }
-        let n = buf.count
+        let marker = Self.ignoreMarker, colon = Self.ignoreMarkerColon
+        let last = buf.count - (marker.count - colon) // the last place its colon can be
         var k = colon
-        while k <= n - (marker.count - colon), let hit = memchr(base + k, Int32(B.colon), n - k) {
-            let p = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-            if p > n - (marker.count - colon) { return false }
+        while k <= last, let p = buf.index(of: B.colon, from: k, end: last + 1) {
             var j = 0
             while j < marker.count && lower(buf[p - colon + j]) == marker[j] { j += 1 }
             if j == marker.count { return true }
@@ -135,13 +132,11 @@ struct FileAnalyzer {
 
     mutating func computeLines() {
         lineStarts.reserveCapacity(buf.count / 30)
-        if let base = buf.baseAddress {
-            // `memchr` from line to line: lines are tens of bytes, and it compares many at once
-            var k = 0
-            while k < buf.count, let nl = memchr(base + k, Int32(B.nl), buf.count - k) {
-                k = base.distance(to: nl.assumingMemoryBound(to: UInt8.self)) + 1
-                lineStarts.append(Int32(k))
-            }
+        // from line to line (`index(of:)`: lines are tens of bytes, compared many at once)
+        var k = 0
+        while let nl = buf.index(of: B.nl, from: k) {
+            k = nl + 1
+            lineStarts.append(Int32(k))
         }
         // a trailing newline does not start a new line
         if lineStarts.count > 1 && lineStarts.last! == Int32(buf.count) { lineStarts.removeLast() }

@@ -87,18 +87,12 @@ public final class AnalysisCache: Sendable {
     /// Decoded facts by key; an entry that does not decode is left out (analysed again).
     static func decode(_ rows: [(Data, ArraySlice<UInt8>)]) -> [Data: FileFacts] {
         // Decoding dominates; spread it over the cores.
-        let decoded = Auditor.Slots<FileFacts>(count: rows.count)
-        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, rows.count / 64 + 1))
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            var k = w
-            while k < rows.count {
-                decoded.items[k] = try? FileFacts.decode(Array(rows[k].1))
-                k += workers
-            }
+        let decoded = Auditor.parallelMap(rows.count, jobs: ProcessInfo.processInfo.activeProcessorCount) {
+            try? FileFacts.decode(Array(rows[$0].1))
         }
         var out: [Data: FileFacts] = [:]
         out.reserveCapacity(rows.count)
-        for (k, row) in rows.enumerated() { if let f = decoded.items[k] { out[row.0] = f } }
+        for (k, row) in rows.enumerated() { if let f = decoded[k] ?? nil { out[row.0] = f } }
         return out
     }
 

@@ -19,8 +19,7 @@ public enum Language: String, Codable, Sendable, CaseIterable {
 
     /// Detects the language from a path (extension, or well-known file names).
     public static func detect(path: String) -> Language {
-        var name = path.lastIndex(of: "/").map { path[path.index(after: $0)...] } ?? path[...]
-        if name.isEmpty, let last = path.split(separator: "/").last { name = last } // `dir/`: its last part
+        let name = path.split(separator: "/").last ?? path[...]
         let lower = name.lowercased()
         if lower == "dockerfile" || lower.hasPrefix("dockerfile.") || lower.hasSuffix(".dockerfile")
             || lower == "containerfile" { return .dockerfile }

@@ -1,4 +1,3 @@
-import Foundation
 import GuardianCore
 
 /// One-pass byte lexer for all language families. It knows comments, strings (with escapes,
@@ -73,13 +72,13 @@ struct Lexer {
         }
         if B.isIdentStart(b) {
             // hashed as it is read (StableHash.of over the same bytes): one pass over the name
-            var h = (StableHash.offset ^ UInt64(b)) &* StableHash.prime
+            var h = StableHash.step(StableHash.offset, b)
             i += 1
             let n = buf.count
             while i < n {
                 let c = buf[i]
                 guard B.isIdentChar(c) else { break }
-                h = (h ^ UInt64(c)) &* StableHash.prime
+                h = StableHash.step(h, c)
                 i += 1
             }
             return stringPrefix(start: start) ? (.string, 0) : (.identifier, h)
@@ -146,13 +145,7 @@ struct Lexer {
 
     /// To the end of the line (`memchr`: comments are a good part of most files).
     mutating func lineComment() {
-        let n = buf.count
-        guard i < n, let base = buf.baseAddress else { return }
-        if let nl = memchr(base + i, Int32(B.nl), n - i) {
-            i = base.distance(to: nl.assumingMemoryBound(to: UInt8.self))
-        } else {
-            i = n
-        }
+        if i < buf.count { i = buf.index(of: B.nl, from: i) ?? buf.count }
     }
 
     mutating func blockComment() {
